@@ -1,0 +1,121 @@
+//! The rules: is this command allowed on this state, and what event does it cause?
+//! This is the only place where the domain says no.
+
+use super::command::Command;
+use super::error::DomainError;
+use super::event::Event;
+use super::model::{BoardState, Id, SprintStatus, Todo};
+use super::{MAX_NAME_CHARS, MAX_TITLE_CHARS};
+
+/// Checks `command` against `state` and returns the event it causes.
+///
+/// New entities get the id `state.seq + 1`: the seq their command will commit at. The
+/// store serialises commands per board, so that number is unique and never reused.
+pub fn decide(state: &BoardState, command: &Command) -> Result<Event, DomainError> {
+    let next_id = state.seq as Id + 1;
+    Ok(match command {
+        Command::AddTodo { title, sprint_id } => {
+            let title = valid_title(title)?;
+            if let Some(sprint_id) = sprint_id {
+                open_sprint(state, *sprint_id)?;
+            }
+            Event::TodoAdded { id: next_id, title, sprint_id: *sprint_id }
+        }
+        Command::RenameTodo { id, title, expected_version } => {
+            todo_at(state, *id, *expected_version)?;
+            Event::TodoRenamed { id: *id, title: valid_title(title)? }
+        }
+        Command::SetTodoStatus { id, status, expected_version } => {
+            todo_at(state, *id, *expected_version)?;
+            Event::TodoStatusChanged { id: *id, status: *status }
+        }
+        Command::MoveTodo { id, sprint_id, position, expected_version } => {
+            todo_at(state, *id, *expected_version)?;
+            if let Some(sprint_id) = sprint_id {
+                open_sprint(state, *sprint_id)?;
+            }
+            // The target column as it will be without the moving todo: clamp into it.
+            let len = state
+                .todos
+                .iter()
+                .filter(|t| t.sprint_id == *sprint_id && t.id != *id)
+                .count() as u32;
+            let position = position.unwrap_or(len).min(len);
+            Event::TodoMoved { id: *id, sprint_id: *sprint_id, position }
+        }
+        Command::DeleteTodo { id, expected_version } => {
+            todo_at(state, *id, *expected_version)?;
+            Event::TodoDeleted { id: *id }
+        }
+        Command::AddSprint { name } => Event::SprintAdded { id: next_id, name: valid_name(name)? },
+        Command::StartSprint { id } => {
+            let sprint = state.sprint(*id).ok_or(DomainError::SprintNotFound(*id))?;
+            match sprint.status {
+                SprintStatus::Planned => Event::SprintStarted { id: *id },
+                SprintStatus::Active => {
+                    return Err(DomainError::rule(format!("sprint {id} is already active")))
+                }
+                SprintStatus::Completed => {
+                    return Err(DomainError::rule(format!("sprint {id} is already completed")))
+                }
+            }
+        }
+        Command::CompleteSprint { id } => {
+            let sprint = state.sprint(*id).ok_or(DomainError::SprintNotFound(*id))?;
+            match sprint.status {
+                SprintStatus::Active => Event::SprintCompleted { id: *id },
+                SprintStatus::Planned => {
+                    return Err(DomainError::rule(format!("sprint {id} has not been started")))
+                }
+                SprintStatus::Completed => {
+                    return Err(DomainError::rule(format!("sprint {id} is already completed")))
+                }
+            }
+        }
+    })
+}
+
+/// The todo, if it exists and (when the client said which) is still at the version it saw.
+fn todo_at(state: &BoardState, id: Id, expected: Option<u64>) -> Result<&Todo, DomainError> {
+    let todo = state.todo(id).ok_or(DomainError::TodoNotFound(id))?;
+    match expected {
+        Some(expected) if expected != todo.version => Err(DomainError::VersionMismatch {
+            expected,
+            current: Box::new(todo.clone()),
+        }),
+        _ => Ok(todo),
+    }
+}
+
+/// A sprint that can still take todos.
+fn open_sprint(state: &BoardState, id: Id) -> Result<(), DomainError> {
+    let sprint = state.sprint(id).ok_or(DomainError::SprintNotFound(id))?;
+    if sprint.status == SprintStatus::Completed {
+        return Err(DomainError::rule(format!("sprint {id} is completed and takes no todos")));
+    }
+    Ok(())
+}
+
+/// Titles are stored trimmed; an empty or overlong one is refused.
+pub fn valid_title(title: &str) -> Result<String, DomainError> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(DomainError::rule("title must not be empty"));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(DomainError::rule(format!("title must be at most {MAX_TITLE_CHARS} characters")));
+    }
+    Ok(title.to_owned())
+}
+
+/// Sprint and board names follow the same rule with their own limit.
+pub fn valid_name(name: &str) -> Result<String, DomainError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(DomainError::rule("name must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(DomainError::rule(format!("name must be at most {MAX_NAME_CHARS} characters")));
+    }
+    Ok(name.to_owned())
+}

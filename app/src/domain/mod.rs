@@ -1,0 +1,61 @@
+//! The pure domain: no I/O, no feature flags, the same code on the server and in the browser.
+//!
+//! A command goes through two steps, the classic decide/evolve split:
+//!
+//! * [`decide`](decide::decide) checks a [`Command`] against the current [`BoardState`] and
+//!   answers with the business [`Event`] it causes, or a [`DomainError`]. Only the server
+//!   decides: it alone knows the next seq, which is also how new ids are chosen.
+//! * [`evolve`](evolve::evolve) applies an [`Event`] to a state. It cannot fail and never
+//!   looks at the clock or a random source, so the server and a `push-events` client that run
+//!   it on the same state get the same board.
+//!
+//! [`execute`] runs both and derives the two other views of the same change that the wire
+//! patterns send: the [`Op`]s (whole entities put or deleted) and the field-level [`Diff`].
+//! Property tests in `tests/` prove that each view rebuilds the server's state.
+
+pub mod command;
+pub mod decide;
+pub mod diff;
+pub mod error;
+pub mod event;
+pub mod evolve;
+pub mod model;
+pub mod op;
+
+pub use command::Command;
+pub use diff::Diff;
+pub use error::DomainError;
+pub use event::Event;
+pub use model::{Board, BoardState, Id, Sprint, SprintStatus, Todo, TodoStatus};
+pub use op::Op;
+
+/// The longest todo title the domain accepts, in characters.
+pub const MAX_TITLE_CHARS: usize = 500;
+/// The longest sprint or board name the domain accepts, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Everything one committed command produced: the event, the two derived views of the
+/// change, and the state after it (whose `seq` is the command's seq).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Executed {
+    pub event: Event,
+    pub ops: Vec<Op>,
+    pub diff: Diff,
+    pub state: BoardState,
+    /// The id the command created (a new todo or sprint), for the command's answer.
+    pub created: Option<Id>,
+}
+
+/// Decides and applies `command` on `state`: the one entry point the server uses to write.
+pub fn execute(state: &BoardState, command: &Command) -> Result<Executed, DomainError> {
+    let event = decide::decide(state, command)?;
+    let mut next = state.clone();
+    evolve::evolve(&mut next, &event);
+    Ok(Executed {
+        ops: op::between(state, &next),
+        diff: diff::between(state, &next),
+        created: event.created_id(),
+        event,
+        state: next,
+    })
+}

@@ -1,0 +1,21 @@
+//! The board, shared by the server and the browser.
+//!
+//! * [`domain`]: the pure model, commands, events, ops, diffs and the reducer. No I/O.
+//! * [`patterns`]: the five delivery patterns, each one file: encode on the server,
+//!   apply on the client.
+//! * [`sync`] (browser): the client engine: one transport connection, seq and gap checks,
+//!   backfill, reconnect with jittered backoff, and the reactive board it keeps current.
+//! * [`ui`]: the Leptos components rendered by the server and hydrated in the browser.
+//! * [`ssr`] (server): what the server must provide for rendering pages.
+//!
+//! Features: `ssr` for the server build, `hydrate` for the wasm build. The domain and the
+//! patterns compile without either, which is how their tests run.
+
+pub mod domain;
+pub mod patterns;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod sync;
+pub mod ui;
+
+pub use ui::{shell, App};

@@ -1,0 +1,66 @@
+//! The envelope of everything the server sends down a stream or returns from `/changes`,
+//! `/poll` and `/long-poll`: data frames (one per pattern) and control frames.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{BoardState, Diff, Event, Op};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Frame {
+    /// First frame of every stream: who serves it and the board's head seq.
+    Hello { replica: String, head: u64 },
+    /// Sent while idle; a head above the client's seq means it missed something.
+    Heartbeat { head: u64 },
+    /// The requested `since` is outside the retained log: take a fresh snapshot.
+    Reset { head: u64 },
+    Poke { seq: u64, at: i64 },
+    State { seq: u64, at: i64, state: BoardState },
+    Ops { seq: u64, at: i64, ops: Vec<Op> },
+    Event { seq: u64, at: i64, event: Event },
+    EventDiff { seq: u64, at: i64, event: Event, diff: Diff },
+}
+
+impl Frame {
+    /// The seq a data frame brings the client to; `None` for control frames.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            Frame::Hello { .. } | Frame::Heartbeat { .. } | Frame::Reset { .. } => None,
+            Frame::Poke { seq, .. }
+            | Frame::State { seq, .. }
+            | Frame::Ops { seq, .. }
+            | Frame::Event { seq, .. }
+            | Frame::EventDiff { seq, .. } => Some(*seq),
+        }
+    }
+
+    /// Commit time of a data frame, Unix milliseconds.
+    pub fn at(&self) -> Option<i64> {
+        match self {
+            Frame::Poke { at, .. }
+            | Frame::State { at, .. }
+            | Frame::Ops { at, .. }
+            | Frame::Event { at, .. }
+            | Frame::EventDiff { at, .. } => Some(*at),
+            _ => None,
+        }
+    }
+
+    /// The `kind` tag as it appears on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Frame::Hello { .. } => "hello",
+            Frame::Heartbeat { .. } => "heartbeat",
+            Frame::Reset { .. } => "reset",
+            Frame::Poke { .. } => "poke",
+            Frame::State { .. } => "state",
+            Frame::Ops { .. } => "ops",
+            Frame::Event { .. } => "event",
+            Frame::EventDiff { .. } => "event-diff",
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("frames always serialise")
+    }
+}

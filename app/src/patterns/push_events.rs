@@ -1,0 +1,30 @@
+//! `push-events`: every change sends only the business event; the client runs the same
+//! reducer as the server ([`evolve`]). Smallest meaningful frames; the client must hold
+//! exactly seq N-1, and both sides must share the reducer (here they share the code).
+
+use super::{wrong_kind, Applied, ApplyError, ChangeRecord, Frame, Pattern, PatternKind};
+use crate::domain::evolve::evolve;
+use crate::domain::BoardState;
+
+pub struct PushEvents;
+
+impl Pattern for PushEvents {
+    const KIND: PatternKind = PatternKind::PushEvents;
+    const SELF_CONTAINED: bool = false;
+
+    fn encode(change: &ChangeRecord, _state: &BoardState) -> Frame {
+        Frame::Event { seq: change.seq, at: change.at, event: change.event.clone() }
+    }
+
+    fn apply(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
+        match frame {
+            Frame::Event { seq, event, .. } => {
+                evolve(state, event);
+                // `evolve` advanced the seq by one; the frame's seq is the truth.
+                state.seq = *seq;
+                Ok(Applied::Applied)
+            }
+            other => Err(wrong_kind(Self::KIND, other)),
+        }
+    }
+}

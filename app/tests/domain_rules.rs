@@ -1,0 +1,101 @@
+//! The rules of the board, one example each.
+
+use app::domain::{execute, BoardState, Command, DomainError, Event, SprintStatus, TodoStatus};
+
+fn run(state: &mut BoardState, command: Command) -> Result<Event, DomainError> {
+    let done = execute(state, &command)?;
+    *state = done.state;
+    Ok(done.event)
+}
+
+fn board() -> BoardState {
+    BoardState::empty("b", "Board")
+}
+
+#[test]
+fn new_ids_are_the_seq_of_the_command_that_created_them() {
+    let mut b = board();
+    run(&mut b, Command::AddSprint { name: "S1".into() }).unwrap();
+    let event = run(&mut b, Command::AddTodo { title: "a".into(), sprint_id: Some(1) }).unwrap();
+    assert_eq!(event.created_id(), Some(2));
+    assert_eq!(b.todo(2).unwrap().sprint_id, Some(1));
+    assert_eq!(b.seq, 2);
+}
+
+#[test]
+fn titles_are_trimmed_and_bounded() {
+    let mut b = board();
+    run(&mut b, Command::AddTodo { title: "  hello  ".into(), sprint_id: None }).unwrap();
+    assert_eq!(b.todo(1).unwrap().title, "hello");
+    let empty = run(&mut b, Command::AddTodo { title: "   ".into(), sprint_id: None });
+    assert!(matches!(empty, Err(DomainError::Rule(_))));
+    let long = run(&mut b, Command::AddTodo { title: "x".repeat(501), sprint_id: None });
+    assert!(matches!(long, Err(DomainError::Rule(_))));
+    run(&mut b, Command::AddTodo { title: "é".repeat(500), sprint_id: None }).unwrap();
+    assert_eq!(b.seq, 2, "refused commands commit nothing");
+}
+
+#[test]
+fn completing_a_sprint_returns_unfinished_todos_to_the_end_of_the_backlog() {
+    let mut b = board();
+    run(&mut b, Command::AddTodo { title: "old backlog item".into(), sprint_id: None }).unwrap(); // 1
+    run(&mut b, Command::AddSprint { name: "S".into() }).unwrap(); // 2
+    for title in ["done one", "open one", "doing one"] {
+        run(&mut b, Command::AddTodo { title: title.into(), sprint_id: Some(2) }).unwrap(); // 3, 4, 5
+    }
+    run(&mut b, Command::SetTodoStatus { id: 3, status: TodoStatus::Done, expected_version: None }).unwrap();
+    run(&mut b, Command::SetTodoStatus { id: 5, status: TodoStatus::Doing, expected_version: None }).unwrap();
+    assert!(matches!(run(&mut b, Command::CompleteSprint { id: 2 }), Err(DomainError::Rule(_))), "not started");
+    run(&mut b, Command::StartSprint { id: 2 }).unwrap();
+    run(&mut b, Command::CompleteSprint { id: 2 }).unwrap();
+    assert_eq!(b.sprint(2).unwrap().status, SprintStatus::Completed);
+    let backlog: Vec<i64> = b.column(None).iter().map(|t| t.id).collect();
+    assert_eq!(backlog, vec![1, 4, 5]);
+    assert_eq!(b.column(Some(2)).iter().map(|t| (t.id, t.position)).collect::<Vec<_>>(), vec![(3, 0)]);
+    let twice = run(&mut b, Command::CompleteSprint { id: 2 });
+    assert_eq!(twice, Err(DomainError::Rule("sprint 2 is already completed".into())));
+    let into_closed = run(&mut b, Command::AddTodo { title: "late".into(), sprint_id: Some(2) });
+    assert!(matches!(into_closed, Err(DomainError::Rule(_))));
+}
+
+#[test]
+fn a_stale_expected_version_is_refused_with_the_current_todo() {
+    let mut b = board();
+    run(&mut b, Command::AddTodo { title: "a".into(), sprint_id: None }).unwrap();
+    run(&mut b, Command::RenameTodo { id: 1, title: "b".into(), expected_version: Some(1) }).unwrap();
+    let stale = run(&mut b, Command::RenameTodo { id: 1, title: "c".into(), expected_version: Some(1) });
+    match stale {
+        Err(DomainError::VersionMismatch { expected: 1, current }) => {
+            assert_eq!(current.title, "b");
+            assert_eq!(current.version, 2);
+        }
+        other => panic!("expected a version mismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn moving_reorders_both_columns_densely() {
+    let mut b = board();
+    for t in ["a", "b", "c"] {
+        run(&mut b, Command::AddTodo { title: t.into(), sprint_id: None }).unwrap();
+    }
+    run(&mut b, Command::MoveTodo { id: 3, sprint_id: None, position: Some(0), expected_version: None }).unwrap();
+    let order: Vec<&str> = b.column(None).iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(order, ["c", "a", "b"]);
+    run(&mut b, Command::AddSprint { name: "S".into() }).unwrap(); // 5
+    run(&mut b, Command::MoveTodo { id: 1, sprint_id: Some(5), position: Some(99), expected_version: None }).unwrap();
+    assert_eq!(b.column(None).iter().map(|t| t.position).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(b.todo(1).unwrap().position, 0);
+    assert_eq!(b.todo(2).unwrap().version, 1, "a neighbour's move keeps my version");
+    let missing = run(&mut b, Command::MoveTodo { id: 1, sprint_id: Some(77), position: None, expected_version: None });
+    assert_eq!(missing, Err(DomainError::SprintNotFound(77)));
+}
+
+#[test]
+fn commands_parse_from_the_contract_json() {
+    let cmd: Command = serde_json::from_str(r#"{"type":"move_todo","id":3,"sprint_id":null}"#).unwrap();
+    assert_eq!(cmd, Command::MoveTodo { id: 3, sprint_id: None, position: None, expected_version: None });
+    let cmd: Command = serde_json::from_str(r#"{"type":"add_todo","title":"x"}"#).unwrap();
+    assert_eq!(cmd, Command::AddTodo { title: "x".into(), sprint_id: None });
+    assert!(serde_json::from_str::<Command>(r#"{"type":"launch_rocket"}"#).is_err());
+}
