@@ -1,5 +1,6 @@
 //! The board, shared by the server and the browser.
 //!
+//! * [`api`]: the JSON shapes of the REST API, decoded by the browser too.
 //! * [`domain`]: the pure model, commands, events, ops, diffs and the reducer. No I/O.
 //! * [`patterns`]: the five delivery patterns, each one file: encode on the server,
 //!   apply on the client.
@@ -11,6 +12,7 @@
 //! Features: `ssr` for the server build, `hydrate` for the wasm build. The domain and the
 //! patterns compile without either, which is how their tests run.
 
+pub mod api;
 pub mod domain;
 pub mod patterns;
 #[cfg(feature = "ssr")]

@@ -1,0 +1,49 @@
+//! `GET /api/boards/{board}/changes?since=N&pattern=P`: backfill. A client that noticed a
+//! gap asks for the frames after its seq; `410` means the log no longer reaches that far
+//! and the client must take a fresh snapshot.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+
+use app::api::FramesPage;
+use app::patterns::{Frame, PatternKind};
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::stream::catch_up;
+
+#[derive(Debug, Deserialize)]
+pub struct ChangesQuery {
+    pub since: u64,
+    pub pattern: Option<String>,
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    Path(board): Path<String>,
+    query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<FramesPage>, AppError> {
+    let Query(query) = query?;
+    let pattern = match query.pattern.as_deref() {
+        None => PatternKind::EventDiff,
+        Some(name) => name.parse().map_err(AppError::BadRequest)?,
+    };
+    let head = app.store.head(&board).await?.ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
+    if query.since > head {
+        return Err(AppError::BadRequest(format!("since {} is beyond the head seq {head}", query.since)));
+    }
+    let frames = catch_up(&app, &board, pattern, query.since).await?;
+    let frames = frames
+        .iter()
+        .map(|f| serde_json::from_slice::<Frame>(&f.json).map_err(AppError::internal))
+        .collect::<Result<Vec<_>, _>>()?;
+    if frames.iter().any(|f| matches!(f, Frame::Reset { .. })) {
+        return Err(AppError::Gone(format!(
+            "changes after seq {} are no longer retained; fetch /api/boards/{board} for a fresh snapshot",
+            query.since
+        )));
+    }
+    let head = frames.last().and_then(Frame::seq).unwrap_or(head).max(head);
+    Ok(Json(FramesPage { head, frames }))
+}

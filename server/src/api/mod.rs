@@ -1,0 +1,16 @@
+//! The REST API of the contract. Each file is one resource:
+//!
+//! * [`boards`]: list, create, and read a board's state (ETag/304).
+//! * [`commands`]: the one write endpoint (Idempotency-Key, expected_version).
+//! * [`changes`]: backfill: the frames after a seq, or `410`.
+//! * [`health`]: liveness, readiness, Prometheus metrics.
+//! * [`extract`]: request extractors whose rejections are our JSON errors.
+
+pub mod boards;
+pub mod changes;
+pub mod commands;
+pub mod extract;
+pub mod health;
+
+/// The largest request body accepted, in bytes (the contract's 64 KiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -1,0 +1,120 @@
+//! One error type for the whole HTTP surface, and it *is* the response: every refusal is
+//! `{"error":"<in words>"}` with the contract's status. Internal failures are logged with
+//! their cause and answered with a bland message: database errors never reach clients.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use app::domain::{DomainError, Todo};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Malformed JSON, an unknown command `type`, a bad query parameter.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// `expected_version` did not match: the answer carries the todo as it is now.
+    #[error("{message}")]
+    Conflict { message: String, current: Box<Todo> },
+    /// `since` is older than the retained change log.
+    #[error("{0}")]
+    Gone(String),
+    #[error("request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// A rule of the domain was broken.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The database cannot be reached right now; the client should retry (with the same
+    /// Idempotency-Key, so the retry applies at most once).
+    #[error("the database is unavailable, retry shortly")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Gone(_) => StatusCode::GONE,
+            AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        AppError::Internal(Box::new(err))
+    }
+
+    /// The JSON body of this refusal, also sent as a WebSocket `error` frame.
+    pub fn body(&self) -> serde_json::Value {
+        match self {
+            AppError::Conflict { message, current } => json!({ "error": message, "current": current }),
+            other => json!({ "error": other.to_string() }),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match &self {
+            AppError::Internal(cause) => tracing::error!(error = %cause, "internal error"),
+            AppError::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            _ => {}
+        }
+        (self.status(), Json(self.body())).into_response()
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::TodoNotFound(_) | DomainError::SprintNotFound(_) => AppError::NotFound(err.to_string()),
+            DomainError::VersionMismatch { ref current, .. } => {
+                AppError::Conflict { message: err.to_string(), current: current.clone() }
+            }
+            DomainError::Rule(message) => AppError::Unprocessable(message),
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        // Failures to reach the database are the client's cue to retry; anything else is
+        // a bug or a broken schema and stays internal.
+        match err {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+                AppError::Unavailable(err)
+            }
+            sqlx::Error::Database(ref db) if db.code().as_deref().is_some_and(is_unavailable_code) => {
+                AppError::Unavailable(err)
+            }
+            other => AppError::internal(other),
+        }
+    }
+}
+
+/// Database error codes that mean "try again later": Postgres admin shutdown and
+/// connection failures (class 08, 57P0x), SQLite busy/locked.
+fn is_unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P0") || code == "5" || code == "6"
+}
+
+impl From<axum::extract::rejection::QueryRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        AppError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
+        AppError::BadRequest(rejection.body_text())
+    }
+}

@@ -1,0 +1,105 @@
+//! The board's server: one axum application that serves the REST API, the live streams
+//! and the server-rendered Leptos pages.
+//!
+//! A map of the crate, in the order a request meets it:
+//!
+//! * [`config`]: settings from the environment or the command line.
+//! * [`router`]: every route; [`api`] holds the REST handlers, [`transports`] the stream
+//!   endpoints (thin adapters), [`error`] the one error type every refusal becomes.
+//! * [`store`]: the database: rows, the change log, the one write transaction.
+//! * [`state`]: what handlers share; [`live`]: a committed change and the snapshot cache,
+//!   each encoded once; [`broker`]: who tells subscribers that something committed.
+//! * [`stream`]: the one subscription (replay from the log, then live, gap-repaired) that
+//!   every transport adapts.
+//! * [`page_data`]: what the pages read while rendering; [`seed`]: the `demo` board.
+//!
+//! [`launch`] takes a bound listener, so tests bind port 0 and run many servers at once.
+
+pub mod api;
+pub mod broker;
+pub mod config;
+pub mod error;
+pub mod live;
+pub mod page_data;
+pub mod router;
+pub mod seed;
+pub mod state;
+pub mod store;
+pub mod stream;
+pub mod transports;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use leptos::config::LeptosOptions;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+use crate::broker::memory::MemoryBroker;
+use crate::config::Config;
+use crate::live::Snapshots;
+use crate::state::AppState;
+use crate::store::Store;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Builds the application state: connects and migrates the database, picks the broker,
+/// seeds the demo board.
+pub async fn build_state(config: &Config, local: std::net::SocketAddr) -> Result<AppState, BoxError> {
+    let store = Store::connect(&config.database_url, config.log_retain).await?;
+    if config.redis_url.is_some() {
+        return Err("REDIS_URL is set, but this build has only the in-process broker (one replica); unset it".into());
+    }
+    let leptos = LeptosOptions::builder()
+        .output_name("frontend")
+        .site_root(config.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(local)
+        .build();
+    let app = AppState {
+        store,
+        broker: Arc::new(MemoryBroker::default()),
+        snapshots: Arc::new(Snapshots::default()),
+        replica: config.replica(local).into(),
+        heartbeat: Duration::from_secs(config.heartbeat_secs.max(1)),
+        metrics: metrics_handle(),
+        leptos,
+    };
+    seed::seed_demo(&app).await?;
+    Ok(app)
+}
+
+/// Serves on `listener` until `shutdown` completes, then drains open requests.
+pub async fn launch(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxError> {
+    let local = listener.local_addr()?;
+    let app = build_state(&config, local).await?;
+    tracing::info!(addr = %local, replica = %app.replica, database = ?app.store.backend(), "serving");
+    axum::serve(listener, router::router(app)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+/// The process-wide Prometheus recorder (a recorder is global, tests start many servers).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            // Histograms need periodic upkeep or they grow between scrapes.
+            let upkeep = handle.clone();
+            std::thread::spawn(move || loop {
+                std::thread::sleep(Duration::from_secs(5));
+                upkeep.run_upkeep();
+            });
+            handle
+        })
+        .clone()
+}

@@ -1,0 +1,52 @@
+//! Every route in one place: the REST API, the streams, health, and the Leptos pages.
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue};
+use axum::routing::{any, get, post};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use app::ssr::SharedPageData;
+
+use crate::api::{boards, changes, commands, health, MAX_BODY_BYTES};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::transports::sse;
+
+pub fn router(app: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/boards", get(boards::list).post(boards::create))
+        .route("/api/boards/{board}", get(boards::state))
+        .route("/api/boards/{board}/commands", post(commands::post))
+        .route("/api/boards/{board}/changes", get(changes::get))
+        .route("/api/boards/{board}/sse", get(sse::handler))
+        // Anything else under /api is a JSON 404, never the HTML app.
+        .route("/api/{*rest}", any(|| async { AppError::NotFound("no such API route".into()) }))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics));
+
+    let page_data: SharedPageData = Arc::new(app.clone());
+    let options = app.leptos.clone();
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &app,
+            generate_route_list(app::App),
+            move || provide_context(page_data.clone()),
+            move || app::shell(options.clone()),
+        )
+        // Static files (the wasm bundle under /pkg, the stylesheet) or the app's 404 page.
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell));
+
+    let replica = HeaderValue::from_str(&app.replica).unwrap_or_else(|_| HeaderValue::from_static("invalid-replica-id"));
+    api.merge(pages)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-replica"), replica))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}

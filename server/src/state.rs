@@ -1,0 +1,56 @@
+//! What every handler shares. Cheap to clone: everything is behind an `Arc`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::broker::Broker;
+use crate::error::AppError;
+use crate::live::{LiveChange, Snapshot, Snapshots};
+use crate::store::{Committed, Store};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// Notifies subscribers of commits (in-process, or Redis between replicas).
+    pub broker: Arc<dyn Broker>,
+    /// The newest board per id, so `GET` state and `push-state` cost no query per client.
+    pub snapshots: Arc<Snapshots>,
+    /// This replica's name: `X-Replica`, `hello` frames, the page footer.
+    pub replica: Arc<str>,
+    /// How often idle streams get a `heartbeat` frame carrying the head seq.
+    pub heartbeat: Duration,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl AppState {
+    /// The board as it is now: from the cache, or read once and cached.
+    pub async fn snapshot(&self, board: &str) -> Result<Arc<Snapshot>, AppError> {
+        if let Some(snapshot) = self.snapshots.get(board) {
+            return Ok(snapshot);
+        }
+        let (state, at) =
+            self.store.load(board).await?.ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
+        Ok(self.snapshots.offer(board, Arc::new(Snapshot::new(Arc::new(state), at))))
+    }
+
+    /// After a commit: cache the new state first (so a client poked about seq N can pull
+    /// N), then announce the change.
+    pub async fn publish(&self, board: &str, committed: &Committed) {
+        let state = Arc::new(committed.state.clone());
+        self.snapshots.offer(board, Arc::new(Snapshot::new(state.clone(), committed.record.at)));
+        let change = LiveChange::new(board.to_owned(), committed.record.clone(), state);
+        self.broker.publish(Arc::new(change)).await;
+    }
+}

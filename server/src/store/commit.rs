@@ -1,0 +1,216 @@
+//! The write path. One command is one transaction that:
+//!
+//! 1. takes the board's next seq (`UPDATE ... RETURNING`, which also serialises writers of
+//!    the board: Postgres locks the row, SQLite the database, until commit);
+//! 2. answers a repeated `Idempotency-Key` with the first answer, applying nothing;
+//! 3. decides and applies the command with the shared domain code;
+//! 4. writes the changed rows (the ops say which), the change-log entry and the key;
+//! 5. prunes the log beyond its retention.
+//!
+//! Any failure before commit rolls everything back, including the seq, so seqs stay
+//! 1, 2, 3, ... with no gap even when commands are refused.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use app::api::CommandAnswer;
+use app::domain::{execute, BoardState, Command, DomainError, Op};
+use app::patterns::ChangeRecord;
+
+use super::reads::load_state;
+use super::{now_ms, rows, Store};
+
+/// A command that committed just now.
+#[derive(Clone, Debug)]
+pub struct Committed {
+    pub record: ChangeRecord,
+    /// The board right after the change: feeds the snapshot cache and `push-state`.
+    pub state: BoardState,
+    pub answer: CommandAnswer,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("board `{0}` does not exist")]
+    NoBoard(String),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// What `commit` did.
+#[derive(Debug)]
+pub enum Outcome {
+    Committed(Box<Committed>),
+    /// The Idempotency-Key was seen before: this is the first answer, nothing was applied.
+    Replayed(CommandAnswer),
+}
+
+/// Idempotency keys are remembered this long (checked every 100 commits of a board).
+const KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+impl Store {
+    /// Creates an empty board at seq 0; `false` if the id is taken.
+    pub async fn create_board(&self, id: &str, name: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "INSERT INTO boards (id, name, seq, pruned_through, created_at) VALUES ($1, $2, 0, 0, $3) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Runs one command in one transaction (see the module doc).
+    ///
+    /// `cached` is this replica's newest copy of the board; it is used only if it is
+    /// exactly at the seq before this command's, otherwise the rows are read.
+    pub async fn commit(
+        &self,
+        board: &str,
+        command: &Command,
+        idempotency_key: Option<&str>,
+        cached: Option<&BoardState>,
+    ) -> Result<Outcome, CommitError> {
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query("UPDATE boards SET seq = seq + 1 WHERE id = $1 RETURNING seq, pruned_through")
+            .bind(board)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| CommitError::NoBoard(board.to_owned()))?;
+        let seq = row.try_get::<i64, _>("seq")? as u64;
+        let pruned_through = row.try_get::<i64, _>("pruned_through")? as u64;
+
+        if let Some(key) = idempotency_key {
+            let first = sqlx::query("SELECT response FROM idempotency_keys WHERE board_id = $1 AND key = $2")
+                .bind(board)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(first) = first {
+                tx.rollback().await?;
+                return Ok(Outcome::Replayed(rows::json(&first, "response")?));
+            }
+        }
+
+        let before = match cached {
+            Some(state) if state.seq + 1 == seq => state.clone(),
+            _ => {
+                let mut state = load_state(&mut tx, board).await?.ok_or_else(|| CommitError::NoBoard(board.to_owned()))?;
+                // The rows are at seq-1; the board row already says seq.
+                state.seq = seq - 1;
+                state
+            }
+        };
+        let done = execute(&before, command)?;
+        debug_assert_eq!(done.state.seq, seq, "the domain and the log agree on the seq");
+
+        write_rows(&mut tx, board, &done.ops).await?;
+        let at = now_ms();
+        let record = ChangeRecord { seq, at, event: done.event.clone(), ops: done.ops, diff: done.diff };
+        sqlx::query("INSERT INTO changes (board_id, seq, at, event, ops, diff) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(board)
+            .bind(seq as i64)
+            .bind(at)
+            .bind(to_json(&record.event))
+            .bind(to_json(&record.ops))
+            .bind(to_json(&record.diff))
+            .execute(&mut *tx)
+            .await?;
+
+        let answer = CommandAnswer { seq, id: done.created, event: done.event };
+        if let Some(key) = idempotency_key {
+            sqlx::query("INSERT INTO idempotency_keys (board_id, key, response, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(board)
+                .bind(key)
+                .bind(to_json(&answer))
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if seq % 100 == 0 {
+            sqlx::query("DELETE FROM idempotency_keys WHERE board_id = $1 AND created_at < $2")
+                .bind(board)
+                .bind(at - KEY_TTL_MS)
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.prune(&mut tx, board, seq, pruned_through).await?;
+        tx.commit().await?;
+        Ok(Outcome::Committed(Box::new(Committed { record, state: done.state, answer })))
+    }
+
+    /// Drops log entries beyond the retention, remembering how far it pruned.
+    async fn prune(&self, tx: &mut AnyConnection, board: &str, seq: u64, pruned_through: u64) -> Result<(), sqlx::Error> {
+        let keep_after = seq.saturating_sub(self.retain);
+        if keep_after <= pruned_through {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM changes WHERE board_id = $1 AND seq <= $2")
+            .bind(board)
+            .bind(keep_after as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE boards SET pruned_through = $2 WHERE id = $1")
+            .bind(board)
+            .bind(keep_after as i64)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Writes what the ops say changed: the same ops a `push-ops` client applies.
+async fn write_rows(tx: &mut AnyConnection, board: &str, ops: &[Op]) -> Result<(), sqlx::Error> {
+    for op in ops {
+        match op {
+            Op::PutTodo { todo } => {
+                sqlx::query(
+                    "INSERT INTO todos (board_id, id, title, status, sprint_id, position, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (board_id, id) DO UPDATE SET title = excluded.title, status = excluded.status, \
+                     sprint_id = excluded.sprint_id, position = excluded.position, version = excluded.version",
+                )
+                .bind(board)
+                .bind(todo.id)
+                .bind(todo.title.as_str())
+                .bind(todo.status.as_str())
+                .bind(todo.sprint_id)
+                .bind(i64::from(todo.position))
+                .bind(todo.version as i64)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Op::DeleteTodo { id } => {
+                sqlx::query("DELETE FROM todos WHERE board_id = $1 AND id = $2").bind(board).bind(*id).execute(&mut *tx).await?;
+            }
+            Op::PutSprint { sprint } => {
+                sqlx::query(
+                    "INSERT INTO sprints (board_id, id, name, status) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (board_id, id) DO UPDATE SET name = excluded.name, status = excluded.status",
+                )
+                .bind(board)
+                .bind(sprint.id)
+                .bind(sprint.name.as_str())
+                .bind(sprint.status.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            Op::DeleteSprint { id } => {
+                sqlx::query("DELETE FROM sprints WHERE board_id = $1 AND id = $2").bind(board).bind(*id).execute(&mut *tx).await?;
+            }
+            Op::SetBoardName { name } => {
+                sqlx::query("UPDATE boards SET name = $2 WHERE id = $1").bind(board).bind(name.as_str()).execute(&mut *tx).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("domain values always serialise")
+}

@@ -1,0 +1,116 @@
+//! The database: current rows of each board plus its change log, behind one `Store`.
+//!
+//! SQLite (the default, one file, WAL) and Postgres (for several replicas) are both reached
+//! through sqlx's `Any` driver with runtime queries, so there is one implementation and one
+//! dialect: the SQL here and in `migrations/` sticks to what both accept (`$1` parameters,
+//! `ON CONFLICT`, `RETURNING`). What differs, connection set-up, lives in [`connect`].
+//!
+//! * [`reads`]: board list, state, head seq, changes since a seq.
+//! * [`commit`]: the one write path: a command in one transaction.
+
+mod commit;
+mod reads;
+mod rows;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyConnectOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use commit::{CommitError, Committed, Outcome};
+pub use reads::ChangesSince;
+
+/// Which database is behind the pool; only connection set-up depends on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// How many changes each board's log keeps (see `Config::log_retain`).
+    retain: u64,
+}
+
+impl Store {
+    /// Connects, creating the SQLite file (and its folder) if needed, and runs migrations.
+    pub async fn connect(url: &str, retain: u64) -> Result<Store, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(sqlx::Error::Configuration(
+                format!("DATABASE_URL must start with sqlite:// or postgres://, not `{url}`").into(),
+            ));
+        };
+        let mut url = url.to_owned();
+        if backend == Backend::Sqlite {
+            ensure_sqlite_folder(&url)?;
+            if !url.contains("mode=") {
+                url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            }
+        }
+        let options: AnyConnectOptions = url.parse()?;
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer at a time anyway; readers share the WAL.
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            // A down database should answer 503 quickly, not hold requests for 30 s.
+            .acquire_timeout(Duration::from_secs(3))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers (streams, GET state) proceed while a command
+                        // writes; busy_timeout makes concurrent writers queue, not fail.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        migrations::MIGRATOR.run(&pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+        Ok(Store { pool, backend, retain })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Readiness: can we run a query right now?
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// `sqlite://data/board.db` needs `data/` to exist before SQLite can create the file.
+fn ensure_sqlite_folder(url: &str) -> Result<(), sqlx::Error> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch: commit times in the log.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,128 @@
+//! Reads: the board list, a board's state and head, and its changes since a seq.
+
+use app::api::BoardSummary;
+use sqlx::{AnyConnection, Row};
+
+use app::domain::{Board, BoardState};
+use app::patterns::ChangeRecord;
+
+use super::{rows, Store};
+
+/// The answer to "changes after `since`".
+#[derive(Debug)]
+pub enum ChangesSince {
+    /// The changes after `since`, in seq order (at most the page size), and the head.
+    Changes { head: u64, changes: Vec<ChangeRecord> },
+    /// `since` is older than the retained log: the client needs a fresh snapshot.
+    Pruned { head: u64 },
+}
+
+impl Store {
+    pub async fn list_boards(&self, limit: i64) -> Result<Vec<BoardSummary>, sqlx::Error> {
+        let rows = sqlx::query("SELECT id, name, seq FROM boards ORDER BY created_at DESC, id LIMIT $1")
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BoardSummary {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    seq: r.try_get::<i64, _>("seq")? as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// The head seq of a board, `None` if it does not exist.
+    pub async fn head(&self, board: &str) -> Result<Option<u64>, sqlx::Error> {
+        let row = sqlx::query("SELECT seq FROM boards WHERE id = $1").bind(board).fetch_optional(self.pool()).await?;
+        row.map(|r| r.try_get::<i64, _>("seq").map(|s| s as u64)).transpose()
+    }
+
+    /// The board as it is now, with the commit time of its head seq (0 at seq 0).
+    pub async fn load(&self, board: &str) -> Result<Option<(BoardState, i64)>, sqlx::Error> {
+        // One transaction so the rows and the seq belong to the same commit.
+        let mut tx = self.pool().begin().await?;
+        let state = load_state(&mut *tx, board).await?;
+        let at = match &state {
+            Some(s) if s.seq > 0 => sqlx::query("SELECT at FROM changes WHERE board_id = $1 AND seq = $2")
+                .bind(board)
+                .bind(s.seq as i64)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get::<i64, _>("at"))
+                .transpose()?
+                .unwrap_or_default(),
+            _ => 0,
+        };
+        tx.commit().await?;
+        Ok(state.map(|s| (s, at)))
+    }
+
+    /// Up to `limit` changes after `since`. `None` if the board does not exist.
+    pub async fn changes_since(&self, board: &str, since: u64, limit: i64) -> Result<Option<ChangesSince>, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        let Some(row) = sqlx::query("SELECT seq, pruned_through FROM boards WHERE id = $1")
+            .bind(board)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let head = row.try_get::<i64, _>("seq")? as u64;
+        let pruned_through = row.try_get::<i64, _>("pruned_through")? as u64;
+        if since < pruned_through {
+            return Ok(Some(ChangesSince::Pruned { head }));
+        }
+        let rows = sqlx::query(
+            "SELECT seq, at, event, ops, diff FROM changes WHERE board_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(board)
+        .bind(since as i64)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let changes = rows
+            .iter()
+            .map(|r| {
+                Ok(ChangeRecord {
+                    seq: r.try_get::<i64, _>("seq")? as u64,
+                    at: r.try_get("at")?,
+                    event: rows::json(r, "event")?,
+                    ops: rows::json(r, "ops")?,
+                    diff: rows::json(r, "diff")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Some(ChangesSince::Changes { head, changes }))
+    }
+}
+
+/// The current rows of a board, read through any executor (a pool or a transaction).
+pub(super) async fn load_state(conn: &mut AnyConnection, board: &str) -> Result<Option<BoardState>, sqlx::Error> {
+    let Some(row) = sqlx::query("SELECT id, name, seq FROM boards WHERE id = $1").bind(board).fetch_optional(&mut *conn).await?
+    else {
+        return Ok(None);
+    };
+    let board_row = Board { id: row.try_get("id")?, name: row.try_get("name")? };
+    let seq = row.try_get::<i64, _>("seq")? as u64;
+    let sprints = sqlx::query("SELECT id, name, status FROM sprints WHERE board_id = $1 ORDER BY id")
+        .bind(board)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(rows::sprint)
+        .collect::<Result<_, _>>()?;
+    let todos = sqlx::query(
+        "SELECT id, title, status, sprint_id, position, version FROM todos WHERE board_id = $1 ORDER BY id",
+    )
+    .bind(board)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(rows::todo)
+    .collect::<Result<_, _>>()?;
+    Ok(Some(BoardState { seq, board: board_row, sprints, todos }))
+}

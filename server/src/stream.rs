@@ -1,0 +1,200 @@
+//! The one subscription: `(board, pattern, since) -> stream of frames`. Every transport is
+//! a thin adapter over [`open`].
+//!
+//! The stream first replays what the client missed from the change log, then follows the
+//! broker. Because the broker may lose or reorder notices (see `broker`), every live change
+//! is checked against the last seq sent:
+//!
+//! * `seq <= last`: already sent (the replay/live seam, or a late notice): skipped;
+//! * `seq == last + 1`: sent;
+//! * `seq > last + 1`: a gap: the missing seqs are read from the log first;
+//! * the receiver lagged: everything since `last` is read from the log;
+//! * idle: a `heartbeat` carries the head read from the database, and a head above `last`
+//!   (a lost last notice) triggers the same repair.
+//!
+//! A client behind the retained log gets `reset` and must take a fresh snapshot.
+//! Self-contained patterns (`poke-pull`, `push-state`) never replay history: one frame at
+//! the newest seq is enough.
+
+use bytes::Bytes;
+use futures::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use app::patterns::{Frame, PatternKind};
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::ChangesSince;
+
+/// How many log entries one replay query reads.
+const REPLAY_PAGE: i64 = 500;
+
+/// One frame ready for the wire.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    /// The seq the client holds once it has handled this frame (a data frame's seq, or the
+    /// head for `reset`): the SSE `id:`. `None` for `hello` and `heartbeat`.
+    pub seq: Option<u64>,
+    /// The frame's JSON, shared with every other subscriber for live changes.
+    pub json: Bytes,
+}
+
+impl Outgoing {
+    fn control(frame: Frame) -> Self {
+        let seq = match frame {
+            Frame::Reset { head } => Some(head),
+            _ => None,
+        };
+        Outgoing { seq, json: Bytes::from(frame.to_json()) }
+    }
+}
+
+/// Checks the board and starts its stream. Without `since` the stream starts at the head
+/// announced in `hello` (the client is expected to hold that state).
+pub async fn open(
+    app: &AppState,
+    board: &str,
+    pattern: PatternKind,
+    since: Option<u64>,
+) -> Result<impl Stream<Item = Outgoing> + Send + 'static, AppError> {
+    // Subscribe before reading the head: a change that commits in between is then both in
+    // the replay and on the channel, and the seq check drops the duplicate.
+    let live = app.broker.subscribe(board);
+    let head = app.store.head(board).await?.ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
+    let app = app.clone();
+    let board = board.to_owned();
+    let since = since.unwrap_or(head);
+    Ok(async_stream::stream! {
+        let _gauge = Subscribed::new(pattern);
+        let mut live = live;
+        yield Outgoing::control(Frame::Hello { replica: app.replica.to_string(), head });
+        let mut last = since;
+        if since > head {
+            // The client holds a seq this board never reached (a wiped database, another
+            // deployment): only a fresh snapshot can help.
+            yield Outgoing::control(Frame::Reset { head });
+            last = head;
+        }
+        let mut heartbeat = tokio::time::interval(app.heartbeat);
+        heartbeat.reset();
+        loop {
+            // Catch up to whatever the log holds beyond `last`.
+            match catch_up(&app, &board, pattern, last).await {
+                Ok(frames) => {
+                    for frame in frames {
+                        last = frame.seq.unwrap_or(last).max(last);
+                        yield frame;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(%board, error = %err, "stream ends: cannot read the log");
+                    return;
+                }
+            }
+            // Follow live changes until something needs repair.
+            loop {
+                tokio::select! {
+                    notice = live.recv() => match notice {
+                        Ok(change) if change.seq() <= last => continue,
+                        Ok(change) if change.seq() == last + 1 || pattern.self_contained() => {
+                            last = change.seq();
+                            metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "live").increment(1);
+                            yield Outgoing { seq: Some(last), json: change.frame(pattern) };
+                        }
+                        Ok(_gap) => {
+                            metrics::counter!("board_stream_repairs_total", "cause" => "gap").increment(1);
+                            break;
+                        }
+                        Err(RecvError::Lagged(_)) => {
+                            metrics::counter!("board_stream_repairs_total", "cause" => "lagged").increment(1);
+                            break;
+                        }
+                        Err(RecvError::Closed) => return,
+                    },
+                    _ = heartbeat.tick() => {
+                        match app.store.head(&board).await {
+                            Ok(Some(head)) => {
+                                yield Outgoing::control(Frame::Heartbeat { head });
+                                if head > last {
+                                    metrics::counter!("board_stream_repairs_total", "cause" => "heartbeat").increment(1);
+                                    break;
+                                }
+                            }
+                            Ok(None) => return,
+                            Err(err) => {
+                                tracing::warn!(%board, error = %err, "stream ends: cannot read the head");
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// The frames that bring a client from `last` to the log's head (bounded by one page per
+/// call for delta patterns; the caller loops). Empty when nothing is newer.
+pub async fn catch_up(app: &AppState, board: &str, pattern: PatternKind, last: u64) -> Result<Vec<Outgoing>, AppError> {
+    if pattern.self_contained() {
+        let snapshot = app.snapshot(board).await?;
+        return Ok(if snapshot.seq() > last { vec![snapshot_frame(pattern, &snapshot)] } else { Vec::new() });
+    }
+    let mut out = Vec::new();
+    let mut from = last;
+    loop {
+        match app.store.changes_since(board, from, REPLAY_PAGE).await? {
+            None => return Err(AppError::NotFound(format!("board `{board}` does not exist"))),
+            Some(ChangesSince::Pruned { head }) => {
+                metrics::counter!("board_stream_resets_total").increment(1);
+                out.push(Outgoing::control(Frame::Reset { head }));
+                from = head;
+            }
+            Some(ChangesSince::Changes { head, changes }) => {
+                let page_len = changes.len();
+                for change in changes {
+                    from = change.seq;
+                    metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "replay").increment(1);
+                    out.push(Outgoing {
+                        seq: Some(change.seq),
+                        // `state` is only read by push-state, which never replays.
+                        json: Bytes::from(pattern.encode(&change, &EMPTY).to_json()),
+                    });
+                }
+                if from >= head || page_len == 0 {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+}
+
+/// The single frame a self-contained pattern needs to reach `snapshot`.
+pub fn snapshot_frame(pattern: PatternKind, snapshot: &crate::live::Snapshot) -> Outgoing {
+    let seq = snapshot.seq();
+    let frame = match pattern {
+        PatternKind::PushState => Frame::State { seq, at: snapshot.at, state: (*snapshot.state).clone() },
+        _ => Frame::Poke { seq, at: snapshot.at },
+    };
+    Outgoing { seq: Some(seq), json: Bytes::from(frame.to_json()) }
+}
+
+/// Delta patterns ignore the state argument of `encode`; this stands in for it on replay.
+static EMPTY: std::sync::LazyLock<app::domain::BoardState> =
+    std::sync::LazyLock::new(|| app::domain::BoardState::empty("", ""));
+
+/// Counts open subscriptions per pattern for `/metrics`, decremented when the stream drops.
+struct Subscribed(PatternKind);
+
+impl Subscribed {
+    fn new(pattern: PatternKind) -> Self {
+        metrics::gauge!("board_subscribers", "pattern" => pattern.as_str()).increment(1.0);
+        Subscribed(pattern)
+    }
+}
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        metrics::gauge!("board_subscribers", "pattern" => self.0.as_str()).decrement(1.0);
+    }
+}

@@ -1,0 +1,54 @@
+//! Server-Sent Events: one `data:` event per frame, `id:` set to the seq so that a browser
+//! (or any SSE client) resumes with `Last-Event-ID` after a reconnect. Keep-alive comments
+//! every heartbeat interval stop proxies from closing an idle stream.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+
+use super::StreamQuery;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::stream;
+
+/// `GET /api/boards/{board}/sse?pattern=P[&since=N]`
+pub async fn handler(
+    State(app): State<AppState>,
+    Path(board): Path<String>,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let Query(query) = query?;
+    let pattern = query.pattern()?;
+    // A reconnecting EventSource repeats the original URL and adds Last-Event-ID: the
+    // header is the newer position, so it wins over `since`.
+    let since = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| AppError::BadRequest("Last-Event-ID must be a seq (a whole number)".into()))?,
+        ),
+        None => query.since,
+    };
+    let frames = stream::open(&app, &board, pattern, since).await?;
+    metrics::counter!("board_stream_opened_total", "transport" => "sse", "pattern" => pattern.as_str()).increment(1);
+    let events = frames.map(|out| {
+        // Frames are JSON, which is always valid UTF-8 and has no raw newlines.
+        let mut event = Event::default().data(std::str::from_utf8(&out.json).unwrap_or_default());
+        if let Some(seq) = out.seq {
+            event = event.id(seq.to_string());
+        }
+        Ok::<_, Infallible>(event)
+    });
+    let keep_alive = KeepAlive::new().interval(app.heartbeat).text("keep-alive");
+    let mut response = Sse::new(events).keep_alive(keep_alive).into_response();
+    // nginx and other proxies must pass events through as they come, not buffer them.
+    response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}

@@ -1,0 +1,228 @@
+//! The REST API of the contract, on SQLite and on Postgres: every route, every refusal.
+
+mod common;
+
+use common::{Backend, TestServer};
+use serde_json::{json, Value};
+
+async fn health_and_replica_header(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    for path in ["/healthz", "/readyz", "/metrics", "/api/boards", "/api/boards/demo", "/api/boards/nope", "/"] {
+        let r = srv.http.get(srv.url(path)).send().await.unwrap();
+        assert_eq!(r.headers()["x-replica"], "test-replica", "{path} carries X-Replica");
+    }
+    let ready: Value = srv.http.get(srv.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready["database"], "ok");
+    srv.ok("demo", json!({"type": "add_todo", "title": "counted"})).await;
+    let metrics = srv.http.get(srv.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("board_commands_total"), "{metrics}");
+    srv.stop().await;
+}
+
+async fn demo_board_and_etags(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let r = srv.http.get(srv.url("/api/boards/demo")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let state: app::domain::BoardState = r.json().await.unwrap();
+    assert!(state.seq > 0 && !state.todos.is_empty() && !state.sprints.is_empty(), "the demo board is seeded");
+    assert_eq!(etag, format!("\"{}\"", state.seq));
+    let r = srv.http.get(srv.url("/api/boards/demo")).header("If-None-Match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), 304);
+    srv.ok("demo", json!({"type": "add_todo", "title": "new"})).await;
+    let r = srv.http.get(srv.url("/api/boards/demo")).header("If-None-Match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), 200, "a newer seq is a new ETag");
+    let boards: Value = srv.http.get(srv.url("/api/boards")).send().await.unwrap().json().await.unwrap();
+    assert!(boards.as_array().unwrap().iter().any(|b| b["id"] == "demo"));
+    srv.stop().await;
+}
+
+async fn create_board_and_commands(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let board = srv.create_board("Team <Rocket>").await;
+    assert!(board.starts_with("team-rocket-"), "{board}");
+    let state = srv.state(&board).await;
+    assert_eq!((state.seq, state.board.name.as_str()), (0, "Team <Rocket>"));
+
+    let (status, answer) = srv.command(&board, json!({"type": "add_sprint", "name": "S1"})).await;
+    assert_eq!((status, answer["seq"].as_u64(), answer["id"].as_i64()), (200, Some(1), Some(1)));
+    let (_, answer) = srv.command(&board, json!({"type": "add_todo", "title": "a", "sprint_id": 1})).await;
+    let todo = answer["id"].as_i64().unwrap();
+    srv.ok(&board, json!({"type": "rename_todo", "id": todo, "title": "b", "expected_version": 1})).await;
+    srv.ok(&board, json!({"type": "set_todo_status", "id": todo, "status": "doing"})).await;
+    srv.ok(&board, json!({"type": "move_todo", "id": todo, "sprint_id": null, "position": 0})).await;
+    srv.ok(&board, json!({"type": "move_todo", "id": todo, "sprint_id": 1})).await;
+    srv.ok(&board, json!({"type": "start_sprint", "id": 1})).await;
+    let seq = srv.ok(&board, json!({"type": "complete_sprint", "id": 1})).await;
+    let state = srv.state(&board).await;
+    assert_eq!(state.seq, seq);
+    let t = state.todo(todo).unwrap();
+    assert_eq!((t.title.as_str(), t.sprint_id, t.status.as_str()), ("b", None, "doing"), "unfinished → backlog");
+    assert_eq!(state.sprint(1).unwrap().status.as_str(), "completed");
+    srv.ok(&board, json!({"type": "delete_todo", "id": todo})).await;
+    assert!(srv.state(&board).await.todos.is_empty());
+    srv.stop().await;
+}
+
+async fn idempotency_and_versions(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let board = srv.create_board("idem").await;
+    let send = |key: &'static str| {
+        srv.http
+            .post(srv.url(&format!("/api/boards/{board}/commands")))
+            .header("Idempotency-Key", key)
+            .json(&json!({"type": "add_todo", "title": "once"}))
+            .send()
+    };
+    let first: Value = send("k-1").await.unwrap().json().await.unwrap();
+    let again: Value = send("k-1").await.unwrap().json().await.unwrap();
+    assert_eq!(first, again, "a retry gets the first answer");
+    assert_eq!(srv.state(&board).await.todos.len(), 1, "and applies nothing");
+    let other: Value = send("k-2").await.unwrap().json().await.unwrap();
+    assert_eq!(other["seq"], 2);
+
+    let (status, body) = srv.command(&board, json!({"type": "rename_todo", "id": 1, "title": "x", "expected_version": 7})).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["current"]["id"], 1);
+    assert_eq!(body["current"]["version"], 1);
+    assert!(body["error"].as_str().unwrap().contains("version"));
+    assert_eq!(srv.state(&board).await.seq, 2);
+    srv.stop().await;
+}
+
+async fn every_refusal_changes_nothing(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| c.log_retain = 3).await;
+    let board = srv.create_board("refusals").await;
+    srv.ok(&board, json!({"type": "add_sprint", "name": "S"})).await;
+    srv.ok(&board, json!({"type": "add_todo", "title": "t"})).await;
+    srv.ok(&board, json!({"type": "start_sprint", "id": 1})).await;
+    srv.ok(&board, json!({"type": "complete_sprint", "id": 1})).await;
+    srv.ok(&board, json!({"type": "add_todo", "title": "u"})).await;
+    let before = srv.state(&board).await;
+    let commands = srv.url(&format!("/api/boards/{board}/commands"));
+
+    let raw = |body: &'static str| srv.http.post(&commands).header("content-type", "application/json").body(body).send();
+    let cases: Vec<(u16, reqwest::Response)> = vec![
+        (400, raw("{not json").await.unwrap()),
+        (400, raw(r#"{"type":"launch_rocket"}"#).await.unwrap()),
+        (400, raw(r#"{"type":"add_todo"}"#).await.unwrap()),
+        (400, raw(r#"{"type":"set_todo_status","id":2,"status":"blocked"}"#).await.unwrap()),
+        (404, srv.http.post(srv.url("/api/boards/nope/commands")).json(&json!({"type":"add_todo","title":"x"})).send().await.unwrap()),
+        (404, srv.http.post(&commands).json(&json!({"type":"rename_todo","id":99,"title":"x"})).send().await.unwrap()),
+        (404, srv.http.post(&commands).json(&json!({"type":"start_sprint","id":99})).send().await.unwrap()),
+        (422, srv.http.post(&commands).json(&json!({"type":"add_todo","title":"   "})).send().await.unwrap()),
+        (422, srv.http.post(&commands).json(&json!({"type":"add_todo","title":"x".repeat(501)})).send().await.unwrap()),
+        (422, srv.http.post(&commands).json(&json!({"type":"complete_sprint","id":1})).send().await.unwrap()),
+        (413, srv.http.post(&commands).json(&json!({"type":"add_todo","title":"x".repeat(70_000)})).send().await.unwrap()),
+        (404, srv.http.get(srv.url("/api/boards/nope")).send().await.unwrap()),
+        (404, srv.http.get(srv.url("/api/boards/nope/changes?since=0")).send().await.unwrap()),
+        (400, srv.http.get(srv.url(&format!("/api/boards/{board}/sse?pattern=smoke-signals"))).send().await.unwrap()),
+        (400, srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=0&pattern=nope"))).send().await.unwrap()),
+        (400, srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=minus-one"))).send().await.unwrap()),
+        (410, srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=0"))).send().await.unwrap()),
+        (422, srv.http.post(srv.url("/api/boards")).json(&json!({"name": ""})).send().await.unwrap()),
+        (404, srv.http.get(srv.url("/api/no/such/route")).send().await.unwrap()),
+    ];
+    for (i, (want, response)) in cases.into_iter().enumerate() {
+        assert_eq!(response.status().as_u16(), want, "case {i}");
+        assert_eq!(response.headers()["content-type"], "application/json", "case {i}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "case {i}: {body}");
+        if want == 400 && i == 13 {
+            let e = body["error"].as_str().unwrap();
+            assert!(e.contains("poke-pull") && e.contains("event-diff"), "names the valid patterns: {e}");
+        }
+    }
+    assert_eq!(srv.state(&board).await, before, "no refusal changed the board");
+    srv.stop().await;
+}
+
+async fn changes_backfill_rebuilds_the_board(backend: Backend) {
+    use app::patterns::{Frame, PatternKind};
+    let srv = TestServer::start(backend).await;
+    let board = srv.create_board("backfill").await;
+    let start = srv.state(&board).await;
+    srv.ok(&board, json!({"type": "add_sprint", "name": "S"})).await;
+    for i in 0..5 {
+        srv.ok(&board, json!({"type": "add_todo", "title": format!("t{i}"), "sprint_id": 1})).await;
+    }
+    srv.ok(&board, json!({"type": "start_sprint", "id": 1})).await;
+    srv.ok(&board, json!({"type": "set_todo_status", "id": 2, "status": "done"})).await;
+    srv.ok(&board, json!({"type": "complete_sprint", "id": 1})).await;
+    let server_state = srv.state(&board).await;
+    for pattern in PatternKind::ALL {
+        let page: app::api::FramesPage = srv
+            .http
+            .get(srv.url(&format!("/api/boards/{board}/changes?since=0&pattern={pattern}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page.head, server_state.seq);
+        let mut client = start.clone();
+        for frame in &page.frames {
+            if !pattern.self_contained() {
+                assert_eq!(frame.seq(), Some(client.seq + 1), "{pattern}: in order, no gap");
+            }
+            match pattern.apply(&mut client, frame).unwrap() {
+                app::patterns::Applied::Applied => {}
+                app::patterns::Applied::NeedsPull => client = srv.state(&board).await,
+            }
+        }
+        assert_eq!(client, server_state, "{pattern} rebuilds the board from /changes");
+        if pattern.self_contained() {
+            assert_eq!(page.frames.len(), 1, "{pattern} needs only the latest frame");
+        }
+        assert!(page.frames.iter().all(|f| !matches!(f, Frame::Reset { .. })));
+    }
+    srv.stop().await;
+}
+
+async fn concurrent_writers_get_contiguous_seqs(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let board = srv.create_board("race").await;
+    let writers = 8;
+    let each = 15;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let http = srv.http.clone();
+        let url = srv.url(&format!("/api/boards/{board}/commands"));
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..each {
+                let r = http.post(&url).json(&json!({"type": "add_todo", "title": format!("w{w}-{i}")})).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                seqs.push(r.json::<Value>().await.unwrap()["seq"].as_u64().unwrap());
+            }
+            seqs
+        }));
+    }
+    let mut seqs: Vec<u64> = Vec::new();
+    for task in tasks {
+        seqs.extend(task.await.unwrap());
+    }
+    seqs.sort_unstable();
+    let total = (writers * each) as u64;
+    assert_eq!(seqs, (1..=total).collect::<Vec<_>>(), "every seq once, no gap");
+    let state = srv.state(&board).await;
+    assert_eq!((state.seq, state.todos.len() as u64), (total, total));
+    let positions: Vec<u32> = state.column(None).iter().map(|t| t.position).collect();
+    assert_eq!(positions, (0..total as u32).collect::<Vec<_>>());
+    let page: app::api::FramesPage =
+        srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=0"))).send().await.unwrap().json().await.unwrap();
+    let logged: Vec<u64> = page.frames.iter().filter_map(|f| f.seq()).collect();
+    assert_eq!(logged, (1..=total).collect::<Vec<_>>(), "the log is contiguous");
+    srv.stop().await;
+}
+
+on_both_backends!(
+    health_and_replica_header,
+    demo_board_and_etags,
+    create_board_and_commands,
+    idempotency_and_versions,
+    every_refusal_changes_nothing,
+    changes_backfill_rebuilds_the_board,
+    concurrent_writers_get_contiguous_seqs,
+);

@@ -1,0 +1,212 @@
+//! A real server on port 0 per test, on SQLite (a temp file) or Postgres (a fresh database
+//! on the local server), plus a small SSE reader.
+#![allow(dead_code)] // each test file uses a different part of this harness
+
+use std::time::Duration;
+
+use app::patterns::Frame;
+use futures::StreamExt;
+use serde_json::Value;
+use server::config::Config;
+use tokio::sync::oneshot;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// The Postgres server the tests use; each test gets its own database on it.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let admin = postgres_admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("Postgres must be running for these tests ({admin}): {e}"));
+    let name = format!("board_test_{}_{}", std::process::id(), rand_suffix());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
+    format!("{base}/{name}")
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    nanos * 1000 + N.fetch_add(1, Ordering::Relaxed)
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}/board.db", dir.path().display()),
+            Backend::Postgres => fresh_postgres_database().await,
+        };
+        let mut config = Config::for_database(url);
+        config.replica_id = Some("test-replica".into());
+        config.site_root = dir.path().join("site");
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server::launch(listener, config, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        // Ready once /healthz answers (migrations and seeding happen before serving).
+        for _ in 0..200 {
+            if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
+                if r.status().is_success() {
+                    return TestServer { base, http, stop: Some(stop), task: Some(task), _dir: dir };
+                }
+            }
+            if task.is_finished() {
+                task.await.unwrap();
+                unreachable!("launch returned early");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not become healthy");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn create_board(&self, name: &str) -> String {
+        let r = self.http.post(self.url("/api/boards")).json(&serde_json::json!({ "name": name })).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends a command and returns (status, body).
+    pub async fn command(&self, board: &str, body: Value) -> (u16, Value) {
+        let r = self.http.post(self.url(&format!("/api/boards/{board}/commands"))).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A command that must succeed; returns its seq.
+    pub async fn ok(&self, board: &str, body: Value) -> u64 {
+        let (status, answer) = self.command(board, body.clone()).await;
+        assert_eq!(status, 200, "{body} answered {answer}");
+        answer["seq"].as_u64().unwrap()
+    }
+
+    pub async fn state(&self, board: &str) -> app::domain::BoardState {
+        let r = self.http.get(self.url(&format!("/api/boards/{board}"))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    pub async fn sse(&self, board: &str, query: &str, last_event_id: Option<u64>) -> SseReader {
+        let mut req = self.http.get(self.url(&format!("/api/boards/{board}/sse?{query}")));
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        SseReader { body: Box::pin(r.bytes_stream()), buf: String::new() }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+type ByteStream = std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+
+/// Reads `text/event-stream` events: (id, frame). Comments (keep-alives) are skipped.
+pub struct SseReader {
+    body: ByteStream,
+    buf: String,
+}
+
+impl SseReader {
+    pub async fn next(&mut self) -> (Option<u64>, Frame) {
+        tokio::time::timeout(Duration::from_secs(10), self.next_inner()).await.expect("an SSE event within 10 s")
+    }
+
+    /// The next data frame, skipping hello and heartbeat.
+    pub async fn next_data(&mut self) -> (Option<u64>, Frame) {
+        loop {
+            let (id, frame) = self.next().await;
+            if !matches!(frame, Frame::Hello { .. } | Frame::Heartbeat { .. }) {
+                return (id, frame);
+            }
+        }
+    }
+
+    async fn next_inner(&mut self) -> (Option<u64>, Frame) {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut id = None;
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = Some(v.trim().parse().unwrap());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a comment
+                }
+                return (id, serde_json::from_str(&data).unwrap_or_else(|e| panic!("bad frame {data}: {e}")));
+            }
+            let chunk = self.body.next().await.expect("stream open").expect("stream chunk");
+            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+/// Runs the same scenario on SQLite and on Postgres, as two tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
