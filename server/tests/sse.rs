@@ -1,0 +1,120 @@
+//! SSE: resume across reconnects with nothing lost or repeated, `reset` past the retained
+//! log, heartbeats with the head seq; on SQLite and on Postgres.
+
+mod common;
+
+use app::domain::BoardState;
+use app::patterns::{Applied, Frame, PatternKind};
+use common::{Backend, TestServer};
+use serde_json::json;
+
+fn apply(state: &mut BoardState, frame: &Frame) {
+    assert_eq!(frame.seq(), Some(state.seq + 1), "frames arrive in seq order with no gap or repeat");
+    assert_eq!(PatternKind::EventDiff.apply(state, frame).unwrap(), Applied::Applied);
+}
+
+async fn resume_across_a_reconnect(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let board = srv.create_board("resume").await;
+    let mut client = srv.state(&board).await;
+    let mut stream = srv.sse(&board, "pattern=event-diff&since=0", None).await;
+    assert!(matches!(stream.next().await.1, Frame::Hello { head: 0, ref replica } if replica == "test-replica"));
+
+    srv.ok(&board, json!({"type": "add_sprint", "name": "S"})).await;
+    srv.ok(&board, json!({"type": "add_todo", "title": "a", "sprint_id": 1})).await;
+    srv.ok(&board, json!({"type": "add_todo", "title": "b"})).await;
+    for _ in 0..3 {
+        let (id, frame) = stream.next_data().await;
+        assert_eq!(id, frame.seq(), "the SSE id is the seq");
+        apply(&mut client, &frame);
+    }
+    drop(stream);
+
+    // Changes while the client is away, then a reconnect that says where it was. The URL
+    // still says since=0 (as a browser's EventSource would): Last-Event-ID wins.
+    srv.ok(&board, json!({"type": "start_sprint", "id": 1})).await;
+    srv.ok(&board, json!({"type": "move_todo", "id": 3, "sprint_id": 1, "position": 0})).await;
+    srv.ok(&board, json!({"type": "set_todo_status", "id": 2, "status": "done"})).await;
+    srv.ok(&board, json!({"type": "complete_sprint", "id": 1})).await;
+    let mut stream = srv.sse(&board, "pattern=event-diff&since=0", Some(client.seq)).await;
+    assert!(matches!(stream.next().await.1, Frame::Hello { head: 7, .. }));
+    for _ in 0..4 {
+        apply(&mut client, &stream.next_data().await.1);
+    }
+    // And live again after the replay: the seam neither drops nor repeats.
+    srv.ok(&board, json!({"type": "rename_todo", "id": 3, "title": "b2"})).await;
+    apply(&mut client, &stream.next_data().await.1);
+    assert_eq!(client, srv.state(&board).await);
+
+    // `since` in the query works the same without the header.
+    let mut stream = srv.sse(&board, &format!("pattern=event-diff&since={}", client.seq - 2), None).await;
+    stream.next().await;
+    assert_eq!(stream.next_data().await.1.seq(), Some(client.seq - 1));
+    srv.stop().await;
+}
+
+async fn reset_when_the_log_no_longer_reaches(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| c.log_retain = 3).await;
+    let board = srv.create_board("pruned").await;
+    for i in 0..6 {
+        srv.ok(&board, json!({"type": "add_todo", "title": format!("t{i}")})).await;
+    }
+    let mut stream = srv.sse(&board, "pattern=event-diff&since=1", None).await;
+    stream.next().await;
+    let (id, frame) = stream.next().await;
+    assert_eq!(frame, Frame::Reset { head: 6 });
+    assert_eq!(id, Some(6));
+    // After the reset the stream continues live from the head.
+    srv.ok(&board, json!({"type": "add_todo", "title": "t6"})).await;
+    assert_eq!(stream.next_data().await.1.seq(), Some(7));
+    // Within the retained log, replay works as usual.
+    let mut stream = srv.sse(&board, "pattern=event-diff&since=5", None).await;
+    stream.next().await;
+    assert_eq!(stream.next_data().await.1.seq(), Some(6));
+    srv.stop().await;
+}
+
+async fn heartbeats_carry_the_head(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| c.heartbeat_secs = 1).await;
+    let board = srv.create_board("idle").await;
+    srv.ok(&board, json!({"type": "add_todo", "title": "t"})).await;
+    let mut stream = srv.sse(&board, "pattern=event-diff", None).await;
+    assert!(matches!(stream.next().await.1, Frame::Hello { head: 1, .. }));
+    assert_eq!(stream.next().await.1, Frame::Heartbeat { head: 1 });
+    srv.stop().await;
+}
+
+async fn every_pattern_streams_to_the_same_board(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let board = srv.create_board("patterns").await;
+    let start = srv.state(&board).await;
+    let mut streams = Vec::new();
+    for pattern in PatternKind::ALL {
+        let mut s = srv.sse(&board, &format!("pattern={pattern}&since=0"), None).await;
+        s.next().await;
+        streams.push((pattern, s, start.clone()));
+    }
+    srv.ok(&board, json!({"type": "add_sprint", "name": "S"})).await;
+    srv.ok(&board, json!({"type": "add_todo", "title": "a", "sprint_id": 1})).await;
+    srv.ok(&board, json!({"type": "start_sprint", "id": 1})).await;
+    srv.ok(&board, json!({"type": "complete_sprint", "id": 1})).await;
+    let server_state = srv.state(&board).await;
+    for (pattern, stream, client) in &mut streams {
+        while client.seq < server_state.seq {
+            let (_, frame) = stream.next_data().await;
+            match pattern.apply(client, &frame).unwrap() {
+                Applied::Applied => {}
+                Applied::NeedsPull => *client = srv.state(&board).await,
+            }
+        }
+        assert_eq!(client, &server_state, "{pattern}");
+    }
+    srv.stop().await;
+}
+
+on_both_backends!(
+    resume_across_a_reconnect,
+    reset_when_the_log_no_longer_reaches,
+    heartbeats_carry_the_head,
+    every_pattern_streams_to_the_same_board,
+);

@@ -1,0 +1,81 @@
+//! The subscribe stream itself, without HTTP: a subscriber that stops reading while many
+//! changes commit overflows its bounded channel, and is repaired from the change log
+//! (every change once, in order) instead of buffering. And a change is encoded once per
+//! pattern however many subscribers there are. (Own test binary: it reads global metrics.)
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::Value;
+
+use app::domain::Command;
+use app::patterns::{Frame, PatternKind};
+use server::api::commands;
+use server::config::Config;
+
+async fn state() -> (server::state::AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_database(format!("sqlite://{}/b.db", dir.path().display()));
+    let app = server::build_state(&config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    app.store.create_board("b", "B").await.unwrap();
+    (app, dir)
+}
+
+fn add(i: usize) -> Command {
+    Command::AddTodo { title: format!("t{i}"), sprint_id: None }
+}
+
+#[tokio::test]
+async fn a_lagging_subscriber_is_repaired_from_the_log() {
+    let (app, _dir) = state().await;
+    let stream = server::stream::open(&app, "b", PatternKind::PushOps, Some(0)).await.unwrap();
+    let mut stream = Box::pin(stream);
+    let hello: Frame = serde_json::from_slice(&stream.next().await.unwrap().json).unwrap();
+    assert_eq!(hello.kind(), "hello");
+    // Park the stream on its live channel, then overflow it (capacity 64) without reading.
+    assert!(tokio::time::timeout(Duration::from_millis(100), stream.next()).await.is_err());
+    let total = server::broker::CHANNEL_CAPACITY * 3;
+    for i in 0..total {
+        commands::run(&app, "b", &add(i), None).await.unwrap();
+    }
+    let mut seqs = Vec::new();
+    while seqs.len() < total {
+        let out = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.unwrap().unwrap();
+        let frame: Frame = serde_json::from_slice(&out.json).unwrap();
+        seqs.extend(frame.seq());
+    }
+    assert_eq!(seqs, (1..=total as u64).collect::<Vec<_>>());
+    let metrics = app.metrics.render();
+    assert!(metrics.contains("board_stream_repairs_total{cause=\"lagged\"}"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_change_is_encoded_once_for_all_subscribers() {
+    let (app, _dir) = state().await;
+    let mut streams = Vec::new();
+    for _ in 0..50 {
+        let mut s = Box::pin(server::stream::open(&app, "b", PatternKind::PushEvents, Some(0)).await.unwrap());
+        s.next().await.unwrap(); // hello
+        assert!(tokio::time::timeout(Duration::from_millis(20), s.next()).await.is_err());
+        streams.push(s);
+    }
+    let encoded = || {
+        let text = app.metrics.render();
+        text.lines()
+            .find(|l| l.starts_with("board_frames_encoded_total{pattern=\"push-events\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(|v| v.parse::<f64>().unwrap())
+            .unwrap_or(0.0)
+    };
+    let before = encoded();
+    commands::run(&app, "b", &add(0), None).await.unwrap();
+    let mut payloads = Vec::new();
+    for s in &mut streams {
+        payloads.push(s.next().await.unwrap().json);
+    }
+    assert_eq!(encoded() - before, 1.0, "one encoding for 50 subscribers");
+    // Every subscriber got the very same bytes (one allocation, shared).
+    assert!(payloads.windows(2).all(|w| w[0].as_ptr() == w[1].as_ptr()));
+    let frame: Value = serde_json::from_slice(&payloads[0]).unwrap();
+    assert_eq!(frame["kind"], "event");
+}
