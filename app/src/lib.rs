@@ -12,6 +12,9 @@
 //! Features: `ssr` for the server build, `hydrate` for the wasm build. The domain and the
 //! patterns compile without either, which is how their tests run.
 
+// Leptos view types nest deeply; the default limit is too low for the board page.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod domain;
 pub mod patterns;

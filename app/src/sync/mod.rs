@@ -1,1 +1,24 @@
-//! placeholder
+//! The client engine: keeps one board current in the browser.
+//!
+//! * [`client`]: [`BoardClient`], the reactive handle the components use: the board, the
+//!   connection status, the wire log, and `send` for commands.
+//! * [`step`]: what one frame means for the local state (apply, skip, backfill, pull,
+//!   reset). Pure, so it is unit-tested natively.
+//! * [`backoff`]: jittered exponential reconnect delays. Pure.
+//! * [`wire`]: the wire inspector's record of received frames.
+//! * `engine` (browser only): the connection (EventSource), the serial frame queue, gap
+//!   backfill, coalesced pulls, reconnects, and command retries.
+//! * [`transport`]: the transport names.
+
+pub mod backoff;
+pub mod client;
+#[cfg(feature = "hydrate")]
+mod engine;
+#[cfg(feature = "hydrate")]
+pub mod http;
+pub mod step;
+pub mod transport;
+pub mod wire;
+
+pub use client::{BoardClient, Conn};
+pub use transport::Transport;

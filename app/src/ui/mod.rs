@@ -1,4 +1,90 @@
+//! The Leptos components, rendered on the server and hydrated in the browser.
+//!
+//! * [`shell`]: the HTML document; [`App`]: the router.
+//! * [`home`]: `/`, the board list and the form that creates a board.
+//! * [`board_page`]: `/boards/{board}?pattern=&transport=`: loads the board, starts the client.
+//! * [`board`]: the kanban: header, columns, the forms that send commands.
+//! * [`todo_card`]: one todo with its controls.
+//! * [`inspector`]: the wire inspector (what this client received).
+//! * [`data`]: page data: read from the server's store while rendering, fetched in the browser.
+
+pub mod board;
+pub mod board_page;
+pub mod data;
+pub mod home;
+pub mod inspector;
+pub mod todo_card;
+
 use leptos::prelude::*;
-pub fn shell(_options: LeptosOptions) -> impl IntoView { view! { <p>"x"</p> } }
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+/// The document around the app. The hydration scripts load `/pkg/frontend.js`.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="data:,"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
 #[component]
-pub fn App() -> impl IntoView { view! { <p>"x"</p> } }
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="main" href="/main.css"/>
+        <Title text="Realtime board"/>
+        <Router>
+            <header class="topbar">
+                <A href="/" attr:class="brand">"▦ Realtime board"</A>
+                <span class="tagline">"five ways to deliver a change, side by side"</span>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=home::HomePage/>
+                    <Route path=path!("/boards/:id") view=board_page::BoardPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http_status::NOT_FOUND);
+    }
+    view! {
+        <section class="empty">
+            <h1>"Not found"</h1>
+            <p>"There is nothing here. " <A href="/">"See all boards"</A></p>
+        </section>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod http_status {
+    pub use http::StatusCode;
+    pub const NOT_FOUND: StatusCode = StatusCode::NOT_FOUND;
+    pub const BAD_REQUEST: StatusCode = StatusCode::BAD_REQUEST;
+}
+
+/// Marks the response as `400` while rendering (a bad `pattern=` or `transport=`).
+pub fn set_bad_request() {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http_status::BAD_REQUEST);
+    }
+}

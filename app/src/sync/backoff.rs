@@ -1,0 +1,49 @@
+//! Reconnect delays: exponential with full jitter (AWS's "full jitter"), so a thousand
+//! clients cut off by one restart do not come back in one wave. Unlimited attempts: a
+//! board tab left open overnight must reconnect whenever the server is back.
+
+/// Delays start at `BASE_MS` and double per failed attempt up to `CAP_MS`.
+pub const BASE_MS: f64 = 250.0;
+pub const CAP_MS: f64 = 10_000.0;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    /// The delay before the next attempt; `random` is uniform in [0, 1).
+    pub fn next_delay_ms(&mut self, random: f64) -> u32 {
+        let ceiling = (BASE_MS * 2f64.powi(self.attempt.min(16) as i32)).min(CAP_MS);
+        self.attempt = self.attempt.saturating_add(1);
+        // Half fixed, half random: never zero (a tight loop), never all at once.
+        (ceiling * (0.5 + random.clamp(0.0, 1.0) * 0.5)) as u32
+    }
+
+    /// A connection that worked starts the sequence over.
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.attempt
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_are_capped_and_jittered() {
+        let mut b = Backoff::default();
+        let low: Vec<u32> = (0..8).map(|_| b.next_delay_ms(0.0)).collect();
+        assert_eq!(low, [125, 250, 500, 1000, 2000, 4000, 5000, 5000]);
+        let mut b = Backoff::default();
+        let high: Vec<u32> = (0..8).map(|_| b.next_delay_ms(0.999_999)).collect();
+        assert!(high.iter().zip(&low).all(|(h, l)| h >= l));
+        assert!(high.iter().all(|&d| d as f64 <= CAP_MS));
+        b.reset();
+        assert_eq!(b.next_delay_ms(0.0), 125);
+    }
+}

@@ -1,0 +1,94 @@
+//! [`BoardClient`]: the reactive handle to one board that the components read and write.
+//! On the server it only holds the rendered state; in the browser `start` attaches the
+//! engine that keeps it current.
+
+use leptos::prelude::*;
+
+use super::transport::Transport;
+use super::wire::Wire;
+use crate::domain::{BoardState, Command};
+use crate::patterns::PatternKind;
+
+/// The connection indicator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conn {
+    Connecting,
+    Live,
+    Offline,
+}
+
+impl Conn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conn::Connecting => "connecting",
+            Conn::Live => "live",
+            Conn::Offline => "offline",
+        }
+    }
+}
+
+/// Every field is a signal or a stored value, so the handle is `Copy` and can be moved
+/// into any event handler.
+#[derive(Clone, Copy)]
+pub struct BoardClient {
+    pub board_id: StoredValue<String>,
+    /// The board as this client has applied it; `state.seq` is the applied seq.
+    pub state: RwSignal<BoardState>,
+    pub conn: RwSignal<Conn>,
+    pub pattern: RwSignal<PatternKind>,
+    pub transport: RwSignal<Transport>,
+    pub wire: RwSignal<Wire>,
+    /// The last refusal or failure, shown to the user until dismissed.
+    pub notice: RwSignal<Option<String>>,
+    /// `true` once the engine runs in the browser: the page is interactive.
+    pub running: RwSignal<bool>,
+    /// The replica that serves the stream (from `hello`).
+    pub replica: RwSignal<String>,
+    #[cfg(feature = "hydrate")]
+    pub(super) runtime: StoredValue<super::engine::Runtime, LocalStorage>,
+}
+
+impl BoardClient {
+    pub fn new(initial: BoardState, pattern: PatternKind, transport: Transport, replica: String) -> Self {
+        BoardClient {
+            board_id: StoredValue::new(initial.board.id.clone()),
+            state: RwSignal::new(initial),
+            conn: RwSignal::new(Conn::Connecting),
+            pattern: RwSignal::new(pattern),
+            transport: RwSignal::new(transport),
+            wire: RwSignal::new(Wire::default()),
+            notice: RwSignal::new(None),
+            running: RwSignal::new(false),
+            replica: RwSignal::new(replica),
+            #[cfg(feature = "hydrate")]
+            runtime: StoredValue::new_local(Default::default()),
+        }
+    }
+
+    pub fn board_id(&self) -> String {
+        self.board_id.get_value()
+    }
+
+    /// Connects and follows the board (browser only; a no-op while rendering on the server).
+    pub fn start(self) {
+        #[cfg(feature = "hydrate")]
+        super::engine::start(self);
+    }
+
+    /// Switches pattern and transport live: the new stream resumes from the applied seq.
+    pub fn switch(self, pattern: PatternKind, transport: Transport) {
+        self.pattern.set(pattern);
+        self.transport.set(transport);
+        #[cfg(feature = "hydrate")]
+        super::engine::reconnect_now(self);
+    }
+
+    /// Sends a command. The result shows up as a frame like everyone else's change;
+    /// a refusal shows in `notice`.
+    pub fn send(self, command: Command) {
+        #[cfg(feature = "hydrate")]
+        super::engine::send(self, command);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = command;
+    }
+}

@@ -1,0 +1,281 @@
+//! The browser side of a subscription (compiled for `hydrate` only).
+//!
+//! One connection at a time, tagged with a generation number so that events from a
+//! connection we already replaced are ignored. Frames go into one queue that a single
+//! task drains in order; that task is the only writer of the state, so a backfill or a
+//! pull can never interleave with a live frame. On any error the connection is closed
+//! and reopened after a jittered, growing delay with `since` = the applied seq, so the
+//! server replays exactly what is missing.
+
+use std::collections::VecDeque;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{EventSource, MessageEvent};
+
+use super::backoff::Backoff;
+use super::client::{BoardClient, Conn};
+use super::http::{self, HttpError};
+use super::step::{step, Step};
+use super::wire::WireEntry;
+use crate::domain::Command;
+use crate::patterns::Frame;
+
+/// The engine's non-reactive state: browser objects and bookkeeping.
+#[derive(Default)]
+pub struct Runtime {
+    /// Bumped on every (re)connect; callbacks of older connections check it and return.
+    generation: u64,
+    source: Option<EventSource>,
+    /// The callbacks must live as long as the EventSource that calls them.
+    on_message: Option<Closure<dyn FnMut(MessageEvent)>>,
+    on_error: Option<Closure<dyn FnMut(web_sys::Event)>>,
+    on_open: Option<Closure<dyn FnMut(web_sys::Event)>>,
+    on_online: Option<Closure<dyn FnMut(web_sys::Event)>>,
+    retry: Option<gloo_timers::callback::Timeout>,
+    backoff: Backoff,
+    queue: VecDeque<Frame>,
+    draining: bool,
+}
+
+impl Runtime {
+    fn close(&mut self) {
+        if let Some(source) = self.source.take() {
+            source.close();
+        }
+        self.on_message = None;
+        self.on_error = None;
+        self.on_open = None;
+        self.retry = None;
+    }
+}
+
+pub fn start(client: BoardClient) {
+    // Coming back online is the best moment to retry: skip the remaining backoff.
+    let on_online = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        client.runtime.update_value(|r| r.backoff.reset());
+        reconnect_now(client);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+    }
+    client.runtime.update_value(|r| r.on_online = Some(on_online));
+    connect(client);
+    client.running.set(true);
+}
+
+pub fn reconnect_now(client: BoardClient) {
+    connect(client);
+}
+
+fn connect(client: BoardClient) {
+    let generation = client.runtime.try_update_value(|r| {
+        r.close();
+        r.generation += 1;
+        r.generation
+    });
+    let Some(generation) = generation else { return };
+    client.conn.set(Conn::Connecting);
+    let since = client.state.with_untracked(|s| s.seq);
+    let url = format!(
+        "/api/boards/{}/sse?pattern={}&since={since}",
+        client.board_id(),
+        client.pattern.get_untracked()
+    );
+    let source = match EventSource::new(&url) {
+        Ok(source) => source,
+        Err(_) => return schedule_reconnect(client, generation),
+    };
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        if let Some(text) = event.data().as_string() {
+            receive(client, generation, &text);
+        }
+    });
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        // EventSource would retry on its own at a fixed pace; we close it and retry
+        // with backoff and an explicit `since` instead.
+        if current(client, generation) {
+            client.runtime.update_value(|r| r.close());
+            client.conn.set(Conn::Offline);
+            schedule_reconnect(client, generation);
+        }
+    });
+    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        if current(client, generation) {
+            client.conn.set(Conn::Live);
+            client.runtime.update_value(|r| r.backoff.reset());
+        }
+    });
+    source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    client.runtime.update_value(|r| {
+        r.source = Some(source);
+        r.on_message = Some(on_message);
+        r.on_error = Some(on_error);
+        r.on_open = Some(on_open);
+    });
+}
+
+fn current(client: BoardClient, generation: u64) -> bool {
+    client.runtime.with_value(|r| r.generation == generation)
+}
+
+fn schedule_reconnect(client: BoardClient, generation: u64) {
+    let delay = client.runtime.try_update_value(|r| r.backoff.next_delay_ms(js_sys::Math::random())).unwrap_or(1000);
+    let timer = gloo_timers::callback::Timeout::new(delay, move || {
+        if current(client, generation) {
+            connect(client);
+        }
+    });
+    client.runtime.update_value(|r| r.retry = Some(timer));
+}
+
+fn receive(client: BoardClient, generation: u64, text: &str) {
+    if !current(client, generation) {
+        return;
+    }
+    let frame: Frame = match serde_json::from_str(text) {
+        Ok(frame) => frame,
+        Err(err) => {
+            leptos::logging::warn!("ignoring a frame that does not parse: {err}");
+            return;
+        }
+    };
+    client.wire.update(|w| w.record(entry(&frame, text.len())));
+    if let Frame::Hello { replica, .. } = &frame {
+        client.replica.set(replica.clone());
+        client.conn.set(Conn::Live);
+    }
+    let start_drain = client
+        .runtime
+        .try_update_value(|r| {
+            r.queue.push_back(frame);
+            !std::mem::replace(&mut r.draining, true)
+        })
+        .unwrap_or(false);
+    if start_drain {
+        spawn_local(drain(client));
+    }
+}
+
+fn entry(frame: &Frame, bytes: usize) -> WireEntry {
+    let summary = match frame {
+        Frame::Event { event, .. } | Frame::EventDiff { event, .. } => event.describe(),
+        Frame::Ops { ops, .. } => format!("{} op(s)", ops.len()),
+        Frame::State { state, .. } => format!("{} todos, {} sprints", state.todos.len(), state.sprints.len()),
+        Frame::Hello { replica, head } => format!("replica {replica}, head {head}"),
+        Frame::Heartbeat { head } | Frame::Reset { head } => format!("head {head}"),
+        Frame::Poke { .. } => "pull needed".into(),
+    };
+    WireEntry {
+        kind: frame.kind(),
+        seq: frame.seq(),
+        bytes,
+        latency_ms: frame.at().filter(|at| *at > 0).map(|at| js_sys::Date::now() as i64 - at),
+        summary,
+    }
+}
+
+/// The single writer of the state: applies queued frames in order.
+async fn drain(client: BoardClient) {
+    loop {
+        let Some(frame) = client.runtime.try_update_value(|r| r.queue.pop_front()).flatten() else {
+            client.runtime.update_value(|r| r.draining = false);
+            return;
+        };
+        let pattern = client.pattern.get_untracked();
+        let mut state = client.state.get_untracked();
+        match step(&mut state, pattern, &frame) {
+            Ok(Step::Applied) => client.state.set(state),
+            Ok(Step::Skip) => {}
+            Ok(Step::Backfill { since }) => backfill(client, since).await,
+            Ok(Step::Pull { .. }) => {
+                // Coalesce: pokes already queued are answered by this one pull. A small
+                // random delay spreads the pulls of many clients poked at once.
+                gloo_timers::future::TimeoutFuture::new((js_sys::Math::random() * 50.0) as u32).await;
+                client.runtime.update_value(|r| r.queue.retain(|f| !matches!(f, Frame::Poke { .. })));
+                pull(client).await;
+            }
+            Ok(Step::Snapshot) => pull(client).await,
+            Err(err) => {
+                leptos::logging::warn!("cannot apply a frame ({err}); taking a fresh snapshot");
+                pull(client).await;
+            }
+        }
+    }
+}
+
+/// Fetches the frames after `since` from the log and applies them.
+async fn backfill(client: BoardClient, mut since: u64) {
+    loop {
+        client.wire.update(|w| w.requests += 1);
+        let pattern = client.pattern.get_untracked();
+        match http::changes(&client.board_id(), since, pattern).await {
+            Ok(page) => {
+                let mut state = client.state.get_untracked();
+                for frame in &page.frames {
+                    if !matches!(step(&mut state, pattern, frame), Ok(Step::Applied | Step::Skip)) {
+                        break;
+                    }
+                }
+                let progressed = state.seq > since;
+                since = state.seq;
+                client.state.set(state);
+                if since >= page.head || !progressed {
+                    return;
+                }
+            }
+            Err(HttpError::Status { status: 410, .. }) => return pull(client).await,
+            Err(err) => {
+                // The stream will notice too; reconnecting replays from the applied seq.
+                leptos::logging::warn!("backfill failed: {}", err.message());
+                return reconnect_now(client);
+            }
+        }
+    }
+}
+
+/// Pulls the state (`If-None-Match` our seq): `304` costs the server nothing.
+async fn pull(client: BoardClient) {
+    client.wire.update(|w| w.requests += 1);
+    let have = client.state.with_untracked(|s| s.seq);
+    match http::state(&client.board_id(), Some(have)).await {
+        Ok(Some(state)) if state.seq >= client.state.with_untracked(|s| s.seq) => client.state.set(state),
+        Ok(_) => {}
+        Err(err) => leptos::logging::warn!("pull failed: {}", err.message()),
+    }
+}
+
+/// Posts a command with a fresh Idempotency-Key, retrying with the same key while the
+/// server is unreachable, so a command applies at most once however often it is sent.
+pub fn send(client: BoardClient, command: Command) {
+    spawn_local(async move {
+        let key = format!("{:016x}{:016x}", random_u64(), random_u64());
+        let mut backoff = Backoff::default();
+        for _ in 0..6 {
+            client.wire.update(|w| w.requests += 1);
+            match http::command(&client.board_id(), &command, &key).await {
+                Ok(_) => {
+                    client.notice.set(None);
+                    return;
+                }
+                Err(err) if err.retryable() => {
+                    let delay = backoff.next_delay_ms(js_sys::Math::random());
+                    gloo_timers::future::TimeoutFuture::new(delay).await;
+                }
+                Err(err) => {
+                    client.notice.set(Some(err.message()));
+                    return;
+                }
+            }
+        }
+        client.notice.set(Some("the server cannot be reached; your change was not saved".into()));
+    });
+}
+
+fn random_u64() -> u64 {
+    (js_sys::Math::random() * (u64::MAX as f64)) as u64
+}

@@ -1,0 +1,83 @@
+//! The REST calls the browser makes, over `fetch` (gloo-net).
+
+use gloo_net::http::{Request, Response};
+use serde::de::DeserializeOwned;
+
+use crate::api::{ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, FramesPage};
+use crate::domain::{BoardState, Command};
+use crate::patterns::PatternKind;
+
+#[derive(Clone, Debug)]
+pub enum HttpError {
+    /// No answer at all: offline, DNS, connection refused.
+    Network(String),
+    Status { status: u16, message: String },
+}
+
+impl HttpError {
+    /// Worth retrying with the same request (and Idempotency-Key)?
+    pub fn retryable(&self) -> bool {
+        match self {
+            HttpError::Network(_) => true,
+            HttpError::Status { status, .. } => matches!(status, 502..=504),
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            HttpError::Network(_) => "the server cannot be reached".into(),
+            HttpError::Status { message, .. } => message.clone(),
+        }
+    }
+}
+
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, HttpError> {
+    if !response.ok() {
+        let status = response.status();
+        let message = match response.json::<ApiError>().await {
+            Ok(body) => body.error,
+            Err(_) => format!("the server answered {status}"),
+        };
+        return Err(HttpError::Status { status, message });
+    }
+    response.json::<T>().await.map_err(|e| HttpError::Network(e.to_string()))
+}
+
+fn network(err: gloo_net::Error) -> HttpError {
+    HttpError::Network(err.to_string())
+}
+
+/// `GET` state; `Ok(None)` when the server answers `304` to our seq.
+pub async fn state(board: &str, have: Option<u64>) -> Result<Option<BoardState>, HttpError> {
+    let mut request = Request::get(&format!("/api/boards/{board}"));
+    if let Some(seq) = have {
+        request = request.header("If-None-Match", &format!("\"{seq}\""));
+    }
+    let response = request.send().await.map_err(network)?;
+    if response.status() == 304 {
+        return Ok(None);
+    }
+    decode(response).await.map(Some)
+}
+
+pub async fn changes(board: &str, since: u64, pattern: PatternKind) -> Result<FramesPage, HttpError> {
+    let url = format!("/api/boards/{board}/changes?since={since}&pattern={pattern}");
+    decode(Request::get(&url).send().await.map_err(network)?).await
+}
+
+pub async fn command(board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
+    let request = Request::post(&format!("/api/boards/{board}/commands"))
+        .header("Idempotency-Key", key)
+        .json(command)
+        .map_err(network)?;
+    decode(request.send().await.map_err(network)?).await
+}
+
+pub async fn boards() -> Result<Vec<BoardSummary>, HttpError> {
+    decode(Request::get("/api/boards").send().await.map_err(network)?).await
+}
+
+pub async fn create_board(name: &str) -> Result<BoardCreated, HttpError> {
+    let request = Request::post("/api/boards").json(&CreateBoard { name: name.to_owned() }).map_err(network)?;
+    decode(request.send().await.map_err(network)?).await
+}

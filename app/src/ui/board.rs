@@ -1,0 +1,212 @@
+//! The kanban: a header (name, connection, seq, pattern and transport pickers), the
+//! backlog and one column per sprint, and the wire inspector.
+
+use leptos::prelude::*;
+
+use super::inspector::WireInspector;
+use super::todo_card::TodoCard;
+use crate::domain::{BoardState, Command, Id, Sprint, SprintStatus};
+use crate::patterns::PatternKind;
+use crate::sync::{BoardClient, Transport};
+
+#[component]
+pub fn BoardView(initial: BoardState, pattern: PatternKind, transport: Transport, replica: String) -> impl IntoView {
+    let client = BoardClient::new(initial, pattern, transport, replica);
+    // Effects run only in the browser, after hydration: that is when the engine starts.
+    Effect::new(move |started: Option<()>| {
+        if started.is_none() {
+            client.start();
+        }
+    });
+    let seq = move || client.state.with(|s| s.seq);
+    let name = move || client.state.with(|s| s.board.name.clone());
+    let sprints = move || client.state.with(|s| s.sprints.clone());
+
+    view! {
+        <section
+            class="board"
+            data-board-seq=seq
+            data-hydrated=move || client.running.get().to_string()
+            data-conn=move || client.conn.get().as_str()
+            data-fingerprint=move || client.state.with(|s| s.fingerprint())
+        >
+            <header class="board-head">
+                <div class="board-title">
+                    <h1>{name}</h1>
+                    <span class=move || format!("conn conn-{}", client.conn.get().as_str()) title="connection">
+                        {move || client.conn.get().as_str()}
+                    </span>
+                    <span class="seq" title="the seq this client has applied">"seq " {seq}</span>
+                </div>
+                <Pickers client/>
+            </header>
+            {move || client.notice.get().map(|message| view! {
+                <p class="notice" role="alert">
+                    {message}
+                    <button class="link" on:click=move |_| client.notice.set(None)>"dismiss"</button>
+                </p>
+            })}
+            <div class="columns">
+                <Column client sprint=None/>
+                <For
+                    each=sprints
+                    key=|s: &Sprint| (s.id, s.status, s.name.clone())
+                    children=move |s: Sprint| view! { <Column client sprint=Some(s)/> }
+                />
+                <AddSprint client/>
+            </div>
+            <WireInspector client/>
+            <footer class="board-foot muted">
+                "served by replica " <span class="replica">{move || client.replica.get()}</span>
+            </footer>
+        </section>
+    }
+}
+
+/// Pattern and transport pickers: switching reconnects from the applied seq, no reload.
+#[component]
+fn Pickers(client: BoardClient) -> impl IntoView {
+    let on_pattern = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        if let Ok(pattern) = value.parse::<PatternKind>() {
+            client.switch(pattern, client.transport.get_untracked());
+            remember_choice(client);
+        }
+    };
+    let on_transport = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        if let Ok(transport) = value.parse::<Transport>() {
+            client.switch(client.pattern.get_untracked(), transport);
+            remember_choice(client);
+        }
+    };
+    view! {
+        <div class="pickers">
+            <label>
+                "pattern "
+                <select name="pattern" on:change=on_pattern prop:value=move || client.pattern.get().as_str()>
+                    {PatternKind::ALL.iter().map(|p| view! {
+                        <option value=p.as_str() selected=move || client.pattern.get() == *p>{p.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>
+                "transport "
+                <select name="transport" on:change=on_transport prop:value=move || client.transport.get().as_str()>
+                    {Transport::AVAILABLE.iter().map(|t| view! {
+                        <option value=t.as_str() selected=move || client.transport.get() == *t>{t.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+        </div>
+    }
+}
+
+/// Keeps the URL in step with the pickers (so a reload or a shared link keeps them),
+/// without navigating.
+fn remember_choice(client: BoardClient) {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let url = format!(
+            "/boards/{}?pattern={}&transport={}",
+            client.board_id(),
+            client.pattern.get_untracked(),
+            client.transport.get_untracked()
+        );
+        if let Ok(history) = window.history() {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = client;
+}
+
+/// The backlog (`sprint: None`) or one sprint.
+#[component]
+fn Column(client: BoardClient, sprint: Option<Sprint>) -> impl IntoView {
+    let sprint_id: Option<Id> = sprint.as_ref().map(|s| s.id);
+    let status = sprint.as_ref().map(|s| s.status);
+    let todos = move || client.state.with(|s| s.column(sprint_id).into_iter().cloned().collect::<Vec<_>>());
+    let count = move || client.state.with(|s| s.column(sprint_id).len());
+    let column_key = sprint_id.map(|id| format!("sprint-{id}")).unwrap_or_else(|| "backlog".into());
+    let title = sprint.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "Backlog".into());
+    let class = format!("column column-{}", status.map(|s| s.as_str()).unwrap_or("backlog"));
+    view! {
+        <section class=class data-column=column_key>
+            <header class="column-head">
+                <h2>{title}</h2>
+                <span class="count">{count}</span>
+                {status.map(|st| view! { <span class=format!("badge badge-{}", st.as_str())>{st.as_str()}</span> })}
+                {match (sprint_id, status) {
+                    (Some(id), Some(SprintStatus::Planned)) => Some(view! {
+                        <button class="small" on:click=move |_| client.send(Command::StartSprint { id })>"Start"</button>
+                    }.into_any()),
+                    (Some(id), Some(SprintStatus::Active)) => Some(view! {
+                        <button class="small" on:click=move |_| client.send(Command::CompleteSprint { id })>"Complete"</button>
+                    }.into_any()),
+                    _ => None,
+                }}
+            </header>
+            <ol class="todos">
+                <For
+                    each=todos
+                    key=|t| (t.id, t.version, t.position)
+                    children=move |todo| view! { <TodoCard client todo/> }
+                />
+            </ol>
+            {(status != Some(SprintStatus::Completed)).then(|| view! { <AddTodo client sprint_id/> })}
+        </section>
+    }
+}
+
+#[component]
+fn AddTodo(client: BoardClient, sprint_id: Option<Id>) -> impl IntoView {
+    let title = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = title.get_untracked();
+        if !text.trim().is_empty() {
+            client.send(Command::AddTodo { title: text, sprint_id });
+            title.set(String::new());
+        }
+    };
+    view! {
+        <form class="add-todo" on:submit=submit>
+            <input
+                name="title"
+                placeholder="Add a todo"
+                aria-label="New todo title"
+                maxlength="500"
+                prop:value=move || title.get()
+                on:input:target=move |ev| title.set(ev.target().value())
+            />
+            <button type="submit">"Add"</button>
+        </form>
+    }
+}
+
+#[component]
+fn AddSprint(client: BoardClient) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = name.get_untracked();
+        if !text.trim().is_empty() {
+            client.send(Command::AddSprint { name: text });
+            name.set(String::new());
+        }
+    };
+    view! {
+        <form class="column add-sprint" on:submit=submit>
+            <input
+                name="sprint"
+                placeholder="New sprint name"
+                aria-label="New sprint name"
+                maxlength="200"
+                prop:value=move || name.get()
+                on:input:target=move |ev| name.set(ev.target().value())
+            />
+            <button type="submit">"Add sprint"</button>
+        </form>
+    }
+}

@@ -1,0 +1,55 @@
+//! `/boards/{board}?pattern=P&transport=T`: loads the board (on the server while
+//! rendering; the browser reuses that data when it hydrates) and hands it to the kanban.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::board::BoardView;
+use super::{data, set_bad_request, NotFound};
+use crate::patterns::PatternKind;
+use crate::sync::Transport;
+
+#[component]
+pub fn BoardPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let board = Resource::new(id, data::board);
+    let replica = data::replica();
+
+    // A bad pattern or transport is the caller's mistake: say which names are valid.
+    let choice = move || {
+        let query = query.read();
+        let pattern = match query.get("pattern") {
+            None => Ok(PatternKind::EventDiff),
+            Some(p) => p.parse::<PatternKind>(),
+        };
+        let transport = match query.get("transport") {
+            None => Ok(Transport::Sse),
+            Some(t) => t.parse::<Transport>(),
+        };
+        pattern.and_then(|p| transport.map(|t| (p, t)))
+    };
+
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading board…"</p> }>
+            {move || {
+                let replica = replica.clone();
+                Suspend::new(async move {
+                    let choice = choice();
+                    match (board.await, choice) {
+                        (_, Err(message)) => {
+                            set_bad_request();
+                            view! { <section class="empty"><h1>"Bad request"</h1><p class="notice">{message}</p></section> }.into_any()
+                        }
+                        (Ok(Some(state)), Ok((pattern, transport))) => {
+                            view! { <BoardView initial=state pattern transport replica/> }.into_any()
+                        }
+                        (Ok(None), _) => view! { <NotFound/> }.into_any(),
+                        (Err(err), _) => view! { <p class="notice">{err}</p> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}

@@ -1,0 +1,78 @@
+//! `/`: every board, newest first, and a form to create one.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::data;
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let boards = Resource::new(|| (), |_| data::boards());
+    view! {
+        <section class="home">
+            <h1>"Boards"</h1>
+            <p class="lead">
+                "Open a board in two windows and change it in one: the other follows at once. "
+                "Pick how changes travel (the pattern) and over what (the transport) on the board itself."
+            </p>
+            <CreateBoard/>
+            <Suspense fallback=|| view! { <p class="muted">"Loading boards…"</p> }>
+                {move || Suspend::new(async move {
+                    match boards.await {
+                        Ok(list) => view! {
+                            <ul class="board-list">
+                                {list.into_iter().map(|b| {
+                                    let href = format!("/boards/{}", b.id);
+                                    view! {
+                                        <li data-board-id=b.id.clone()>
+                                            <A href=href>{b.name}</A>
+                                            <span class="muted">" · seq " {b.seq}</span>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(err) => view! { <p class="notice">{err}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn CreateBoard() -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        #[cfg(feature = "hydrate")]
+        {
+            let wanted = name.get_untracked();
+            leptos::task::spawn_local(async move {
+                match crate::sync::http::create_board(&wanted).await {
+                    Ok(created) => {
+                        if let Some(window) = web_sys::window() {
+                            let _ = window.location().set_href(&format!("/boards/{}", created.id));
+                        }
+                    }
+                    Err(err) => error.set(Some(err.message())),
+                }
+            });
+        }
+    };
+    view! {
+        <form class="create-board" on:submit=submit>
+            <input
+                name="name"
+                placeholder="New board name"
+                aria-label="New board name"
+                maxlength="200"
+                prop:value=move || name.get()
+                on:input:target=move |ev| name.set(ev.target().value())
+            />
+            <button type="submit">"Create board"</button>
+            {move || error.get().map(|e| view! { <span class="notice">{e}</span> })}
+        </form>
+    }
+}

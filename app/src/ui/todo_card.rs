@@ -1,0 +1,92 @@
+//! One todo: its title (click to rename), status, and where it sits.
+
+use leptos::prelude::*;
+
+use crate::domain::{Command, SprintStatus, Todo, TodoStatus};
+use crate::sync::BoardClient;
+
+#[component]
+pub fn TodoCard(client: BoardClient, todo: Todo) -> impl IntoView {
+    let id = todo.id;
+    let version = todo.version;
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(todo.title.clone());
+    let title = todo.title.clone();
+    let original = StoredValue::new(todo.title.clone());
+    let position = todo.position;
+    let sprint_id = todo.sprint_id;
+    // Where this todo can move: the backlog and every sprint that is not completed.
+    let targets = move || {
+        client.state.with(|s| {
+            s.sprints.iter().filter(|sp| sp.status != SprintStatus::Completed).map(|sp| (sp.id, sp.name.clone())).collect::<Vec<_>>()
+        })
+    };
+    let column_len = move || client.state.with(|s| s.column(sprint_id).len() as u32);
+
+    let rename = move || {
+        editing.set(false);
+        let text = draft.get_untracked();
+        if original.with_value(|o| text.trim() != o.as_str()) {
+            client.send(Command::RenameTodo { id, title: text, expected_version: Some(version) });
+        }
+    };
+    let on_status = move |ev: leptos::ev::Event| {
+        if let Some(status) = TodoStatus::parse(&event_target_value(&ev)) {
+            client.send(Command::SetTodoStatus { id, status, expected_version: None });
+        }
+    };
+    let on_move = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        let target = if value == "backlog" { None } else { value.parse().ok() };
+        client.send(Command::MoveTodo { id, sprint_id: target, position: None, expected_version: None });
+    };
+    let nudge = move |delta: i64| {
+        let to = (position as i64 + delta).max(0) as u32;
+        client.send(Command::MoveTodo { id, sprint_id, position: Some(to), expected_version: None });
+    };
+    let status_class = format!("todo todo-{}", todo.status.as_str());
+    let current_target = sprint_id.map(|s| s.to_string()).unwrap_or_else(|| "backlog".into());
+
+    view! {
+        <li class=status_class data-todo-id=id data-version=version>
+            <Show
+                when=move || editing.get()
+                fallback=move || {
+                    let title = title.clone();
+                    view! {
+                        <button class="todo-title" title="click to rename" on:click=move |_| editing.set(true)>{title}</button>
+                    }
+                }
+            >
+                <form class="rename" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); rename(); }>
+                    <input
+                        name="rename"
+                        aria-label="Todo title"
+                        maxlength="500"
+                        prop:value=move || draft.get()
+                        on:input:target=move |ev| draft.set(ev.target().value())
+                        on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { editing.set(false) }
+                    />
+                    <button type="submit" class="small">"Save"</button>
+                </form>
+            </Show>
+            <div class="todo-controls">
+                <select name="status" aria-label="Status" on:change=on_status>
+                    {TodoStatus::ALL.iter().map(|st| view! {
+                        <option value=st.as_str() selected=todo.status == *st>{st.as_str()}</option>
+                    }).collect_view()}
+                </select>
+                <select name="move" aria-label="Move to" on:change=on_move>
+                    <option value="backlog" selected=sprint_id.is_none()>"Backlog"</option>
+                    {move || targets().into_iter().map(|(sid, name)| {
+                        let selected = current_target == sid.to_string();
+                        view! { <option value=sid.to_string() selected=selected>{name}</option> }
+                    }).collect_view()}
+                </select>
+                <button class="icon" title="move up" aria-label="Move up" disabled={position == 0} on:click=move |_| nudge(-1)>"↑"</button>
+                <button class="icon" title="move down" aria-label="Move down" disabled=move || { position + 1 >= column_len() } on:click=move |_| nudge(1)>"↓"</button>
+                <button class="icon danger" title="delete" aria-label="Delete" on:click=move |_| client.send(Command::DeleteTodo { id, expected_version: None })>"✕"</button>
+            </div>
+        </li>
+    }
+}
