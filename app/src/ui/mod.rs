@@ -18,7 +18,7 @@ pub mod todo_card;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The document around the app. The hydration scripts load `/pkg/frontend.js`.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,8 +52,10 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/") view=home::HomePage/>
-                    <Route path=path!("/boards/:id") view=board_page::BoardPage/>
+                    <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async/>
+                    // Async: the whole page renders before the response starts, so a missing board
+                    // or a bad pattern can still set the status code (404, 400).
+                    <Route path=path!("/boards/:id") view=board_page::BoardPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

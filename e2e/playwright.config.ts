@@ -1,0 +1,57 @@
+// Playwright drives Debian's Chromium (/usr/bin/chromium): nothing is downloaded.
+// The server under test is the debug binary that `scripts/test` builds, on its own port
+// with a fresh SQLite database; set E2E_BASE_URL to test a server you started yourself.
+import { defineConfig } from '@playwright/test';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const root = path.resolve(__dirname, '..');
+const target = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
+const port = Number(process.env.E2E_PORT ?? 3100);
+const external = process.env.E2E_BASE_URL;
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'board-e2e-'));
+
+export default defineConfig({
+  testDir: './tests',
+  // Two cores: one browser at a time keeps timings honest.
+  workers: 1,
+  retries: 0,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: [['list']],
+  use: {
+    baseURL: external ?? `http://127.0.0.1:${port}`,
+    launchOptions: {
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+    trace: 'retain-on-failure',
+  },
+  webServer: external
+    ? undefined
+    : {
+        command: path.join(target, 'debug', 'server'),
+        cwd: root,
+        url: `http://127.0.0.1:${port}/readyz`,
+        reuseExistingServer: false,
+        timeout: 60_000,
+        stdout: 'ignore',
+        stderr: 'pipe',
+        env: {
+          DATABASE_URL: `sqlite://${dataDir}/e2e.db`,
+          BIND: `127.0.0.1:${port}`,
+          LEPTOS_SITE_ROOT: path.join(target, 'site'),
+          REPLICA_ID: 'e2e',
+          RUST_LOG: 'warn',
+        },
+      },
+});

@@ -1,0 +1,180 @@
+// The board end to end, in Debian's Chromium: two browser contexts (two users) on one
+// board converge through the UI, a reload loses nothing, and user text is never HTML.
+import { test, expect, Page, APIRequestContext, BrowserContext } from '@playwright/test';
+
+type Todo = { id: number; title: string; status: string; sprint_id: number | null; position: number };
+type BoardState = { seq: number; todos: Todo[]; sprints: { id: number; name: string; status: string }[] };
+
+async function createBoard(request: APIRequestContext, name: string): Promise<string> {
+  const res = await request.post('/api/boards', { data: { name } });
+  expect(res.status()).toBe(201);
+  return (await res.json()).id;
+}
+
+async function command(request: APIRequestContext, board: string, body: object) {
+  const res = await request.post(`/api/boards/${board}/commands`, { data: body });
+  expect(res.status(), JSON.stringify(body)).toBe(200);
+  return res.json();
+}
+
+async function state(request: APIRequestContext, board: string): Promise<BoardState> {
+  const res = await request.get(`/api/boards/${board}`);
+  expect(res.status()).toBe(200);
+  return res.json();
+}
+
+/** Opens the board and waits until the client engine runs and its stream is live. */
+async function open(context: BrowserContext, board: string, pattern = 'event-diff', transport = 'sse'): Promise<Page> {
+  const page = await context.newPage();
+  page.on('dialog', (d) => {
+    throw new Error(`unexpected dialog: ${d.message()}`);
+  });
+  await page.goto(`/boards/${board}?pattern=${pattern}&transport=${transport}`);
+  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-conn', 'live');
+  return page;
+}
+
+async function seqOf(page: Page): Promise<number> {
+  return Number(await page.locator('[data-board-seq]').getAttribute('data-board-seq'));
+}
+
+/** What a page shows: every card's id and title, column by column, in order. */
+async function shown(page: Page) {
+  return page.locator('[data-column]').evaluateAll((columns) =>
+    columns.map((c) => ({
+      column: c.getAttribute('data-column'),
+      todos: Array.from(c.querySelectorAll('[data-todo-id]')).map(
+        (t) => `${t.getAttribute('data-todo-id')}:${t.querySelector('.todo-title')?.textContent ?? ''}`,
+      ),
+    })),
+  );
+}
+
+/** The same view computed from `GET` state. */
+function expected(s: BoardState) {
+  const column = (sprint: number | null) =>
+    s.todos
+      .filter((t) => t.sprint_id === sprint)
+      .sort((a, b) => a.position - b.position || a.id - b.id)
+      .map((t) => `${t.id}:${t.title}`);
+  return [
+    { column: 'backlog', todos: column(null) },
+    ...s.sprints.map((sp) => ({ column: `sprint-${sp.id}`, todos: column(sp.id) })),
+  ];
+}
+
+/** Both pages reach the server's seq and show exactly the server's board. */
+async function expectConverged(request: APIRequestContext, board: string, pages: Page[]) {
+  const truth = await state(request, board);
+  for (const page of pages) {
+    await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-board-seq', String(truth.seq));
+    expect(await shown(page)).toEqual(expected(truth));
+  }
+}
+
+test('edits made in one browser appear in the other', async ({ browser, request }) => {
+  const board = await createBoard(request, 'Two users');
+  const alice = await open(await browser.newContext(), board);
+  const bob = await open(await browser.newContext(), board);
+
+  // Alice plans a sprint through the UI.
+  await alice.fill('input[name="sprint"]', 'Sprint A');
+  await alice.click('.add-sprint button');
+  await expect(bob.locator('[data-column="sprint-1"] h2')).toHaveText('Sprint A');
+
+  await alice.fill('[data-column="backlog"] input[name="title"]', 'alpha');
+  await alice.click('[data-column="backlog"] .add-todo button');
+  await alice.fill('[data-column="sprint-1"] input[name="title"]', 'beta');
+  await alice.click('[data-column="sprint-1"] .add-todo button');
+  await expect(bob.locator('[data-column="backlog"] .todo-title')).toHaveText(['alpha']);
+  await expect(bob.locator('[data-column="sprint-1"] .todo-title')).toHaveText(['beta']);
+
+  // Move alpha into the sprint, start it, finish beta, complete the sprint.
+  await alice.locator('[data-column="backlog"] [data-todo-id] select[name="move"]').selectOption('1');
+  await expect(bob.locator('[data-column="sprint-1"] .todo-title')).toHaveText(['beta', 'alpha']);
+  await alice.click('[data-column="sprint-1"] .column-head button:has-text("Start")');
+  await expect(bob.locator('[data-column="sprint-1"] .badge')).toHaveText('active');
+  await alice
+    .locator('[data-column="sprint-1"] [data-todo-id]', { hasText: 'beta' })
+    .locator('select[name="status"]')
+    .selectOption('done');
+  await expect(bob.locator('[data-column="sprint-1"] .todo-done .todo-title')).toHaveText(['beta']);
+  await alice.click('[data-column="sprint-1"] .column-head button:has-text("Complete")');
+
+  // Bob sees the sprint completed and the unfinished todo back in the backlog.
+  await expect(bob.locator('[data-column="sprint-1"] .badge')).toHaveText('completed');
+  await expect(bob.locator('[data-column="backlog"] .todo-title')).toHaveText(['alpha']);
+  await expectConverged(request, board, [alice, bob]);
+
+  // And Bob's edits reach Alice: rename and delete.
+  await bob.locator('[data-column="backlog"] .todo-title', { hasText: 'alpha' }).click();
+  await bob.fill('[data-column="backlog"] input[name="rename"]', 'alpha, renamed');
+  await bob.press('[data-column="backlog"] input[name="rename"]', 'Enter');
+  await expect(alice.locator('[data-column="backlog"] .todo-title')).toHaveText(['alpha, renamed']);
+  await bob.locator('[data-column="sprint-1"] [data-todo-id]', { hasText: 'beta' }).locator('button[aria-label="Delete"]').click();
+  await expect(alice.locator('[data-column="sprint-1"] [data-todo-id]')).toHaveCount(0);
+  await expectConverged(request, board, [alice, bob]);
+});
+
+test('a reload in the middle of a stream of changes loses nothing', async ({ browser, request }) => {
+  const board = await createBoard(request, 'Reload');
+  const watcher = await open(await browser.newContext(), board);
+  const reloader = await open(await browser.newContext(), board);
+  await command(request, board, { type: 'add_sprint', name: 'S' });
+  for (let i = 0; i < 10; i++) {
+    await command(request, board, { type: 'add_todo', title: `before ${i}`, sprint_id: i % 2 ? 1 : null });
+  }
+  // Changes keep landing while the page reloads.
+  const writes = (async () => {
+    for (let i = 0; i < 15; i++) {
+      await command(request, board, { type: 'add_todo', title: `during ${i}` });
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    await command(request, board, { type: 'start_sprint', id: 1 });
+    await command(request, board, { type: 'complete_sprint', id: 1 });
+  })();
+  await reloader.waitForTimeout(150);
+  await reloader.reload();
+  await expect(reloader.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true');
+  await writes;
+  await expectConverged(request, board, [watcher, reloader]);
+  expect(await seqOf(reloader)).toBe(28);
+});
+
+test('todo text is shown as text, never as HTML', async ({ browser, request }) => {
+  const board = await createBoard(request, 'XSS');
+  const page = await open(await browser.newContext(), board);
+  const other = await open(await browser.newContext(), board);
+  const evil = '<img src=x onerror=alert(1)>';
+  await page.fill('[data-column="backlog"] input[name="title"]', evil);
+  await page.click('[data-column="backlog"] .add-todo button');
+  for (const p of [page, other]) {
+    await expect(p.locator('.todo-title')).toHaveText([evil]);
+    await expect(p.locator('.todos img')).toHaveCount(0);
+  }
+  // And in the server-rendered HTML of a fresh load.
+  const fresh = await open(await browser.newContext(), board);
+  await expect(fresh.locator('.todo-title')).toHaveText([evil]);
+  await expect(fresh.locator('.todos img')).toHaveCount(0);
+});
+
+test('the home page lists boards and creates one', async ({ page, request }) => {
+  await page.goto('/');
+  await expect(page.locator('[data-board-id="demo"] a')).toHaveText('Demo board');
+  await page.fill('input[name="name"]', 'Made from the home page');
+  await page.click('.create-board button');
+  await expect(page).toHaveURL(/\/boards\/made-from-the-home-page-[a-z0-9]+$/);
+  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('h1')).toHaveText('Made from the home page');
+  const id = page.url().split('/').pop()!;
+  expect((await state(request, id)).seq).toBe(0);
+});
+
+test('bad pattern or transport on the page answers 400 naming the valid ones', async ({ request }) => {
+  const res = await request.get('/boards/demo?pattern=carrier-pigeon');
+  expect(res.status()).toBe(400);
+  expect(await res.text()).toContain('push-events');
+  const missing = await request.get('/boards/no-such-board');
+  expect(missing.status()).toBe(404);
+});
