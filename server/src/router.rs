@@ -8,6 +8,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -47,6 +48,9 @@ pub fn router(app: AppState) -> Router {
     api.merge(pages)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-replica"), replica))
+        // gzip for pages, JSON and the wasm bundle; its default predicate leaves
+        // `text/event-stream` alone, so SSE frames are never held back in a buffer.
+        .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }
