@@ -162,6 +162,7 @@ test('todo text is shown as text, never as HTML', async ({ browser, request }) =
 test('the home page lists boards and creates one', async ({ page, request }) => {
   await page.goto('/');
   await expect(page.locator('[data-board-id="demo"] a')).toHaveText('Demo board');
+  await expect(page.locator('section.home')).toHaveAttribute('data-hydrated', 'true');
   await page.fill('input[name="name"]', 'Made from the home page');
   await page.click('.create-board button');
   await expect(page).toHaveURL(/\/boards\/made-from-the-home-page-[a-z0-9]+$/);
@@ -169,6 +170,14 @@ test('the home page lists boards and creates one', async ({ page, request }) => 
   await expect(page.locator('h1')).toHaveText('Made from the home page');
   const id = page.url().split('/').pop()!;
   expect((await state(request, id)).seq).toBe(0);
+});
+
+test('creating a board works before the script loads, as a plain form', async ({ request }) => {
+  const res = await request.post('/boards', { form: { name: 'No script' }, maxRedirects: 0 });
+  expect(res.status()).toBe(303);
+  const location = res.headers()['location'];
+  expect(location).toMatch(/^\/boards\/no-script-[a-z0-9]+$/);
+  expect((await state(request, location.split('/').pop()!)).seq).toBe(0);
 });
 
 test('bad pattern or transport on the page answers 400 naming the valid ones', async ({ request }) => {

@@ -46,7 +46,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Builds the application state: connects and migrates the database, picks the broker,
 /// seeds the demo board.
-pub async fn build_state(config: &Config, local: std::net::SocketAddr) -> Result<AppState, BoxError> {
+pub async fn build_state(
+    config: &Config,
+    local: std::net::SocketAddr,
+    closing: tokio::sync::watch::Receiver<bool>,
+) -> Result<AppState, BoxError> {
     let store = Store::connect(&config.database_url, config.log_retain).await?;
     if config.redis_url.is_some() {
         return Err("REDIS_URL is set, but this build has only the in-process broker (one replica); unset it".into());
@@ -63,6 +67,7 @@ pub async fn build_state(config: &Config, local: std::net::SocketAddr) -> Result
         snapshots: Arc::new(Snapshots::default()),
         replica: config.replica(local).into(),
         heartbeat: Duration::from_secs(config.heartbeat_secs.max(1)),
+        closing,
         metrics: metrics_handle(),
         leptos,
     };
@@ -77,9 +82,21 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
     let local = listener.local_addr()?;
-    let app = build_state(&config, local).await?;
+    let (close, closing) = tokio::sync::watch::channel(false);
+    let app = build_state(&config, local, closing.clone()).await?;
     tracing::info!(addr = %local, replica = %app.replica, database = ?app.store.backend(), "serving");
-    axum::serve(listener, router::router(app)).with_graceful_shutdown(shutdown).await?;
+    let mut closed = closing;
+    let signal = async move {
+        shutdown.await;
+        // Streams see this and end; then the server waits only for short requests.
+        let _ = close.send(true);
+    };
+    tokio::spawn(signal);
+    axum::serve(listener, router::router(app))
+        .with_graceful_shutdown(async move {
+            let _ = closed.wait_for(|closing| *closing).await;
+        })
+        .await?;
     Ok(())
 }
 

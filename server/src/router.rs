@@ -28,6 +28,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/boards/{board}/sse", get(sse::handler))
         // Anything else under /api is a JSON 404, never the HTML app.
         .route("/api/{*rest}", any(|| async { AppError::NotFound("no such API route".into()) }))
+        .route("/boards", post(boards::create_from_form))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics));

@@ -23,6 +23,9 @@ pub struct AppState {
     pub replica: Arc<str>,
     /// How often idle streams get a `heartbeat` frame carrying the head seq.
     pub heartbeat: Duration,
+    /// Turns `true` when the server begins to shut down: open streams end, so the
+    /// graceful shutdown is not held open by clients that never hang up.
+    pub closing: tokio::sync::watch::Receiver<bool>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     pub leptos: LeptosOptions,

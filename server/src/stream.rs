@@ -67,6 +67,8 @@ pub async fn open(
     Ok(async_stream::stream! {
         let _gauge = Subscribed::new(pattern);
         let mut live = live;
+        let closed = closed(app.closing.clone());
+        tokio::pin!(closed);
         yield Outgoing::control(Frame::Hello { replica: app.replica.to_string(), head });
         let mut last = since;
         if since > head {
@@ -94,6 +96,7 @@ pub async fn open(
             // Follow live changes until something needs repair.
             loop {
                 tokio::select! {
+                    _ = &mut closed => return,
                     notice = live.recv() => match notice {
                         Ok(change) if change.seq() <= last => continue,
                         Ok(change) if change.seq() == last + 1 || pattern.self_contained() => {
@@ -131,6 +134,14 @@ pub async fn open(
             }
         }
     })
+}
+
+/// Completes when the server starts shutting down (never, if nobody can signal it).
+async fn closed(mut closing: tokio::sync::watch::Receiver<bool>) {
+    if closing.wait_for(|closing| *closing).await.is_ok() {
+        return;
+    }
+    std::future::pending::<()>().await
 }
 
 /// The frames that bring a client from `last` to the log's head (bounded by one page per

@@ -16,7 +16,8 @@ use server::config::Config;
 async fn state() -> (server::state::AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::for_database(format!("sqlite://{}/b.db", dir.path().display()));
-    let app = server::build_state(&config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (_close, closing) = tokio::sync::watch::channel(false);
+    let app = server::build_state(&config, "127.0.0.1:0".parse().unwrap(), closing).await.unwrap();
     app.store.create_board("b", "B").await.unwrap();
     (app, dir)
 }

@@ -8,8 +8,11 @@ use super::data;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let boards = Resource::new(|| (), |_| data::boards());
+    // Effects run only in the browser: the marker tells tests (and styles) the page is live.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
-        <section class="home">
+        <section class="home" data-hydrated=move || hydrated.get().to_string()>
             <h1>"Boards"</h1>
             <p class="lead">
                 "Open a board in two windows and change it in one: the other follows at once. "
@@ -62,7 +65,8 @@ fn CreateBoard() -> impl IntoView {
         }
     };
     view! {
-        <form class="create-board" on:submit=submit>
+        // Without the page's script the form still works: the server creates and redirects.
+        <form class="create-board" method="post" action="/boards" on:submit=submit>
             <input
                 name="name"
                 placeholder="New board name"

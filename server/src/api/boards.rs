@@ -35,6 +35,17 @@ pub async fn create(
     Err(AppError::internal(std::io::Error::other("could not find a free board id")))
 }
 
+/// `POST /boards` from the home page's form when the page's script has not loaded (or
+/// is off): the same creation, answered with a redirect to the new board.
+pub async fn create_from_form(
+    State(app): State<AppState>,
+    form: Result<axum::Form<CreateBoard>, axum::extract::rejection::FormRejection>,
+) -> Result<axum::response::Redirect, AppError> {
+    let axum::Form(body) = form.map_err(|rejection| AppError::BadRequest(rejection.body_text()))?;
+    let (_, _, Json(created)) = create(State(app), JsonBody(body)).await?;
+    Ok(axum::response::Redirect::to(&format!("/boards/{}", created.id)))
+}
+
 /// The board at its newest seq. `ETag` is the seq, so a client that holds it gets `304`.
 pub async fn state(State(app): State<AppState>, Path(board): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
     let snapshot = app.snapshot(&board).await?;
