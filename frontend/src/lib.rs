@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The browser entry point. The server renders the whole page; this crate only
 //! attaches the same components to that HTML ("hydration") and starts the client
 //! sync engine that the components own. Everything else lives in `app`.
