@@ -46,6 +46,17 @@ pub struct FramesPage {
     pub frames: Vec<Frame>,
 }
 
+/// A command sent up a WebSocket. The answer is an `ack` or `error` frame carrying the
+/// same `request_id`; `idempotency_key` works as the HTTP header does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SocketCommand {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    pub command: crate::domain::Command,
+}
+
 /// Every refusal's body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiError {

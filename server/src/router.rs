@@ -17,7 +17,7 @@ use app::ssr::SharedPageData;
 use crate::api::{boards, changes, commands, health, MAX_BODY_BYTES};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::transports::sse;
+use crate::transports::{long_poll, poll, sse, ws};
 
 pub fn router(app: AppState) -> Router {
     let api = Router::new()
@@ -25,7 +25,10 @@ pub fn router(app: AppState) -> Router {
         .route("/api/boards/{board}", get(boards::state))
         .route("/api/boards/{board}/commands", post(commands::post))
         .route("/api/boards/{board}/changes", get(changes::get))
+        .route("/api/boards/{board}/poll", get(poll::handler))
+        .route("/api/boards/{board}/long-poll", get(long_poll::handler))
         .route("/api/boards/{board}/sse", get(sse::handler))
+        .route("/api/boards/{board}/ws", get(ws::handler))
         // Anything else under /api is a JSON 404, never the HTML app.
         .route("/api/{*rest}", any(|| async { AppError::NotFound("no such API route".into()) }))
         .route("/boards", post(boards::create_from_form))

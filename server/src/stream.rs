@@ -49,14 +49,14 @@ impl Outgoing {
     }
 }
 
-/// Checks the board and starts its stream. Without `since` the stream starts at the head
-/// announced in `hello` (the client is expected to hold that state).
+/// Checks the board and starts its stream; also returns the head seq it started at.
+/// Without `since` the stream starts at that head (the client is expected to hold it).
 pub async fn open(
     app: &AppState,
     board: &str,
     pattern: PatternKind,
     since: Option<u64>,
-) -> Result<impl Stream<Item = Outgoing> + Send + 'static, AppError> {
+) -> Result<(u64, impl Stream<Item = Outgoing> + Send + 'static), AppError> {
     // Subscribe before reading the head: a change that commits in between is then both in
     // the replay and on the channel, and the seq check drops the duplicate.
     let live = app.broker.subscribe(board);
@@ -64,7 +64,7 @@ pub async fn open(
     let app = app.clone();
     let board = board.to_owned();
     let since = since.unwrap_or(head);
-    Ok(async_stream::stream! {
+    Ok((head, async_stream::stream! {
         let _gauge = Subscribed::new(pattern);
         let mut live = live;
         let closed = closed(app.closing.clone());
@@ -133,7 +133,7 @@ pub async fn open(
                 }
             }
         }
-    })
+    }))
 }
 
 /// Completes when the server starts shutting down (never, if nobody can signal it).

@@ -29,7 +29,7 @@ fn add(i: usize) -> Command {
 #[tokio::test]
 async fn a_lagging_subscriber_is_repaired_from_the_log() {
     let (app, _dir) = state().await;
-    let stream = server::stream::open(&app, "b", PatternKind::PushOps, Some(0)).await.unwrap();
+    let (_, stream) = server::stream::open(&app, "b", PatternKind::PushOps, Some(0)).await.unwrap();
     let mut stream = Box::pin(stream);
     let hello: Frame = serde_json::from_slice(&stream.next().await.unwrap().json).unwrap();
     assert_eq!(hello.kind(), "hello");
@@ -55,7 +55,7 @@ async fn a_change_is_encoded_once_for_all_subscribers() {
     let (app, _dir) = state().await;
     let mut streams = Vec::new();
     for _ in 0..50 {
-        let mut s = Box::pin(server::stream::open(&app, "b", PatternKind::PushEvents, Some(0)).await.unwrap());
+        let mut s = Box::pin(server::stream::open(&app, "b", PatternKind::PushEvents, Some(0)).await.unwrap().1);
         s.next().await.unwrap(); // hello
         assert!(tokio::time::timeout(Duration::from_millis(20), s.next()).await.is_err());
         streams.push(s);

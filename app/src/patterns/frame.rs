@@ -14,6 +14,22 @@ pub enum Frame {
     Heartbeat { head: u64 },
     /// The requested `since` is outside the retained log: take a fresh snapshot.
     Reset { head: u64 },
+    /// WebSocket only: a command sent up the socket committed at `seq`.
+    Ack {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        seq: u64,
+        /// The id the command created, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<crate::domain::Id>,
+    },
+    /// WebSocket only: a command sent up the socket was refused (`status` as over HTTP).
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        status: u16,
+        error: String,
+    },
     Poke { seq: u64, at: i64 },
     State { seq: u64, at: i64, state: BoardState },
     Ops { seq: u64, at: i64, ops: Vec<Op> },
@@ -25,7 +41,9 @@ impl Frame {
     /// The seq a data frame brings the client to; `None` for control frames.
     pub fn seq(&self) -> Option<u64> {
         match self {
-            Frame::Hello { .. } | Frame::Heartbeat { .. } | Frame::Reset { .. } => None,
+            Frame::Hello { .. } | Frame::Heartbeat { .. } | Frame::Reset { .. } | Frame::Ack { .. } | Frame::Error { .. } => {
+                None
+            }
             Frame::Poke { seq, .. }
             | Frame::State { seq, .. }
             | Frame::Ops { seq, .. }
@@ -52,6 +70,8 @@ impl Frame {
             Frame::Hello { .. } => "hello",
             Frame::Heartbeat { .. } => "heartbeat",
             Frame::Reset { .. } => "reset",
+            Frame::Ack { .. } => "ack",
+            Frame::Error { .. } => "error",
             Frame::Poke { .. } => "poke",
             Frame::State { .. } => "state",
             Frame::Ops { .. } => "ops",

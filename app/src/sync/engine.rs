@@ -169,6 +169,8 @@ fn entry(frame: &Frame, bytes: usize) -> WireEntry {
         Frame::Hello { replica, head } => format!("replica {replica}, head {head}"),
         Frame::Heartbeat { head } | Frame::Reset { head } => format!("head {head}"),
         Frame::Poke { .. } => "pull needed".into(),
+        Frame::Ack { seq, .. } => format!("command committed at seq {seq}"),
+        Frame::Error { error, .. } => error.clone(),
     };
     WireEntry {
         kind: frame.kind(),

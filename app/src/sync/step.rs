@@ -21,7 +21,8 @@ pub enum Step {
 
 pub fn step(state: &mut BoardState, pattern: PatternKind, frame: &Frame) -> Result<Step, ApplyError> {
     match frame {
-        Frame::Hello { .. } => Ok(Step::Skip),
+        // Control frames the engine handles itself (ack/error of WebSocket commands).
+        Frame::Hello { .. } | Frame::Ack { .. } | Frame::Error { .. } => Ok(Step::Skip),
         // An idle stream whose head is ahead of us lost a notice (or its last frame).
         Frame::Heartbeat { head } if *head > state.seq => Ok(if pattern.self_contained() {
             Step::Pull { seq: *head }

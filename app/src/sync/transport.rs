@@ -17,8 +17,6 @@ pub enum Transport {
 impl Transport {
     pub const ALL: [Transport; 4] = [Transport::Poll, Transport::LongPoll, Transport::Sse, Transport::Ws];
 
-    /// The transports this build's client and server implement.
-    pub const AVAILABLE: [Transport; 1] = [Transport::Sse];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -39,8 +37,8 @@ impl fmt::Display for Transport {
 impl FromStr for Transport {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let valid: Vec<&str> = Self::AVAILABLE.iter().map(|t| t.as_str()).collect();
-        Self::AVAILABLE
+        let valid: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
+        Self::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
             .ok_or_else(|| format!("unknown transport `{s}`; valid transports: {}", valid.join(", ")))

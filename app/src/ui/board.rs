@@ -93,7 +93,7 @@ fn Pickers(client: BoardClient) -> impl IntoView {
             <label>
                 "transport "
                 <select name="transport" on:change=on_transport prop:value=move || client.transport.get().as_str()>
-                    {Transport::AVAILABLE.iter().map(|t| view! {
+                    {Transport::ALL.iter().map(|t| view! {
                         <option value=t.as_str() selected=move || client.transport.get() == *t>{t.as_str()}</option>
                     }).collect_view()}
                 </select>

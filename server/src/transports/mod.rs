@@ -2,21 +2,40 @@
 //! only translates: query parameters in, its own framing out. None of them knows how a
 //! frame is built or how gaps are repaired.
 //!
+//! * [`poll`]: one request, the frames after `since` at once, `304` when there are none.
+//! * [`long_poll`]: the same, but held until there is something (or the timeout).
 //! * [`sse`]: `text/event-stream`, `id:` = seq, `Last-Event-ID` resumes.
+//! * [`ws`]: frames down, commands up, pings, RFC 6455 close codes.
+//!
+//! Poll and long-poll take a [`batch`] of the stream: the same replay and gap repair, cut
+//! off when nothing more is ready.
 
+pub mod long_poll;
+pub mod poll;
 pub mod sse;
+pub mod ws;
 
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 
 use app::patterns::PatternKind;
 
 use crate::error::AppError;
+use crate::state::AppState;
+use crate::stream::{self, Outgoing};
 
 /// The query every stream endpoint takes: `?pattern=P&since=N`.
 #[derive(Debug, Deserialize)]
 pub struct StreamQuery {
     pub pattern: Option<String>,
     pub since: Option<u64>,
+    /// Long-poll only: how long to hold, in seconds.
+    pub timeout: Option<u64>,
 }
 
 impl StreamQuery {
@@ -27,4 +46,66 @@ impl StreamQuery {
             Some(name) => name.parse().map_err(AppError::BadRequest),
         }
     }
+}
+
+/// Takes one batch of the stream from `since`: waits up to `hold` for the first frame that
+/// moves the client (a data frame or `reset`), then takes every frame already waiting
+/// behind it. Returns the head and the frames.
+pub async fn batch(
+    app: &AppState,
+    board: &str,
+    pattern: PatternKind,
+    since: u64,
+    hold: Duration,
+) -> Result<(u64, Vec<Outgoing>), AppError> {
+    let (mut head, frames) = stream::open(app, board, pattern, Some(since)).await?;
+    let mut frames = Box::pin(frames);
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + hold;
+    loop {
+        match tokio::time::timeout_at(deadline, frames.next()).await {
+            Ok(Some(frame)) if frame.seq.is_some() => {
+                out.push(frame);
+                break;
+            }
+            Ok(Some(_hello_or_heartbeat)) => continue,
+            // The stream ended (shutdown) or the hold is over: answer with what we have.
+            Ok(None) | Err(_) => return Ok((head, out)),
+        }
+    }
+    // Everything the replay produced is ready now; live changes may follow too.
+    while let Some(Some(frame)) = frames.next().now_or_never() {
+        if frame.seq.is_some() {
+            out.push(frame);
+        }
+    }
+    head = head.max(out.iter().filter_map(|f| f.seq).max().unwrap_or(0));
+    Ok((head, out))
+}
+
+/// `{"head":H,"frames":[...]}` assembled from the frames' bytes (no re-encoding), with
+/// `ETag: "H"`.
+pub fn frames_page(head: u64, frames: &[Outgoing]) -> Response {
+    let mut body = BytesMut::with_capacity(32 + frames.iter().map(|f| f.json.len() + 1).sum::<usize>());
+    body.put_slice(format!("{{\"head\":{head},\"frames\":[").as_bytes());
+    for (i, frame) in frames.iter().enumerate() {
+        if i > 0 {
+            body.put_u8(b',');
+        }
+        body.put_slice(&frame.json);
+    }
+    body.put_slice(b"]}");
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::ETAG, etag(head)),
+        ],
+        Bytes::from(body),
+    )
+        .into_response()
+}
+
+pub fn etag(seq: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{seq}\"")).expect("a quoted number is a valid header")
 }

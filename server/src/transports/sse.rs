@@ -36,7 +36,7 @@ pub async fn handler(
         ),
         None => query.since,
     };
-    let frames = stream::open(&app, &board, pattern, since).await?;
+    let (_head, frames) = stream::open(&app, &board, pattern, since).await?;
     metrics::counter!("board_stream_opened_total", "transport" => "sse", "pattern" => pattern.as_str()).increment(1);
     let events = frames.map(|out| {
         // Frames are JSON, which is always valid UTF-8 and has no raw newlines.

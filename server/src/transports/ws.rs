@@ -1,0 +1,184 @@
+//! WebSocket: `GET /api/boards/{board}/ws?pattern=P&since=N`. Frames go down as text
+//! messages, one frame each; commands come up (`app::api::SocketCommand`) and are answered
+//! with an `ack` or `error` frame. The session is one loop that owns the sending half;
+//! a reader task forwards what the peer sends (the shape of axum's chat example).
+//!
+//! Liveness: a ping every 10 s; a peer silent for 30 s is dropped (within 35 s).
+//! Limits: messages and frames up to 64 KiB (larger: close 1009), 4 KiB socket buffers.
+//! Close codes (RFC 6455): 1000 after the peer's close, 1002 protocol error, 1009 message
+//! too big, 1011 the stream failed, 1012 the server is restarting (clients reconnect).
+
+use std::time::Duration;
+
+use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use futures::{SinkExt, Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use app::api::SocketCommand;
+use app::patterns::Frame;
+
+use super::StreamQuery;
+use crate::api::commands;
+use crate::api::MAX_BODY_BYTES;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::stream::{self, Outgoing};
+
+/// The largest message a client may send (the same 64 KiB as an HTTP body).
+pub const MAX_MESSAGE_BYTES: usize = MAX_BODY_BYTES;
+/// Per-socket read and write buffers: small, so ten thousand idle sockets stay cheap.
+const BUFFER_BYTES: usize = 4 * 1024;
+const PING_EVERY: Duration = Duration::from_secs(10);
+const CHECK_EVERY: Duration = Duration::from_secs(5);
+const DEAD_AFTER: Duration = Duration::from_secs(30);
+
+pub async fn handler(
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    State(app): State<AppState>,
+    Path(board): Path<String>,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(query) = query?;
+    let pattern = query.pattern()?;
+    let ws = ws.map_err(|rejection| AppError::BadRequest(format!("this endpoint speaks WebSocket only: {}", rejection.body_text())))?;
+    // Checked before the upgrade, so a bad board or pattern is a plain HTTP refusal.
+    let (_head, frames) = stream::open(&app, &board, pattern, query.since).await?;
+    metrics::counter!("board_stream_opened_total", "transport" => "ws", "pattern" => pattern.as_str()).increment(1);
+    Ok(ws
+        .read_buffer_size(BUFFER_BYTES)
+        .write_buffer_size(BUFFER_BYTES)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| session(app, board, socket, frames)))
+}
+
+/// What the reader task tells the session.
+enum Inbound {
+    Command(Utf8Bytes),
+    Binary,
+    /// Any message (pongs included): the peer is alive.
+    Heard,
+    /// The peer closed, or the connection is gone.
+    Gone,
+    /// The peer broke the rules: close with this code.
+    Violation(u16, &'static str),
+}
+
+async fn session(app: AppState, board: String, socket: WebSocket, frames: impl Stream<Item = Outgoing> + Send + 'static) {
+    let (mut sink, mut source) = socket.split();
+    let (inbound, mut from_peer) = mpsc::channel::<Inbound>(8);
+    let reader = tokio::spawn(async move {
+        while let Some(message) = source.next().await {
+            let event = match message {
+                Ok(Message::Text(text)) => Inbound::Command(text),
+                Ok(Message::Binary(_)) => Inbound::Binary,
+                Ok(Message::Close(_)) => Inbound::Gone,
+                Ok(Message::Ping(_) | Message::Pong(_)) => Inbound::Heard,
+                Err(err) => violation(err),
+            };
+            let stop = matches!(event, Inbound::Gone | Inbound::Violation(..));
+            if inbound.send(event).await.is_err() || stop {
+                return;
+            }
+        }
+        let _ = inbound.send(Inbound::Gone).await;
+    });
+
+    let mut frames = Box::pin(frames);
+    let mut check = tokio::time::interval(CHECK_EVERY);
+    let mut last_heard = Instant::now();
+    let mut last_ping = Instant::now();
+    let close: Option<(u16, &'static str)> = loop {
+        tokio::select! {
+            frame = frames.next() => match frame {
+                Some(out) => {
+                    let text = Utf8Bytes::try_from(out.json).expect("frames are UTF-8 JSON");
+                    if sink.send(Message::Text(text)).await.is_err() {
+                        break None;
+                    }
+                }
+                // The stream ends on shutdown (go elsewhere) or when the log cannot be read.
+                None if *app.closing.borrow() => break Some((close_code::RESTART, "server restarting")),
+                None => break Some((close_code::ERROR, "stream failed")),
+            },
+            event = from_peer.recv() => {
+                last_heard = Instant::now();
+                match event {
+                    Some(Inbound::Command(text)) => {
+                        let reply = command(&app, &board, &text).await;
+                        if sink.send(Message::Text(reply.to_json().into())).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Some(Inbound::Binary) => {
+                        let reply = Frame::Error { request_id: None, status: 400, error: "send commands as text messages".into() };
+                        if sink.send(Message::Text(reply.to_json().into())).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Some(Inbound::Heard) => {}
+                    Some(Inbound::Violation(code, reason)) => break Some((code, reason)),
+                    // The peer closed: the library answers its close frame for us.
+                    Some(Inbound::Gone) | None => break None,
+                }
+            }
+            _ = check.tick() => {
+                if last_heard.elapsed() > DEAD_AFTER {
+                    metrics::counter!("board_ws_dead_peers_total").increment(1);
+                    break None;
+                }
+                if last_ping.elapsed() >= PING_EVERY {
+                    last_ping = Instant::now();
+                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                        break None;
+                    }
+                }
+            }
+        }
+    };
+    if let Some((code, reason)) = close {
+        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+    }
+    reader.abort();
+}
+
+/// Runs one command sent up the socket, answering as `POST /commands` would.
+async fn command(app: &AppState, board: &str, text: &str) -> Frame {
+    let message: SocketCommand = match serde_json::from_str(text) {
+        Ok(message) => message,
+        Err(err) => {
+            // Still echo the request id if the envelope had one.
+            let request_id = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("request_id").and_then(|id| id.as_str()).map(str::to_owned));
+            return Frame::Error { request_id, status: 400, error: format!("invalid command message: {err}") };
+        }
+    };
+    let request_id = message.request_id.clone();
+    match commands::run(app, board, &message.command, message.idempotency_key.as_deref()).await {
+        Ok(answer) => Frame::Ack { request_id, seq: answer.seq, id: answer.id },
+        Err(err) => {
+            let status = err.status().as_u16();
+            let error = err.body()["error"].as_str().unwrap_or_default().to_owned();
+            // Logged (internal errors) the same way as on HTTP.
+            drop(axum::response::IntoResponse::into_response(err));
+            Frame::Error { request_id, status, error }
+        }
+    }
+}
+
+/// The close code for a read error: too big → 1009, anything else → 1002.
+fn violation(err: axum::Error) -> Inbound {
+    let too_big = err
+        .into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+    if too_big {
+        Inbound::Violation(close_code::SIZE, "message too big")
+    } else {
+        Inbound::Violation(close_code::PROTOCOL, "protocol error")
+    }
+}

@@ -1,0 +1,93 @@
+//! The WebSocket's command path: acks with the seq, error frames with the contract's
+//! statuses, and close 1009 for a message over 64 KiB.
+
+mod common;
+
+use app::patterns::{Frame, PatternKind};
+use app::sync::Transport;
+use common::{Backend, TestServer};
+use futures::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn next_frame(ws: &mut common::WsStream) -> Frame {
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+/// The next frame that is not a data frame or hello (the answer to a command).
+async fn next_answer(ws: &mut common::WsStream) -> Frame {
+    loop {
+        let frame = next_frame(ws).await;
+        if matches!(frame, Frame::Ack { .. } | Frame::Error { .. }) {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn commands_up_the_socket_are_acked_or_refused() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let board = srv.create_board("ws").await;
+    let sub = srv.subscribe(&board, Transport::Ws, PatternKind::PushEvents, 0).await;
+    let mut ws = sub_ws(sub);
+    assert!(matches!(next_frame(&mut ws).await, Frame::Hello { head: 0, .. }));
+
+    let send = |body: serde_json::Value| Message::Text(body.to_string().into());
+    ws.send(send(json!({"request_id": "r1", "command": {"type": "add_todo", "title": "over the socket"}}))).await.unwrap();
+    assert_eq!(next_answer(&mut ws).await, Frame::Ack { request_id: Some("r1".into()), seq: 1, id: Some(1) });
+    assert_eq!(srv.state(&board).await.todos[0].title, "over the socket");
+
+    let cases = [
+        (json!({"request_id": "r2", "command": {"type": "add_todo", "title": ""}}), 422),
+        (json!({"request_id": "r3", "command": {"type": "rename_todo", "id": 99, "title": "x"}}), 404),
+        (json!({"request_id": "r4", "command": {"type": "warp"}}), 400),
+        (json!({"request_id": "r5", "command": {"type": "rename_todo", "id": 1, "title": "x", "expected_version": 9}}), 409),
+    ];
+    for (body, status) in cases {
+        let id = body["request_id"].as_str().unwrap().to_owned();
+        ws.send(send(body)).await.unwrap();
+        match next_answer(&mut ws).await {
+            Frame::Error { request_id, status: got, error } => {
+                assert_eq!((request_id.as_deref(), got), (Some(id.as_str()), status));
+                assert!(!error.is_empty());
+            }
+            other => panic!("expected an error frame, got {other:?}"),
+        }
+    }
+    // The same idempotency key twice applies once.
+    for _ in 0..2 {
+        ws.send(send(json!({"request_id": "k", "idempotency_key": "same", "command": {"type": "add_sprint", "name": "S"}}))).await.unwrap();
+        assert!(matches!(next_answer(&mut ws).await, Frame::Ack { seq: 2, .. }));
+    }
+    assert_eq!(srv.state(&board).await.seq, 2, "refusals and the replay changed nothing");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_over_64_kib_closes_with_1009() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let board = srv.create_board("big").await;
+    let mut ws = sub_ws(srv.subscribe(&board, Transport::Ws, PatternKind::EventDiff, 0).await);
+    next_frame(&mut ws).await;
+    let big = json!({"command": {"type": "add_todo", "title": "x".repeat(70 * 1024)}}).to_string();
+    ws.send(Message::Text(big.into())).await.unwrap();
+    let close = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.expect("a close code").code), 1009);
+    assert_eq!(srv.state(&board).await.seq, 0);
+    srv.stop().await;
+}
+
+fn sub_ws(sub: common::Subscriber) -> common::WsStream {
+    sub.into_ws()
+}
