@@ -1,77 +1,7 @@
 // The board end to end, in Debian's Chromium: two browser contexts (two users) on one
 // board converge through the UI, a reload loses nothing, and user text is never HTML.
-import { test, expect, Page, APIRequestContext, BrowserContext } from '@playwright/test';
-
-type Todo = { id: number; title: string; status: string; sprint_id: number | null; position: number };
-type BoardState = { seq: number; todos: Todo[]; sprints: { id: number; name: string; status: string }[] };
-
-async function createBoard(request: APIRequestContext, name: string): Promise<string> {
-  const res = await request.post('/api/boards', { data: { name } });
-  expect(res.status()).toBe(201);
-  return (await res.json()).id;
-}
-
-async function command(request: APIRequestContext, board: string, body: object) {
-  const res = await request.post(`/api/boards/${board}/commands`, { data: body });
-  expect(res.status(), JSON.stringify(body)).toBe(200);
-  return res.json();
-}
-
-async function state(request: APIRequestContext, board: string): Promise<BoardState> {
-  const res = await request.get(`/api/boards/${board}`);
-  expect(res.status()).toBe(200);
-  return res.json();
-}
-
-/** Opens the board and waits until the client engine runs and its stream is live. */
-async function open(context: BrowserContext, board: string, pattern = 'event-diff', transport = 'sse'): Promise<Page> {
-  const page = await context.newPage();
-  page.on('dialog', (d) => {
-    throw new Error(`unexpected dialog: ${d.message()}`);
-  });
-  await page.goto(`/boards/${board}?pattern=${pattern}&transport=${transport}`);
-  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true');
-  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-conn', 'live');
-  return page;
-}
-
-async function seqOf(page: Page): Promise<number> {
-  return Number(await page.locator('[data-board-seq]').getAttribute('data-board-seq'));
-}
-
-/** What a page shows: every card's id and title, column by column, in order. */
-async function shown(page: Page) {
-  return page.locator('[data-column]').evaluateAll((columns) =>
-    columns.map((c) => ({
-      column: c.getAttribute('data-column'),
-      todos: Array.from(c.querySelectorAll('[data-todo-id]')).map(
-        (t) => `${t.getAttribute('data-todo-id')}:${t.querySelector('.todo-title')?.textContent ?? ''}`,
-      ),
-    })),
-  );
-}
-
-/** The same view computed from `GET` state. */
-function expected(s: BoardState) {
-  const column = (sprint: number | null) =>
-    s.todos
-      .filter((t) => t.sprint_id === sprint)
-      .sort((a, b) => a.position - b.position || a.id - b.id)
-      .map((t) => `${t.id}:${t.title}`);
-  return [
-    { column: 'backlog', todos: column(null) },
-    ...s.sprints.map((sp) => ({ column: `sprint-${sp.id}`, todos: column(sp.id) })),
-  ];
-}
-
-/** Both pages reach the server's seq and show exactly the server's board. */
-async function expectConverged(request: APIRequestContext, board: string, pages: Page[]) {
-  const truth = await state(request, board);
-  for (const page of pages) {
-    await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-board-seq', String(truth.seq));
-    expect(await shown(page)).toEqual(expected(truth));
-  }
-}
+import { test, expect } from '@playwright/test';
+import { command, createBoard, expectConverged, open, seqOf, state } from './helpers';
 
 test('edits made in one browser appear in the other', async ({ browser, request }) => {
   const board = await createBoard(request, 'Two users');

@@ -9,6 +9,9 @@ use super::wire::Wire;
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
 
+/// The short-poll interval unless the page says otherwise.
+pub const DEFAULT_POLL_MS: u32 = 2000;
+
 /// The connection indicator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Conn {
@@ -37,6 +40,8 @@ pub struct BoardClient {
     pub conn: RwSignal<Conn>,
     pub pattern: RwSignal<PatternKind>,
     pub transport: RwSignal<Transport>,
+    /// The short-poll interval in milliseconds.
+    pub poll_ms: RwSignal<u32>,
     pub wire: RwSignal<Wire>,
     /// The last refusal or failure, shown to the user until dismissed.
     pub notice: RwSignal<Option<String>>,
@@ -56,6 +61,7 @@ impl BoardClient {
             conn: RwSignal::new(Conn::Connecting),
             pattern: RwSignal::new(pattern),
             transport: RwSignal::new(transport),
+            poll_ms: RwSignal::new(DEFAULT_POLL_MS),
             wire: RwSignal::new(Wire::default()),
             notice: RwSignal::new(None),
             running: RwSignal::new(false),

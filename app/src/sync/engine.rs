@@ -1,6 +1,7 @@
 //! The browser side of a subscription (compiled for `hydrate` only).
 //!
-//! One connection at a time, tagged with a generation number so that events from a
+//! The transports themselves are thin links in [`super::link`]; this file is the one
+//! mechanism behind them. One connection at a time, tagged with a generation number so that events from a
 //! connection we already replaced are ignored. Frames go into one queue that a single
 //! task drains in order; that task is the only writer of the state, so a backfill or a
 //! pull can never interleave with a live frame. On any error the connection is closed
@@ -13,11 +14,11 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{EventSource, MessageEvent};
 
 use super::backoff::Backoff;
 use super::client::{BoardClient, Conn};
 use super::http::{self, HttpError};
+use super::link::Link;
 use super::step::{step, Step};
 use super::wire::WireEntry;
 use crate::domain::Command;
@@ -28,26 +29,23 @@ use crate::patterns::Frame;
 pub struct Runtime {
     /// Bumped on every (re)connect; callbacks of older connections check it and return.
     generation: u64,
-    source: Option<EventSource>,
-    /// The callbacks must live as long as the EventSource that calls them.
-    on_message: Option<Closure<dyn FnMut(MessageEvent)>>,
-    on_error: Option<Closure<dyn FnMut(web_sys::Event)>>,
-    on_open: Option<Closure<dyn FnMut(web_sys::Event)>>,
+    /// The open connection of the current transport.
+    link: Option<Link>,
     on_online: Option<Closure<dyn FnMut(web_sys::Event)>>,
     retry: Option<gloo_timers::callback::Timeout>,
     backoff: Backoff,
     queue: VecDeque<Frame>,
     draining: bool,
+    /// Commands sent up a WebSocket and not yet acked: resent over HTTP (same key) if the
+    /// socket drops first.
+    pending: Vec<(String, Command, String)>,
 }
 
 impl Runtime {
     fn close(&mut self) {
-        if let Some(source) = self.source.take() {
-            source.close();
+        if let Some(link) = self.link.take() {
+            link.close();
         }
-        self.on_message = None;
-        self.on_error = None;
-        self.on_open = None;
         self.retry = None;
     }
 }
@@ -70,6 +68,7 @@ pub fn reconnect_now(client: BoardClient) {
     connect(client);
 }
 
+/// Opens the current transport from the applied seq, replacing any open connection.
 fn connect(client: BoardClient) {
     let generation = client.runtime.try_update_value(|r| {
         r.close();
@@ -79,51 +78,41 @@ fn connect(client: BoardClient) {
     let Some(generation) = generation else { return };
     client.conn.set(Conn::Connecting);
     let since = client.state.with_untracked(|s| s.seq);
-    let url = format!(
-        "/api/boards/{}/sse?pattern={}&since={since}",
-        client.board_id(),
-        client.pattern.get_untracked()
-    );
-    let source = match EventSource::new(&url) {
-        Ok(source) => source,
-        Err(_) => return schedule_reconnect(client, generation),
-    };
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        if let Some(text) = event.data().as_string() {
-            receive(client, generation, &text);
-        }
-    });
-    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-        // EventSource would retry on its own at a fixed pace; we close it and retry
-        // with backoff and an explicit `since` instead.
-        if current(client, generation) {
-            client.runtime.update_value(|r| r.close());
-            client.conn.set(Conn::Offline);
-            schedule_reconnect(client, generation);
-        }
-    });
-    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-        if current(client, generation) {
-            client.conn.set(Conn::Live);
-            client.runtime.update_value(|r| r.backoff.reset());
-        }
-    });
-    source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    client.runtime.update_value(|r| {
-        r.source = Some(source);
-        r.on_message = Some(on_message);
-        r.on_error = Some(on_error);
-        r.on_open = Some(on_open);
-    });
+    let link = Link::open(client, generation, client.transport.get_untracked(), client.pattern.get_untracked(), since);
+    match link {
+        Some(link) => client.runtime.update_value(|r| r.link = Some(link)),
+        None => failed(client, generation),
+    }
 }
 
-fn current(client: BoardClient, generation: u64) -> bool {
-    client.runtime.with_value(|r| r.generation == generation)
+/// Is `generation` still the current connection?
+pub(super) fn current(client: BoardClient, generation: u64) -> bool {
+    client.runtime.try_with_value(|r| r.generation == generation).unwrap_or(false)
 }
 
-fn schedule_reconnect(client: BoardClient, generation: u64) {
+/// A link reports that it is connected.
+pub(super) fn opened(client: BoardClient, generation: u64) {
+    if current(client, generation) {
+        client.conn.set(Conn::Live);
+        client.runtime.update_value(|r| r.backoff.reset());
+    }
+}
+
+/// A link reports that it failed: close it and retry after a jittered, growing delay.
+pub(super) fn failed(client: BoardClient, generation: u64) {
+    if !current(client, generation) {
+        return;
+    }
+    let resend = client.runtime.try_update_value(|r| {
+        r.close();
+        std::mem::take(&mut r.pending)
+    });
+    client.conn.set(Conn::Offline);
+    // Commands that went up a socket that died may or may not have committed: the same
+    // Idempotency-Key over HTTP makes the retry safe either way.
+    for (_, command, key) in resend.unwrap_or_default() {
+        post(client, command, key);
+    }
     let delay = client.runtime.try_update_value(|r| r.backoff.next_delay_ms(js_sys::Math::random())).unwrap_or(1000);
     let timer = gloo_timers::callback::Timeout::new(delay, move || {
         if current(client, generation) {
@@ -133,21 +122,34 @@ fn schedule_reconnect(client: BoardClient, generation: u64) {
     client.runtime.update_value(|r| r.retry = Some(timer));
 }
 
-fn receive(client: BoardClient, generation: u64, text: &str) {
+/// A link received one frame's JSON.
+pub(super) fn deliver_text(client: BoardClient, generation: u64, text: &str) {
+    match serde_json::from_str::<Frame>(text) {
+        Ok(frame) => deliver(client, generation, frame, text.len()),
+        Err(err) => leptos::logging::warn!("ignoring a frame that does not parse: {err}"),
+    }
+}
+
+/// A link received a frame (`bytes`: its size on the wire).
+pub(super) fn deliver(client: BoardClient, generation: u64, frame: Frame, bytes: usize) {
     if !current(client, generation) {
         return;
     }
-    let frame: Frame = match serde_json::from_str(text) {
-        Ok(frame) => frame,
-        Err(err) => {
-            leptos::logging::warn!("ignoring a frame that does not parse: {err}");
-            return;
+    client.wire.update(|w| w.record(entry(&frame, bytes)));
+    match &frame {
+        Frame::Hello { replica, .. } => {
+            client.replica.set(replica.clone());
+            client.conn.set(Conn::Live);
         }
-    };
-    client.wire.update(|w| w.record(entry(&frame, text.len())));
-    if let Frame::Hello { replica, .. } = &frame {
-        client.replica.set(replica.clone());
-        client.conn.set(Conn::Live);
+        Frame::Ack { request_id, .. } => {
+            client.runtime.update_value(|r| r.pending.retain(|(id, ..)| Some(id) != request_id.as_ref()));
+            client.notice.set(None);
+        }
+        Frame::Error { request_id, error, .. } => {
+            client.runtime.update_value(|r| r.pending.retain(|(id, ..)| Some(id) != request_id.as_ref()));
+            client.notice.set(Some(error.clone()));
+        }
+        _ => {}
     }
     let start_drain = client
         .runtime
@@ -251,11 +253,30 @@ async fn pull(client: BoardClient) {
     }
 }
 
-/// Posts a command with a fresh Idempotency-Key, retrying with the same key while the
-/// server is unreachable, so a command applies at most once however often it is sent.
+/// Sends a command with a fresh Idempotency-Key: up the WebSocket when that is the open
+/// transport (answered by an `ack` or `error` frame), else by `POST`.
 pub fn send(client: BoardClient, command: Command) {
+    let key = format!("{:016x}{:016x}", random_u64(), random_u64());
+    let request_id = format!("{:08x}", random_u64() as u32);
+    let sent = client
+        .runtime
+        .try_update_value(|r| {
+            let sent = r.link.as_ref().is_some_and(|link| link.send_command(&request_id, &key, &command));
+            if sent {
+                r.pending.push((request_id.clone(), command.clone(), key.clone()));
+            }
+            sent
+        })
+        .unwrap_or(false);
+    if !sent {
+        post(client, command, key);
+    }
+}
+
+/// `POST /commands`, retried with the same key while the server is unreachable, so a
+/// command applies at most once however often it is sent.
+fn post(client: BoardClient, command: Command, key: String) {
     spawn_local(async move {
-        let key = format!("{:016x}{:016x}", random_u64(), random_u64());
         let mut backoff = Backoff::default();
         for _ in 0..6 {
             client.wire.update(|w| w.requests += 1);

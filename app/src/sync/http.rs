@@ -81,3 +81,25 @@ pub async fn create_board(name: &str) -> Result<BoardCreated, HttpError> {
     let request = Request::post("/api/boards").json(&CreateBoard { name: name.to_owned() }).map_err(network)?;
     decode(request.send().await.map_err(network)?).await
 }
+
+/// One poll or long-poll request. `Ok(None)` for `304`; otherwise the page and each
+/// frame's size in bytes (measured on its JSON, for the wire inspector).
+pub async fn frames(
+    board: &str,
+    endpoint: &str,
+    pattern: PatternKind,
+    since: u64,
+    hold_secs: Option<u32>,
+) -> Result<Option<(FramesPage, Vec<usize>)>, HttpError> {
+    let mut url = format!("/api/boards/{board}/{endpoint}?pattern={pattern}&since={since}");
+    if let Some(hold) = hold_secs {
+        url.push_str(&format!("&timeout={hold}"));
+    }
+    let response = Request::get(&url).send().await.map_err(network)?;
+    if response.status() == 304 {
+        return Ok(None);
+    }
+    let page: FramesPage = decode(response).await?;
+    let sizes = page.frames.iter().map(|f| f.to_json().len()).collect();
+    Ok(Some((page, sizes)))
+}

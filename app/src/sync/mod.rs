@@ -6,8 +6,9 @@
 //!   reset). Pure, so it is unit-tested natively.
 //! * [`backoff`]: jittered exponential reconnect delays. Pure.
 //! * [`wire`]: the wire inspector's record of received frames.
-//! * `engine` (browser only): the connection (EventSource), the serial frame queue, gap
-//!   backfill, coalesced pulls, reconnects, and command retries.
+//! * `engine` (browser only): the one mechanism: the serial frame queue, gap backfill,
+//!   coalesced pulls, reconnects with backoff, and command retries.
+//! * `link` (browser only): the four transports as thin links that feed the engine.
 //! * [`transport`]: the transport names.
 
 pub mod backoff;
@@ -16,6 +17,8 @@ pub mod client;
 mod engine;
 #[cfg(feature = "hydrate")]
 pub mod http;
+#[cfg(feature = "hydrate")]
+mod link;
 pub mod step;
 pub mod transport;
 pub mod wire;

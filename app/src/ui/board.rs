@@ -10,8 +10,18 @@ use crate::patterns::PatternKind;
 use crate::sync::{BoardClient, Transport};
 
 #[component]
-pub fn BoardView(initial: BoardState, pattern: PatternKind, transport: Transport, replica: String) -> impl IntoView {
+pub fn BoardView(
+    initial: BoardState,
+    pattern: PatternKind,
+    transport: Transport,
+    replica: String,
+    /// The short-poll interval (`?poll_ms=`), when the URL sets one.
+    poll_ms: Option<u32>,
+) -> impl IntoView {
     let client = BoardClient::new(initial, pattern, transport, replica);
+    if let Some(ms) = poll_ms {
+        client.poll_ms.set(ms.clamp(100, 60_000));
+    }
     // Effects run only in the browser, after hydration: that is when the engine starts.
     Effect::new(move |started: Option<()>| {
         if started.is_none() {
@@ -98,6 +108,27 @@ fn Pickers(client: BoardClient) -> impl IntoView {
                     }).collect_view()}
                 </select>
             </label>
+            <Show when=move || client.transport.get() == Transport::Poll>
+                <label>
+                    "every "
+                    <input
+                        class="poll-ms"
+                        name="poll_ms"
+                        type="number"
+                        min="100"
+                        max="60000"
+                        step="100"
+                        prop:value=move || client.poll_ms.get().to_string()
+                        on:change=move |ev| {
+                            if let Ok(ms) = event_target_value(&ev).parse::<u32>() {
+                                client.poll_ms.set(ms.clamp(100, 60_000));
+                                remember_choice(client);
+                            }
+                        }
+                    />
+                    " ms"
+                </label>
+            </Show>
         </div>
     }
 }
@@ -107,12 +138,15 @@ fn Pickers(client: BoardClient) -> impl IntoView {
 fn remember_choice(client: BoardClient) {
     #[cfg(feature = "hydrate")]
     if let Some(window) = web_sys::window() {
-        let url = format!(
+        let mut url = format!(
             "/boards/{}?pattern={}&transport={}",
             client.board_id(),
             client.pattern.get_untracked(),
             client.transport.get_untracked()
         );
+        if client.transport.get_untracked() == Transport::Poll {
+            url.push_str(&format!("&poll_ms={}", client.poll_ms.get_untracked()));
+        }
         if let Ok(history) = window.history() {
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
         }

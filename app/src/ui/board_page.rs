@@ -43,7 +43,8 @@ pub fn BoardPage() -> impl IntoView {
                             view! { <section class="empty"><h1>"Bad request"</h1><p class="notice">{message}</p></section> }.into_any()
                         }
                         (Ok(Some(state)), Ok((pattern, transport))) => {
-                            view! { <BoardView initial=state pattern transport replica/> }.into_any()
+                            let poll_ms = query.read_untracked().get("poll_ms").and_then(|ms| ms.parse().ok());
+                            view! { <BoardView initial=state pattern transport replica poll_ms/> }.into_any()
                         }
                         (Ok(None), _) => view! { <NotFound/> }.into_any(),
                         (Err(err), _) => view! { <p class="notice">{err}</p> }.into_any(),

@@ -1,0 +1,56 @@
+//! WebSocket: frames arrive as text messages; commands go up the same socket.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+use crate::api::SocketCommand;
+use crate::domain::Command;
+use crate::sync::client::BoardClient;
+use crate::sync::engine;
+
+pub struct WsLink {
+    socket: WebSocket,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    _on_open: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+pub fn open(client: BoardClient, generation: u64, path: &str) -> Option<WsLink> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    let url = format!("{scheme}://{}{path}", location.host().ok()?);
+    let socket = WebSocket::new(&url).ok()?;
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        if let Some(text) = event.data().as_string() {
+            engine::deliver_text(client, generation, &text);
+        }
+    });
+    // `close` follows every `error`, so one handler covers both.
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_| engine::failed(client, generation));
+    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| engine::opened(client, generation));
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    Some(WsLink { socket, _on_message: on_message, _on_close: on_close, _on_open: on_open })
+}
+
+impl WsLink {
+    pub fn close(self) {
+        self.socket.set_onclose(None);
+        let _ = self.socket.close();
+    }
+
+    pub fn send_command(&self, request_id: &str, key: &str, command: &Command) -> bool {
+        if self.socket.ready_state() != WebSocket::OPEN {
+            return false;
+        }
+        let message = SocketCommand {
+            request_id: Some(request_id.to_owned()),
+            idempotency_key: Some(key.to_owned()),
+            command: command.clone(),
+        };
+        let text = serde_json::to_string(&message).expect("commands serialise");
+        self.socket.send_with_str(&text).is_ok()
+    }
+}
