@@ -15,6 +15,9 @@
 //!
 //! [`launch`] takes a bound listener, so tests bind port 0 and run many servers at once.
 
+// The page's view types (monomorphised here for rendering) nest deeply.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod broker;
 pub mod config;

@@ -9,15 +9,14 @@ use crate::domain::{BoardState, Command, Id, Sprint, SprintStatus};
 use crate::patterns::PatternKind;
 use crate::sync::{BoardClient, Transport};
 
-#[component]
-pub fn BoardView(
+/// A client for one view of the board, started once the page is hydrated.
+pub fn live_client(
     initial: BoardState,
     pattern: PatternKind,
     transport: Transport,
     replica: String,
-    /// The short-poll interval (`?poll_ms=`), when the URL sets one.
     poll_ms: Option<u32>,
-) -> impl IntoView {
+) -> BoardClient {
     let client = BoardClient::new(initial, pattern, transport, replica);
     if let Some(ms) = poll_ms {
         client.poll_ms.set(ms.clamp(100, 60_000));
@@ -28,13 +27,23 @@ pub fn BoardView(
             client.start();
         }
     });
+    client
+}
+
+#[component]
+pub fn BoardView(
+    client: BoardClient,
+    /// A pane of the compare page: the pickers do not rewrite the page's URL.
+    #[prop(optional)]
+    pane: bool,
+) -> impl IntoView {
     let seq = move || client.state.with(|s| s.seq);
     let name = move || client.state.with(|s| s.board.name.clone());
     let sprints = move || client.state.with(|s| s.sprints.clone());
 
     view! {
         <section
-            class="board"
+            class=if pane { "board pane" } else { "board" }
             data-board-seq=seq
             data-hydrated=move || client.running.get().to_string()
             data-conn=move || client.conn.get().as_str()
@@ -47,8 +56,12 @@ pub fn BoardView(
                         {move || client.conn.get().as_str()}
                     </span>
                     <span class="seq" title="the seq this client has applied">"seq " {seq}</span>
+                    {(!pane).then(|| {
+                        let href = format!("/boards/{}/compare", client.board_id());
+                        view! { <a class="compare-link" href=href>"compare patterns side by side →"</a> }
+                    })}
                 </div>
-                <Pickers client/>
+                <Pickers client pane/>
             </header>
             {move || client.notice.get().map(|message| view! {
                 <p class="notice" role="alert">
@@ -65,8 +78,8 @@ pub fn BoardView(
                 />
                 <AddSprint client/>
             </div>
-            <WireInspector client/>
-            <footer class="board-foot muted">
+            <WireInspector client open=!pane/>
+            <footer class="board-foot muted" class:hidden=pane>
                 "served by replica " <span class="replica">{move || client.replica.get()}</span>
             </footer>
         </section>
@@ -75,7 +88,12 @@ pub fn BoardView(
 
 /// Pattern and transport pickers: switching reconnects from the applied seq, no reload.
 #[component]
-fn Pickers(client: BoardClient) -> impl IntoView {
+pub fn Pickers(client: BoardClient, pane: bool) -> impl IntoView {
+    let remember_choice = move |client: BoardClient| {
+        if !pane {
+            remember_choice(client);
+        }
+    };
     let on_pattern = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
         if let Ok(pattern) = value.parse::<PatternKind>() {

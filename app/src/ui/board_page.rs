@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::board::BoardView;
+use super::board::{live_client, BoardView};
 use super::{data, set_bad_request, NotFound};
 use crate::patterns::PatternKind;
 use crate::sync::Transport;
@@ -44,7 +44,8 @@ pub fn BoardPage() -> impl IntoView {
                         }
                         (Ok(Some(state)), Ok((pattern, transport))) => {
                             let poll_ms = query.read_untracked().get("poll_ms").and_then(|ms| ms.parse().ok());
-                            view! { <BoardView initial=state pattern transport replica poll_ms/> }.into_any()
+                            let client = live_client(state, pattern, transport, replica, poll_ms);
+                            view! { <BoardView client/> }.into_any()
                         }
                         (Ok(None), _) => view! { <NotFound/> }.into_any(),
                         (Err(err), _) => view! { <p class="notice">{err}</p> }.into_any(),

@@ -6,10 +6,10 @@ use leptos::prelude::*;
 use crate::sync::BoardClient;
 
 #[component]
-pub fn WireInspector(client: BoardClient) -> impl IntoView {
+pub fn WireInspector(client: BoardClient, open: bool) -> impl IntoView {
     let wire = client.wire;
     view! {
-        <details class="inspector" open>
+        <details class="inspector" open=open>
             <summary>
                 "Wire · "
                 <span class="totals">

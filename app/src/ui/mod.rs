@@ -3,6 +3,7 @@
 //! * [`shell`]: the HTML document; [`App`]: the router.
 //! * [`home`]: `/`, the board list and the form that creates a board.
 //! * [`board_page`]: `/boards/{board}?pattern=&transport=`: loads the board, starts the client.
+//! * [`compare`]: `/boards/{board}/compare`, several clients of one board side by side.
 //! * [`board`]: the kanban: header, columns, the forms that send commands.
 //! * [`todo_card`]: one todo with its controls.
 //! * [`inspector`]: the wire inspector (what this client received).
@@ -10,6 +11,7 @@
 
 pub mod board;
 pub mod board_page;
+pub mod compare;
 pub mod data;
 pub mod home;
 pub mod inspector;
@@ -56,6 +58,7 @@ pub fn App() -> impl IntoView {
                     // Async: the whole page renders before the response starts, so a missing board
                     // or a bad pattern can still set the status code (404, 400).
                     <Route path=path!("/boards/:id") view=board_page::BoardPage ssr=SsrMode::Async/>
+                    <Route path=path!("/boards/:id/compare") view=compare::ComparePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

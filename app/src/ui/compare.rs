@@ -1,0 +1,134 @@
+//! `/boards/{board}/compare?panes=pattern:transport,...`: the same board in several panes,
+//! each with its own client, pattern and transport, side by side. Each pane shows its
+//! applied seq and whether it agrees with the others: **converged** (same seq and the same
+//! state fingerprint as every pane at that seq), **catching up** (behind the newest pane),
+//! or **diverged** (same seq, different state: a bug this page exists to make visible).
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::board::{live_client, BoardView};
+use super::{data, set_bad_request, NotFound};
+use crate::patterns::PatternKind;
+use crate::sync::{BoardClient, Transport};
+
+/// One pane per pattern, over a spread of transports.
+const DEFAULT_PANES: [(PatternKind, Transport); 5] = [
+    (PatternKind::PokePull, Transport::Poll),
+    (PatternKind::PushState, Transport::LongPoll),
+    (PatternKind::PushOps, Transport::Sse),
+    (PatternKind::PushEvents, Transport::Ws),
+    (PatternKind::EventDiff, Transport::Sse),
+];
+
+/// The poll interval of compare panes: short, so the poll pane keeps up visibly.
+const PANE_POLL_MS: u32 = 1000;
+
+fn parse_panes(spec: Option<String>) -> Result<Vec<(PatternKind, Transport)>, String> {
+    let Some(spec) = spec.filter(|s| !s.trim().is_empty()) else { return Ok(DEFAULT_PANES.to_vec()) };
+    let panes = spec
+        .split(',')
+        .map(|pane| {
+            let (pattern, transport) = pane.split_once(':').ok_or_else(|| format!("a pane is `pattern:transport`, not `{pane}`"))?;
+            Ok((pattern.parse::<PatternKind>()?, transport.parse::<Transport>()?))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if panes.is_empty() || panes.len() > 8 {
+        return Err("compare 1 to 8 panes".into());
+    }
+    Ok(panes)
+}
+
+#[component]
+pub fn ComparePage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let board = Resource::new(id, data::board);
+    let replica = data::replica();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading board…"</p> }>
+            {move || {
+                let replica = replica.clone();
+                Suspend::new(async move {
+                    let panes = parse_panes(query.read_untracked().get("panes"));
+                    match (board.await, panes) {
+                        (_, Err(message)) => {
+                            set_bad_request();
+                            view! { <section class="empty"><h1>"Bad request"</h1><p class="notice">{message}</p></section> }.into_any()
+                        }
+                        (Ok(Some(state)), Ok(panes)) => {
+                            let clients: Vec<BoardClient> = panes
+                                .into_iter()
+                                .map(|(p, t)| live_client(state.clone(), p, t, replica.clone(), Some(PANE_POLL_MS)))
+                                .collect();
+                            view! { <Comparison clients/> }.into_any()
+                        }
+                        (Ok(None), _) => view! { <NotFound/> }.into_any(),
+                        (Err(err), _) => view! { <p class="notice">{err}</p> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Comparison(clients: Vec<BoardClient>) -> impl IntoView {
+    let first = clients[0];
+    let all = clients.clone();
+    let running = move || all.iter().all(|c| c.running.get());
+    let href = move || format!("/boards/{}", first.board_id());
+    view! {
+        <section class="compare" data-hydrated=move || running().to_string()>
+            <header class="board-head">
+                <div class="board-title">
+                    <h1>{move || first.state.with(|s| s.board.name.clone())} " · compared"</h1>
+                    <a href=href>"back to the board"</a>
+                </div>
+                <p class="muted">
+                    "One board, one client per pane. Change it in any pane (or anywhere else) and "
+                    "watch each pattern and transport deliver it: frames, bytes and latency below each pane."
+                </p>
+            </header>
+            <div class="panes">
+                {clients.iter().map(|client| {
+                    let client = *client;
+                    let all = clients.clone();
+                    view! {
+                        <div class="pane-wrap">
+                            <Agreement client all/>
+                            <BoardView client pane=true/>
+                        </div>
+                    }
+                }).collect_view()}
+            </div>
+        </section>
+    }
+}
+
+/// This pane's verdict against the others, from seqs and state fingerprints.
+#[component]
+fn Agreement(client: BoardClient, all: Vec<BoardClient>) -> impl IntoView {
+    // A memo is `Copy`, so the three places below can each read it.
+    let verdict = Memo::new(move |_| {
+        let (seq, print) = client.state.with(|s| (s.seq, s.fingerprint()));
+        let newest = all.iter().map(|c| c.state.with(|s| s.seq)).max().unwrap_or(seq);
+        if seq < newest {
+            "catching-up"
+        } else if all.iter().filter(|c| c.state.with(|s| s.seq) == seq).all(|c| c.state.with(|s| s.fingerprint()) == print) {
+            "converged"
+        } else {
+            "diverged"
+        }
+    });
+    let print = move || client.state.with(|s| s.fingerprint()[..8].to_owned());
+    view! {
+        <div class="agreement-bar">
+            <span class=move || format!("agreement agreement-{}", verdict.get()) data-agreement=verdict>
+                {move || verdict.get().replace('-', " ")}
+            </span>
+            <span class="muted">"state " <code class="fingerprint">{print}</code></span>
+        </div>
+    }
+}
