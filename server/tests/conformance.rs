@@ -150,3 +150,27 @@ async fn poll_past_the_retained_log_gets_reset() {
     }
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_held_long_polls_are_answered_by_one_commit() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let board = srv.create_board("held").await;
+    // Two worker threads hold 200 requests: each held long-poll is a parked future.
+    let held: Vec<_> = (0..200)
+        .map(|_| {
+            let url = srv.url(&format!("/api/boards/{board}/long-poll?pattern=push-events&since=0&timeout=30"));
+            tokio::spawn(srv.http.get(url).send())
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(held.iter().all(|h| !h.is_finished()), "all 200 are held");
+    let started = std::time::Instant::now();
+    srv.ok(&board, json!({"type": "add_todo", "title": "wake up"})).await;
+    for h in held {
+        let page: app::api::FramesPage = h.await.unwrap().unwrap().json().await.unwrap();
+        assert_eq!(page.frames.iter().filter_map(|f| f.seq()).collect::<Vec<_>>(), vec![1]);
+    }
+    println!("200 held long-polls answered {:?} after the commit", started.elapsed());
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    srv.stop().await;
+}

@@ -1,7 +1,10 @@
-//! The subscribe stream itself, without HTTP: a subscriber that stops reading while many
-//! changes commit overflows its bounded channel, and is repaired from the change log
-//! (every change once, in order) instead of buffering. And a change is encoded once per
-//! pattern however many subscribers there are. (Own test binary: it reads global metrics.)
+//! Fan-out: a subscriber that stops reading while many changes commit overflows its
+//! bounded channel and is repaired from the change log (every change once, in order)
+//! instead of buffering; a change is encoded once per pattern however many subscribers
+//! there are; a hundred poke-pull clients pulling after each poke cost one snapshot build
+//! per change. (Its own test binary: it reads the process-wide metrics.)
+
+mod common;
 
 use std::time::Duration;
 
@@ -79,4 +82,58 @@ async fn a_change_is_encoded_once_for_all_subscribers() {
     assert!(payloads.windows(2).all(|w| w[0].as_ptr() == w[1].as_ptr()));
     let frame: Value = serde_json::from_slice(&payloads[0]).unwrap();
     assert_eq!(frame["kind"], "event");
+}
+
+/// The value of a counter in the Prometheus text, 0 when absent.
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_poke_pull_clients_cost_one_snapshot_build_per_change() {
+    let srv = common::TestServer::start(common::Backend::Sqlite).await;
+    let board = srv.create_board("pullers").await;
+    let metrics = || async { srv.http.get(srv.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let builds_before = counter(&metrics().await, "board_snapshot_builds_total");
+    let changes = 5u64;
+    let mut pullers = Vec::new();
+    for _ in 0..100 {
+        let mut sse = srv.sse(&board, "pattern=poke-pull&since=0", None).await;
+        let http = srv.http.clone();
+        let url = srv.url(&format!("/api/boards/{board}"));
+        pullers.push(tokio::spawn(async move {
+            let (mut have, mut pulls) = (0u64, 0u32);
+            while have < changes {
+                let (_, frame) = sse.next_data().await;
+                assert_eq!(frame.kind(), "poke");
+                if frame.seq().unwrap() <= have {
+                    continue;
+                }
+                let r = http.get(&url).header("If-None-Match", format!("\"{have}\"")).send().await.unwrap();
+                pulls += 1;
+                if r.status() == 200 {
+                    have = r.json::<app::domain::BoardState>().await.unwrap().seq;
+                }
+            }
+            pulls
+        }));
+    }
+    for i in 0..changes {
+        srv.ok(&board, serde_json::json!({"type": "add_todo", "title": format!("t{i}")})).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut pulls = 0;
+    for puller in pullers {
+        pulls += tokio::time::timeout(Duration::from_secs(30), puller).await.unwrap().unwrap();
+    }
+    let builds = counter(&metrics().await, "board_snapshot_builds_total") - builds_before;
+    println!("{pulls} pulls by 100 poke-pull clients over {changes} changes cost {builds} snapshot builds");
+    assert!(pulls >= 100, "every client pulled");
+    assert!(builds >= 1.0 && builds <= changes as f64, "at most one build per change, got {builds}");
+    srv.stop().await;
 }
