@@ -15,6 +15,7 @@
 
 pub mod command;
 pub mod decide;
+pub mod demo;
 pub mod diff;
 pub mod error;
 pub mod event;
