@@ -40,6 +40,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
 use crate::broker::memory::MemoryBroker;
+use crate::broker::redis::RedisBroker;
+use crate::broker::Broker;
 use crate::config::Config;
 use crate::live::Snapshots;
 use crate::state::AppState;
@@ -55,9 +57,16 @@ pub async fn build_state(
     closing: tokio::sync::watch::Receiver<bool>,
 ) -> Result<AppState, BoxError> {
     let store = Store::connect(&config.database_url, config.log_retain).await?;
-    if config.redis_url.is_some() {
-        return Err("REDIS_URL is set, but this build has only the in-process broker (one replica); unset it".into());
-    }
+    let replica: Arc<str> = config.replica(local).into();
+    let snapshots = Arc::new(Snapshots::default());
+    // REDIS_URL makes this process one replica of a cluster; without it, one process.
+    let (broker, redis): (Arc<dyn Broker>, _) = match &config.redis_url {
+        Some(url) => {
+            let redis = RedisBroker::start(url, replica.clone(), store.clone(), snapshots.clone()).await?;
+            (redis.clone(), Some(redis))
+        }
+        None => (Arc::new(MemoryBroker::default()), None),
+    };
     let leptos = LeptosOptions::builder()
         .output_name("frontend")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -66,9 +75,10 @@ pub async fn build_state(
         .build();
     let app = AppState {
         store,
-        broker: Arc::new(MemoryBroker::default()),
-        snapshots: Arc::new(Snapshots::default()),
-        replica: config.replica(local).into(),
+        broker,
+        redis,
+        snapshots,
+        replica,
         heartbeat: Duration::from_secs(config.heartbeat_secs.max(1)),
         closing,
         metrics: metrics_handle(),
@@ -86,15 +96,25 @@ pub async fn launch(
 ) -> Result<(), BoxError> {
     let local = listener.local_addr()?;
     let (close, closing) = tokio::sync::watch::channel(false);
-    let app = build_state(&config, local, closing.clone()).await?;
+    let app = build_state(&config, local, closing).await?;
     tracing::info!(addr = %local, replica = %app.replica, database = ?app.store.backend(), "serving");
-    let mut closed = closing;
-    let signal = async move {
+    serve(listener, app, close, shutdown).await
+}
+
+/// Serves a built state. When `shutdown` completes, `close` tells the open streams to end
+/// (WebSockets close with 1012, SSE ends, held long-polls answer), then the server waits
+/// for the requests still running.
+pub async fn serve(
+    listener: TcpListener,
+    app: AppState,
+    close: tokio::sync::watch::Sender<bool>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxError> {
+    let mut closed = app.closing.clone();
+    tokio::spawn(async move {
         shutdown.await;
-        // Streams see this and end; then the server waits only for short requests.
         let _ = close.send(true);
-    };
-    tokio::spawn(signal);
+    });
     axum::serve(listener, router::router(app))
         .with_graceful_shutdown(async move {
             let _ = closed.wait_for(|closing| *closing).await;

@@ -16,14 +16,19 @@ use app::patterns::{ChangeRecord, PatternKind};
 pub struct LiveChange {
     pub board: String,
     pub record: ChangeRecord,
-    /// The board right after this change: `push-state` sends it.
-    pub state: Arc<BoardState>,
+    /// The board right after this change: `push-state` sends it. `None` when this replica
+    /// heard of the change from another one without holding the state before it.
+    pub state: Option<Arc<BoardState>>,
     /// The encoded frame per pattern, filled on first use.
     frames: [OnceLock<Bytes>; PatternKind::ALL.len()],
 }
 
 impl LiveChange {
     pub fn new(board: String, record: ChangeRecord, state: Arc<BoardState>) -> Self {
+        Self::with_state(board, record, Some(state))
+    }
+
+    pub fn with_state(board: String, record: ChangeRecord, state: Option<Arc<BoardState>>) -> Self {
         LiveChange { board, record, state, frames: Default::default() }
     }
 
@@ -31,14 +36,22 @@ impl LiveChange {
         self.record.seq
     }
 
-    /// This change's frame in `pattern`, encoded at most once.
-    pub fn frame(&self, pattern: PatternKind) -> Bytes {
-        self.frames[pattern.index()]
-            .get_or_init(|| {
-                metrics::counter!("board_frames_encoded_total", "pattern" => pattern.as_str()).increment(1);
-                Bytes::from(pattern.encode(&self.record, &self.state).to_json())
-            })
-            .clone()
+    /// This change's frame in `pattern`, encoded at most once. `None` for `push-state`
+    /// when the state after the change is unknown here (the subscriber then takes the
+    /// current snapshot instead).
+    pub fn frame(&self, pattern: PatternKind) -> Option<Bytes> {
+        static NO_STATE: std::sync::LazyLock<BoardState> = std::sync::LazyLock::new(|| BoardState::empty("", ""));
+        let state = match (&self.state, pattern) {
+            (Some(state), _) => state.as_ref(),
+            (None, PatternKind::PushState) => return None,
+            // The other patterns never read the state.
+            (None, _) => &NO_STATE,
+        };
+        let bytes = self.frames[pattern.index()].get_or_init(|| {
+            metrics::counter!("board_frames_encoded_total", "pattern" => pattern.as_str()).increment(1);
+            Bytes::from(pattern.encode(&self.record, state).to_json())
+        });
+        Some(bytes.clone())
     }
 }
 
@@ -84,6 +97,11 @@ const MAX_CACHED_BOARDS: usize = 1024;
 impl Snapshots {
     pub fn get(&self, board: &str) -> Option<Arc<Snapshot>> {
         self.boards.lock().expect("snapshot lock").get(board).cloned()
+    }
+
+    /// Drops a board known to be stale; the next read goes to the database.
+    pub fn forget(&self, board: &str) {
+        self.boards.lock().expect("snapshot lock").remove(board);
     }
 
     /// Keeps `snapshot` if it is newer than what the cache holds; returns the newest.

@@ -17,6 +17,8 @@ pub struct AppState {
     pub store: Store,
     /// Notifies subscribers of commits (in-process, or Redis between replicas).
     pub broker: Arc<dyn Broker>,
+    /// The same broker when it is Redis: for its fault-injection hook in tests.
+    pub redis: Option<Arc<crate::broker::redis::RedisBroker>>,
     /// The newest board per id, so `GET` state and `push-state` cost no query per client.
     pub snapshots: Arc<Snapshots>,
     /// This replica's name: `X-Replica`, `hello` frames, the page footer.

@@ -22,6 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use app::patterns::{Frame, PatternKind};
 
+use crate::broker::Notice;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::ChangesSince;
@@ -98,13 +99,22 @@ pub async fn open(
                 tokio::select! {
                     _ = &mut closed => return,
                     notice = live.recv() => match notice {
-                        Ok(change) if change.seq() <= last => continue,
-                        Ok(change) if change.seq() == last + 1 || pattern.self_contained() => {
+                        Ok(Notice::Change(change)) if change.seq() <= last => continue,
+                        Ok(Notice::Change(change)) if change.seq() == last + 1 || pattern.self_contained() => {
+                            let Some(json) = change.frame(pattern) else {
+                                // push-state without the state: the snapshot catch-up sends it.
+                                break;
+                            };
                             last = change.seq();
                             metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "live").increment(1);
-                            yield Outgoing { seq: Some(last), json: change.frame(pattern) };
+                            yield Outgoing { seq: Some(last), json };
                         }
-                        Ok(_gap) => {
+                        Ok(Notice::Head(head)) if head <= last => continue,
+                        Ok(Notice::Head(_)) => {
+                            metrics::counter!("board_stream_repairs_total", "cause" => "head").increment(1);
+                            break;
+                        }
+                        Ok(Notice::Change(_gap)) => {
                             metrics::counter!("board_stream_repairs_total", "cause" => "gap").increment(1);
                             break;
                         }

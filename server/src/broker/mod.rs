@@ -3,9 +3,12 @@
 //! so nothing relies on them for completeness. Every subscriber checks `seq == last + 1`
 //! and repairs gaps from the change log (see `stream`).
 //!
-//! * [`memory`]: in-process `tokio::sync::broadcast`, one channel per board (one replica).
+//! * [`memory`]: in-process `tokio::sync::broadcast`, one channel per board (one replica,
+//!   and the local fan-out of every replica).
+//! * [`redis`]: Redis pub/sub between replicas, over the local fan-out.
 
 pub mod memory;
+pub mod redis;
 
 use std::sync::Arc;
 
@@ -13,17 +16,27 @@ use tokio::sync::broadcast;
 
 use crate::live::LiveChange;
 
+/// What a board's subscribers on this replica hear.
+#[derive(Clone)]
+pub enum Notice {
+    /// A change committed (here, or on another replica).
+    Change(Arc<LiveChange>),
+    /// The board's head seq, read from the database: a subscriber behind it missed a
+    /// notice and repairs from the log.
+    Head(u64),
+}
+
 #[async_trait::async_trait]
 pub trait Broker: Send + Sync + 'static {
     /// Announces a committed change to the board's subscribers on every replica.
     async fn publish(&self, change: Arc<LiveChange>);
-    /// Follows one board's changes on this replica. The receiver is bounded: one that
+    /// Follows one board's notices on this replica. The receiver is bounded: one that
     /// falls behind gets `RecvError::Lagged` and must backfill from the log.
-    fn subscribe(&self, board: &str) -> broadcast::Receiver<Arc<LiveChange>>;
+    fn subscribe(&self, board: &str) -> broadcast::Receiver<Notice>;
     /// Readiness: can this broker deliver right now?
     async fn ready(&self) -> Result<(), String>;
 }
 
-/// How many changes a board's channel holds for its slowest receiver before that receiver
+/// How many notices a board's channel holds for its slowest receiver before that receiver
 /// lags. Small on purpose: a lagging subscriber is repaired from the log, not buffered.
 pub const CHANNEL_CAPACITY: usize = 64;

@@ -18,6 +18,8 @@ pub enum Backend {
 
 pub struct TestServer {
     pub base: String,
+    /// The server's state, for tests that reach inside (fault hooks, metrics).
+    pub app: server::state::AppState,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -29,7 +31,7 @@ pub fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-async fn fresh_postgres_database() -> String {
+pub async fn fresh_postgres_database() -> String {
     use sqlx::Connection;
     let admin = postgres_admin_url();
     let mut conn = sqlx::PgConnection::connect(&admin)
@@ -63,22 +65,38 @@ impl TestServer {
         config.replica_id = Some("test-replica".into());
         config.site_root = dir.path().join("site");
         tweak(&mut config);
+        Self::serve(config, dir).await
+    }
+
+    /// Two or more of these with the same database and REDIS_URL are replicas of one cluster.
+    pub async fn replica(database_url: &str, redis_url: &str, name: &str) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::for_database(database_url);
+        config.redis_url = Some(redis_url.to_owned());
+        config.replica_id = Some(name.to_owned());
+        config.site_root = dir.path().join("site");
+        Self::serve(config, dir).await
+    }
+
+    async fn serve(config: Config, dir: tempfile::TempDir) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let local = listener.local_addr().unwrap();
+        let base = format!("http://{local}");
+        let (close, closing) = tokio::sync::watch::channel(false);
+        let app = server::build_state(&config, local, closing).await.expect("the server starts");
         let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(listener, app.clone(), close, async move {
+            let _ = stopped.await;
+        }));
         let task = tokio::spawn(async move {
-            server::launch(listener, config, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server runs");
+            task.await.unwrap().expect("server runs");
         });
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         // Ready once /healthz answers (migrations and seeding happen before serving).
         for _ in 0..200 {
             if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
                 if r.status().is_success() {
-                    return TestServer { base, http, stop: Some(stop), task: Some(task), _dir: dir };
+                    return TestServer { base, http, app, stop: Some(stop), task: Some(task), _dir: dir };
                 }
             }
             if task.is_finished() {

@@ -1,0 +1,194 @@
+//! Several replicas of one cluster: one Postgres database, Redis pub/sub between them.
+//! Clients on one replica see changes committed on another, on every pattern and transport;
+//! a Redis message lost on purpose is noticed and repaired from the log; a Redis restart
+//! costs a few seconds, not a change.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use app::domain::BoardState;
+use app::patterns::{Applied, PatternKind};
+use app::sync::Transport;
+use common::{Subscriber, TestServer};
+use serde_json::json;
+
+/// The machine's Redis, started if it is down; these tests fail loudly without it.
+fn shared_redis() -> String {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client
+        .get_connection_with_timeout(Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("Redis must be running for these tests ({url}): {e}"));
+    let _: String = redis::cmd("PING").query(&mut conn).unwrap();
+    url
+}
+
+/// A Redis of this test's own, on a free port, that it may kill and restart.
+struct OwnRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut redis = OwnRedis { port, child: None };
+        redis.restart();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn follow(srv: &TestServer, board: &str, sub: &mut Subscriber, client: &mut BoardState, target: u64) {
+    while client.seq < target {
+        for frame in sub.next_batch(client.seq).await {
+            let Some(seq) = frame.seq() else { continue };
+            if seq <= client.seq {
+                panic!("{} / {}: seq {seq} again", sub.pattern, sub.transport);
+            }
+            if !sub.pattern.self_contained() {
+                assert_eq!(seq, client.seq + 1, "{} / {}: gap before {seq}", sub.pattern, sub.transport);
+            }
+            if sub.pattern.apply(client, &frame).unwrap() == Applied::NeedsPull {
+                *client = srv.state(board).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_on_one_replica_see_commits_on_another() {
+    let redis = shared_redis();
+    let database = common::fresh_postgres_database().await;
+    let a = TestServer::replica(&database, &redis, "replica-a").await;
+    let b = TestServer::replica(&database, &redis, "replica-b").await;
+    for pattern in PatternKind::ALL {
+        for transport in Transport::ALL {
+            let board = a.create_board(&format!("{pattern} {transport}")).await;
+            let mut client = b.state(&board).await;
+            let mut sub = b.subscribe(&board, transport, pattern, client.seq).await;
+            let mut head = 0;
+            for command in [
+                json!({"type": "add_sprint", "name": "S"}),
+                json!({"type": "add_todo", "title": "on a", "sprint_id": 1}),
+                json!({"type": "start_sprint", "id": 1}),
+                json!({"type": "complete_sprint", "id": 1}),
+            ] {
+                head = a.ok(&board, command).await;
+            }
+            follow(&b, &board, &mut sub, &mut client, head).await;
+            assert_eq!(client, a.state(&board).await, "{pattern} / {transport} on b equals a's board");
+            assert_eq!(client, b.state(&board).await, "and b's own GET state");
+            sub.close().await;
+        }
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_redis_message_is_noticed_and_repaired() {
+    let redis = shared_redis();
+    let database = common::fresh_postgres_database().await;
+    let a = TestServer::replica(&database, &redis, "replica-a").await;
+    let b = TestServer::replica(&database, &redis, "replica-b").await;
+    let board = a.create_board("lossy").await;
+    let mut client = b.state(&board).await;
+    let mut ops = b.subscribe(&board, Transport::Sse, PatternKind::PushOps, 0).await;
+    let mut state_client = client.clone();
+    let mut states = b.subscribe(&board, Transport::Ws, PatternKind::PushState, 0).await;
+    a.ok(&board, json!({"type": "add_todo", "title": "1"})).await;
+    follow(&b, &board, &mut ops, &mut client, 1).await;
+
+    // The last change's notice is lost: only the head ticker can tell.
+    a.app.redis.as_ref().unwrap().drop_next_publishes(1);
+    let started = Instant::now();
+    a.ok(&board, json!({"type": "add_todo", "title": "2, lost"})).await;
+    follow(&b, &board, &mut ops, &mut client, 2).await;
+    println!("a lost last notice was repaired after {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // A lost notice followed by another: the gap shows at once.
+    a.app.redis.as_ref().unwrap().drop_next_publishes(1);
+    a.ok(&board, json!({"type": "add_todo", "title": "3, lost"})).await;
+    a.ok(&board, json!({"type": "add_todo", "title": "4"})).await;
+    follow(&b, &board, &mut ops, &mut client, 4).await;
+    follow(&b, &board, &mut states, &mut state_client, 4).await;
+    assert_eq!(client, a.state(&board).await);
+    assert_eq!(state_client, client);
+    assert_eq!(b.state(&board).await, client, "b's GET state is not stale either");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_costs_seconds_not_changes() {
+    let mut redis = OwnRedis::start();
+    let database = common::fresh_postgres_database().await;
+    let a = TestServer::replica(&database, &redis.url(), "replica-a").await;
+    let b = TestServer::replica(&database, &redis.url(), "replica-b").await;
+    let board = a.create_board("restart").await;
+    let mut client = b.state(&board).await;
+    let mut sub = b.subscribe(&board, Transport::Sse, PatternKind::EventDiff, 0).await;
+    a.ok(&board, json!({"type": "add_todo", "title": "before"})).await;
+    follow(&b, &board, &mut sub, &mut client, 1).await;
+
+    redis.kill();
+    // Commits go on while Redis is down (the publish fails; the log has them).
+    a.ok(&board, json!({"type": "add_todo", "title": "during 1"})).await;
+    a.ok(&board, json!({"type": "add_todo", "title": "during 2"})).await;
+    redis.restart();
+    let started = Instant::now();
+    a.ok(&board, json!({"type": "add_todo", "title": "after"})).await;
+    follow(&b, &board, &mut sub, &mut client, 4).await;
+    println!("clients converged {:?} after Redis came back", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(client, a.state(&board).await);
+    // And the replicas are subscribed again: a new change arrives through Redis.
+    for _ in 0..50 {
+        if b.http.get(b.url("/readyz")).send().await.unwrap().status() == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let live = Instant::now();
+    a.ok(&board, json!({"type": "add_todo", "title": "live again"})).await;
+    follow(&b, &board, &mut sub, &mut client, 5).await;
+    println!("a change after the restart arrived in {:?}", live.elapsed());
+    a.stop().await;
+    b.stop().await;
+}
