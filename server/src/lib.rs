@@ -111,17 +111,29 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
     let mut closed = app.closing.clone();
+    let mut drained = app.closing.clone();
     tokio::spawn(async move {
         shutdown.await;
         let _ = close.send(true);
     });
-    axum::serve(listener, router::router(app))
-        .with_graceful_shutdown(async move {
-            let _ = closed.wait_for(|closing| *closing).await;
-        })
-        .await?;
+    let server = axum::serve(listener, router::router(app)).with_graceful_shutdown(async move {
+        let _ = closed.wait_for(|closing| *closing).await;
+    });
+    // Requests still running DRAIN after the signal are cut: a replica must go away in time
+    // for its orchestrator (docker's stop_grace_period is 35 s).
+    let deadline = async move {
+        let _ = drained.wait_for(|closing| *closing).await;
+        tokio::time::sleep(DRAIN).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        _ = deadline => tracing::warn!("requests still open after {DRAIN:?}; exiting anyway"),
+    }
     Ok(())
 }
+
+/// How long a shutting-down replica waits for open requests.
+pub const DRAIN: Duration = Duration::from_secs(30);
 
 /// The process-wide Prometheus recorder (a recorder is global, tests start many servers).
 fn metrics_handle() -> PrometheusHandle {

@@ -91,3 +91,33 @@ async fn a_message_over_64_kib_closes_with_1009() {
 fn sub_ws(sub: common::Subscriber) -> common::WsStream {
     sub.into_ws()
 }
+
+#[tokio::test]
+async fn shutdown_tells_every_transport_to_go_elsewhere() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let board = srv.create_board("leaving").await;
+    let mut ws = sub_ws(srv.subscribe(&board, Transport::Ws, PatternKind::EventDiff, 0).await);
+    next_frame(&mut ws).await;
+    let mut sse = srv.sse(&board, "pattern=event-diff&since=0", None).await;
+    sse.next().await;
+    let held = tokio::spawn(srv.http.get(srv.url(&format!("/api/boards/{board}/long-poll?since=0&timeout=30"))).send());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    // What SIGTERM does: the shutdown signal, then the drain.
+    srv.signal_shutdown();
+    // The socket closes with 1012 (service restart)...
+    let close = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), ws.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.expect("a close code").code), 1012);
+    // ...the held long-poll is answered with no frames...
+    let page: app::api::FramesPage = held.await.unwrap().unwrap().json().await.unwrap();
+    assert!(page.frames.is_empty());
+    // ...and the SSE stream ends, all well within the drain.
+    assert!(sse.ended().await);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

@@ -21,7 +21,7 @@ pub struct TestServer {
     /// The server's state, for tests that reach inside (fault hooks, metrics).
     pub app: server::state::AppState,
     pub http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
+    stop_signal: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
@@ -96,7 +96,7 @@ impl TestServer {
         for _ in 0..200 {
             if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
                 if r.status().is_success() {
-                    return TestServer { base, http, app, stop: Some(stop), task: Some(task), _dir: dir };
+                    return TestServer { base, http, app, stop_signal: std::sync::Mutex::new(Some(stop)), task: Some(task), _dir: dir };
                 }
             }
             if task.is_finished() {
@@ -149,10 +149,15 @@ impl TestServer {
         SseReader { body: Box::pin(r.bytes_stream()), buf: String::new() }
     }
 
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
+    /// Sends the shutdown signal (what SIGTERM does) without waiting for the drain.
+    pub fn signal_shutdown(&self) {
+        if let Some(stop) = self.stop_signal.lock().unwrap().take() {
             let _ = stop.send(());
         }
+    }
+
+    pub async fn stop(mut self) {
+        self.signal_shutdown();
         if let Some(task) = self.task.take() {
             // Open streams would hold a graceful shutdown; the test is done with them.
             task.abort();
@@ -178,6 +183,18 @@ pub struct SseReader {
 }
 
 impl SseReader {
+    /// `true` once the server ends the stream (within 10 s), skipping frames before that.
+    pub async fn ended(&mut self) -> bool {
+        let end = async {
+            while let Some(chunk) = self.body.next().await {
+                if chunk.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), end).await.is_ok()
+    }
+
     pub async fn next(&mut self) -> (Option<u64>, Frame) {
         tokio::time::timeout(Duration::from_secs(10), self.next_inner()).await.expect("an SSE event within 10 s")
     }
