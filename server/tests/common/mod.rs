@@ -300,27 +300,34 @@ impl Subscriber {
     /// The next frames for a client at `applied` (control frames included), waiting up to
     /// 10 s for at least one.
     pub async fn next_batch(&mut self, applied: u64) -> Vec<Frame> {
+        let frames = self.batch_within(applied, Duration::from_secs(10)).await;
+        assert!(!frames.is_empty(), "{} sent nothing within 10 s", self.transport);
+        frames
+    }
+
+    /// Like `next_batch`, but an empty batch when nothing came within `wait`.
+    pub async fn batch_within(&mut self, applied: u64, wait: Duration) -> Vec<Frame> {
         use app::sync::Transport;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            assert!(tokio::time::Instant::now() < deadline, "{} sent nothing within 10 s", self.transport);
+        let deadline = tokio::time::Instant::now() + wait;
+        while tokio::time::Instant::now() < deadline {
+            let left = deadline - tokio::time::Instant::now();
             let frames = match self.transport {
-                Transport::Sse => vec![self.sse.as_mut().unwrap().next().await.1],
+                Transport::Sse => match tokio::time::timeout(left, self.sse.as_mut().unwrap().next_inner()).await {
+                    Ok((_, frame)) => vec![frame],
+                    Err(_) => return Vec::new(),
+                },
                 Transport::Ws => {
                     let ws = self.ws.as_mut().unwrap();
-                    let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
-                        .await
-                        .expect("a websocket message within 10 s")
-                        .expect("socket open")
-                        .expect("socket message");
-                    match message {
+                    let Ok(message) = tokio::time::timeout(left, ws.next()).await else { return Vec::new() };
+                    match message.expect("socket open").expect("socket message") {
                         tokio_tungstenite::tungstenite::Message::Text(text) => vec![serde_json::from_str(&text).unwrap()],
                         _ => Vec::new(),
                     }
                 }
                 Transport::Poll | Transport::LongPoll => {
                     let path = if self.transport == Transport::Poll { "poll" } else { "long-poll" };
-                    let url = format!("{}/api/boards/{}/{path}?pattern={}&since={applied}&timeout=5", self.base, self.board, self.pattern);
+                    let hold = left.as_secs().clamp(0, 5);
+                    let url = format!("{}/api/boards/{}/{path}?pattern={}&since={applied}&timeout={hold}", self.base, self.board, self.pattern);
                     let r = self.http.get(url).send().await.unwrap();
                     match r.status().as_u16() {
                         304 => {
@@ -336,6 +343,7 @@ impl Subscriber {
                 return frames;
             }
         }
+        Vec::new()
     }
 
     pub async fn close(self) {
