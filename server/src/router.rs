@@ -17,7 +17,7 @@ use app::ssr::SharedPageData;
 use crate::api::{boards, changes, commands, health, MAX_BODY_BYTES};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::transports::{long_poll, poll, sse, ws};
+use crate::transports::{self, long_poll, poll, sse, ws};
 
 pub fn router(app: AppState) -> Router {
     let api = Router::new()
@@ -29,6 +29,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/boards/{board}/long-poll", get(long_poll::handler))
         .route("/api/boards/{board}/sse", get(sse::handler))
         .route("/api/boards/{board}/ws", get(ws::handler))
+        .route("/api/boards/{board}/{transport}", get(transports::unknown))
         // Anything else under /api is a JSON 404, never the HTML app.
         .route("/api/{*rest}", any(|| async { AppError::NotFound("no such API route".into()) }))
         .route("/boards", post(boards::create_from_form))

@@ -126,6 +126,11 @@ async fn poll_answers_304_when_nothing_is_newer_and_long_poll_holds() {
         let body: Value = r.json().await.unwrap();
         assert!(body["error"].as_str().unwrap().contains("push-state"), "{path}");
     }
+    // Unknown transport: 400 naming the valid ones.
+    let r = srv.http.get(srv.url(&format!("/api/boards/{board}/carrier-pigeon?pattern=push-ops"))).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("long-poll"), "{body}");
     srv.stop().await;
 }
 

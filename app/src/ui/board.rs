@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::inspector::WireInspector;
+use super::one_line_form::OneLineForm;
 use super::todo_card::TodoCard;
 use crate::domain::{BoardState, Command, Id, Sprint, SprintStatus};
 use crate::patterns::PatternKind;
@@ -211,54 +212,34 @@ fn Column(client: BoardClient, sprint: Option<Sprint>) -> impl IntoView {
     }
 }
 
+/// Adds a todo at the end of a column.
 #[component]
 fn AddTodo(client: BoardClient, sprint_id: Option<Id>) -> impl IntoView {
-    let title = RwSignal::new(String::new());
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let text = title.get_untracked();
-        if !text.trim().is_empty() {
-            client.send(Command::AddTodo { title: text, sprint_id });
-            title.set(String::new());
-        }
-    };
     view! {
-        <form class="add-todo" on:submit=submit>
-            <input
-                name="title"
-                placeholder="Add a todo"
-                aria-label="New todo title"
-                maxlength="500"
-                prop:value=move || title.get()
-                on:input:target=move |ev| title.set(ev.target().value())
-            />
-            <button type="submit">"Add"</button>
-        </form>
+        <OneLineForm
+            class="add-todo"
+            name="title"
+            placeholder="Add a todo"
+            label="New todo title"
+            max_chars=crate::domain::MAX_TITLE_CHARS
+            button="Add"
+            on_submit=move |title| client.send(Command::AddTodo { title, sprint_id })
+        />
     }
 }
 
+/// Adds a planned sprint.
 #[component]
 fn AddSprint(client: BoardClient) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let text = name.get_untracked();
-        if !text.trim().is_empty() {
-            client.send(Command::AddSprint { name: text });
-            name.set(String::new());
-        }
-    };
     view! {
-        <form class="column add-sprint" on:submit=submit>
-            <input
-                name="sprint"
-                placeholder="New sprint name"
-                aria-label="New sprint name"
-                maxlength="200"
-                prop:value=move || name.get()
-                on:input:target=move |ev| name.set(ev.target().value())
-            />
-            <button type="submit">"Add sprint"</button>
-        </form>
+        <OneLineForm
+            class="column add-sprint"
+            name="sprint"
+            placeholder="New sprint name"
+            label="New sprint name"
+            max_chars=crate::domain::MAX_NAME_CHARS
+            button="Add sprint"
+            on_submit=move |name| client.send(Command::AddSprint { name })
+        />
     }
 }

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use super::data;
+use super::one_line_form::OneLineForm;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -45,38 +46,34 @@ pub fn HomePage() -> impl IntoView {
 
 #[component]
 fn CreateBoard() -> impl IntoView {
-    let name = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let create = move |wanted: String| {
         #[cfg(feature = "hydrate")]
-        {
-            let wanted = name.get_untracked();
-            leptos::task::spawn_local(async move {
-                match crate::sync::http::create_board(&wanted).await {
-                    Ok(created) => {
-                        if let Some(window) = web_sys::window() {
-                            let _ = window.location().set_href(&format!("/boards/{}", created.id));
-                        }
+        leptos::task::spawn_local(async move {
+            match crate::sync::http::create_board(&wanted).await {
+                Ok(created) => {
+                    if let Some(window) = web_sys::window() {
+                        let _ = window.location().set_href(&format!("/boards/{}", created.id));
                     }
-                    Err(err) => error.set(Some(err.message())),
                 }
-            });
-        }
+                Err(err) => error.set(Some(err.message())),
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = wanted;
     };
     view! {
         // Without the page's script the form still works: the server creates and redirects.
-        <form class="create-board" method="post" action="/boards" on:submit=submit>
-            <input
-                name="name"
-                placeholder="New board name"
-                aria-label="New board name"
-                maxlength="200"
-                prop:value=move || name.get()
-                on:input:target=move |ev| name.set(ev.target().value())
-            />
-            <button type="submit">"Create board"</button>
-            {move || error.get().map(|e| view! { <span class="notice">{e}</span> })}
-        </form>
+        <OneLineForm
+            class="create-board"
+            name="name"
+            placeholder="New board name"
+            label="New board name"
+            max_chars=crate::domain::MAX_NAME_CHARS
+            button="Create board"
+            action="/boards"
+            on_submit=create
+        />
+        {move || error.get().map(|e| view! { <p class="notice">{e}</p> })}
     }
 }

@@ -7,6 +7,7 @@
 //! * [`board`]: the kanban: header, columns, the forms that send commands.
 //! * [`todo_card`]: one todo with its controls.
 //! * [`inspector`]: the wire inspector (what this client received).
+//! * [`one_line_form`]: the input-and-button form the add and create forms share.
 //! * [`data`]: page data: read from the server's store while rendering, fetched in the browser.
 
 pub mod board;
@@ -15,6 +16,7 @@ pub mod compare;
 pub mod data;
 pub mod home;
 pub mod inspector;
+pub mod one_line_form;
 pub mod todo_card;
 
 use leptos::prelude::*;

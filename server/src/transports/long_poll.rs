@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 
-use super::{batch, frames_page, StreamQuery};
+use super::{batch, frames_page, StreamParams};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -19,12 +19,11 @@ pub const MAX_HOLD_SECS: u64 = 55;
 pub async fn handler(
     State(app): State<AppState>,
     Path(board): Path<String>,
-    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+    params: StreamParams,
 ) -> Result<Response, AppError> {
-    let Query(query) = query?;
-    let pattern = query.pattern()?;
-    let since = query.since.unwrap_or(0);
-    let hold = Duration::from_secs(query.timeout.unwrap_or(DEFAULT_HOLD_SECS).min(MAX_HOLD_SECS));
+    let pattern = params.pattern;
+    let since = params.since.unwrap_or(0);
+    let hold = Duration::from_secs(params.timeout.unwrap_or(DEFAULT_HOLD_SECS).min(MAX_HOLD_SECS));
     metrics::counter!("board_polls_total", "transport" => "long-poll", "pattern" => pattern.as_str()).increment(1);
     let (head, frames) = batch(&app, &board, pattern, since, hold).await?;
     Ok(frames_page(head, &frames))

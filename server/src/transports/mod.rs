@@ -17,6 +17,8 @@ pub mod ws;
 
 use std::time::Duration;
 
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -29,23 +31,42 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::stream::{self, Outgoing};
 
-/// The query every stream endpoint takes: `?pattern=P&since=N`.
+/// The query every stream endpoint takes, as it arrives.
 #[derive(Debug, Deserialize)]
-pub struct StreamQuery {
-    pub pattern: Option<String>,
+struct StreamQuery {
+    pattern: Option<String>,
+    since: Option<u64>,
+    timeout: Option<u64>,
+}
+
+/// `?pattern=P&since=N[&timeout=S]`, checked: an unknown pattern is a `400` that names
+/// the valid ones, like every other refusal.
+#[derive(Debug)]
+pub struct StreamParams {
+    /// Default `event-diff`.
+    pub pattern: PatternKind,
     pub since: Option<u64>,
     /// Long-poll only: how long to hold, in seconds.
     pub timeout: Option<u64>,
 }
 
-impl StreamQuery {
-    /// The pattern asked for (default `event-diff`), or a `400` naming the valid ones.
-    pub fn pattern(&self) -> Result<PatternKind, AppError> {
-        match self.pattern.as_deref() {
-            None => Ok(PatternKind::EventDiff),
-            Some(name) => name.parse().map_err(AppError::BadRequest),
-        }
+impl<S: Send + Sync> FromRequestParts<S> for StreamParams {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(query) = Query::<StreamQuery>::from_request_parts(parts, state).await?;
+        let pattern = match query.pattern.as_deref() {
+            None => PatternKind::EventDiff,
+            Some(name) => name.parse().map_err(AppError::BadRequest)?,
+        };
+        Ok(StreamParams { pattern, since: query.since, timeout: query.timeout })
     }
+}
+
+/// `GET /api/boards/{board}/{anything else}`: a transport that does not exist.
+pub async fn unknown(Path((_board, name)): Path<(String, String)>) -> AppError {
+    let valid: Vec<&str> = app::sync::Transport::ALL.iter().map(|t| t.as_str()).collect();
+    AppError::BadRequest(format!("unknown transport `{name}`; valid transports: {}", valid.join(", ")))
 }
 
 /// Takes one batch of the stream from `since`: waits up to `hold` for the first frame that

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{batch, etag, frames_page, StreamQuery};
+use super::{batch, etag, frames_page, StreamParams};
 use crate::api::boards::if_none_match;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -19,16 +19,15 @@ const READ_LIMIT: Duration = Duration::from_secs(10);
 pub async fn handler(
     State(app): State<AppState>,
     Path(board): Path<String>,
-    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+    params: StreamParams,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let Query(query) = query?;
-    let pattern = query.pattern()?;
-    let since = query.since.unwrap_or(0);
+    let pattern = params.pattern;
+    let since = params.since.unwrap_or(0);
     let head = app.store.head(&board).await?.ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
     metrics::counter!("board_polls_total", "transport" => "poll", "pattern" => pattern.as_str()).increment(1);
     // Nothing newer: `304`, whether the client says so by `since` or by `If-None-Match`.
-    if since == head || (query.since.is_none() && if_none_match(&headers, &format!("\"{head}\""))) {
+    if since == head || (params.since.is_none() && if_none_match(&headers, &format!("\"{head}\""))) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(head))]).into_response());
     }
     let (head, frames) = batch(&app, &board, pattern, since, READ_LIMIT).await?;

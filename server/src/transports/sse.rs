@@ -4,13 +4,13 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
-use super::StreamQuery;
+use super::StreamParams;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::stream;
@@ -19,11 +19,10 @@ use crate::stream;
 pub async fn handler(
     State(app): State<AppState>,
     Path(board): Path<String>,
-    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+    params: StreamParams,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let Query(query) = query?;
-    let pattern = query.pattern()?;
+    let pattern = params.pattern;
     // A reconnecting EventSource repeats the original URL and adds Last-Event-ID: the
     // header is the newer position, so it wins over `since`.
     let since = match headers.get("last-event-id") {
@@ -34,7 +33,7 @@ pub async fn handler(
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .ok_or_else(|| AppError::BadRequest("Last-Event-ID must be a seq (a whole number)".into()))?,
         ),
-        None => query.since,
+        None => params.since,
     };
     let (_head, frames) = stream::open(&app, &board, pattern, since).await?;
     metrics::counter!("board_stream_opened_total", "transport" => "sse", "pattern" => pattern.as_str()).increment(1);

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use futures::{SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use app::api::SocketCommand;
 use app::patterns::Frame;
 
-use super::StreamQuery;
+use super::StreamParams;
 use crate::api::commands;
 use crate::api::MAX_BODY_BYTES;
 use crate::error::AppError;
@@ -39,13 +39,12 @@ pub async fn handler(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
     State(app): State<AppState>,
     Path(board): Path<String>,
-    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+    params: StreamParams,
 ) -> Result<Response, AppError> {
-    let Query(query) = query?;
-    let pattern = query.pattern()?;
+    let pattern = params.pattern;
     let ws = ws.map_err(|rejection| AppError::BadRequest(format!("this endpoint speaks WebSocket only: {}", rejection.body_text())))?;
     // Checked before the upgrade, so a bad board or pattern is a plain HTTP refusal.
-    let (_head, frames) = stream::open(&app, &board, pattern, query.since).await?;
+    let (_head, frames) = stream::open(&app, &board, pattern, params.since).await?;
     metrics::counter!("board_stream_opened_total", "transport" => "ws", "pattern" => pattern.as_str()).increment(1);
     Ok(ws
         .read_buffer_size(BUFFER_BYTES)

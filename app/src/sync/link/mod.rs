@@ -37,8 +37,8 @@ impl Link {
         match transport {
             Transport::Sse => sse::open(client, generation, &url).map(Link::Sse),
             Transport::Ws => ws::open(client, generation, &url).map(Link::Ws),
-            Transport::Poll => Some(Link::Requests(poll::open(client, generation, board, pattern, since))),
-            Transport::LongPoll => Some(Link::Requests(long_poll::open(client, generation, board, pattern, since))),
+            Transport::Poll => Some(Link::Requests(poll::open(client, generation, pattern, since))),
+            Transport::LongPoll => Some(Link::Requests(long_poll::open(client, generation, pattern, since))),
         }
     }
 
@@ -57,6 +57,57 @@ impl Link {
             _ => false,
         }
     }
+}
+
+/// The loop behind poll and long-poll: ask for the frames after `since`, hand them to the
+/// engine, and ask again (`pause_ms` later, or at once). Stops when the link is closed or
+/// replaced; a failed request hands over to the engine's reconnect.
+pub(super) fn request_loop(
+    client: BoardClient,
+    generation: u64,
+    endpoint: &'static str,
+    pattern: PatternKind,
+    since: u64,
+    hold_secs: impl Fn(u32) -> Option<u32> + 'static,
+    pause_ms: impl Fn() -> u32 + 'static,
+) -> Rc<Cell<bool>> {
+    use leptos::prelude::*;
+    use leptos::task::spawn_local;
+
+    use crate::sync::{engine, http};
+
+    let stopped = Rc::new(Cell::new(false));
+    let flag = stopped.clone();
+    let board = client.board_id();
+    spawn_local(async move {
+        let mut since = since;
+        let mut requests = 0u32;
+        while !flag.get() && engine::current(client, generation) {
+            client.wire.update(|w| w.requests += 1);
+            let answer = http::frames(&board, endpoint, pattern, since, hold_secs(requests)).await;
+            requests += 1;
+            if flag.get() {
+                return;
+            }
+            match answer {
+                Ok(batch) => {
+                    engine::opened(client, generation);
+                    if let Some((page, sizes)) = batch {
+                        since = next_since(since, &page.frames);
+                        for (frame, bytes) in page.frames.into_iter().zip(sizes) {
+                            engine::deliver(client, generation, frame, bytes);
+                        }
+                    }
+                }
+                Err(_) => return engine::failed(client, generation),
+            }
+            let pause = pause_ms();
+            if pause > 0 {
+                gloo_timers::future::TimeoutFuture::new(pause).await;
+            }
+        }
+    });
+    stopped
 }
 
 /// The seq to ask from next after a batch: past every frame received (a `reset` moves it
