@@ -1,5 +1,6 @@
 //! The WebSocket's command path: acks with the seq, error frames with the contract's
-//! statuses, and close 1009 for a message over 64 KiB.
+//! statuses, and close 1009 for a message over 64 KiB; a silent peer is dropped within
+//! 35 s (on paused time); shutdown closes with 1012.
 
 mod common;
 
@@ -86,6 +87,56 @@ async fn a_message_over_64_kib_closes_with_1009() {
     assert_eq!(u16::from(close.expect("a close code").code), 1009);
     assert_eq!(srv.state(&board).await.seq, 0);
     srv.stop().await;
+}
+
+/// A peer that stops answering pings (a laptop lid closed, a NAT entry gone) must not hold
+/// a socket and a subscription for ever. The client here never reads, so it never pongs;
+/// the clock is paused and stepped a second at a time to find when the server gives up.
+#[tokio::test]
+async fn a_silent_peer_is_dropped_within_35_seconds() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let board = srv.create_board("silent").await;
+    let mut ws = sub_ws(srv.subscribe(&board, Transport::Ws, PatternKind::EventDiff, 0).await);
+    assert!(matches!(next_frame(&mut ws).await, Frame::Hello { .. }));
+    let dead_peers = || counter(&srv.app.metrics.render(), "board_ws_dead_peers_total");
+    let before = dead_peers();
+
+    tokio::time::pause();
+    let mut waited = 0;
+    while dead_peers() == before {
+        assert!(waited < 35, "the silent peer is still connected after {waited} s");
+        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        waited += 1;
+    }
+    assert!(waited >= 30, "a peer was dropped after only {waited} s of silence (pings come every 10 s)");
+    tokio::time::resume();
+
+    // The client sees the connection end (after the pings it never answered), without a
+    // close handshake: there is nobody to hand one to.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(_))) => panic!("a dead peer gets no close frame"),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => break,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the server dropped the peer but the socket stayed open");
+    srv.stop().await;
+}
+
+/// One sample of a counter in the Prometheus text (0 when it was never incremented).
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 fn sub_ws(sub: common::Subscriber) -> common::WsStream {
