@@ -10,7 +10,8 @@
 //! * [`state`]: what handlers share; [`live`]: a committed change and the snapshot cache,
 //!   each encoded once; [`broker`]: who tells subscribers that something committed.
 //! * [`stream`]: the one subscription (replay from the log, then live, gap-repaired) that
-//!   every transport adapts.
+//!   every transport adapts; [`heads`]: the head seq its heartbeats report, read once per
+//!   board per interval.
 //! * [`page_data`]: what the pages read while rendering; [`seed`]: the `demo` board.
 //!
 //! [`launch`] takes a bound listener, so tests bind port 0 and run many servers at once.
@@ -22,6 +23,7 @@ pub mod api;
 pub mod broker;
 pub mod config;
 pub mod error;
+pub mod heads;
 pub mod live;
 pub mod page_data;
 pub mod router;
@@ -43,6 +45,7 @@ use crate::broker::memory::MemoryBroker;
 use crate::broker::redis::RedisBroker;
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::heads::Heads;
 use crate::live::Snapshots;
 use crate::state::AppState;
 use crate::store::Store;
@@ -67,6 +70,7 @@ pub async fn build_state(
         }
         None => (Arc::new(MemoryBroker::default()), None),
     };
+    let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
     let leptos = LeptosOptions::builder()
         .output_name("frontend")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -79,7 +83,8 @@ pub async fn build_state(
         redis,
         snapshots,
         replica,
-        heartbeat: Duration::from_secs(config.heartbeat_secs.max(1)),
+        heartbeat,
+        heads: Arc::new(Heads::new(heartbeat)),
         closing,
         metrics: metrics_handle(),
         leptos,

@@ -9,6 +9,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::broker::Broker;
 use crate::error::AppError;
+use crate::heads::Heads;
 use crate::live::{LiveChange, Snapshot, Snapshots};
 use crate::store::{Committed, Store};
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub replica: Arc<str>,
     /// How often idle streams get a `heartbeat` frame carrying the head seq.
     pub heartbeat: Duration,
+    /// The heads those heartbeats report: one database read per board per interval.
+    pub heads: Arc<Heads>,
     /// Turns `true` when the server begins to shut down: open streams end, so the
     /// graceful shutdown is not held open by clients that never hang up.
     pub closing: tokio::sync::watch::Receiver<bool>,

@@ -9,8 +9,9 @@
 //! * `seq == last + 1`: sent;
 //! * `seq > last + 1`: a gap: the missing seqs are read from the log first;
 //! * the receiver lagged: everything since `last` is read from the log;
-//! * idle: a `heartbeat` carries the head read from the database, and a head above `last`
-//!   (a lost last notice) triggers the same repair.
+//! * idle: a `heartbeat` carries the head read from the database (through `heads`, one
+//!   read per board per interval), and a head above `last` (a lost last notice) triggers
+//!   the same repair.
 //!
 //! A client behind the retained log gets `reset` and must take a fresh snapshot.
 //! Self-contained patterns (`poke-pull`, `push-state`) never replay history: one frame at
@@ -125,9 +126,10 @@ pub async fn open(
                         Err(RecvError::Closed) => return,
                     },
                     _ = heartbeat.tick() => {
-                        match app.store.head(&board).await {
+                        match app.heads.get(&app.store, &board).await {
                             Ok(Some(head)) => {
-                                yield Outgoing::control(Frame::Heartbeat { head });
+                                // A cached head may be older than what this stream sent.
+                                yield Outgoing::control(Frame::Heartbeat { head: head.max(last) });
                                 if head > last {
                                     metrics::counter!("board_stream_repairs_total", "cause" => "heartbeat").increment(1);
                                     break;

@@ -2,12 +2,15 @@
 //! bounded channel and is repaired from the change log (every change once, in order)
 //! instead of buffering; a change is encoded once per pattern however many subscribers
 //! there are; a hundred poke-pull clients pulling after each poke cost one snapshot build
-//! per change. (Its own test binary: it reads the process-wide metrics.)
+//! per change; idle subscribers share one database read of the head per heartbeat, and a
+//! change whose notice was lost still reaches them through it. (Its own test binary: it
+//! reads the process-wide metrics.)
 
 mod common;
 
 use std::time::Duration;
 
+use futures::future::join_all;
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -17,8 +20,13 @@ use server::api::commands;
 use server::config::Config;
 
 async fn state() -> (server::state::AppState, tempfile::TempDir) {
+    state_with(|_| {}).await
+}
+
+async fn state_with(tweak: impl FnOnce(&mut Config)) -> (server::state::AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_database(format!("sqlite://{}/b.db", dir.path().display()));
+    let mut config = Config::for_database(format!("sqlite://{}/b.db", dir.path().display()));
+    tweak(&mut config);
     let (_close, closing) = tokio::sync::watch::channel(false);
     let app = server::build_state(&config, "127.0.0.1:0".parse().unwrap(), closing).await.unwrap();
     app.store.create_board("b", "B").await.unwrap();
@@ -82,6 +90,61 @@ async fn a_change_is_encoded_once_for_all_subscribers() {
     assert!(payloads.windows(2).all(|w| w[0].as_ptr() == w[1].as_ptr()));
     let frame: Value = serde_json::from_slice(&payloads[0]).unwrap();
     assert_eq!(frame["kind"], "event");
+}
+
+#[tokio::test]
+async fn idle_subscribers_share_the_heartbeat_head_read_and_still_notice_a_lost_change() {
+    let (app, _dir) = state_with(|c| c.heartbeat_secs = 1).await;
+    let reads = || counter(&app.metrics.render(), "board_heartbeat_head_reads_total");
+    let before = reads();
+    let mut streams = Vec::new();
+    for _ in 0..40 {
+        let mut s = Box::pin(server::stream::open(&app, "b", PatternKind::EventDiff, Some(0)).await.unwrap().1);
+        s.next().await.unwrap(); // hello
+        streams.push(s);
+    }
+    // Every stream is read at once, as each connection's task reads its own. Idle for two
+    // heartbeat intervals: eighty heartbeats.
+    let idle = join_all(streams.iter_mut().map(|s| frames_until(s, counting(2)))).await;
+    assert!(idle.iter().flatten().all(|f| *f == Frame::Heartbeat { head: 0 }));
+    let read = reads() - before;
+    assert!((1.0..=4.0).contains(&read), "80 heartbeats cost {read} head reads");
+
+    // A commit whose notice never went out (what a lost Redis message looks like to a
+    // replica): the heartbeats report the new head and every stream repairs from the log.
+    app.store.commit("b", &add(0), None, None).await.unwrap();
+    let after = join_all(streams.iter_mut().map(|s| frames_until(s, |f: &Frame| f.kind() != "heartbeat"))).await;
+    for frames in after {
+        let (data, heartbeats) = frames.split_last().unwrap();
+        assert_eq!((data.kind(), data.seq()), ("event-diff", Some(1)));
+        assert!(heartbeats.iter().all(|f| matches!(f, Frame::Heartbeat { head: 0 | 1 })));
+    }
+}
+
+/// The frames a stream sends up to and including the first for which `until` is true.
+async fn frames_until<S>(stream: &mut S, mut until: impl FnMut(&Frame) -> bool) -> Vec<Frame>
+where
+    S: futures::Stream<Item = server::stream::Outgoing> + Unpin,
+{
+    let mut seen = Vec::new();
+    loop {
+        let out = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.expect("a frame within 5 s").unwrap();
+        let frame: Frame = serde_json::from_slice(&out.json).unwrap();
+        let done = until(&frame);
+        seen.push(frame);
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// An `until` that is true on the `n`th frame.
+fn counting(n: usize) -> impl FnMut(&Frame) -> bool {
+    let mut seen = 0;
+    move |_| {
+        seen += 1;
+        seen == n
+    }
 }
 
 /// The value of a counter in the Prometheus text, 0 when absent.
