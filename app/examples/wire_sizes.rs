@@ -15,12 +15,23 @@ fn main() {
         ("add a todo to the backlog", Command::AddTodo { title: "Write the release notes".into(), sprint_id: None }),
         ("rename a todo", Command::RenameTodo { id: 7, title: "Invite the whole team".into(), expected_version: None }),
         ("mark a todo done", Command::SetTodoStatus { id: 5, status: TodoStatus::Done, expected_version: None }),
-        ("move a todo to the top of its column", Command::MoveTodo { id: 7, sprint_id: None, position: Some(0), expected_version: None }),
-        ("move a todo into a sprint", Command::MoveTodo { id: 6, sprint_id: Some(2), position: None, expected_version: None }),
+        (
+            "move a todo to the top of its column",
+            Command::MoveTodo { id: 7, sprint_id: None, position: Some(0), expected_version: None },
+        ),
+        (
+            "move a todo into a sprint",
+            Command::MoveTodo { id: 6, sprint_id: Some(2), position: None, expected_version: None },
+        ),
         ("complete the active sprint", Command::CompleteSprint { id: 1 }),
         ("delete a todo", Command::DeleteTodo { id: 3, expected_version: None }),
     ];
-    println!("demo board: {} todos, {} sprints, GET state = {} bytes", board.todos.len(), board.sprints.len(), serde_json::to_string(&board).unwrap().len());
+    println!(
+        "demo board: {} todos, {} sprints, GET state = {} bytes",
+        board.todos.len(),
+        board.sprints.len(),
+        serde_json::to_string(&board).unwrap().len()
+    );
     println!();
     print!("| change |");
     for p in PatternKind::ALL {
@@ -31,7 +42,13 @@ fn main() {
     let mut totals = [0usize; 5];
     for (what, command) in &changes {
         let done = execute(&board, command).expect("each change applies");
-        let record = ChangeRecord { seq: done.state.seq, at, event: done.event.clone(), ops: done.ops.clone(), diff: done.diff.clone() };
+        let record = ChangeRecord {
+            seq: done.state.seq,
+            at,
+            event: done.event.clone(),
+            ops: done.ops.clone(),
+            diff: done.diff.clone(),
+        };
         print!("| {what} |");
         for (i, pattern) in PatternKind::ALL.iter().enumerate() {
             let bytes = pattern.encode(&record, &done.state).to_json().len();

@@ -31,13 +31,7 @@ fn server_run(commands: &[Command]) -> (BoardState, Vec<(ChangeRecord, BoardStat
     let mut log = Vec::new();
     for command in commands {
         if let Ok(done) = execute(&state, command) {
-            let record = ChangeRecord {
-                seq: done.state.seq,
-                at: 0,
-                event: done.event,
-                ops: done.ops,
-                diff: done.diff,
-            };
+            let record = ChangeRecord { seq: done.state.seq, at: 0, event: done.event, ops: done.ops, diff: done.diff };
             state = done.state;
             log.push((record, state.clone()));
         }

@@ -41,7 +41,8 @@ fn completing_a_sprint_returns_unfinished_todos_to_the_end_of_the_backlog() {
     run(&mut b, Command::AddTodo { title: "old backlog item".into(), sprint_id: None }).unwrap(); // 1
     run(&mut b, Command::AddSprint { name: "S".into() }).unwrap(); // 2
     for title in ["done one", "open one", "doing one"] {
-        run(&mut b, Command::AddTodo { title: title.into(), sprint_id: Some(2) }).unwrap(); // 3, 4, 5
+        run(&mut b, Command::AddTodo { title: title.into(), sprint_id: Some(2) }).unwrap();
+        // 3, 4, 5
     }
     run(&mut b, Command::SetTodoStatus { id: 3, status: TodoStatus::Done, expected_version: None }).unwrap();
     run(&mut b, Command::SetTodoStatus { id: 5, status: TodoStatus::Doing, expected_version: None }).unwrap();

@@ -28,8 +28,11 @@ pub struct Heads {
     /// Per board: when its head was read, and what it was. The async lock is held across
     /// the read, so streams whose heartbeats tick together (they all reconnected after a
     /// deploy) wait for one query instead of each sending their own.
-    boards: Mutex<HashMap<String, Arc<AsyncMutex<Option<(Instant, u64)>>>>>,
+    boards: Mutex<HashMap<String, Arc<Slot>>>,
 }
+
+/// One board's last read: when, and the head it found (`None`: not read yet, or gone).
+type Slot = AsyncMutex<Option<(Instant, u64)>>;
 
 impl Heads {
     pub fn new(max_age: Duration) -> Self {
@@ -51,7 +54,7 @@ impl Heads {
         Ok(head)
     }
 
-    fn slot(&self, board: &str) -> Arc<AsyncMutex<Option<(Instant, u64)>>> {
+    fn slot(&self, board: &str) -> Arc<Slot> {
         let mut boards = self.boards.lock().expect("heads lock");
         if boards.len() >= MAX_CACHED_BOARDS && !boards.contains_key(board) {
             boards.clear();

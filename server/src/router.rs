@@ -49,7 +49,8 @@ pub fn router(app: AppState) -> Router {
         // Static files (the wasm bundle under /pkg, the stylesheet) or the app's 404 page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell));
 
-    let replica = HeaderValue::from_str(&app.replica).unwrap_or_else(|_| HeaderValue::from_static("invalid-replica-id"));
+    let replica =
+        HeaderValue::from_str(&app.replica).unwrap_or_else(|_| HeaderValue::from_static("invalid-replica-id"));
     api.merge(pages)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-replica"), replica))

@@ -48,8 +48,11 @@ impl AppState {
         if let Some(snapshot) = self.snapshots.get(board) {
             return Ok(snapshot);
         }
-        let (state, at) =
-            self.store.load(board).await?.ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
+        let (state, at) = self
+            .store
+            .load(board)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
         Ok(self.snapshots.offer(board, Arc::new(Snapshot::new(Arc::new(state), at))))
     }
 

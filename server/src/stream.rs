@@ -62,90 +62,94 @@ pub async fn open(
     // Subscribe before reading the head: a change that commits in between is then both in
     // the replay and on the channel, and the seq check drops the duplicate.
     let live = app.broker.subscribe(board);
-    let head = app.store.head(board).await?.ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
+    let head =
+        app.store.head(board).await?.ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
     let app = app.clone();
     let board = board.to_owned();
     let since = since.unwrap_or(head);
-    Ok((head, async_stream::stream! {
-        let _gauge = Subscribed::new(pattern);
-        let mut live = live;
-        let closed = closed(app.closing.clone());
-        tokio::pin!(closed);
-        yield Outgoing::control(Frame::Hello { replica: app.replica.to_string(), head });
-        let mut last = since;
-        if since > head {
-            // The client holds a seq this board never reached (a wiped database, another
-            // deployment): only a fresh snapshot can help.
-            yield Outgoing::control(Frame::Reset { head });
-            last = head;
-        }
-        let mut heartbeat = tokio::time::interval(app.heartbeat);
-        heartbeat.reset();
-        loop {
-            // Catch up to whatever the log holds beyond `last`.
-            match catch_up(&app, &board, pattern, last).await {
-                Ok(frames) => {
-                    for frame in frames {
-                        last = frame.seq.unwrap_or(last).max(last);
-                        yield frame;
+    Ok((
+        head,
+        async_stream::stream! {
+            let _gauge = Subscribed::new(pattern);
+            let mut live = live;
+            let closed = closed(app.closing.clone());
+            tokio::pin!(closed);
+            yield Outgoing::control(Frame::Hello { replica: app.replica.to_string(), head });
+            let mut last = since;
+            if since > head {
+                // The client holds a seq this board never reached (a wiped database, another
+                // deployment): only a fresh snapshot can help.
+                yield Outgoing::control(Frame::Reset { head });
+                last = head;
+            }
+            let mut heartbeat = tokio::time::interval(app.heartbeat);
+            heartbeat.reset();
+            loop {
+                // Catch up to whatever the log holds beyond `last`.
+                match catch_up(&app, &board, pattern, last).await {
+                    Ok(frames) => {
+                        for frame in frames {
+                            last = frame.seq.unwrap_or(last).max(last);
+                            yield frame;
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(%board, error = %err, "stream ends: cannot read the log");
+                        return;
                     }
                 }
-                Err(err) => {
-                    tracing::warn!(%board, error = %err, "stream ends: cannot read the log");
-                    return;
-                }
-            }
-            // Follow live changes until something needs repair.
-            loop {
-                tokio::select! {
-                    _ = &mut closed => return,
-                    notice = live.recv() => match notice {
-                        Ok(Notice::Change(change)) if change.seq() <= last => continue,
-                        Ok(Notice::Change(change)) if change.seq() == last + 1 || pattern.self_contained() => {
-                            let Some(json) = change.frame(pattern) else {
-                                // push-state without the state: the snapshot catch-up sends it.
-                                break;
-                            };
-                            last = change.seq();
-                            metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "live").increment(1);
-                            yield Outgoing { seq: Some(last), json };
-                        }
-                        Ok(Notice::Head(head)) if head <= last => continue,
-                        Ok(Notice::Head(_)) => {
-                            metrics::counter!("board_stream_repairs_total", "cause" => "head").increment(1);
-                            break;
-                        }
-                        Ok(Notice::Change(_gap)) => {
-                            metrics::counter!("board_stream_repairs_total", "cause" => "gap").increment(1);
-                            break;
-                        }
-                        Err(RecvError::Lagged(_)) => {
-                            metrics::counter!("board_stream_repairs_total", "cause" => "lagged").increment(1);
-                            break;
-                        }
-                        Err(RecvError::Closed) => return,
-                    },
-                    _ = heartbeat.tick() => {
-                        match app.heads.get(&app.store, &board).await {
-                            Ok(Some(head)) => {
-                                // A cached head may be older than what this stream sent.
-                                yield Outgoing::control(Frame::Heartbeat { head: head.max(last) });
-                                if head > last {
-                                    metrics::counter!("board_stream_repairs_total", "cause" => "heartbeat").increment(1);
+                // Follow live changes until something needs repair.
+                loop {
+                    tokio::select! {
+                        _ = &mut closed => return,
+                        notice = live.recv() => match notice {
+                            Ok(Notice::Change(change)) if change.seq() <= last => continue,
+                            Ok(Notice::Change(change)) if change.seq() == last + 1 || pattern.self_contained() => {
+                                let Some(json) = change.frame(pattern) else {
+                                    // push-state without the state: the snapshot catch-up sends it.
                                     break;
+                                };
+                                last = change.seq();
+                                metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "live").increment(1);
+                                yield Outgoing { seq: Some(last), json };
+                            }
+                            Ok(Notice::Head(head)) if head <= last => continue,
+                            Ok(Notice::Head(_)) => {
+                                metrics::counter!("board_stream_repairs_total", "cause" => "head").increment(1);
+                                break;
+                            }
+                            Ok(Notice::Change(_gap)) => {
+                                metrics::counter!("board_stream_repairs_total", "cause" => "gap").increment(1);
+                                break;
+                            }
+                            Err(RecvError::Lagged(_)) => {
+                                metrics::counter!("board_stream_repairs_total", "cause" => "lagged").increment(1);
+                                break;
+                            }
+                            Err(RecvError::Closed) => return,
+                        },
+                        _ = heartbeat.tick() => {
+                            match app.heads.get(&app.store, &board).await {
+                                Ok(Some(head)) => {
+                                    // A cached head may be older than what this stream sent.
+                                    yield Outgoing::control(Frame::Heartbeat { head: head.max(last) });
+                                    if head > last {
+                                        metrics::counter!("board_stream_repairs_total", "cause" => "heartbeat").increment(1);
+                                        break;
+                                    }
+                                }
+                                Ok(None) => return,
+                                Err(err) => {
+                                    tracing::warn!(%board, error = %err, "stream ends: cannot read the head");
+                                    return;
                                 }
                             }
-                            Ok(None) => return,
-                            Err(err) => {
-                                tracing::warn!(%board, error = %err, "stream ends: cannot read the head");
-                                return;
-                            }
                         }
                     }
                 }
             }
-        }
-    }))
+        },
+    ))
 }
 
 /// Completes when the server starts shutting down (never, if nobody can signal it).
@@ -177,7 +181,8 @@ pub async fn catch_up(app: &AppState, board: &str, pattern: PatternKind, last: u
                 let page_len = changes.len();
                 for change in changes {
                     from = change.seq;
-                    metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "replay").increment(1);
+                    metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "replay")
+                        .increment(1);
                     out.push(Outgoing {
                         seq: Some(change.seq),
                         // `state` is only read by push-state, which never replays.

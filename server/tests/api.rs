@@ -81,7 +81,8 @@ async fn idempotency_and_versions(backend: Backend) {
     let other: Value = send("k-2").await.unwrap().json().await.unwrap();
     assert_eq!(other["seq"], 2);
 
-    let (status, body) = srv.command(&board, json!({"type": "rename_todo", "id": 1, "title": "x", "expected_version": 7})).await;
+    let (status, body) =
+        srv.command(&board, json!({"type": "rename_todo", "id": 1, "title": "x", "expected_version": 7})).await;
     assert_eq!(status, 409);
     assert_eq!(body["current"]["id"], 1);
     assert_eq!(body["current"]["version"], 1);
@@ -101,23 +102,38 @@ async fn every_refusal_changes_nothing(backend: Backend) {
     let before = srv.state(&board).await;
     let commands = srv.url(&format!("/api/boards/{board}/commands"));
 
-    let raw = |body: &'static str| srv.http.post(&commands).header("content-type", "application/json").body(body).send();
+    let raw =
+        |body: &'static str| srv.http.post(&commands).header("content-type", "application/json").body(body).send();
     let cases: Vec<(u16, reqwest::Response)> = vec![
         (400, raw("{not json").await.unwrap()),
         (400, raw(r#"{"type":"launch_rocket"}"#).await.unwrap()),
         (400, raw(r#"{"type":"add_todo"}"#).await.unwrap()),
         (400, raw(r#"{"type":"set_todo_status","id":2,"status":"blocked"}"#).await.unwrap()),
-        (404, srv.http.post(srv.url("/api/boards/nope/commands")).json(&json!({"type":"add_todo","title":"x"})).send().await.unwrap()),
+        (
+            404,
+            srv.http
+                .post(srv.url("/api/boards/nope/commands"))
+                .json(&json!({"type":"add_todo","title":"x"}))
+                .send()
+                .await
+                .unwrap(),
+        ),
         (404, srv.http.post(&commands).json(&json!({"type":"rename_todo","id":99,"title":"x"})).send().await.unwrap()),
         (404, srv.http.post(&commands).json(&json!({"type":"start_sprint","id":99})).send().await.unwrap()),
         (422, srv.http.post(&commands).json(&json!({"type":"add_todo","title":"   "})).send().await.unwrap()),
         (422, srv.http.post(&commands).json(&json!({"type":"add_todo","title":"x".repeat(501)})).send().await.unwrap()),
         (422, srv.http.post(&commands).json(&json!({"type":"complete_sprint","id":1})).send().await.unwrap()),
-        (413, srv.http.post(&commands).json(&json!({"type":"add_todo","title":"x".repeat(70_000)})).send().await.unwrap()),
+        (
+            413,
+            srv.http.post(&commands).json(&json!({"type":"add_todo","title":"x".repeat(70_000)})).send().await.unwrap(),
+        ),
         (404, srv.http.get(srv.url("/api/boards/nope")).send().await.unwrap()),
         (404, srv.http.get(srv.url("/api/boards/nope/changes?since=0")).send().await.unwrap()),
         (400, srv.http.get(srv.url(&format!("/api/boards/{board}/sse?pattern=smoke-signals"))).send().await.unwrap()),
-        (400, srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=0&pattern=nope"))).send().await.unwrap()),
+        (
+            400,
+            srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=0&pattern=nope"))).send().await.unwrap(),
+        ),
         (400, srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=minus-one"))).send().await.unwrap()),
         (410, srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=0"))).send().await.unwrap()),
         (422, srv.http.post(srv.url("/api/boards")).json(&json!({"name": ""})).send().await.unwrap()),
@@ -192,7 +208,12 @@ async fn concurrent_writers_get_contiguous_seqs(backend: Backend) {
         tasks.push(tokio::spawn(async move {
             let mut seqs = Vec::new();
             for i in 0..each {
-                let r = http.post(&url).json(&json!({"type": "add_todo", "title": format!("w{w}-{i}")})).send().await.unwrap();
+                let r = http
+                    .post(&url)
+                    .json(&json!({"type": "add_todo", "title": format!("w{w}-{i}")}))
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), 200);
                 seqs.push(r.json::<Value>().await.unwrap()["seq"].as_u64().unwrap());
             }
@@ -210,8 +231,15 @@ async fn concurrent_writers_get_contiguous_seqs(backend: Backend) {
     assert_eq!((state.seq, state.todos.len() as u64), (total, total));
     let positions: Vec<u32> = state.column(None).iter().map(|t| t.position).collect();
     assert_eq!(positions, (0..total as u32).collect::<Vec<_>>());
-    let page: app::api::FramesPage =
-        srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=0"))).send().await.unwrap().json().await.unwrap();
+    let page: app::api::FramesPage = srv
+        .http
+        .get(srv.url(&format!("/api/boards/{board}/changes?since=0")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let logged: Vec<u64> = page.frames.iter().filter_map(|f| f.seq()).collect();
     assert_eq!(logged, (1..=total).collect::<Vec<_>>(), "the log is contiguous");
     srv.stop().await;

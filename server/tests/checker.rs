@@ -47,13 +47,21 @@ async fn every_acknowledged_write_is_applied_once_in_order_by_every_client() {
                     let mut applied: Vec<u64> = Vec::new();
                     let deadline = Instant::now() + Duration::from_secs(90);
                     while state.seq < target.load(Ordering::SeqCst) {
-                        assert!(Instant::now() < deadline, "{pattern} / {transport} on replica {r} stalled at {}", state.seq);
+                        assert!(
+                            Instant::now() < deadline,
+                            "{pattern} / {transport} on replica {r} stalled at {}",
+                            state.seq
+                        );
                         for frame in sub.batch_within(state.seq, Duration::from_millis(500)).await {
                             let Some(seq) = frame.seq() else {
                                 assert!(!matches!(frame, Frame::Reset { .. }), "no reset expected");
                                 continue;
                             };
-                            assert_eq!(seq, state.seq + 1, "{pattern} / {transport} on replica {r}: in order, no gap, no repeat");
+                            assert_eq!(
+                                seq,
+                                state.seq + 1,
+                                "{pattern} / {transport} on replica {r}: in order, no gap, no repeat"
+                            );
                             assert_eq!(pattern.apply(&mut state, &frame).unwrap(), Applied::Applied);
                             applied.push(seq);
                         }

@@ -32,7 +32,14 @@ fn second_half() -> Vec<Value> {
 }
 
 /// Receives until the client reaches `target`, checking every data frame's seq.
-async fn follow(srv: &TestServer, board: &str, sub: &mut Subscriber, client: &mut BoardState, seen: &mut Vec<u64>, target: u64) {
+async fn follow(
+    srv: &TestServer,
+    board: &str,
+    sub: &mut Subscriber,
+    client: &mut BoardState,
+    seen: &mut Vec<u64>,
+    target: u64,
+) {
     while client.seq < target {
         for frame in sub.next_batch(client.seq).await {
             let Some(seq) = frame.seq() else {
@@ -92,7 +99,8 @@ async fn every_pattern_over_every_transport() {
 async fn poll_answers_304_when_nothing_is_newer_and_long_poll_holds() {
     let srv = TestServer::start(Backend::Sqlite).await;
     let board = srv.create_board("poll").await;
-    let poll = |since: u64| srv.http.get(srv.url(&format!("/api/boards/{board}/poll?pattern=push-ops&since={since}"))).send();
+    let poll =
+        |since: u64| srv.http.get(srv.url(&format!("/api/boards/{board}/poll?pattern=push-ops&since={since}"))).send();
     let r = poll(0).await.unwrap();
     assert_eq!(r.status(), 304);
     assert_eq!(r.headers()["etag"], "\"0\"");
@@ -127,7 +135,8 @@ async fn poll_answers_304_when_nothing_is_newer_and_long_poll_holds() {
         assert!(body["error"].as_str().unwrap().contains("push-state"), "{path}");
     }
     // Unknown transport: 400 naming the valid ones.
-    let r = srv.http.get(srv.url(&format!("/api/boards/{board}/carrier-pigeon?pattern=push-ops"))).send().await.unwrap();
+    let r =
+        srv.http.get(srv.url(&format!("/api/boards/{board}/carrier-pigeon?pattern=push-ops"))).send().await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("long-poll"), "{body}");

@@ -128,7 +128,8 @@ where
 {
     let mut seen = Vec::new();
     loop {
-        let out = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.expect("a frame within 5 s").unwrap();
+        let out =
+            tokio::time::timeout(Duration::from_secs(5), stream.next()).await.expect("a frame within 5 s").unwrap();
         let frame: Frame = serde_json::from_slice(&out.json).unwrap();
         let done = until(&frame);
         seen.push(frame);

@@ -13,7 +13,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 async fn next_frame(ws: &mut common::WsStream) -> Frame {
     loop {
-        let message = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
+        let message =
+            tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
         if let Message::Text(text) = message {
             return serde_json::from_str(&text).unwrap();
         }
@@ -39,7 +40,9 @@ async fn commands_up_the_socket_are_acked_or_refused() {
     assert!(matches!(next_frame(&mut ws).await, Frame::Hello { head: 0, .. }));
 
     let send = |body: serde_json::Value| Message::Text(body.to_string().into());
-    ws.send(send(json!({"request_id": "r1", "command": {"type": "add_todo", "title": "over the socket"}}))).await.unwrap();
+    ws.send(send(json!({"request_id": "r1", "command": {"type": "add_todo", "title": "over the socket"}})))
+        .await
+        .unwrap();
     assert_eq!(next_answer(&mut ws).await, Frame::Ack { request_id: Some("r1".into()), seq: 1, id: Some(1) });
     assert_eq!(srv.state(&board).await.todos[0].title, "over the socket");
 
@@ -47,7 +50,10 @@ async fn commands_up_the_socket_are_acked_or_refused() {
         (json!({"request_id": "r2", "command": {"type": "add_todo", "title": ""}}), 422),
         (json!({"request_id": "r3", "command": {"type": "rename_todo", "id": 99, "title": "x"}}), 404),
         (json!({"request_id": "r4", "command": {"type": "warp"}}), 400),
-        (json!({"request_id": "r5", "command": {"type": "rename_todo", "id": 1, "title": "x", "expected_version": 9}}), 409),
+        (
+            json!({"request_id": "r5", "command": {"type": "rename_todo", "id": 1, "title": "x", "expected_version": 9}}),
+            409,
+        ),
     ];
     for (body, status) in cases {
         let id = body["request_id"].as_str().unwrap().to_owned();
@@ -62,7 +68,11 @@ async fn commands_up_the_socket_are_acked_or_refused() {
     }
     // The same idempotency key twice applies once.
     for _ in 0..2 {
-        ws.send(send(json!({"request_id": "k", "idempotency_key": "same", "command": {"type": "add_sprint", "name": "S"}}))).await.unwrap();
+        ws.send(send(
+            json!({"request_id": "k", "idempotency_key": "same", "command": {"type": "add_sprint", "name": "S"}}),
+        ))
+        .await
+        .unwrap();
         assert!(matches!(next_answer(&mut ws).await, Frame::Ack { seq: 2, .. }));
     }
     assert_eq!(srv.state(&board).await.seq, 2, "refusals and the replay changed nothing");

@@ -35,11 +35,7 @@ pub fn decide(state: &BoardState, command: &Command) -> Result<Event, DomainErro
                 open_sprint(state, *sprint_id)?;
             }
             // The target column as it will be without the moving todo: clamp into it.
-            let len = state
-                .todos
-                .iter()
-                .filter(|t| t.sprint_id == *sprint_id && t.id != *id)
-                .count() as u32;
+            let len = state.todos.iter().filter(|t| t.sprint_id == *sprint_id && t.id != *id).count() as u32;
             let position = position.unwrap_or(len).min(len);
             Event::TodoMoved { id: *id, sprint_id: *sprint_id, position }
         }
@@ -52,24 +48,16 @@ pub fn decide(state: &BoardState, command: &Command) -> Result<Event, DomainErro
             let sprint = state.sprint(*id).ok_or(DomainError::SprintNotFound(*id))?;
             match sprint.status {
                 SprintStatus::Planned => Event::SprintStarted { id: *id },
-                SprintStatus::Active => {
-                    return Err(DomainError::rule(format!("sprint {id} is already active")))
-                }
-                SprintStatus::Completed => {
-                    return Err(DomainError::rule(format!("sprint {id} is already completed")))
-                }
+                SprintStatus::Active => return Err(DomainError::rule(format!("sprint {id} is already active"))),
+                SprintStatus::Completed => return Err(DomainError::rule(format!("sprint {id} is already completed"))),
             }
         }
         Command::CompleteSprint { id } => {
             let sprint = state.sprint(*id).ok_or(DomainError::SprintNotFound(*id))?;
             match sprint.status {
                 SprintStatus::Active => Event::SprintCompleted { id: *id },
-                SprintStatus::Planned => {
-                    return Err(DomainError::rule(format!("sprint {id} has not been started")))
-                }
-                SprintStatus::Completed => {
-                    return Err(DomainError::rule(format!("sprint {id} is already completed")))
-                }
+                SprintStatus::Planned => return Err(DomainError::rule(format!("sprint {id} has not been started"))),
+                SprintStatus::Completed => return Err(DomainError::rule(format!("sprint {id} is already completed"))),
             }
         }
     })
@@ -79,10 +67,9 @@ pub fn decide(state: &BoardState, command: &Command) -> Result<Event, DomainErro
 fn todo_at(state: &BoardState, id: Id, expected: Option<u64>) -> Result<&Todo, DomainError> {
     let todo = state.todo(id).ok_or(DomainError::TodoNotFound(id))?;
     match expected {
-        Some(expected) if expected != todo.version => Err(DomainError::VersionMismatch {
-            expected,
-            current: Box::new(todo.clone()),
-        }),
+        Some(expected) if expected != todo.version => {
+            Err(DomainError::VersionMismatch { expected, current: Box::new(todo.clone()) })
+        }
         _ => Ok(todo),
     }
 }

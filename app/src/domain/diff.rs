@@ -49,11 +49,7 @@ pub fn between(old: &BoardState, new: &BoardState) -> Diff {
     merge_walk(&old.todos, &new.todos, |t| t.id, &mut |change| {
         todos.push(entity(change, |t| t.id, &old_index));
     });
-    Diff {
-        board: fields(&to_object(&old.board), &to_object(&new.board)),
-        sprints,
-        todos,
-    }
+    Diff { board: fields(&to_object(&old.board), &to_object(&new.board)), sprints, todos }
 }
 
 /// Applies a diff field by field. Unknown ids are skipped: a diff is only meaningful on the
@@ -106,7 +102,10 @@ fn entity<T: Serialize>(change: Change<'_, T>, id: impl Fn(&T) -> Id, old: &BTre
                 None => EntityDiff::Created { id: id(item), value },
                 Some(before) => EntityDiff::Updated {
                     id: id(item),
-                    fields: fields(before.as_object().expect("entities are objects"), value.as_object().expect("entities are objects")),
+                    fields: fields(
+                        before.as_object().expect("entities are objects"),
+                        value.as_object().expect("entities are objects"),
+                    ),
                 },
             }
         }
@@ -133,7 +132,10 @@ fn fields(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<FieldChange
 }
 
 /// A copy of `item` with the given fields set to their new values.
-fn patched<T: Serialize + for<'de> Deserialize<'de>>(item: &T, changes: &[FieldChange]) -> Result<T, serde_json::Error> {
+fn patched<T: Serialize + for<'de> Deserialize<'de>>(
+    item: &T,
+    changes: &[FieldChange],
+) -> Result<T, serde_json::Error> {
     let mut object = to_object(item);
     for change in changes {
         object.insert(change.field.clone(), change.to.clone());

@@ -11,16 +11,39 @@ use super::model::{Id, TodoStatus};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    TodoAdded { id: Id, title: String, sprint_id: Option<Id> },
-    TodoRenamed { id: Id, title: String },
-    TodoStatusChanged { id: Id, status: TodoStatus },
+    TodoAdded {
+        id: Id,
+        title: String,
+        sprint_id: Option<Id>,
+    },
+    TodoRenamed {
+        id: Id,
+        title: String,
+    },
+    TodoStatusChanged {
+        id: Id,
+        status: TodoStatus,
+    },
     /// `position` is already clamped to the target column by `decide`.
-    TodoMoved { id: Id, sprint_id: Option<Id>, position: u32 },
-    TodoDeleted { id: Id },
-    SprintAdded { id: Id, name: String },
-    SprintStarted { id: Id },
+    TodoMoved {
+        id: Id,
+        sprint_id: Option<Id>,
+        position: u32,
+    },
+    TodoDeleted {
+        id: Id,
+    },
+    SprintAdded {
+        id: Id,
+        name: String,
+    },
+    SprintStarted {
+        id: Id,
+    },
     /// The reducer moves the sprint's unfinished todos to the end of the backlog.
-    SprintCompleted { id: Id },
+    SprintCompleted {
+        id: Id,
+    },
 }
 
 impl Event {

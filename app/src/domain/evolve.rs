@@ -33,8 +33,7 @@ pub fn evolve(state: &mut BoardState, event: &Event) {
             let Some(from) = state.todo(*id).map(|t| t.sprint_id) else { return };
             touch(state, *id, |t| t.sprint_id = *sprint_id);
             // Order the target column without the mover, then slot it in at `position`.
-            let mut column: Vec<Id> =
-                column_ids(state, *sprint_id).into_iter().filter(|i| i != id).collect();
+            let mut column: Vec<Id> = column_ids(state, *sprint_id).into_iter().filter(|i| i != id).collect();
             let at = (*position as usize).min(column.len());
             column.insert(at, *id);
             set_positions(state, &column);
@@ -47,11 +46,9 @@ pub fn evolve(state: &mut BoardState, event: &Event) {
                 renumber(state, todo.sprint_id);
             }
         }
-        Event::SprintAdded { id, name } => state.put_sprint(Sprint {
-            id: *id,
-            name: name.clone(),
-            status: SprintStatus::Planned,
-        }),
+        Event::SprintAdded { id, name } => {
+            state.put_sprint(Sprint { id: *id, name: name.clone(), status: SprintStatus::Planned })
+        }
         Event::SprintStarted { id } => set_sprint_status(state, *id, SprintStatus::Active),
         Event::SprintCompleted { id } => {
             set_sprint_status(state, *id, SprintStatus::Completed);

@@ -87,21 +87,14 @@ impl SprintStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [SprintStatus::Planned, SprintStatus::Active, SprintStatus::Completed]
-            .into_iter()
-            .find(|st| st.as_str() == s)
+        [SprintStatus::Planned, SprintStatus::Active, SprintStatus::Completed].into_iter().find(|st| st.as_str() == s)
     }
 }
 
 impl BoardState {
     /// A new board with no changes: seq 0.
     pub fn empty(id: impl Into<String>, name: impl Into<String>) -> Self {
-        BoardState {
-            seq: 0,
-            board: Board { id: id.into(), name: name.into() },
-            sprints: Vec::new(),
-            todos: Vec::new(),
-        }
+        BoardState { seq: 0, board: Board { id: id.into(), name: name.into() }, sprints: Vec::new(), todos: Vec::new() }
     }
 
     pub fn todo(&self, id: Id) -> Option<&Todo> {

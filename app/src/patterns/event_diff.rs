@@ -11,12 +11,7 @@ impl Pattern for EventDiff {
     const SELF_CONTAINED: bool = false;
 
     fn encode(change: &ChangeRecord, _state: &BoardState) -> Frame {
-        Frame::EventDiff {
-            seq: change.seq,
-            at: change.at,
-            event: change.event.clone(),
-            diff: change.diff.clone(),
-        }
+        Frame::EventDiff { seq: change.seq, at: change.at, event: change.event.clone(), diff: change.diff.clone() }
     }
 
     fn apply(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {

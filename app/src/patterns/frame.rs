@@ -9,11 +9,18 @@ use crate::domain::{BoardState, Diff, Event, Op};
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Frame {
     /// First frame of every stream: who serves it and the board's head seq.
-    Hello { replica: String, head: u64 },
+    Hello {
+        replica: String,
+        head: u64,
+    },
     /// Sent while idle; a head above the client's seq means it missed something.
-    Heartbeat { head: u64 },
+    Heartbeat {
+        head: u64,
+    },
     /// The requested `since` is outside the retained log: take a fresh snapshot.
-    Reset { head: u64 },
+    Reset {
+        head: u64,
+    },
     /// WebSocket only: a command sent up the socket committed at `seq`.
     Ack {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30,20 +37,42 @@ pub enum Frame {
         status: u16,
         error: String,
     },
-    Poke { seq: u64, at: i64 },
-    State { seq: u64, at: i64, state: BoardState },
-    Ops { seq: u64, at: i64, ops: Vec<Op> },
-    Event { seq: u64, at: i64, event: Event },
-    EventDiff { seq: u64, at: i64, event: Event, diff: Diff },
+    Poke {
+        seq: u64,
+        at: i64,
+    },
+    State {
+        seq: u64,
+        at: i64,
+        state: BoardState,
+    },
+    Ops {
+        seq: u64,
+        at: i64,
+        ops: Vec<Op>,
+    },
+    Event {
+        seq: u64,
+        at: i64,
+        event: Event,
+    },
+    EventDiff {
+        seq: u64,
+        at: i64,
+        event: Event,
+        diff: Diff,
+    },
 }
 
 impl Frame {
     /// The seq a data frame brings the client to; `None` for control frames.
     pub fn seq(&self) -> Option<u64> {
         match self {
-            Frame::Hello { .. } | Frame::Heartbeat { .. } | Frame::Reset { .. } | Frame::Ack { .. } | Frame::Error { .. } => {
-                None
-            }
+            Frame::Hello { .. }
+            | Frame::Heartbeat { .. }
+            | Frame::Reset { .. }
+            | Frame::Ack { .. }
+            | Frame::Error { .. } => None,
             Frame::Poke { seq, .. }
             | Frame::State { seq, .. }
             | Frame::Ops { seq, .. }

@@ -11,7 +11,10 @@ use crate::patterns::PatternKind;
 pub enum HttpError {
     /// No answer at all: offline, DNS, connection refused.
     Network(String),
-    Status { status: u16, message: String },
+    Status {
+        status: u16,
+        message: String,
+    },
 }
 
 impl HttpError {

@@ -24,11 +24,9 @@ pub fn step(state: &mut BoardState, pattern: PatternKind, frame: &Frame) -> Resu
         // Control frames the engine handles itself (ack/error of WebSocket commands).
         Frame::Hello { .. } | Frame::Ack { .. } | Frame::Error { .. } => Ok(Step::Skip),
         // An idle stream whose head is ahead of us lost a notice (or its last frame).
-        Frame::Heartbeat { head } if *head > state.seq => Ok(if pattern.self_contained() {
-            Step::Pull { seq: *head }
-        } else {
-            Step::Backfill { since: state.seq }
-        }),
+        Frame::Heartbeat { head } if *head > state.seq => {
+            Ok(if pattern.self_contained() { Step::Pull { seq: *head } } else { Step::Backfill { since: state.seq } })
+        }
         Frame::Heartbeat { .. } => Ok(Step::Skip),
         Frame::Reset { .. } => Ok(Step::Snapshot),
         data => {
@@ -73,7 +71,10 @@ mod tests {
         assert_eq!(step(&mut state, PatternKind::PushOps, &frames[0]), Ok(Step::Skip));
         assert_eq!(step(&mut state, PatternKind::PushOps, &frames[2]), Ok(Step::Backfill { since: 1 }));
         assert_eq!(state.seq, 1, "a gap applies nothing");
-        assert_eq!(step(&mut state, PatternKind::PushOps, &Frame::Heartbeat { head: 3 }), Ok(Step::Backfill { since: 1 }));
+        assert_eq!(
+            step(&mut state, PatternKind::PushOps, &Frame::Heartbeat { head: 3 }),
+            Ok(Step::Backfill { since: 1 })
+        );
         assert_eq!(step(&mut state, PatternKind::PushOps, &Frame::Reset { head: 3 }), Ok(Step::Snapshot));
     }
 

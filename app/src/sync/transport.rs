@@ -17,7 +17,6 @@ pub enum Transport {
 impl Transport {
     pub const ALL: [Transport; 4] = [Transport::Poll, Transport::LongPoll, Transport::Sse, Transport::Ws];
 
-
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Poll => "poll",

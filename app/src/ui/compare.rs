@@ -29,7 +29,8 @@ fn parse_panes(spec: Option<String>) -> Result<Vec<(PatternKind, Transport)>, St
     let panes = spec
         .split(',')
         .map(|pane| {
-            let (pattern, transport) = pane.split_once(':').ok_or_else(|| format!("a pane is `pattern:transport`, not `{pane}`"))?;
+            let (pattern, transport) =
+                pane.split_once(':').ok_or_else(|| format!("a pane is `pattern:transport`, not `{pane}`"))?;
             Ok((pattern.parse::<PatternKind>()?, transport.parse::<Transport>()?))
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -116,7 +117,11 @@ fn Agreement(client: BoardClient, all: Vec<BoardClient>) -> impl IntoView {
         let newest = all.iter().map(|c| c.state.with(|s| s.seq)).max().unwrap_or(seq);
         if seq < newest {
             "catching-up"
-        } else if all.iter().filter(|c| c.state.with(|s| s.seq) == seq).all(|c| c.state.with(|s| s.fingerprint()) == print) {
+        } else if all
+            .iter()
+            .filter(|c| c.state.with(|s| s.seq) == seq)
+            .all(|c| c.state.with(|s| s.fingerprint()) == print)
+        {
             "converged"
         } else {
             "diverged"

@@ -18,7 +18,11 @@ pub fn TodoCard(client: BoardClient, todo: Todo) -> impl IntoView {
     // Where this todo can move: the backlog and every sprint that is not completed.
     let targets = move || {
         client.state.with(|s| {
-            s.sprints.iter().filter(|sp| sp.status != SprintStatus::Completed).map(|sp| (sp.id, sp.name.clone())).collect::<Vec<_>>()
+            s.sprints
+                .iter()
+                .filter(|sp| sp.status != SprintStatus::Completed)
+                .map(|sp| (sp.id, sp.name.clone()))
+                .collect::<Vec<_>>()
         })
     };
     let column_len = move || client.state.with(|s| s.column(sprint_id).len() as u32);

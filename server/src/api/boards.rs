@@ -47,7 +47,11 @@ pub async fn create_from_form(
 }
 
 /// The board at its newest seq. `ETag` is the seq, so a client that holds it gets `304`.
-pub async fn state(State(app): State<AppState>, Path(board): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn state(
+    State(app): State<AppState>,
+    Path(board): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let snapshot = app.snapshot(&board).await?;
     let etag = format!("\"{}\"", snapshot.seq());
     let etag_value = HeaderValue::from_str(&etag).expect("a quoted number is a valid header");
@@ -65,9 +69,11 @@ pub async fn state(State(app): State<AppState>, Path(board): Path<String>, heade
 
 /// Does `If-None-Match` list this ETag (or `*`)? Weak validators compare equal too.
 pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).any(|v| {
-        v.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == etag || t == "*")
-    })
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == etag || t == "*"))
 }
 
 /// `Sprint planning!` → `sprint-planning-k3x9q2`: readable in a URL, unique by the suffix.

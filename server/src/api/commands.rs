@@ -51,11 +51,9 @@ pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&st
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
-    let key = value
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
-        .ok_or_else(|| AppError::BadRequest(format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters")))?;
+    let key =
+        value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN).ok_or_else(|| {
+            AppError::BadRequest(format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters"))
+        })?;
     Ok(Some(key.to_owned()))
 }

@@ -53,7 +53,12 @@ pub struct RedisBroker {
 
 impl RedisBroker {
     /// Connects the publisher and starts the subscriber and the head ticker.
-    pub async fn start(url: &str, replica: Arc<str>, store: Store, snapshots: Arc<Snapshots>) -> Result<Arc<Self>, redis::RedisError> {
+    pub async fn start(
+        url: &str,
+        replica: Arc<str>,
+        store: Store,
+        snapshots: Arc<Snapshots>,
+    ) -> Result<Arc<Self>, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let publisher = ConnectionManager::new(client.clone()).await?;
         let broker = Arc::new(RedisBroker {
@@ -63,7 +68,14 @@ impl RedisBroker {
             subscribed: Arc::new(AtomicBool::new(false)),
             drop_next: Arc::new(AtomicU64::new(0)),
         });
-        tokio::spawn(subscribe_loop(client, broker.local.clone(), broker.replica.clone(), broker.subscribed.clone(), store.clone(), snapshots.clone()));
+        tokio::spawn(subscribe_loop(
+            client,
+            broker.local.clone(),
+            broker.replica.clone(),
+            broker.subscribed.clone(),
+            store.clone(),
+            snapshots.clone(),
+        ));
         tokio::spawn(head_ticker(broker.local.clone(), store, snapshots));
         Ok(broker)
     }
@@ -83,8 +95,12 @@ impl Broker for RedisBroker {
             metrics::counter!("board_redis_publish_dropped_total").increment(1);
             return;
         }
-        let payload = serde_json::to_string(&Wire { replica: self.replica.to_string(), board: change.board.clone(), record: change.record.clone() })
-            .expect("changes serialise");
+        let payload = serde_json::to_string(&Wire {
+            replica: self.replica.to_string(),
+            board: change.board.clone(),
+            record: change.record.clone(),
+        })
+        .expect("changes serialise");
         let mut publisher = self.publisher.clone();
         let published: Result<i64, _> = publisher.publish(format!("board:{}", change.board), payload).await;
         if let Err(err) = published {

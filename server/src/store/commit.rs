@@ -100,7 +100,8 @@ impl Store {
         let before = match cached {
             Some(state) if state.seq + 1 == seq => state.clone(),
             _ => {
-                let mut state = load_state(&mut tx, board).await?.ok_or_else(|| CommitError::NoBoard(board.to_owned()))?;
+                let mut state =
+                    load_state(&mut tx, board).await?.ok_or_else(|| CommitError::NoBoard(board.to_owned()))?;
                 // The rows are at seq-1; the board row already says seq.
                 state.seq = seq - 1;
                 state
@@ -132,7 +133,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        if seq % 100 == 0 {
+        if seq.is_multiple_of(100) {
             sqlx::query("DELETE FROM idempotency_keys WHERE board_id = $1 AND created_at < $2")
                 .bind(board)
                 .bind(at - KEY_TTL_MS)
@@ -145,7 +146,13 @@ impl Store {
     }
 
     /// Drops log entries beyond the retention, remembering how far it pruned.
-    async fn prune(&self, tx: &mut AnyConnection, board: &str, seq: u64, pruned_through: u64) -> Result<(), sqlx::Error> {
+    async fn prune(
+        &self,
+        tx: &mut AnyConnection,
+        board: &str,
+        seq: u64,
+        pruned_through: u64,
+    ) -> Result<(), sqlx::Error> {
         let keep_after = seq.saturating_sub(self.retain);
         if keep_after <= pruned_through {
             return Ok(());
@@ -186,7 +193,11 @@ async fn write_rows(tx: &mut AnyConnection, board: &str, ops: &[Op]) -> Result<(
                 .await?;
             }
             Op::DeleteTodo { id } => {
-                sqlx::query("DELETE FROM todos WHERE board_id = $1 AND id = $2").bind(board).bind(*id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM todos WHERE board_id = $1 AND id = $2")
+                    .bind(board)
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             Op::PutSprint { sprint } => {
                 sqlx::query(
@@ -201,10 +212,18 @@ async fn write_rows(tx: &mut AnyConnection, board: &str, ops: &[Op]) -> Result<(
                 .await?;
             }
             Op::DeleteSprint { id } => {
-                sqlx::query("DELETE FROM sprints WHERE board_id = $1 AND id = $2").bind(board).bind(*id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM sprints WHERE board_id = $1 AND id = $2")
+                    .bind(board)
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             Op::SetBoardName { name } => {
-                sqlx::query("UPDATE boards SET name = $2 WHERE id = $1").bind(board).bind(name.as_str()).execute(&mut *tx).await?;
+                sqlx::query("UPDATE boards SET name = $2 WHERE id = $1")
+                    .bind(board)
+                    .bind(name.as_str())
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
     }

@@ -14,7 +14,7 @@ mod rows;
 
 use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, AnyConnectOptions};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use commit::{CommitError, Committed, Outcome};
@@ -109,8 +109,5 @@ fn ensure_sqlite_folder(url: &str) -> Result<(), sqlx::Error> {
 
 /// Milliseconds since the Unix epoch: commit times in the log.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }

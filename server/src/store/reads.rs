@@ -44,7 +44,7 @@ impl Store {
     pub async fn load(&self, board: &str) -> Result<Option<(BoardState, i64)>, sqlx::Error> {
         // One transaction so the rows and the seq belong to the same commit.
         let mut tx = self.pool().begin().await?;
-        let state = load_state(&mut *tx, board).await?;
+        let state = load_state(&mut tx, board).await?;
         let at = match &state {
             Some(s) if s.seq > 0 => sqlx::query("SELECT at FROM changes WHERE board_id = $1 AND seq = $2")
                 .bind(board)
@@ -61,7 +61,12 @@ impl Store {
     }
 
     /// Up to `limit` changes after `since`. `None` if the board does not exist.
-    pub async fn changes_since(&self, board: &str, since: u64, limit: i64) -> Result<Option<ChangesSince>, sqlx::Error> {
+    pub async fn changes_since(
+        &self,
+        board: &str,
+        since: u64,
+        limit: i64,
+    ) -> Result<Option<ChangesSince>, sqlx::Error> {
         let mut tx = self.pool().begin().await?;
         let Some(row) = sqlx::query("SELECT seq, pruned_through FROM boards WHERE id = $1")
             .bind(board)
@@ -102,7 +107,8 @@ impl Store {
 
 /// The current rows of a board, read through any executor (a pool or a transaction).
 pub(super) async fn load_state(conn: &mut AnyConnection, board: &str) -> Result<Option<BoardState>, sqlx::Error> {
-    let Some(row) = sqlx::query("SELECT id, name, seq FROM boards WHERE id = $1").bind(board).fetch_optional(&mut *conn).await?
+    let Some(row) =
+        sqlx::query("SELECT id, name, seq FROM boards WHERE id = $1").bind(board).fetch_optional(&mut *conn).await?
     else {
         return Ok(None);
     };

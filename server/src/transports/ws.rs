@@ -42,7 +42,9 @@ pub async fn handler(
     params: StreamParams,
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
-    let ws = ws.map_err(|rejection| AppError::BadRequest(format!("this endpoint speaks WebSocket only: {}", rejection.body_text())))?;
+    let ws = ws.map_err(|rejection| {
+        AppError::BadRequest(format!("this endpoint speaks WebSocket only: {}", rejection.body_text()))
+    })?;
     // Checked before the upgrade, so a bad board or pattern is a plain HTTP refusal.
     let (_head, frames) = stream::open(&app, &board, pattern, params.since).await?;
     metrics::counter!("board_stream_opened_total", "transport" => "ws", "pattern" => pattern.as_str()).increment(1);
@@ -66,7 +68,12 @@ enum Inbound {
     Violation(u16, &'static str),
 }
 
-async fn session(app: AppState, board: String, socket: WebSocket, frames: impl Stream<Item = Outgoing> + Send + 'static) {
+async fn session(
+    app: AppState,
+    board: String,
+    socket: WebSocket,
+    frames: impl Stream<Item = Outgoing> + Send + 'static,
+) {
     let (mut sink, mut source) = socket.split();
     let (inbound, mut from_peer) = mpsc::channel::<Inbound>(8);
     let reader = tokio::spawn(async move {

@@ -38,7 +38,10 @@ pub async fn fresh_postgres_database() -> String {
         .await
         .unwrap_or_else(|e| panic!("Postgres must be running for these tests ({admin}): {e}"));
     let name = format!("board_test_{}_{}", std::process::id(), rand_suffix());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
     format!("{base}/{name}")
 }
@@ -96,7 +99,14 @@ impl TestServer {
         for _ in 0..200 {
             if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
                 if r.status().is_success() {
-                    return TestServer { base, http, app, stop_signal: std::sync::Mutex::new(Some(stop)), task: Some(task), _dir: dir };
+                    return TestServer {
+                        base,
+                        http,
+                        app,
+                        stop_signal: std::sync::Mutex::new(Some(stop)),
+                        task: Some(task),
+                        _dir: dir,
+                    };
                 }
             }
             if task.is_finished() {
@@ -113,7 +123,8 @@ impl TestServer {
     }
 
     pub async fn create_board(&self, name: &str) -> String {
-        let r = self.http.post(self.url("/api/boards")).json(&serde_json::json!({ "name": name })).send().await.unwrap();
+        let r =
+            self.http.post(self.url("/api/boards")).json(&serde_json::json!({ "name": name })).send().await.unwrap();
         assert_eq!(r.status(), 201);
         r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
     }
@@ -271,7 +282,13 @@ pub type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeT
 
 impl TestServer {
     /// Connects a subscriber that holds seq `since`.
-    pub async fn subscribe(&self, board: &str, transport: app::sync::Transport, pattern: app::patterns::PatternKind, since: u64) -> Subscriber {
+    pub async fn subscribe(
+        &self,
+        board: &str,
+        transport: app::sync::Transport,
+        pattern: app::patterns::PatternKind,
+        since: u64,
+    ) -> Subscriber {
         use app::sync::Transport;
         let mut sub = Subscriber {
             transport,
@@ -320,14 +337,19 @@ impl Subscriber {
                     let ws = self.ws.as_mut().unwrap();
                     let Ok(message) = tokio::time::timeout(left, ws.next()).await else { return Vec::new() };
                     match message.expect("socket open").expect("socket message") {
-                        tokio_tungstenite::tungstenite::Message::Text(text) => vec![serde_json::from_str(&text).unwrap()],
+                        tokio_tungstenite::tungstenite::Message::Text(text) => {
+                            vec![serde_json::from_str(&text).unwrap()]
+                        }
                         _ => Vec::new(),
                     }
                 }
                 Transport::Poll | Transport::LongPoll => {
                     let path = if self.transport == Transport::Poll { "poll" } else { "long-poll" };
                     let hold = left.as_secs().clamp(0, 5);
-                    let url = format!("{}/api/boards/{}/{path}?pattern={}&since={applied}&timeout={hold}", self.base, self.board, self.pattern);
+                    let url = format!(
+                        "{}/api/boards/{}/{path}?pattern={}&since={applied}&timeout={hold}",
+                        self.base, self.board, self.pattern
+                    );
                     let r = self.http.get(url).send().await.unwrap();
                     match r.status().as_u16() {
                         304 => {

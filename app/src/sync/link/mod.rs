@@ -25,7 +25,13 @@ pub enum Link {
 }
 
 impl Link {
-    pub fn open(client: BoardClient, generation: u64, transport: Transport, pattern: PatternKind, since: u64) -> Option<Link> {
+    pub fn open(
+        client: BoardClient,
+        generation: u64,
+        transport: Transport,
+        pattern: PatternKind,
+        since: u64,
+    ) -> Option<Link> {
         let board = client.board_id();
         let path = match transport {
             Transport::Poll => "poll",
