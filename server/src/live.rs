@@ -83,11 +83,22 @@ impl Snapshot {
     }
 }
 
-/// The newest snapshot of each board this replica has seen. It only moves forward: an
-/// older snapshot offered late (a slow read racing a commit) is ignored.
+/// The newest snapshot of each board this replica has seen, and the newest seq it knows
+/// the board reached. A snapshot behind that seq is stale and never served: a replica that
+/// read seq N from the log (or heard of it from a heartbeat or another replica) must not
+/// answer `GET` with N-1, or a client holding N would see the board go back in time.
 #[derive(Default)]
 pub struct Snapshots {
-    boards: Mutex<HashMap<String, Arc<Snapshot>>>,
+    boards: Mutex<HashMap<String, Cached>>,
+}
+
+#[derive(Default)]
+struct Cached {
+    /// Only moves forward: an older snapshot offered late (a slow read racing a commit)
+    /// is ignored.
+    snapshot: Option<Arc<Snapshot>>,
+    /// The newest seq this replica knows the board reached.
+    head: u64,
 }
 
 /// Beyond this many boards the cache is cleared rather than grown: it is a cache, and
@@ -95,26 +106,39 @@ pub struct Snapshots {
 const MAX_CACHED_BOARDS: usize = 1024;
 
 impl Snapshots {
+    /// The cached board, unless the board is known to have moved past it.
     pub fn get(&self, board: &str) -> Option<Arc<Snapshot>> {
-        self.boards.lock().expect("snapshot lock").get(board).cloned()
+        let boards = self.boards.lock().expect("snapshot lock");
+        let cached = boards.get(board)?;
+        cached.snapshot.clone().filter(|snapshot| snapshot.seq() >= cached.head)
     }
 
-    /// Drops a board known to be stale; the next read goes to the database.
-    pub fn forget(&self, board: &str) {
-        self.boards.lock().expect("snapshot lock").remove(board);
+    /// Records that the board reached `head` (read from the log or the database, or heard
+    /// from another replica): an older snapshot stops being served.
+    pub fn saw_head(&self, board: &str, head: u64) {
+        let mut boards = self.boards.lock().expect("snapshot lock");
+        let cached = Self::entry(&mut boards, board);
+        cached.head = cached.head.max(head);
     }
 
     /// Keeps `snapshot` if it is newer than what the cache holds; returns the newest.
     pub fn offer(&self, board: &str, snapshot: Arc<Snapshot>) -> Arc<Snapshot> {
         let mut boards = self.boards.lock().expect("snapshot lock");
-        if let Some(current) = boards.get(board) {
-            if current.seq() >= snapshot.seq() {
-                return current.clone();
+        let cached = Self::entry(&mut boards, board);
+        cached.head = cached.head.max(snapshot.seq());
+        match &cached.snapshot {
+            Some(current) if current.seq() >= snapshot.seq() => current.clone(),
+            _ => {
+                cached.snapshot = Some(snapshot.clone());
+                snapshot
             }
-        } else if boards.len() >= MAX_CACHED_BOARDS {
+        }
+    }
+
+    fn entry<'a>(boards: &'a mut HashMap<String, Cached>, board: &str) -> &'a mut Cached {
+        if boards.len() >= MAX_CACHED_BOARDS && !boards.contains_key(board) {
             boards.clear();
         }
-        boards.insert(board.to_owned(), snapshot.clone());
-        snapshot
+        boards.entry(board.to_owned()).or_default()
     }
 }

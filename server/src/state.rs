@@ -56,6 +56,18 @@ impl AppState {
         Ok(self.snapshots.offer(board, Arc::new(Snapshot::new(Arc::new(state), at))))
     }
 
+    /// The board's head seq, read from the database; `404` when there is no such board.
+    /// A snapshot older than what was read stops being served (see `Snapshots`).
+    pub async fn head(&self, board: &str) -> Result<u64, AppError> {
+        let head = self
+            .store
+            .head(board)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
+        self.snapshots.saw_head(board, head);
+        Ok(head)
+    }
+
     /// After a commit: cache the new state first (so a client poked about seq N can pull
     /// N), then announce the change.
     pub async fn publish(&self, board: &str, committed: &Committed) {

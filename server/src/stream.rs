@@ -62,8 +62,7 @@ pub async fn open(
     // Subscribe before reading the head: a change that commits in between is then both in
     // the replay and on the channel, and the seq check drops the duplicate.
     let live = app.broker.subscribe(board);
-    let head =
-        app.store.head(board).await?.ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
+    let head = app.head(board).await?;
     let app = app.clone();
     let board = board.to_owned();
     let since = since.unwrap_or(head);
@@ -131,6 +130,7 @@ pub async fn open(
                         _ = heartbeat.tick() => {
                             match app.heads.get(&app.store, &board).await {
                                 Ok(Some(head)) => {
+                                    app.snapshots.saw_head(&board, head);
                                     // A cached head may be older than what this stream sent.
                                     yield Outgoing::control(Frame::Heartbeat { head: head.max(last) });
                                     if head > last {
@@ -173,11 +173,13 @@ pub async fn catch_up(app: &AppState, board: &str, pattern: PatternKind, last: u
         match app.store.changes_since(board, from, REPLAY_PAGE).await? {
             None => return Err(AppError::NotFound(format!("board `{board}` does not exist"))),
             Some(ChangesSince::Pruned { head }) => {
+                app.snapshots.saw_head(board, head);
                 metrics::counter!("board_stream_resets_total").increment(1);
                 out.push(Outgoing::control(Frame::Reset { head }));
                 from = head;
             }
             Some(ChangesSince::Changes { head, changes }) => {
+                app.snapshots.saw_head(board, head);
                 let page_len = changes.len();
                 for change in changes {
                     from = change.seq;

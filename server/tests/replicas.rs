@@ -1,7 +1,8 @@
 //! Several replicas of one cluster: one Postgres database, Redis pub/sub between them.
 //! Clients on one replica see changes committed on another, on every pattern and transport;
-//! a Redis message lost on purpose is noticed and repaired from the log; a Redis restart
-//! costs a few seconds, not a change.
+//! a Redis message lost on purpose is noticed and repaired from the log, and never makes a
+//! replica serve an older board than it streamed; a Redis restart costs a few seconds, not
+//! a change.
 
 mod common;
 
@@ -151,6 +152,36 @@ async fn a_lost_redis_message_is_noticed_and_repaired() {
     assert_eq!(client, a.state(&board).await);
     assert_eq!(state_client, client);
     assert_eq!(b.state(&board).await, client, "b's GET state is not stale either");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A replica that has just served seq N from the log must not answer `GET` state with
+/// N-1 from its cache, even before its head sweep notices the lost notice: a poke-pull or
+/// push-ops client holding N would otherwise see the board go back in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_never_serves_an_older_board_than_it_has_streamed() {
+    let redis = shared_redis();
+    let database = common::fresh_postgres_database().await;
+    let a = TestServer::replica(&database, &redis, "replica-a").await;
+    let b = TestServer::replica(&database, &redis, "replica-b").await;
+    let board = a.create_board("fresh").await;
+    a.ok(&board, json!({"type": "add_todo", "title": "1"})).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.state(&board).await.seq < 1 {
+        assert!(Instant::now() < deadline, "b never heard of seq 1");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (round, query) in ["poll?pattern=push-ops&since=", "changes?pattern=event-diff&since="].iter().enumerate() {
+        let seq = 2 + round as u64;
+        // The notice is lost: b's cached board stays at seq - 1 until its head sweep.
+        a.app.redis.as_ref().unwrap().drop_next_publishes(1);
+        a.ok(&board, json!({"type": "add_todo", "title": format!("{seq}, lost")})).await;
+        let url = b.url(&format!("/api/boards/{board}/{query}{}", seq - 1));
+        let page: app::api::FramesPage = b.http.get(url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(page.frames.last().and_then(|f| f.seq()), Some(seq), "{query}: read from the log");
+        assert_eq!(b.state(&board).await.seq, seq, "{query}: GET state after the client got seq {seq}");
+    }
     a.stop().await;
     b.stop().await;
 }

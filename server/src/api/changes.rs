@@ -29,8 +29,7 @@ pub async fn get(
         None => PatternKind::EventDiff,
         Some(name) => name.parse().map_err(AppError::BadRequest)?,
     };
-    let head =
-        app.store.head(&board).await?.ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
+    let head = app.head(&board).await?;
     if query.since > head {
         return Err(AppError::BadRequest(format!("since {} is beyond the head seq {head}", query.since)));
     }

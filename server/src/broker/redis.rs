@@ -181,7 +181,7 @@ fn deliver_remote(local: &MemoryBroker, snapshots: &Snapshots, wire: Wire) {
         Some(cached) if cached.seq() >= wire.record.seq => None,
         _ => {
             // We missed something before this change: the cached board is stale.
-            snapshots.forget(&wire.board);
+            snapshots.saw_head(&wire.board, wire.record.seq);
             None
         }
     };
@@ -194,9 +194,7 @@ async fn sweep_heads(local: &MemoryBroker, store: &Store, snapshots: &Snapshots)
     for board in local.boards() {
         match store.head(&board).await {
             Ok(Some(head)) => {
-                if snapshots.get(&board).is_some_and(|s| s.seq() < head) {
-                    snapshots.forget(&board);
-                }
+                snapshots.saw_head(&board, head);
                 local.deliver(&board, Notice::Head(head));
             }
             Ok(None) => {}

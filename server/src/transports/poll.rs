@@ -24,8 +24,7 @@ pub async fn handler(
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
     let since = params.since.unwrap_or(0);
-    let head =
-        app.store.head(&board).await?.ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
+    let head = app.head(&board).await?;
     metrics::counter!("board_polls_total", "transport" => "poll", "pattern" => pattern.as_str()).increment(1);
     // Nothing newer: `304`, whether the client says so by `since` or by `If-None-Match`.
     if since == head || (params.since.is_none() && if_none_match(&headers, &format!("\"{head}\""))) {
