@@ -1,0 +1,363 @@
+//! The fan-out benchmark: how long a change takes to reach N clients on each transport, and
+//! what those N connections cost the server in memory.
+//!
+//! ```text
+//! cargo bench -p server --bench fanout -- --clients 1000 --changes 50
+//! ```
+//!
+//! It starts the server binary (the bench profile's, optimised) as a child process on a
+//! free loopback port with a fresh SQLite database, so the memory figures are the server's
+//! alone (`VmRSS` from `/proc`). Then, per transport, on a fresh board: connect N clients
+//! with one pattern, commit M changes at a fixed pace through `POST /commands`, and print
+//! the delivery latency (from sending the command to each client's receipt of its frame)
+//! and the server's resident memory per connection.
+//!
+//! Every client must end at seq M having received each change once and in order (for the
+//! self-contained patterns, poke-pull and push-state, the newest frame may stand for several);
+//! the run fails otherwise, so a fast but lossy build cannot print a good figure.
+//!
+//! Bounded in count and time: at most 5,000 clients and 1,000 changes, a 120 s deadline per
+//! transport, and only loopback traffic. `cargo test -p server --bench fanout -- --clients 20`
+//! runs the same program unoptimised, as a quick check that it still works.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures::StreamExt;
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+use app::api::FramesPage;
+use app::patterns::{Frame, PatternKind};
+use app::sync::Transport;
+
+#[derive(Parser, Debug)]
+#[command(about = "Fan-out latency and memory per transport")]
+struct Args {
+    /// Clients per transport (each its own connection).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=5000))]
+    clients: u64,
+    /// Changes committed while they listen.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    changes: u64,
+    /// Milliseconds between changes.
+    #[arg(long, default_value_t = 20)]
+    pace_ms: u64,
+    #[arg(long, default_value = "event-diff")]
+    pattern: PatternKind,
+    /// Comma-separated, in the order they run.
+    #[arg(long, value_delimiter = ',', default_value = "sse,ws,long-poll,poll")]
+    transports: Vec<Transport>,
+    /// The poll transport's interval.
+    #[arg(long, default_value_t = 1000)]
+    poll_ms: u64,
+    // `cargo bench` passes `--bench` to every bench binary; accept and ignore it.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// What one transport's run measured.
+struct Run {
+    transport: Transport,
+    connect: Duration,
+    rss_per_client: f64,
+    latencies: Vec<Duration>,
+    frames: u64,
+    bytes: u64,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let server = Server::start().await;
+    println!(
+        "fan-out: {} clients per transport, {} changes every {} ms, pattern {}, server pid {}",
+        args.clients, args.changes, args.pace_ms, args.pattern, server.pid
+    );
+    let mut runs = Vec::new();
+    for &transport in &args.transports {
+        let run = tokio::time::timeout(Duration::from_secs(120), run(&server, &args, transport))
+            .await
+            .unwrap_or_else(|_| panic!("{transport}: not done within 120 s"));
+        runs.push(run);
+    }
+    println!();
+    println!(
+        "{:<10} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>8} {:>13}",
+        "transport", "connect", "rss/client", "p50", "p90", "p99", "max", "frames", "bytes/client"
+    );
+    for run in &runs {
+        let mut sorted = run.latencies.clone();
+        sorted.sort();
+        let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "{:<10} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>8} {:>13}",
+            run.transport.as_str(),
+            ms(run.connect),
+            format!("{:.1} KiB", run.rss_per_client / 1024.0),
+            ms(pct(0.5)),
+            ms(pct(0.9)),
+            ms(pct(0.99)),
+            ms(*sorted.last().unwrap()),
+            run.frames,
+            run.bytes / args.clients,
+        );
+    }
+    println!();
+    println!("latency: from sending the command to a client's receipt; rss/client: server VmRSS growth with the clients connected, divided by their number");
+}
+
+/// One transport: connect, commit, collect, check.
+async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
+    let board = server.create_board(&format!("bench-{transport}")).await;
+    let rss_before = server.rss();
+    let started = Instant::now();
+    // Each client reports it is connected (it has the `hello`, or its first answer).
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(args.clients as usize);
+    let mut clients = Vec::new();
+    for _ in 0..args.clients {
+        let (board, pattern, target) = (board.clone(), args.pattern, args.changes);
+        let client = Client { base: server.base.clone(), board, pattern, target };
+        let (ready, poll_every) = (ready_tx.clone(), Duration::from_millis(args.poll_ms));
+        clients.push(tokio::spawn(async move { client.follow(transport, ready, poll_every).await }));
+    }
+    for _ in 0..args.clients {
+        ready_rx.recv().await.expect("every client connects");
+    }
+    let connect = started.elapsed();
+    let rss_connected = server.rss();
+
+    // Commit the changes at a steady pace, remembering when each was sent.
+    let http = reqwest::Client::new();
+    let mut sent = vec![Instant::now(); args.changes as usize + 1];
+    let mut pace = tokio::time::interval(Duration::from_millis(args.pace_ms.max(1)));
+    for i in 0..args.changes {
+        pace.tick().await;
+        let at = Instant::now();
+        let r = http
+            .post(format!("{}/api/boards/{board}/commands", server.base))
+            .json(&json!({"type": "add_todo", "title": format!("change {i}")}))
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(r.status(), 200, "a command is refused");
+        let seq = r.json::<serde_json::Value>().await.unwrap()["seq"].as_u64().unwrap();
+        sent[seq as usize] = at;
+    }
+
+    let mut latencies = Vec::new();
+    let (mut frames, mut bytes) = (0, 0);
+    for client in clients {
+        let got = client.await.expect("a client panicked");
+        check(args.pattern, transport, &got.seqs, args.changes);
+        for (seq, at) in got.seqs {
+            latencies.push(at.duration_since(sent[seq as usize]));
+        }
+        frames += got.frames;
+        bytes += got.bytes;
+    }
+    Run {
+        transport,
+        connect,
+        rss_per_client: (rss_connected.saturating_sub(rss_before)) as f64 / args.clients as f64,
+        latencies,
+        frames,
+        bytes,
+    }
+}
+
+/// Each change once, in order, ending at `target`; the self-contained patterns (poke-pull,
+/// push-state) may skip to the newest, since one frame carries everything.
+fn check(pattern: PatternKind, transport: Transport, seqs: &[(u64, Instant)], target: u64) {
+    let got: Vec<u64> = seqs.iter().map(|(seq, _)| *seq).collect();
+    if pattern.self_contained() {
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "{transport}: seqs out of order: {got:?}");
+        assert_eq!(got.last(), Some(&target), "{transport}: did not reach seq {target}");
+    } else {
+        assert_eq!(got, (1..=target).collect::<Vec<_>>(), "{transport}: every change once, in order");
+    }
+}
+
+/// What one client received: each data frame's seq and when it arrived.
+#[derive(Default)]
+struct Received {
+    seqs: Vec<(u64, Instant)>,
+    frames: u64,
+    bytes: u64,
+}
+
+struct Client {
+    base: String,
+    board: String,
+    pattern: PatternKind,
+    target: u64,
+}
+
+impl Client {
+    /// Follows the board until it holds seq `target`; says `ready` once connected.
+    async fn follow(self, transport: Transport, ready: Ready, poll_every: Duration) -> Received {
+        let mut got = Received::default();
+        match transport {
+            Transport::Sse => self.sse(&mut got, ready).await,
+            Transport::Ws => self.ws(&mut got, ready).await,
+            Transport::LongPoll | Transport::Poll => self.requests(transport, &mut got, ready, poll_every).await,
+        }
+        got
+    }
+
+    fn url(&self, transport: Transport, query: &str) -> String {
+        format!("{}/api/boards/{}/{transport}?pattern={}&{query}", self.base, self.board, self.pattern)
+    }
+
+    async fn sse(&self, got: &mut Received, ready: Ready) {
+        let r = reqwest::get(self.url(Transport::Sse, "since=0")).await.expect("SSE connects");
+        let mut body = r.bytes_stream();
+        let mut buf = String::new();
+        let mut ready = Some(ready);
+        while got.last() < self.target {
+            let chunk = body.next().await.expect("the stream stays open").expect("SSE reads");
+            buf.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+            while let Some(end) = buf.find("\n\n") {
+                let event: String = buf.drain(..end + 2).collect();
+                let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).collect();
+                if !data.is_empty() {
+                    got.take(data.trim().as_bytes());
+                    if let Some(ready) = ready.take() {
+                        ready.send(()).await.unwrap();
+                    }
+                }
+            }
+        }
+    }
+
+    async fn ws(&self, got: &mut Received, ready: Ready) {
+        let url = self.url(Transport::Ws, "since=0").replacen("http", "ws", 1);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("WS connects");
+        let mut ready = Some(ready);
+        while got.last() < self.target {
+            match ws.next().await.expect("the socket stays open").expect("WS reads") {
+                tokio_tungstenite::tungstenite::Message::Text(text) => got.take(text.as_bytes()),
+                _ => continue,
+            }
+            if let Some(ready) = ready.take() {
+                ready.send(()).await.unwrap();
+            }
+        }
+    }
+
+    /// Poll and long-poll: one request after another, each from the seq held.
+    async fn requests(&self, transport: Transport, got: &mut Received, ready: Ready, poll_every: Duration) {
+        let http = reqwest::Client::new();
+        let mut ready = Some(ready);
+        while got.last() < self.target {
+            // The first request is answered at once (`timeout=0`): connected.
+            let hold = if ready.is_some() { 0 } else { 25 };
+            let url = self.url(transport, &format!("since={}&timeout={hold}", got.last()));
+            let r = http.get(&url).send().await.expect("the server answers");
+            if let Some(ready) = ready.take() {
+                ready.send(()).await.unwrap();
+            }
+            if r.status() == 304 {
+                tokio::time::sleep(poll_every).await;
+                continue;
+            }
+            let body = r.bytes().await.expect("a body");
+            let at = Instant::now();
+            got.bytes += body.len() as u64;
+            let page: FramesPage = serde_json::from_slice(&body).expect("a frames page");
+            for frame in page.frames {
+                got.frames += 1;
+                got.data(&frame, at);
+            }
+            if transport == Transport::Poll && got.last() < self.target {
+                tokio::time::sleep(poll_every).await;
+            }
+        }
+    }
+}
+
+/// Told once per client when it is connected.
+type Ready = tokio::sync::mpsc::Sender<()>;
+
+impl Received {
+    fn last(&self) -> u64 {
+        self.seqs.last().map_or(0, |(seq, _)| *seq)
+    }
+
+    /// One frame off a streaming transport.
+    fn take(&mut self, json: &[u8]) {
+        let at = Instant::now();
+        self.frames += 1;
+        self.bytes += json.len() as u64;
+        let frame: Frame = serde_json::from_slice(json).expect("a frame");
+        assert!(!matches!(frame, Frame::Reset { .. }), "no reset expected");
+        self.data(&frame, at);
+    }
+
+    fn data(&mut self, frame: &Frame, at: Instant) {
+        if let (Some(seq), false) = (frame.seq(), matches!(frame, Frame::Reset { .. })) {
+            self.seqs.push((seq, at));
+        }
+    }
+}
+
+/// The server under test, a child process that dies with the benchmark.
+struct Server {
+    base: String,
+    pid: u32,
+    _child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        // A free port: bind, note it, let it go (the server binds it a moment later).
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("DATABASE_URL", format!("sqlite://{}/bench.db", dir.path().display()))
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("REPLICA_ID", "bench")
+            .env("RUST_LOG", "warn")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the server binary starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
+            assert!(Instant::now() < deadline, "the server did not become healthy in 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let pid = child.id().expect("a running child");
+        Server { base, pid, _child: child, _dir: dir }
+    }
+
+    async fn create_board(&self, name: &str) -> String {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/boards", self.base))
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Resident memory in bytes, from `/proc/PID/status`.
+    fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).expect("Linux /proc");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS");
+        kib * 1024
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
