@@ -5,9 +5,9 @@
 //! cargo bench -p server --bench fanout -- --clients 1000 --changes 50
 //! ```
 //!
-//! It starts the server binary (the bench profile's, optimised) as a child process on a
-//! free loopback port with a fresh SQLite database, so the memory figures are the server's
-//! alone (`VmRSS` from `/proc`). Then, per transport, on a fresh board: connect N clients
+//! Per transport it starts the server binary (the bench profile's, optimised) as a child
+//! process on a free loopback port with a fresh SQLite database, so the memory figures are
+//! that server's alone (`VmRSS` from `/proc`). Then, on a fresh board: connect N clients
 //! with one pattern, commit M changes at a fixed pace through `POST /commands`, and print
 //! the delivery latency (from sending the command to each client's receipt of its frame)
 //! and the server's resident memory per connection.
@@ -70,13 +70,19 @@ struct Run {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let server = Server::start().await;
     println!(
-        "fan-out: {} clients per transport, {} changes every {} ms, pattern {}, server pid {}",
-        args.clients, args.changes, args.pace_ms, args.pattern, server.pid
+        "fan-out: {} clients per transport, {} changes every {} ms, pattern {}; clients and server share this machine's {} cores",
+        args.clients,
+        args.changes,
+        args.pace_ms,
+        args.pattern,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let mut runs = Vec::new();
     for &transport in &args.transports {
+        // A fresh server per transport, so one run's heap growth is not the next one's
+        // free memory.
+        let server = Server::start().await;
         let run = tokio::time::timeout(Duration::from_secs(120), run(&server, &args, transport))
             .await
             .unwrap_or_else(|_| panic!("{transport}: not done within 120 s"));
