@@ -80,6 +80,30 @@ async fn idempotency_and_versions(backend: Backend) {
     assert_eq!(srv.state(&board).await.todos.len(), 1, "and applies nothing");
     let other: Value = send("k-2").await.unwrap().json().await.unwrap();
     assert_eq!(other["seq"], 2);
+    // The same command with its fields in another order is the same command.
+    let reordered = srv
+        .http
+        .post(srv.url(&format!("/api/boards/{board}/commands")))
+        .header("Idempotency-Key", "k-1")
+        .header("content-type", "application/json")
+        .body(r#"{"title": "once", "type": "add_todo"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reordered.json::<Value>().await.unwrap(), first);
+    // A key reused for a different command is refused, not answered with the first result.
+    let reused = srv
+        .http
+        .post(srv.url(&format!("/api/boards/{board}/commands")))
+        .header("Idempotency-Key", "k-1")
+        .json(&json!({"type": "add_todo", "title": "something else"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reused.status(), 422);
+    let error: Value = reused.json().await.unwrap();
+    assert!(error["error"].as_str().unwrap().contains("different command"), "{error}");
+    assert_eq!(srv.state(&board).await.seq, 2, "the refusal changed nothing");
 
     let (status, body) =
         srv.command(&board, json!({"type": "rename_todo", "id": 1, "title": "x", "expected_version": 7})).await;

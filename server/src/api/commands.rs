@@ -45,6 +45,7 @@ pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&st
         Ok(Outcome::Replayed(answer)) => Ok(answer),
         Err(CommitError::NoBoard(board)) => Err(AppError::NotFound(format!("board `{board}` does not exist"))),
         Err(CommitError::Domain(err)) => Err(err.into()),
+        Err(err @ CommitError::KeyReused(_)) => Err(AppError::Unprocessable(err.to_string())),
         Err(CommitError::Db(err)) => Err(err.into()),
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! 1. takes the board's next seq (`UPDATE ... RETURNING`, which also serialises writers of
 //!    the board: Postgres locks the row, SQLite the database, until commit);
-//! 2. answers a repeated `Idempotency-Key` with the first answer, applying nothing;
+//! 2. answers a repeated `Idempotency-Key` with the first answer, applying nothing (or
+//!    refuses it, if the key was first used for a different command);
 //! 3. decides and applies the command with the shared domain code;
 //! 4. writes the changed rows (the ops say which), the change-log entry and the key;
 //! 5. prunes the log beyond its retention.
@@ -35,6 +36,9 @@ pub enum CommitError {
     NoBoard(String),
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// The Idempotency-Key was first used with a different command.
+    #[error("Idempotency-Key `{0}` was already used for a different command")]
+    KeyReused(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -85,14 +89,21 @@ impl Store {
         let seq = row.try_get::<i64, _>("seq")? as u64;
         let pruned_through = row.try_get::<i64, _>("pruned_through")? as u64;
 
+        // The command as the key remembers it: its normalised JSON, so the same command
+        // sent with its fields in another order still matches.
+        let request = to_json(command);
         if let Some(key) = idempotency_key {
-            let first = sqlx::query("SELECT response FROM idempotency_keys WHERE board_id = $1 AND key = $2")
+            let first = sqlx::query("SELECT response, request FROM idempotency_keys WHERE board_id = $1 AND key = $2")
                 .bind(board)
                 .bind(key)
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(first) = first {
                 tx.rollback().await?;
+                let first_request: String = first.try_get("request")?;
+                if !first_request.is_empty() && first_request != request {
+                    return Err(CommitError::KeyReused(key.to_owned()));
+                }
                 return Ok(Outcome::Replayed(rows::json(&first, "response")?));
             }
         }
@@ -125,11 +136,14 @@ impl Store {
 
         let answer = CommandAnswer { seq, id: done.created, event: done.event };
         if let Some(key) = idempotency_key {
-            sqlx::query("INSERT INTO idempotency_keys (board_id, key, response, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(board)
-                .bind(key)
-                .bind(to_json(&answer))
-                .bind(at)
+            sqlx::query(
+                "INSERT INTO idempotency_keys (board_id, key, response, created_at, request) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(board)
+            .bind(key)
+            .bind(to_json(&answer))
+            .bind(at)
+            .bind(request)
                 .execute(&mut *tx)
                 .await?;
         }
