@@ -191,15 +191,7 @@ async fn changes_backfill_rebuilds_the_board(backend: Backend) {
     srv.ok(&board, json!({"type": "complete_sprint", "id": 1})).await;
     let server_state = srv.state(&board).await;
     for pattern in PatternKind::ALL {
-        let page: app::api::FramesPage = srv
-            .http
-            .get(srv.url(&format!("/api/boards/{board}/changes?since=0&pattern={pattern}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = srv.frames(&format!("/api/boards/{board}/changes?since=0&pattern={pattern}")).await;
         assert_eq!(page.head, server_state.seq);
         let mut client = start.clone();
         for frame in &page.frames {
@@ -255,15 +247,7 @@ async fn concurrent_writers_get_contiguous_seqs(backend: Backend) {
     assert_eq!((state.seq, state.todos.len() as u64), (total, total));
     let positions: Vec<u32> = state.column(None).iter().map(|t| t.position).collect();
     assert_eq!(positions, (0..total as u32).collect::<Vec<_>>());
-    let page: app::api::FramesPage = srv
-        .http
-        .get(srv.url(&format!("/api/boards/{board}/changes?since=0")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = srv.frames(&format!("/api/boards/{board}/changes?since=0")).await;
     let logged: Vec<u64> = page.frames.iter().filter_map(|f| f.seq()).collect();
     assert_eq!(logged, (1..=total).collect::<Vec<_>>(), "the log is contiguous");
     srv.stop().await;

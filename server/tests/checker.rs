@@ -115,15 +115,7 @@ async fn every_acknowledged_write_is_applied_once_in_order_by_every_client() {
     target.store(head, Ordering::SeqCst);
 
     // The log: seqs 1..=H once each; every acknowledged write exactly once, at its seq.
-    let page: app::api::FramesPage = replicas[1]
-        .http
-        .get(replicas[1].url(&format!("/api/boards/{board}/changes?since=0&pattern=push-events")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = replicas[1].frames(&format!("/api/boards/{board}/changes?since=0&pattern=push-events")).await;
     assert_eq!(page.frames.iter().filter_map(Frame::seq).collect::<Vec<_>>(), (1..=head).collect::<Vec<_>>());
     let mut logged: HashMap<String, Vec<u64>> = HashMap::new();
     for frame in &page.frames {

@@ -47,11 +47,22 @@ async fn follow(
                 continue;
             };
             assert!(!seen.contains(&seq), "{} / {}: seq {seq} twice", sub.pattern, sub.transport);
-            assert!(seq > client.seq, "{} / {}: seq {seq} after {}", sub.pattern, sub.transport, client.seq);
+            seen.push(seq);
+            if seq <= client.seq {
+                // Only a poke or a state can be overtaken: by a pull that already went
+                // further. The client skips it, as the browser engine does.
+                assert!(
+                    sub.pattern.self_contained(),
+                    "{} / {}: seq {seq} after {}",
+                    sub.pattern,
+                    sub.transport,
+                    client.seq
+                );
+                continue;
+            }
             if !sub.pattern.self_contained() {
                 assert_eq!(seq, client.seq + 1, "{} / {}: a gap before {seq}", sub.pattern, sub.transport);
             }
-            seen.push(seq);
             match sub.pattern.apply(client, &frame).unwrap() {
                 Applied::Applied => {}
                 Applied::NeedsPull => *client = srv.state(board).await,
@@ -151,15 +162,7 @@ async fn poll_past_the_retained_log_gets_reset() {
         srv.ok(&board, json!({"type": "add_todo", "title": format!("t{i}")})).await;
     }
     for path in ["poll", "long-poll"] {
-        let page: app::api::FramesPage = srv
-            .http
-            .get(srv.url(&format!("/api/boards/{board}/{path}?pattern=push-ops&since=1")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = srv.frames(&format!("/api/boards/{board}/{path}?pattern=push-ops&since=1")).await;
         assert_eq!(page.frames, vec![Frame::Reset { head: 5 }], "{path}");
     }
     srv.stop().await;
