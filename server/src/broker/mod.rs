@@ -6,6 +6,9 @@
 //! * [`memory`]: in-process `tokio::sync::broadcast`, one channel per board (one replica,
 //!   and the local fan-out of every replica).
 //! * [`redis`]: Redis pub/sub between replicas, over the local fan-out.
+//!
+//! Both pass one table of cases (`server/tests/brokers.rs`): in order, per board, to every
+//! subscriber, and a receiver that falls behind is told.
 
 pub mod memory;
 pub mod redis;

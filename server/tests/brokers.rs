@@ -1,0 +1,172 @@
+//! One table of broker behaviour, run against both brokers (the shape of centrifuge's
+//! broker tests): the in-process one, and Redis between two replicas. Whatever a stream
+//! relies on from a broker is here; what it does *not* rely on (delivery of every notice)
+//! is why the last case exists: a receiver that falls behind is told, so it can repair
+//! from the log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
+
+use app::domain::{execute, BoardState, Command};
+use app::patterns::ChangeRecord;
+use server::broker::memory::MemoryBroker;
+use server::broker::redis::RedisBroker;
+use server::broker::{Broker, Notice, CHANNEL_CAPACITY};
+use server::live::{LiveChange, Snapshots};
+use server::store::Store;
+
+/// Who publishes and who listens. In-process they are one broker; over Redis they are two
+/// replicas, so every case crosses the network.
+struct Pair {
+    publisher: Arc<dyn Broker>,
+    listener: Arc<dyn Broker>,
+    _dir: tempfile::TempDir,
+}
+
+async fn memory() -> Pair {
+    let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::default());
+    Pair { publisher: broker.clone(), listener: broker, _dir: tempfile::tempdir().unwrap() }
+}
+
+async fn redis() -> Pair {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}/b.db", dir.path().display()), 100).await.unwrap();
+    let replica = |name: &str| RedisBroker::start(&url, name.into(), store.clone(), Arc::new(Snapshots::default()));
+    let publisher = replica("broker-test-a").await.unwrap_or_else(|e| panic!("Redis must run at {url}: {e}"));
+    let listener = replica("broker-test-b").await.unwrap();
+    // The listener's subscription is up before anything is published.
+    for _ in 0..100 {
+        if listener.ready().await.is_ok() {
+            return Pair { publisher, listener, _dir: dir };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the Redis subscription did not come up");
+}
+
+/// A board name no other test (or earlier run) on the shared Redis uses.
+fn board(case: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("broker-{case}-{}-{nanos}", std::process::id())
+}
+
+/// The change that takes `board` from seq `seq - 1` to `seq` (a real one, from the domain).
+fn change(board: &str, seq: u64) -> Arc<LiveChange> {
+    let mut before = BoardState::empty(board, "B");
+    before.seq = seq - 1;
+    let done = execute(&before, &Command::AddTodo { title: format!("t{seq}"), sprint_id: None }).unwrap();
+    let record = ChangeRecord { seq, at: 0, event: done.event, ops: done.ops, diff: done.diff };
+    Arc::new(LiveChange::new(board.to_owned(), record, Arc::new(done.state)))
+}
+
+async fn next_seq(rx: &mut Receiver<Notice>) -> u64 {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("a notice within 5 s") {
+            Ok(Notice::Change(change)) => return change.seq(),
+            // The Redis broker's head sweep may speak up; it is not a change.
+            Ok(Notice::Head(_)) => continue,
+            Err(err) => panic!("expected a change, got {err:?}"),
+        }
+    }
+}
+
+async fn publishes_arrive_in_order(pair: Pair) {
+    let board = board("order");
+    let mut rx = pair.listener.subscribe(&board);
+    for seq in 1..=5 {
+        pair.publisher.publish(change(&board, seq)).await;
+    }
+    for seq in 1..=5 {
+        assert_eq!(next_seq(&mut rx).await, seq);
+    }
+}
+
+async fn other_boards_are_not_heard(pair: Pair) {
+    let (mine, other) = (board("mine"), board("other"));
+    let mut rx = pair.listener.subscribe(&mine);
+    pair.publisher.publish(change(&other, 1)).await;
+    pair.publisher.publish(change(&mine, 1)).await;
+    assert_eq!(next_seq(&mut rx).await, 1);
+    let more = tokio::time::timeout(Duration::from_millis(300), async {
+        loop {
+            if let Ok(Notice::Change(change)) = rx.recv().await {
+                return change;
+            }
+        }
+    })
+    .await;
+    assert!(more.is_err(), "a change of another board arrived");
+}
+
+async fn every_subscriber_hears_each_change(pair: Pair) {
+    let board = board("many");
+    let mut receivers: Vec<_> = (0..10).map(|_| pair.listener.subscribe(&board)).collect();
+    pair.publisher.publish(change(&board, 1)).await;
+    for rx in &mut receivers {
+        assert_eq!(next_seq(rx).await, 1);
+    }
+}
+
+async fn a_receiver_that_falls_behind_is_told(pair: Pair) {
+    let board = board("lag");
+    let mut idle = pair.listener.subscribe(&board);
+    // A second receiver reads along, to know when the last change has crossed.
+    let mut reader = pair.listener.subscribe(&board);
+    let total = CHANNEL_CAPACITY as u64 + 10;
+    let crossed = tokio::spawn(async move {
+        loop {
+            match reader.recv().await {
+                Ok(Notice::Change(change)) if change.seq() == total => return,
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => panic!("the channel closed"),
+            }
+        }
+    });
+    for seq in 1..=total {
+        pair.publisher.publish(change(&board, seq)).await;
+    }
+    tokio::time::timeout(Duration::from_secs(5), crossed).await.expect("the last change crossed").unwrap();
+    // The idle receiver never read: the oldest notices are gone, and it is told so.
+    match idle.recv().await {
+        Err(RecvError::Lagged(missed)) => assert!(missed >= 10, "missed {missed}"),
+        other => panic!("expected Lagged, got {:?}", other.map(|_| "a notice")),
+    }
+}
+
+async fn ready_when_connected(pair: Pair) {
+    assert_eq!(pair.publisher.ready().await, Ok(()));
+    assert_eq!(pair.listener.ready().await, Ok(()));
+}
+
+macro_rules! on_both_brokers {
+    ($($name:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::memory().await).await;
+                }
+            )*
+        }
+        mod redis_between_replicas {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::redis().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_brokers!(
+    publishes_arrive_in_order,
+    other_boards_are_not_heard,
+    every_subscriber_hears_each_change,
+    a_receiver_that_falls_behind_is_told,
+    ready_when_connected,
+);
