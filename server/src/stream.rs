@@ -61,7 +61,7 @@ pub async fn open(
 ) -> Result<(u64, impl Stream<Item = Outgoing> + Send + 'static), AppError> {
     // Subscribe before reading the head: a change that commits in between is then both in
     // the replay and on the channel, and the seq check drops the duplicate.
-    let live = app.broker.subscribe(board);
+    let live = app.broker.subscribe(board).await;
     let head = app.head(board).await?;
     let app = app.clone();
     let board = board.to_owned();

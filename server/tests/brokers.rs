@@ -76,7 +76,7 @@ async fn next_seq(rx: &mut Receiver<Notice>) -> u64 {
 
 async fn publishes_arrive_in_order(pair: Pair) {
     let board = board("order");
-    let mut rx = pair.listener.subscribe(&board);
+    let mut rx = pair.listener.subscribe(&board).await;
     for seq in 1..=5 {
         pair.publisher.publish(change(&board, seq)).await;
     }
@@ -87,7 +87,7 @@ async fn publishes_arrive_in_order(pair: Pair) {
 
 async fn other_boards_are_not_heard(pair: Pair) {
     let (mine, other) = (board("mine"), board("other"));
-    let mut rx = pair.listener.subscribe(&mine);
+    let mut rx = pair.listener.subscribe(&mine).await;
     pair.publisher.publish(change(&other, 1)).await;
     pair.publisher.publish(change(&mine, 1)).await;
     assert_eq!(next_seq(&mut rx).await, 1);
@@ -104,7 +104,10 @@ async fn other_boards_are_not_heard(pair: Pair) {
 
 async fn every_subscriber_hears_each_change(pair: Pair) {
     let board = board("many");
-    let mut receivers: Vec<_> = (0..10).map(|_| pair.listener.subscribe(&board)).collect();
+    let mut receivers = Vec::new();
+    for _ in 0..10 {
+        receivers.push(pair.listener.subscribe(&board).await);
+    }
     pair.publisher.publish(change(&board, 1)).await;
     for rx in &mut receivers {
         assert_eq!(next_seq(rx).await, 1);
@@ -113,9 +116,9 @@ async fn every_subscriber_hears_each_change(pair: Pair) {
 
 async fn a_receiver_that_falls_behind_is_told(pair: Pair) {
     let board = board("lag");
-    let mut idle = pair.listener.subscribe(&board);
+    let mut idle = pair.listener.subscribe(&board).await;
     // A second receiver reads along, to know when the last change has crossed.
-    let mut reader = pair.listener.subscribe(&board);
+    let mut reader = pair.listener.subscribe(&board).await;
     let total = CHANNEL_CAPACITY as u64 + 10;
     let crossed = tokio::spawn(async move {
         loop {
@@ -140,6 +143,33 @@ async fn a_receiver_that_falls_behind_is_told(pair: Pair) {
 async fn ready_when_connected(pair: Pair) {
     assert_eq!(pair.publisher.ready().await, Ok(()));
     assert_eq!(pair.listener.ready().await, Ok(()));
+}
+
+/// Redis only: a replica listens to the channels of the boards it serves, and lets go of a
+/// board once its last stream there has gone (so replicas do not hear every board's traffic).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_listens_only_to_the_boards_it_serves() {
+    let pair = redis().await;
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let (served, other) = (board("served"), board("unserved"));
+    let listeners = |board: String| {
+        let mut redis = redis.clone();
+        async move {
+            let counts: Vec<(String, u64)> =
+                redis::cmd("PUBSUB").arg("NUMSUB").arg(format!("board:{board}")).query_async(&mut redis).await.unwrap();
+            counts[0].1
+        }
+    };
+    let rx = pair.listener.subscribe(&served).await;
+    assert_eq!(listeners(served.clone()).await, 1, "subscribed before subscribe() returned");
+    assert_eq!(listeners(other.clone()).await, 0, "no replica listens to a board nobody follows");
+    drop(rx);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while listeners(served.clone()).await > 0 {
+        assert!(std::time::Instant::now() < deadline, "still subscribed 10 s after its last stream left");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 macro_rules! on_both_brokers {

@@ -42,7 +42,7 @@ impl Broker for MemoryBroker {
         self.deliver(&board, Notice::Change(change));
     }
 
-    fn subscribe(&self, board: &str) -> broadcast::Receiver<Notice> {
+    async fn subscribe(&self, board: &str) -> broadcast::Receiver<Notice> {
         let mut boards = self.boards.lock().expect("broker lock");
         boards.entry(board.to_owned()).or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0).subscribe()
     }

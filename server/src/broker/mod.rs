@@ -33,9 +33,11 @@ pub enum Notice {
 pub trait Broker: Send + Sync + 'static {
     /// Announces a committed change to the board's subscribers on every replica.
     async fn publish(&self, change: Arc<LiveChange>);
-    /// Follows one board's notices on this replica. The receiver is bounded: one that
-    /// falls behind gets `RecvError::Lagged` and must backfill from the log.
-    fn subscribe(&self, board: &str) -> broadcast::Receiver<Notice>;
+    /// Follows one board's notices on this replica: once this returns, every change
+    /// published after it is delivered, unless lost (which the stream repairs). The
+    /// receiver is bounded: one that falls behind gets `RecvError::Lagged` and must
+    /// backfill from the log.
+    async fn subscribe(&self, board: &str) -> broadcast::Receiver<Notice>;
     /// Readiness: can this broker deliver right now?
     async fn ready(&self) -> Result<(), String>;
 }

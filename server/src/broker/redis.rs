@@ -1,6 +1,13 @@
 //! Redis pub/sub between replicas. Each change is published on its board's channel
-//! (`board:{id}`); each replica holds one pub/sub connection with a pattern subscription
-//! (`board:*`) and hands what it hears to its local fan-out ([`MemoryBroker`]).
+//! (`board:{id}`); each replica holds one pub/sub connection, subscribed to the channels of
+//! the boards it serves, and hands what it hears to its local fan-out ([`MemoryBroker`]).
+//!
+//! Subscriptions follow the local subscribers: the first stream of a board on this replica
+//! subscribes its channel and waits for Redis to confirm, so that whatever commits after
+//! [`Broker::subscribe`] returns is heard; every [`HEAD_EVERY`] the replica unsubscribes the
+//! boards nobody here follows any more. A replica thus hears only its own boards' traffic.
+//! One lock orders every SUBSCRIBE and UNSUBSCRIBE, so a board cannot be unsubscribed under
+//! a stream that has just joined it.
 //!
 //! Redis pub/sub is at most once: a message published while a replica is disconnected is
 //! gone. So the log stays the truth:
@@ -8,17 +15,18 @@
 //!   of each board it serves from the database and tells its subscribers ([`Notice::Head`]);
 //!   a subscriber behind it repairs from the log;
 //! * a change whose predecessor this replica never saw gets no state for `push-state`, and
-//!   the snapshot cache drops the board, so the next read goes to the database.
+//!   the snapshot cache stops serving the board, so the next read goes to the database.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, PubSubSink};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Mutex};
 
 use app::domain::op;
 use app::patterns::ChangeRecord;
@@ -30,7 +38,23 @@ use crate::store::Store;
 
 /// How often each replica re-reads the heads of the boards it serves.
 pub const HEAD_EVERY: Duration = Duration::from_secs(3);
-const CHANNEL_PATTERN: &str = "board:*";
+/// How long a new stream waits for Redis to confirm its board's subscription before it
+/// goes on without (the head sweep then covers it).
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
+
+fn channel(board: &str) -> String {
+    format!("board:{board}")
+}
+
+/// This replica's Redis subscriptions. Behind one async lock held across each SUBSCRIBE
+/// and UNSUBSCRIBE, so the set always says what Redis was last told.
+#[derive(Default)]
+struct Subscriptions {
+    /// The live connection's command half; `None` while disconnected.
+    sink: Option<PubSubSink>,
+    /// The boards subscribed on that connection.
+    boards: HashSet<String>,
+}
 
 /// What goes over Redis: the change, and who committed it (that replica already
 /// delivered it locally).
@@ -45,8 +69,10 @@ pub struct RedisBroker {
     local: Arc<MemoryBroker>,
     publisher: ConnectionManager,
     replica: Arc<str>,
-    /// `true` while the subscription is up (readiness).
+    /// `true` while the pub/sub connection is up (readiness).
     subscribed: Arc<AtomicBool>,
+    /// Which boards' channels this replica listens to.
+    subscriptions: Arc<Mutex<Subscriptions>>,
     /// Test hook: drop this many of the next publishes, as a lossy network would.
     drop_next: Arc<AtomicU64>,
 }
@@ -66,6 +92,7 @@ impl RedisBroker {
             publisher,
             replica,
             subscribed: Arc::new(AtomicBool::new(false)),
+            subscriptions: Arc::default(),
             drop_next: Arc::new(AtomicU64::new(0)),
         });
         tokio::spawn(subscribe_loop(
@@ -73,11 +100,17 @@ impl RedisBroker {
             broker.local.clone(),
             broker.replica.clone(),
             broker.subscribed.clone(),
+            broker.subscriptions.clone(),
             store.clone(),
             snapshots.clone(),
         ));
-        tokio::spawn(head_ticker(broker.local.clone(), store, snapshots));
+        tokio::spawn(head_ticker(broker.local.clone(), broker.subscriptions.clone(), store, snapshots));
         Ok(broker)
+    }
+
+    /// The boards whose channels this replica is subscribed to now.
+    pub async fn subscribed_boards(&self) -> HashSet<String> {
+        self.subscriptions.lock().await.boards.clone()
     }
 
     /// Test hook: the next `n` publishes are dropped instead of sent.
@@ -110,8 +143,23 @@ impl Broker for RedisBroker {
         }
     }
 
-    fn subscribe(&self, board: &str) -> broadcast::Receiver<Notice> {
-        self.local.subscribe(board)
+    async fn subscribe(&self, board: &str) -> broadcast::Receiver<Notice> {
+        // Locally first: from here on the board counts as served, so no prune drops it.
+        let receiver = self.local.subscribe(board).await;
+        let mut subscriptions = self.subscriptions.lock().await;
+        if subscriptions.boards.contains(board) {
+            return receiver;
+        }
+        // Disconnected: the resubscribe after the reconnect includes this board.
+        let Some(mut sink) = subscriptions.sink.clone() else { return receiver };
+        match tokio::time::timeout(SUBSCRIBE_WAIT, sink.subscribe(channel(board))).await {
+            Ok(Ok(())) => {
+                subscriptions.boards.insert(board.to_owned());
+            }
+            Ok(Err(err)) => tracing::warn!(%board, error = %err, "redis subscribe failed"),
+            Err(_) => tracing::warn!(%board, "redis subscribe timed out"),
+        }
+        receiver
     }
 
     async fn ready(&self) -> Result<(), String> {
@@ -131,34 +179,40 @@ async fn subscribe_loop(
     local: Arc<MemoryBroker>,
     replica: Arc<str>,
     subscribed: Arc<AtomicBool>,
+    subscriptions: Arc<Mutex<Subscriptions>>,
     store: Store,
     snapshots: Arc<Snapshots>,
 ) {
     let mut delay = Duration::from_millis(100);
     loop {
         match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.psubscribe(CHANNEL_PATTERN).await {
-                Ok(()) => {
-                    subscribed.store(true, Ordering::SeqCst);
-                    delay = Duration::from_millis(100);
-                    tracing::info!("subscribed to redis");
-                    // Whatever was published while we were away is gone: check the log.
-                    sweep_heads(&local, &store, &snapshots).await;
-                    let mut messages = pubsub.on_message();
-                    while let Some(message) = messages.next().await {
-                        let Ok(payload) = message.get_payload::<String>() else { continue };
-                        match serde_json::from_str::<Wire>(&payload) {
-                            Ok(wire) if *wire.replica == *replica => {}
-                            Ok(wire) => deliver_remote(&local, &snapshots, wire),
-                            Err(err) => tracing::warn!(error = %err, "ignoring a redis message that does not parse"),
+            Ok(pubsub) => {
+                let (sink, mut messages) = pubsub.split();
+                match resubscribe(&local, &subscriptions, sink).await {
+                    Ok(()) => {
+                        subscribed.store(true, Ordering::SeqCst);
+                        delay = Duration::from_millis(100);
+                        tracing::info!("subscribed to redis");
+                        // Whatever was published while we were away is gone: check the log.
+                        sweep_heads(&local, &store, &snapshots).await;
+                        while let Some(message) = messages.next().await {
+                            let Ok(payload) = message.get_payload::<String>() else { continue };
+                            match serde_json::from_str::<Wire>(&payload) {
+                                Ok(wire) if *wire.replica == *replica => {}
+                                Ok(wire) => deliver_remote(&local, &snapshots, wire),
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "ignoring a redis message that does not parse")
+                                }
+                            }
                         }
+                        subscribed.store(false, Ordering::SeqCst);
+                        *subscriptions.lock().await = Subscriptions::default();
+                        metrics::counter!("board_redis_disconnects_total").increment(1);
+                        tracing::warn!("redis subscription lost; reconnecting");
                     }
-                    subscribed.store(false, Ordering::SeqCst);
-                    metrics::counter!("board_redis_disconnects_total").increment(1);
-                    tracing::warn!("redis subscription lost; reconnecting");
+                    Err(err) => tracing::warn!(error = %err, "redis subscribe failed"),
                 }
-                Err(err) => tracing::warn!(error = %err, "redis psubscribe failed"),
-            },
+            }
             Err(err) => tracing::warn!(error = %err, "redis connect failed"),
         }
         tokio::time::sleep(delay).await;
@@ -203,10 +257,50 @@ async fn sweep_heads(local: &MemoryBroker, store: &Store, snapshots: &Snapshots)
     }
 }
 
-async fn head_ticker(local: Arc<MemoryBroker>, store: Store, snapshots: Arc<Snapshots>) {
+/// On a new connection: subscribe every board this replica serves, in one command.
+async fn resubscribe(
+    local: &MemoryBroker,
+    subscriptions: &Mutex<Subscriptions>,
+    mut sink: PubSubSink,
+) -> Result<(), redis::RedisError> {
+    let mut subscriptions = subscriptions.lock().await;
+    let boards: HashSet<String> = local.boards().into_iter().collect();
+    if !boards.is_empty() {
+        sink.subscribe(boards.iter().map(|board| channel(board)).collect::<Vec<_>>()).await?;
+    }
+    *subscriptions = Subscriptions { sink: Some(sink), boards };
+    Ok(())
+}
+
+/// Unsubscribes the boards nobody on this replica follows any more.
+async fn unsubscribe_idle(local: &MemoryBroker, subscriptions: &Mutex<Subscriptions>) {
+    let mut subscriptions = subscriptions.lock().await;
+    let served: HashSet<String> = local.boards().into_iter().collect();
+    let idle: Vec<String> = subscriptions.boards.difference(&served).cloned().collect();
+    let Some(mut sink) = subscriptions.sink.clone() else { return };
+    if idle.is_empty() {
+        return;
+    }
+    match sink.unsubscribe(idle.iter().map(|board| channel(board)).collect::<Vec<_>>()).await {
+        Ok(()) => {
+            for board in &idle {
+                subscriptions.boards.remove(board);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "redis unsubscribe failed"),
+    }
+}
+
+async fn head_ticker(
+    local: Arc<MemoryBroker>,
+    subscriptions: Arc<Mutex<Subscriptions>>,
+    store: Store,
+    snapshots: Arc<Snapshots>,
+) {
     let mut tick = tokio::time::interval(HEAD_EVERY);
     loop {
         tick.tick().await;
+        unsubscribe_idle(&local, &subscriptions).await;
         sweep_heads(&local, &store, &snapshots).await;
     }
 }
