@@ -90,9 +90,9 @@ test('browsers on different replicas converge when one replica is killed', async
     await send(board, { type: 'add_todo', title: `after the kill ${i}` });
   }
   await send(board, { type: 'start_sprint', id: sprint });
-  await send(board, { type: 'complete_sprint', id: sprint });
+  const last = (await send(board, { type: 'complete_sprint', id: sprint })).seq;
 
-  await expectConverged(api, board, pages);
+  await expectConverged(api, board, pages, last);
   console.log(`cluster: all browsers converged ${Date.now() - killedAt} ms after ${victim} was killed (12 commands in between)`);
   await expect(pages[0].locator('[data-board-seq]')).toHaveAttribute('data-conn', 'live');
   expect(await replicaOf(0)).not.toBe(victim);

@@ -70,9 +70,18 @@ export function expected(s: BoardState) {
   ];
 }
 
-/** Both pages reach the server's seq and show exactly the server's board. */
-export async function expectConverged(request: APIRequestContext, board: string, pages: Page[]) {
-  const truth = await state(request, board);
+/**
+ * Both pages reach the server's seq and show exactly the server's board. With several
+ * replicas, `atLeast` is the seq the last write was acknowledged at: a `GET` through the
+ * load balancer may reach a replica that hears of it a moment later, so wait for it.
+ */
+export async function expectConverged(request: APIRequestContext, board: string, pages: Page[], atLeast = 0) {
+  let truth = await state(request, board);
+  for (let i = 0; truth.seq < atLeast && i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    truth = await state(request, board);
+  }
+  expect(truth.seq, 'GET state reaches the last acknowledged write').toBeGreaterThanOrEqual(atLeast);
   for (const page of pages) {
     await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-board-seq', String(truth.seq));
     expect(await shown(page)).toEqual(expected(truth));

@@ -45,6 +45,11 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     /// The board as it is now: from the cache, or read once and cached.
     pub async fn snapshot(&self, board: &str) -> Result<Arc<Snapshot>, AppError> {
+        // A replica that hears nothing of this board (no stream of it here, so no Redis
+        // subscription) cannot know its cached copy is current: one head read tells.
+        if !self.broker.follows(board) {
+            self.head(board).await?;
+        }
         if let Some(snapshot) = self.snapshots.get(board) {
             return Ok(snapshot);
         }

@@ -161,6 +161,21 @@ async fn a_lost_redis_message_is_noticed_and_repaired() {
     b.stop().await;
 }
 
+/// A replica with no stream of a board does not listen to its channel, so it cannot trust
+/// a cached copy: its `GET` asks the database and answers the current board at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_follows_nothing_of_a_board_still_serves_it_current() {
+    let redis = shared_redis();
+    let (a, b) = two_replicas(&redis).await;
+    let board = a.create_board("unfollowed").await;
+    assert_eq!(b.state(&board).await.seq, 0, "b caches the board at 0");
+    a.ok(&board, json!({"type": "add_todo", "title": "1"})).await;
+    let head = a.ok(&board, json!({"type": "add_todo", "title": "2"})).await;
+    assert_eq!(b.state(&board).await, a.state(&board).await, "b's GET is at seq {head} too");
+    a.stop().await;
+    b.stop().await;
+}
+
 /// A replica that has just served seq N from the log must not answer `GET` state with
 /// N-1 from its cache, even before its head sweep notices the lost notice: a poke-pull or
 /// push-ops client holding N would otherwise see the board go back in time.

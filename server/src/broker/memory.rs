@@ -47,6 +47,11 @@ impl Broker for MemoryBroker {
         boards.entry(board.to_owned()).or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0).subscribe()
     }
 
+    /// Every commit of a single replica goes through here.
+    fn follows(&self, _board: &str) -> bool {
+        true
+    }
+
     async fn ready(&self) -> Result<(), String> {
         Ok(())
     }

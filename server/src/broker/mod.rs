@@ -38,6 +38,10 @@ pub trait Broker: Send + Sync + 'static {
     /// receiver is bounded: one that falls behind gets `RecvError::Lagged` and must
     /// backfill from the log.
     async fn subscribe(&self, board: &str) -> broadcast::Receiver<Notice>;
+    /// Does this replica hear every change of `board` (give or take a lost notice)? The
+    /// in-process broker hears them all; a Redis replica only the boards it subscribed.
+    /// A replica that does not follow a board must not trust its cached copy of it.
+    fn follows(&self, board: &str) -> bool;
     /// Readiness: can this broker deliver right now?
     async fn ready(&self) -> Result<(), String>;
 }

@@ -162,6 +162,12 @@ impl Broker for RedisBroker {
         receiver
     }
 
+    /// Subscribed to the board's channel on the live connection. While the set is being
+    /// changed the answer is "no": the caller then asks the database, which is always safe.
+    fn follows(&self, board: &str) -> bool {
+        self.subscriptions.try_lock().is_ok_and(|subscriptions| subscriptions.boards.contains(board))
+    }
+
     async fn ready(&self) -> Result<(), String> {
         let mut publisher = self.publisher.clone();
         let pong: Result<String, _> = redis::cmd("PING").query_async(&mut publisher).await;
