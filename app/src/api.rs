@@ -19,13 +19,48 @@ pub struct BoardSummary {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CreateBoard {
     pub name: String,
+    /// `"private"` (the default: only key holders see it) or `"public"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
 }
 
-/// The `201` answer to `POST /api/boards`.
+/// The `201` answer to `POST /api/boards`: the keys are shown this once.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BoardCreated {
     pub id: String,
     pub name: String,
+    pub visibility: String,
+    pub keys: BoardKeys,
+}
+
+/// A board's two keys: `read` lets its holder see the board, `write` also change it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BoardKeys {
+    pub read: String,
+    pub write: String,
+}
+
+/// The answer to `POST /api/boards/{board}/keys`: the new keys (the old ones are dead).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeysRotated {
+    pub keys: BoardKeys,
+}
+
+/// `GET /api/boards/{board}/access`: what this client may do with the board.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub can_write: bool,
+    pub private: bool,
+    /// Both share links, for a holder of the write key of a private board.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<ShareLinks>,
+}
+
+/// Page paths that carry a key: opening one stores the key in the browser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShareLinks {
+    pub read: String,
+    pub write: String,
 }
 
 /// The `200` answer to a command, also what a repeated Idempotency-Key gets back.

@@ -4,14 +4,18 @@
 
 use std::sync::Arc;
 
-use crate::api::BoardSummary;
+use crate::api::{BoardSummary, Viewer};
 use crate::domain::BoardState;
 
+/// Every method gets the page request's headers: what a page shows depends on the keys the
+/// browser presents (its cookies), checked by the server's access gate.
 #[async_trait::async_trait]
 pub trait PageData: Send + Sync + 'static {
-    async fn boards(&self) -> Result<Vec<BoardSummary>, String>;
-    /// `Ok(None)`: no such board.
-    async fn board(&self, id: &str) -> Result<Option<BoardState>, String>;
+    /// The boards this browser may see.
+    async fn boards(&self, request: &http::HeaderMap) -> Result<Vec<BoardSummary>, String>;
+    /// The board and what this browser may do with it. `Ok(None)`: no such board, or a
+    /// private one the request holds no key for (the same answer, on purpose).
+    async fn board(&self, id: &str, request: &http::HeaderMap) -> Result<Option<(BoardState, Viewer)>, String>;
     /// This replica's id, shown in the page footer.
     fn replica(&self) -> String;
 }

@@ -89,25 +89,42 @@ test('todo text is shown as text, never as HTML', async ({ browser, request }) =
   await expect(fresh.locator('.todos img')).toHaveCount(0);
 });
 
-test('the home page lists boards and creates one', async ({ page, request }) => {
+test('the home page lists boards and creates a private one that only this browser sees', async ({ page, browser, request }) => {
   await page.goto('/');
   await expect(page.locator('[data-board-id="demo"] a')).toHaveText('Demo board');
   await expect(page.locator('section.home')).toHaveAttribute('data-hydrated', 'true');
   await page.fill('input[name="name"]', 'Made from the home page');
   await page.click('.create-board button');
-  await expect(page).toHaveURL(/\/boards\/made-from-the-home-page-[a-z0-9]+$/);
+  // The creator lands on the board with its write key in a cookie, not in the URL.
+  await expect(page).toHaveURL(/\/boards\/made-from-the-home-page-[A-Za-z0-9_-]{22}$/);
   await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true');
   await expect(page.locator('h1')).toHaveText('Made from the home page');
+  await expect(page.locator('[data-share="write"]')).toHaveValue(/\?key=w_/);
   const id = page.url().split('/').pop()!;
-  expect((await state(request, id)).seq).toBe(0);
+  await page.goto('/');
+  await expect(page.locator(`[data-board-id="${id}"]`)).toHaveCount(1);
+  // Another browser (and a tool without the key) sees neither the board nor its name.
+  const stranger = await (await browser.newContext()).newPage();
+  await stranger.goto('/');
+  await expect(stranger.locator('[data-board-id="demo"]')).toHaveCount(1);
+  await expect(stranger.locator(`[data-board-id="${id}"]`)).toHaveCount(0);
+  expect((await request.get(`/api/boards/${id}`)).status()).toBe(404);
 });
 
 test('creating a board works before the script loads, as a plain form', async ({ request }) => {
   const res = await request.post('/boards', { form: { name: 'No script' }, maxRedirects: 0 });
   expect(res.status()).toBe(303);
   const location = res.headers()['location'];
-  expect(location).toMatch(/^\/boards\/no-script-[a-z0-9]+$/);
-  expect((await state(request, location.split('/').pop()!)).seq).toBe(0);
+  // The write link: following it stores the key and drops it from the URL.
+  expect(location).toMatch(/^\/boards\/no-script-[A-Za-z0-9_-]{22}\?key=w_[A-Za-z0-9_-]+$/);
+  const link = await request.get(location, { maxRedirects: 0 });
+  expect(link.status()).toBe(303);
+  expect(link.headers()['location']).toMatch(/^\/boards\/no-script-[A-Za-z0-9_-]{22}$/);
+  expect(link.headers()['set-cookie']).toMatch(/HttpOnly/i);
+  expect(link.headers()['set-cookie']).toMatch(/SameSite=Lax/i);
+  const id = location.split('?')[0].split('/').pop()!;
+  // The request context keeps the cookie, as a browser would.
+  expect((await state(request, id)).seq).toBe(0);
 });
 
 test('bad pattern or transport on the page answers 400 naming the valid ones', async ({ request }) => {

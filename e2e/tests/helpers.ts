@@ -5,8 +5,9 @@ import { expect, Page, APIRequestContext, BrowserContext } from '@playwright/tes
 export type Todo = { id: number; title: string; status: string; sprint_id: number | null; position: number };
 export type BoardState = { seq: number; todos: Todo[]; sprints: { id: number; name: string; status: string }[] };
 
+/** A public board: these tests are about delivery; access.spec.ts tests private boards. */
 export async function createBoard(request: APIRequestContext, name: string): Promise<string> {
-  const res = await request.post('/api/boards', { data: { name } });
+  const res = await request.post('/api/boards', { data: { name, visibility: 'public' } });
   expect(res.status()).toBe(201);
   return (await res.json()).id;
 }

@@ -344,7 +344,7 @@ impl Server {
     async fn create_board(&self, name: &str) -> String {
         let r = reqwest::Client::new()
             .post(format!("{}/api/boards", self.base))
-            .json(&json!({ "name": name }))
+            .json(&json!({ "name": name, "visibility": "public" }))
             .send()
             .await
             .unwrap();

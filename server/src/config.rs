@@ -37,6 +37,63 @@ pub struct Config {
     /// Seconds between `heartbeat` frames (and SSE keep-alive comments) on idle streams.
     #[arg(long, env = "HEARTBEAT_SECS", default_value_t = 15)]
     pub heartbeat_secs: u64,
+
+    /// The origin browsers reach this server at (`https://board.example.com`). Requests
+    /// from other origins cannot post or open WebSockets; other `Host`s are refused.
+    /// Default: the loopback names of the listening port (`http://127.0.0.1:3000`,
+    /// `http://localhost:3000`).
+    #[arg(long, env = "PUBLIC_ORIGIN")]
+    pub public_origin: Option<String>,
+
+    /// More origins allowed to post and open WebSockets, comma-separated.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Peers whose last `X-Forwarded-For` hop is the client's address (a load balancer),
+    /// comma-separated addresses or networks (`10.0.0.2`, `172.16.0.0/12`). Default: none;
+    /// the client is the socket peer.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Where `/metrics` is served (it answers 404 on the public listener). Port 0 picks a
+    /// free one; `off` serves none.
+    #[arg(long, env = "METRICS_BIND", default_value = "127.0.0.1:9100")]
+    pub metrics_bind: String,
+
+    /// Concurrent SSE, WebSocket and held long-poll streams per client IP.
+    #[arg(long, env = "MAX_STREAMS_PER_IP", default_value_t = 200)]
+    pub max_streams_per_ip: u32,
+
+    /// Commands per minute per client IP, HTTP and WebSocket together (a token bucket whose
+    /// burst is a tenth of this, and at least 100 or the whole rate).
+    #[arg(long, env = "COMMANDS_PER_MINUTE", default_value_t = 6000)]
+    pub commands_per_minute: u32,
+
+    /// Boards created per minute per client IP (the same kind of bucket).
+    #[arg(long, env = "BOARDS_PER_MINUTE", default_value_t = 120)]
+    pub boards_per_minute: u32,
+
+    /// Open connections on this replica; beyond it new ones are answered `503`.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send its request headers (and each body read) before it is
+    /// disconnected.
+    #[arg(long, env = "HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+
+    /// Seconds a stored Idempotency-Key answer is kept.
+    #[arg(long, env = "IDEMPOTENCY_TTL", default_value_t = 24 * 60 * 60)]
+    pub idempotency_ttl: u64,
+}
+
+/// `10.0.0.2` (one address) or `10.0.0.0/8` (a network).
+fn parse_network(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{value}` is not an IP address or network"))
 }
 
 impl Config {
@@ -53,6 +110,8 @@ impl Config {
     pub fn for_database(database_url: impl Into<String>) -> Self {
         let mut config = Config::parse_from(["server"]);
         config.database_url = database_url.into();
+        // Many servers share a test process: each gets its own metrics port.
+        config.metrics_bind = "127.0.0.1:0".into();
         config
     }
 }

@@ -14,6 +14,11 @@ pub enum AppError {
     /// Malformed JSON, an unknown command `type`, a bad query parameter.
     #[error("{0}")]
     BadRequest(String),
+    /// A read key on a command, a cross-site `Origin`.
+    #[error("{0}")]
+    Forbidden(String),
+    /// An unknown board, todo or route, and a private board without its key: the same
+    /// answer, so that a board's existence is not revealed.
     #[error("{0}")]
     NotFound(String),
     /// `expected_version` did not match: the answer carries the todo as it is now.
@@ -24,6 +29,18 @@ pub enum AppError {
     Gone(String),
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    /// The request's `Host` is not one of this server's names.
+    #[error("{0}")]
+    Misdirected(String),
+    /// A command that is not `Content-Type: application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A per-client limit: answered with `Retry-After` when waiting helps.
+    #[error("{message}")]
+    TooMany { message: String, retry_after: Option<std::time::Duration> },
+    /// This replica is at its connection limit; another replica (or a later try) may serve.
+    #[error("{0}")]
+    Busy(String),
     /// A rule of the domain was broken.
     #[error("{0}")]
     Unprocessable(String),
@@ -39,10 +56,15 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Gone(_) => StatusCode::GONE,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -69,7 +91,13 @@ impl IntoResponse for AppError {
             AppError::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
             _ => {}
         }
-        (self.status(), Json(self.body())).into_response()
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let AppError::TooMany { retry_after: Some(wait), .. } = &self {
+            // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.max(1).into());
+        }
+        response
     }
 }
 

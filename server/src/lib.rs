@@ -4,14 +4,17 @@
 //! A map of the crate, in the order a request meets it:
 //!
 //! * [`config`]: settings from the environment or the command line.
+//! * [`serve`]: the accept loop (connection limit, header timeout, peer address, drain);
+//!   [`limits`]: per-client limits (streams, command and board-creation rates).
 //! * [`router`]: every route; [`api`] holds the REST handlers, [`transports`] the stream
 //!   endpoints (thin adapters), [`error`] the one error type every refusal becomes.
 //! * [`store`]: the database: rows, the change log, the one write transaction.
 //! * [`state`]: what handlers share; [`live`]: a committed change and the snapshot cache,
 //!   each encoded once; [`broker`]: who tells subscribers that something committed.
 //! * [`stream`]: the one subscription (replay from the log, then live, gap-repaired) that
-//!   every transport adapts; [`heads`]: the head seq its heartbeats report, read once per
-//!   board per interval.
+//!   every transport adapts; [`recent`]: per-board values it re-reads (the head its
+//!   heartbeats report, the key generation it watches), read once per board per interval.
+//! * [`access`]: the one gate every path goes through (board keys, roles, revocation).
 //! * [`page_data`]: what the pages read while rendering; [`seed`]: the `demo` board.
 //!
 //! [`launch`] takes a bound listener, so tests bind port 0 and run many servers at once.
@@ -19,15 +22,18 @@
 // The page's view types (monomorphised here for rendering) nest deeply.
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod api;
 pub mod broker;
 pub mod config;
 pub mod error;
-pub mod heads;
+pub mod limits;
 pub mod live;
 pub mod page_data;
+pub mod recent;
 pub mod router;
 pub mod seed;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod stream;
@@ -45,8 +51,8 @@ use crate::broker::memory::MemoryBroker;
 use crate::broker::redis::RedisBroker;
 use crate::broker::Broker;
 use crate::config::Config;
-use crate::heads::Heads;
 use crate::live::Snapshots;
+use crate::recent::Recent;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -59,7 +65,9 @@ pub async fn build_state(
     local: std::net::SocketAddr,
     closing: tokio::sync::watch::Receiver<bool>,
 ) -> Result<AppState, BoxError> {
-    let store = Store::connect(&config.database_url, config.log_retain).await?;
+    let store = Store::connect(&config.database_url, config.log_retain)
+        .await?
+        .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl));
     let replica: Arc<str> = config.replica(local).into();
     let snapshots = Arc::new(Snapshots::default());
     // REDIS_URL makes this process one replica of a cluster; without it, one process.
@@ -84,8 +92,18 @@ pub async fn build_state(
         snapshots,
         replica,
         heartbeat,
-        heads: Arc::new(Heads::new(heartbeat)),
+        heads: Arc::new(Recent::new(heartbeat)),
+        key_revs: Arc::new(Recent::new(access::CHECK_EVERY)),
         closing,
+        origins: Arc::new(access::origin::Origins::new(
+            config.public_origin.as_deref(),
+            &config.allowed_origins,
+            local,
+        )),
+        limits: Arc::new(limits::Limits::new(config)),
+        max_connections: config.max_connections,
+        header_timeout: Duration::from_secs(config.header_timeout.max(1)),
+        idempotency_ttl: Duration::from_secs(config.idempotency_ttl),
         metrics: metrics_handle(),
         leptos,
     };
@@ -102,43 +120,53 @@ pub async fn launch(
     let local = listener.local_addr()?;
     let (close, closing) = tokio::sync::watch::channel(false);
     let app = build_state(&config, local, closing).await?;
+    serve::metrics_listener(&config.metrics_bind, app.metrics.clone()).await;
     tracing::info!(addr = %local, replica = %app.replica, database = ?app.store.backend(), "serving");
     serve(listener, app, close, shutdown).await
 }
 
 /// Serves a built state. When `shutdown` completes, `close` tells the open streams to end
 /// (WebSockets close with 1012, SSE ends, held long-polls answer), then the server waits
-/// for the requests still running.
+/// for the requests still running, for at most [`serve::DRAIN`].
 pub async fn serve(
     listener: TcpListener,
     app: AppState,
     close: tokio::sync::watch::Sender<bool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
-    let mut closed = app.closing.clone();
-    let mut drained = app.closing.clone();
     tokio::spawn(async move {
         shutdown.await;
         let _ = close.send(true);
     });
-    let server = axum::serve(listener, router::router(app)).with_graceful_shutdown(async move {
-        let _ = closed.wait_for(|closing| *closing).await;
-    });
-    // Requests still running DRAIN after the signal are cut: a replica must go away in time
-    // for its orchestrator (docker's stop_grace_period is 35 s).
-    let deadline = async move {
-        let _ = drained.wait_for(|closing| *closing).await;
-        tokio::time::sleep(DRAIN).await;
-    };
-    tokio::select! {
-        served = server => served?,
-        _ = deadline => tracing::warn!("requests still open after {DRAIN:?}; exiting anyway"),
-    }
-    Ok(())
+    let closing = app.closing.clone();
+    let (max_connections, header_timeout) = (app.max_connections, app.header_timeout);
+    // Limits and idempotency keys are swept in the background while the server runs.
+    tokio::spawn(upkeep(app.clone()));
+    serve::serve(listener, router::router(app), max_connections, header_timeout, closing).await
 }
 
-/// How long a shutting-down replica waits for open requests.
-pub const DRAIN: Duration = Duration::from_secs(30);
+/// Every minute: forget rate-limit buckets that are full again, and stored
+/// Idempotency-Key answers older than `IDEMPOTENCY_TTL`. Ends when the server closes.
+async fn upkeep(app: AppState) {
+    let mut closing = app.closing.clone();
+    let closed = async move {
+        let _ = closing.wait_for(|closing| *closing).await;
+    };
+    let mut closed = std::pin::pin!(closed);
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = &mut closed => return,
+        }
+        app.limits.sweep();
+        match app.store.forget_idempotency_keys(app.idempotency_ttl).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(keys = n, "forgot expired idempotency keys"),
+            Err(err) => tracing::warn!(error = %err, "could not sweep idempotency keys"),
+        }
+    }
+}
 
 /// The process-wide Prometheus recorder (a recorder is global, tests start many servers).
 fn metrics_handle() -> PrometheusHandle {

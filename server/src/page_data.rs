@@ -1,31 +1,43 @@
 //! The server's side of page rendering: `app::ssr::PageData` over the store and the
-//! snapshot cache, so a rendered page shows exactly what `GET` state would answer.
+//! snapshot cache, so a rendered page shows exactly what `GET` state would answer, and
+//! only to a browser the access gate lets in (the page request's cookies hold its keys).
 
-use app::api::BoardSummary;
+use app::api::{BoardSummary, Viewer};
 use app::domain::BoardState;
 use app::ssr::PageData;
 
+use crate::access::{self, Presented, Role};
+use crate::api::boards::{viewer_of, visible_boards};
 use crate::error::AppError;
 use crate::state::AppState;
 
 #[async_trait::async_trait]
 impl PageData for AppState {
-    async fn boards(&self) -> Result<Vec<BoardSummary>, String> {
-        self.store.list_boards(200).await.map_err(|e| AppError::from(e).to_string())
+    async fn boards(&self, request: &http::HeaderMap) -> Result<Vec<BoardSummary>, String> {
+        visible_boards(self, &Presented::from_headers(request)).await.map_err(|e| public_message(&e))
     }
 
-    async fn board(&self, id: &str) -> Result<Option<BoardState>, String> {
+    async fn board(&self, id: &str, request: &http::HeaderMap) -> Result<Option<(BoardState, Viewer)>, String> {
+        let grant = match access::authorize(self, id, &Presented::from_headers(request), Role::Read).await {
+            Ok(grant) => grant,
+            Err(AppError::NotFound(_)) => return Ok(None),
+            Err(err) => return Err(public_message(&err)),
+        };
         match self.snapshot(id).await {
-            Ok(snapshot) => Ok(Some((*snapshot.state).clone())),
+            Ok(snapshot) => Ok(Some(((*snapshot.state).clone(), viewer_of(&grant)))),
             Err(AppError::NotFound(_)) => Ok(None),
-            Err(err) => {
-                tracing::warn!(board = id, error = %err, "page could not load its board");
-                Err(err.to_string())
-            }
+            Err(err) => Err(public_message(&err)),
         }
     }
 
     fn replica(&self) -> String {
         self.replica.to_string()
     }
+}
+
+/// What a page may show of a failure: the same words an API client would get, never the
+/// cause (which is logged).
+fn public_message(err: &AppError) -> String {
+    tracing::warn!(error = %err, "a page could not load its data");
+    err.to_string()
 }

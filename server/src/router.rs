@@ -5,15 +5,17 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};
 use axum::routing::{any, get, post};
-use axum::Router;
+use axum::{middleware, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use app::ssr::SharedPageData;
 
+use crate::access::{origin, share};
 use crate::api::{boards, changes, commands, health, MAX_BODY_BYTES};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -24,6 +26,8 @@ pub fn router(app: AppState) -> Router {
         .route("/api/boards", get(boards::list).post(boards::create))
         .route("/api/boards/{board}", get(boards::state))
         .route("/api/boards/{board}/commands", post(commands::post))
+        .route("/api/boards/{board}/access", get(boards::viewer))
+        .route("/api/boards/{board}/keys", post(boards::rotate_keys))
         .route("/api/boards/{board}/changes", get(changes::get))
         .route("/api/boards/{board}/poll", get(poll::handler))
         .route("/api/boards/{board}/long-poll", get(long_poll::handler))
@@ -35,7 +39,8 @@ pub fn router(app: AppState) -> Router {
         .route("/boards", post(boards::create_from_form))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics));
+        // Metrics have their own listener (METRICS_BIND); here they do not exist.
+        .route("/metrics", any(|| async { AppError::NotFound("no such route".into()) }));
 
     let page_data: SharedPageData = Arc::new(app.clone());
     let options = app.leptos.clone();
@@ -43,9 +48,15 @@ pub fn router(app: AppState) -> Router {
         .leptos_routes_with_context(
             &app,
             generate_route_list(app::App),
-            move || provide_context(page_data.clone()),
+            move || {
+                provide_context(page_data.clone());
+                // A fresh nonce per page: the hydration script carries it, the CSP names it.
+                leptos::nonce::provide_nonce();
+            },
             move || app::shell(options.clone()),
         )
+        // A share link's `?key=` becomes a cookie and a redirect before the page renders.
+        .route_layer(middleware::from_fn_with_state(app.clone(), share::key_to_cookie))
         // Static files (the wasm bundle under /pkg, the stylesheet) or the app's 404 page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell));
 
@@ -53,7 +64,21 @@ pub fn router(app: AppState) -> Router {
         HeaderValue::from_str(&app.replica).unwrap_or_else(|_| HeaderValue::from_static("invalid-replica-id"));
     api.merge(pages)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A body that trickles in is cut off like slow headers are (see `serve`).
+        .layer(RequestBodyTimeoutLayer::new(app.header_timeout))
+        // Cross-site posts and WebSockets, and foreign Host names, never reach a handler.
+        .layer(middleware::from_fn_with_state(app.clone(), origin::same_origin))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-replica"), replica))
+        // Every answer: never sniff a type other than the one sent; never send a Referer
+        // (share links carry keys). Pages add their Content-Security-Policy (`app::ui`).
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("no-referrer"),
+        ))
         // gzip for pages, JSON and the wasm bundle; its default predicate leaves
         // `text/event-stream` alone, so SSE frames are never held back in a buffer.
         .layer(CompressionLayer::new())

@@ -4,11 +4,14 @@
 use crate::api::commands;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::{NewBoard, Visibility};
 
 pub const DEMO_BOARD: &str = "demo";
 
 pub async fn seed_demo(app: &AppState) -> Result<(), AppError> {
-    if !app.store.create_board(DEMO_BOARD, "Demo board").await? {
+    // Public and keyless: anyone may read and change it, nobody can rotate keys it lacks.
+    let demo = NewBoard { id: DEMO_BOARD, name: "Demo board", visibility: Visibility::Public, key_hashes: None };
+    if !app.store.create_board(&demo).await? {
         return Ok(());
     }
     let script = app::domain::demo::script();

@@ -9,8 +9,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::broker::Broker;
 use crate::error::AppError;
-use crate::heads::Heads;
 use crate::live::{LiveChange, Snapshot, Snapshots};
+use crate::recent::Recent;
 use crate::store::{Committed, Store};
 
 #[derive(Clone)]
@@ -27,10 +27,23 @@ pub struct AppState {
     /// How often idle streams get a `heartbeat` frame carrying the head seq.
     pub heartbeat: Duration,
     /// The heads those heartbeats report: one database read per board per interval.
-    pub heads: Arc<Heads>,
+    pub heads: Arc<Recent<u64>>,
+    /// The key generation of private boards, which their streams watch so that a rotation
+    /// ends them: one database read per board per `access::CHECK_EVERY`.
+    pub key_revs: Arc<Recent<u64>>,
     /// Turns `true` when the server begins to shut down: open streams end, so the
     /// graceful shutdown is not held open by clients that never hang up.
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// This server's own origin and names: cross-site requests and foreign hosts are refused.
+    pub origins: Arc<crate::access::origin::Origins>,
+    /// Per-client limits: streams, commands, board creation.
+    pub limits: Arc<crate::limits::Limits>,
+    /// Connections this replica accepts at once (`MAX_CONNECTIONS`).
+    pub max_connections: usize,
+    /// How long a client may take to send its headers, or each read of its body.
+    pub header_timeout: Duration,
+    /// How long a stored Idempotency-Key answer is kept.
+    pub idempotency_ttl: Duration,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     pub leptos: LeptosOptions,
@@ -71,6 +84,16 @@ impl AppState {
             .ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
         self.snapshots.saw_head(board, head);
         Ok(head)
+    }
+
+    /// The head seq as heartbeats report it: at most one read per board per interval.
+    pub async fn recent_head(&self, board: &str) -> Result<Option<u64>, AppError> {
+        self.heads
+            .get(board, || async {
+                metrics::counter!("board_heartbeat_head_reads_total").increment(1);
+                Ok(self.store.head(board).await?)
+            })
+            .await
     }
 
     /// After a commit: cache the new state first (so a client poked about seq N can pull

@@ -9,7 +9,7 @@
 //! * `seq == last + 1`: sent;
 //! * `seq > last + 1`: a gap: the missing seqs are read from the log first;
 //! * the receiver lagged: everything since `last` is read from the log;
-//! * idle: a `heartbeat` carries the head read from the database (through `heads`, one
+//! * idle: a `heartbeat` carries the head read from the database (through `recent`, one
 //!   read per board per interval), and a head above `last` (a lost last notice) triggers
 //!   the same repair.
 //!
@@ -39,6 +39,9 @@ pub struct Outgoing {
     pub seq: Option<u64>,
     /// The frame's JSON, shared with every other subscriber for live changes.
     pub json: Bytes,
+    /// This is the `revoked` frame: the stream ends after it, and each transport ends in
+    /// its own way (see `access::until_revoked`).
+    pub revoked: bool,
 }
 
 impl Outgoing {
@@ -47,7 +50,16 @@ impl Outgoing {
             Frame::Reset { head } => Some(head),
             _ => None,
         };
-        Outgoing { seq, json: Bytes::from(frame.to_json()) }
+        Outgoing::data(seq, Bytes::from(frame.to_json()))
+    }
+
+    fn data(seq: Option<u64>, json: Bytes) -> Self {
+        Outgoing { seq, json, revoked: false }
+    }
+
+    /// The last frame of a stream whose key was revoked.
+    pub fn revoked() -> Self {
+        Outgoing { revoked: true, ..Outgoing::control(Frame::Revoked {}) }
     }
 }
 
@@ -110,7 +122,7 @@ pub async fn open(
                                 };
                                 last = change.seq();
                                 metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "live").increment(1);
-                                yield Outgoing { seq: Some(last), json };
+                                yield Outgoing::data(Some(last), json);
                             }
                             Ok(Notice::Head(head)) if head <= last => continue,
                             Ok(Notice::Head(_)) => {
@@ -128,7 +140,7 @@ pub async fn open(
                             Err(RecvError::Closed) => return,
                         },
                         _ = heartbeat.tick() => {
-                            match app.heads.get(&app.store, &board).await {
+                            match app.recent_head(&board).await {
                                 Ok(Some(head)) => {
                                     app.snapshots.saw_head(&board, head);
                                     // A cached head may be older than what this stream sent.
@@ -185,11 +197,8 @@ pub async fn catch_up(app: &AppState, board: &str, pattern: PatternKind, last: u
                     from = change.seq;
                     metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "replay")
                         .increment(1);
-                    out.push(Outgoing {
-                        seq: Some(change.seq),
-                        // `state` is only read by push-state, which never replays.
-                        json: Bytes::from(pattern.encode(&change, &EMPTY).to_json()),
-                    });
+                    // `state` is only read by push-state, which never replays.
+                    out.push(Outgoing::data(Some(change.seq), Bytes::from(pattern.encode(&change, &EMPTY).to_json())));
                 }
                 if from >= head || page_len == 0 {
                     return Ok(out);
@@ -206,7 +215,7 @@ pub fn snapshot_frame(pattern: PatternKind, snapshot: &crate::live::Snapshot) ->
         PatternKind::PushState => Frame::State { seq, at: snapshot.at, state: (*snapshot.state).clone() },
         _ => Frame::Poke { seq, at: snapshot.at },
     };
-    Outgoing { seq: Some(seq), json: Bytes::from(frame.to_json()) }
+    Outgoing::data(Some(seq), Bytes::from(frame.to_json()))
 }
 
 /// Delta patterns ignore the state argument of `encode`; this stands in for it on replay.

@@ -18,6 +18,7 @@ use app::domain::Command;
 use app::patterns::{Frame, PatternKind};
 use server::api::commands;
 use server::config::Config;
+use server::store::{NewBoard, Visibility};
 
 async fn state() -> (server::state::AppState, tempfile::TempDir) {
     state_with(|_| {}).await
@@ -29,7 +30,8 @@ async fn state_with(tweak: impl FnOnce(&mut Config)) -> (server::state::AppState
     tweak(&mut config);
     let (_close, closing) = tokio::sync::watch::channel(false);
     let app = server::build_state(&config, "127.0.0.1:0".parse().unwrap(), closing).await.unwrap();
-    app.store.create_board("b", "B").await.unwrap();
+    let board = NewBoard { id: "b", name: "B", visibility: Visibility::Public, key_hashes: None };
+    app.store.create_board(&board).await.unwrap();
     (app, dir)
 }
 
@@ -162,7 +164,7 @@ fn counter(metrics: &str, name: &str) -> f64 {
 async fn a_hundred_poke_pull_clients_cost_one_snapshot_build_per_change() {
     let srv = common::TestServer::start(common::Backend::Sqlite).await;
     let board = srv.create_board("pullers").await;
-    let metrics = || async { srv.http.get(srv.url("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let metrics = || async { srv.app.metrics.render() };
     let builds_before = counter(&metrics().await, "board_snapshot_builds_total");
     let changes = 5u64;
     let mut pullers = Vec::new();

@@ -21,6 +21,9 @@ pub enum Frame {
     Reset {
         head: u64,
     },
+    /// The key this stream was opened with no longer opens the board (its keys were
+    /// rotated): the stream ends after this frame. Reconnecting with the old key gets 404.
+    Revoked {},
     /// WebSocket only: a command sent up the socket committed at `seq`.
     Ack {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,6 +74,7 @@ impl Frame {
             Frame::Hello { .. }
             | Frame::Heartbeat { .. }
             | Frame::Reset { .. }
+            | Frame::Revoked {}
             | Frame::Ack { .. }
             | Frame::Error { .. } => None,
             Frame::Poke { seq, .. }
@@ -99,6 +103,7 @@ impl Frame {
             Frame::Hello { .. } => "hello",
             Frame::Heartbeat { .. } => "heartbeat",
             Frame::Reset { .. } => "reset",
+            Frame::Revoked {} => "revoked",
             Frame::Ack { .. } => "ack",
             Frame::Error { .. } => "error",
             Frame::Poke { .. } => "poke",

@@ -18,6 +18,9 @@ pub enum Conn {
     Connecting,
     Live,
     Offline,
+    /// The key this page used no longer opens the board (its keys were rotated): the
+    /// engine stops and the page says so.
+    Revoked,
 }
 
 impl Conn {
@@ -26,6 +29,7 @@ impl Conn {
             Conn::Connecting => "connecting",
             Conn::Live => "live",
             Conn::Offline => "offline",
+            Conn::Revoked => "revoked",
         }
     }
 }
@@ -49,12 +53,21 @@ pub struct BoardClient {
     pub running: RwSignal<bool>,
     /// The replica that serves the stream (from `hello`).
     pub replica: RwSignal<String>,
+    /// May this browser change the board (it holds the write key, or the board is
+    /// public)? Read-only viewers get no editing controls.
+    pub can_write: RwSignal<bool>,
     #[cfg(feature = "hydrate")]
     pub(super) runtime: StoredValue<super::engine::Runtime, LocalStorage>,
 }
 
 impl BoardClient {
-    pub fn new(initial: BoardState, pattern: PatternKind, transport: Transport, replica: String) -> Self {
+    pub fn new(
+        initial: BoardState,
+        pattern: PatternKind,
+        transport: Transport,
+        replica: String,
+        can_write: bool,
+    ) -> Self {
         BoardClient {
             board_id: StoredValue::new(initial.board.id.clone()),
             state: RwSignal::new(initial),
@@ -66,6 +79,7 @@ impl BoardClient {
             notice: RwSignal::new(None),
             running: RwSignal::new(false),
             replica: RwSignal::new(replica),
+            can_write: RwSignal::new(can_write),
             #[cfg(feature = "hydrate")]
             runtime: StoredValue::new_local(Default::default()),
         }

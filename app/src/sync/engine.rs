@@ -98,6 +98,24 @@ pub(super) fn opened(client: BoardClient, generation: u64) {
     }
 }
 
+/// The server says this page's key no longer opens the board (a `revoked` frame, WebSocket
+/// close 4403, or 404 on a poll): stop for good, retrying cannot help.
+pub(super) fn revoked(client: BoardClient, generation: u64) {
+    if !current(client, generation) {
+        return;
+    }
+    client.runtime.update_value(|r| {
+        r.close();
+        r.generation += 1;
+        r.pending.clear();
+    });
+    client.conn.set(Conn::Revoked);
+    client.can_write.set(false);
+    client
+        .notice
+        .set(Some("Access to this board was withdrawn: its keys were changed. Ask its owner for a new link.".into()));
+}
+
 /// A link reports that it failed: close it and retry after a jittered, growing delay.
 pub(super) fn failed(client: BoardClient, generation: u64) {
     if !current(client, generation) {
@@ -149,6 +167,7 @@ pub(super) fn deliver(client: BoardClient, generation: u64, frame: Frame, bytes:
             client.runtime.update_value(|r| r.pending.retain(|(id, ..)| Some(id) != request_id.as_ref()));
             client.notice.set(Some(error.clone()));
         }
+        Frame::Revoked {} => return revoked(client, generation),
         _ => {}
     }
     let start_drain = client
@@ -173,6 +192,7 @@ fn entry(frame: &Frame, bytes: usize) -> WireEntry {
         Frame::Poke { .. } => "pull needed".into(),
         Frame::Ack { seq, .. } => format!("command committed at seq {seq}"),
         Frame::Error { error, .. } => error.clone(),
+        Frame::Revoked {} => "access withdrawn".into(),
     };
     WireEntry {
         kind: frame.kind(),

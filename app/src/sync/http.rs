@@ -3,7 +3,7 @@
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 
-use crate::api::{ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, FramesPage};
+use crate::api::{ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, FramesPage, Viewer};
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
 
@@ -76,12 +76,18 @@ pub async fn command(board: &str, command: &Command, key: &str) -> Result<Comman
     decode(request.send().await.map_err(network)?).await
 }
 
+/// What this browser may do with the board (`GET /api/boards/{board}/access`).
+pub async fn viewer(board: &str) -> Result<Viewer, HttpError> {
+    decode(Request::get(&format!("/api/boards/{board}/access")).send().await.map_err(network)?).await
+}
+
 pub async fn boards() -> Result<Vec<BoardSummary>, HttpError> {
     decode(Request::get("/api/boards").send().await.map_err(network)?).await
 }
 
 pub async fn create_board(name: &str) -> Result<BoardCreated, HttpError> {
-    let request = Request::post("/api/boards").json(&CreateBoard { name: name.to_owned() }).map_err(network)?;
+    let body = CreateBoard { name: name.to_owned(), visibility: None };
+    let request = Request::post("/api/boards").json(&body).map_err(network)?;
     decode(request.send().await.map_err(network)?).await
 }
 

@@ -21,8 +21,9 @@ pub enum Step {
 
 pub fn step(state: &mut BoardState, pattern: PatternKind, frame: &Frame) -> Result<Step, ApplyError> {
     match frame {
-        // Control frames the engine handles itself (ack/error of WebSocket commands).
-        Frame::Hello { .. } | Frame::Ack { .. } | Frame::Error { .. } => Ok(Step::Skip),
+        // Control frames the engine handles itself (ack/error of WebSocket commands, the
+        // end of a revoked stream).
+        Frame::Hello { .. } | Frame::Ack { .. } | Frame::Error { .. } | Frame::Revoked {} => Ok(Step::Skip),
         // An idle stream whose head is ahead of us lost a notice (or its last frame).
         Frame::Heartbeat { head } if *head > state.seq => {
             Ok(if pattern.self_contained() { Step::Pull { seq: *head } } else { Step::Backfill { since: state.seq } })

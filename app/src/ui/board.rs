@@ -6,9 +6,10 @@ use leptos::prelude::*;
 use super::inspector::WireInspector;
 use super::one_line_form::OneLineForm;
 use super::todo_card::TodoCard;
+use crate::api::{ShareLinks, Viewer};
 use crate::domain::{BoardState, Command, Id, Sprint, SprintStatus};
 use crate::patterns::PatternKind;
-use crate::sync::{BoardClient, Transport};
+use crate::sync::{BoardClient, Conn, Transport};
 
 /// A client for one view of the board, started once the page is hydrated.
 pub fn live_client(
@@ -17,8 +18,9 @@ pub fn live_client(
     transport: Transport,
     replica: String,
     poll_ms: Option<u32>,
+    can_write: bool,
 ) -> BoardClient {
-    let client = BoardClient::new(initial, pattern, transport, replica);
+    let client = BoardClient::new(initial, pattern, transport, replica, can_write);
     if let Some(ms) = poll_ms {
         client.poll_ms.set(ms.clamp(100, 60_000));
     }
@@ -37,7 +39,11 @@ pub fn BoardView(
     /// A pane of the compare page: the pickers do not rewrite the page's URL.
     #[prop(optional)]
     pane: bool,
+    /// What this browser may do; its share links are shown to a holder of the write key.
+    #[prop(optional)]
+    viewer: Option<Viewer>,
 ) -> impl IntoView {
+    let share = viewer.and_then(|v| v.share);
     let seq = move || client.state.with(|s| s.seq);
     let name = move || client.state.with(|s| s.board.name.clone());
     let sprints = move || client.state.with(|s| s.sprints.clone());
@@ -64,6 +70,10 @@ pub fn BoardView(
                 </div>
                 <Pickers client pane/>
             </header>
+            {share.map(|links| view! { <ShareLinksView links/> })}
+            {move || (!client.can_write.get() && client.conn.get() != Conn::Revoked).then(|| view! {
+                <p class="muted read-only" data-read-only="true">"Read-only: this link lets you see the board, not change it."</p>
+            })}
             {move || client.notice.get().map(|message| view! {
                 <p class="notice" role="alert">
                     {message}
@@ -77,13 +87,38 @@ pub fn BoardView(
                     key=|s: &Sprint| (s.id, s.status, s.name.clone())
                     children=move |s: Sprint| view! { <Column client sprint=Some(s)/> }
                 />
-                <AddSprint client/>
+                <Show when=move || client.can_write.get()>
+                    <AddSprint client/>
+                </Show>
             </div>
             <WireInspector client open=!pane/>
             <footer class="board-foot muted" class:hidden=pane>
                 "served by replica " <span class="replica">{move || client.replica.get()}</span>
             </footer>
         </section>
+    }
+}
+
+/// A private board's two share links, for whoever holds its write key. Opening one stores
+/// its key in the browser; anyone who has the read link can see the board, the write link
+/// also change it.
+#[component]
+fn ShareLinksView(links: ShareLinks) -> impl IntoView {
+    let absolute = |path: &str| {
+        #[cfg(feature = "hydrate")]
+        if let Some(origin) = web_sys::window().and_then(|w| w.location().origin().ok()) {
+            return format!("{origin}{path}");
+        }
+        path.to_owned()
+    };
+    let (read, write) = (absolute(&links.read), absolute(&links.write));
+    view! {
+        <details class="share">
+            <summary>"Share this private board"</summary>
+            <p class="muted">"Anyone with a link can open the board; rotate the keys to withdraw every link."</p>
+            <label>"read-only " <input readonly data-share="read" prop:value=read.clone() value=read/></label>
+            <label>"read-write " <input readonly data-share="write" prop:value=write.clone() value=write/></label>
+        </details>
     }
 }
 
@@ -190,11 +225,11 @@ fn Column(client: BoardClient, sprint: Option<Sprint>) -> impl IntoView {
                 <h2>{title}</h2>
                 <span class="count">{count}</span>
                 {status.map(|st| view! { <span class=format!("badge badge-{}", st.as_str())>{st.as_str()}</span> })}
-                {match (sprint_id, status) {
-                    (Some(id), Some(SprintStatus::Planned)) => Some(view! {
+                {move || match (sprint_id, status, client.can_write.get()) {
+                    (Some(id), Some(SprintStatus::Planned), true) => Some(view! {
                         <button class="small" on:click=move |_| client.send(Command::StartSprint { id })>"Start"</button>
                     }.into_any()),
-                    (Some(id), Some(SprintStatus::Active)) => Some(view! {
+                    (Some(id), Some(SprintStatus::Active), true) => Some(view! {
                         <button class="small" on:click=move |_| client.send(Command::CompleteSprint { id })>"Complete"</button>
                     }.into_any()),
                     _ => None,
@@ -207,7 +242,9 @@ fn Column(client: BoardClient, sprint: Option<Sprint>) -> impl IntoView {
                     children=move |todo| view! { <TodoCard client todo/> }
                 />
             </ol>
-            {(status != Some(SprintStatus::Completed)).then(|| view! { <AddTodo client sprint_id/> })}
+            <Show when=move || client.can_write.get() && status != Some(SprintStatus::Completed)>
+                <AddTodo client sprint_id/>
+            </Show>
         </section>
     }
 }

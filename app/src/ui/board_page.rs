@@ -42,10 +42,10 @@ pub fn BoardPage() -> impl IntoView {
                             set_bad_request();
                             view! { <section class="empty"><h1>"Bad request"</h1><p class="notice">{message}</p></section> }.into_any()
                         }
-                        (Ok(Some(state)), Ok((pattern, transport))) => {
+                        (Ok(Some((state, viewer))), Ok((pattern, transport))) => {
                             let poll_ms = query.read_untracked().get("poll_ms").and_then(|ms| ms.parse().ok());
-                            let client = live_client(state, pattern, transport, replica, poll_ms);
-                            view! { <BoardView client/> }.into_any()
+                            let client = live_client(state, pattern, transport, replica, poll_ms, viewer.can_write);
+                            view! { <BoardView client viewer/> }.into_any()
                         }
                         (Ok(None), _) => view! { <NotFound/> }.into_any(),
                         (Err(err), _) => view! { <p class="notice">{err}</p> }.into_any(),

@@ -58,10 +58,12 @@ pub fn ComparePage() -> impl IntoView {
                             set_bad_request();
                             view! { <section class="empty"><h1>"Bad request"</h1><p class="notice">{message}</p></section> }.into_any()
                         }
-                        (Ok(Some(state)), Ok(panes)) => {
+                        (Ok(Some((state, viewer))), Ok(panes)) => {
                             let clients: Vec<BoardClient> = panes
                                 .into_iter()
-                                .map(|(p, t)| live_client(state.clone(), p, t, replica.clone(), Some(PANE_POLL_MS)))
+                                .map(|(p, t)| {
+                                    live_client(state.clone(), p, t, replica.clone(), Some(PANE_POLL_MS), viewer.can_write)
+                                })
                                 .collect();
                             view! { <Comparison clients/> }.into_any()
                         }

@@ -4,18 +4,26 @@
 
 use std::future::Future;
 
-use crate::api::BoardSummary;
+use crate::api::{BoardSummary, Viewer};
 use crate::domain::BoardState;
 
-pub type BoardResult = Result<Option<BoardState>, String>;
+/// The board and what this browser may do with it; `None`: not found (or not ours to see).
+pub type BoardResult = Result<Option<(BoardState, Viewer)>, String>;
 pub type BoardsResult = Result<Vec<BoardSummary>, String>;
+
+/// The page request's headers (its cookies carry the browser's board keys).
+#[cfg(feature = "ssr")]
+fn request_headers() -> http::HeaderMap {
+    leptos::prelude::use_context::<http::request::Parts>().map(|parts| parts.headers).unwrap_or_default()
+}
 
 #[cfg(feature = "ssr")]
 pub fn board(id: String) -> impl Future<Output = BoardResult> + Send + 'static {
     let data = leptos::prelude::use_context::<crate::ssr::SharedPageData>();
+    let headers = request_headers();
     async move {
         match data {
-            Some(data) => data.board(&id).await,
+            Some(data) => data.board(&id, &headers).await,
             None => Err("the server provided no page data".into()),
         }
     }
@@ -24,9 +32,10 @@ pub fn board(id: String) -> impl Future<Output = BoardResult> + Send + 'static {
 #[cfg(feature = "ssr")]
 pub fn boards() -> impl Future<Output = BoardsResult> + Send + 'static {
     let data = leptos::prelude::use_context::<crate::ssr::SharedPageData>();
+    let headers = request_headers();
     async move {
         match data {
-            Some(data) => data.boards().await,
+            Some(data) => data.boards(&headers).await,
             None => Err("the server provided no page data".into()),
         }
     }
@@ -45,11 +54,14 @@ pub fn replica() -> String {
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
 pub fn board(id: String) -> impl Future<Output = BoardResult> + Send + 'static {
     send_wrapper::SendWrapper::new(async move {
-        match crate::sync::http::state(&id, None).await {
-            Ok(state) => Ok(state),
-            Err(crate::sync::http::HttpError::Status { status: 404, .. }) => Ok(None),
-            Err(err) => Err(err.message()),
-        }
+        let state = match crate::sync::http::state(&id, None).await {
+            Ok(Some(state)) => state,
+            Ok(None) => return Ok(None),
+            Err(crate::sync::http::HttpError::Status { status: 404, .. }) => return Ok(None),
+            Err(err) => return Err(err.message()),
+        };
+        let viewer = crate::sync::http::viewer(&id).await.map_err(|e| e.message())?;
+        Ok(Some((state, viewer)))
     })
 }
 

@@ -1,4 +1,5 @@
-//! `/`: every board, newest first, and a form to create one.
+//! `/`: the boards this browser may see (public ones and those it holds keys for), newest
+//! first, and a form to create one.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -53,7 +54,9 @@ fn CreateBoard() -> impl IntoView {
             match crate::sync::http::create_board(&wanted).await {
                 Ok(created) => {
                     if let Some(window) = web_sys::window() {
-                        let _ = window.location().set_href(&format!("/boards/{}", created.id));
+                        // The write link: the server keeps the key in a cookie and redirects.
+                        let _ =
+                            window.location().set_href(&format!("/boards/{}?key={}", created.id, created.keys.write));
                     }
                 }
                 Err(err) => error.set(Some(err.message())),

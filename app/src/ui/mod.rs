@@ -46,6 +46,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    #[cfg(feature = "ssr")]
+    set_security_headers();
     view! {
         <Stylesheet id="main" href="/main.css"/>
         <Title text="Realtime board"/>
@@ -86,6 +88,27 @@ mod http_status {
     pub use http::StatusCode;
     pub const NOT_FOUND: StatusCode = StatusCode::NOT_FOUND;
     pub const BAD_REQUEST: StatusCode = StatusCode::BAD_REQUEST;
+}
+
+/// The page's Content-Security-Policy: scripts only from this origin plus the hydration
+/// script that carries this response's nonce, wasm compiled by that script, no framing by
+/// any other page, forms and connections to this origin only. The server provides the
+/// nonce (`leptos::nonce::provide_nonce`) for every page it renders.
+#[cfg(feature = "ssr")]
+fn set_security_headers() {
+    use http::header::{HeaderName, HeaderValue};
+    let (Some(response), Some(nonce)) = (use_context::<leptos_axum::ResponseOptions>(), leptos::nonce::use_nonce())
+    else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    );
+    if let Ok(policy) = HeaderValue::from_str(&policy) {
+        response.insert_header(HeaderName::from_static("content-security-policy"), policy);
+    }
 }
 
 /// Marks the response as `400` while rendering (a bad `pattern=` or `transport=`).

@@ -49,7 +49,7 @@ pub fn TodoCard(client: BoardClient, todo: Todo) -> impl IntoView {
         client.send(Command::MoveTodo { id, sprint_id, position: Some(to), expected_version: None });
     };
     let status_class = format!("todo todo-{}", todo.status.as_str());
-    let current_target = sprint_id.map(|s| s.to_string()).unwrap_or_else(|| "backlog".into());
+    let status = todo.status;
 
     view! {
         <li class=status_class data-todo-id=id data-version=version>
@@ -58,7 +58,12 @@ pub fn TodoCard(client: BoardClient, todo: Todo) -> impl IntoView {
                 fallback=move || {
                     let title = title.clone();
                     view! {
-                        <button class="todo-title" title="click to rename" on:click=move |_| editing.set(true)>{title}</button>
+                        <button
+                            class="todo-title"
+                            title="click to rename"
+                            disabled=move || !client.can_write.get()
+                            on:click=move |_| editing.set(true)
+                        >{title}</button>
                     }
                 }
             >
@@ -74,16 +79,17 @@ pub fn TodoCard(client: BoardClient, todo: Todo) -> impl IntoView {
                     <button type="submit" class="small">"Save"</button>
                 </form>
             </Show>
+            <Show when=move || client.can_write.get()>
             <div class="todo-controls">
                 <select name="status" aria-label="Status" on:change=on_status>
                     {TodoStatus::ALL.iter().map(|st| view! {
-                        <option value=st.as_str() selected=todo.status == *st>{st.as_str()}</option>
+                        <option value=st.as_str() selected=status == *st>{st.as_str()}</option>
                     }).collect_view()}
                 </select>
                 <select name="move" aria-label="Move to" on:change=on_move>
                     <option value="backlog" selected=sprint_id.is_none()>"Backlog"</option>
                     {move || targets().into_iter().map(|(sid, name)| {
-                        let selected = current_target == sid.to_string();
+                        let selected = sprint_id == Some(sid);
                         view! { <option value=sid.to_string() selected=selected>{name}</option> }
                     }).collect_view()}
                 </select>
@@ -91,6 +97,7 @@ pub fn TodoCard(client: BoardClient, todo: Todo) -> impl IntoView {
                 <button class="icon" title="move down" aria-label="Move down" disabled=move || { position + 1 >= column_len() } on:click=move |_| nudge(1)>"↓"</button>
                 <button class="icon danger" title="delete" aria-label="Delete" on:click=move |_| client.send(Command::DeleteTodo { id, expected_version: None })>"✕"</button>
             </div>
+            </Show>
         </li>
     }
 }

@@ -1,61 +1,110 @@
-//! `GET /api/boards`, `POST /api/boards`, `GET /api/boards/{board}`.
+//! `GET /api/boards`, `POST /api/boards`, `GET /api/boards/{board}`,
+//! `GET /api/boards/{board}/access`, `POST /api/boards/{board}/keys`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use app::api::{BoardCreated, BoardSummary, CreateBoard};
+use app::api::{BoardCreated, BoardKeys, BoardSummary, CreateBoard, KeysRotated, Viewer};
 use app::domain::decide::valid_name;
 
 use super::extract::JsonBody;
+use crate::access::keys::{self, KeyPair};
+use crate::access::{self, share, Presented, Reader, Role, Writer};
 use crate::error::AppError;
+use crate::limits::ClientIp;
 use crate::state::AppState;
+use crate::store::{NewBoard, Visibility};
 
-/// The newest boards first; the page lists them.
-pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<BoardSummary>>, AppError> {
-    Ok(Json(app.store.list_boards(200).await?))
+/// The boards this client may see, newest first: every public board, and the private
+/// boards whose keys its cookies hold (each checked by the gate). Never the others.
+pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<BoardSummary>>, AppError> {
+    Ok(Json(visible_boards(&app, &Presented::from_headers(&headers)).await?))
 }
 
-/// Creates an empty board at seq 0 with an id made from its name plus a random suffix.
+/// The list `/` shows (also rendered into the home page).
+pub async fn visible_boards(app: &AppState, presented: &Presented) -> Result<Vec<BoardSummary>, AppError> {
+    let mut private = Vec::new();
+    for board in presented.cookie_boards() {
+        match access::authorize(app, board, presented, Role::Read).await {
+            Ok(grant) if grant.visibility == Visibility::Private => private.push(grant.board),
+            Ok(_) | Err(AppError::NotFound(_)) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(app.store.list_boards(&private, 200).await?)
+}
+
+/// Creates an empty board at seq 0: private unless asked otherwise, with an unguessable id
+/// and two keys shown this once.
 pub async fn create(
     State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<CreateBoard>,
 ) -> Result<(StatusCode, [(header::HeaderName, String); 1], Json<BoardCreated>), AppError> {
+    let created = create_board(&app, ip, body).await?;
+    let location = format!("/api/boards/{}", created.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(created)))
+}
+
+/// Board creation, for the API and the home page's form alike.
+pub async fn create_board(app: &AppState, ip: std::net::IpAddr, body: CreateBoard) -> Result<BoardCreated, AppError> {
     let name = valid_name(&body.name)?;
-    // A few tries in case the random suffix collides (about one in 2 billion each).
+    let visibility = match body.visibility.as_deref() {
+        None | Some("private") => Visibility::Private,
+        Some("public") => Visibility::Public,
+        Some(other) => {
+            return Err(AppError::BadRequest(format!("unknown visibility `{other}`; valid: private, public")))
+        }
+    };
+    app.limits.create_board(ip)?;
+    let pair = KeyPair::generate();
+    // A collision of 128 random bits does not happen; the loop says what would be done.
     for _ in 0..3 {
-        let id = board_id(&name);
-        if app.store.create_board(&id, &name).await? {
+        let id = keys::board_id(&name);
+        let new = NewBoard {
+            id: &id,
+            name: &name,
+            visibility,
+            key_hashes: Some((keys::hash(&pair.read), keys::hash(&pair.write))),
+        };
+        if app.store.create_board(&new).await? {
             metrics::counter!("board_boards_created_total").increment(1);
-            let location = format!("/api/boards/{id}");
-            return Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(BoardCreated { id, name })));
+            return Ok(BoardCreated {
+                id,
+                name,
+                visibility: format!("{visibility:?}").to_lowercase(),
+                keys: BoardKeys { read: pair.read, write: pair.write },
+            });
         }
     }
     Err(AppError::internal(std::io::Error::other("could not find a free board id")))
 }
 
 /// `POST /boards` from the home page's form when the page's script has not loaded (or
-/// is off): the same creation, answered with a redirect to the new board.
+/// is off): the same creation, answered with a redirect to the new board's write link,
+/// which stores the key in this browser.
 pub async fn create_from_form(
     State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
     form: Result<axum::Form<CreateBoard>, axum::extract::rejection::FormRejection>,
 ) -> Result<axum::response::Redirect, AppError> {
     let axum::Form(body) = form.map_err(|rejection| AppError::BadRequest(rejection.body_text()))?;
-    let (_, _, Json(created)) = create(State(app), JsonBody(body)).await?;
-    Ok(axum::response::Redirect::to(&format!("/boards/{}", created.id)))
+    let created = create_board(&app, ip, body).await?;
+    Ok(axum::response::Redirect::to(&format!("/boards/{}?key={}", created.id, created.keys.write)))
 }
 
 /// The board at its newest seq. `ETag` is the seq, so a client that holds it gets `304`.
 pub async fn state(
     State(app): State<AppState>,
-    Path(board): Path<String>,
+    Reader(grant): Reader,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let snapshot = app.snapshot(&board).await?;
+    let snapshot = app.snapshot(&grant.board).await?;
     let etag = format!("\"{}\"", snapshot.seq());
     let etag_value = HeaderValue::from_str(&etag).expect("a quoted number is a valid header");
-    let cache = (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let cache = (header::CACHE_CONTROL, HeaderValue::from_static(cache_control(&grant)));
     if if_none_match(&headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value), cache]).into_response());
     }
@@ -67,6 +116,45 @@ pub async fn state(
         .into_response())
 }
 
+/// Shared caches may keep a public board's state; a private board's stays in the browser.
+fn cache_control(grant: &access::Grant) -> &'static str {
+    match grant.visibility {
+        Visibility::Public => "no-cache",
+        Visibility::Private => "private, no-cache",
+    }
+}
+
+/// What this client may do with the board, and, for a holder of the write key, both share
+/// links: the page reads it to show or hide its editing controls.
+pub async fn viewer(Reader(grant): Reader) -> Json<Viewer> {
+    Json(viewer_of(&grant))
+}
+
+pub fn viewer_of(grant: &access::Grant) -> Viewer {
+    Viewer {
+        can_write: grant.role == Role::Write,
+        private: grant.visibility == Visibility::Private,
+        share: share::links(grant),
+    }
+}
+
+/// Rotates both keys (write key only): the old ones stop working at once, and every
+/// stream opened with them ends within seconds on every replica.
+pub async fn rotate_keys(State(app): State<AppState>, Writer(grant): Writer) -> Result<Json<KeysRotated>, AppError> {
+    if grant.write_key.is_none() {
+        return Err(AppError::Forbidden("only the board's write key can rotate its keys".into()));
+    }
+    let pair = KeyPair::generate();
+    app.store
+        .rotate_keys(&grant.board, grant.keys_rev, &keys::hash(&pair.read), &keys::hash(&pair.write))
+        .await?
+        // Rotated by another request since the gate checked: this request's key is an old
+        // one now, and old keys open nothing.
+        .ok_or_else(|| AppError::NotFound(format!("board `{}` does not exist", grant.board)))?;
+    metrics::counter!("board_keys_rotated_total").increment(1);
+    Ok(Json(KeysRotated { keys: BoardKeys { read: pair.read, write: pair.write } }))
+}
+
 /// Does `If-None-Match` list this ETag (or `*`)? Weak validators compare equal too.
 pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
     headers
@@ -74,29 +162,4 @@ pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == etag || t == "*"))
-}
-
-/// `Sprint planning!` → `sprint-planning-k3x9q2`: readable in a URL, unique by the suffix.
-fn board_id(name: &str) -> String {
-    use rand::Rng;
-    let mut slug = String::new();
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-        if slug.len() >= 32 {
-            break;
-        }
-    }
-    let slug = slug.trim_end_matches('-');
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let mut rng = rand::rng();
-    let suffix: String = (0..6).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
-    if slug.is_empty() {
-        format!("board-{suffix}")
-    } else {
-        format!("{slug}-{suffix}")
-    }
 }

@@ -2,13 +2,14 @@
 //! gap asks for the frames after its seq; `410` means the log no longer reaches that far
 //! and the client must take a fresh snapshot.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 
 use app::api::FramesPage;
 use app::patterns::{Frame, PatternKind};
 
+use crate::access::Reader;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::stream::catch_up;
@@ -21,7 +22,7 @@ pub struct ChangesQuery {
 
 pub async fn get(
     State(app): State<AppState>,
-    Path(board): Path<String>,
+    Reader(grant): Reader,
     query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<FramesPage>, AppError> {
     let Query(query) = query?;
@@ -29,6 +30,7 @@ pub async fn get(
         None => PatternKind::EventDiff,
         Some(name) => name.parse().map_err(AppError::BadRequest)?,
     };
+    let board = grant.board;
     let head = app.head(&board).await?;
     if query.since > head {
         return Err(AppError::BadRequest(format!("since {} is beyond the head seq {head}", query.since)));

@@ -1,6 +1,9 @@
-//! `POST /api/boards/{board}/commands`: the one way to change a board.
+//! `POST /api/boards/{board}/commands`: the one way to change a board, and the command
+//! service behind it that the WebSocket uses too.
 
-use axum::extract::{Path, State};
+use std::net::IpAddr;
+
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 
@@ -8,7 +11,9 @@ use app::api::CommandAnswer;
 use app::domain::Command;
 
 use super::extract::JsonBody;
+use crate::access::{Grant, Role, Writer};
 use crate::error::AppError;
+use crate::limits::ClientIp;
 use crate::state::AppState;
 use crate::store::{CommitError, Outcome};
 
@@ -17,15 +22,37 @@ const MAX_KEY_LEN: usize = 200;
 
 pub async fn post(
     State(app): State<AppState>,
-    Path(board): Path<String>,
+    Writer(grant): Writer,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     JsonBody(command): JsonBody<Command>,
 ) -> Result<Json<CommandAnswer>, AppError> {
-    let key = idempotency_key(&headers)?;
-    run(&app, &board, &command, key.as_deref()).await.map(Json)
+    let key = match headers.get("idempotency-key") {
+        Some(value) => Some(value.to_str().map_err(|_| bad_key())?),
+        None => None,
+    };
+    execute(&app, &grant, ip, &command, key).await.map(Json)
 }
 
-/// Commits a command and announces it; shared by this endpoint and the WebSocket.
+/// Runs a command for a client, over HTTP or a WebSocket alike: the grant must allow
+/// writing (`403` for a read key), the client's command rate must allow it (`429`), the
+/// Idempotency-Key must be valid (`400`); then [`run`].
+pub async fn execute(
+    app: &AppState,
+    grant: &Grant,
+    ip: IpAddr,
+    command: &Command,
+    key: Option<&str>,
+) -> Result<CommandAnswer, AppError> {
+    if grant.role < Role::Write {
+        return Err(AppError::Forbidden("this key can read the board but not change it".into()));
+    }
+    app.limits.command(ip)?;
+    let key = key.map(|k| k.trim()).map(|k| if k.is_empty() || k.len() > MAX_KEY_LEN { Err(bad_key()) } else { Ok(k) });
+    run(app, &grant.board, command, key.transpose()?).await
+}
+
+/// Commits a command and announces it (the gate and the limits are the caller's).
 pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&str>) -> Result<CommandAnswer, AppError> {
     let started = std::time::Instant::now();
     let cached = app.snapshots.get(board);
@@ -50,11 +77,6 @@ pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&st
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
-    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
-    let key =
-        value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN).ok_or_else(|| {
-            AppError::BadRequest(format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters"))
-        })?;
-    Ok(Some(key.to_owned()))
+fn bad_key() -> AppError {
+    AppError::BadRequest(format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible characters"))
 }

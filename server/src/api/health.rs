@@ -1,5 +1,5 @@
 //! `GET /healthz` (the process answers), `GET /readyz` (the database and the broker answer),
-//! `GET /metrics` (Prometheus text).
+//! (Prometheus metrics are served on their own listener: see `serve::metrics_listener`.)
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,8 +23,4 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
         body["error"] = json!("a dependency is unavailable");
     }
     (status, Json(body))
-}
-
-pub async fn metrics(State(app): State<AppState>) -> String {
-    app.metrics.render()
 }

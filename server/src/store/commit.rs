@@ -51,24 +51,7 @@ pub enum Outcome {
     Replayed(CommandAnswer),
 }
 
-/// Idempotency keys are remembered this long (checked every 100 commits of a board).
-const KEY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
-
 impl Store {
-    /// Creates an empty board at seq 0; `false` if the id is taken.
-    pub async fn create_board(&self, id: &str, name: &str) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "INSERT INTO boards (id, name, seq, pruned_through, created_at) VALUES ($1, $2, 0, 0, $3) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(name)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// Runs one command in one transaction (see the module doc).
     ///
     /// `cached` is this replica's newest copy of the board; it is used only if it is
@@ -93,11 +76,15 @@ impl Store {
         // sent with its fields in another order still matches.
         let request = to_json(command);
         if let Some(key) = idempotency_key {
-            let first = sqlx::query("SELECT response, request FROM idempotency_keys WHERE board_id = $1 AND key = $2")
-                .bind(board)
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?;
+            // A key older than the TTL is forgotten, even before the sweep removes it.
+            let first = sqlx::query(
+                "SELECT response, request FROM idempotency_keys WHERE board_id = $1 AND key = $2 AND created_at >= $3",
+            )
+            .bind(board)
+            .bind(key)
+            .bind(now_ms() - self.idempotency_ttl_ms())
+            .fetch_optional(&mut *tx)
+            .await?;
             if let Some(first) = first {
                 tx.rollback().await?;
                 let first_request: String = first.try_get("request")?;
@@ -137,7 +124,9 @@ impl Store {
         let answer = CommandAnswer { seq, id: done.created, event: done.event };
         if let Some(key) = idempotency_key {
             sqlx::query(
-                "INSERT INTO idempotency_keys (board_id, key, response, created_at, request) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO idempotency_keys (board_id, key, response, created_at, request) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (board_id, key) DO UPDATE \
+                 SET response = excluded.response, created_at = excluded.created_at, request = excluded.request",
             )
             .bind(board)
             .bind(key)
@@ -147,16 +136,18 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        if seq.is_multiple_of(100) {
-            sqlx::query("DELETE FROM idempotency_keys WHERE board_id = $1 AND created_at < $2")
-                .bind(board)
-                .bind(at - KEY_TTL_MS)
-                .execute(&mut *tx)
-                .await?;
-        }
         self.prune(&mut tx, board, seq, pruned_through).await?;
         tx.commit().await?;
         Ok(Outcome::Committed(Box::new(Committed { record, state: done.state, answer })))
+    }
+
+    /// Removes stored Idempotency-Key answers older than `ttl`; returns how many.
+    pub async fn forget_idempotency_keys(&self, ttl: std::time::Duration) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(now_ms() - ttl.as_millis() as i64)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Drops log entries beyond the retention, remembering how far it pruned.

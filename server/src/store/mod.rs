@@ -7,7 +7,10 @@
 //!
 //! * [`reads`]: board list, state, head seq, changes since a seq.
 //! * [`commit`]: the one write path: a command in one transaction.
+//! * [`boards`]: creating a board, and what the access gate reads and rotates (visibility,
+//!   key hashes, key generation).
 
+mod boards;
 mod commit;
 mod reads;
 mod rows;
@@ -17,6 +20,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use boards::{BoardAccess, NewBoard, Visibility};
 pub use commit::{CommitError, Committed, Outcome};
 pub use reads::ChangesSince;
 
@@ -33,6 +37,8 @@ pub struct Store {
     backend: Backend,
     /// How many changes each board's log keeps (see `Config::log_retain`).
     retain: u64,
+    /// How long a stored Idempotency-Key answer counts (see `Config::idempotency_ttl`).
+    idempotency_ttl: Duration,
 }
 
 impl Store {
@@ -77,7 +83,17 @@ impl Store {
             .connect_with(options)
             .await?;
         migrations::MIGRATOR.run(&pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
-        Ok(Store { pool, backend, retain })
+        Ok(Store { pool, backend, retain, idempotency_ttl: Duration::from_secs(24 * 60 * 60) })
+    }
+
+    /// The same store, remembering Idempotency-Key answers for `ttl` (default 24 h).
+    pub fn with_idempotency_ttl(mut self, ttl: Duration) -> Self {
+        self.idempotency_ttl = ttl;
+        self
+    }
+
+    pub(crate) fn idempotency_ttl_ms(&self) -> i64 {
+        self.idempotency_ttl.as_millis() as i64
     }
 
     pub fn backend(&self) -> Backend {

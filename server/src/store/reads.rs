@@ -1,6 +1,5 @@
-//! Reads: the board list, a board's state and head, and its changes since a seq.
+//! Reads: a board's state and head, and its changes since a seq.
 
-use app::api::BoardSummary;
 use sqlx::{AnyConnection, Row};
 
 use app::domain::{Board, BoardState};
@@ -18,22 +17,6 @@ pub enum ChangesSince {
 }
 
 impl Store {
-    pub async fn list_boards(&self, limit: i64) -> Result<Vec<BoardSummary>, sqlx::Error> {
-        let rows = sqlx::query("SELECT id, name, seq FROM boards ORDER BY created_at DESC, id LIMIT $1")
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(BoardSummary {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    seq: r.try_get::<i64, _>("seq")? as u64,
-                })
-            })
-            .collect()
-    }
-
     /// The head seq of a board, `None` if it does not exist.
     pub async fn head(&self, board: &str) -> Result<Option<u64>, sqlx::Error> {
         let row = sqlx::query("SELECT seq FROM boards WHERE id = $1").bind(board).fetch_optional(self.pool()).await?;

@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 
 use super::{batch, frames_page, StreamParams};
+use crate::access::Reader;
 use crate::error::AppError;
+use crate::limits::ClientIp;
 use crate::state::AppState;
 
 /// The hold when the client names none (the contract's 25 s).
@@ -18,13 +20,16 @@ pub const MAX_HOLD_SECS: u64 = 55;
 
 pub async fn handler(
     State(app): State<AppState>,
-    Path(board): Path<String>,
+    Reader(grant): Reader,
+    ClientIp(ip): ClientIp,
     params: StreamParams,
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
     let since = params.since.unwrap_or(0);
     let hold = Duration::from_secs(params.timeout.unwrap_or(DEFAULT_HOLD_SECS).min(MAX_HOLD_SECS));
     metrics::counter!("board_polls_total", "transport" => "long-poll", "pattern" => pattern.as_str()).increment(1);
-    let (head, frames) = batch(&app, &board, pattern, since, hold).await?;
+    // A held request is a stream while it waits: it takes one of the client's slots.
+    let slot = app.limits.open_stream(ip)?;
+    let (head, frames) = batch(&app, &grant, Some(slot), pattern, since, hold).await?;
     Ok(frames_page(head, &frames))
 }

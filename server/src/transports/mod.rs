@@ -7,8 +7,11 @@
 //! * [`sse`]: `text/event-stream`, `id:` = seq, `Last-Event-ID` resumes.
 //! * [`ws`]: frames down, commands up, pings, RFC 6455 close codes.
 //!
-//! Poll and long-poll take a [`batch`] of the stream: the same replay and gap repair, cut
-//! off when nothing more is ready.
+//! Every one of them opens its stream through [`subscribe`]: the gate's grant in (the
+//! handler took a `Reader`, so resume is checked like the first connect), a stream slot of
+//! the client's taken for as long as the stream lives, and the stream ended when the key
+//! it was opened with is revoked. Poll and long-poll take a [`batch`] of the same stream:
+//! the same replay and gap repair, cut off when nothing more is ready.
 
 pub mod long_poll;
 pub mod poll;
@@ -22,12 +25,14 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use serde::Deserialize;
 
 use app::patterns::PatternKind;
 
+use crate::access::{self, Grant};
 use crate::error::AppError;
+use crate::limits::StreamSlot;
 use crate::state::AppState;
 use crate::stream::{self, Outgoing};
 
@@ -69,22 +74,43 @@ pub async fn unknown(Path((_board, name)): Path<(String, String)>) -> AppError {
     AppError::BadRequest(format!("unknown transport `{name}`; valid transports: {}", valid.join(", ")))
 }
 
+/// Opens the board's stream for a client the gate let in: holds one of the client's stream
+/// slots (`MAX_STREAMS_PER_IP`) while it lives, and ends with a `revoked` frame when the
+/// grant's key stops working. `slot: None` for a poll, which holds nothing.
+pub async fn subscribe(
+    app: &AppState,
+    grant: &Grant,
+    slot: Option<StreamSlot>,
+    pattern: PatternKind,
+    since: Option<u64>,
+) -> Result<(u64, impl Stream<Item = Outgoing> + Send + 'static), AppError> {
+    let (head, frames) = stream::open(app, &grant.board, pattern, since).await?;
+    let frames = access::until_revoked(app, grant, frames).map(move |frame| {
+        let _held = &slot;
+        frame
+    });
+    Ok((head, frames))
+}
+
 /// Takes one batch of the stream from `since`: waits up to `hold` for the first frame that
 /// moves the client (a data frame or `reset`), then takes every frame already waiting
-/// behind it. Returns the head and the frames.
+/// behind it. Returns the head and the frames; `404` if the key was revoked meanwhile.
 pub async fn batch(
     app: &AppState,
-    board: &str,
+    grant: &Grant,
+    slot: Option<StreamSlot>,
     pattern: PatternKind,
     since: u64,
     hold: Duration,
 ) -> Result<(u64, Vec<Outgoing>), AppError> {
-    let (mut head, frames) = stream::open(app, board, pattern, Some(since)).await?;
+    let (mut head, frames) = subscribe(app, grant, slot, pattern, Some(since)).await?;
     let mut frames = Box::pin(frames);
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + hold;
+    let revoked = || AppError::NotFound(format!("board `{}` does not exist", grant.board));
     loop {
         match tokio::time::timeout_at(deadline, frames.next()).await {
+            Ok(Some(frame)) if frame.revoked => return Err(revoked()),
             Ok(Some(frame)) if frame.seq.is_some() => {
                 out.push(frame);
                 break;
@@ -96,6 +122,9 @@ pub async fn batch(
     }
     // Everything the replay produced is ready now; live changes may follow too.
     while let Some(Some(frame)) = frames.next().now_or_never() {
+        if frame.revoked {
+            return Err(revoked());
+        }
         if frame.seq.is_some() {
             out.push(frame);
         }

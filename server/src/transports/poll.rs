@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{batch, etag, frames_page, StreamParams};
+use crate::access::Reader;
 use crate::api::boards::if_none_match;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -18,18 +19,18 @@ const READ_LIMIT: Duration = Duration::from_secs(10);
 
 pub async fn handler(
     State(app): State<AppState>,
-    Path(board): Path<String>,
+    Reader(grant): Reader,
     params: StreamParams,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
     let since = params.since.unwrap_or(0);
-    let head = app.head(&board).await?;
+    let head = app.head(&grant.board).await?;
     metrics::counter!("board_polls_total", "transport" => "poll", "pattern" => pattern.as_str()).increment(1);
     // Nothing newer: `304`, whether the client says so by `since` or by `If-None-Match`.
     if since == head || (params.since.is_none() && if_none_match(&headers, &format!("\"{head}\""))) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(head))]).into_response());
     }
-    let (head, frames) = batch(&app, &board, pattern, since, READ_LIMIT).await?;
+    let (head, frames) = batch(&app, &grant, None, pattern, since, READ_LIMIT).await?;
     Ok(frames_page(head, &frames))
 }

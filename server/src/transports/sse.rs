@@ -4,21 +4,23 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
-use super::StreamParams;
+use super::{subscribe, StreamParams};
+use crate::access::Reader;
 use crate::error::AppError;
+use crate::limits::ClientIp;
 use crate::state::AppState;
-use crate::stream;
 
 /// `GET /api/boards/{board}/sse?pattern=P[&since=N]`
 pub async fn handler(
     State(app): State<AppState>,
-    Path(board): Path<String>,
+    Reader(grant): Reader,
+    ClientIp(ip): ClientIp,
     params: StreamParams,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -35,7 +37,10 @@ pub async fn handler(
         ),
         None => params.since,
     };
-    let (_head, frames) = stream::open(&app, &board, pattern, since).await?;
+    // A revoked key's stream sends the `revoked` frame and ends; the browser's automatic
+    // reconnect then gets 404.
+    let slot = app.limits.open_stream(ip)?;
+    let (_head, frames) = subscribe(&app, &grant, Some(slot), pattern, since).await?;
     metrics::counter!("board_stream_opened_total", "transport" => "sse", "pattern" => pattern.as_str()).increment(1);
     let events = frames.map(|out| {
         // Frames are JSON, which is always valid UTF-8 and has no raw newlines.

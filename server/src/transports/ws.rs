@@ -6,12 +6,17 @@
 //! Liveness: a ping every 10 s; a peer silent for 30 s is dropped (within 35 s).
 //! Limits: messages and frames up to 64 KiB (larger: close 1009), 4 KiB socket buffers.
 //! Close codes (RFC 6455): 1000 after the peer's close, 1002 protocol error, 1009 message
-//! too big, 1011 the stream failed, 1012 the server is restarting (clients reconnect).
+//! too big, 1011 the stream failed, 1012 the server is restarting (clients reconnect);
+//! 4403 (application range) the key the socket was opened with was revoked.
+//!
+//! Access: the upgrade passes the gate like any request (`Reader`; a cross-site `Origin`
+//! never gets here, see `access::origin`); commands up the socket go through the same
+//! command service as HTTP, which refuses them (403) on a read-only grant.
 
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use futures::{SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -20,12 +25,14 @@ use tokio::time::Instant;
 use app::api::SocketCommand;
 use app::patterns::Frame;
 
-use super::StreamParams;
+use super::{subscribe, StreamParams};
+use crate::access::{Grant, Reader};
 use crate::api::commands;
 use crate::api::MAX_BODY_BYTES;
 use crate::error::AppError;
+use crate::limits::ClientIp;
 use crate::state::AppState;
-use crate::stream::{self, Outgoing};
+use crate::stream::Outgoing;
 
 /// The largest message a client may send (the same 64 KiB as an HTTP body).
 pub const MAX_MESSAGE_BYTES: usize = MAX_BODY_BYTES;
@@ -34,26 +41,30 @@ const BUFFER_BYTES: usize = 4 * 1024;
 const PING_EVERY: Duration = Duration::from_secs(10);
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 const DEAD_AFTER: Duration = Duration::from_secs(30);
+/// The close code when the socket's key is revoked (the 4000s are the application's).
+pub const CLOSE_REVOKED: u16 = 4403;
 
 pub async fn handler(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
     State(app): State<AppState>,
-    Path(board): Path<String>,
+    Reader(grant): Reader,
+    ClientIp(ip): ClientIp,
     params: StreamParams,
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
     let ws = ws.map_err(|rejection| {
         AppError::BadRequest(format!("this endpoint speaks WebSocket only: {}", rejection.body_text()))
     })?;
-    // Checked before the upgrade, so a bad board or pattern is a plain HTTP refusal.
-    let (_head, frames) = stream::open(&app, &board, pattern, params.since).await?;
+    // Checked before the upgrade, so a bad board, pattern or key is a plain HTTP refusal.
+    let slot = app.limits.open_stream(ip)?;
+    let (_head, frames) = subscribe(&app, &grant, Some(slot), pattern, params.since).await?;
     metrics::counter!("board_stream_opened_total", "transport" => "ws", "pattern" => pattern.as_str()).increment(1);
     Ok(ws
         .read_buffer_size(BUFFER_BYTES)
         .write_buffer_size(BUFFER_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| session(app, board, socket, frames)))
+        .on_upgrade(move |socket| session(app, grant, ip, socket, frames)))
 }
 
 /// What the reader task tells the session.
@@ -70,7 +81,8 @@ enum Inbound {
 
 async fn session(
     app: AppState,
-    board: String,
+    grant: Grant,
+    ip: std::net::IpAddr,
     socket: WebSocket,
     frames: impl Stream<Item = Outgoing> + Send + 'static,
 ) {
@@ -100,6 +112,7 @@ async fn session(
     let close: Option<(u16, &'static str)> = loop {
         tokio::select! {
             frame = frames.next() => match frame {
+                Some(out) if out.revoked => break Some((CLOSE_REVOKED, "access revoked")),
                 Some(out) => {
                     let text = Utf8Bytes::try_from(out.json).expect("frames are UTF-8 JSON");
                     if sink.send(Message::Text(text)).await.is_err() {
@@ -114,7 +127,7 @@ async fn session(
                 last_heard = Instant::now();
                 match event {
                     Some(Inbound::Command(text)) => {
-                        let reply = command(&app, &board, &text).await;
+                        let reply = command(&app, &grant, ip, &text).await;
                         if sink.send(Message::Text(reply.to_json().into())).await.is_err() {
                             break None;
                         }
@@ -152,7 +165,7 @@ async fn session(
 }
 
 /// Runs one command sent up the socket, answering as `POST /commands` would.
-async fn command(app: &AppState, board: &str, text: &str) -> Frame {
+async fn command(app: &AppState, grant: &Grant, ip: std::net::IpAddr, text: &str) -> Frame {
     let message: SocketCommand = match serde_json::from_str(text) {
         Ok(message) => message,
         Err(err) => {
@@ -164,7 +177,7 @@ async fn command(app: &AppState, board: &str, text: &str) -> Frame {
         }
     };
     let request_id = message.request_id.clone();
-    match commands::run(app, board, &message.command, message.idempotency_key.as_deref()).await {
+    match commands::execute(app, grant, ip, &message.command, message.idempotency_key.as_deref()).await {
         Ok(answer) => Frame::Ack { request_id, seq: answer.seq, id: answer.id },
         Err(err) => {
             let status = err.status().as_u16();

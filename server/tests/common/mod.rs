@@ -122,9 +122,10 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// A public board: these tests are about delivery, not access (that is `access.rs`).
     pub async fn create_board(&self, name: &str) -> String {
-        let r =
-            self.http.post(self.url("/api/boards")).json(&serde_json::json!({ "name": name })).send().await.unwrap();
+        let body = serde_json::json!({ "name": name, "visibility": "public" });
+        let r = self.http.post(self.url("/api/boards")).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 201);
         r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
     }

@@ -105,6 +105,8 @@ pub(super) fn request_loop(
                         }
                     }
                 }
+                // 404: the board is gone, or the key this page holds no longer opens it.
+                Err(http::HttpError::Status { status: 404, .. }) => return engine::revoked(client, generation),
                 Err(_) => return engine::failed(client, generation),
             }
             let pause = pause_ms();

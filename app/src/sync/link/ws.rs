@@ -9,6 +9,9 @@ use crate::domain::Command;
 use crate::sync::client::BoardClient;
 use crate::sync::engine;
 
+/// The server's close code for a socket whose key was revoked.
+const CLOSE_REVOKED: u16 = 4403;
+
 pub struct WsLink {
     socket: WebSocket,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -26,8 +29,14 @@ pub fn open(client: BoardClient, generation: u64, path: &str) -> Option<WsLink> 
             engine::deliver_text(client, generation, &text);
         }
     });
-    // `close` follows every `error`, so one handler covers both.
-    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_| engine::failed(client, generation));
+    // `close` follows every `error`, so one handler covers both. 4403: the key was revoked.
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+        if event.code() == CLOSE_REVOKED {
+            engine::revoked(client, generation)
+        } else {
+            engine::failed(client, generation)
+        }
+    });
     let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| engine::opened(client, generation));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));

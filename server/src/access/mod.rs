@@ -1,0 +1,216 @@
+//! The one gate: who may read or write a board. Every path that touches a board goes
+//! through [`authorize`]: the pages, `GET` state, `changes`, the four transports (their
+//! resume included: it is the same request), and commands over HTTP or up a WebSocket.
+//! Handlers say what they need by the extractor they take, [`Reader`] or [`Writer`]; a
+//! stream that is already open is re-checked by [`until_revoked`].
+//!
+//! * A **public** board (the seeded demo) may be read and written by anyone.
+//! * A **private** board needs a key: its read key grants reading, its write key reading
+//!   and writing ([`keys`] says how they are made and stored).
+//! * No key, or a wrong one, is answered exactly as an unknown board is (`404`): nobody
+//!   learns that a private board exists without holding one of its keys. A read key on a
+//!   command is `403`: its holder already knows the board exists.
+//! * Keys arrive as `Authorization: Bearer <key>` (tools) or in a per-board cookie that a
+//!   share link set ([`share`]). They never need to appear in an API or stream URL.
+//!
+//! A fork that has user accounts replaces where a [`Grant`] comes from (the keys presented
+//! here), not the call sites: every handler already asks this module and nothing else.
+
+pub mod keys;
+pub mod origin;
+pub mod share;
+
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use futures::{Stream, StreamExt};
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::Visibility;
+use crate::stream::Outgoing;
+
+/// What a request may do with a board. Ordered: `Write` includes `Read`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Read,
+    Write,
+}
+
+/// The gate's answer: this request may do `role` to `board`.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub board: String,
+    pub role: Role,
+    pub visibility: Visibility,
+    /// The board's key generation when the gate checked (private boards): a stream opened
+    /// under it ends when the keys are rotated.
+    pub keys_rev: u64,
+    /// The write key the request presented, if it did: whoever holds it may see both
+    /// share links, which the page then shows.
+    pub write_key: Option<String>,
+}
+
+/// How often an open stream of a private board checks that its key still works. With the
+/// per-board cache (`AppState::key_revs`, the same age) a rotation ends every stream on
+/// every replica within about two of these.
+pub const CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// The name of the cookie that holds a browser's key for `board`.
+pub fn cookie_name(board: &str) -> String {
+    format!("{COOKIE_PREFIX}{board}")
+}
+const COOKIE_PREFIX: &str = "board_key.";
+
+/// The keys a request presents: its bearer key, and the board keys its cookies hold.
+#[derive(Clone, Debug, Default)]
+pub struct Presented {
+    bearer: Option<String>,
+    /// `(board, key)` from the cookies share links set.
+    cookies: Vec<(String, String)>,
+}
+
+/// More cookies than this in one request are ignored (each costs a hash per check).
+const MAX_COOKIE_KEYS: usize = 64;
+
+impl Presented {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|key| key.trim().to_owned())
+            .filter(|key| !key.is_empty());
+        let cookies = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .filter_map(|(name, key)| Some((name.strip_prefix(COOKIE_PREFIX)?.to_owned(), key.trim().to_owned())))
+            .take(MAX_COOKIE_KEYS)
+            .collect();
+        Presented { bearer, cookies }
+    }
+
+    /// The keys presented for `board`: the bearer key, and its cookie.
+    fn for_board<'a>(&'a self, board: &'a str) -> impl Iterator<Item = &'a str> {
+        self.bearer
+            .as_deref()
+            .into_iter()
+            .chain(self.cookies.iter().filter(move |(b, _)| b == board).map(|(_, k)| &**k))
+    }
+
+    /// The boards this browser holds a cookie for (unchecked: `/` asks the gate for each).
+    pub fn cookie_boards(&self) -> impl Iterator<Item = &str> {
+        self.cookies.iter().map(|(board, _)| &**board)
+    }
+}
+
+/// The gate. `Ok` when the keys presented allow `need` on `board`; `404` when the board
+/// does not exist or is private and no key presented opens it; `403` when only a read key
+/// does and `need` is `Write`.
+pub async fn authorize(app: &AppState, board: &str, presented: &Presented, need: Role) -> Result<Grant, AppError> {
+    let not_found = || AppError::NotFound(format!("board `{board}` does not exist"));
+    let access = app.store.board_access(board).await?.ok_or_else(not_found)?;
+    let mut write_key = None;
+    let mut held = None;
+    for key in presented.for_board(board) {
+        let hash = keys::hash(key);
+        if access.write_hash.as_deref() == Some(&*hash) {
+            write_key = Some(key.to_owned());
+            held = Some(Role::Write);
+            break;
+        }
+        if access.read_hash.as_deref() == Some(&*hash) {
+            held = Some(Role::Read);
+        }
+    }
+    let role = match access.visibility {
+        Visibility::Public => Role::Write,
+        Visibility::Private => held.ok_or_else(not_found)?,
+    };
+    if role < need {
+        return Err(AppError::Forbidden("this key can read the board but not change it".into()));
+    }
+    Ok(Grant { board: board.to_owned(), role, visibility: access.visibility, keys_rev: access.keys_rev, write_key })
+}
+
+/// Ends `frames` when the keys of the board they come from are rotated (or the board is
+/// gone): the last item is then a `revoked` control frame, which each transport turns
+/// into its own ending (SSE ends, WebSocket closes 4403, a held long-poll answers 404).
+/// Public boards have nothing to revoke and pass straight through.
+pub fn until_revoked(
+    app: &AppState,
+    grant: &Grant,
+    frames: impl Stream<Item = Outgoing> + Send + 'static,
+) -> impl Stream<Item = Outgoing> + Send + 'static {
+    let watch = (grant.visibility == Visibility::Private).then(|| (app.clone(), grant.board.clone(), grant.keys_rev));
+    async_stream::stream! {
+        let mut frames = std::pin::pin!(frames);
+        let Some((app, board, rev)) = watch else {
+            while let Some(frame) = frames.next().await {
+                yield frame;
+            }
+            return;
+        };
+        let mut check = tokio::time::interval(CHECK_EVERY);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                frame = frames.next() => match frame {
+                    Some(frame) => yield frame,
+                    None => return,
+                },
+                _ = check.tick() => {
+                    let now = app.key_revs.get(&board, || async { Ok(app.store.keys_rev(&board).await?) }).await;
+                    // A database that cannot answer right now is not a revocation: the stream
+                    // goes on and asks again at the next check.
+                    if matches!(now, Ok(current) if current != Some(rev)) {
+                        metrics::counter!("board_streams_revoked_total").increment(1);
+                        yield Outgoing::revoked();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The board's name in the route (`{board}`), as given.
+async fn board_param(parts: &mut Parts, app: &AppState) -> Result<String, AppError> {
+    let params = RawPathParams::from_request_parts(parts, app)
+        .await
+        .map_err(|rejection| AppError::BadRequest(rejection.body_text()))?;
+    params
+        .iter()
+        .find(|(name, _)| *name == "board")
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| AppError::internal(std::io::Error::other("a board route without {board}")))
+}
+
+/// An extractor: the request may read the board in its route.
+pub struct Reader(pub Grant);
+
+/// An extractor: the request may change the board in its route.
+pub struct Writer(pub Grant);
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let board = board_param(parts, app).await?;
+        authorize(app, &board, &Presented::from_headers(&parts.headers), Role::Read).await.map(Reader)
+    }
+}
+
+impl FromRequestParts<AppState> for Writer {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let board = board_param(parts, app).await?;
+        authorize(app, &board, &Presented::from_headers(&parts.headers), Role::Write).await.map(Writer)
+    }
+}

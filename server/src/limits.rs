@@ -1,0 +1,210 @@
+//! Per-client limits, each answered with the contract's JSON error and changing nothing:
+//!
+//! * concurrent streams (SSE, WebSocket, a held long-poll) per client IP → `429`;
+//! * commands per client IP, HTTP and WebSocket together, a token bucket → `429` with
+//!   `Retry-After` (over a WebSocket: an `error` frame with status 429);
+//! * boards created per client IP, the same way.
+//!
+//! The client IP is the socket peer, or the last `X-Forwarded-For` hop when the peer is a
+//! trusted proxy (nginx in the cluster): only the hop the proxy itself added can be
+//! believed, anything before it the client wrote. Connection-level limits (how many
+//! connections, how long a client may take to send its headers) are in `serve`.
+//!
+//! The defaults are generous: the demo, the tests and the benchmark never meet them unless
+//! they mean to.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub struct Limits {
+    /// Peers allowed to say, in `X-Forwarded-For`, who the client is.
+    trusted_proxies: Vec<ipnet::IpNet>,
+    max_streams_per_ip: u32,
+    /// Open streams per client IP; an entry goes when its count reaches zero.
+    streams: Mutex<HashMap<IpAddr, u32>>,
+    commands: DefaultKeyedRateLimiter<IpAddr>,
+    boards: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl Limits {
+    pub fn new(config: &Config) -> Self {
+        Limits {
+            trusted_proxies: config.trusted_proxies.clone(),
+            max_streams_per_ip: config.max_streams_per_ip.max(1),
+            streams: Mutex::new(HashMap::new()),
+            commands: RateLimiter::keyed(per_minute(config.commands_per_minute)),
+            boards: RateLimiter::keyed(per_minute(config.boards_per_minute)),
+        }
+    }
+
+    /// The client's address: the peer, or what a trusted proxy says the peer was.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if !self.trusted_proxies.iter().any(|net| net.contains(&peer)) {
+            return peer;
+        }
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|hop| hop.trim().parse().ok())
+            .unwrap_or(peer)
+    }
+
+    /// Takes one of the client's stream slots for as long as the returned guard lives.
+    pub fn open_stream(self: &Arc<Self>, ip: IpAddr) -> Result<StreamSlot, AppError> {
+        let mut streams = self.streams.lock().expect("stream counts lock");
+        let open = streams.entry(ip).or_default();
+        if *open >= self.max_streams_per_ip {
+            metrics::counter!("board_limited_total", "limit" => "streams").increment(1);
+            return Err(AppError::TooMany {
+                message: format!("at most {} streams at once from one address", self.max_streams_per_ip),
+                retry_after: None,
+            });
+        }
+        *open += 1;
+        Ok(StreamSlot { limits: self.clone(), ip })
+    }
+
+    /// One command's token; `429` with the wait when the bucket is empty.
+    pub fn command(&self, ip: IpAddr) -> Result<(), AppError> {
+        take(&self.commands, ip, "commands")
+    }
+
+    /// One board creation's token.
+    pub fn create_board(&self, ip: IpAddr) -> Result<(), AppError> {
+        take(&self.boards, ip, "boards")
+    }
+
+    /// Forgets buckets that are full again, so addresses seen once do not stay in memory.
+    pub fn sweep(&self) {
+        self.commands.retain_recent();
+        self.boards.retain_recent();
+        self.commands.shrink_to_fit();
+        self.boards.shrink_to_fit();
+    }
+}
+
+/// `n` a minute, in bursts of up to a tenth of that, or 100 (the whole rate, below 100):
+/// a page that sends a flurry of moves, or a test that creates its boards at once, is not
+/// a flood.
+fn per_minute(n: u32) -> Quota {
+    let n = n.max(1);
+    let burst = (n / 10).max(n.min(100));
+    Quota::per_minute(NonZeroU32::new(n).expect("at least one"))
+        .allow_burst(NonZeroU32::new(burst).expect("at least one"))
+}
+
+fn take(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr, what: &'static str) -> Result<(), AppError> {
+    limiter.check_key(&ip).map_err(|not_until| {
+        metrics::counter!("board_limited_total", "limit" => what).increment(1);
+        AppError::TooMany {
+            message: format!("too many {what} from this address; slow down"),
+            retry_after: Some(not_until.wait_time_from(DefaultClock::default().now())),
+        }
+    })
+}
+
+/// One open stream of one client; the slot is given back when this is dropped.
+pub struct StreamSlot {
+    limits: Arc<Limits>,
+    ip: IpAddr,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut streams = self.limits.streams.lock().expect("stream counts lock");
+        if let Some(open) = streams.get_mut(&self.ip) {
+            *open -= 1;
+            if *open == 0 {
+                streams.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// An extractor: the client's IP address (see [`Limits::client_ip`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        // Every connection `serve` accepts carries its peer; a router driven without one
+        // (an in-memory test) counts as one unknown client.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        Ok(ClientIp(app.limits.client_ip(peer, &parts.headers)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn limits(args: &[&str]) -> Arc<Limits> {
+        let config = Config::parse_from(std::iter::once("server").chain(args.iter().copied()));
+        Arc::new(Limits::new(&config))
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client_and_only_by_its_own_hop() {
+        let l = limits(&["--trusted-proxies", "10.0.0.2,172.16.0.0/12"]);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "6.6.6.6, 192.0.2.7".parse().unwrap());
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let stranger: IpAddr = "192.0.2.99".parse().unwrap();
+        assert_eq!(l.client_ip(proxy, &headers), "192.0.2.7".parse::<IpAddr>().unwrap());
+        assert_eq!(l.client_ip(stranger, &headers), stranger);
+        assert_eq!(l.client_ip(proxy, &HeaderMap::new()), proxy);
+        let in_network: IpAddr = "172.20.0.3".parse().unwrap();
+        assert_eq!(l.client_ip(in_network, &headers), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn stream_slots_are_counted_per_address_and_given_back() {
+        let l = limits(&["--max-streams-per-ip", "2"]);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let first = l.open_stream(a).unwrap();
+        let _second = l.open_stream(a).unwrap();
+        assert!(matches!(l.open_stream(a), Err(AppError::TooMany { .. })));
+        assert!(l.open_stream(b).is_ok(), "another address has its own slots");
+        drop(first);
+        assert!(l.open_stream(a).is_ok());
+    }
+
+    #[test]
+    fn commands_beyond_the_burst_wait() {
+        let l = limits(&["--commands-per-minute", "60"]);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..60 {
+            l.command(a).unwrap();
+        }
+        match l.command(a) {
+            Err(AppError::TooMany { retry_after: Some(wait), .. }) => {
+                assert!(wait.as_millis() > 0 && wait.as_secs() <= 1, "one token a second: {wait:?}")
+            }
+            other => panic!("expected 429, got {other:?}"),
+        }
+        assert!(l.command("192.0.2.2".parse().unwrap()).is_ok());
+    }
+}

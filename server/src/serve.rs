@@ -1,0 +1,126 @@
+//! The accept loop: what happens to a connection before the router sees a request.
+//!
+//! axum's own `serve` is a fine default, but a public server needs three things it does
+//! not offer, so this loop drives hyper directly (as axum's `serve-with-hyper` example
+//! does):
+//!
+//! * **A connection limit** (`MAX_CONNECTIONS`): beyond it a new connection gets a `503`
+//!   and is closed, instead of the replica running out of memory or file descriptors.
+//! * **A header timeout** (`HEADER_TIMEOUT`): a client that sends its request headers one
+//!   byte every few seconds (slowloris) is disconnected, not given a task forever. Request
+//!   bodies get the same limit per read (in `router`).
+//! * **The peer address** on every request (`ConnectInfo`), for the per-client limits.
+//!
+//! Shutdown: when `closing` turns true the loop stops accepting, open streams end (they
+//! watch the same signal), and connections get at most [`DRAIN`] to finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Extension;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tower::Layer;
+
+use crate::BoxError;
+
+/// How long a shutting-down replica waits for open requests.
+pub const DRAIN: Duration = Duration::from_secs(30);
+
+/// Serves `router` on `listener` until `closing` turns true, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    max_connections: usize,
+    header_timeout: Duration,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), BoxError> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let connections = Arc::new(Semaphore::new(max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let closed = async move {
+        let _ = closing.wait_for(|closing| *closing).await;
+    };
+    let mut closed = std::pin::pin!(closed);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, say: wait a moment instead of spinning.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut closed => break,
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            metrics::counter!("board_connections_refused_total").increment(1);
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(router.clone()));
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            metrics::gauge!("board_connections").increment(1.0);
+            let _ = connection.await;
+            metrics::gauge!("board_connections").decrement(1.0);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(DRAIN) => tracing::warn!("requests still open after {DRAIN:?}; exiting anyway"),
+    }
+    Ok(())
+}
+
+/// A connection beyond the limit: read what the client sent (briefly, so that closing does
+/// not reset the connection under its request), answer `503`, close.
+async fn refuse(mut stream: TcpStream) {
+    let mut buffer = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buffer)).await;
+    let body = r#"{"error":"this server is at its connection limit; retry shortly"}"#;
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         retry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Serves `/metrics` on its own listener (`METRICS_BIND`, loopback by default), so the
+/// public one never shows it. A metrics address that is taken is logged, not fatal.
+pub async fn metrics_listener(bind: &str, handle: metrics_exporter_prometheus::PrometheusHandle) -> Option<SocketAddr> {
+    if bind == "off" {
+        return None;
+    }
+    let listener = match TcpListener::bind(bind).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::warn!(%bind, error = %err, "metrics are not served");
+            return None;
+        }
+    };
+    let local = listener.local_addr().ok()?;
+    let app = axum::Router::new().route("/metrics", axum::routing::get(move || async move { handle.render() }));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    tracing::info!(addr = %local, "metrics");
+    Some(local)
+}
