@@ -15,17 +15,6 @@ use app::sync::Transport;
 use common::{Subscriber, TestServer};
 use serde_json::json;
 
-/// The machine's Redis, started if it is down; these tests fail loudly without it.
-fn shared_redis() -> String {
-    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let client = redis::Client::open(url.as_str()).unwrap();
-    let mut conn = client
-        .get_connection_with_timeout(Duration::from_secs(3))
-        .unwrap_or_else(|e| panic!("Redis must be running for these tests ({url}): {e}"));
-    let _: String = redis::cmd("PING").query(&mut conn).unwrap();
-    url
-}
-
 /// Replicas `a` and `b` of one cluster: a fresh Postgres database, the given Redis.
 async fn two_replicas(redis: &str) -> (TestServer, TestServer) {
     let database = common::fresh_postgres_database().await;
@@ -102,7 +91,7 @@ async fn follow(srv: &TestServer, board: &str, sub: &mut Subscriber, client: &mu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_on_one_replica_see_commits_on_another() {
-    let redis = shared_redis();
+    let redis = common::redis_url();
     let (a, b) = two_replicas(&redis).await;
     for pattern in PatternKind::ALL {
         for transport in Transport::ALL {
@@ -130,7 +119,7 @@ async fn clients_on_one_replica_see_commits_on_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_redis_message_is_noticed_and_repaired() {
-    let redis = shared_redis();
+    let redis = common::redis_url();
     let (a, b) = two_replicas(&redis).await;
     let board = a.create_board("lossy").await;
     let mut client = b.state(&board).await;
@@ -165,7 +154,7 @@ async fn a_lost_redis_message_is_noticed_and_repaired() {
 /// a cached copy: its `GET` asks the database and answers the current board at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_that_follows_nothing_of_a_board_still_serves_it_current() {
-    let redis = shared_redis();
+    let redis = common::redis_url();
     let (a, b) = two_replicas(&redis).await;
     let board = a.create_board("unfollowed").await;
     assert_eq!(b.state(&board).await.seq, 0, "b caches the board at 0");
@@ -181,7 +170,7 @@ async fn a_replica_that_follows_nothing_of_a_board_still_serves_it_current() {
 /// push-ops client holding N would otherwise see the board go back in time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_never_serves_an_older_board_than_it_has_streamed() {
-    let redis = shared_redis();
+    let redis = common::redis_url();
     let (a, b) = two_replicas(&redis).await;
     let board = a.create_board("fresh").await;
     a.ok(&board, json!({"type": "add_todo", "title": "1"})).await;

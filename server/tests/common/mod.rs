@@ -31,6 +31,17 @@ pub fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The machine's Redis (`TEST_REDIS_URL`); tests that need it fail loudly without it.
+pub fn redis_url() -> String {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client
+        .get_connection_with_timeout(Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("Redis must be running for these tests ({url}): {e}"));
+    let _: String = redis::cmd("PING").query(&mut conn).unwrap();
+    url
+}
+
 pub async fn fresh_postgres_database() -> String {
     use sqlx::Connection;
     let admin = postgres_admin_url();
