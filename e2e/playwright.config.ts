@@ -52,6 +52,10 @@ export default defineConfig({
           LEPTOS_SITE_ROOT: path.join(target, 'site'),
           REPLICA_ID: 'e2e',
           RUST_LOG: 'warn',
+          // Every browser of the suite comes from 127.0.0.1, and contexts live until the
+          // suite ends: one address holds more streams than a person would.
+          MAX_STREAMS_PER_IP: '2000',
+          METRICS_BIND: 'off',
         },
       },
 });

@@ -326,6 +326,13 @@ impl Server {
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("REPLICA_ID", "bench")
             .env("RUST_LOG", "warn")
+            // Every client of the benchmark comes from 127.0.0.1: lift the per-address
+            // limits that would otherwise (rightly) stop one address opening thousands of
+            // streams; the connection limit stays above the clients.
+            .env("MAX_STREAMS_PER_IP", "1000000")
+            .env("COMMANDS_PER_MINUTE", "1000000")
+            .env("MAX_CONNECTIONS", "100000")
+            .env("METRICS_BIND", "off")
             .env_remove("REDIS_URL")
             .stdout(Stdio::null())
             .kill_on_drop(true)

@@ -29,6 +29,9 @@ pub enum AppError {
     Gone(String),
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    /// The request body did not arrive in time (`HEADER_TIMEOUT`).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The request's `Host` is not one of this server's names.
     #[error("{0}")]
     Misdirected(String),
@@ -61,6 +64,7 @@ impl AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Gone(_) => StatusCode::GONE,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -64,7 +64,8 @@ pub fn router(app: AppState) -> Router {
         HeaderValue::from_str(&app.replica).unwrap_or_else(|_| HeaderValue::from_static("invalid-replica-id"));
     api.merge(pages)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // A body that trickles in is cut off like slow headers are (see `serve`).
+        // A body that stalls is cut off like slow headers are (see `serve`); the extractors
+        // also bound the whole body read (`api::extract`).
         .layer(RequestBodyTimeoutLayer::new(app.header_timeout))
         // Cross-site posts and WebSockets, and foreign Host names, never reach a handler.
         .layer(middleware::from_fn_with_state(app.clone(), origin::same_origin))

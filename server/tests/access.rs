@@ -542,6 +542,35 @@ async fn slow_clients_are_dropped_and_connections_are_bounded() {
     println!("a client sending one header byte every 0.5 s was dropped after {dropped_after:?}");
     assert!(dropped_after >= Duration::from_secs(2) && dropped_after < Duration::from_secs(5), "{dropped_after:?}");
 
+    // A body trickled in a byte every 0.3 s (never idle for 2 s) is cut off at 2 s in all.
+    let mut trickle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body = json!({"type": "add_todo", "title": "slowly, slowly, very slowly"}).to_string();
+    let head = format!(
+        "POST /api/boards/demo/commands HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    trickle.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let before = srv.state("demo").await.seq;
+    let mut answer = Vec::new();
+    for byte in body.bytes() {
+        let _ = trickle.write_all(&[byte]).await;
+        let mut buffer = [0u8; 1024];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(300), trickle.read(&mut buffer)).await {
+            answer.extend_from_slice(&buffer[..n]);
+            break;
+        }
+    }
+    let cut_after = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    println!(
+        "a body sent a byte every 0.3 s was answered after {cut_after:?}: {}",
+        answer.lines().next().unwrap_or("")
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(cut_after >= Duration::from_secs(2) && cut_after < Duration::from_secs(4), "{cut_after:?}");
+    assert_eq!(srv.state("demo").await.seq, before, "the slow command changed nothing");
+
     // Four idle connections fill the replica; the fifth is answered 503 and closed.
     let mut idle = Vec::new();
     for _ in 0..4 {

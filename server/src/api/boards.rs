@@ -9,7 +9,7 @@ use axum::Json;
 use app::api::{BoardCreated, BoardKeys, BoardSummary, CreateBoard, KeysRotated, Viewer};
 use app::domain::decide::valid_name;
 
-use super::extract::JsonBody;
+use super::extract::{FormBody, JsonBody};
 use crate::access::keys::{self, KeyPair};
 use crate::access::{self, share, Presented, Reader, Role, Writer};
 use crate::error::AppError;
@@ -88,9 +88,8 @@ pub async fn create_board(app: &AppState, ip: std::net::IpAddr, body: CreateBoar
 pub async fn create_from_form(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
-    form: Result<axum::Form<CreateBoard>, axum::extract::rejection::FormRejection>,
+    FormBody(body): FormBody<CreateBoard>,
 ) -> Result<axum::response::Redirect, AppError> {
-    let axum::Form(body) = form.map_err(|rejection| AppError::BadRequest(rejection.body_text()))?;
     let created = create_board(&app, ip, body).await?;
     Ok(axum::response::Redirect::to(&format!("/boards/{}?key={}", created.id, created.keys.write)))
 }
@@ -140,10 +139,16 @@ pub fn viewer_of(grant: &access::Grant) -> Viewer {
 
 /// Rotates both keys (write key only): the old ones stop working at once, and every
 /// stream opened with them ends within seconds on every replica.
-pub async fn rotate_keys(State(app): State<AppState>, Writer(grant): Writer) -> Result<Json<KeysRotated>, AppError> {
+pub async fn rotate_keys(
+    State(app): State<AppState>,
+    Writer(grant): Writer,
+    ClientIp(ip): ClientIp,
+) -> Result<Json<KeysRotated>, AppError> {
     if grant.write_key.is_none() {
         return Err(AppError::Forbidden("only the board's write key can rotate its keys".into()));
     }
+    // A rotation is a write like a command, and counts against the same rate.
+    app.limits.command(ip)?;
     let pair = KeyPair::generate();
     app.store
         .rotate_keys(&grant.board, grant.keys_rev, &keys::hash(&pair.read), &keys::hash(&pair.write))

@@ -1,0 +1,30 @@
+//! Untrusted bytes as a stream frame (what the browser's engine reads from any transport),
+//! applied by every pattern's client step to the demo board: a frame that decodes is
+//! applied, skipped or answered with a resync, never a panic.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use app::domain::{demo, execute, BoardState};
+use app::patterns::{Frame, PatternKind};
+use app::sync::step::step;
+use libfuzzer_sys::fuzz_target;
+
+static DEMO: LazyLock<BoardState> = LazyLock::new(|| {
+    let mut state = BoardState::empty("demo", "Demo board");
+    for command in demo::script() {
+        state = execute(&state, &command).expect("the demo script applies").state;
+    }
+    state
+});
+
+fuzz_target!(|bytes: &[u8]| {
+    let Ok(frame) = serde_json::from_slice::<Frame>(bytes) else { return };
+    for pattern in PatternKind::ALL {
+        let mut state = DEMO.clone();
+        let before = state.seq;
+        if step(&mut state, pattern, &frame).is_ok() {
+            assert!(state.seq >= before, "a client never moves backwards");
+        }
+    }
+});
