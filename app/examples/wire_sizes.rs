@@ -2,14 +2,11 @@
 //! `cargo run -p app --example wire_sizes` prints a table of frame sizes in bytes (the
 //! JSON of one frame, before transport framing or compression).
 
-use app::domain::{demo, execute, BoardState, Command, TodoStatus};
+use app::domain::{demo, execute, Command, TodoStatus};
 use app::patterns::{ChangeRecord, PatternKind};
 
 fn main() {
-    let mut board = BoardState::empty("demo", "Demo board");
-    for command in demo::script() {
-        board = execute(&board, &command).expect("the demo script applies").state;
-    }
+    let mut board = demo::board();
     let at = 1_764_000_000_000; // a fixed commit time, so the sizes are reproducible
     let changes: Vec<(&str, Command)> = vec![
         ("add a todo to the backlog", Command::AddTodo { title: "Write the release notes".into(), sprint_id: None }),

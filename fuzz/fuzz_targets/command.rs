@@ -10,13 +10,7 @@ use app::domain::{demo, execute, BoardState, Command};
 use libfuzzer_sys::fuzz_target;
 
 /// The seeded demo board: sprints in every status, todos in every column.
-static DEMO: LazyLock<BoardState> = LazyLock::new(|| {
-    let mut state = BoardState::empty("demo", "Demo board");
-    for command in demo::script() {
-        state = execute(&state, &command).expect("the demo script applies").state;
-    }
-    state
-});
+static DEMO: LazyLock<BoardState> = LazyLock::new(demo::board);
 
 fuzz_target!(|bytes: &[u8]| {
     let Ok(command) = serde_json::from_slice::<Command>(bytes) else { return };

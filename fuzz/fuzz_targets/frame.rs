@@ -5,18 +5,13 @@
 
 use std::sync::LazyLock;
 
-use app::domain::{demo, execute, BoardState};
+use app::domain::{demo, BoardState};
 use app::patterns::{Frame, PatternKind};
 use app::sync::step::step;
 use libfuzzer_sys::fuzz_target;
 
-static DEMO: LazyLock<BoardState> = LazyLock::new(|| {
-    let mut state = BoardState::empty("demo", "Demo board");
-    for command in demo::script() {
-        state = execute(&state, &command).expect("the demo script applies").state;
-    }
-    state
-});
+/// The seeded demo board: sprints in every status, todos in every column.
+static DEMO: LazyLock<BoardState> = LazyLock::new(demo::board);
 
 fuzz_target!(|bytes: &[u8]| {
     let Ok(frame) = serde_json::from_slice::<Frame>(bytes) else { return };

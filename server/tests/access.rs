@@ -132,6 +132,17 @@ async fn ws_status(srv: &TestServer, board: &Private, key: Option<&str>, via: Vi
     }
 }
 
+/// The answer to a command sent up a socket: the next `ack` or `error` frame.
+async fn answer(ws: &mut common::WsStream) -> Value {
+    loop {
+        let Message::Text(text) = ws.next().await.unwrap().unwrap() else { continue };
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        if frame["kind"] == "error" || frame["kind"] == "ack" {
+            return frame;
+        }
+    }
+}
+
 /// Every path × every key, with the status each must answer. A private board without a
 /// working key is exactly as absent as a board that does not exist (404); a read key may
 /// read everything and change nothing (403).
@@ -341,13 +352,7 @@ async fn a_read_only_websocket_cannot_send_commands() {
     let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     let command = json!({"request_id": "r1", "command": {"type": "add_todo", "title": "sneaky"}});
     ws.send(Message::Text(command.to_string().into())).await.unwrap();
-    let answer = loop {
-        let Message::Text(text) = ws.next().await.unwrap().unwrap() else { continue };
-        let frame: Value = serde_json::from_str(&text).unwrap();
-        if frame["kind"] == "error" || frame["kind"] == "ack" {
-            break frame;
-        }
-    };
+    let answer = answer(&mut ws).await;
     assert_eq!(answer["kind"], "error");
     assert_eq!(answer["status"], 403);
     assert_eq!(answer["request_id"], "r1");
@@ -462,13 +467,7 @@ async fn limits_answer_429_and_change_nothing() {
     ))
     .await
     .unwrap();
-    let answer = loop {
-        let Message::Text(text) = ws.next().await.unwrap().unwrap() else { continue };
-        let frame: Value = serde_json::from_str(&text).unwrap();
-        if frame["kind"] == "error" || frame["kind"] == "ack" {
-            break frame;
-        }
-    };
+    let answer = answer(&mut ws).await;
     assert_eq!((answer["kind"].as_str(), answer["status"].as_u64()), (Some("error"), Some(429)));
 
     // Streams: the socket above holds one slot; one SSE more fits, the third stream does not.

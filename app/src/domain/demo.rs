@@ -3,7 +3,7 @@
 //! board people see.
 
 use super::command::Command;
-use super::model::TodoStatus;
+use super::model::{BoardState, TodoStatus};
 
 /// Ids are the seq of the creating command: sprints 1 and 2, todos 3 to 7.
 pub fn script() -> Vec<Command> {
@@ -19,4 +19,11 @@ pub fn script() -> Vec<Command> {
         Command::SetTodoStatus { id: 3, status: TodoStatus::Done, expected_version: None },
         Command::SetTodoStatus { id: 4, status: TodoStatus::Doing, expected_version: None },
     ]
+}
+
+/// The demo board as the script leaves it (seq 10): what measurements and fuzzers start from.
+pub fn board() -> BoardState {
+    script().iter().fold(BoardState::empty("demo", "Demo board"), |board, command| {
+        super::execute(&board, command).expect("the demo script applies").state
+    })
 }
