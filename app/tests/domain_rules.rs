@@ -1,6 +1,8 @@
 //! The rules of the board, one example each.
 
-use app::domain::{execute, BoardState, Command, DomainError, Event, SprintStatus, TodoStatus};
+use app::domain::{
+    execute, execute_within, BoardLimits, BoardState, Command, DomainError, Event, SprintStatus, TodoStatus,
+};
 
 fn run(state: &mut BoardState, command: Command) -> Result<Event, DomainError> {
     let done = execute(state, &command)?;
@@ -33,6 +35,38 @@ fn titles_are_trimmed_and_bounded() {
     assert!(matches!(long, Err(DomainError::Rule(_))));
     run(&mut b, Command::AddTodo { title: "é".repeat(500), sprint_id: None }).unwrap();
     assert_eq!(b.seq, 2, "refused commands commit nothing");
+}
+
+#[test]
+fn titles_and_names_refuse_control_characters() {
+    let mut b = board();
+    for bad in ["a\nb", "tab\there", "nul\u{0}", "esc\u{1b}[31m"] {
+        let todo = run(&mut b, Command::AddTodo { title: bad.into(), sprint_id: None });
+        assert!(matches!(todo, Err(DomainError::Rule(_))), "{bad:?}");
+        let sprint = run(&mut b, Command::AddSprint { name: bad.into() });
+        assert!(matches!(sprint, Err(DomainError::Rule(_))), "{bad:?}");
+    }
+    // Trailing line breaks are trimmed away, not refused.
+    run(&mut b, Command::AddTodo { title: "fine\n".into(), sprint_id: None }).unwrap();
+    assert_eq!(b.todo(1).unwrap().title, "fine");
+}
+
+#[test]
+fn a_board_holds_a_bounded_number_of_todos_and_sprints() {
+    let limits = BoardLimits { max_todos: 2, max_sprints: 1 };
+    let mut b = board();
+    for command in [
+        Command::AddTodo { title: "a".into(), sprint_id: None },
+        Command::AddTodo { title: "b".into(), sprint_id: None },
+        Command::AddSprint { name: "S".into() },
+    ] {
+        b = execute_within(&b, &command, &limits).unwrap().state;
+    }
+    let todo = execute_within(&b, &Command::AddTodo { title: "c".into(), sprint_id: None }, &limits);
+    assert_eq!(todo.unwrap_err(), DomainError::Rule("a board holds at most 2 todos".into()));
+    let sprint = execute_within(&b, &Command::AddSprint { name: "T".into() }, &limits);
+    assert!(matches!(sprint, Err(DomainError::Rule(_))));
+    assert_eq!(BoardLimits::default(), BoardLimits { max_todos: 5000, max_sprints: 200 });
 }
 
 #[test]

@@ -82,6 +82,14 @@ pub struct Config {
     #[arg(long, env = "HEADER_TIMEOUT", default_value_t = 10)]
     pub header_timeout: u64,
 
+    /// Todos one board may hold; commands that would add more answer `422`.
+    #[arg(long, env = "MAX_TODOS_PER_BOARD", default_value_t = 5000)]
+    pub max_todos_per_board: usize,
+
+    /// Sprints one board may hold.
+    #[arg(long, env = "MAX_SPRINTS_PER_BOARD", default_value_t = 200)]
+    pub max_sprints_per_board: usize,
+
     /// Seconds a stored Idempotency-Key answer is kept.
     #[arg(long, env = "IDEMPOTENCY_TTL", default_value_t = 24 * 60 * 60)]
     pub idempotency_ttl: u64,

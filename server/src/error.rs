@@ -14,6 +14,9 @@ pub enum AppError {
     /// Malformed JSON, an unknown command `type`, a bad query parameter.
     #[error("{0}")]
     BadRequest(String),
+    /// A route that exists, called with another method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// A read key on a command, a cross-site `Origin`.
     #[error("{0}")]
     Forbidden(String),
@@ -59,6 +62,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,

@@ -67,7 +67,11 @@ pub async fn build_state(
 ) -> Result<AppState, BoxError> {
     let store = Store::connect(&config.database_url, config.log_retain)
         .await?
-        .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl));
+        .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl))
+        .with_board_limits(app::domain::BoardLimits {
+            max_todos: config.max_todos_per_board,
+            max_sprints: config.max_sprints_per_board,
+        });
     let replica: Arc<str> = config.replica(local).into();
     let snapshots = Arc::new(Snapshots::default());
     // REDIS_URL makes this process one replica of a cluster; without it, one process.
@@ -145,8 +149,13 @@ pub async fn serve(
     serve::serve(listener, router::router(app), max_connections, header_timeout, closing).await
 }
 
+/// How many stored Idempotency-Key answers a board keeps at most (the newest): a client
+/// retries a command within seconds, and the command rate bounds how many a minute adds.
+pub const KEYS_PER_BOARD: u64 = 10_000;
+
 /// Every minute: forget rate-limit buckets that are full again, and stored
-/// Idempotency-Key answers older than `IDEMPOTENCY_TTL`. Ends when the server closes.
+/// Idempotency-Key answers older than `IDEMPOTENCY_TTL` or beyond [`KEYS_PER_BOARD`].
+/// Ends when the server closes.
 async fn upkeep(app: AppState) {
     let mut closing = app.closing.clone();
     let closed = async move {
@@ -160,7 +169,7 @@ async fn upkeep(app: AppState) {
             _ = &mut closed => return,
         }
         app.limits.sweep();
-        match app.store.forget_idempotency_keys(app.idempotency_ttl).await {
+        match app.store.forget_idempotency_keys(app.idempotency_ttl, KEYS_PER_BOARD).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(keys = n, "forgot expired idempotency keys"),
             Err(err) => tracing::warn!(error = %err, "could not sweep idempotency keys"),

@@ -63,6 +63,10 @@ pub fn router(app: AppState) -> Router {
     let replica =
         HeaderValue::from_str(&app.replica).unwrap_or_else(|_| HeaderValue::from_static("invalid-replica-id"));
     api.merge(pages)
+        // A known route with another method: a JSON refusal like every other.
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            AppError::MethodNotAllowed(format!("this route does not answer {method}"))
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A body that stalls is cut off like slow headers are (see `serve`); the extractors
         // also bound the whole body read (`api::extract`).

@@ -23,6 +23,62 @@ async fn health_and_replica_header(backend: Backend) {
     srv.stop().await;
 }
 
+/// A board holds at most MAX_TODOS_PER_BOARD todos and MAX_SPRINTS_PER_BOARD sprints;
+/// commands beyond answer 422 and change nothing.
+async fn board_size_limits(backend: Backend) {
+    // Just big enough for the seeded demo board (5 todos, 2 sprints).
+    let srv = TestServer::start_with(backend, |c| {
+        c.max_todos_per_board = 5;
+        c.max_sprints_per_board = 2;
+    })
+    .await;
+    let board = srv.create_board("small").await;
+    for i in 0..5 {
+        srv.ok(&board, json!({"type": "add_todo", "title": format!("t{i}")})).await;
+    }
+    let (status, body) = srv.command(&board, json!({"type": "add_todo", "title": "one too many"})).await;
+    assert_eq!((status, body["error"].as_str().unwrap()), (422, "a board holds at most 5 todos"));
+    srv.ok(&board, json!({"type": "add_sprint", "name": "S"})).await;
+    srv.ok(&board, json!({"type": "add_sprint", "name": "T"})).await;
+    let (status, _) = srv.command(&board, json!({"type": "add_sprint", "name": "U"})).await;
+    assert_eq!(status, 422);
+    // Deleting makes room again.
+    srv.ok(&board, json!({"type": "delete_todo", "id": 1})).await;
+    srv.ok(&board, json!({"type": "add_todo", "title": "fits again"})).await;
+    assert_eq!(srv.state(&board).await.seq, 9, "the refused commands took no seq");
+    srv.stop().await;
+}
+
+/// A stored Idempotency-Key answer is forgotten after IDEMPOTENCY_TTL (the same key then
+/// applies anew), and a board keeps only its newest ones.
+async fn idempotency_keys_expire_and_are_bounded(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| c.idempotency_ttl = 1).await;
+    let board = srv.create_board("forgetful").await;
+    let send = |key: String| {
+        srv.http
+            .post(srv.url(&format!("/api/boards/{board}/commands")))
+            .header("Idempotency-Key", key)
+            .json(&json!({"type": "add_todo", "title": "again"}))
+            .send()
+    };
+    let seq = |r: reqwest::Response| async move { r.json::<Value>().await.unwrap()["seq"].as_u64().unwrap() };
+    assert_eq!(seq(send("k".into()).await.unwrap()).await, 1);
+    assert_eq!(seq(send("k".into()).await.unwrap()).await, 1, "remembered within the TTL");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(seq(send("k".into()).await.unwrap()).await, 2, "forgotten after it");
+
+    // The sweep: nothing is older than a day, but only the newest two per board stay.
+    for i in 0..4 {
+        send(format!("n-{i}")).await.unwrap();
+    }
+    let day = std::time::Duration::from_secs(86_400);
+    assert_eq!(srv.app.store.forget_idempotency_keys(day, 2).await.unwrap(), 3);
+    let head = srv.state(&board).await.seq;
+    assert_eq!(seq(send("n-3".into()).await.unwrap()).await, head, "a kept key still answers");
+    assert_eq!(seq(send("n-0".into()).await.unwrap()).await, head + 1, "a swept one applies anew");
+    srv.stop().await;
+}
+
 async fn demo_board_and_etags(backend: Backend) {
     let srv = TestServer::start(backend).await;
     let r = srv.http.get(srv.url("/api/boards/demo")).send().await.unwrap();
@@ -166,6 +222,11 @@ async fn every_refusal_changes_nothing(backend: Backend) {
         (410, srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=0"))).send().await.unwrap()),
         (422, srv.http.post(srv.url("/api/boards")).json(&json!({"name": ""})).send().await.unwrap()),
         (404, srv.http.get(srv.url("/api/no/such/route")).send().await.unwrap()),
+        (422, srv.http.post(&commands).json(&json!({"type":"add_todo","title":"a\u{0}b"})).send().await.unwrap()),
+        (422, srv.http.post(&commands).json(&json!({"type":"add_sprint","name":"line\nbreak"})).send().await.unwrap()),
+        (405, srv.http.delete(&commands).send().await.unwrap()),
+        (405, srv.http.put(srv.url(&format!("/api/boards/{board}"))).send().await.unwrap()),
+        (400, srv.http.get(srv.url("/api/boards/%FF%FE/changes?since=0")).send().await.unwrap()),
     ];
     for (i, (want, response)) in cases.into_iter().enumerate() {
         assert_eq!(response.status().as_u16(), want, "case {i}");
@@ -265,4 +326,6 @@ on_both_backends!(
     every_refusal_changes_nothing,
     changes_backfill_rebuilds_the_board,
     concurrent_writers_get_contiguous_seqs,
+    board_size_limits,
+    idempotency_keys_expire_and_are_bounded,
 );

@@ -79,14 +79,14 @@ async fn commands_up_the_socket_are_acked_or_refused() {
     srv.stop().await;
 }
 
-#[tokio::test]
-async fn a_message_over_64_kib_closes_with_1009() {
+/// Sends one message up a fresh socket and returns the close code the server answers with,
+/// and the board's seq afterwards.
+async fn close_code_after(message: Message) -> (u16, u64) {
     let srv = TestServer::start(Backend::Sqlite).await;
-    let board = srv.create_board("big").await;
+    let board = srv.create_board("rude").await;
     let mut ws = sub_ws(srv.subscribe(&board, Transport::Ws, PatternKind::EventDiff, 0).await);
     next_frame(&mut ws).await;
-    let big = json!({"command": {"type": "add_todo", "title": "x".repeat(70 * 1024)}}).to_string();
-    ws.send(Message::Text(big.into())).await.unwrap();
+    ws.send(message).await.unwrap();
     let close = loop {
         match tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.unwrap() {
             Some(Ok(Message::Close(frame))) => break frame,
@@ -94,9 +94,23 @@ async fn a_message_over_64_kib_closes_with_1009() {
             other => panic!("expected a close frame, got {other:?}"),
         }
     };
-    assert_eq!(u16::from(close.expect("a close code").code), 1009);
-    assert_eq!(srv.state(&board).await.seq, 0);
+    let seq = srv.state(&board).await.seq;
     srv.stop().await;
+    (u16::from(close.expect("a close code").code), seq)
+}
+
+#[tokio::test]
+async fn a_message_over_64_kib_closes_with_1009() {
+    let big = json!({"command": {"type": "add_todo", "title": "x".repeat(70 * 1024)}}).to_string();
+    assert_eq!(close_code_after(Message::Text(big.into())).await, (1009, 0));
+}
+
+#[tokio::test]
+async fn a_text_message_that_is_not_utf8_closes_with_1007() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame as RawFrame;
+    let invalid = RawFrame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    assert_eq!(close_code_after(Message::Frame(invalid)).await, (1007, 0));
 }
 
 /// A peer that stops answering pings (a laptop lid closed, a NAT entry gone) must not hold

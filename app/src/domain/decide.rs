@@ -5,17 +5,25 @@ use super::command::Command;
 use super::error::DomainError;
 use super::event::Event;
 use super::model::{BoardState, Id, SprintStatus, Todo};
-use super::{MAX_NAME_CHARS, MAX_TITLE_CHARS};
+use super::{BoardLimits, MAX_NAME_CHARS, MAX_TITLE_CHARS};
+
+/// [`decide_within`] the default [`BoardLimits`].
+pub fn decide(state: &BoardState, command: &Command) -> Result<Event, DomainError> {
+    decide_within(state, command, &BoardLimits::default())
+}
 
 /// Checks `command` against `state` and returns the event it causes.
 ///
 /// New entities get the id `state.seq + 1`: the seq their command will commit at. The
 /// store serialises commands per board, so that number is unique and never reused.
-pub fn decide(state: &BoardState, command: &Command) -> Result<Event, DomainError> {
+pub fn decide_within(state: &BoardState, command: &Command, limits: &BoardLimits) -> Result<Event, DomainError> {
     let next_id = state.seq as Id + 1;
     Ok(match command {
         Command::AddTodo { title, sprint_id } => {
             let title = valid_title(title)?;
+            if state.todos.len() >= limits.max_todos {
+                return Err(DomainError::rule(format!("a board holds at most {} todos", limits.max_todos)));
+            }
             if let Some(sprint_id) = sprint_id {
                 open_sprint(state, *sprint_id)?;
             }
@@ -43,7 +51,13 @@ pub fn decide(state: &BoardState, command: &Command) -> Result<Event, DomainErro
             todo_at(state, *id, *expected_version)?;
             Event::TodoDeleted { id: *id }
         }
-        Command::AddSprint { name } => Event::SprintAdded { id: next_id, name: valid_name(name)? },
+        Command::AddSprint { name } => {
+            let name = valid_name(name)?;
+            if state.sprints.len() >= limits.max_sprints {
+                return Err(DomainError::rule(format!("a board holds at most {} sprints", limits.max_sprints)));
+            }
+            Event::SprintAdded { id: next_id, name }
+        }
         Command::StartSprint { id } => {
             let sprint = state.sprint(*id).ok_or(DomainError::SprintNotFound(*id))?;
             match sprint.status {
@@ -83,11 +97,15 @@ fn open_sprint(state: &BoardState, id: Id) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// Titles are stored trimmed; an empty or overlong one is refused.
+/// Titles are stored trimmed; an empty or overlong one, or one with control characters
+/// (line breaks, escapes: a title is one line of text), is refused.
 pub fn valid_title(title: &str) -> Result<String, DomainError> {
     let title = title.trim();
     if title.is_empty() {
         return Err(DomainError::rule("title must not be empty"));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(DomainError::rule("title must not contain control characters"));
     }
     if title.chars().count() > MAX_TITLE_CHARS {
         return Err(DomainError::rule(format!("title must be at most {MAX_TITLE_CHARS} characters")));
@@ -100,6 +118,9 @@ pub fn valid_name(name: &str) -> Result<String, DomainError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(DomainError::rule("name must not be empty"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(DomainError::rule("name must not contain control characters"));
     }
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(DomainError::rule(format!("name must be at most {MAX_NAME_CHARS} characters")));

@@ -35,6 +35,21 @@ pub const MAX_TITLE_CHARS: usize = 500;
 /// The longest sprint or board name the domain accepts, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
+/// How big one board may grow. A board is read whole by every command and every snapshot,
+/// so its size is what bounds the cost of both; beyond these, commands that add answer
+/// `422`. The server takes them from `MAX_TODOS_PER_BOARD` and `MAX_SPRINTS_PER_BOARD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BoardLimits {
+    pub max_todos: usize,
+    pub max_sprints: usize,
+}
+
+impl Default for BoardLimits {
+    fn default() -> Self {
+        BoardLimits { max_todos: 5000, max_sprints: 200 }
+    }
+}
+
 /// Everything one committed command produced: the event, the two derived views of the
 /// change, and the state after it (whose `seq` is the command's seq).
 #[derive(Clone, Debug, PartialEq)]
@@ -47,9 +62,14 @@ pub struct Executed {
     pub created: Option<Id>,
 }
 
-/// Decides and applies `command` on `state`: the one entry point the server uses to write.
+/// Decides and applies `command` on `state` within the default [`BoardLimits`].
 pub fn execute(state: &BoardState, command: &Command) -> Result<Executed, DomainError> {
-    let event = decide::decide(state, command)?;
+    execute_within(state, command, &BoardLimits::default())
+}
+
+/// Decides and applies `command` on `state`: the one entry point the server uses to write.
+pub fn execute_within(state: &BoardState, command: &Command, limits: &BoardLimits) -> Result<Executed, DomainError> {
+    let event = decide::decide_within(state, command, limits)?;
     let mut next = state.clone();
     evolve::evolve(&mut next, &event);
     Ok(Executed {

@@ -15,7 +15,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use app::api::CommandAnswer;
-use app::domain::{execute, BoardState, Command, DomainError, Op};
+use app::domain::{execute_within, BoardState, Command, DomainError, Op};
 use app::patterns::ChangeRecord;
 
 use super::reads::load_state;
@@ -105,7 +105,7 @@ impl Store {
                 state
             }
         };
-        let done = execute(&before, command)?;
+        let done = execute_within(&before, command, self.board_limits())?;
         debug_assert_eq!(done.state.seq, seq, "the domain and the log agree on the seq");
 
         write_rows(&mut tx, board, &done.ops).await?;
@@ -141,13 +141,28 @@ impl Store {
         Ok(Outcome::Committed(Box::new(Committed { record, state: done.state, answer })))
     }
 
-    /// Removes stored Idempotency-Key answers older than `ttl`; returns how many.
-    pub async fn forget_idempotency_keys(&self, ttl: std::time::Duration) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+    /// Removes stored Idempotency-Key answers older than `ttl`, and all but the newest
+    /// `keep_per_board` of any board; returns how many went.
+    pub async fn forget_idempotency_keys(
+        &self,
+        ttl: std::time::Duration,
+        keep_per_board: u64,
+    ) -> Result<u64, sqlx::Error> {
+        let expired = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(now_ms() - ttl.as_millis() as i64)
             .execute(self.pool())
             .await?;
-        Ok(done.rows_affected())
+        let surplus = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE (board_id, key) IN ( \
+               SELECT board_id, key FROM ( \
+                 SELECT board_id, key, ROW_NUMBER() OVER (PARTITION BY board_id ORDER BY created_at DESC, key) AS n \
+                 FROM idempotency_keys) ranked \
+               WHERE n > $1)",
+        )
+        .bind(keep_per_board as i64)
+        .execute(self.pool())
+        .await?;
+        Ok(expired.rows_affected() + surplus.rows_affected())
     }
 
     /// Drops log entries beyond the retention, remembering how far it pruned.

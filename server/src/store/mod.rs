@@ -39,6 +39,8 @@ pub struct Store {
     retain: u64,
     /// How long a stored Idempotency-Key answer counts (see `Config::idempotency_ttl`).
     idempotency_ttl: Duration,
+    /// How big a board may grow (see `Config::max_todos_per_board`).
+    board_limits: app::domain::BoardLimits,
 }
 
 impl Store {
@@ -83,13 +85,29 @@ impl Store {
             .connect_with(options)
             .await?;
         migrations::MIGRATOR.run(&pool).await.map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
-        Ok(Store { pool, backend, retain, idempotency_ttl: Duration::from_secs(24 * 60 * 60) })
+        Ok(Store {
+            pool,
+            backend,
+            retain,
+            idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            board_limits: Default::default(),
+        })
     }
 
     /// The same store, remembering Idempotency-Key answers for `ttl` (default 24 h).
     pub fn with_idempotency_ttl(mut self, ttl: Duration) -> Self {
         self.idempotency_ttl = ttl;
         self
+    }
+
+    /// The same store, refusing commands that would grow a board beyond `limits`.
+    pub fn with_board_limits(mut self, limits: app::domain::BoardLimits) -> Self {
+        self.board_limits = limits;
+        self
+    }
+
+    pub(crate) fn board_limits(&self) -> &app::domain::BoardLimits {
+        &self.board_limits
     }
 
     pub(crate) fn idempotency_ttl_ms(&self) -> i64 {

@@ -5,8 +5,8 @@
 //!
 //! Liveness: a ping every 10 s; a peer silent for 30 s is dropped (within 35 s).
 //! Limits: messages and frames up to 64 KiB (larger: close 1009), 4 KiB socket buffers.
-//! Close codes (RFC 6455): 1000 after the peer's close, 1002 protocol error, 1009 message
-//! too big, 1011 the stream failed, 1012 the server is restarting (clients reconnect);
+//! Close codes (RFC 6455): 1000 after the peer's close, 1002 protocol error, 1007 a text
+//! message that is not UTF-8, 1009 message too big, 1011 the stream failed, 1012 the server is restarting (clients reconnect);
 //! 4403 (application range) the key the socket was opened with was revoked.
 //!
 //! Access: the upgrade passes the gate like any request (`Reader`; a cross-site `Origin`
@@ -189,15 +189,12 @@ async fn command(app: &AppState, grant: &Grant, ip: std::net::IpAddr, text: &str
     }
 }
 
-/// The close code for a read error: too big → 1009, anything else → 1002.
+/// The close code for a read error: too big → 1009, text that is not UTF-8 → 1007,
+/// anything else → 1002.
 fn violation(err: axum::Error) -> Inbound {
-    let too_big = err
-        .into_inner()
-        .downcast_ref::<tungstenite::Error>()
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
-    if too_big {
-        Inbound::Violation(close_code::SIZE, "message too big")
-    } else {
-        Inbound::Violation(close_code::PROTOCOL, "protocol error")
+    match err.into_inner().downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => Inbound::Violation(close_code::SIZE, "message too big"),
+        Some(tungstenite::Error::Utf8(_)) => Inbound::Violation(close_code::INVALID, "text is not UTF-8"),
+        _ => Inbound::Violation(close_code::PROTOCOL, "protocol error"),
     }
 }
