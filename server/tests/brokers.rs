@@ -8,13 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::broadcast::Receiver;
 
 use app::domain::{execute, BoardState, Command};
 use app::patterns::ChangeRecord;
 use server::broker::memory::MemoryBroker;
 use server::broker::redis::RedisBroker;
-use server::broker::{Broker, Notice, CHANNEL_CAPACITY};
+use server::broker::{Broker, Notice, Subscription, CHANNEL_CAPACITY};
 use server::live::{LiveChange, Snapshots};
 use server::store::Store;
 
@@ -63,7 +62,7 @@ fn change(board: &str, seq: u64) -> Arc<LiveChange> {
     Arc::new(LiveChange::new(board.to_owned(), record, Arc::new(done.state)))
 }
 
-async fn next_seq(rx: &mut Receiver<Notice>) -> u64 {
+async fn next_seq(rx: &mut Subscription) -> u64 {
     loop {
         match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("a notice within 5 s") {
             Ok(Notice::Change(change)) => return change.seq(),
@@ -200,3 +199,24 @@ on_both_brokers!(
     a_receiver_that_falls_behind_is_told,
     ready_when_connected,
 );
+
+/// A board's channel lives exactly as long as it has subscribers on this replica: the last
+/// one to leave removes it, so boards nobody follows cost nothing (in-process and under
+/// Redis, whose local fan-out is the same).
+#[tokio::test]
+async fn the_last_subscriber_to_leave_removes_the_boards_channel() {
+    let broker = MemoryBroker::default();
+    let a1 = broker.subscribe("a").await;
+    let a2 = broker.subscribe("a").await;
+    let b = broker.subscribe("b").await;
+    assert_eq!(broker.channels(), 2);
+    drop(a1);
+    assert_eq!(broker.channels(), 2, "a still has a subscriber");
+    drop(a2);
+    assert_eq!(broker.channels(), 1);
+    drop(b);
+    assert_eq!(broker.channels(), 0);
+    // Publishing to a board nobody follows creates nothing.
+    broker.publish(change("c", 1)).await;
+    assert_eq!(broker.channels(), 0);
+}

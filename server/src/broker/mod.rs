@@ -15,9 +15,9 @@ pub mod redis;
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
-
 use crate::live::LiveChange;
+
+pub use memory::Subscription;
 
 /// What a board's subscribers on this replica hear.
 #[derive(Clone)]
@@ -36,12 +36,14 @@ pub trait Broker: Send + Sync + 'static {
     /// Follows one board's notices on this replica: once this returns, every change
     /// published after it is delivered, unless lost (which the stream repairs). The
     /// receiver is bounded: one that falls behind gets `RecvError::Lagged` and must
-    /// backfill from the log.
-    async fn subscribe(&self, board: &str) -> broadcast::Receiver<Notice>;
+    /// backfill from the log. Dropping the subscription leaves the board.
+    async fn subscribe(&self, board: &str) -> Subscription;
     /// Does this replica hear every change of `board` (give or take a lost notice)? The
     /// in-process broker hears them all; a Redis replica only the boards it subscribed.
     /// A replica that does not follow a board must not trust its cached copy of it.
     fn follows(&self, board: &str) -> bool;
+    /// How many boards have subscribers on this replica (each has one channel here).
+    fn channels(&self) -> usize;
     /// Readiness: can this broker deliver right now?
     async fn ready(&self) -> Result<(), String>;
 }

@@ -26,13 +26,13 @@ use futures::StreamExt;
 use redis::aio::{ConnectionManager, PubSubSink};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, Mutex};
+use tokio::sync::Mutex;
 
 use app::domain::op;
 use app::patterns::ChangeRecord;
 
 use super::memory::MemoryBroker;
-use super::{Broker, Notice};
+use super::{Broker, Notice, Subscription};
 use crate::live::{LiveChange, Snapshot, Snapshots};
 use crate::store::Store;
 
@@ -143,7 +143,7 @@ impl Broker for RedisBroker {
         }
     }
 
-    async fn subscribe(&self, board: &str) -> broadcast::Receiver<Notice> {
+    async fn subscribe(&self, board: &str) -> Subscription {
         // Locally first: from here on the board counts as served, so no prune drops it.
         let receiver = self.local.subscribe(board).await;
         let mut subscriptions = self.subscriptions.lock().await;
@@ -166,6 +166,10 @@ impl Broker for RedisBroker {
     /// changed the answer is "no": the caller then asks the database, which is always safe.
     fn follows(&self, board: &str) -> bool {
         self.subscriptions.try_lock().is_ok_and(|subscriptions| subscriptions.boards.contains(board))
+    }
+
+    fn channels(&self) -> usize {
+        self.local.channels()
     }
 
     async fn ready(&self) -> Result<(), String> {
