@@ -56,7 +56,7 @@ pub async fn execute(
 pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&str>) -> Result<CommandAnswer, AppError> {
     let started = std::time::Instant::now();
     let cached = app.snapshots.get(board);
-    let outcome = app.store.commit(board, command, key, cached.as_ref().map(|s| &*s.state)).await;
+    let outcome = app.store.commit(board, command, key, cached.map(|s| s.state.clone())).await;
     let label = match &outcome {
         Ok(Outcome::Committed(_)) => "committed",
         Ok(Outcome::Replayed(_)) => "replayed",

@@ -11,6 +11,8 @@
 //! Any failure before commit rolls everything back, including the seq, so seqs stay
 //! 1, 2, 3, ... with no gap even when commands are refused.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
@@ -19,7 +21,7 @@ use app::domain::{execute_within, BoardState, Command, DomainError, Op};
 use app::patterns::ChangeRecord;
 
 use super::reads::load_state;
-use super::{now_ms, rows, Store};
+use super::{detached, now_ms, rows, Store};
 
 /// A command that committed just now.
 #[derive(Clone, Debug)]
@@ -56,7 +58,21 @@ impl Store {
     ///
     /// `cached` is this replica's newest copy of the board; it is used only if it is
     /// exactly at the seq before this command's, otherwise the rows are read.
+    /// The transaction runs on a task of its own (see [`detached`]): a request that is
+    /// cancelled midway neither leaves the connection mid-transaction nor cancels a commit.
     pub async fn commit(
+        &self,
+        board: &str,
+        command: &Command,
+        idempotency_key: Option<&str>,
+        cached: Option<Arc<BoardState>>,
+    ) -> Result<Outcome, CommitError> {
+        let (store, board, command, key) =
+            (self.clone(), board.to_owned(), command.clone(), idempotency_key.map(str::to_owned));
+        detached(async move { store.commit_now(&board, &command, key.as_deref(), cached.as_deref()).await }).await
+    }
+
+    async fn commit_now(
         &self,
         board: &str,
         command: &Command,

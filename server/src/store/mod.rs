@@ -141,6 +141,31 @@ fn ensure_sqlite_folder(url: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Runs a transaction on a task of its own, so that it always runs to its end.
+///
+/// A request's future is dropped when its client goes away (a long-poll whose tab closed,
+/// a command whose sender gave up). Dropped between sending `BEGIN` and reading its answer,
+/// or between `COMMIT` and its answer, sqlx 0.9 can return the connection to the pool out
+/// of step with the server: the next user's statements then run inside, or outside, a
+/// transaction they did not expect (Postgres logs "there is already a transaction in
+/// progress"). On its own task the transaction cannot be cancelled by the request; the
+/// request only stops waiting for it. (`faults.rs` cancels hundreds of requests at random
+/// points and checks the server's log.)
+pub(crate) async fn detached<T, E>(
+    work: impl std::future::Future<Output = Result<T, E>> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<sqlx::Error> + Send + 'static,
+{
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        // Only when the runtime itself shuts down.
+        Err(_cancelled) => Err(sqlx::Error::WorkerCrashed.into()),
+    }
+}
+
 /// Milliseconds since the Unix epoch: commit times in the log.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()

@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Row};
 use app::domain::{Board, BoardState};
 use app::patterns::ChangeRecord;
 
-use super::{rows, Store};
+use super::{detached, rows, Store};
 
 /// The answer to "changes after `since`".
 #[derive(Debug)]
@@ -25,6 +25,11 @@ impl Store {
 
     /// The board as it is now, with the commit time of its head seq (0 at seq 0).
     pub async fn load(&self, board: &str) -> Result<Option<(BoardState, i64)>, sqlx::Error> {
+        let (store, board) = (self.clone(), board.to_owned());
+        detached(async move { store.load_now(&board).await }).await
+    }
+
+    async fn load_now(&self, board: &str) -> Result<Option<(BoardState, i64)>, sqlx::Error> {
         // One transaction so the rows and the seq belong to the same commit.
         let mut tx = self.pool().begin().await?;
         let state = load_state(&mut tx, board).await?;
@@ -45,6 +50,16 @@ impl Store {
 
     /// Up to `limit` changes after `since`. `None` if the board does not exist.
     pub async fn changes_since(
+        &self,
+        board: &str,
+        since: u64,
+        limit: i64,
+    ) -> Result<Option<ChangesSince>, sqlx::Error> {
+        let (store, board) = (self.clone(), board.to_owned());
+        detached(async move { store.changes_since_now(&board, since, limit).await }).await
+    }
+
+    async fn changes_since_now(
         &self,
         board: &str,
         since: u64,
