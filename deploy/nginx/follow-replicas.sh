@@ -30,6 +30,8 @@ render() {
     echo "    server 127.0.0.1:$port down;"
   fi
   echo "    keepalive 32;"
+  # Below the replicas' HEADER_TIMEOUT (10 s), after which they close idle connections.
+  echo "    keepalive_timeout 5s;"
   echo "}"
 }
 

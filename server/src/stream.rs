@@ -29,7 +29,10 @@ use crate::state::AppState;
 use crate::store::ChangesSince;
 
 /// How many log entries one replay query reads.
-const REPLAY_PAGE: i64 = 500;
+pub const REPLAY_PAGE: i64 = 500;
+/// About how many bytes of frames one catch-up page (and one poll, long-poll or
+/// `/changes` answer) carries: it stops after the frame that crosses this.
+pub const PAGE_BYTES: usize = 1024 * 1024;
 
 /// One frame ready for the wire.
 #[derive(Clone, Debug)]
@@ -96,17 +99,23 @@ pub async fn open(
             let mut heartbeat = tokio::time::interval(app.heartbeat);
             heartbeat.reset();
             loop {
-                // Catch up to whatever the log holds beyond `last`.
-                match catch_up(&app, &board, pattern, last).await {
-                    Ok(frames) => {
-                        for frame in frames {
-                            last = frame.seq.unwrap_or(last).max(last);
-                            yield frame;
+                // Catch up to whatever the log holds beyond `last`, a page at a time: the
+                // next page is read only once the transport has taken this one.
+                loop {
+                    match catch_up(&app, &board, pattern, last).await {
+                        Ok((frames, at_head)) => {
+                            for frame in frames {
+                                last = frame.seq.unwrap_or(last).max(last);
+                                yield frame;
+                            }
+                            if at_head {
+                                break;
+                            }
                         }
-                    }
-                    Err(err) => {
-                        tracing::warn!(%board, error = %err, "stream ends: cannot read the log");
-                        return;
+                        Err(err) => {
+                            tracing::warn!(%board, error = %err, "stream ends: cannot read the log");
+                            return;
+                        }
                     }
                 }
                 // Follow live changes until something needs repair.
@@ -172,38 +181,46 @@ async fn closed(mut closing: tokio::sync::watch::Receiver<bool>) {
     std::future::pending::<()>().await
 }
 
-/// The frames that bring a client from `last` to the log's head (bounded by one page per
-/// call for delta patterns; the caller loops). Empty when nothing is newer.
-pub async fn catch_up(app: &AppState, board: &str, pattern: PatternKind, last: u64) -> Result<Vec<Outgoing>, AppError> {
+/// One page of the catch-up: the frames after `last`, at most [`REPLAY_PAGE`] of them and
+/// about [`PAGE_BYTES`] of JSON, and whether they reach the log's head (`false`: ask again
+/// from the last one). Never more than one page in memory, however long the log is.
+pub async fn catch_up(
+    app: &AppState,
+    board: &str,
+    pattern: PatternKind,
+    last: u64,
+) -> Result<(Vec<Outgoing>, bool), AppError> {
     if pattern.self_contained() {
         let snapshot = app.snapshot(board).await?;
-        return Ok(if snapshot.seq() > last { vec![snapshot_frame(pattern, &snapshot)] } else { Vec::new() });
+        let frames = if snapshot.seq() > last { vec![snapshot_frame(pattern, &snapshot)] } else { Vec::new() };
+        return Ok((frames, true));
     }
-    let mut out = Vec::new();
-    let mut from = last;
-    loop {
-        match app.store.changes_since(board, from, REPLAY_PAGE).await? {
-            None => return Err(AppError::NotFound(format!("board `{board}` does not exist"))),
-            Some(ChangesSince::Pruned { head }) => {
-                app.snapshots.saw_head(board, head);
-                metrics::counter!("board_stream_resets_total").increment(1);
-                out.push(Outgoing::control(Frame::Reset { head }));
-                from = head;
-            }
-            Some(ChangesSince::Changes { head, changes }) => {
-                app.snapshots.saw_head(board, head);
-                let page_len = changes.len();
-                for change in changes {
-                    from = change.seq;
-                    metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "replay")
-                        .increment(1);
-                    // `state` is only read by push-state, which never replays.
-                    out.push(Outgoing::data(Some(change.seq), Bytes::from(pattern.encode(&change, &EMPTY).to_json())));
+    match app.store.changes_since(board, last, REPLAY_PAGE).await? {
+        None => Err(AppError::NotFound(format!("board `{board}` does not exist"))),
+        Some(ChangesSince::Pruned { head }) => {
+            app.snapshots.saw_head(board, head);
+            metrics::counter!("board_stream_resets_total").increment(1);
+            // The client jumps to the head; the next page starts there.
+            Ok((vec![Outgoing::control(Frame::Reset { head })], false))
+        }
+        Some(ChangesSince::Changes { head, changes }) => {
+            app.snapshots.saw_head(board, head);
+            let mut out = Vec::with_capacity(changes.len());
+            let mut bytes = 0;
+            let mut reached = last;
+            for change in changes {
+                if bytes >= PAGE_BYTES {
+                    break;
                 }
-                if from >= head || page_len == 0 {
-                    return Ok(out);
-                }
+                metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "replay")
+                    .increment(1);
+                // `state` is only read by push-state, which never replays.
+                let json = Bytes::from(pattern.encode(&change, &EMPTY).to_json());
+                bytes += json.len();
+                reached = change.seq;
+                out.push(Outgoing::data(Some(change.seq), json));
             }
+            Ok((out, reached >= head))
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Bounded under abuse: requests for boards that do not exist leave nothing behind, and a
-//! board's broker channel goes when its last stream does.
+//! Bounded under abuse: a board's broker channel goes when its last stream does, and a long
+//! log is caught up a page at a time. (Requests for boards that do not exist, measured by
+//! resident memory, have a test process of their own: `unknown_boards.rs`.)
 
 mod common;
 
@@ -7,55 +8,6 @@ use std::time::Duration;
 
 use common::{Backend, TestServer};
 use futures::StreamExt;
-
-/// The server's resident memory (this test process), in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Thousands of requests for distinct unknown boards, on every transport, with long names:
-/// each is refused by the gate before anything is registered, so no broker channel, cache
-/// entry or subscription is left, and memory stays where it was.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_for_unknown_boards_leave_nothing_behind() {
-    let srv = TestServer::start(Backend::Sqlite).await;
-    let long = "x".repeat(2000);
-    let paths = ["sse?since=0", "long-poll?since=0&timeout=5", "poll?since=0", "changes?since=0"];
-    let round = |round: usize| {
-        let urls: Vec<String> = (0..4000)
-            .map(|i| srv.url(&format!("/api/boards/nope-{round}-{i}-{long}/{}", paths[i % paths.len()])))
-            .collect();
-        let http = srv.http.clone();
-        async move {
-            let statuses: Vec<u16> = futures::stream::iter(urls)
-                .map(|url| {
-                    let http = http.clone();
-                    async move { http.get(url).send().await.unwrap().status().as_u16() }
-                })
-                .buffer_unordered(16)
-                .collect()
-                .await;
-            assert!(statuses.iter().all(|s| *s == 404));
-        }
-    };
-    // The first round warms the allocator, the pools and the client; what a leak would
-    // show is growth that goes on, round after round.
-    round(0).await;
-    let before = rss_kib();
-    for r in 1..=4 {
-        round(r).await;
-    }
-    let grown = rss_kib().saturating_sub(before);
-    println!("16,000 more requests for distinct unknown boards (2 KB names): resident memory grew {grown} KiB");
-    assert_eq!(srv.app.broker.channels(), 0, "no broker channel for a board that does not exist");
-    assert!(grown < 4 * 1024, "resident memory grew {grown} KiB");
-    srv.stop().await;
-}
 
 /// Streams of a real board hold its channel; when the last one ends, it is gone.
 #[tokio::test]
@@ -79,5 +31,87 @@ async fn a_boards_channel_goes_with_its_last_stream() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(left, 0, "the channel outlived its streams");
+    srv.stop().await;
+}
+
+/// A long log is caught up a page at a time on every path: `/changes`, poll and long-poll
+/// answer at most one page (500 frames, about 1 MiB) and say where they stopped (`head`
+/// beyond their last frame), so the client asks again from there; SSE and WebSocket stream
+/// the whole log in order, reading the next page only once the last is sent. Ten
+/// concurrent catch-ups from seq 0 hold a page each, not the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_log_is_caught_up_in_pages_on_every_path() {
+    use app::patterns::Frame;
+    use common::Subscriber;
+
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let board = srv.create_board("long").await;
+    // 1,200 changes with long titles: megabytes of log in every delta pattern.
+    let title = "x".repeat(490);
+    let total = 1200u64;
+    futures::stream::iter(0..total)
+        .map(|i| {
+            let srv = &srv;
+            let body = serde_json::json!({"type": "add_todo", "title": format!("{i} {title}")});
+            let board = board.clone();
+            async move { srv.ok(&board, body).await }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+
+    // `/changes`, poll and long-poll: capped pages, followed to the head.
+    for path in ["changes", "poll", "long-poll"] {
+        let (mut since, mut pages) = (0, 0);
+        while since < total {
+            let page =
+                srv.frames(&format!("/api/boards/{board}/{path}?since={since}&pattern=event-diff&timeout=1")).await;
+            let bytes: usize = page.frames.iter().map(|f| f.to_json().len()).sum();
+            assert!(page.frames.len() <= 500, "{path}: {} frames in one answer", page.frames.len());
+            assert!(bytes <= 1024 * 1024 + 4096, "{path}: {bytes} bytes in one answer");
+            assert_eq!(page.head, total, "{path}: the answer says where the head is");
+            let seqs: Vec<u64> = page.frames.iter().filter_map(Frame::seq).collect();
+            assert_eq!(seqs, (since + 1..=since + seqs.len() as u64).collect::<Vec<_>>(), "{path}: in order");
+            since += seqs.len() as u64;
+            pages += 1;
+        }
+        assert!(pages >= 3, "{path}: {total} long changes came in {pages} answers");
+    }
+
+    // SSE and WebSocket: everything, in order; ten at once.
+    let before = common::rss_kib();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(common::rss_kib(), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let readers = (0..10).map(|i| {
+        let transport = if i % 2 == 0 { app::sync::Transport::Sse } else { app::sync::Transport::Ws };
+        let srv = &srv;
+        let board = board.clone();
+        async move {
+            let mut sub: Subscriber = srv.subscribe(&board, transport, app::patterns::PatternKind::PushOps, 0).await;
+            let mut applied = 0;
+            while applied < total {
+                for frame in sub.next_batch(applied).await {
+                    if let Some(seq) = frame.seq() {
+                        assert_eq!(seq, applied + 1, "{transport}: in order, once");
+                        applied = seq;
+                    }
+                }
+            }
+            sub.close().await;
+        }
+    });
+    futures::future::join_all(readers).await;
+    sampler.abort();
+    let grown = peak.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(before);
+    println!("ten catch-ups of {total} long changes from seq 0: resident memory peaked {grown} KiB above where it was");
+    assert!(grown < 50 * 1024, "peak growth {grown} KiB");
     srv.stop().await;
 }

@@ -1,6 +1,7 @@
 //! `GET /api/boards/{board}/changes?since=N&pattern=P`: backfill. A client that noticed a
 //! gap asks for the frames after its seq; `410` means the log no longer reaches that far
-//! and the client must take a fresh snapshot.
+//! and the client must take a fresh snapshot. One answer is one page (at most 500 frames,
+//! about 1 MiB): when its last seq is below `head`, the client asks again from there.
 
 use axum::extract::{Query, State};
 use axum::Json;
@@ -35,7 +36,8 @@ pub async fn get(
     if query.since > head {
         return Err(AppError::BadRequest(format!("since {} is beyond the head seq {head}", query.since)));
     }
-    let frames = catch_up(&app, &board, pattern, query.since).await?;
+    // One page: a client behind by more asks again from the last seq it got.
+    let (frames, _at_head) = catch_up(&app, &board, pattern, query.since).await?;
     let frames = frames
         .iter()
         .map(|f| serde_json::from_slice::<Frame>(&f.json).map_err(AppError::internal))

@@ -120,12 +120,16 @@ pub async fn batch(
             Ok(None) | Err(_) => return Ok((head, out)),
         }
     }
-    // Everything the replay produced is ready now; live changes may follow too.
-    while let Some(Some(frame)) = frames.next().now_or_never() {
+    // Everything the replay produced is ready now; live changes may follow too. An answer
+    // holds at most one page's worth of bytes: the client asks again from its last seq.
+    let mut bytes = out.iter().map(|f| f.json.len()).sum::<usize>();
+    while bytes < stream::PAGE_BYTES {
+        let Some(Some(frame)) = frames.next().now_or_never() else { break };
         if frame.revoked {
             return Err(revoked());
         }
         if frame.seq.is_some() {
+            bytes += frame.json.len();
             out.push(frame);
         }
     }

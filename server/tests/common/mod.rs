@@ -31,6 +31,16 @@ pub fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// This process's resident memory in KiB (the in-process server's, with the test's own).
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// The machine's Redis (`TEST_REDIS_URL`); tests that need it fail loudly without it.
 pub fn redis_url() -> String {
     let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -105,7 +115,13 @@ impl TestServer {
         let task = tokio::spawn(async move {
             task.await.unwrap().expect("server runs");
         });
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        // Idle connections are dropped before the server's header timeout (10 s) closes them
+        // (hyper times the wait for the next request too), so none is closed under a request.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
         // Ready once /healthz answers (migrations and seeding happen before serving).
         for _ in 0..200 {
             if let Ok(r) = http.get(format!("{base}/healthz")).send().await {

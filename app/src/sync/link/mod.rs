@@ -98,11 +98,17 @@ pub(super) fn request_loop(
             match answer {
                 Ok(batch) => {
                     engine::opened(client, generation);
+                    let mut behind = false;
                     if let Some((page, sizes)) = batch {
                         since = next_since(since, &page.frames);
+                        // A capped answer stops before the head: ask for the rest at once.
+                        behind = since < page.head;
                         for (frame, bytes) in page.frames.into_iter().zip(sizes) {
                             engine::deliver(client, generation, frame, bytes);
                         }
+                    }
+                    if behind {
+                        continue;
                     }
                 }
                 // 404: the board is gone, or the key this page holds no longer opens it.
