@@ -44,7 +44,8 @@ async fn a_long_log_is_caught_up_in_pages_on_every_path() {
     use app::patterns::Frame;
     use common::Subscriber;
 
-    let srv = TestServer::start(Backend::Sqlite).await;
+    // Twelve hundred commands as fast as they go: more than one address may send a minute.
+    let srv = TestServer::start_with(Backend::Sqlite, |c| c.commands_per_minute = 1_000_000).await;
     let board = srv.create_board("long").await;
     // 1,200 changes with long titles: megabytes of log in every delta pattern.
     let title = "x".repeat(490);
