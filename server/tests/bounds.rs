@@ -116,3 +116,71 @@ async fn a_long_log_is_caught_up_in_pages_on_every_path() {
     assert!(grown < 50 * 1024, "peak growth {grown} KiB");
     srv.stop().await;
 }
+
+/// A WebSocket client and an SSE client that stop reading while 200 large changes commit
+/// are cut off (within the 10 s send timeout once their buffers are full), and their
+/// subscriptions go with them: nothing of the server waits on them any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_stop_reading_are_cut_off() {
+    let srv = TestServer::start_with(Backend::Sqlite, |c| c.commands_per_minute = 1_000_000).await;
+    let board = srv.create_board("heavy").await;
+    // A board whose every push-state frame is about 100 KB.
+    let title = "y".repeat(480);
+    futures::stream::iter(0..200u64)
+        .map(|i| {
+            let (srv, board) = (&srv, board.clone());
+            let body = serde_json::json!({"type": "add_todo", "title": format!("{i} {title}")});
+            async move { srv.ok(&board, body).await }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    let cut = |transport: &str| {
+        let metrics = srv.app.metrics.render();
+        metrics
+            .lines()
+            .find(|l| l.starts_with("board_slow_consumers_total") && l.contains(&format!("transport=\"{transport}\"")))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(|v| v.parse::<f64>().unwrap())
+            .unwrap_or(0.0)
+    };
+
+    // Both connect and read their first frames, then never read again.
+    let sse = srv.http.get(srv.url(&format!("/api/boards/{board}/sse?pattern=push-state"))).send().await.unwrap();
+    assert_eq!(sse.status(), 200);
+    let url = format!("{}/api/boards/{board}/ws?pattern=push-state&since=200", srv.base.replace("http", "ws"));
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(srv.app.broker.channels(), 1);
+
+    let started = std::time::Instant::now();
+    for i in 0..200 {
+        srv.ok(
+            &board,
+            serde_json::json!({"type": "rename_todo", "id": 1 + (i % 200), "title": format!("{i} {title}")}),
+        )
+        .await;
+    }
+    let mut gone = None;
+    while started.elapsed() < Duration::from_secs(45) {
+        if cut("sse") >= 1.0 && cut("ws") >= 1.0 && srv.app.broker.channels() == 0 {
+            gone = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let gone = gone.unwrap_or_else(|| {
+        panic!(
+            "still held after 45 s: sse cut {}, ws cut {}, channels {}",
+            cut("sse"),
+            cut("ws"),
+            srv.app.broker.channels()
+        )
+    });
+    println!(
+        "an SSE and a WebSocket client that stopped reading were cut off {gone:?} after 200 changes of 100 KB began"
+    );
+    assert!(gone < Duration::from_secs(30), "{gone:?}");
+    drop((sse, ws));
+    srv.stop().await;
+}

@@ -74,6 +74,47 @@ pub async fn unknown(Path((_board, name)): Path<(String, String)>) -> AppError {
     AppError::BadRequest(format!("unknown transport `{name}`; valid transports: {}", valid.join(", ")))
 }
 
+/// How long a frame may wait for a client that is not reading before the client is cut off
+/// (SSE: the stream ends; WebSocket: close 1013). It reconnects and resumes from its seq.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many frames may wait for one SSE client.
+const QUEUE_FRAMES: usize = 32;
+
+/// An SSE response body is pulled by the connection only as fast as the client reads; a
+/// client that stops reading would leave its stream (and the broker notices it holds)
+/// waiting for ever. So the frames go through a bounded queue filled by a task of its own,
+/// which gives up when the queue stays full for [`SEND_TIMEOUT`]: the stream and its
+/// subscription are dropped at once, and the response ends once the client reads again.
+pub fn bounded(
+    frames: impl Stream<Item = Outgoing> + Send + 'static,
+    transport: &'static str,
+) -> impl Stream<Item = Outgoing> + Send + 'static {
+    let (queue, taken) = tokio::sync::mpsc::channel::<Outgoing>(QUEUE_FRAMES);
+    tokio::spawn(async move {
+        let mut frames = std::pin::pin!(frames);
+        loop {
+            // A client that left is noticed at once, not at the next frame.
+            let frame = tokio::select! {
+                frame = frames.next() => match frame {
+                    Some(frame) => frame,
+                    None => return,
+                },
+                _ = queue.closed() => return,
+            };
+            match queue.send_timeout(frame, SEND_TIMEOUT).await {
+                Ok(()) => {}
+                Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => {
+                    metrics::counter!("board_slow_consumers_total", "transport" => transport).increment(1);
+                    return;
+                }
+                // The client left.
+                Err(tokio::sync::mpsc::error::SendTimeoutError::Closed(_)) => return,
+            }
+        }
+    });
+    futures::stream::unfold(taken, |mut taken| async move { taken.recv().await.map(|frame| (frame, taken)) })
+}
+
 /// Opens the board's stream for a client the gate let in: holds one of the client's stream
 /// slots (`MAX_STREAMS_PER_IP`) while it lives, and ends with a `revoked` frame when the
 /// grant's key stops working. `slot: None` for a poll, which holds nothing.

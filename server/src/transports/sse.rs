@@ -10,7 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
-use super::{subscribe, StreamParams};
+use super::{bounded, subscribe, StreamParams};
 use crate::access::Reader;
 use crate::error::AppError;
 use crate::limits::ClientIp;
@@ -41,6 +41,8 @@ pub async fn handler(
     // reconnect then gets 404.
     let slot = app.limits.open_stream(ip)?;
     let (_head, frames) = subscribe(&app, &grant, Some(slot), pattern, since).await?;
+    // A client that stops reading is cut off after SEND_TIMEOUT instead of held.
+    let frames = bounded(frames, "sse");
     metrics::counter!("board_stream_opened_total", "transport" => "sse", "pattern" => pattern.as_str()).increment(1);
     let events = frames.map(|out| {
         // Frames are JSON, which is always valid UTF-8 and has no raw newlines.

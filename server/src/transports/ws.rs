@@ -41,6 +41,11 @@ const BUFFER_BYTES: usize = 4 * 1024;
 const PING_EVERY: Duration = Duration::from_secs(10);
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 const DEAD_AFTER: Duration = Duration::from_secs(30);
+/// How long one message may wait to go out. A client that reads nothing for this long (its
+/// socket's buffers are full) is cut off with 1013 and resumes from its seq when it
+/// reconnects; meanwhile nothing else of the session runs, so this also bounds how late
+/// the dead-peer check can be.
+pub const SEND_TIMEOUT: Duration = super::SEND_TIMEOUT;
 /// The close code when the socket's key is revoked (the 4000s are the application's).
 pub const CLOSE_REVOKED: u16 = 4403;
 
@@ -115,8 +120,8 @@ async fn session(
                 Some(out) if out.revoked => break Some((CLOSE_REVOKED, "access revoked")),
                 Some(out) => {
                     let text = Utf8Bytes::try_from(out.json).expect("frames are UTF-8 JSON");
-                    if sink.send(Message::Text(text)).await.is_err() {
-                        break None;
+                    if let Some(close) = send(&mut sink, Message::Text(text)).await {
+                        break close;
                     }
                 }
                 // The stream ends on shutdown (go elsewhere) or when the log cannot be read.
@@ -128,14 +133,14 @@ async fn session(
                 match event {
                     Some(Inbound::Command(text)) => {
                         let reply = command(&app, &grant, ip, &text).await;
-                        if sink.send(Message::Text(reply.to_json().into())).await.is_err() {
-                            break None;
+                        if let Some(close) = send(&mut sink, Message::Text(reply.to_json().into())).await {
+                            break close;
                         }
                     }
                     Some(Inbound::Binary) => {
                         let reply = Frame::Error { request_id: None, status: 400, error: "send commands as text messages".into() };
-                        if sink.send(Message::Text(reply.to_json().into())).await.is_err() {
-                            break None;
+                        if let Some(close) = send(&mut sink, Message::Text(reply.to_json().into())).await {
+                            break close;
                         }
                     }
                     Some(Inbound::Heard) => {}
@@ -151,17 +156,35 @@ async fn session(
                 }
                 if last_ping.elapsed() >= PING_EVERY {
                     last_ping = Instant::now();
-                    if sink.send(Message::Ping(Default::default())).await.is_err() {
-                        break None;
+                    if let Some(close) = send(&mut sink, Message::Ping(Default::default())).await {
+                        break close;
                     }
                 }
             }
         }
     };
     if let Some((code, reason)) = close {
-        let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+        // Briefly: a client too slow to read frames may not read this either.
+        let close = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
     }
     reader.abort();
+}
+
+/// Sends one message within [`SEND_TIMEOUT`]. `None`: sent. `Some(None)`: the connection
+/// is gone. `Some(Some(close))`: the client reads too slowly; close with 1013.
+async fn send<S: futures::Sink<Message> + Unpin>(
+    sink: &mut S,
+    message: Message,
+) -> Option<Option<(u16, &'static str)>> {
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
+        Ok(Ok(())) => None,
+        Ok(Err(_)) => Some(None),
+        Err(_) => {
+            metrics::counter!("board_slow_consumers_total", "transport" => "ws").increment(1);
+            Some(Some((close_code::AGAIN, "too slow to keep up; reconnect and resume")))
+        }
+    }
 }
 
 /// Runs one command sent up the socket, answering as `POST /commands` would.
