@@ -9,6 +9,24 @@ use std::time::Duration;
 use common::{Backend, TestServer};
 use futures::StreamExt;
 
+/// A server with a public board of `todos` todos whose titles are about 490 characters,
+/// added as fast as they go (above one address's default command rate, on purpose).
+async fn server_with_long_todos(name: &str, todos: u64) -> (TestServer, String) {
+    let srv = TestServer::start_with(Backend::Sqlite, |c| c.commands_per_minute = 1_000_000).await;
+    let board = srv.create_board(name).await;
+    let title = "x".repeat(480);
+    futures::stream::iter(0..todos)
+        .map(|i| {
+            let (srv, board) = (&srv, board.clone());
+            let body = serde_json::json!({"type": "add_todo", "title": format!("{i} {title}")});
+            async move { srv.ok(&board, body).await }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    (srv, board)
+}
+
 /// Streams of a real board hold its channel; when the last one ends, it is gone.
 #[tokio::test]
 async fn a_boards_channel_goes_with_its_last_stream() {
@@ -44,22 +62,9 @@ async fn a_long_log_is_caught_up_in_pages_on_every_path() {
     use app::patterns::Frame;
     use common::Subscriber;
 
-    // Twelve hundred commands as fast as they go: more than one address may send a minute.
-    let srv = TestServer::start_with(Backend::Sqlite, |c| c.commands_per_minute = 1_000_000).await;
-    let board = srv.create_board("long").await;
     // 1,200 changes with long titles: megabytes of log in every delta pattern.
-    let title = "x".repeat(490);
+    let (srv, board) = server_with_long_todos("long", 1200).await;
     let total = 1200u64;
-    futures::stream::iter(0..total)
-        .map(|i| {
-            let srv = &srv;
-            let body = serde_json::json!({"type": "add_todo", "title": format!("{i} {title}")});
-            let board = board.clone();
-            async move { srv.ok(&board, body).await }
-        })
-        .buffer_unordered(8)
-        .collect::<Vec<_>>()
-        .await;
 
     // `/changes`, poll and long-poll: capped pages, followed to the head.
     for path in ["changes", "poll", "long-poll"] {
@@ -122,19 +127,9 @@ async fn a_long_log_is_caught_up_in_pages_on_every_path() {
 /// subscriptions go with them: nothing of the server waits on them any more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_stop_reading_are_cut_off() {
-    let srv = TestServer::start_with(Backend::Sqlite, |c| c.commands_per_minute = 1_000_000).await;
-    let board = srv.create_board("heavy").await;
     // A board whose every push-state frame is about 100 KB.
+    let (srv, board) = server_with_long_todos("heavy", 200).await;
     let title = "y".repeat(480);
-    futures::stream::iter(0..200u64)
-        .map(|i| {
-            let (srv, board) = (&srv, board.clone());
-            let body = serde_json::json!({"type": "add_todo", "title": format!("{i} {title}")});
-            async move { srv.ok(&board, body).await }
-        })
-        .buffer_unordered(8)
-        .collect::<Vec<_>>()
-        .await;
     let cut = |transport: &str| {
         let metrics = srv.app.metrics.render();
         metrics
