@@ -79,6 +79,12 @@ impl AppError {
         }
     }
 
+    /// The one answer for a board that does not exist, and for a private board that the
+    /// request holds no working key for: the same words, so the answer reveals nothing.
+    pub fn no_board(board: &str) -> Self {
+        AppError::NotFound(format!("board `{board}` does not exist"))
+    }
+
     pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         AppError::Internal(Box::new(err))
     }

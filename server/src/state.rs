@@ -66,22 +66,14 @@ impl AppState {
         if let Some(snapshot) = self.snapshots.get(board) {
             return Ok(snapshot);
         }
-        let (state, at) = self
-            .store
-            .load(board)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
+        let (state, at) = self.store.load(board).await?.ok_or_else(|| AppError::no_board(board))?;
         Ok(self.snapshots.offer(board, Arc::new(Snapshot::new(Arc::new(state), at))))
     }
 
     /// The board's head seq, read from the database; `404` when there is no such board.
     /// A snapshot older than what was read stops being served (see `Snapshots`).
     pub async fn head(&self, board: &str) -> Result<u64, AppError> {
-        let head = self
-            .store
-            .head(board)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("board `{board}` does not exist")))?;
+        let head = self.store.head(board).await?.ok_or_else(|| AppError::no_board(board))?;
         self.snapshots.saw_head(board, head);
         Ok(head)
     }

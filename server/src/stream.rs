@@ -196,7 +196,7 @@ pub async fn catch_up(
         return Ok((frames, true));
     }
     match app.store.changes_since(board, last, REPLAY_PAGE).await? {
-        None => Err(AppError::NotFound(format!("board `{board}` does not exist"))),
+        None => Err(AppError::no_board(board)),
         Some(ChangesSince::Pruned { head }) => {
             app.snapshots.saw_head(board, head);
             metrics::counter!("board_stream_resets_total").increment(1);

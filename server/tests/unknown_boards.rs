@@ -31,16 +31,19 @@ async fn requests_for_unknown_boards_leave_nothing_behind() {
             assert!(statuses.iter().all(|s| *s == 404));
         }
     };
-    // The first round warms the allocator, the pools and the client; what a leak would
+    // The first rounds warm the allocator, the pools and the client; what a leak would
     // show is growth that goes on, round after round.
     round(0).await;
+    round(1).await;
     let before = common::rss_kib();
-    for r in 1..=4 {
+    for r in 2..=5 {
         round(r).await;
     }
     let grown = common::rss_kib().saturating_sub(before);
     println!("16,000 more requests for distinct unknown boards (2 KB names): resident memory grew {grown} KiB");
     assert_eq!(srv.app.broker.channels(), 0, "no broker channel for a board that does not exist");
-    assert!(grown < 4 * 1024, "resident memory grew {grown} KiB");
+    // The leak this guards against kept about 2.7 KB per request: 40 MB here. What stays
+    // is allocator noise, well under a megabyte when the machine is quiet.
+    assert!(grown < 8 * 1024, "resident memory grew {grown} KiB");
     srv.stop().await;
 }

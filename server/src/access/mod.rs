@@ -113,7 +113,7 @@ impl Presented {
 /// does not exist or is private and no key presented opens it; `403` when only a read key
 /// does and `need` is `Write`.
 pub async fn authorize(app: &AppState, board: &str, presented: &Presented, need: Role) -> Result<Grant, AppError> {
-    let not_found = || AppError::NotFound(format!("board `{board}` does not exist"));
+    let not_found = || AppError::no_board(board);
     let access = app.store.board_access(board).await?.ok_or_else(not_found)?;
     let mut write_key = None;
     let mut held = None;

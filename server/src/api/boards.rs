@@ -155,7 +155,7 @@ pub async fn rotate_keys(
         .await?
         // Rotated by another request since the gate checked: this request's key is an old
         // one now, and old keys open nothing.
-        .ok_or_else(|| AppError::NotFound(format!("board `{}` does not exist", grant.board)))?;
+        .ok_or_else(|| AppError::no_board(&grant.board))?;
     metrics::counter!("board_keys_rotated_total").increment(1);
     Ok(Json(KeysRotated { keys: BoardKeys { read: pair.read, write: pair.write } }))
 }

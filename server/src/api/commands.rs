@@ -70,7 +70,7 @@ pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&st
             Ok(committed.answer)
         }
         Ok(Outcome::Replayed(answer)) => Ok(answer),
-        Err(CommitError::NoBoard(board)) => Err(AppError::NotFound(format!("board `{board}` does not exist"))),
+        Err(CommitError::NoBoard(board)) => Err(AppError::no_board(&board)),
         Err(CommitError::Domain(err)) => Err(err.into()),
         Err(err @ CommitError::KeyReused(_)) => Err(AppError::Unprocessable(err.to_string())),
         Err(CommitError::Db(err)) => Err(err.into()),

@@ -148,7 +148,7 @@ pub async fn batch(
     let mut frames = Box::pin(frames);
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + hold;
-    let revoked = || AppError::NotFound(format!("board `{}` does not exist", grant.board));
+    let revoked = || AppError::no_board(&grant.board);
     loop {
         match tokio::time::timeout_at(deadline, frames.next()).await {
             Ok(Some(frame)) if frame.revoked => return Err(revoked()),

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use app::api::SocketCommand;
 use app::patterns::Frame;
 
-use super::{subscribe, StreamParams};
+use super::{subscribe, StreamParams, SEND_TIMEOUT};
 use crate::access::{Grant, Reader};
 use crate::api::commands;
 use crate::api::MAX_BODY_BYTES;
@@ -41,11 +41,6 @@ const BUFFER_BYTES: usize = 4 * 1024;
 const PING_EVERY: Duration = Duration::from_secs(10);
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 const DEAD_AFTER: Duration = Duration::from_secs(30);
-/// How long one message may wait to go out. A client that reads nothing for this long (its
-/// socket's buffers are full) is cut off with 1013 and resumes from its seq when it
-/// reconnects; meanwhile nothing else of the session runs, so this also bounds how late
-/// the dead-peer check can be.
-pub const SEND_TIMEOUT: Duration = super::SEND_TIMEOUT;
 /// The close code when the socket's key is revoked (the 4000s are the application's).
 pub const CLOSE_REVOKED: u16 = 4403;
 
@@ -172,7 +167,10 @@ async fn session(
 }
 
 /// Sends one message within [`SEND_TIMEOUT`]. `None`: sent. `Some(None)`: the connection
-/// is gone. `Some(Some(close))`: the client reads too slowly; close with 1013.
+/// is gone. `Some(Some(close))`: the client reads too slowly (its socket's buffers are
+/// full); close with 1013, and it resumes from its seq when it reconnects. Nothing else of
+/// the session runs while a send waits, so this also bounds how late the dead-peer check
+/// can be.
 async fn send<S: futures::Sink<Message> + Unpin>(
     sink: &mut S,
     message: Message,
