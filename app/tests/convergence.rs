@@ -1,7 +1,7 @@
 //! Property tests: for any sequence of commands, a client of every pattern that applies the
 //! frames the server would send ends with exactly the server's board.
 
-use app::domain::{execute, BoardState, Command, Id, TodoStatus};
+use app::domain::{apply, decide::respace_due, execute, BoardState, Command, Event, Id, Op, TodoStatus};
 use app::patterns::{Applied, ChangeRecord, Frame, PatternKind};
 use proptest::prelude::*;
 
@@ -25,18 +25,66 @@ fn command() -> impl Strategy<Value = Command> {
     ]
 }
 
-/// Runs the commands as the server would: refused ones change nothing and commit no seq.
+/// Runs the commands as the server would: refused ones change nothing and commit no seq;
+/// a change that made a long position key is followed by the column's re-spacing, a change
+/// of its own.
 fn server_run(commands: &[Command]) -> (BoardState, Vec<(ChangeRecord, BoardState)>) {
     let mut state = BoardState::empty("b", "Board");
     let mut log = Vec::new();
     for command in commands {
-        if let Ok(done) = execute(&state, command) {
-            let record = ChangeRecord { seq: done.state.seq, at: 0, event: done.event, ops: done.ops, diff: done.diff };
-            state = done.state;
-            log.push((record, state.clone()));
+        if let Ok(mut done) = execute(&state, command) {
+            loop {
+                let respace = respace_due(&done.state, &done.event);
+                let record =
+                    ChangeRecord { seq: done.state.seq, at: 0, event: done.event, ops: done.ops, diff: done.diff };
+                state = done.state;
+                log.push((record, state.clone()));
+                match respace {
+                    Some(sprint_id) => done = apply(&state, Event::ColumnRespaced { sprint_id }),
+                    None => break,
+                }
+            }
         }
     }
     (state, log)
+}
+
+/// The order each column should have, kept the plain way (a list per column, moves
+/// insert at the index asked for): what the sparse keys must reproduce.
+#[derive(Default)]
+struct Lists(std::collections::BTreeMap<Option<Id>, Vec<Id>>);
+
+impl Lists {
+    fn follow(&mut self, event: &Event, command: Option<&Command>, before: &BoardState) {
+        match event {
+            Event::TodoAdded { id, sprint_id, .. } => self.0.entry(*sprint_id).or_default().push(*id),
+            Event::TodoMoved { id, sprint_id, .. } => {
+                self.remove(*id);
+                let column = self.0.entry(*sprint_id).or_default();
+                let asked = match command {
+                    Some(Command::MoveTodo { position, .. }) => *position,
+                    _ => unreachable!("a move comes from move_todo"),
+                };
+                let at = asked.map_or(column.len(), |p| (p as usize).min(column.len()));
+                column.insert(at, *id);
+            }
+            Event::TodoDeleted { id } => self.remove(*id),
+            Event::SprintCompleted { id } => {
+                let sprint = self.0.remove(&Some(*id)).unwrap_or_default();
+                let (done, open): (Vec<Id>, Vec<Id>) =
+                    sprint.into_iter().partition(|t| before.todo(*t).is_some_and(|t| t.status == TodoStatus::Done));
+                self.0.entry(None).or_default().extend(open);
+                self.0.insert(Some(*id), done);
+            }
+            _ => {}
+        }
+    }
+
+    fn remove(&mut self, id: Id) {
+        for column in self.0.values_mut() {
+            column.retain(|t| *t != id);
+        }
+    }
 }
 
 proptest! {
@@ -64,16 +112,56 @@ proptest! {
     }
 
     #[test]
-    fn seqs_are_contiguous_and_positions_dense(commands in proptest::collection::vec(command(), 1..40)) {
-        let (server, log) = server_run(&commands);
+    fn seqs_are_contiguous(commands in proptest::collection::vec(command(), 1..40)) {
+        let (_, log) = server_run(&commands);
         for (i, (record, _)) in log.iter().enumerate() {
             prop_assert_eq!(record.seq, i as u64 + 1);
         }
-        let mut columns: Vec<Option<Id>> = server.todos.iter().map(|t| t.sprint_id).collect();
-        columns.dedup();
-        for column in columns {
-            let positions: Vec<u32> = server.column(column).iter().map(|t| t.position).collect();
-            prop_assert_eq!(positions, (0..server.column(column).len() as u32).collect::<Vec<_>>());
+    }
+
+    /// Sparse keys order every column exactly as inserting into a list at the asked index
+    /// would, keys within a column are distinct, and a move changes one todo only.
+    #[test]
+    fn keys_order_columns_like_lists_and_moves_touch_one_todo(commands in proptest::collection::vec(command(), 1..60)) {
+        let mut state = BoardState::empty("b", "Board");
+        let mut lists = Lists::default();
+        for command in &commands {
+            let Ok(done) = execute(&state, command) else { continue };
+            if let Event::TodoMoved { .. } = done.event {
+                prop_assert_eq!(done.ops.len(), 1, "a move put {:?}", done.ops);
+                let put = matches!(done.ops[0], Op::PutTodo { .. });
+                prop_assert!(put, "a move is one put");
+            }
+            lists.follow(&done.event, Some(command), &state);
+            state = done.state;
+            for (column, expected) in &lists.0 {
+                let actual: Vec<Id> = state.column(*column).iter().map(|t| t.id).collect();
+                prop_assert_eq!(&actual, expected, "column {:?}", column);
+                let keys: Vec<_> = state.column(*column).iter().map(|t| t.position.clone()).collect();
+                prop_assert!(keys.windows(2).all(|w| w[0] < w[1]), "keys not strictly increasing: {:?}", keys);
+            }
         }
     }
+}
+
+/// Dragging one todo back and forth between the same two neighbours halves the same gap
+/// every time, which lengthens keys; the server's re-spacing keeps them short, rarely.
+#[test]
+fn keys_stay_short_under_many_moves_between_the_same_neighbours() {
+    let mut commands = vec![Command::AddTodo { title: "a".into(), sprint_id: None }];
+    commands.extend((0..3).map(|i| Command::AddTodo { title: format!("t{i}"), sprint_id: None }));
+    // Todos 1..=4; move 3 and 4 alternately to index 1 (between 1 and whichever is next).
+    for i in 0..2000 {
+        let id = 3 + (i % 2);
+        commands.push(Command::MoveTodo { id, sprint_id: None, position: Some(1), expected_version: None });
+    }
+    let (state, log) = server_run(&commands);
+    let respaced = log.iter().filter(|(r, _)| matches!(r.event, Event::ColumnRespaced { .. })).count();
+    let longest = log.iter().flat_map(|(_, s)| s.todos.iter().map(|t| t.position.as_str().len())).max().unwrap();
+    println!("2000 moves between the same neighbours: {respaced} re-spacings, longest key {longest} characters");
+    assert!(respaced > 0 && respaced <= 2000 / 20, "{respaced} re-spacings");
+    assert!(longest <= app::domain::Position::LONGEST + 2, "a key of {longest} characters");
+    // The last move (of todo 4, the 2000th) put it right after todo 1.
+    let order: Vec<Id> = state.column(None).iter().map(|t| t.id).collect();
+    assert_eq!(order, [1, 4, 3, 2]);
 }

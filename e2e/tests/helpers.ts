@@ -2,7 +2,7 @@
 // compares what a page shows with `GET` state.
 import { expect, Page, APIRequestContext, BrowserContext } from '@playwright/test';
 
-export type Todo = { id: number; title: string; status: string; sprint_id: number | null; position: number };
+export type Todo = { id: number; title: string; status: string; sprint_id: number | null; position: string };
 export type BoardState = { seq: number; todos: Todo[]; sprints: { id: number; name: string; status: string }[] };
 
 /** A public board: these tests are about delivery; access.spec.ts tests private boards. */
@@ -63,7 +63,8 @@ export function expected(s: BoardState) {
   const column = (sprint: number | null) =>
     s.todos
       .filter((t) => t.sprint_id === sprint)
-      .sort((a, b) => a.position - b.position || a.id - b.id)
+      // Positions are sparse keys compared as strings (ASCII hex: `<` orders them as bytes).
+      .sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : a.id - b.id))
       .map((t) => `${t.id}:${t.title}`);
   return [
     { column: 'backlog', todos: column(null) },

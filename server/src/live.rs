@@ -3,33 +3,45 @@
 //! Principle: encode once, fan out bytes. A [`LiveChange`] encodes its frame for a pattern
 //! the first time a subscriber of that pattern asks, and every other subscriber gets the
 //! same `Bytes` (a reference count, not a copy). A [`Snapshot`] does the same for the whole
-//! board, so a thousand pulls after one poke cost one JSON encoding.
+//! board (its JSON and its `push-state` frame), so a thousand pulls after one poke cost one
+//! encoding. Only the snapshot cache holds boards strongly; the broadcast ring holds
+//! changes (see [`LiveChange`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use bytes::Bytes;
 
 use app::domain::BoardState;
-use app::patterns::{ChangeRecord, PatternKind};
+use app::patterns::{ChangeRecord, Frame, PatternKind};
 
+/// What a board's broadcast ring carries: one per committed change, shared by every
+/// subscriber on this replica.
+///
+/// It holds the change (small: a move or a rename is a few hundred bytes in any pattern)
+/// and only a *weak* link to the board after it. The board itself, and its `push-state`
+/// frame, live in the snapshot cache while they are the newest, and in whatever send is
+/// using them; a subscriber that stopped reading therefore pins at most the ring's
+/// notices, never 64 copies of a large board.
 pub struct LiveChange {
     pub board: String,
     pub record: ChangeRecord,
-    /// The board right after this change: `push-state` sends it. `None` when this replica
-    /// heard of the change from another one without holding the state before it.
-    pub state: Option<Arc<BoardState>>,
-    /// The encoded frame per pattern, filled on first use.
+    /// The board right after this change. Dead once a newer snapshot replaced it (or
+    /// never set, when another replica made the change and this one did not hold the
+    /// state before it): a `push-state` subscriber then takes the current snapshot.
+    after: Weak<Snapshot>,
+    /// The encoded frame of each delta pattern, filled on first use.
     frames: [OnceLock<Bytes>; PatternKind::ALL.len()],
 }
 
 impl LiveChange {
-    pub fn new(board: String, record: ChangeRecord, state: Arc<BoardState>) -> Self {
-        Self::with_state(board, record, Some(state))
+    pub fn new(board: String, record: ChangeRecord, after: &Arc<Snapshot>) -> Self {
+        Self::with_snapshot(board, record, Some(after))
     }
 
-    pub fn with_state(board: String, record: ChangeRecord, state: Option<Arc<BoardState>>) -> Self {
-        LiveChange { board, record, state, frames: Default::default() }
+    pub fn with_snapshot(board: String, record: ChangeRecord, after: Option<&Arc<Snapshot>>) -> Self {
+        let after = after.map(Arc::downgrade).unwrap_or_default();
+        LiveChange { board, record, after, frames: Default::default() }
     }
 
     pub fn seq(&self) -> u64 {
@@ -37,35 +49,36 @@ impl LiveChange {
     }
 
     /// This change's frame in `pattern`, encoded at most once. `None` for `push-state`
-    /// when the state after the change is unknown here (the subscriber then takes the
-    /// current snapshot instead).
+    /// when the state after the change is no longer (or never was) held here: the
+    /// subscriber then takes the current snapshot instead.
     pub fn frame(&self, pattern: PatternKind) -> Option<Bytes> {
-        static NO_STATE: std::sync::LazyLock<BoardState> = std::sync::LazyLock::new(|| BoardState::empty("", ""));
-        let state = match (&self.state, pattern) {
-            (Some(state), _) => state.as_ref(),
-            (None, PatternKind::PushState) => return None,
-            // The other patterns never read the state.
-            (None, _) => &NO_STATE,
-        };
+        if pattern == PatternKind::PushState {
+            return self.after.upgrade().map(|snapshot| snapshot.frame(pattern));
+        }
         let bytes = self.frames[pattern.index()].get_or_init(|| {
             metrics::counter!("board_frames_encoded_total", "pattern" => pattern.as_str()).increment(1);
-            Bytes::from(pattern.encode(&self.record, state).to_json())
+            // Delta patterns and pokes never read the state.
+            Bytes::from(pattern.encode(&self.record, &NO_STATE).to_json())
         });
         Some(bytes.clone())
     }
 }
 
-/// A board at one seq, with its JSON encoded at most once.
+/// Stands in for the state argument of `encode`, which only `push-state` reads.
+pub static NO_STATE: std::sync::LazyLock<BoardState> = std::sync::LazyLock::new(|| BoardState::empty("", ""));
+
+/// A board at one seq, with its JSON and its `push-state` frame each encoded at most once.
 pub struct Snapshot {
     pub state: Arc<BoardState>,
     /// Commit time of `state.seq`, Unix ms (0 at seq 0).
     pub at: i64,
     json: OnceLock<Bytes>,
+    state_frame: OnceLock<Bytes>,
 }
 
 impl Snapshot {
     pub fn new(state: Arc<BoardState>, at: i64) -> Self {
-        Snapshot { state, at, json: OnceLock::new() }
+        Snapshot { state, at, json: OnceLock::new(), state_frame: OnceLock::new() }
     }
 
     pub fn seq(&self) -> u64 {
@@ -80,6 +93,22 @@ impl Snapshot {
                 Bytes::from(serde_json::to_vec(&*self.state).expect("boards serialise"))
             })
             .clone()
+    }
+
+    /// The one frame a self-contained pattern needs to reach this board: the whole state
+    /// for `push-state` (encoded once, shared by every subscriber), a poke otherwise.
+    pub fn frame(&self, pattern: PatternKind) -> Bytes {
+        let (seq, at) = (self.seq(), self.at);
+        match pattern {
+            PatternKind::PushState => self
+                .state_frame
+                .get_or_init(|| {
+                    metrics::counter!("board_frames_encoded_total", "pattern" => pattern.as_str()).increment(1);
+                    Bytes::from(Frame::State { seq, at, state: (*self.state).clone() }.to_json())
+                })
+                .clone(),
+            _ => Bytes::from(Frame::Poke { seq, at }.to_json()),
+        }
     }
 }
 

@@ -91,9 +91,9 @@ impl AppState {
     /// After a commit: cache the new state first (so a client poked about seq N can pull
     /// N), then announce the change.
     pub async fn publish(&self, board: &str, committed: &Committed) {
-        let state = Arc::new(committed.state.clone());
-        self.snapshots.offer(board, Arc::new(Snapshot::new(state.clone(), committed.record.at)));
-        let change = LiveChange::new(board.to_owned(), committed.record.clone(), state);
+        let snapshot = Arc::new(Snapshot::new(committed.state.clone(), committed.record.at));
+        self.snapshots.offer(board, snapshot.clone());
+        let change = LiveChange::new(board.to_owned(), committed.record.clone(), &snapshot);
         self.broker.publish(Arc::new(change)).await;
     }
 }

@@ -215,7 +215,7 @@ pub async fn catch_up(
                 metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "replay")
                     .increment(1);
                 // `state` is only read by push-state, which never replays.
-                let json = Bytes::from(pattern.encode(&change, &EMPTY).to_json());
+                let json = Bytes::from(pattern.encode(&change, &crate::live::NO_STATE).to_json());
                 bytes += json.len();
                 reached = change.seq;
                 out.push(Outgoing::data(Some(change.seq), json));
@@ -227,17 +227,8 @@ pub async fn catch_up(
 
 /// The single frame a self-contained pattern needs to reach `snapshot`.
 pub fn snapshot_frame(pattern: PatternKind, snapshot: &crate::live::Snapshot) -> Outgoing {
-    let seq = snapshot.seq();
-    let frame = match pattern {
-        PatternKind::PushState => Frame::State { seq, at: snapshot.at, state: (*snapshot.state).clone() },
-        _ => Frame::Poke { seq, at: snapshot.at },
-    };
-    Outgoing::data(Some(seq), Bytes::from(frame.to_json()))
+    Outgoing::data(Some(snapshot.seq()), snapshot.frame(pattern))
 }
-
-/// Delta patterns ignore the state argument of `encode`; this stands in for it on replay.
-static EMPTY: std::sync::LazyLock<app::domain::BoardState> =
-    std::sync::LazyLock::new(|| app::domain::BoardState::empty("", ""));
 
 /// Counts open subscriptions per pattern for `/metrics`, decremented when the stream drops.
 struct Subscribed(PatternKind);

@@ -310,8 +310,10 @@ async fn concurrent_writers_get_contiguous_seqs(backend: Backend) {
     assert_eq!(seqs, (1..=total).collect::<Vec<_>>(), "every seq once, no gap");
     let state = srv.state(&board).await;
     assert_eq!((state.seq, state.todos.len() as u64), (total, total));
-    let positions: Vec<u32> = state.column(None).iter().map(|t| t.position).collect();
-    assert_eq!(positions, (0..total as u32).collect::<Vec<_>>());
+    // Appended in commit order: the column runs in id (= seq) order, each key distinct.
+    let column = state.column(None);
+    assert_eq!(column.iter().map(|t| t.id as u64).collect::<Vec<_>>(), (1..=total).collect::<Vec<_>>());
+    assert!(column.windows(2).all(|w| w[0].position < w[1].position), "keys strictly increase");
     let page = srv.frames(&format!("/api/boards/{board}/changes?since=0")).await;
     let logged: Vec<u64> = page.frames.iter().filter_map(|f| f.seq()).collect();
     assert_eq!(logged, (1..=total).collect::<Vec<_>>(), "the log is contiguous");

@@ -179,3 +179,36 @@ async fn clients_that_stop_reading_are_cut_off() {
     drop((sse, ws));
     srv.stop().await;
 }
+
+/// A subscriber that stops reading holds its board's ring of notices, and the ring holds
+/// changes, not boards: once newer changes replaced them in the snapshot cache, the boards
+/// (and their push-state frames) are freed, whoever still holds the notice.
+#[tokio::test]
+async fn a_stuck_subscriber_pins_notices_not_boards() {
+    use server::broker::Notice;
+
+    let (srv, board) = server_with_long_todos("pinned", 1000).await;
+    // Subscribed and never read while 64 changes commit: the ring's whole capacity.
+    let mut stuck = srv.app.broker.subscribe(&board).await;
+    let before = common::rss_kib();
+    for i in 0..64 {
+        srv.ok(&board, serde_json::json!({"type": "rename_todo", "id": 1 + i, "title": format!("renamed {i}")})).await;
+    }
+    let grown = common::rss_kib().saturating_sub(before);
+    let mut held = Vec::new();
+    while let Ok(Ok(Notice::Change(change))) = tokio::time::timeout(Duration::from_millis(200), stuck.recv()).await {
+        held.push(change);
+    }
+    assert_eq!(held.len(), 64, "the ring held every notice");
+    let (newest, older) = held.split_last().unwrap();
+    let push_state = app::patterns::PatternKind::PushState;
+    assert!(newest.frame(push_state).is_some(), "the newest board is cached");
+    let frame_bytes = newest.frame(push_state).unwrap().len();
+    assert!(older.iter().all(|c| c.frame(push_state).is_none()), "an older board outlived its turn in the cache");
+    let notice_bytes: usize = held.iter().map(|c| c.frame(app::patterns::PatternKind::EventDiff).unwrap().len()).sum();
+    println!(
+        "one stuck subscriber on a 1000-todo board ({frame_bytes} B per push-state frame): the ring holds \
+         64 notices of {notice_bytes} B in all; resident memory grew {grown} KiB over the 64 changes"
+    );
+    srv.stop().await;
+}

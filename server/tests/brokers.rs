@@ -59,7 +59,8 @@ fn change(board: &str, seq: u64) -> Arc<LiveChange> {
     before.seq = seq - 1;
     let done = execute(&before, &Command::AddTodo { title: format!("t{seq}"), sprint_id: None }).unwrap();
     let record = ChangeRecord { seq, at: 0, event: done.event, ops: done.ops, diff: done.diff };
-    Arc::new(LiveChange::new(board.to_owned(), record, Arc::new(done.state)))
+    // Brokers carry notices; no subscriber here reads push-state, so no snapshot is kept.
+    Arc::new(LiveChange::with_snapshot(board.to_owned(), record, None))
 }
 
 async fn next_seq(rx: &mut Subscription) -> u64 {

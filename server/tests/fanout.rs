@@ -114,7 +114,7 @@ async fn idle_subscribers_share_the_heartbeat_head_read_and_still_notice_a_lost_
 
     // A commit whose notice never went out (what a lost Redis message looks like to a
     // replica): the heartbeats report the new head and every stream repairs from the log.
-    app.store.commit("b", &add(0), None, None).await.unwrap();
+    app.store.commit("b", server::store::Write::Command(add(0)), None, Box::new(|_| None)).await.unwrap();
     let after = join_all(streams.iter_mut().map(|s| frames_until(s, |f: &Frame| f.kind() != "heartbeat"))).await;
     for frames in after {
         let (data, heartbeats) = frames.split_last().unwrap();

@@ -4,7 +4,7 @@
 use super::command::Command;
 use super::error::DomainError;
 use super::event::Event;
-use super::model::{BoardState, Id, SprintStatus, Todo};
+use super::model::{BoardState, Id, Position, SprintStatus, Todo};
 use super::{BoardLimits, MAX_NAME_CHARS, MAX_TITLE_CHARS};
 
 /// [`decide_within`] the default [`BoardLimits`].
@@ -27,7 +27,7 @@ pub fn decide_within(state: &BoardState, command: &Command, limits: &BoardLimits
             if let Some(sprint_id) = sprint_id {
                 open_sprint(state, *sprint_id)?;
             }
-            Event::TodoAdded { id: next_id, title, sprint_id: *sprint_id }
+            Event::TodoAdded { id: next_id, title, sprint_id: *sprint_id, position: state.after_last(*sprint_id) }
         }
         Command::RenameTodo { id, title, expected_version } => {
             todo_at(state, *id, *expected_version)?;
@@ -42,10 +42,13 @@ pub fn decide_within(state: &BoardState, command: &Command, limits: &BoardLimits
             if let Some(sprint_id) = sprint_id {
                 open_sprint(state, *sprint_id)?;
             }
-            // The target column as it will be without the moving todo: clamp into it.
-            let len = state.todos.iter().filter(|t| t.sprint_id == *sprint_id && t.id != *id).count() as u32;
-            let position = position.unwrap_or(len).min(len);
-            Event::TodoMoved { id: *id, sprint_id: *sprint_id, position }
+            // The target column as it will be without the moving todo; the place asked for
+            // (clamped into it) lies between two neighbours, or at an end.
+            let column: Vec<&Todo> = state.column(*sprint_id).into_iter().filter(|t| t.id != *id).collect();
+            let at = position.map_or(column.len(), |p| (p as usize).min(column.len()));
+            let before = at.checked_sub(1).map(|i| &column[i].position);
+            let after = column.get(at).map(|t| &t.position);
+            Event::TodoMoved { id: *id, sprint_id: *sprint_id, position: Position::between(before, after) }
         }
         Command::DeleteTodo { id, expected_version } => {
             todo_at(state, *id, *expected_version)?;
@@ -75,6 +78,22 @@ pub fn decide_within(state: &BoardState, command: &Command, limits: &BoardLimits
             }
         }
     })
+}
+
+/// The column to re-space after `event` made `state` (see `domain::position`), if a key
+/// it chose grew long: the server then commits [`Event::ColumnRespaced`] as a change of its
+/// own.
+pub fn respace_due(state: &BoardState, event: &Event) -> Option<Option<Id>> {
+    match event {
+        Event::TodoAdded { sprint_id, position, .. } | Event::TodoMoved { sprint_id, position, .. } => {
+            position.is_long().then_some(*sprint_id)
+        }
+        // Unfinished todos were appended to the backlog one after another.
+        Event::SprintCompleted { .. } => {
+            state.todos.iter().any(|t| t.sprint_id.is_none() && t.position.is_long()).then_some(None)
+        }
+        _ => None,
+    }
 }
 
 /// The todo, if it exists and (when the client said which) is still at the version it saw.

@@ -2,8 +2,6 @@
 //! what. It is the second half of `event-diff`: the event says *why*, the diff says *what*,
 //! so a client can both explain a change and apply it without running the reducer.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -37,18 +35,13 @@ pub struct FieldChange {
     pub to: Value,
 }
 
-/// The field-level difference from `old` to `new` (seq aside).
+/// The field-level difference from `old` to `new` (seq aside). Only the entities that
+/// changed are converted to JSON, so its cost follows the change, not the board.
 pub fn between(old: &BoardState, new: &BoardState) -> Diff {
-    let old_index: BTreeMap<Id, Value> = index(&old.sprints, |s| s.id);
     let mut sprints = Vec::new();
-    merge_walk(&old.sprints, &new.sprints, |s| s.id, &mut |change| {
-        sprints.push(entity(change, |s| s.id, &old_index));
-    });
-    let old_index: BTreeMap<Id, Value> = index(&old.todos, |t| t.id);
+    merge_walk(&old.sprints, &new.sprints, |s| s.id, &mut |change| sprints.push(entity(change, |s| s.id)));
     let mut todos = Vec::new();
-    merge_walk(&old.todos, &new.todos, |t| t.id, &mut |change| {
-        todos.push(entity(change, |t| t.id, &old_index));
-    });
+    merge_walk(&old.todos, &new.todos, |t| t.id, &mut |change| todos.push(entity(change, |t| t.id)));
     Diff { board: fields(&to_object(&old.board), &to_object(&new.board)), sprints, todos }
 }
 
@@ -89,25 +82,14 @@ pub fn apply(state: &mut BoardState, diff: &Diff) -> Result<(), serde_json::Erro
     Ok(())
 }
 
-fn index<T: Serialize>(items: &[T], id: impl Fn(&T) -> Id) -> BTreeMap<Id, Value> {
-    items.iter().map(|item| (id(item), serde_json::to_value(item).expect("entities serialise"))).collect()
-}
-
-fn entity<T: Serialize>(change: Change<'_, T>, id: impl Fn(&T) -> Id, old: &BTreeMap<Id, Value>) -> EntityDiff {
+fn entity<T: Serialize>(change: Change<'_, T>, id: impl Fn(&T) -> Id) -> EntityDiff {
     match change {
         Change::Deleted(id) => EntityDiff::Deleted { id },
-        Change::Put(item) => {
-            let value = serde_json::to_value(item).expect("entities serialise");
-            match old.get(&id(item)) {
-                None => EntityDiff::Created { id: id(item), value },
-                Some(before) => EntityDiff::Updated {
-                    id: id(item),
-                    fields: fields(
-                        before.as_object().expect("entities are objects"),
-                        value.as_object().expect("entities are objects"),
-                    ),
-                },
-            }
+        Change::Put { old: None, new } => {
+            EntityDiff::Created { id: id(new), value: serde_json::to_value(new).expect("entities serialise") }
+        }
+        Change::Put { old: Some(old), new } => {
+            EntityDiff::Updated { id: id(new), fields: fields(&to_object(old), &to_object(new)) }
         }
     }
 }

@@ -6,15 +6,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Id, TodoStatus};
+use super::model::{Id, Position, TodoStatus};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
+    /// `position` is after the last todo of its column, chosen by `decide`.
     TodoAdded {
         id: Id,
         title: String,
         sprint_id: Option<Id>,
+        position: Position,
     },
     TodoRenamed {
         id: Id,
@@ -24,11 +26,12 @@ pub enum Event {
         id: Id,
         status: TodoStatus,
     },
-    /// `position` is already clamped to the target column by `decide`.
+    /// `position` is the key between the todo's new neighbours, chosen by `decide`: the
+    /// only todo that changes is this one.
     TodoMoved {
         id: Id,
         sprint_id: Option<Id>,
-        position: u32,
+        position: Position,
     },
     TodoDeleted {
         id: Id,
@@ -43,6 +46,12 @@ pub enum Event {
     /// The reducer moves the sprint's unfinished todos to the end of the backlog.
     SprintCompleted {
         id: Id,
+    },
+    /// The server gave a column (`None` = backlog) evenly spread short keys, keeping its
+    /// order, because one key had grown long (see `domain::position`). Not a user's
+    /// command: the server commits it after the change that made the long key.
+    ColumnRespaced {
+        sprint_id: Option<Id>,
     },
 }
 
@@ -67,6 +76,7 @@ impl Event {
             Event::SprintAdded { name, .. } => format!("added sprint “{name}”"),
             Event::SprintStarted { .. } => "started a sprint".into(),
             Event::SprintCompleted { .. } => "completed a sprint".into(),
+            Event::ColumnRespaced { .. } => "tidied a column's order keys".into(),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod event;
 pub mod evolve;
 pub mod model;
 pub mod op;
+pub mod position;
 
 pub use command::Command;
 pub use diff::Diff;
@@ -29,6 +30,7 @@ pub use error::DomainError;
 pub use event::Event;
 pub use model::{Board, BoardState, Id, Sprint, SprintStatus, Todo, TodoStatus};
 pub use op::Op;
+pub use position::Position;
 
 /// The longest todo title the domain accepts, in characters.
 pub const MAX_TITLE_CHARS: usize = 500;
@@ -70,13 +72,19 @@ pub fn execute(state: &BoardState, command: &Command) -> Result<Executed, Domain
 /// Decides and applies `command` on `state`: the one entry point the server uses to write.
 pub fn execute_within(state: &BoardState, command: &Command, limits: &BoardLimits) -> Result<Executed, DomainError> {
     let event = decide::decide_within(state, command, limits)?;
+    Ok(apply(state, event))
+}
+
+/// Applies an event that is already decided (a command's, or one the server makes itself
+/// such as [`Event::ColumnRespaced`]) and derives its ops and diff.
+pub fn apply(state: &BoardState, event: Event) -> Executed {
     let mut next = state.clone();
     evolve::evolve(&mut next, &event);
-    Ok(Executed {
+    Executed {
         ops: op::between(state, &next),
         diff: diff::between(state, &next),
         created: event.created_id(),
         event,
         state: next,
-    })
+    }
 }

@@ -2,9 +2,11 @@
 //!
 //! Sprints and todos are kept sorted by id. That canonical order is what lets two states be
 //! compared with `==` (and fingerprinted) whatever path built them; display order is a view
-//! concern (`position` within a column).
+//! concern (`position` within a column, then id).
 
 use serde::{Deserialize, Serialize};
+
+pub use super::position::Position;
 
 /// Ids of todos and sprints. The server gives a new entity the seq of the command that
 /// created it, so ids are unique within a board, never reused, and need no counter.
@@ -47,8 +49,9 @@ pub struct Todo {
     pub status: TodoStatus,
     /// `None` while the todo sits in the backlog.
     pub sprint_id: Option<Id>,
-    /// 0-based place within its column (the backlog or one sprint); dense, no holes.
-    pub position: u32,
+    /// Orders the todos of its column (the backlog or one sprint): a sparse key, so a
+    /// move changes only the todo that moved (see [`Position`]).
+    pub position: Position,
     /// Bumped on every change to this todo, for optimistic concurrency (`expected_version`).
     pub version: u64,
 }
@@ -131,10 +134,16 @@ impl BoardState {
         Some(self.sprints.remove(i))
     }
 
+    /// The key after the last todo of a column: where an appended todo goes.
+    pub fn after_last(&self, sprint_id: Option<Id>) -> Position {
+        let last = self.todos.iter().filter(|t| t.sprint_id == sprint_id).map(|t| &t.position).max();
+        Position::between(last, None)
+    }
+
     /// The todos of one column (`None` = backlog) in display order.
     pub fn column(&self, sprint_id: Option<Id>) -> Vec<&Todo> {
         let mut col: Vec<&Todo> = self.todos.iter().filter(|t| t.sprint_id == sprint_id).collect();
-        col.sort_by_key(|t| (t.position, t.id));
+        col.sort_by(|a, b| (&a.position, a.id).cmp(&(&b.position, b.id)));
         col
     }
 

@@ -25,11 +25,11 @@ pub fn between(old: &BoardState, new: &BoardState) -> Vec<Op> {
         ops.push(Op::SetBoardName { name: new.board.name.clone() });
     }
     merge_walk(&old.sprints, &new.sprints, |s| s.id, &mut |change| match change {
-        Change::Put(sprint) => ops.push(Op::PutSprint { sprint: sprint.clone() }),
+        Change::Put { new: sprint, .. } => ops.push(Op::PutSprint { sprint: sprint.clone() }),
         Change::Deleted(id) => ops.push(Op::DeleteSprint { id }),
     });
     merge_walk(&old.todos, &new.todos, |t| t.id, &mut |change| match change {
-        Change::Put(todo) => ops.push(Op::PutTodo { todo: todo.clone() }),
+        Change::Put { new: todo, .. } => ops.push(Op::PutTodo { todo: todo.clone() }),
         Change::Deleted(id) => ops.push(Op::DeleteTodo { id }),
     });
     ops
@@ -53,8 +53,11 @@ pub fn apply(state: &mut BoardState, ops: &[Op]) {
 }
 
 pub(crate) enum Change<'a, T> {
-    /// Created or changed: the entity as it is in the new list.
-    Put(&'a T),
+    /// Created (`old` is `None`) or changed: the entity as it was and as it is.
+    Put {
+        old: Option<&'a T>,
+        new: &'a T,
+    },
     Deleted(Id),
 }
 
@@ -71,7 +74,7 @@ pub(crate) fn merge_walk<'a, T: PartialEq>(
         match (old.get(i), new.get(j)) {
             (Some(a), Some(b)) if id(a) == id(b) => {
                 if a != b {
-                    emit(Change::Put(b));
+                    emit(Change::Put { old: Some(a), new: b });
                 }
                 i += 1;
                 j += 1;
@@ -85,7 +88,7 @@ pub(crate) fn merge_walk<'a, T: PartialEq>(
                 i += 1;
             }
             (_, Some(b)) => {
-                emit(Change::Put(b));
+                emit(Change::Put { old: None, new: b });
                 j += 1;
             }
             (None, None) => unreachable!("the loop condition keeps one side non-empty"),

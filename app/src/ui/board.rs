@@ -216,6 +216,14 @@ fn Column(client: BoardClient, sprint: Option<Sprint>) -> impl IntoView {
     let status = sprint.as_ref().map(|s| s.status);
     let todos = move || client.state.with(|s| s.column(sprint_id).into_iter().cloned().collect::<Vec<_>>());
     let count = move || client.state.with(|s| s.column(sprint_id).len());
+    // The column's first and last todo, for the cards' up and down buttons: one pass per
+    // change for the column, not one per card.
+    let ends = Memo::new(move |_| {
+        client.state.with(|s| {
+            let column = s.column(sprint_id);
+            (column.first().map(|t| t.id), column.last().map(|t| t.id))
+        })
+    });
     let column_key = sprint_id.map(|id| format!("sprint-{id}")).unwrap_or_else(|| "backlog".into());
     let title = sprint.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "Backlog".into());
     let class = format!("column column-{}", status.map(|s| s.as_str()).unwrap_or("backlog"));
@@ -238,8 +246,8 @@ fn Column(client: BoardClient, sprint: Option<Sprint>) -> impl IntoView {
             <ol class="todos">
                 <For
                     each=todos
-                    key=|t| (t.id, t.version, t.position)
-                    children=move |todo| view! { <TodoCard client todo/> }
+                    key=|t| (t.id, t.version)
+                    children=move |todo| view! { <TodoCard client todo ends/> }
                 />
             </ol>
             <Show when=move || client.can_write.get() && status != Some(SprintStatus::Completed)>

@@ -2,18 +2,19 @@
 
 use leptos::prelude::*;
 
-use crate::domain::{Command, SprintStatus, Todo, TodoStatus};
+use crate::domain::{Command, Id, SprintStatus, Todo, TodoStatus};
 use crate::sync::BoardClient;
 
+/// `ends` is the first and last todo of the card's column (the up and down buttons of
+/// those are disabled).
 #[component]
-pub fn TodoCard(client: BoardClient, todo: Todo) -> impl IntoView {
+pub fn TodoCard(client: BoardClient, todo: Todo, ends: Memo<(Option<Id>, Option<Id>)>) -> impl IntoView {
     let id = todo.id;
     let version = todo.version;
     let editing = RwSignal::new(false);
     let draft = RwSignal::new(todo.title.clone());
     let title = todo.title.clone();
     let original = StoredValue::new(todo.title.clone());
-    let position = todo.position;
     let sprint_id = todo.sprint_id;
     // Where this todo can move: the backlog and every sprint that is not completed.
     let targets = move || {
@@ -25,7 +26,6 @@ pub fn TodoCard(client: BoardClient, todo: Todo) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     };
-    let column_len = move || client.state.with(|s| s.column(sprint_id).len() as u32);
 
     let rename = move || {
         editing.set(false);
@@ -44,8 +44,12 @@ pub fn TodoCard(client: BoardClient, todo: Todo) -> impl IntoView {
         let target = if value == "backlog" { None } else { value.parse().ok() };
         client.send(Command::MoveTodo { id, sprint_id: target, position: None, expected_version: None });
     };
+    // One place up or down: the index in the column (as it will be without this todo)
+    // that the command asks for; the server picks the key between the new neighbours.
     let nudge = move |delta: i64| {
-        let to = (position as i64 + delta).max(0) as u32;
+        let index = client.state.with_untracked(|s| s.column(sprint_id).iter().position(|t| t.id == id));
+        let Some(index) = index else { return };
+        let to = (index as i64 + delta).max(0) as u32;
         client.send(Command::MoveTodo { id, sprint_id, position: Some(to), expected_version: None });
     };
     let status_class = format!("todo todo-{}", todo.status.as_str());
@@ -93,8 +97,8 @@ pub fn TodoCard(client: BoardClient, todo: Todo) -> impl IntoView {
                         view! { <option value=sid.to_string() selected=selected>{name}</option> }
                     }).collect_view()}
                 </select>
-                <button class="icon" title="move up" aria-label="Move up" disabled={position == 0} on:click=move |_| nudge(-1)>"↑"</button>
-                <button class="icon" title="move down" aria-label="Move down" disabled=move || { position + 1 >= column_len() } on:click=move |_| nudge(1)>"↓"</button>
+                <button class="icon" title="move up" aria-label="Move up" disabled=move || ends.get().0 == Some(id) on:click=move |_| nudge(-1)>"↑"</button>
+                <button class="icon" title="move down" aria-label="Move down" disabled=move || ends.get().1 == Some(id) on:click=move |_| nudge(1)>"↓"</button>
                 <button class="icon danger" title="delete" aria-label="Delete" on:click=move |_| client.send(Command::DeleteTodo { id, expected_version: None })>"✕"</button>
             </div>
             </Show>

@@ -15,7 +15,7 @@ use crate::access::{Grant, Role, Writer};
 use crate::error::AppError;
 use crate::limits::ClientIp;
 use crate::state::AppState;
-use crate::store::{CommitError, Outcome};
+use crate::store::{Cached, CommitError, Outcome, Write};
 
 /// Idempotency keys longer than this are refused: they are stored per board.
 const MAX_KEY_LEN: usize = 200;
@@ -55,8 +55,7 @@ pub async fn execute(
 /// Commits a command and announces it (the gate and the limits are the caller's).
 pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&str>) -> Result<CommandAnswer, AppError> {
     let started = std::time::Instant::now();
-    let cached = app.snapshots.get(board);
-    let outcome = app.store.commit(board, command, key, cached.map(|s| s.state.clone())).await;
+    let outcome = app.store.commit(board, Write::Command(command.clone()), key, cached(app, board)).await;
     let label = match &outcome {
         Ok(Outcome::Committed(_)) => "committed",
         Ok(Outcome::Replayed(_)) => "replayed",
@@ -67,6 +66,9 @@ pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&st
     match outcome {
         Ok(Outcome::Committed(committed)) => {
             app.publish(board, &committed).await;
+            if let Some(sprint_id) = committed.respace {
+                respace(app, board, sprint_id, committed.state.clone()).await;
+            }
             Ok(committed.answer)
         }
         Ok(Outcome::Replayed(answer)) => Ok(answer),
@@ -75,6 +77,32 @@ pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&st
         Err(err @ CommitError::KeyReused(_)) => Err(AppError::Unprocessable(err.to_string())),
         Err(CommitError::Db(err)) => Err(err.into()),
     }
+}
+
+/// Gives a column short position keys again, as a change of its own after the one that
+/// made a long key. The command it follows has committed either way: if this fails (the
+/// database went away), the next long key asks again.
+async fn respace(
+    app: &AppState,
+    board: &str,
+    sprint_id: Option<app::domain::Id>,
+    after: std::sync::Arc<app::domain::BoardState>,
+) {
+    let cached: Cached = Box::new(move |seq| (after.seq == seq).then(|| after.clone()));
+    match app.store.commit(board, Write::Respace { sprint_id }, None, cached).await {
+        Ok(Outcome::Committed(committed)) => {
+            metrics::counter!("board_respaces_total").increment(1);
+            app.publish(board, &committed).await;
+        }
+        Ok(Outcome::Replayed(_)) => unreachable!("a re-spacing carries no Idempotency-Key"),
+        Err(err) => tracing::warn!(%board, error = %err, "could not re-space a column; the next long key retries"),
+    }
+}
+
+/// The snapshot cache as the store asks it: the board at exactly `seq`, if held.
+fn cached(app: &AppState, board: &str) -> Cached {
+    let (snapshots, board) = (app.snapshots.clone(), board.to_owned());
+    Box::new(move |seq| snapshots.get(&board).filter(|s| s.seq() == seq).map(|s| s.state.clone()))
 }
 
 fn bad_key() -> AppError {

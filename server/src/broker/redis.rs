@@ -233,14 +233,14 @@ async fn subscribe_loop(
 /// A change committed on another replica: derive its state if we hold the one before it,
 /// then hand it to the local subscribers.
 fn deliver_remote(local: &MemoryBroker, snapshots: &Snapshots, wire: Wire) {
-    let state = match snapshots.get(&wire.board) {
+    let after = match snapshots.get(&wire.board) {
         Some(before) if before.seq() + 1 == wire.record.seq => {
             let mut state = (*before.state).clone();
             op::apply(&mut state, &wire.record.ops);
             state.seq = wire.record.seq;
-            let state = Arc::new(state);
-            snapshots.offer(&wire.board, Arc::new(Snapshot::new(state.clone(), wire.record.at)));
-            Some(state)
+            let newest = snapshots.offer(&wire.board, Arc::new(Snapshot::new(Arc::new(state), wire.record.at)));
+            // A newer one may have won the race into the cache: it is not this change's.
+            Some(newest).filter(|snapshot| snapshot.seq() == wire.record.seq)
         }
         Some(cached) if cached.seq() >= wire.record.seq => None,
         _ => {
@@ -250,7 +250,7 @@ fn deliver_remote(local: &MemoryBroker, snapshots: &Snapshots, wire: Wire) {
         }
     };
     let board = wire.board.clone();
-    local.deliver(&board, Notice::Change(Arc::new(LiveChange::with_state(wire.board, wire.record, state))));
+    local.deliver(&board, Notice::Change(Arc::new(LiveChange::with_snapshot(wire.board, wire.record, after.as_ref()))));
 }
 
 /// Reads each served board's head from the database and tells its subscribers.

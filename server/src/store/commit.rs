@@ -17,19 +17,32 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use app::api::CommandAnswer;
-use app::domain::{execute_within, BoardState, Command, DomainError, Op};
+use app::domain::{decide::respace_due, execute_within, BoardState, Command, DomainError, Event, Id, Op, Todo};
 use app::patterns::ChangeRecord;
 
 use super::reads::load_state;
 use super::{detached, now_ms, rows, Store};
 
-/// A command that committed just now.
+/// What one commit writes.
+#[derive(Clone, Debug)]
+pub enum Write {
+    /// A client's command.
+    Command(Command),
+    /// The server re-spaces a column's position keys (see `app::domain::position`): a
+    /// change of its own, in the log like any other, never asked for by a client.
+    Respace { sprint_id: Option<Id> },
+}
+
+/// A change that committed just now.
 #[derive(Clone, Debug)]
 pub struct Committed {
     pub record: ChangeRecord,
     /// The board right after the change: feeds the snapshot cache and `push-state`.
-    pub state: BoardState,
+    pub state: Arc<BoardState>,
     pub answer: CommandAnswer,
+    /// The column this change left with a long position key: the caller commits
+    /// [`Write::Respace`] for it next.
+    pub respace: Option<Option<Id>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +58,11 @@ pub enum CommitError {
     Db(#[from] sqlx::Error),
 }
 
+/// Where a commit can find the board at a given seq without reading its rows: this
+/// replica's snapshot cache, asked only once the commit holds the board's next seq (so a
+/// change that committed while this one waited for the lock is already in it).
+pub type Cached = Box<dyn Fn(u64) -> Option<Arc<BoardState>> + Send>;
+
 /// What `commit` did.
 #[derive(Debug)]
 pub enum Outcome {
@@ -54,30 +72,29 @@ pub enum Outcome {
 }
 
 impl Store {
-    /// Runs one command in one transaction (see the module doc).
+    /// Runs one write in one transaction (see the module doc).
     ///
-    /// `cached` is this replica's newest copy of the board; it is used only if it is
-    /// exactly at the seq before this command's, otherwise the rows are read.
+    /// `cached` is asked for the board at the seq before this write's; without it, the
+    /// rows are read (inside the transaction, so the cost of a cache miss is one read).
     /// The transaction runs on a task of its own (see [`detached`]): a request that is
     /// cancelled midway neither leaves the connection mid-transaction nor cancels a commit.
     pub async fn commit(
         &self,
         board: &str,
-        command: &Command,
+        write: Write,
         idempotency_key: Option<&str>,
-        cached: Option<Arc<BoardState>>,
+        cached: Cached,
     ) -> Result<Outcome, CommitError> {
-        let (store, board, command, key) =
-            (self.clone(), board.to_owned(), command.clone(), idempotency_key.map(str::to_owned));
-        detached(async move { store.commit_now(&board, &command, key.as_deref(), cached.as_deref()).await }).await
+        let (store, board, key) = (self.clone(), board.to_owned(), idempotency_key.map(str::to_owned));
+        detached(async move { store.commit_now(&board, &write, key.as_deref(), cached).await }).await
     }
 
     async fn commit_now(
         &self,
         board: &str,
-        command: &Command,
+        write: &Write,
         idempotency_key: Option<&str>,
-        cached: Option<&BoardState>,
+        cached: Cached,
     ) -> Result<Outcome, CommitError> {
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query("UPDATE boards SET seq = seq + 1 WHERE id = $1 RETURNING seq, pruned_through")
@@ -90,7 +107,10 @@ impl Store {
 
         // The command as the key remembers it: its normalised JSON, so the same command
         // sent with its fields in another order still matches.
-        let request = to_json(command);
+        let request = match write {
+            Write::Command(command) => to_json(command),
+            Write::Respace { .. } => String::new(),
+        };
         if let Some(key) = idempotency_key {
             // A key older than the TTL is forgotten, even before the sweep removes it.
             let first = sqlx::query(
@@ -111,17 +131,23 @@ impl Store {
             }
         }
 
-        let before = match cached {
-            Some(state) if state.seq + 1 == seq => state.clone(),
-            _ => {
+        let before = match cached(seq - 1).filter(|state| state.seq + 1 == seq) {
+            Some(state) => state,
+            None => {
                 let mut state =
                     load_state(&mut tx, board).await?.ok_or_else(|| CommitError::NoBoard(board.to_owned()))?;
                 // The rows are at seq-1; the board row already says seq.
                 state.seq = seq - 1;
-                state
+                Arc::new(state)
             }
         };
-        let done = execute_within(&before, command, self.board_limits())?;
+        let done = match write {
+            Write::Command(command) => execute_within(&before, command, self.board_limits())?,
+            Write::Respace { sprint_id } => {
+                app::domain::apply(&before, Event::ColumnRespaced { sprint_id: *sprint_id })
+            }
+        };
+        let respace = respace_due(&done.state, &done.event);
         debug_assert_eq!(done.state.seq, seq, "the domain and the log agree on the seq");
 
         write_rows(&mut tx, board, &done.ops).await?;
@@ -154,7 +180,7 @@ impl Store {
         }
         self.prune(&mut tx, board, seq, pruned_through).await?;
         tx.commit().await?;
-        Ok(Outcome::Committed(Box::new(Committed { record, state: done.state, answer })))
+        Ok(Outcome::Committed(Box::new(Committed { record, state: Arc::new(done.state), answer, respace })))
     }
 
     /// Removes stored Idempotency-Key answers older than `ttl`, and all but the newest
@@ -209,58 +235,98 @@ impl Store {
 
 /// Writes what the ops say changed: the same ops a `push-ops` client applies.
 async fn write_rows(tx: &mut AnyConnection, board: &str, ops: &[Op]) -> Result<(), sqlx::Error> {
-    for op in ops {
-        match op {
-            Op::PutTodo { todo } => {
-                sqlx::query(
-                    "INSERT INTO todos (board_id, id, title, status, sprint_id, position, version) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (board_id, id) DO UPDATE SET title = excluded.title, status = excluded.status, \
-                     sprint_id = excluded.sprint_id, position = excluded.position, version = excluded.version",
-                )
+    let mut i = 0;
+    while i < ops.len() {
+        // A run of todo puts (a sprint completing, a column re-spaced) goes in batches:
+        // one statement per hundred rows, not one per row, so the rare change that
+        // touches a whole column holds the write lock for milliseconds, not seconds.
+        let run = ops[i..].iter().take_while(|op| matches!(op, Op::PutTodo { .. })).count();
+        if run > 0 {
+            let todos: Vec<&Todo> = ops[i..i + run]
+                .iter()
+                .map(|op| match op {
+                    Op::PutTodo { todo } => todo,
+                    _ => unreachable!("the run holds puts only"),
+                })
+                .collect();
+            for batch in todos.chunks(TODO_BATCH) {
+                put_todos(tx, board, batch).await?;
+            }
+            i += run;
+            continue;
+        }
+        write_row(tx, board, &ops[i]).await?;
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Rows per `INSERT` of todos: 7 parameters each, far below either database's limit.
+const TODO_BATCH: usize = 100;
+
+async fn put_todos(tx: &mut AnyConnection, board: &str, todos: &[&Todo]) -> Result<(), sqlx::Error> {
+    let rows: Vec<String> = (0..todos.len())
+        .map(|r| {
+            let p = r * 6 + 2;
+            format!("($1, ${}, ${}, ${}, ${}, ${}, ${})", p, p + 1, p + 2, p + 3, p + 4, p + 5)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO todos (board_id, id, title, status, sprint_id, position, version) VALUES {} \
+         ON CONFLICT (board_id, id) DO UPDATE SET title = excluded.title, status = excluded.status, \
+         sprint_id = excluded.sprint_id, position = excluded.position, version = excluded.version",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(board);
+    for todo in todos {
+        query = query
+            .bind(todo.id)
+            .bind(todo.title.as_str())
+            .bind(todo.status.as_str())
+            .bind(todo.sprint_id)
+            .bind(todo.position.as_str())
+            .bind(todo.version as i64);
+    }
+    query.execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Writes one op other than a todo put.
+async fn write_row(tx: &mut AnyConnection, board: &str, op: &Op) -> Result<(), sqlx::Error> {
+    match op {
+        Op::PutTodo { todo } => put_todos(tx, board, &[todo]).await?,
+        Op::DeleteTodo { id } => {
+            sqlx::query("DELETE FROM todos WHERE board_id = $1 AND id = $2")
                 .bind(board)
-                .bind(todo.id)
-                .bind(todo.title.as_str())
-                .bind(todo.status.as_str())
-                .bind(todo.sprint_id)
-                .bind(i64::from(todo.position))
-                .bind(todo.version as i64)
+                .bind(*id)
                 .execute(&mut *tx)
                 .await?;
-            }
-            Op::DeleteTodo { id } => {
-                sqlx::query("DELETE FROM todos WHERE board_id = $1 AND id = $2")
-                    .bind(board)
-                    .bind(*id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Op::PutSprint { sprint } => {
-                sqlx::query(
-                    "INSERT INTO sprints (board_id, id, name, status) VALUES ($1, $2, $3, $4) \
+        }
+        Op::PutSprint { sprint } => {
+            sqlx::query(
+                "INSERT INTO sprints (board_id, id, name, status) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (board_id, id) DO UPDATE SET name = excluded.name, status = excluded.status",
-                )
+            )
+            .bind(board)
+            .bind(sprint.id)
+            .bind(sprint.name.as_str())
+            .bind(sprint.status.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Op::DeleteSprint { id } => {
+            sqlx::query("DELETE FROM sprints WHERE board_id = $1 AND id = $2")
                 .bind(board)
-                .bind(sprint.id)
-                .bind(sprint.name.as_str())
-                .bind(sprint.status.as_str())
+                .bind(*id)
                 .execute(&mut *tx)
                 .await?;
-            }
-            Op::DeleteSprint { id } => {
-                sqlx::query("DELETE FROM sprints WHERE board_id = $1 AND id = $2")
-                    .bind(board)
-                    .bind(*id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Op::SetBoardName { name } => {
-                sqlx::query("UPDATE boards SET name = $2 WHERE id = $1")
-                    .bind(board)
-                    .bind(name.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        }
+        Op::SetBoardName { name } => {
+            sqlx::query("UPDATE boards SET name = $2 WHERE id = $1")
+                .bind(board)
+                .bind(name.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
     }
     Ok(())

@@ -21,7 +21,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use boards::{BoardAccess, NewBoard, Visibility};
-pub use commit::{CommitError, Committed, Outcome};
+pub use commit::{Cached, CommitError, Committed, Outcome, Write};
 pub use reads::ChangesSince;
 
 /// Which database is behind the pool; only connection set-up depends on it.

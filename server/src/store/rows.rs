@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use app::domain::{Sprint, SprintStatus, Todo, TodoStatus};
+use app::domain::{Position, Sprint, SprintStatus, Todo, TodoStatus};
 
 pub fn sprint(row: &AnyRow) -> Result<Sprint, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -21,7 +21,10 @@ pub fn todo(row: &AnyRow) -> Result<Todo, sqlx::Error> {
         title: row.try_get("title")?,
         status: TodoStatus::parse(&status).ok_or_else(|| corrupt(format!("todo status `{status}`")))?,
         sprint_id: row.try_get("sprint_id")?,
-        position: row.try_get::<i64, _>("position")? as u32,
+        position: {
+            let key: String = row.try_get("position")?;
+            Position::try_from(key).map_err(corrupt)?
+        },
         version: row.try_get::<i64, _>("version")? as u64,
     })
 }
