@@ -20,13 +20,15 @@
 //! transport, and only loopback traffic. `cargo test -p server --bench fanout -- --clients 20`
 //! runs the same program unoptimised, as a quick check that it still works.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+
+#[path = "support/child.rs"]
+mod child;
+use child::Server;
 use futures::StreamExt;
 use serde_json::json;
-use tokio::process::{Child, Command};
 
 use app::api::FramesPage;
 use app::patterns::{Frame, PatternKind};
@@ -305,69 +307,6 @@ impl Received {
         if let (Some(seq), false) = (frame.seq(), matches!(frame, Frame::Reset { .. })) {
             self.seqs.push((seq, at));
         }
-    }
-}
-
-/// The server under test, a child process that dies with the benchmark.
-struct Server {
-    base: String,
-    pid: u32,
-    _child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        // A free port: bind, note it, let it go (the server binds it a moment later).
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .env("DATABASE_URL", format!("sqlite://{}/bench.db", dir.path().display()))
-            .env("BIND", format!("127.0.0.1:{port}"))
-            .env("REPLICA_ID", "bench")
-            .env("RUST_LOG", "warn")
-            // Every client of the benchmark comes from 127.0.0.1: lift the per-address
-            // limits that would otherwise (rightly) stop one address opening thousands of
-            // streams; the connection limit stays above the clients.
-            .env("MAX_STREAMS_PER_IP", "1000000")
-            .env("COMMANDS_PER_MINUTE", "1000000")
-            .env("MAX_CONNECTIONS", "100000")
-            .env("METRICS_BIND", "off")
-            .env_remove("REDIS_URL")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the server binary starts");
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
-            assert!(Instant::now() < deadline, "the server did not become healthy in 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let pid = child.id().expect("a running child");
-        Server { base, pid, _child: child, _dir: dir }
-    }
-
-    async fn create_board(&self, name: &str) -> String {
-        let r = reqwest::Client::new()
-            .post(format!("{}/api/boards", self.base))
-            .json(&json!({ "name": name, "visibility": "public" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
-    }
-
-    /// Resident memory in bytes, from `/proc/PID/status`.
-    fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).expect("Linux /proc");
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS");
-        kib * 1024
     }
 }
 

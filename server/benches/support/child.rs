@@ -1,0 +1,86 @@
+//! The server under test for the benchmarks: the bench profile's (optimised) server binary
+//! as a child process on a free loopback port, with a fresh SQLite database, so memory
+//! figures are that server's alone (`VmRSS` from `/proc`). It dies with the benchmark.
+
+// Each benchmark uses part of this harness.
+#![allow(dead_code)]
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+/// The server under test, a child process that dies with the benchmark.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    pid: u32,
+    _child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        // A free port: bind, note it, let it go (the server binds it a moment later).
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("DATABASE_URL", format!("sqlite://{}/bench.db", dir.path().display()))
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("REPLICA_ID", "bench")
+            .env("RUST_LOG", "warn")
+            // Every client of the benchmark comes from 127.0.0.1: lift the per-address
+            // limits that would otherwise (rightly) stop one address opening thousands of
+            // streams; the connection limit stays above the clients.
+            .env("MAX_STREAMS_PER_IP", "1000000")
+            .env("COMMANDS_PER_MINUTE", "1000000")
+            .env("MAX_CONNECTIONS", "100000")
+            .env("METRICS_BIND", "off")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the server binary starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
+            assert!(Instant::now() < deadline, "the server did not become healthy in 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let pid = child.id().expect("a running child");
+        Server { base, pid, _child: child, _dir: dir }
+    }
+
+    pub async fn create_board(&self, name: &str) -> String {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/boards", self.base))
+            .json(&json!({ "name": name, "visibility": "public" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Resident memory in bytes, from `/proc/PID/status`.
+    pub fn rss(&self) -> u64 {
+        rss_of(self.pid)
+    }
+
+    /// Reads the resident memory from another task (a sampler).
+    pub fn rss_reader(&self) -> impl Fn() -> u64 + Send + 'static {
+        let pid = self.pid;
+        move || rss_of(pid)
+    }
+}
+
+fn rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("Linux /proc");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib * 1024
+}
