@@ -12,6 +12,9 @@
 //! [`execute`] runs both and derives the two other views of the same change that the wire
 //! patterns send: the [`Op`]s (whole entities put or deleted) and the field-level [`Diff`].
 //! Property tests in `tests/` prove that each view rebuilds the server's state.
+//!
+//! A todo's place in its column is a sparse [`Position`] key ([`position`]), so a move
+//! changes the todo that moved and nothing else.
 
 pub mod command;
 pub mod decide;
