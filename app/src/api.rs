@@ -74,11 +74,50 @@ pub struct CommandAnswer {
 }
 
 /// The answer of `/changes`, `/poll` and `/long-poll`: the frames after `since`, in order,
-/// and the head seq. Fewer frames than `head - since` means "ask again from the last one".
+/// the head seq and the board's epoch. Fewer frames than `head - since` means "ask again
+/// from the last one".
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FramesPage {
     pub head: u64,
+    /// Which incarnation of the board's history the seqs belong to (see [`Position`]).
+    #[serde(default)]
+    pub epoch: String,
     pub frames: Vec<Frame>,
+}
+
+/// A client's place in a board's history: the seq it holds, in the epoch it got it from.
+///
+/// A seq alone is ambiguous: a board whose database was wiped or restored, or that was
+/// deleted and created again, counts from 0 again, and its head may grow past the seq a
+/// client holds from before. The epoch names the incarnation (as centrifuge's stream
+/// epoch does), so the server tells such a client to `reset`. It travels beside the seq,
+/// never inside it, so the seq-only forms stay as they are: `?epoch=E` next to `since=N`
+/// (an `EventSource` repeats it with `Last-Event-ID` when it reconnects), and the
+/// [`EPOCH_HEADER`] next to `If-None-Match`. A client that sends no epoch (an older one) is
+/// taken at its word.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    pub seq: u64,
+    pub epoch: Option<String>,
+}
+
+/// The request header that names the epoch of the seq in `If-None-Match`, and the response
+/// header that tells a board's epoch.
+pub const EPOCH_HEADER: &str = "x-board-epoch";
+
+impl Position {
+    /// The query string that carries it: `since=N`, and `&epoch=E` when known.
+    pub fn query(&self) -> String {
+        match &self.epoch {
+            Some(epoch) => format!("since={}&epoch={epoch}", self.seq),
+            None => format!("since={}", self.seq),
+        }
+    }
+
+    /// Does this position belong to another incarnation than `epoch`?
+    pub fn is_foreign(&self, epoch: &str) -> bool {
+        self.epoch.as_deref().is_some_and(|mine| mine != epoch)
+    }
 }
 
 /// A command sent up a WebSocket. The answer is an `ack` or `error` frame carrying the

@@ -75,11 +75,13 @@ async fn main() {
     let quiet = other_writes(&http, &server, &others, Duration::from_secs(args.busy_secs)).await;
     let mover = {
         let (http, base, large) = (http.clone(), server.base.clone(), large.clone());
+        // Ids are the seqs that created them; re-spacings take seqs too, so read them.
+        let ids = todo_ids(&http, &server, &large).await;
         let until = Instant::now() + Duration::from_secs(args.busy_secs);
         tokio::spawn(async move {
-            let mut i = 0u64;
+            let mut i = 0usize;
             while Instant::now() < until {
-                let id = 2 + (i * 7919) % 3000;
+                let id = ids[(i * 7919) % ids.len()];
                 post(&http, &base, &large, json!({"type": "move_todo", "id": id, "sprint_id": null, "position": 0}))
                     .await;
                 i += 1;
@@ -150,9 +152,7 @@ async fn post(http: &reqwest::Client, base: &str, board: &str, command: serde_js
 
 /// Median and p90 of `moves` moves of todos to the top of the backlog.
 async fn time_moves(http: &reqwest::Client, server: &Server, board: &str, moves: u64) -> (Duration, Duration) {
-    let state: app::domain::BoardState =
-        http.get(format!("{}/api/boards/{board}", server.base)).send().await.unwrap().json().await.unwrap();
-    let ids: Vec<i64> = state.todos.iter().map(|t| t.id).collect();
+    let ids = todo_ids(http, server, board).await;
     let mut times = Vec::new();
     for i in 0..moves {
         let id = ids[(i as usize * 7919) % ids.len()];
@@ -162,6 +162,13 @@ async fn time_moves(http: &reqwest::Client, server: &Server, board: &str, moves:
     }
     times.sort();
     (times[times.len() / 2], times[times.len() * 9 / 10])
+}
+
+/// The ids of the board's todos.
+async fn todo_ids(http: &reqwest::Client, server: &Server, board: &str) -> Vec<i64> {
+    let state: app::domain::BoardState =
+        http.get(format!("{}/api/boards/{board}", server.base)).send().await.unwrap().json().await.unwrap();
+    state.todos.iter().map(|t| t.id).collect()
 }
 
 /// The size of the board's last change in each delta pattern.

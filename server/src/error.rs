@@ -1,6 +1,9 @@
 //! One error type for the whole HTTP surface, and it *is* the response: every refusal is
-//! `{"error":"<in words>"}` with the contract's status. Internal failures are logged with
-//! their cause and answered with a bland message: database errors never reach clients.
+//! `{"error":"<in words>"}` with the contract's status. Internal failures are answered with
+//! a bland message (database errors never reach clients) and logged with their cause once,
+//! by [`report`](AppError::report): for HTTP the [`log_errors`] middleware calls it on the
+//! way out, the WebSocket calls it when it sends an `error` frame. Building a response
+//! logs nothing, so no path logs twice or not at all.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -89,6 +92,16 @@ impl AppError {
         AppError::Internal(Box::new(err))
     }
 
+    /// Logs the cause of a failure that is ours (an internal error, an unreachable
+    /// database); a refusal of the client's request is not logged.
+    pub fn report(&self) {
+        match self {
+            AppError::Internal(cause) => tracing::error!(error = %cause, "internal error"),
+            AppError::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            _ => {}
+        }
+    }
+
     /// The JSON body of this refusal, also sent as a WebSocket `error` frame.
     pub fn body(&self) -> serde_json::Value {
         match self {
@@ -100,19 +113,25 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        match &self {
-            AppError::Internal(cause) => tracing::error!(error = %cause, "internal error"),
-            AppError::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
-            _ => {}
-        }
         let mut response = (self.status(), Json(self.body())).into_response();
         if let AppError::TooMany { retry_after: Some(wait), .. } = &self {
             // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.max(1).into());
         }
+        // For `log_errors`: the error travels with its response to the edge of the router.
+        response.extensions_mut().insert(std::sync::Arc::new(self));
         response
     }
+}
+
+/// Middleware: logs (once) the error a response was built from, if any.
+pub async fn log_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(error) = response.extensions().get::<std::sync::Arc<AppError>>() {
+        error.report();
+    }
+    response
 }
 
 impl From<DomainError> for AppError {

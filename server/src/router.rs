@@ -87,6 +87,8 @@ pub fn router(app: AppState) -> Router {
         // gzip for pages, JSON and the wasm bundle; its default predicate leaves
         // `text/event-stream` alone, so SSE frames are never held back in a buffer.
         .layer(CompressionLayer::new())
+        // Outside everything that can refuse, so every error response passes it.
+        .layer(middleware::from_fn(crate::error::log_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

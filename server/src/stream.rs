@@ -13,7 +13,8 @@
 //!   read per board per interval), and a head above `last` (a lost last notice) triggers
 //!   the same repair.
 //!
-//! A client behind the retained log gets `reset` and must take a fresh snapshot.
+//! A client behind the retained log gets `reset` and must take a fresh snapshot; so does one
+//! whose position is from another epoch of the board (see `app::api::Position`).
 //! Self-contained patterns (`poke-pull`, `push-state`) never replay history: one frame at
 //! the newest seq is enough.
 
@@ -21,6 +22,7 @@ use bytes::Bytes;
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
+use app::api::Position;
 use app::patterns::{Frame, PatternKind};
 
 use crate::broker::Notice;
@@ -67,12 +69,15 @@ impl Outgoing {
 }
 
 /// Checks the board and starts its stream; also returns the head seq it started at.
-/// Without `since` the stream starts at that head (the client is expected to hold it).
+/// `epoch` is the board's (the gate read it); `from` is where the client is, if it says:
+/// without a seq the stream starts at the head (the client is expected to hold it), and a
+/// position from another epoch starts with `reset`.
 pub async fn open(
     app: &AppState,
     board: &str,
+    epoch: &str,
     pattern: PatternKind,
-    since: Option<u64>,
+    from: Option<Position>,
 ) -> Result<(u64, impl Stream<Item = Outgoing> + Send + 'static), AppError> {
     // Subscribe before reading the head: a change that commits in between is then both in
     // the replay and on the channel, and the seq check drops the duplicate.
@@ -80,7 +85,9 @@ pub async fn open(
     let head = app.head(board).await?;
     let app = app.clone();
     let board = board.to_owned();
-    let since = since.unwrap_or(head);
+    let epoch = epoch.to_owned();
+    let foreign = from.as_ref().is_some_and(|from| from.is_foreign(&epoch));
+    let since = from.map_or(head, |from| from.seq);
     Ok((
         head,
         async_stream::stream! {
@@ -88,11 +95,13 @@ pub async fn open(
             let mut live = live;
             let closed = closed(app.closing.clone());
             tokio::pin!(closed);
-            yield Outgoing::control(Frame::Hello { replica: app.replica.to_string(), head });
+            yield Outgoing::control(Frame::Hello { replica: app.replica.to_string(), head, epoch });
             let mut last = since;
-            if since > head {
-                // The client holds a seq this board never reached (a wiped database, another
-                // deployment): only a fresh snapshot can help.
+            if since > head || foreign {
+                // The client holds a seq of another incarnation of this board (a wiped or
+                // restored database, a board created again under its id), or one this board
+                // never reached: only a fresh snapshot can help.
+                metrics::counter!("board_stream_resets_total").increment(1);
                 yield Outgoing::control(Frame::Reset { head });
                 last = head;
             }

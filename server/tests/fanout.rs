@@ -42,7 +42,8 @@ fn add(i: usize) -> Command {
 #[tokio::test]
 async fn a_lagging_subscriber_is_repaired_from_the_log() {
     let (app, _dir) = state().await;
-    let (_, stream) = server::stream::open(&app, "b", PatternKind::PushOps, Some(0)).await.unwrap();
+    let (_, stream) =
+        server::stream::open(&app, "b", "", PatternKind::PushOps, Some(Default::default())).await.unwrap();
     let mut stream = Box::pin(stream);
     let hello: Frame = serde_json::from_slice(&stream.next().await.unwrap().json).unwrap();
     assert_eq!(hello.kind(), "hello");
@@ -68,7 +69,9 @@ async fn a_change_is_encoded_once_for_all_subscribers() {
     let (app, _dir) = state().await;
     let mut streams = Vec::new();
     for _ in 0..50 {
-        let mut s = Box::pin(server::stream::open(&app, "b", PatternKind::PushEvents, Some(0)).await.unwrap().1);
+        let mut s = Box::pin(
+            server::stream::open(&app, "b", "", PatternKind::PushEvents, Some(Default::default())).await.unwrap().1,
+        );
         s.next().await.unwrap(); // hello
         assert!(tokio::time::timeout(Duration::from_millis(20), s.next()).await.is_err());
         streams.push(s);
@@ -101,7 +104,9 @@ async fn idle_subscribers_share_the_heartbeat_head_read_and_still_notice_a_lost_
     let before = reads();
     let mut streams = Vec::new();
     for _ in 0..40 {
-        let mut s = Box::pin(server::stream::open(&app, "b", PatternKind::EventDiff, Some(0)).await.unwrap().1);
+        let mut s = Box::pin(
+            server::stream::open(&app, "b", "", PatternKind::EventDiff, Some(Default::default())).await.unwrap().1,
+        );
         s.next().await.unwrap(); // hello
         streams.push(s);
     }

@@ -18,7 +18,7 @@ async fn resume_across_a_reconnect(backend: Backend) {
     let board = srv.create_board("resume").await;
     let mut client = srv.state(&board).await;
     let mut stream = srv.sse(&board, "pattern=event-diff&since=0", None).await;
-    assert!(matches!(stream.next().await.1, Frame::Hello { head: 0, ref replica } if replica == "test-replica"));
+    assert!(matches!(stream.next().await.1, Frame::Hello { head: 0, ref replica, .. } if replica == "test-replica"));
 
     srv.ok(&board, json!({"type": "add_sprint", "name": "S"})).await;
     srv.ok(&board, json!({"type": "add_todo", "title": "a", "sprint_id": 1})).await;

@@ -113,6 +113,45 @@ async fn a_text_message_that_is_not_utf8_closes_with_1007() {
     assert_eq!(close_code_after(Message::Frame(invalid)).await, (1007, 0));
 }
 
+/// An Idempotency-Key follows one rule whichever way it comes: a WebSocket message may not
+/// store a key that no HTTP header could carry (a control character, a non-ASCII letter),
+/// and a key that works on one path replays on the other.
+#[tokio::test]
+async fn idempotency_keys_follow_one_rule_on_both_paths() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let board = srv.create_board("keys").await;
+    let mut ws = sub_ws(srv.subscribe(&board, Transport::Ws, PatternKind::PushEvents, 0).await);
+    assert!(matches!(next_frame(&mut ws).await, Frame::Hello { .. }));
+    let add = json!({"type": "add_todo", "title": "once"});
+    let long = "k".repeat(201);
+    for (i, key) in ["line\nbreak", "tab\there", "caf\u{e9}", "", long.as_str()].into_iter().enumerate() {
+        let message = json!({"request_id": format!("bad{i}"), "idempotency_key": key, "command": add});
+        ws.send(Message::Text(message.to_string().into())).await.unwrap();
+        match next_answer(&mut ws).await {
+            Frame::Error { status, .. } => assert_eq!(status, 400, "key {key:?}"),
+            other => panic!("key {key:?} was accepted: {other:?}"),
+        }
+    }
+    assert_eq!(srv.state(&board).await.seq, 0, "no refused key applied anything");
+
+    // A good key sent over the socket is the same key over HTTP: the retry replays.
+    let message = json!({"request_id": "good", "idempotency_key": " same-key ", "command": add});
+    ws.send(Message::Text(message.to_string().into())).await.unwrap();
+    assert!(matches!(next_answer(&mut ws).await, Frame::Ack { seq: 1, .. }));
+    let r = srv
+        .http
+        .post(srv.url(&format!("/api/boards/{board}/commands")))
+        .header("idempotency-key", "same-key")
+        .json(&add)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["seq"], 1, "replayed, not applied again");
+    assert_eq!(srv.state(&board).await.todos.len(), 1);
+    srv.stop().await;
+}
+
 /// A peer that stops answering pings (a laptop lid closed, a NAT entry gone) must not hold
 /// a socket and a subscription for ever. The client here never reads, so it never pongs;
 /// the clock is paused and stepped a second at a time to find when the server gives up.

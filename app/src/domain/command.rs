@@ -66,16 +66,4 @@ impl Command {
             Command::CompleteSprint { .. } => "complete_sprint",
         }
     }
-
-    /// Every `type` the server understands, for the error that names them.
-    pub const TYPES: [&'static str; 8] = [
-        "add_todo",
-        "rename_todo",
-        "set_todo_status",
-        "move_todo",
-        "delete_todo",
-        "add_sprint",
-        "start_sprint",
-        "complete_sprint",
-    ];
 }

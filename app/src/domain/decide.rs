@@ -44,11 +44,12 @@ pub fn decide_within(state: &BoardState, command: &Command, limits: &BoardLimits
             }
             // The target column as it will be without the moving todo; the place asked for
             // (clamped into it) lies between two neighbours, or at an end.
-            let column: Vec<&Todo> = state.column(*sprint_id).into_iter().filter(|t| t.id != *id).collect();
+            let mut column: Vec<&Todo> =
+                state.todos.iter().filter(|t| t.sprint_id == *sprint_id && t.id != *id).collect();
             let at = position.map_or(column.len(), |p| (p as usize).min(column.len()));
-            let before = at.checked_sub(1).map(|i| &column[i].position);
-            let after = column.get(at).map(|t| &t.position);
-            Event::TodoMoved { id: *id, sprint_id: *sprint_id, position: Position::between(before, after) }
+            let (before, after) = neighbours(&mut column, at);
+            let position = Position::between(before.map(|t| &t.position), after.map(|t| &t.position));
+            Event::TodoMoved { id: *id, sprint_id: *sprint_id, position }
         }
         Command::DeleteTodo { id, expected_version } => {
             todo_at(state, *id, *expected_version)?;
@@ -94,6 +95,21 @@ pub fn respace_due(state: &BoardState, event: &Event) -> Option<Option<Id>> {
         }
         _ => None,
     }
+}
+
+/// The todos that will be just before and just after place `at` of a column (in display
+/// order: position, then id). Found by selection, not by sorting the column: a move costs
+/// one pass over the board whatever its size.
+fn neighbours<'a>(column: &mut [&'a Todo], at: usize) -> (Option<&'a Todo>, Option<&'a Todo>) {
+    let order = |a: &&Todo, b: &&Todo| (&a.position, a.id).cmp(&(&b.position, b.id));
+    if at == 0 {
+        return (None, column.iter().copied().min_by(order));
+    }
+    if at >= column.len() {
+        return (column.iter().copied().max_by(order), None);
+    }
+    let (_, before, rest) = column.select_nth_unstable_by(at - 1, order);
+    (Some(*before), rest.iter().copied().min_by(order))
 }
 
 /// The todo, if it exists and (when the client said which) is still at the version it saw.

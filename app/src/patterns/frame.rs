@@ -8,10 +8,13 @@ use crate::domain::{BoardState, Diff, Event, Op};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Frame {
-    /// First frame of every stream: who serves it and the board's head seq.
+    /// First frame of every stream: who serves it, the board's head seq and its epoch
+    /// (the client sends that epoch back when it resumes: see `api::Position`).
     Hello {
         replica: String,
         head: u64,
+        #[serde(default)]
+        epoch: String,
     },
     /// Sent while idle; a head above the client's seq means it missed something.
     Heartbeat {

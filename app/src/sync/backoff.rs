@@ -1,5 +1,6 @@
-//! Reconnect delays: exponential with full jitter (AWS's "full jitter"), so a thousand
-//! clients cut off by one restart do not come back in one wave. Unlimited attempts: a
+//! Reconnect delays: exponential with "equal jitter" (AWS's name: half the delay fixed,
+//! half random), so a thousand clients cut off by one restart do not come back in one wave,
+//! and none retries in a tight loop. Unlimited attempts: a
 //! board tab left open overnight must reconnect whenever the server is back.
 
 /// Delays start at `BASE_MS` and double per failed attempt up to `CAP_MS`.
@@ -23,10 +24,6 @@ impl Backoff {
     /// A connection that worked starts the sequence over.
     pub fn reset(&mut self) {
         self.attempt = 0;
-    }
-
-    pub fn attempts(&self) -> u32 {
-        self.attempt
     }
 }
 

@@ -21,6 +21,7 @@ use super::http::{self, HttpError};
 use super::link::Link;
 use super::step::{step, Step};
 use super::wire::WireEntry;
+use crate::api::Position;
 use crate::domain::Command;
 use crate::patterns::Frame;
 
@@ -39,6 +40,9 @@ pub struct Runtime {
     /// Commands sent up a WebSocket and not yet acked: resent over HTTP (same key) if the
     /// socket drops first.
     pending: Vec<(String, Command, String)>,
+    /// The board's epoch, once a `hello` or a poll answer told it: sent with our seq, so a
+    /// server whose board is another incarnation tells us to reset (`api::Position`).
+    epoch: Option<String>,
 }
 
 impl Runtime {
@@ -77,8 +81,8 @@ fn connect(client: BoardClient) {
     });
     let Some(generation) = generation else { return };
     client.conn.set(Conn::Connecting);
-    let since = client.state.with_untracked(|s| s.seq);
-    let link = Link::open(client, generation, client.transport.get_untracked(), client.pattern.get_untracked(), since);
+    let from = position(client);
+    let link = Link::open(client, generation, client.transport.get_untracked(), client.pattern.get_untracked(), from);
     match link {
         Some(link) => client.runtime.update_value(|r| r.link = Some(link)),
         None => failed(client, generation),
@@ -86,6 +90,21 @@ fn connect(client: BoardClient) {
 }
 
 /// Is `generation` still the current connection?
+/// Where this client is: the seq it holds, in the epoch it knows.
+pub(super) fn position(client: BoardClient) -> Position {
+    Position {
+        seq: client.state.with_untracked(|s| s.seq),
+        epoch: client.runtime.try_with_value(|r| r.epoch.clone()).flatten(),
+    }
+}
+
+/// The server told the board's epoch (in `hello` or a poll answer).
+pub(super) fn saw_epoch(client: BoardClient, epoch: &str) {
+    if !epoch.is_empty() {
+        client.runtime.update_value(|r| r.epoch = Some(epoch.to_owned()));
+    }
+}
+
 pub(super) fn current(client: BoardClient, generation: u64) -> bool {
     client.runtime.try_with_value(|r| r.generation == generation).unwrap_or(false)
 }
@@ -155,7 +174,8 @@ pub(super) fn deliver(client: BoardClient, generation: u64, frame: Frame, bytes:
     }
     client.wire.update(|w| w.record(entry(&frame, bytes)));
     match &frame {
-        Frame::Hello { replica, .. } => {
+        Frame::Hello { replica, epoch, .. } => {
+            saw_epoch(client, epoch);
             client.replica.set(replica.clone());
             client.conn.set(Conn::Live);
         }
@@ -187,7 +207,7 @@ fn entry(frame: &Frame, bytes: usize) -> WireEntry {
         Frame::Event { event, .. } | Frame::EventDiff { event, .. } => event.describe(),
         Frame::Ops { ops, .. } => format!("{} op(s)", ops.len()),
         Frame::State { state, .. } => format!("{} todos, {} sprints", state.todos.len(), state.sprints.len()),
-        Frame::Hello { replica, head } => format!("replica {replica}, head {head}"),
+        Frame::Hello { replica, head, .. } => format!("replica {replica}, head {head}"),
         Frame::Heartbeat { head } | Frame::Reset { head } => format!("head {head}"),
         Frame::Poke { .. } => "pull needed".into(),
         Frame::Ack { seq, .. } => format!("command committed at seq {seq}"),
@@ -216,17 +236,17 @@ async fn drain(client: BoardClient) {
             Ok(Step::Applied) => client.state.set(state),
             Ok(Step::Skip) => {}
             Ok(Step::Backfill { since }) => backfill(client, since).await,
-            Ok(Step::Pull { .. }) => {
+            Ok(Step::Pull) => {
                 // Coalesce: pokes already queued are answered by this one pull. A small
                 // random delay spreads the pulls of many clients poked at once.
                 gloo_timers::future::TimeoutFuture::new((js_sys::Math::random() * 50.0) as u32).await;
                 client.runtime.update_value(|r| r.queue.retain(|f| !matches!(f, Frame::Poke { .. })));
                 pull(client).await;
             }
-            Ok(Step::Snapshot) => pull(client).await,
+            Ok(Step::Snapshot) => snapshot(client).await,
             Err(err) => {
                 leptos::logging::warn!("cannot apply a frame ({err}); taking a fresh snapshot");
-                pull(client).await;
+                snapshot(client).await;
             }
         }
     }
@@ -237,7 +257,8 @@ async fn backfill(client: BoardClient, mut since: u64) {
     loop {
         client.wire.update(|w| w.requests += 1);
         let pattern = client.pattern.get_untracked();
-        match http::changes(&client.board_id(), since, pattern).await {
+        let from = Position { seq: since, ..position(client) };
+        match http::changes(&client.board_id(), &from, pattern).await {
             Ok(page) => {
                 let mut state = client.state.get_untracked();
                 for frame in &page.frames {
@@ -252,7 +273,7 @@ async fn backfill(client: BoardClient, mut since: u64) {
                     return;
                 }
             }
-            Err(HttpError::Status { status: 410, .. }) => return pull(client).await,
+            Err(HttpError::Status { status: 410, .. }) => return snapshot(client).await,
             Err(err) => {
                 // The stream will notice too; reconnecting replays from the applied seq.
                 leptos::logging::warn!("backfill failed: {}", err.message());
@@ -262,14 +283,25 @@ async fn backfill(client: BoardClient, mut since: u64) {
     }
 }
 
-/// Pulls the state (`If-None-Match` our seq): `304` costs the server nothing.
+/// Pulls the state (`If-None-Match` our seq, in our epoch): `304` costs the server nothing.
 async fn pull(client: BoardClient) {
     client.wire.update(|w| w.requests += 1);
-    let have = client.state.with_untracked(|s| s.seq);
-    match http::state(&client.board_id(), Some(have)).await {
+    let have = position(client);
+    match http::state(&client.board_id(), Some(&have)).await {
         Ok(Some(state)) if state.seq >= client.state.with_untracked(|s| s.seq) => client.state.set(state),
         Ok(_) => {}
         Err(err) => leptos::logging::warn!("pull failed: {}", err.message()),
+    }
+}
+
+/// Takes the board as it is now, whatever we hold: after `reset`, our seq may be from
+/// another epoch, so neither a `304` nor a lower seq means anything.
+async fn snapshot(client: BoardClient) {
+    client.wire.update(|w| w.requests += 1);
+    match http::state(&client.board_id(), None).await {
+        Ok(Some(state)) => client.state.set(state),
+        Ok(None) => {}
+        Err(err) => leptos::logging::warn!("snapshot failed: {}", err.message()),
     }
 }
 

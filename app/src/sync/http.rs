@@ -3,7 +3,9 @@
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 
-use crate::api::{ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, FramesPage, Viewer};
+use crate::api::{
+    ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, FramesPage, Position, Viewer, EPOCH_HEADER,
+};
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
 
@@ -51,10 +53,13 @@ fn network(err: gloo_net::Error) -> HttpError {
 }
 
 /// `GET` state; `Ok(None)` when the server answers `304` to our seq.
-pub async fn state(board: &str, have: Option<u64>) -> Result<Option<BoardState>, HttpError> {
+pub async fn state(board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError> {
     let mut request = Request::get(&format!("/api/boards/{board}"));
-    if let Some(seq) = have {
-        request = request.header("If-None-Match", &format!("\"{seq}\""));
+    if let Some(have) = have {
+        request = request.header("If-None-Match", &format!("\"{}\"", have.seq));
+        if let Some(epoch) = &have.epoch {
+            request = request.header(EPOCH_HEADER, epoch);
+        }
     }
     let response = request.send().await.map_err(network)?;
     if response.status() == 304 {
@@ -63,8 +68,8 @@ pub async fn state(board: &str, have: Option<u64>) -> Result<Option<BoardState>,
     decode(response).await.map(Some)
 }
 
-pub async fn changes(board: &str, since: u64, pattern: PatternKind) -> Result<FramesPage, HttpError> {
-    let url = format!("/api/boards/{board}/changes?since={since}&pattern={pattern}");
+pub async fn changes(board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError> {
+    let url = format!("/api/boards/{board}/changes?{}&pattern={pattern}", from.query());
     decode(Request::get(&url).send().await.map_err(network)?).await
 }
 
@@ -97,10 +102,10 @@ pub async fn frames(
     board: &str,
     endpoint: &str,
     pattern: PatternKind,
-    since: u64,
+    from: &Position,
     hold_secs: Option<u32>,
 ) -> Result<Option<(FramesPage, Vec<usize>)>, HttpError> {
-    let mut url = format!("/api/boards/{board}/{endpoint}?pattern={pattern}&since={since}");
+    let mut url = format!("/api/boards/{board}/{endpoint}?pattern={pattern}&{}", from.query());
     if let Some(hold) = hold_secs {
         url.push_str(&format!("&timeout={hold}"));
     }

@@ -13,8 +13,9 @@ pub enum Step {
     /// Frames are missing between the state and this one: backfill from `since`, then
     /// this frame is covered too.
     Backfill { since: u64 },
-    /// A poke: pull the state (`GET` with `If-None-Match`).
-    Pull { seq: u64 },
+    /// A poke (or a heartbeat ahead of us on a self-contained pattern): pull the state
+    /// (`GET` with `If-None-Match`).
+    Pull,
     /// The server cannot replay from our seq: take a fresh snapshot.
     Snapshot,
 }
@@ -26,7 +27,7 @@ pub fn step(state: &mut BoardState, pattern: PatternKind, frame: &Frame) -> Resu
         Frame::Hello { .. } | Frame::Ack { .. } | Frame::Error { .. } | Frame::Revoked {} => Ok(Step::Skip),
         // An idle stream whose head is ahead of us lost a notice (or its last frame).
         Frame::Heartbeat { head } if *head > state.seq => {
-            Ok(if pattern.self_contained() { Step::Pull { seq: *head } } else { Step::Backfill { since: state.seq } })
+            Ok(if pattern.self_contained() { Step::Pull } else { Step::Backfill { since: state.seq } })
         }
         Frame::Heartbeat { .. } => Ok(Step::Skip),
         Frame::Reset { .. } => Ok(Step::Snapshot),
@@ -40,7 +41,7 @@ pub fn step(state: &mut BoardState, pattern: PatternKind, frame: &Frame) -> Resu
             }
             Ok(match pattern.apply(state, data)? {
                 Applied::Applied => Step::Applied,
-                Applied::NeedsPull => Step::Pull { seq },
+                Applied::NeedsPull => Step::Pull,
             })
         }
     }
@@ -85,7 +86,7 @@ mod tests {
         assert_eq!(step(&mut state, PatternKind::PushState, &frames[2]), Ok(Step::Applied));
         assert_eq!(state.seq, 3);
         let (mut state, frames) = frames_poke();
-        assert_eq!(step(&mut state, PatternKind::PokePull, &frames[1]), Ok(Step::Pull { seq: 2 }));
+        assert_eq!(step(&mut state, PatternKind::PokePull, &frames[1]), Ok(Step::Pull));
     }
 
     fn frames_poke() -> (BoardState, Vec<Frame>) {

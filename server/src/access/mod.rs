@@ -51,6 +51,9 @@ pub struct Grant {
     /// The write key the request presented, if it did: whoever holds it may see both
     /// share links, which the page then shows.
     pub write_key: Option<String>,
+    /// The board's epoch, read with the rest of its row: streams check a client's
+    /// position against it.
+    pub epoch: String,
 }
 
 /// How often an open stream of a private board checks that its key still works. With the
@@ -135,7 +138,14 @@ pub async fn authorize(app: &AppState, board: &str, presented: &Presented, need:
     if role < need {
         return Err(AppError::Forbidden("this key can read the board but not change it".into()));
     }
-    Ok(Grant { board: board.to_owned(), role, visibility: access.visibility, keys_rev: access.keys_rev, write_key })
+    Ok(Grant {
+        board: board.to_owned(),
+        role,
+        visibility: access.visibility,
+        keys_rev: access.keys_rev,
+        write_key,
+        epoch: access.epoch,
+    })
 }
 
 /// Ends `frames` when the keys of the board they come from are rotated (or the board is

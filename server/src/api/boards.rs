@@ -2,7 +2,7 @@
 //! `GET /api/boards/{board}/access`, `POST /api/boards/{board}/keys`.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::limits::ClientIp;
 use crate::state::AppState;
 use crate::store::{NewBoard, Visibility};
+use crate::transports;
 
 /// The boards this client may see, newest first: every public board, and the private
 /// boards whose keys its cookies hold (each checked by the gate). Never the others.
@@ -104,12 +105,19 @@ pub async fn state(
     let etag = format!("\"{}\"", snapshot.seq());
     let etag_value = HeaderValue::from_str(&etag).expect("a quoted number is a valid header");
     let cache = (header::CACHE_CONTROL, HeaderValue::from_static(cache_control(&grant)));
-    if if_none_match(&headers, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value), cache]).into_response());
+    let epoch = (HeaderName::from_static(app::api::EPOCH_HEADER), transports::epoch_value(&grant.epoch));
+    // A seq from another epoch (a board wiped and regrown to the same seq) matches nothing.
+    if if_none_match(&headers, &etag) && !transports::foreign_epoch(&headers, &grant.epoch) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value), cache, epoch]).into_response());
     }
     metrics::counter!("board_state_reads_total").increment(1);
     Ok((
-        [(header::ETAG, etag_value), cache, (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [
+            (header::ETAG, etag_value),
+            cache,
+            epoch,
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        ],
         snapshot.json(),
     )
         .into_response())

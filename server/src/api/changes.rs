@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 
-use app::api::FramesPage;
+use app::api::{FramesPage, Position};
 use app::patterns::{Frame, PatternKind};
 
 use crate::access::Reader;
@@ -18,6 +18,8 @@ use crate::stream::catch_up;
 #[derive(Debug, Deserialize)]
 pub struct ChangesQuery {
     pub since: u64,
+    /// The epoch the client's seq is from, if it says: another epoch's seq is `410`.
+    pub epoch: Option<String>,
     pub pattern: Option<String>,
 }
 
@@ -32,6 +34,13 @@ pub async fn get(
         Some(name) => name.parse().map_err(AppError::BadRequest)?,
     };
     let board = grant.board;
+    let from = Position { seq: query.since, epoch: query.epoch };
+    if from.is_foreign(&grant.epoch) {
+        return Err(AppError::Gone(format!(
+            "seq {} is from another epoch of this board; fetch /api/boards/{board} for a fresh snapshot",
+            from.seq
+        )));
+    }
     let head = app.head(&board).await?;
     if query.since > head {
         return Err(AppError::BadRequest(format!("since {} is beyond the head seq {head}", query.since)));
@@ -49,5 +58,5 @@ pub async fn get(
         )));
     }
     let head = frames.last().and_then(Frame::seq).unwrap_or(head).max(head);
-    Ok(Json(FramesPage { head, frames }))
+    Ok(Json(FramesPage { head, epoch: grant.epoch, frames }))
 }

@@ -48,8 +48,20 @@ pub async fn execute(
         return Err(AppError::Forbidden("this key can read the board but not change it".into()));
     }
     app.limits.command(ip)?;
-    let key = key.map(|k| k.trim()).map(|k| if k.is_empty() || k.len() > MAX_KEY_LEN { Err(bad_key()) } else { Ok(k) });
-    run(app, &grant.board, command, key.transpose()?).await
+    run(app, &grant.board, command, key.map(idempotency_key).transpose()?).await
+}
+
+/// The one rule for an Idempotency-Key, whichever way it came (an HTTP header, a field of
+/// a WebSocket message): 1 to [`MAX_KEY_LEN`] visible ASCII characters once trimmed. A
+/// header cannot carry anything else, so a socket may not store a key HTTP could never
+/// send again.
+fn idempotency_key(key: &str) -> Result<&str, AppError> {
+    let key = key.trim();
+    let visible = key.bytes().all(|b| (b' '..=b'~').contains(&b));
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !visible {
+        return Err(bad_key());
+    }
+    Ok(key)
 }
 
 /// Commits a command and announces it (the gate and the limits are the caller's).

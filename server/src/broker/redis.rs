@@ -108,11 +108,6 @@ impl RedisBroker {
         Ok(broker)
     }
 
-    /// The boards whose channels this replica is subscribed to now.
-    pub async fn subscribed_boards(&self) -> HashSet<String> {
-        self.subscriptions.lock().await.boards.clone()
-    }
-
     /// Test hook: the next `n` publishes are dropped instead of sent.
     pub fn drop_next_publishes(&self, n: u64) {
         self.drop_next.store(n, Ordering::SeqCst);

@@ -46,6 +46,18 @@ pub struct BoardAccess {
     pub write_hash: Option<String>,
     /// How many times its keys were rotated: a stream opened under an older generation ends.
     pub keys_rev: u64,
+    /// Which incarnation of the board's history this is (see `stream`): positions are
+    /// `(epoch, seq)`.
+    pub epoch: String,
+}
+
+/// A fresh epoch: 64 random bits, URL-safe (it travels in SSE ids, ETags and query strings).
+fn new_epoch() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl Store {
@@ -53,8 +65,8 @@ impl Store {
     pub async fn create_board(&self, board: &NewBoard<'_>) -> Result<bool, sqlx::Error> {
         let (read_hash, write_hash) = board.key_hashes.clone().unzip();
         let done = sqlx::query(
-            "INSERT INTO boards (id, name, seq, pruned_through, created_at, visibility, read_key_hash, write_key_hash) \
-             VALUES ($1, $2, 0, 0, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO boards (id, name, seq, pruned_through, created_at, visibility, read_key_hash, write_key_hash, epoch) \
+             VALUES ($1, $2, 0, 0, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
         )
         .bind(board.id)
         .bind(board.name)
@@ -62,15 +74,17 @@ impl Store {
         .bind(board.visibility.as_str())
         .bind(read_hash)
         .bind(write_hash)
+        .bind(new_epoch())
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    /// The board's visibility, key hashes and key generation; `None` if it does not exist.
+    /// The board's visibility, key hashes, key generation and epoch; `None` if it does not
+    /// exist.
     pub async fn board_access(&self, board: &str) -> Result<Option<BoardAccess>, sqlx::Error> {
         let Some(row) =
-            sqlx::query("SELECT visibility, read_key_hash, write_key_hash, keys_rev FROM boards WHERE id = $1")
+            sqlx::query("SELECT visibility, read_key_hash, write_key_hash, keys_rev, epoch FROM boards WHERE id = $1")
                 .bind(board)
                 .fetch_optional(self.pool())
                 .await?
@@ -86,6 +100,7 @@ impl Store {
             read_hash: row.try_get("read_key_hash")?,
             write_hash: row.try_get("write_key_hash")?,
             keys_rev: row.try_get::<i64, _>("keys_rev")? as u64,
+            epoch: row.try_get("epoch")?,
         }))
     }
 

@@ -25,11 +25,11 @@ pub async fn handler(
     params: StreamParams,
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
-    let since = params.since.unwrap_or(0);
     let hold = Duration::from_secs(params.timeout.unwrap_or(DEFAULT_HOLD_SECS).min(MAX_HOLD_SECS));
     metrics::counter!("board_polls_total", "transport" => "long-poll", "pattern" => pattern.as_str()).increment(1);
     // A held request is a stream while it waits: it takes one of the client's slots.
     let slot = app.limits.open_stream(ip)?;
-    let (head, frames) = batch(&app, &grant, Some(slot), pattern, since, hold).await?;
-    Ok(frames_page(head, &frames))
+    let from = params.from.unwrap_or_default();
+    let (head, frames) = batch(&app, &grant, Some(slot), pattern, from, hold).await?;
+    Ok(frames_page(head, &grant.epoch, &frames))
 }

@@ -22,12 +22,13 @@ use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::{FutureExt, Stream, StreamExt};
 use serde::Deserialize;
 
+use app::api::{Position, EPOCH_HEADER};
 use app::patterns::PatternKind;
 
 use crate::access::{self, Grant};
@@ -41,16 +42,21 @@ use crate::stream::{self, Outgoing};
 struct StreamQuery {
     pattern: Option<String>,
     since: Option<u64>,
+    epoch: Option<String>,
     timeout: Option<u64>,
 }
 
-/// `?pattern=P&since=N[&timeout=S]`, checked: an unknown pattern is a `400` that names
-/// the valid ones, like every other refusal.
+/// `?pattern=P&since=N[&epoch=E][&timeout=S]`, checked: an unknown pattern is a `400`
+/// that names the valid ones, like every other refusal.
 #[derive(Debug)]
 pub struct StreamParams {
     /// Default `event-diff`.
     pub pattern: PatternKind,
-    pub since: Option<u64>,
+    /// Where the client is; `None` when it named no seq.
+    pub from: Option<Position>,
+    /// The epoch the client named, with or without a seq (SSE takes its seq from
+    /// `Last-Event-ID`).
+    pub epoch: Option<String>,
     /// Long-poll only: how long to hold, in seconds.
     pub timeout: Option<u64>,
 }
@@ -64,7 +70,8 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamParams {
             None => PatternKind::EventDiff,
             Some(name) => name.parse().map_err(AppError::BadRequest)?,
         };
-        Ok(StreamParams { pattern, since: query.since, timeout: query.timeout })
+        let from = query.since.map(|seq| Position { seq, epoch: query.epoch.clone() });
+        Ok(StreamParams { pattern, from, epoch: query.epoch, timeout: query.timeout })
     }
 }
 
@@ -123,9 +130,9 @@ pub async fn subscribe(
     grant: &Grant,
     slot: Option<StreamSlot>,
     pattern: PatternKind,
-    since: Option<u64>,
+    from: Option<Position>,
 ) -> Result<(u64, impl Stream<Item = Outgoing> + Send + 'static), AppError> {
-    let (head, frames) = stream::open(app, &grant.board, pattern, since).await?;
+    let (head, frames) = stream::open(app, &grant.board, &grant.epoch, pattern, from).await?;
     let frames = access::until_revoked(app, grant, frames).map(move |frame| {
         let _held = &slot;
         frame
@@ -141,10 +148,10 @@ pub async fn batch(
     grant: &Grant,
     slot: Option<StreamSlot>,
     pattern: PatternKind,
-    since: u64,
+    from: Position,
     hold: Duration,
 ) -> Result<(u64, Vec<Outgoing>), AppError> {
-    let (mut head, frames) = subscribe(app, grant, slot, pattern, Some(since)).await?;
+    let (mut head, frames) = subscribe(app, grant, slot, pattern, Some(from)).await?;
     let mut frames = Box::pin(frames);
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + hold;
@@ -178,11 +185,12 @@ pub async fn batch(
     Ok((head, out))
 }
 
-/// `{"head":H,"frames":[...]}` assembled from the frames' bytes (no re-encoding), with
-/// `ETag: "H"`.
-pub fn frames_page(head: u64, frames: &[Outgoing]) -> Response {
-    let mut body = BytesMut::with_capacity(32 + frames.iter().map(|f| f.json.len() + 1).sum::<usize>());
-    body.put_slice(format!("{{\"head\":{head},\"frames\":[").as_bytes());
+/// `{"head":H,"epoch":E,"frames":[...]}` assembled from the frames' bytes (no
+/// re-encoding), with `ETag: "H"` and the epoch header.
+pub fn frames_page(head: u64, epoch: &str, frames: &[Outgoing]) -> Response {
+    let mut body = BytesMut::with_capacity(64 + frames.iter().map(|f| f.json.len() + 1).sum::<usize>());
+    let epoch_json = serde_json::to_string(epoch).expect("a string serialises");
+    body.put_slice(format!("{{\"head\":{head},\"epoch\":{epoch_json},\"frames\":[").as_bytes());
     for (i, frame) in frames.iter().enumerate() {
         if i > 0 {
             body.put_u8(b',');
@@ -195,6 +203,7 @@ pub fn frames_page(head: u64, frames: &[Outgoing]) -> Response {
             (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             (header::ETAG, etag(head)),
+            (HeaderName::from_static(EPOCH_HEADER), epoch_value(epoch)),
         ],
         Bytes::from(body),
     )
@@ -203,4 +212,15 @@ pub fn frames_page(head: u64, frames: &[Outgoing]) -> Response {
 
 pub fn etag(seq: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{seq}\"")).expect("a quoted number is a valid header")
+}
+
+/// The board's epoch as a header value (epochs are URL-safe text).
+pub fn epoch_value(epoch: &str) -> HeaderValue {
+    HeaderValue::from_str(epoch).unwrap_or_else(|_| HeaderValue::from_static("invalid-epoch"))
+}
+
+/// Does the request name, in the epoch header, another epoch than `epoch`? Then its
+/// `If-None-Match` seq is from another incarnation of the board and matches nothing.
+pub fn foreign_epoch(headers: &axum::http::HeaderMap, epoch: &str) -> bool {
+    headers.get(EPOCH_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|theirs| theirs != epoch)
 }

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{batch, etag, frames_page, StreamParams};
+use super::{batch, etag, foreign_epoch, frames_page, StreamParams};
 use crate::access::Reader;
 use crate::api::boards::if_none_match;
 use crate::error::AppError;
@@ -24,13 +24,18 @@ pub async fn handler(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
-    let since = params.since.unwrap_or(0);
     let head = app.head(&grant.board).await?;
     metrics::counter!("board_polls_total", "transport" => "poll", "pattern" => pattern.as_str()).increment(1);
-    // Nothing newer: `304`, whether the client says so by `since` or by `If-None-Match`.
-    if since == head || (params.since.is_none() && if_none_match(&headers, &format!("\"{head}\""))) {
+    // Nothing newer: `304`, whether the client says so by its position (in this epoch) or
+    // by `If-None-Match`.
+    let current = match &params.from {
+        Some(from) => from.seq == head && !from.is_foreign(&grant.epoch),
+        None => if_none_match(&headers, &format!("\"{head}\"")) && !foreign_epoch(&headers, &grant.epoch),
+    };
+    if current {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(head))]).into_response());
     }
-    let (head, frames) = batch(&app, &grant, None, pattern, since, READ_LIMIT).await?;
-    Ok(frames_page(head, &frames))
+    let from = params.from.unwrap_or_default();
+    let (head, frames) = batch(&app, &grant, None, pattern, from, READ_LIMIT).await?;
+    Ok(frames_page(head, &grant.epoch, &frames))
 }

@@ -1,5 +1,6 @@
 //! Server-Sent Events: one `data:` event per frame, `id:` set to the seq so that a browser
-//! (or any SSE client) resumes with `Last-Event-ID` after a reconnect. Keep-alive comments
+//! (or any SSE client) resumes with `Last-Event-ID` after a reconnect; the epoch is in the
+//! URL (`&epoch=E`), which the browser repeats. Keep-alive comments
 //! every heartbeat interval stop proxies from closing an idle stream.
 
 use std::convert::Infallible;
@@ -9,6 +10,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+
+use app::api::Position;
 
 use super::{bounded, subscribe, StreamParams};
 use crate::access::Reader;
@@ -27,20 +30,22 @@ pub async fn handler(
     let pattern = params.pattern;
     // A reconnecting EventSource repeats the original URL and adds Last-Event-ID: the
     // header is the newer position, so it wins over `since`.
-    let since = match headers.get("last-event-id") {
-        Some(value) => Some(
-            value
+    // The epoch comes from the URL either way (`EventSource` repeats it).
+    let from = match headers.get("last-event-id") {
+        Some(value) => {
+            let seq = value
                 .to_str()
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| AppError::BadRequest("Last-Event-ID must be a seq (a whole number)".into()))?,
-        ),
-        None => params.since,
+                .ok_or_else(|| AppError::BadRequest("Last-Event-ID must be a seq (a whole number)".into()))?;
+            Some(Position { seq, epoch: params.epoch.clone() })
+        }
+        None => params.from,
     };
     // A revoked key's stream sends the `revoked` frame and ends; the browser's automatic
     // reconnect then gets 404.
     let slot = app.limits.open_stream(ip)?;
-    let (_head, frames) = subscribe(&app, &grant, Some(slot), pattern, since).await?;
+    let (_head, frames) = subscribe(&app, &grant, Some(slot), pattern, from).await?;
     // A client that stops reading is cut off after SEND_TIMEOUT instead of held.
     let frames = bounded(frames, "sse");
     metrics::counter!("board_stream_opened_total", "transport" => "sse", "pattern" => pattern.as_str()).increment(1);

@@ -57,7 +57,7 @@ pub async fn handler(
     })?;
     // Checked before the upgrade, so a bad board, pattern or key is a plain HTTP refusal.
     let slot = app.limits.open_stream(ip)?;
-    let (_head, frames) = subscribe(&app, &grant, Some(slot), pattern, params.since).await?;
+    let (_head, frames) = subscribe(&app, &grant, Some(slot), pattern, params.from).await?;
     metrics::counter!("board_stream_opened_total", "transport" => "ws", "pattern" => pattern.as_str()).increment(1);
     Ok(ws
         .read_buffer_size(BUFFER_BYTES)
@@ -201,10 +201,10 @@ async fn command(app: &AppState, grant: &Grant, ip: std::net::IpAddr, text: &str
     match commands::execute(app, grant, ip, &message.command, message.idempotency_key.as_deref()).await {
         Ok(answer) => Frame::Ack { request_id, seq: answer.seq, id: answer.id },
         Err(err) => {
+            // The one log line an HTTP error gets from `log_errors`.
+            err.report();
             let status = err.status().as_u16();
             let error = err.body()["error"].as_str().unwrap_or_default().to_owned();
-            // Logged (internal errors) the same way as on HTTP.
-            drop(axum::response::IntoResponse::into_response(err));
             Frame::Error { request_id, status, error }
         }
     }

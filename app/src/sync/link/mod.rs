@@ -11,6 +11,7 @@ mod ws;
 use std::cell::Cell;
 use std::rc::Rc;
 
+use crate::api::Position;
 use crate::domain::Command;
 use crate::patterns::PatternKind;
 use crate::sync::client::BoardClient;
@@ -30,7 +31,7 @@ impl Link {
         generation: u64,
         transport: Transport,
         pattern: PatternKind,
-        since: u64,
+        from: Position,
     ) -> Option<Link> {
         let board = client.board_id();
         let path = match transport {
@@ -39,12 +40,13 @@ impl Link {
             Transport::Sse => "sse",
             Transport::Ws => "ws",
         };
-        let url = format!("/api/boards/{board}/{path}?pattern={pattern}&since={since}");
+        // The epoch rides in the URL: an `EventSource` repeats it when it reconnects.
+        let url = format!("/api/boards/{board}/{path}?pattern={pattern}&{}", from.query());
         match transport {
             Transport::Sse => sse::open(client, generation, &url).map(Link::Sse),
             Transport::Ws => ws::open(client, generation, &url).map(Link::Ws),
-            Transport::Poll => Some(Link::Requests(poll::open(client, generation, pattern, since))),
-            Transport::LongPoll => Some(Link::Requests(long_poll::open(client, generation, pattern, since))),
+            Transport::Poll => Some(Link::Requests(poll::open(client, generation, pattern, from.seq))),
+            Transport::LongPoll => Some(Link::Requests(long_poll::open(client, generation, pattern, from.seq))),
         }
     }
 
@@ -90,7 +92,8 @@ pub(super) fn request_loop(
         let mut requests = 0u32;
         while !flag.get() && engine::current(client, generation) {
             client.wire.update(|w| w.requests += 1);
-            let answer = http::frames(&board, endpoint, pattern, since, hold_secs(requests)).await;
+            let from = Position { seq: since, ..engine::position(client) };
+            let answer = http::frames(&board, endpoint, pattern, &from, hold_secs(requests)).await;
             requests += 1;
             if flag.get() {
                 return;
@@ -100,6 +103,7 @@ pub(super) fn request_loop(
                     engine::opened(client, generation);
                     let mut behind = false;
                     if let Some((page, sizes)) = batch {
+                        engine::saw_epoch(client, &page.epoch);
                         since = next_since(since, &page.frames);
                         // A capped answer stops before the head: ask for the rest at once.
                         behind = since < page.head;
