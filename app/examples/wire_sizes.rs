@@ -39,16 +39,10 @@ fn main() {
     let mut totals = [0usize; 5];
     for (what, command) in &changes {
         let done = execute(&board, command).expect("each change applies");
-        let record = ChangeRecord {
-            seq: done.state.seq,
-            at,
-            event: done.event.clone(),
-            ops: done.ops.clone(),
-            diff: done.diff.clone(),
-        };
+        let record = ChangeRecord::new(&done, at);
         print!("| {what} |");
         for (i, pattern) in PatternKind::ALL.iter().enumerate() {
-            let bytes = pattern.encode(&record, &done.state).to_json().len();
+            let bytes = pattern.frame_for(&record, &done.state).to_json().len();
             totals[i] += bytes;
             print!(" {bytes} |");
         }

@@ -4,6 +4,7 @@
 //! * [`domain`]: the pure model, commands, events, ops, diffs and the reducer. No I/O.
 //! * [`patterns`]: the five delivery patterns, each one file: encode on the server,
 //!   apply on the client.
+//! * [`protocol`]: the names of the protocol (patterns and transports) and their parsing.
 //! * [`sync`] (browser): the client engine: one transport connection, seq and gap checks,
 //!   backfill, reconnect with jittered backoff, and the reactive board it keeps current.
 //! * [`ui`]: the Leptos components rendered by the server and hydrated in the browser.
@@ -18,6 +19,7 @@
 pub mod api;
 pub mod domain;
 pub mod patterns;
+pub mod protocol;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod sync;

@@ -35,8 +35,7 @@ fn server_run(commands: &[Command]) -> (BoardState, Vec<(ChangeRecord, BoardStat
         if let Ok(mut done) = execute(&state, command) {
             loop {
                 let respace = respace_due(&done.state, &done.event);
-                let record =
-                    ChangeRecord { seq: done.state.seq, at: 0, event: done.event, ops: done.ops, diff: done.diff };
+                let record = ChangeRecord::new(&done, 0);
                 state = done.state;
                 log.push((record, state.clone()));
                 match respace {
@@ -96,7 +95,7 @@ proptest! {
         for pattern in PatternKind::ALL {
             let mut client = BoardState::empty("b", "Board");
             for (record, after) in &log {
-                let frame = pattern.encode(record, after);
+                let frame = pattern.frame_for(record, after);
                 // Frames travel as JSON: apply what the client would decode.
                 let frame: Frame = serde_json::from_str(&frame.to_json()).unwrap();
                 prop_assert_eq!(frame.seq(), Some(client.seq + 1));

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use bytes::Bytes;
 
 use app::domain::BoardState;
-use app::patterns::{ChangeRecord, Frame, PatternKind};
+use app::patterns::{ChangeRecord, PatternKind};
 
 /// What a board's broadcast ring carries: one per committed change, shared by every
 /// subscriber on this replica.
@@ -48,37 +48,38 @@ impl LiveChange {
         self.record.seq
     }
 
-    /// This change's frame in `pattern`, encoded at most once. `None` for `push-state`
-    /// when the state after the change is no longer (or never was) held here: the
-    /// subscriber then takes the current snapshot instead.
+    /// This change's frame in `pattern`, encoded at most once. A pattern whose frame is
+    /// the board after the change (`push-state`) gets it from that board's snapshot;
+    /// `None` when the snapshot is no longer (or never was) held here: the subscriber then
+    /// takes the current one instead.
     pub fn frame(&self, pattern: PatternKind) -> Option<Bytes> {
-        if pattern == PatternKind::PushState {
+        let bytes = self.frames[pattern.index()].get_or_init(|| match pattern.encode(&self.record) {
+            Some(frame) => {
+                metrics::counter!("board_frames_encoded_total", "pattern" => pattern.as_str()).increment(1);
+                Bytes::from(frame.to_json())
+            }
+            None => Bytes::new(),
+        });
+        if bytes.is_empty() {
             return self.after.upgrade().map(|snapshot| snapshot.frame(pattern));
         }
-        let bytes = self.frames[pattern.index()].get_or_init(|| {
-            metrics::counter!("board_frames_encoded_total", "pattern" => pattern.as_str()).increment(1);
-            // Delta patterns and pokes never read the state.
-            Bytes::from(pattern.encode(&self.record, &NO_STATE).to_json())
-        });
         Some(bytes.clone())
     }
 }
 
-/// Stands in for the state argument of `encode`, which only `push-state` reads.
-pub static NO_STATE: std::sync::LazyLock<BoardState> = std::sync::LazyLock::new(|| BoardState::empty("", ""));
-
-/// A board at one seq, with its JSON and its `push-state` frame each encoded at most once.
+/// A board at one seq, with its JSON and each self-contained pattern's frame for it
+/// encoded at most once.
 pub struct Snapshot {
     pub state: Arc<BoardState>,
     /// Commit time of `state.seq`, Unix ms (0 at seq 0).
     pub at: i64,
     json: OnceLock<Bytes>,
-    state_frame: OnceLock<Bytes>,
+    frames: [OnceLock<Bytes>; PatternKind::ALL.len()],
 }
 
 impl Snapshot {
     pub fn new(state: Arc<BoardState>, at: i64) -> Self {
-        Snapshot { state, at, json: OnceLock::new(), state_frame: OnceLock::new() }
+        Snapshot { state, at, json: OnceLock::new(), frames: Default::default() }
     }
 
     pub fn seq(&self) -> u64 {
@@ -95,20 +96,19 @@ impl Snapshot {
             .clone()
     }
 
-    /// The one frame a self-contained pattern needs to reach this board: the whole state
-    /// for `push-state` (encoded once, shared by every subscriber), a poke otherwise.
+    /// The one frame a self-contained pattern needs to reach this board (the pattern says
+    /// what it is), encoded once and shared by every subscriber.
+    ///
+    /// # Panics
+    /// For a delta pattern, which has no such frame: its clients replay the log.
     pub fn frame(&self, pattern: PatternKind) -> Bytes {
-        let (seq, at) = (self.seq(), self.at);
-        match pattern {
-            PatternKind::PushState => self
-                .state_frame
-                .get_or_init(|| {
-                    metrics::counter!("board_frames_encoded_total", "pattern" => pattern.as_str()).increment(1);
-                    Bytes::from(Frame::State { seq, at, state: (*self.state).clone() }.to_json())
-                })
-                .clone(),
-            _ => Bytes::from(Frame::Poke { seq, at }.to_json()),
-        }
+        self.frames[pattern.index()]
+            .get_or_init(|| {
+                metrics::counter!("board_frames_encoded_total", "pattern" => pattern.as_str()).increment(1);
+                let frame = pattern.snapshot_frame(&self.state, self.at).expect("a self-contained pattern");
+                Bytes::from(frame.to_json())
+            })
+            .clone()
     }
 }
 

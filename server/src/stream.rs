@@ -223,8 +223,9 @@ pub async fn catch_up(
                 }
                 metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "replay")
                     .increment(1);
-                // `state` is only read by push-state, which never replays.
-                let json = Bytes::from(pattern.encode(&change, &crate::live::NO_STATE).to_json());
+                // Delta patterns encode from the change alone (self-contained ones never replay).
+                let frame = pattern.encode(&change).expect("a delta pattern encodes from the change");
+                let json = Bytes::from(frame.to_json());
                 bytes += json.len();
                 reached = change.seq;
                 out.push(Outgoing::data(Some(change.seq), json));

@@ -58,7 +58,7 @@ fn change(board: &str, seq: u64) -> Arc<LiveChange> {
     let mut before = BoardState::empty(board, "B");
     before.seq = seq - 1;
     let done = execute(&before, &Command::AddTodo { title: format!("t{seq}"), sprint_id: None }).unwrap();
-    let record = ChangeRecord { seq, at: 0, event: done.event, ops: done.ops, diff: done.diff };
+    let record = ChangeRecord::new(&done, 0);
     // Brokers carry notices; no subscriber here reads push-state, so no snapshot is kept.
     Arc::new(LiveChange::with_snapshot(board.to_owned(), record, None))
 }

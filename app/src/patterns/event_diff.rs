@@ -10,15 +10,23 @@ impl Pattern for EventDiff {
     const KIND: PatternKind = PatternKind::EventDiff;
     const SELF_CONTAINED: bool = false;
 
-    fn encode(change: &ChangeRecord, _state: &BoardState) -> Frame {
-        Frame::EventDiff { seq: change.seq, at: change.at, event: change.event.clone(), diff: change.diff.clone() }
+    fn encode(change: &ChangeRecord) -> Option<Frame> {
+        Some(Frame::EventDiff {
+            seq: change.seq,
+            at: change.at,
+            event: change.event.clone(),
+            diff: change.diff.clone(),
+        })
     }
 
-    fn apply(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
+    fn snapshot_frame(_state: &BoardState, _at: i64) -> Option<Frame> {
+        None
+    }
+
+    fn apply_data(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
         match frame {
-            Frame::EventDiff { seq, diff: d, .. } => {
+            Frame::EventDiff { diff: d, .. } => {
                 diff::apply(state, d).map_err(|e| ApplyError::BadDiff(e.to_string()))?;
-                state.seq = *seq;
                 Ok(Applied::Applied)
             }
             other => Err(wrong_kind(Self::KIND, other)),

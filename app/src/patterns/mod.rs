@@ -25,7 +25,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{BoardState, Diff, Event, Op};
+use crate::domain::{BoardState, Diff, Event, Executed, Op};
 
 pub use event_diff::EventDiff;
 pub use frame::Frame;
@@ -35,7 +35,7 @@ pub use push_ops::PushOps;
 pub use push_state::PushState;
 
 /// One entry of a board's change log: everything needed to encode the change in any
-/// pattern except `push-state`, which also needs the state after it.
+/// pattern except `push-state`, whose frame is the board after it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChangeRecord {
     pub seq: u64,
@@ -44,6 +44,19 @@ pub struct ChangeRecord {
     pub event: Event,
     pub ops: Vec<Op>,
     pub diff: Diff,
+}
+
+impl ChangeRecord {
+    /// The log entry of a change the domain executed, committed at `at`.
+    pub fn new(done: &Executed, at: i64) -> ChangeRecord {
+        ChangeRecord {
+            seq: done.state.seq,
+            at,
+            event: done.event.clone(),
+            ops: done.ops.clone(),
+            diff: done.diff.clone(),
+        }
+    }
 }
 
 /// What applying a frame did to the client's state.
@@ -63,16 +76,23 @@ pub enum ApplyError {
     BadDiff(String),
 }
 
-/// The contract of a pattern: encode on the server, apply on the client.
+/// Everything that differs between patterns, in one place per pattern: what the server
+/// sends for a change, what brings a client to a board, and how a client applies a frame.
+/// Neither the server nor the browser engine asks which pattern it has; they ask this.
 pub trait Pattern {
     const KIND: PatternKind;
     /// `true` when a frame stands alone (a poke or a whole state), so a client may skip
     /// seqs; `false` when frames are deltas that must be applied at exactly seq N-1.
     const SELF_CONTAINED: bool;
-    /// The frame the server sends for `change`; `state` is the board right after it.
-    fn encode(change: &ChangeRecord, state: &BoardState) -> Frame;
-    /// Applies a data frame to a state at `frame.seq() - 1` (or older, if self-contained).
-    fn apply(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError>;
+    /// The frame for `change`, built from the change alone; `None` when the frame is the
+    /// board after it ([`snapshot_frame`](Pattern::snapshot_frame) builds that).
+    fn encode(change: &ChangeRecord) -> Option<Frame>;
+    /// For a self-contained pattern, the one frame that brings any client to `state`
+    /// (committed at `at`); delta patterns have none (a client replays the log instead).
+    fn snapshot_frame(state: &BoardState, at: i64) -> Option<Frame>;
+    /// Applies a data frame's content to a state at `frame.seq() - 1` (or older, if
+    /// self-contained). The seq is set by [`PatternKind::apply`], once for all patterns.
+    fn apply_data(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError>;
 }
 
 /// The pattern names of the contract (`pattern=` in every URL).
@@ -121,30 +141,64 @@ impl PatternKind {
         }
     }
 
-    pub fn encode(self, change: &ChangeRecord, state: &BoardState) -> Frame {
+    /// See [`Pattern::encode`].
+    pub fn encode(self, change: &ChangeRecord) -> Option<Frame> {
         match self {
-            PatternKind::PokePull => PokePull::encode(change, state),
-            PatternKind::PushState => PushState::encode(change, state),
-            PatternKind::PushOps => PushOps::encode(change, state),
-            PatternKind::PushEvents => PushEvents::encode(change, state),
-            PatternKind::EventDiff => EventDiff::encode(change, state),
+            PatternKind::PokePull => PokePull::encode(change),
+            PatternKind::PushState => PushState::encode(change),
+            PatternKind::PushOps => PushOps::encode(change),
+            PatternKind::PushEvents => PushEvents::encode(change),
+            PatternKind::EventDiff => EventDiff::encode(change),
         }
     }
 
-    pub fn apply(self, state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
+    /// See [`Pattern::snapshot_frame`].
+    pub fn snapshot_frame(self, state: &BoardState, at: i64) -> Option<Frame> {
         match self {
-            PatternKind::PokePull => PokePull::apply(state, frame),
-            PatternKind::PushState => PushState::apply(state, frame),
-            PatternKind::PushOps => PushOps::apply(state, frame),
-            PatternKind::PushEvents => PushEvents::apply(state, frame),
-            PatternKind::EventDiff => EventDiff::apply(state, frame),
+            PatternKind::PokePull => PokePull::snapshot_frame(state, at),
+            PatternKind::PushState => PushState::snapshot_frame(state, at),
+            PatternKind::PushOps => PushOps::snapshot_frame(state, at),
+            PatternKind::PushEvents => PushEvents::snapshot_frame(state, at),
+            PatternKind::EventDiff => EventDiff::snapshot_frame(state, at),
         }
+    }
+
+    /// The frame for `change` whatever the pattern: encoded from the change, or (for
+    /// `push-state`) built from `after`, the board right after it.
+    pub fn frame_for(self, change: &ChangeRecord, after: &BoardState) -> Frame {
+        self.encode(change)
+            .or_else(|| self.snapshot_frame(after, change.at))
+            .expect("every pattern encodes a change or frames the board after it")
+    }
+
+    /// Applies a data frame to a state at `frame.seq() - 1` (or older, if self-contained);
+    /// once applied, the state is at the frame's seq.
+    pub fn apply(self, state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
+        let applied = match self {
+            PatternKind::PokePull => PokePull::apply_data(state, frame),
+            PatternKind::PushState => PushState::apply_data(state, frame),
+            PatternKind::PushOps => PushOps::apply_data(state, frame),
+            PatternKind::PushEvents => PushEvents::apply_data(state, frame),
+            PatternKind::EventDiff => EventDiff::apply_data(state, frame),
+        }?;
+        if let (Applied::Applied, Some(seq)) = (applied, frame.seq()) {
+            state.seq = seq;
+        }
+        Ok(applied)
+    }
+
+    /// What `pattern=` means when absent: the richest frame (why and what).
+    pub const DEFAULT: PatternKind = PatternKind::EventDiff;
+
+    /// Reads an optional `pattern=` (absent: [`DEFAULT`](Self::DEFAULT)); the error names
+    /// the valid ones.
+    pub fn from_param(name: Option<&str>) -> Result<PatternKind, String> {
+        name.map_or(Ok(Self::DEFAULT), str::parse)
     }
 
     /// The error text for a bad `pattern=`: it names the valid ones.
     pub fn unknown(name: &str) -> String {
-        let valid: Vec<&str> = Self::ALL.iter().map(|p| p.as_str()).collect();
-        format!("unknown pattern `{name}`; valid patterns: {}", valid.join(", "))
+        crate::protocol::unknown("pattern", name, Self::ALL.map(PatternKind::as_str))
     }
 }
 

@@ -11,11 +11,15 @@ impl Pattern for PokePull {
     const KIND: PatternKind = PatternKind::PokePull;
     const SELF_CONTAINED: bool = true;
 
-    fn encode(change: &ChangeRecord, _state: &BoardState) -> Frame {
-        Frame::Poke { seq: change.seq, at: change.at }
+    fn encode(change: &ChangeRecord) -> Option<Frame> {
+        Some(Frame::Poke { seq: change.seq, at: change.at })
     }
 
-    fn apply(_state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
+    fn snapshot_frame(state: &BoardState, at: i64) -> Option<Frame> {
+        Some(Frame::Poke { seq: state.seq, at })
+    }
+
+    fn apply_data(_state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
         match frame {
             Frame::Poke { .. } => Ok(Applied::NeedsPull),
             other => Err(wrong_kind(Self::KIND, other)),

@@ -12,16 +12,19 @@ impl Pattern for PushEvents {
     const KIND: PatternKind = PatternKind::PushEvents;
     const SELF_CONTAINED: bool = false;
 
-    fn encode(change: &ChangeRecord, _state: &BoardState) -> Frame {
-        Frame::Event { seq: change.seq, at: change.at, event: change.event.clone() }
+    fn encode(change: &ChangeRecord) -> Option<Frame> {
+        Some(Frame::Event { seq: change.seq, at: change.at, event: change.event.clone() })
     }
 
-    fn apply(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
+    fn snapshot_frame(_state: &BoardState, _at: i64) -> Option<Frame> {
+        None
+    }
+
+    fn apply_data(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
         match frame {
-            Frame::Event { seq, event, .. } => {
+            Frame::Event { event, .. } => {
+                // `evolve` advances the seq by one; the frame's seq is set after, the truth.
                 evolve(state, event);
-                // `evolve` advanced the seq by one; the frame's seq is the truth.
-                state.seq = *seq;
                 Ok(Applied::Applied)
             }
             other => Err(wrong_kind(Self::KIND, other)),

@@ -11,15 +11,18 @@ impl Pattern for PushOps {
     const KIND: PatternKind = PatternKind::PushOps;
     const SELF_CONTAINED: bool = false;
 
-    fn encode(change: &ChangeRecord, _state: &BoardState) -> Frame {
-        Frame::Ops { seq: change.seq, at: change.at, ops: change.ops.clone() }
+    fn encode(change: &ChangeRecord) -> Option<Frame> {
+        Some(Frame::Ops { seq: change.seq, at: change.at, ops: change.ops.clone() })
     }
 
-    fn apply(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
+    fn snapshot_frame(_state: &BoardState, _at: i64) -> Option<Frame> {
+        None
+    }
+
+    fn apply_data(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
         match frame {
-            Frame::Ops { seq, ops, .. } => {
+            Frame::Ops { ops, .. } => {
                 op::apply(state, ops);
-                state.seq = *seq;
                 Ok(Applied::Applied)
             }
             other => Err(wrong_kind(Self::KIND, other)),

@@ -10,11 +10,16 @@ impl Pattern for PushState {
     const KIND: PatternKind = PatternKind::PushState;
     const SELF_CONTAINED: bool = true;
 
-    fn encode(change: &ChangeRecord, state: &BoardState) -> Frame {
-        Frame::State { seq: change.seq, at: change.at, state: state.clone() }
+    /// The frame is the board after the change, not the change: see `snapshot_frame`.
+    fn encode(_change: &ChangeRecord) -> Option<Frame> {
+        None
     }
 
-    fn apply(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
+    fn snapshot_frame(state: &BoardState, at: i64) -> Option<Frame> {
+        Some(Frame::State { seq: state.seq, at, state: state.clone() })
+    }
+
+    fn apply_data(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
         match frame {
             Frame::State { state: next, .. } => {
                 *state = next.clone();

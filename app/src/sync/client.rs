@@ -4,10 +4,10 @@
 
 use leptos::prelude::*;
 
-use super::transport::Transport;
 use super::wire::Wire;
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
+use crate::protocol::Transport;
 
 /// The short-poll interval unless the page says otherwise.
 pub const DEFAULT_POLL_MS: u32 = 2000;

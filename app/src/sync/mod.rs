@@ -9,7 +9,6 @@
 //! * `engine` (browser only): the one mechanism: the serial frame queue, gap backfill,
 //!   coalesced pulls, reconnects with backoff, and command retries.
 //! * `link` (browser only): the four transports as thin links that feed the engine.
-//! * [`transport`]: the transport names.
 
 pub mod backoff;
 pub mod client;
@@ -20,8 +19,8 @@ pub mod http;
 #[cfg(feature = "hydrate")]
 mod link;
 pub mod step;
-pub mod transport;
 pub mod wire;
 
+/// The transport names live with the pattern names, in `protocol`.
+pub use crate::protocol::Transport;
 pub use client::{BoardClient, Conn};
-pub use transport::Transport;

@@ -59,8 +59,7 @@ mod tests {
         let mut out = Vec::new();
         for i in 0..n {
             let done = execute(&state, &Command::AddTodo { title: format!("t{i}"), sprint_id: None }).unwrap();
-            let record = ChangeRecord { seq: done.state.seq, at: 0, event: done.event, ops: done.ops, diff: done.diff };
-            out.push(pattern.encode(&record, &done.state));
+            out.push(pattern.frame_for(&ChangeRecord::new(&done, 0), &done.state));
             state = done.state;
         }
         (start, out)

@@ -20,14 +20,8 @@ pub fn BoardPage() -> impl IntoView {
     // A bad pattern or transport is the caller's mistake: say which names are valid.
     let choice = move || {
         let query = query.read();
-        let pattern = match query.get("pattern") {
-            None => Ok(PatternKind::EventDiff),
-            Some(p) => p.parse::<PatternKind>(),
-        };
-        let transport = match query.get("transport") {
-            None => Ok(Transport::Sse),
-            Some(t) => t.parse::<Transport>(),
-        };
+        let pattern = PatternKind::from_param(query.get("pattern").as_deref());
+        let transport = Transport::from_param(query.get("transport").as_deref());
         pattern.and_then(|p| transport.map(|t| (p, t)))
     };
 

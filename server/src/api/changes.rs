@@ -29,10 +29,7 @@ pub async fn get(
     query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<FramesPage>, AppError> {
     let Query(query) = query?;
-    let pattern = match query.pattern.as_deref() {
-        None => PatternKind::EventDiff,
-        Some(name) => name.parse().map_err(AppError::BadRequest)?,
-    };
+    let pattern = PatternKind::from_param(query.pattern.as_deref()).map_err(AppError::BadRequest)?;
     let board = grant.board;
     let from = Position { seq: query.since, epoch: query.epoch };
     if from.is_foreign(&grant.epoch) {

@@ -152,7 +152,7 @@ impl Store {
 
         write_rows(&mut tx, board, &done.ops).await?;
         let at = now_ms();
-        let record = ChangeRecord { seq, at, event: done.event.clone(), ops: done.ops, diff: done.diff };
+        let record = ChangeRecord::new(&done, at);
         sqlx::query("INSERT INTO changes (board_id, seq, at, event, ops, diff) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(board)
             .bind(seq as i64)

@@ -50,7 +50,7 @@ struct StreamQuery {
 /// that names the valid ones, like every other refusal.
 #[derive(Debug)]
 pub struct StreamParams {
-    /// Default `event-diff`.
+    /// `PatternKind::DEFAULT` when absent.
     pub pattern: PatternKind,
     /// Where the client is; `None` when it named no seq.
     pub from: Option<Position>,
@@ -66,10 +66,7 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamParams {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Query(query) = Query::<StreamQuery>::from_request_parts(parts, state).await?;
-        let pattern = match query.pattern.as_deref() {
-            None => PatternKind::EventDiff,
-            Some(name) => name.parse().map_err(AppError::BadRequest)?,
-        };
+        let pattern = PatternKind::from_param(query.pattern.as_deref()).map_err(AppError::BadRequest)?;
         let from = query.since.map(|seq| Position { seq, epoch: query.epoch.clone() });
         Ok(StreamParams { pattern, from, epoch: query.epoch, timeout: query.timeout })
     }
@@ -77,8 +74,7 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamParams {
 
 /// `GET /api/boards/{board}/{anything else}`: a transport that does not exist.
 pub async fn unknown(Path((_board, name)): Path<(String, String)>) -> AppError {
-    let valid: Vec<&str> = app::sync::Transport::ALL.iter().map(|t| t.as_str()).collect();
-    AppError::BadRequest(format!("unknown transport `{name}`; valid transports: {}", valid.join(", ")))
+    AppError::BadRequest(app::protocol::Transport::unknown(&name))
 }
 
 /// How long a frame may wait for a client that is not reading before the client is cut off
