@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
@@ -26,7 +26,6 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::state::AppState;
 
 pub struct Limits {
     /// Peers allowed to say, in `X-Forwarded-For`, who the client is.
@@ -140,10 +139,17 @@ impl Drop for StreamSlot {
 #[derive(Clone, Copy, Debug)]
 pub struct ClientIp(pub IpAddr);
 
-impl FromRequestParts<AppState> for ClientIp {
+/// Works with any router state that can lend the [`Limits`] (`AppState` does), so this
+/// module needs nothing of the server's state.
+impl<S> FromRequestParts<S> for ClientIp
+where
+    S: Send + Sync,
+    Arc<Limits>: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let limits = Arc::<Limits>::from_ref(state);
         // Every connection `serve` accepts carries its peer; a router driven without one
         // (an in-memory test) counts as one unknown client.
         let peer = parts
@@ -151,7 +157,7 @@ impl FromRequestParts<AppState> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        Ok(ClientIp(app.limits.client_ip(peer, &parts.headers)))
+        Ok(ClientIp(limits.client_ip(peer, &parts.headers)))
     }
 }
 

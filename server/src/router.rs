@@ -72,7 +72,7 @@ pub fn router(app: AppState) -> Router {
         // also bound the whole body read (`api::extract`).
         .layer(RequestBodyTimeoutLayer::new(app.header_timeout))
         // Cross-site posts and WebSockets, and foreign Host names, never reach a handler.
-        .layer(middleware::from_fn_with_state(app.clone(), origin::same_origin))
+        .layer(middleware::from_fn_with_state(app.origins.clone(), origin::same_origin))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-replica"), replica))
         // Every answer: never sniff a type other than the one sent; never send a Referer
         // (share links carry keys). Pages add their Content-Security-Policy (`app::ui`).

@@ -97,3 +97,10 @@ impl AppState {
         self.broker.publish(Arc::new(change)).await;
     }
 }
+
+/// What the per-client extractors (`limits::ClientIp`) take from the state.
+impl axum::extract::FromRef<AppState> for Arc<crate::limits::Limits> {
+    fn from_ref(app: &AppState) -> Self {
+        app.limits.clone()
+    }
+}

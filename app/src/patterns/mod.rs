@@ -20,12 +20,10 @@ mod push_events;
 mod push_ops;
 mod push_state;
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{BoardState, Diff, Event, Executed, Op};
+pub use crate::protocol::PatternKind;
 
 pub use event_diff::EventDiff;
 pub use frame::Frame;
@@ -95,42 +93,8 @@ pub trait Pattern {
     fn apply_data(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError>;
 }
 
-/// The pattern names of the contract (`pattern=` in every URL).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PatternKind {
-    PokePull,
-    PushState,
-    PushOps,
-    PushEvents,
-    EventDiff,
-}
-
+/// What each pattern does (the names themselves are in [`crate::protocol`]).
 impl PatternKind {
-    /// In order of difficulty, as the docs present them.
-    pub const ALL: [PatternKind; 5] = [
-        PatternKind::PokePull,
-        PatternKind::PushState,
-        PatternKind::PushOps,
-        PatternKind::PushEvents,
-        PatternKind::EventDiff,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PatternKind::PokePull => "poke-pull",
-            PatternKind::PushState => "push-state",
-            PatternKind::PushOps => "push-ops",
-            PatternKind::PushEvents => "push-events",
-            PatternKind::EventDiff => "event-diff",
-        }
-    }
-
-    /// Index into per-pattern tables (such as a change's encoded frames).
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
     pub fn self_contained(self) -> bool {
         match self {
             PatternKind::PokePull => PokePull::SELF_CONTAINED,
@@ -185,33 +149,6 @@ impl PatternKind {
             state.seq = seq;
         }
         Ok(applied)
-    }
-
-    /// What `pattern=` means when absent: the richest frame (why and what).
-    pub const DEFAULT: PatternKind = PatternKind::EventDiff;
-
-    /// Reads an optional `pattern=` (absent: [`DEFAULT`](Self::DEFAULT)); the error names
-    /// the valid ones.
-    pub fn from_param(name: Option<&str>) -> Result<PatternKind, String> {
-        name.map_or(Ok(Self::DEFAULT), str::parse)
-    }
-
-    /// The error text for a bad `pattern=`: it names the valid ones.
-    pub fn unknown(name: &str) -> String {
-        crate::protocol::unknown("pattern", name, Self::ALL.map(PatternKind::as_str))
-    }
-}
-
-impl fmt::Display for PatternKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PatternKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| Self::unknown(s))
     }
 }
 

@@ -14,6 +14,7 @@
 //!   name at the server's address (DNS rebinding) and be "same-origin" with it.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{header, Method};
@@ -21,7 +22,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
-use crate::state::AppState;
 
 /// The origins this server answers browsers from, and the host names it serves.
 #[derive(Clone, Debug)]
@@ -67,10 +67,11 @@ impl Origins {
 }
 
 /// Middleware: `421` for a foreign `Host`, `403` for a cross-site `POST` or WebSocket.
-pub async fn same_origin(State(app): State<AppState>, request: Request, next: Next) -> Response {
+/// Its state is the `Origins` alone, so this module needs nothing else of the server.
+pub async fn same_origin(State(origins): State<Arc<Origins>>, request: Request, next: Next) -> Response {
     let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).or(request.uri().host());
     if let Some(host) = host {
-        if !app.origins.serves_host(host) {
+        if !origins.serves_host(host) {
             return AppError::Misdirected(format!("this server does not serve the host `{host}`")).into_response();
         }
     }
@@ -82,7 +83,7 @@ pub async fn same_origin(State(app): State<AppState>, request: Request, next: Ne
     if request.method() == Method::POST || upgrade {
         if let Some(origin) = request.headers().get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or_default();
-            if !app.origins.allows_origin(origin) {
+            if !origins.allows_origin(origin) {
                 metrics::counter!("board_cross_origin_refused_total").increment(1);
                 return AppError::Forbidden(format!("requests from the origin `{origin}` are not accepted"))
                     .into_response();
