@@ -9,8 +9,10 @@
 //! * [`router`]: every route; [`api`] holds the REST handlers, [`transports`] the stream
 //!   endpoints (thin adapters), [`error`] the one error type every refusal becomes.
 //! * [`store`]: the database: rows, the change log, the one write transaction.
-//! * [`state`]: what handlers share; [`live`]: a committed change and the snapshot cache,
-//!   each encoded once; [`broker`]: who tells subscribers that something committed.
+//! * [`state`]: what handlers share; [`live`]: a committed change and a board at one seq,
+//!   each encoded once; [`broker`]: who tells subscribers that something committed (it
+//!   only carries notices); [`freshness`]: whether a replica's copy of a board is current
+//!   (the snapshot cache, head reads, the sweep for lost notices).
 //! * [`stream`]: the one subscription (replay from the log, then live, gap-repaired) that
 //!   every transport adapts; [`recent`]: per-board values it re-reads (the head its
 //!   heartbeats report, the key generation it watches), read once per board per interval.
@@ -27,6 +29,7 @@ pub mod api;
 pub mod broker;
 pub mod config;
 pub mod error;
+pub mod freshness;
 pub mod limits;
 pub mod live;
 pub mod page_data;
@@ -51,7 +54,7 @@ use crate::broker::memory::MemoryBroker;
 use crate::broker::redis::RedisBroker;
 use crate::broker::Broker;
 use crate::config::Config;
-use crate::live::Snapshots;
+use crate::freshness::Freshness;
 use crate::recent::Recent;
 use crate::state::AppState;
 use crate::store::Store;
@@ -73,16 +76,18 @@ pub async fn build_state(
             max_sprints: config.max_sprints_per_board,
         });
     let replica: Arc<str> = config.replica(local).into();
-    let snapshots = Arc::new(Snapshots::default());
-    // REDIS_URL makes this process one replica of a cluster; without it, one process.
-    let (broker, redis): (Arc<dyn Broker>, _) = match &config.redis_url {
-        Some(url) => {
-            let redis = RedisBroker::start(url, replica.clone(), store.clone(), snapshots.clone()).await?;
-            (redis.clone(), Some(redis))
-        }
-        None => (Arc::new(MemoryBroker::default()), None),
-    };
     let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
+    let freshness = Arc::new(Freshness::new(store.clone(), heartbeat));
+    // REDIS_URL makes this process one replica of a cluster; without it, one process.
+    let broker: Arc<dyn Broker> = match &config.redis_url {
+        Some(url) => {
+            let redis: Arc<dyn Broker> = Arc::new(RedisBroker::start(url, replica.clone(), freshness.clone()).await?);
+            // Redis can lose notices: sweep the heads until the server closes.
+            tokio::spawn(freshness.clone().keep_sweeping(redis.clone(), closing.clone()));
+            redis
+        }
+        None => Arc::new(MemoryBroker::default()),
+    };
     let leptos = LeptosOptions::builder()
         .output_name("frontend")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -92,11 +97,9 @@ pub async fn build_state(
     let app = AppState {
         store,
         broker,
-        redis,
-        snapshots,
+        freshness,
         replica,
         heartbeat,
-        heads: Arc::new(Recent::new(heartbeat)),
         key_revs: Arc::new(Recent::new(access::CHECK_EVERY)),
         closing,
         origins: Arc::new(access::origin::Origins::new(

@@ -1,14 +1,14 @@
-//! A committed change as it travels inside a replica, and the snapshot cache.
+//! A committed change as it travels inside a replica, and a board at one seq: each encoded
+//! once, whatever the number of subscribers.
 //!
 //! Principle: encode once, fan out bytes. A [`LiveChange`] encodes its frame for a pattern
 //! the first time a subscriber of that pattern asks, and every other subscriber gets the
 //! same `Bytes` (a reference count, not a copy). A [`Snapshot`] does the same for the whole
 //! board (its JSON and its `push-state` frame), so a thousand pulls after one poke cost one
-//! encoding. Only the snapshot cache holds boards strongly; the broadcast ring holds
-//! changes (see [`LiveChange`]).
+//! encoding. Only the snapshot cache (`freshness`) holds boards strongly; the broadcast
+//! ring holds changes (see [`LiveChange`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use bytes::Bytes;
 
@@ -109,65 +109,5 @@ impl Snapshot {
                 Bytes::from(frame.to_json())
             })
             .clone()
-    }
-}
-
-/// The newest snapshot of each board this replica has seen, and the newest seq it knows
-/// the board reached. A snapshot behind that seq is stale and never served: a replica that
-/// read seq N from the log (or heard of it from a heartbeat or another replica) must not
-/// answer `GET` with N-1, or a client holding N would see the board go back in time.
-#[derive(Default)]
-pub struct Snapshots {
-    boards: Mutex<HashMap<String, Cached>>,
-}
-
-#[derive(Default)]
-struct Cached {
-    /// Only moves forward: an older snapshot offered late (a slow read racing a commit)
-    /// is ignored.
-    snapshot: Option<Arc<Snapshot>>,
-    /// The newest seq this replica knows the board reached.
-    head: u64,
-}
-
-/// Beyond this many boards the cache is cleared rather than grown: it is a cache, and
-/// every entry can be rebuilt from the database.
-const MAX_CACHED_BOARDS: usize = 1024;
-
-impl Snapshots {
-    /// The cached board, unless the board is known to have moved past it.
-    pub fn get(&self, board: &str) -> Option<Arc<Snapshot>> {
-        let boards = self.boards.lock().expect("snapshot lock");
-        let cached = boards.get(board)?;
-        cached.snapshot.clone().filter(|snapshot| snapshot.seq() >= cached.head)
-    }
-
-    /// Records that the board reached `head` (read from the log or the database, or heard
-    /// from another replica): an older snapshot stops being served.
-    pub fn saw_head(&self, board: &str, head: u64) {
-        let mut boards = self.boards.lock().expect("snapshot lock");
-        let cached = Self::entry(&mut boards, board);
-        cached.head = cached.head.max(head);
-    }
-
-    /// Keeps `snapshot` if it is newer than what the cache holds; returns the newest.
-    pub fn offer(&self, board: &str, snapshot: Arc<Snapshot>) -> Arc<Snapshot> {
-        let mut boards = self.boards.lock().expect("snapshot lock");
-        let cached = Self::entry(&mut boards, board);
-        cached.head = cached.head.max(snapshot.seq());
-        match &cached.snapshot {
-            Some(current) if current.seq() >= snapshot.seq() => current.clone(),
-            _ => {
-                cached.snapshot = Some(snapshot.clone());
-                snapshot
-            }
-        }
-    }
-
-    fn entry<'a>(boards: &'a mut HashMap<String, Cached>, board: &str) -> &'a mut Cached {
-        if boards.len() >= MAX_CACHED_BOARDS && !boards.contains_key(board) {
-            boards.clear();
-        }
-        boards.entry(board.to_owned()).or_default()
     }
 }

@@ -9,7 +9,7 @@
 //! one. The price is staleness: a value may be up to `max_age` old, so a lost last notice
 //! is repaired within two heartbeat intervals instead of one, and a rotated key reaches
 //! open streams within two access checks. (On a cluster the Redis broker's head sweep
-//! finds a lost notice sooner; see `broker::redis`.)
+//! finds a lost notice sooner; see `freshness`.)
 
 use std::collections::HashMap;
 use std::future::Future;

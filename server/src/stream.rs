@@ -158,9 +158,8 @@ pub async fn open(
                             Err(RecvError::Closed) => return,
                         },
                         _ = heartbeat.tick() => {
-                            match app.recent_head(&board).await {
+                            match app.freshness.recent_head(&board).await {
                                 Ok(Some(head)) => {
-                                    app.snapshots.saw_head(&board, head);
                                     // A cached head may be older than what this stream sent.
                                     yield Outgoing::control(Frame::Heartbeat { head: head.max(last) });
                                     if head > last {
@@ -207,13 +206,13 @@ pub async fn catch_up(
     match app.store.changes_since(board, last, REPLAY_PAGE).await? {
         None => Err(AppError::no_board(board)),
         Some(ChangesSince::Pruned { head }) => {
-            app.snapshots.saw_head(board, head);
+            app.freshness.saw_head(board, head);
             metrics::counter!("board_stream_resets_total").increment(1);
             // The client jumps to the head; the next page starts there.
             Ok((vec![Outgoing::control(Frame::Reset { head })], false))
         }
         Some(ChangesSince::Changes { head, changes }) => {
-            app.snapshots.saw_head(board, head);
+            app.freshness.saw_head(board, head);
             let mut out = Vec::with_capacity(changes.len());
             let mut bytes = 0;
             let mut reached = last;

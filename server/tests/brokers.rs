@@ -4,6 +4,7 @@
 //! is why the last case exists: a receiver that falls behind is told, so it can repair
 //! from the log.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,38 +14,73 @@ use app::domain::{execute, BoardState, Command};
 use app::patterns::ChangeRecord;
 use server::broker::memory::MemoryBroker;
 use server::broker::redis::RedisBroker;
-use server::broker::{Broker, Notice, Subscription, CHANNEL_CAPACITY};
-use server::live::{LiveChange, Snapshots};
-use server::store::Store;
+use server::broker::{Broker, Listener, Notice, Subscription, CHANNEL_CAPACITY};
+use server::live::LiveChange;
 
 /// Who publishes and who listens. In-process they are one broker; over Redis they are two
 /// replicas, so every case crosses the network.
 struct Pair {
     publisher: Arc<dyn Broker>,
     listener: Arc<dyn Broker>,
-    _dir: tempfile::TempDir,
 }
 
 async fn memory() -> Pair {
     let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::default());
-    Pair { publisher: broker.clone(), listener: broker, _dir: tempfile::tempdir().unwrap() }
+    Pair { publisher: broker.clone(), listener: broker }
 }
 
-async fn redis() -> Pair {
-    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}/b.db", dir.path().display()), 100).await.unwrap();
-    let replica = |name: &str| RedisBroker::start(&url, name.into(), store.clone(), Arc::new(Snapshots::default()));
-    let publisher = replica("broker-test-a").await.unwrap_or_else(|e| panic!("Redis must run at {url}: {e}"));
-    let listener = replica("broker-test-b").await.unwrap();
-    // The listener's subscription is up before anything is published.
+/// What a Redis broker reports to: here, changes as they came, and a count of connections.
+#[derive(Default)]
+struct Heard {
+    connections: AtomicUsize,
+}
+
+impl Listener for Heard {
+    fn heard(&self, board: String, record: ChangeRecord) -> LiveChange {
+        LiveChange::with_snapshot(board, record, None)
+    }
+
+    fn reconnected(&self) {
+        self.connections.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A Redis broker whose subscription is up, and what it reports to.
+async fn redis_replica(name: &str) -> (RedisBroker, Arc<Heard>) {
+    let url = redis_url();
+    let heard = Arc::new(Heard::default());
+    let broker = RedisBroker::start(&url, name.into(), heard.clone())
+        .await
+        .unwrap_or_else(|e| panic!("Redis must run at {url}: {e}"));
     for _ in 0..100 {
-        if listener.ready().await.is_ok() {
-            return Pair { publisher, listener, _dir: dir };
+        if broker.ready().await.is_ok() {
+            return (broker, heard);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the Redis subscription did not come up");
+}
+
+async fn redis() -> Pair {
+    let (publisher, _) = redis_replica("broker-test-a").await;
+    let (listener, _) = redis_replica("broker-test-b").await;
+    Pair { publisher: Arc::new(publisher), listener: Arc::new(listener) }
+}
+
+/// How many Redis connections listen to `board`'s channel.
+async fn listeners(board: &str) -> u64 {
+    let mut redis = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let counts: Vec<(String, u64)> = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(server::broker::redis::channel(board))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    counts[0].1
 }
 
 /// A board name no other test (or earlier run) on the shared Redis uses.
@@ -150,25 +186,33 @@ async fn ready_when_connected(pair: Pair) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_listens_only_to_the_boards_it_serves() {
     let pair = redis().await;
-    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let redis = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
     let (served, other) = (board("served"), board("unserved"));
-    let listeners = |board: String| {
-        let mut redis = redis.clone();
-        async move {
-            let counts: Vec<(String, u64)> =
-                redis::cmd("PUBSUB").arg("NUMSUB").arg(format!("board:{board}")).query_async(&mut redis).await.unwrap();
-            counts[0].1
-        }
-    };
     let rx = pair.listener.subscribe(&served).await;
-    assert_eq!(listeners(served.clone()).await, 1, "subscribed before subscribe() returned");
-    assert_eq!(listeners(other.clone()).await, 0, "no replica listens to a board nobody follows");
+    assert_eq!(listeners(&served).await, 1, "subscribed before subscribe() returned");
+    assert_eq!(listeners(&other).await, 0, "no replica listens to a board nobody follows");
     drop(rx);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while listeners(served.clone()).await > 0 {
+    while listeners(&served).await > 0 {
         assert!(std::time::Instant::now() < deadline, "still subscribed 10 s after its last stream left");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Redis only: a broker's background tasks end with it. Dropped while a subscriber still
+/// holds a board (a server shutting down), it closes its pub/sub connection at once instead
+/// of listening, and reconnecting, forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_broker_lets_go_of_redis() {
+    let (broker, heard) = redis_replica("broker-test-dropped").await;
+    assert_eq!(heard.connections.load(Ordering::SeqCst), 1, "the listener hears of the connection");
+    let board = board("dropped");
+    let _still_held = broker.subscribe(&board).await;
+    assert_eq!(listeners(&board).await, 1);
+    drop(broker);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while listeners(&board).await > 0 {
+        assert!(std::time::Instant::now() < deadline, "a dropped broker still listens to Redis after 2 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -129,8 +129,8 @@ async fn a_lost_redis_message_is_noticed_and_repaired() {
     a.ok(&board, json!({"type": "add_todo", "title": "1"})).await;
     follow(&b, &board, &mut ops, &mut client, 1).await;
 
-    // The last change's notice is lost: only the head ticker can tell.
-    a.app.redis.as_ref().unwrap().drop_next_publishes(1);
+    // The last change's notice is lost: only the head sweep can tell.
+    a.lossy.drop_next_publishes(1);
     let started = Instant::now();
     a.ok(&board, json!({"type": "add_todo", "title": "2, lost"})).await;
     follow(&b, &board, &mut ops, &mut client, 2).await;
@@ -138,7 +138,7 @@ async fn a_lost_redis_message_is_noticed_and_repaired() {
     assert!(started.elapsed() < Duration::from_secs(10));
 
     // A lost notice followed by another: the gap shows at once.
-    a.app.redis.as_ref().unwrap().drop_next_publishes(1);
+    a.lossy.drop_next_publishes(1);
     a.ok(&board, json!({"type": "add_todo", "title": "3, lost"})).await;
     a.ok(&board, json!({"type": "add_todo", "title": "4"})).await;
     follow(&b, &board, &mut ops, &mut client, 4).await;
@@ -182,7 +182,7 @@ async fn a_replica_never_serves_an_older_board_than_it_has_streamed() {
     for (round, query) in ["poll?pattern=push-ops&since=", "changes?pattern=event-diff&since="].iter().enumerate() {
         let seq = 2 + round as u64;
         // The notice is lost: b's cached board stays at seq - 1 until its head sweep.
-        a.app.redis.as_ref().unwrap().drop_next_publishes(1);
+        a.lossy.drop_next_publishes(1);
         a.ok(&board, json!({"type": "add_todo", "title": format!("{seq}, lost")})).await;
         let page = b.frames(&format!("/api/boards/{board}/{query}{}", seq - 1)).await;
         assert_eq!(page.frames.last().and_then(|f| f.seq()), Some(seq), "{query}: read from the log");

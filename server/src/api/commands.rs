@@ -113,8 +113,8 @@ async fn respace(
 
 /// The snapshot cache as the store asks it: the board at exactly `seq`, if held.
 fn cached(app: &AppState, board: &str) -> Cached {
-    let (snapshots, board) = (app.snapshots.clone(), board.to_owned());
-    Box::new(move |seq| snapshots.get(&board).filter(|s| s.seq() == seq).map(|s| s.state.clone()))
+    let (freshness, board) = (app.freshness.clone(), board.to_owned());
+    Box::new(move |seq| freshness.cached(&board).filter(|s| s.seq() == seq).map(|s| s.state.clone()))
 }
 
 fn bad_key() -> AppError {

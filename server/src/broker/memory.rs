@@ -91,6 +91,14 @@ impl Broker for MemoryBroker {
         self.boards.lock().expect("broker lock").len()
     }
 
+    fn boards(&self) -> Vec<String> {
+        MemoryBroker::boards(self)
+    }
+
+    fn deliver_here(&self, board: &str, notice: Notice) {
+        self.deliver(board, notice);
+    }
+
     async fn ready(&self) -> Result<(), String> {
         Ok(())
     }

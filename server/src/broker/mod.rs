@@ -9,11 +9,17 @@
 //!
 //! Both pass one table of cases (`server/tests/brokers.rs`): in order, per board, to every
 //! subscriber, and a receiver that falls behind is told.
+//!
+//! A broker only carries notices. Knowing whether a copy of a board is current (reading
+//! heads, marking cached boards stale, sweeping for lost notices) is `freshness`'s job; a
+//! broker between replicas reports what it hears to a [`Listener`] and needs nothing else.
 
 pub mod memory;
 pub mod redis;
 
 use std::sync::Arc;
+
+use app::patterns::ChangeRecord;
 
 use crate::live::LiveChange;
 
@@ -44,6 +50,11 @@ pub trait Broker: Send + Sync + 'static {
     fn follows(&self, board: &str) -> bool;
     /// How many boards have subscribers on this replica (each has one channel here).
     fn channels(&self) -> usize;
+    /// The boards that have subscribers on this replica.
+    fn boards(&self) -> Vec<String>;
+    /// Hands a notice to this replica's subscribers of `board` only (a head read from the
+    /// database, which every replica reads for itself).
+    fn deliver_here(&self, board: &str, notice: Notice);
     /// Readiness: can this broker deliver right now?
     async fn ready(&self) -> Result<(), String>;
 }
@@ -51,3 +62,14 @@ pub trait Broker: Send + Sync + 'static {
 /// How many notices a board's channel holds for its slowest receiver before that receiver
 /// lags. Small on purpose: a lagging subscriber is repaired from the log, not buffered.
 pub const CHANNEL_CAPACITY: usize = 64;
+
+/// What a broker between replicas does with what it hears. Whoever starts the broker
+/// supplies it (the server passes its `Freshness`), so the broker needs no store or cache.
+pub trait Listener: Send + Sync + 'static {
+    /// A change committed on another replica: the notice for this replica's subscribers
+    /// (with the board after it, when the listener can tell).
+    fn heard(&self, board: String, record: ChangeRecord) -> LiveChange;
+    /// The connection to the other replicas came (back) up: whatever was published while
+    /// it was down is lost, and the listener should look for it in the log.
+    fn reconnected(&self);
+}

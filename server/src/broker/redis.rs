@@ -4,21 +4,21 @@
 //!
 //! Subscriptions follow the local subscribers: the first stream of a board on this replica
 //! subscribes its channel and waits for Redis to confirm, so that whatever commits after
-//! [`Broker::subscribe`] returns is heard; every [`HEAD_EVERY`] the replica unsubscribes the
+//! [`Broker::subscribe`] returns is heard; every [`PRUNE_EVERY`] the replica unsubscribes the
 //! boards nobody here follows any more. A replica thus hears only its own boards' traffic.
 //! One lock orders every SUBSCRIBE and UNSUBSCRIBE, so a board cannot be unsubscribed under
 //! a stream that has just joined it.
 //!
 //! Redis pub/sub is at most once: a message published while a replica is disconnected is
-//! gone. So the log stays the truth:
-//! * after every (re)subscribe, and every [`HEAD_EVERY`], the replica reads the head seq
-//!   of each board it serves from the database and tells its subscribers ([`Notice::Head`]);
-//!   a subscriber behind it repairs from the log;
-//! * a change whose predecessor this replica never saw gets no state for `push-state`, and
-//!   the snapshot cache stops serving the board, so the next read goes to the database.
+//! gone. The broker does not repair that itself; it tells its [`Listener`] (the server's
+//! `freshness`) what it heard and when it reconnected, and the listener sweeps the heads
+//! from the database. So this module needs Redis and the broker's own types, nothing else.
+//!
+//! Its two background tasks (the pub/sub connection, the pruning of idle channels) end
+//! when the broker is dropped.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,22 +27,22 @@ use redis::aio::{ConnectionManager, PubSubSink};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
+use tokio::task::AbortHandle;
 
-use app::domain::op;
 use app::patterns::ChangeRecord;
 
 use super::memory::MemoryBroker;
-use super::{Broker, Notice, Subscription};
-use crate::live::{LiveChange, Snapshot, Snapshots};
-use crate::store::Store;
+use super::{Broker, Listener, Notice, Subscription};
+use crate::live::LiveChange;
 
-/// How often each replica re-reads the heads of the boards it serves.
-pub const HEAD_EVERY: Duration = Duration::from_secs(3);
+/// How often each replica unsubscribes the channels of boards nobody here follows.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3);
 /// How long a new stream waits for Redis to confirm its board's subscription before it
 /// goes on without (the head sweep then covers it).
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(2);
 
-fn channel(board: &str) -> String {
+/// The Redis channel of a board's changes: the one place its name is made.
+pub fn channel(board: &str) -> String {
     format!("board:{board}")
 }
 
@@ -59,7 +59,7 @@ struct Subscriptions {
 /// What goes over Redis: the change, and who committed it (that replica already
 /// delivered it locally).
 #[derive(Serialize, Deserialize)]
-struct Wire {
+struct Message {
     replica: String,
     board: String,
     record: ChangeRecord,
@@ -73,44 +73,45 @@ pub struct RedisBroker {
     subscribed: Arc<AtomicBool>,
     /// Which boards' channels this replica listens to.
     subscriptions: Arc<Mutex<Subscriptions>>,
-    /// Test hook: drop this many of the next publishes, as a lossy network would.
-    drop_next: Arc<AtomicU64>,
+    /// The pub/sub connection's task and the pruning task: aborted when the broker is
+    /// dropped, so a stopped server leaves nothing running and no connection open.
+    tasks: [AbortHandle; 2],
+}
+
+impl Drop for RedisBroker {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 impl RedisBroker {
-    /// Connects the publisher and starts the subscriber and the head ticker.
-    pub async fn start(
-        url: &str,
-        replica: Arc<str>,
-        store: Store,
-        snapshots: Arc<Snapshots>,
-    ) -> Result<Arc<Self>, redis::RedisError> {
+    /// Connects the publisher and starts the subscriber and the pruning of idle channels.
+    /// What other replicas publish goes to `listener`, and so does each reconnect.
+    pub async fn start(url: &str, replica: Arc<str>, listener: Arc<dyn Listener>) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let publisher = ConnectionManager::new(client.clone()).await?;
-        let broker = Arc::new(RedisBroker {
-            local: Arc::new(MemoryBroker::default()),
+        let local = Arc::new(MemoryBroker::default());
+        let subscribed = Arc::new(AtomicBool::new(false));
+        let subscriptions: Arc<Mutex<Subscriptions>> = Arc::default();
+        let connection = tokio::spawn(subscribe_loop(
+            client,
+            local.clone(),
+            replica.clone(),
+            subscribed.clone(),
+            subscriptions.clone(),
+            listener,
+        ));
+        let pruning = tokio::spawn(prune_idle(local.clone(), subscriptions.clone()));
+        Ok(RedisBroker {
+            local,
             publisher,
             replica,
-            subscribed: Arc::new(AtomicBool::new(false)),
-            subscriptions: Arc::default(),
-            drop_next: Arc::new(AtomicU64::new(0)),
-        });
-        tokio::spawn(subscribe_loop(
-            client,
-            broker.local.clone(),
-            broker.replica.clone(),
-            broker.subscribed.clone(),
-            broker.subscriptions.clone(),
-            store.clone(),
-            snapshots.clone(),
-        ));
-        tokio::spawn(head_ticker(broker.local.clone(), broker.subscriptions.clone(), store, snapshots));
-        Ok(broker)
-    }
-
-    /// Test hook: the next `n` publishes are dropped instead of sent.
-    pub fn drop_next_publishes(&self, n: u64) {
-        self.drop_next.store(n, Ordering::SeqCst);
+            subscribed,
+            subscriptions,
+            tasks: [connection.abort_handle(), pruning.abort_handle()],
+        })
     }
 }
 
@@ -119,20 +120,16 @@ impl Broker for RedisBroker {
     async fn publish(&self, change: Arc<LiveChange>) {
         // This replica's subscribers first: they need no round trip through Redis.
         self.local.publish(change.clone()).await;
-        if self.drop_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-            metrics::counter!("board_redis_publish_dropped_total").increment(1);
-            return;
-        }
-        let payload = serde_json::to_string(&Wire {
+        let payload = serde_json::to_string(&Message {
             replica: self.replica.to_string(),
             board: change.board.clone(),
             record: change.record.clone(),
         })
         .expect("changes serialise");
         let mut publisher = self.publisher.clone();
-        let published: Result<i64, _> = publisher.publish(format!("board:{}", change.board), payload).await;
+        let published: Result<i64, _> = publisher.publish(channel(&change.board), payload).await;
         if let Err(err) = published {
-            // Other replicas notice through their head ticker; nothing is lost.
+            // Other replicas notice through their head sweep; nothing is lost.
             metrics::counter!("board_redis_publish_failed_total").increment(1);
             tracing::warn!(board = %change.board, error = %err, "redis publish failed");
         }
@@ -167,6 +164,14 @@ impl Broker for RedisBroker {
         self.local.channels()
     }
 
+    fn boards(&self) -> Vec<String> {
+        self.local.boards()
+    }
+
+    fn deliver_here(&self, board: &str, notice: Notice) {
+        self.local.deliver(board, notice);
+    }
+
     async fn ready(&self) -> Result<(), String> {
         let mut publisher = self.publisher.clone();
         let pong: Result<String, _> = redis::cmd("PING").query_async(&mut publisher).await;
@@ -185,8 +190,7 @@ async fn subscribe_loop(
     replica: Arc<str>,
     subscribed: Arc<AtomicBool>,
     subscriptions: Arc<Mutex<Subscriptions>>,
-    store: Store,
-    snapshots: Arc<Snapshots>,
+    listener: Arc<dyn Listener>,
 ) {
     let mut delay = Duration::from_millis(100);
     loop {
@@ -198,13 +202,17 @@ async fn subscribe_loop(
                         subscribed.store(true, Ordering::SeqCst);
                         delay = Duration::from_millis(100);
                         tracing::info!("subscribed to redis");
-                        // Whatever was published while we were away is gone: check the log.
-                        sweep_heads(&local, &store, &snapshots).await;
+                        // Whatever was published while we were away is gone: the listener
+                        // checks the log.
+                        listener.reconnected();
                         while let Some(message) = messages.next().await {
                             let Ok(payload) = message.get_payload::<String>() else { continue };
-                            match serde_json::from_str::<Wire>(&payload) {
-                                Ok(wire) if *wire.replica == *replica => {}
-                                Ok(wire) => deliver_remote(&local, &snapshots, wire),
+                            match serde_json::from_str::<Message>(&payload) {
+                                Ok(message) if *message.replica == *replica => {}
+                                Ok(Message { board, record, .. }) => {
+                                    let change = listener.heard(board.clone(), record);
+                                    local.deliver(&board, Notice::Change(Arc::new(change)));
+                                }
                                 Err(err) => {
                                     tracing::warn!(error = %err, "ignoring a redis message that does not parse")
                                 }
@@ -222,43 +230,6 @@ async fn subscribe_loop(
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(2));
-    }
-}
-
-/// A change committed on another replica: derive its state if we hold the one before it,
-/// then hand it to the local subscribers.
-fn deliver_remote(local: &MemoryBroker, snapshots: &Snapshots, wire: Wire) {
-    let after = match snapshots.get(&wire.board) {
-        Some(before) if before.seq() + 1 == wire.record.seq => {
-            let mut state = (*before.state).clone();
-            op::apply(&mut state, &wire.record.ops);
-            state.seq = wire.record.seq;
-            let newest = snapshots.offer(&wire.board, Arc::new(Snapshot::new(Arc::new(state), wire.record.at)));
-            // A newer one may have won the race into the cache: it is not this change's.
-            Some(newest).filter(|snapshot| snapshot.seq() == wire.record.seq)
-        }
-        Some(cached) if cached.seq() >= wire.record.seq => None,
-        _ => {
-            // We missed something before this change: the cached board is stale.
-            snapshots.saw_head(&wire.board, wire.record.seq);
-            None
-        }
-    };
-    let board = wire.board.clone();
-    local.deliver(&board, Notice::Change(Arc::new(LiveChange::with_snapshot(wire.board, wire.record, after.as_ref()))));
-}
-
-/// Reads each served board's head from the database and tells its subscribers.
-async fn sweep_heads(local: &MemoryBroker, store: &Store, snapshots: &Snapshots) {
-    for board in local.boards() {
-        match store.head(&board).await {
-            Ok(Some(head)) => {
-                snapshots.saw_head(&board, head);
-                local.deliver(&board, Notice::Head(head));
-            }
-            Ok(None) => {}
-            Err(err) => tracing::warn!(%board, error = %err, "cannot read the head"),
-        }
     }
 }
 
@@ -296,16 +267,11 @@ async fn unsubscribe_idle(local: &MemoryBroker, subscriptions: &Mutex<Subscripti
     }
 }
 
-async fn head_ticker(
-    local: Arc<MemoryBroker>,
-    subscriptions: Arc<Mutex<Subscriptions>>,
-    store: Store,
-    snapshots: Arc<Snapshots>,
-) {
-    let mut tick = tokio::time::interval(HEAD_EVERY);
+/// Every [`PRUNE_EVERY`]: unsubscribes the boards nobody here follows any more.
+async fn prune_idle(local: Arc<MemoryBroker>, subscriptions: Arc<Mutex<Subscriptions>>) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
     loop {
         tick.tick().await;
         unsubscribe_idle(&local, &subscriptions).await;
-        sweep_heads(&local, &store, &snapshots).await;
     }
 }

@@ -2,6 +2,8 @@
 //! on the local server), plus a small SSE reader.
 #![allow(dead_code)] // each test file uses a different part of this harness
 
+pub mod lossy;
+
 use std::time::Duration;
 
 use app::patterns::Frame;
@@ -18,8 +20,10 @@ pub enum Backend {
 
 pub struct TestServer {
     pub base: String,
-    /// The server's state, for tests that reach inside (fault hooks, metrics).
+    /// The server's state, for tests that reach inside (metrics, the store).
     pub app: server::state::AppState,
+    /// The server's broker, which loses the next notices when told to.
+    pub lossy: std::sync::Arc<lossy::Lossy>,
     pub http: reqwest::Client,
     stop_signal: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -107,7 +111,9 @@ impl TestServer {
         let local = listener.local_addr().unwrap();
         let base = format!("http://{local}");
         let (close, closing) = tokio::sync::watch::channel(false);
-        let app = server::build_state(&config, local, closing).await.expect("the server starts");
+        let mut app = server::build_state(&config, local, closing).await.expect("the server starts");
+        let lossy = std::sync::Arc::new(lossy::Lossy::new(app.broker.clone()));
+        app.broker = lossy.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, app.clone(), close, async move {
             let _ = stopped.await;
@@ -130,6 +136,7 @@ impl TestServer {
                         base,
                         http,
                         app,
+                        lossy,
                         stop_signal: std::sync::Mutex::new(Some(stop)),
                         task: Some(task),
                         _dir: dir,
