@@ -8,7 +8,10 @@
 //! * [`sync`] (browser): the client engine: one transport connection, seq and gap checks,
 //!   backfill, reconnect with jittered backoff, and the reactive board it keeps current.
 //! * [`ui`]: the Leptos components rendered by the server and hydrated in the browser.
-//! * [`ssr`] (server): what the server must provide for rendering pages.
+//! * [`ssr`] (server): what the server must provide for rendering pages and for the
+//!   server functions.
+//! * [`server_fns`]: the command service as Leptos server functions (and the no-script
+//!   "add a todo" form's target).
 //!
 //! Features: `ssr` for the server build, `hydrate` for the wasm build. The domain and the
 //! patterns compile without either, which is how their tests run.
@@ -20,6 +23,7 @@ pub mod api;
 pub mod domain;
 pub mod patterns;
 pub mod protocol;
+pub mod server_fns;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod sync;

@@ -22,3 +22,21 @@ pub trait PageData: Send + Sync + 'static {
 
 /// The context value the server provides.
 pub type SharedPageData = Arc<dyn PageData>;
+
+/// The command service, as the server functions (`crate::server_fns`) call it. The server
+/// implements it with the same gate, limits and checks as `POST /api/boards/{board}/commands`
+/// and provides it as context to its server-function handler.
+#[async_trait::async_trait]
+pub trait Commands: Send + Sync + 'static {
+    /// Runs `command` on `board` for the client that sent `request` (its keys, its address).
+    async fn run(
+        &self,
+        board: &str,
+        request: &http::request::Parts,
+        command: crate::domain::Command,
+        idempotency_key: Option<String>,
+    ) -> Result<crate::api::CommandAnswer, crate::server_fns::Refused>;
+}
+
+/// The context value the server provides to server functions.
+pub type SharedCommands = Arc<dyn Commands>;

@@ -106,3 +106,32 @@ test('rotating the keys withdraws access from open tabs', async ({ browser, base
   expect(reloaded?.status()).toBe(404);
   await owner.dispose();
 });
+
+test('with JavaScript disabled, the add form posts to the server function and returns to the board', async ({
+  browser,
+  baseURL,
+}) => {
+  const board = await privateBoard(baseURL!);
+  const api = await withKey(baseURL!, board.write);
+  const context = await browser.newContext({ baseURL, javaScriptEnabled: false });
+  const page = await context.newPage();
+  // The share link works without a script too: the server stores the key and redirects.
+  await page.goto(`/boards/${board.id}?key=${board.write}`);
+  expect(page.url()).not.toContain('key=');
+  // Nothing hydrated: this is the server's rendering alone.
+  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'false');
+  const input = page.locator('[data-column="backlog"] [data-add-todo]');
+  await input.fill('without a script');
+  await page.locator('[data-column="backlog"] .add-todo button').click();
+  await expect(page).toHaveURL(new RegExp(`/boards/${board.id}$`));
+  await expect(page.locator('[data-column="backlog"] .todo-title')).toHaveText(['without a script']);
+  expect((await state(api, board.id)).todos.map((t) => t.title)).toEqual(['without a script']);
+
+  // A refusal comes back to the board as a notice, and changes nothing.
+  await page.locator('[data-column="backlog"] [data-add-todo]').fill('   ');
+  await page.locator('[data-column="backlog"] .add-todo button').click();
+  await expect(page.locator('[data-form-error]')).toContainText('must not be empty');
+  expect((await state(api, board.id)).seq).toBe(1);
+  await context.close();
+  await api.dispose();
+});

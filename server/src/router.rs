@@ -13,10 +13,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use app::ssr::SharedPageData;
+use app::ssr::{SharedCommands, SharedPageData};
 
 use crate::access::{origin, share};
-use crate::api::{boards, changes, commands, health, MAX_BODY_BYTES};
+use crate::api::{boards, changes, commands, health, server_fns, MAX_BODY_BYTES};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::transports::{self, long_poll, poll, sse, ws};
@@ -34,6 +34,8 @@ pub fn router(app: AppState) -> Router {
         .route("/api/boards/{board}/sse", get(sse::handler))
         .route("/api/boards/{board}/ws", get(ws::handler))
         .route("/api/boards/{board}/{transport}", get(transports::unknown))
+        // Each server function has its own route (below, with the pages); any other name:
+        .route("/api/fn/{*name}", any(server_fns::unknown))
         // Anything else under /api is a JSON 404, never the HTML app.
         .route("/api/{*rest}", any(|| async { AppError::NotFound("no such API route".into()) }))
         .route("/boards", post(boards::create_from_form))
@@ -43,6 +45,9 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", any(|| async { AppError::NotFound("no such route".into()) }));
 
     let page_data: SharedPageData = Arc::new(app.clone());
+    // The command service behind the server functions (`app::server_fns`), which Leptos
+    // routes with the pages' context.
+    let commands: SharedCommands = Arc::new(app.clone());
     let options = app.leptos.clone();
     let pages = Router::new()
         .leptos_routes_with_context(
@@ -50,6 +55,7 @@ pub fn router(app: AppState) -> Router {
             generate_route_list(app::App),
             move || {
                 provide_context(page_data.clone());
+                provide_context(commands.clone());
                 // A fresh nonce per page: the hydration script carries it, the CSP names it.
                 leptos::nonce::provide_nonce();
             },
@@ -57,6 +63,7 @@ pub fn router(app: AppState) -> Router {
         )
         // A share link's `?key=` becomes a cookie and a redirect before the page renders.
         .route_layer(middleware::from_fn_with_state(app.clone(), share::key_to_cookie))
+        .route_layer(middleware::from_fn(server_fns::refusal_status))
         // Static files (the wasm bundle under /pkg, the stylesheet) or the app's 404 page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell));
 

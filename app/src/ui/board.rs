@@ -1,6 +1,7 @@
 //! The kanban: a header (name, connection, seq, pattern and transport pickers), the
 //! backlog and one column per sprint, and the wire inspector.
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 
 use super::inspector::WireInspector;
@@ -257,19 +258,41 @@ fn Column(client: BoardClient, sprint: Option<Sprint>) -> impl IntoView {
     }
 }
 
-/// Adds a todo at the end of a column.
+/// Adds a todo at the end of a column: an `<ActionForm>` for the `add_todo` server function,
+/// so that it works without the page's script (the browser posts the form and is sent back
+/// to the board). With the script running, the submit is taken first, in the capture phase
+/// on the wrapper, and the command goes through the sync engine like every other (over the
+/// chosen transport: up the WebSocket, or a `POST` with an Idempotency-Key and retries);
+/// `ActionForm` sees the event handled and does nothing.
 #[component]
 fn AddTodo(client: BoardClient, sprint_id: Option<Id>) -> impl IntoView {
+    let action = ServerAction::<crate::server_fns::AddTodo>::new();
+    let title = RwSignal::new(String::new());
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let value = title.get_untracked();
+        if !value.trim().is_empty() {
+            client.send(Command::AddTodo { title: value, sprint_id });
+            title.set(String::new());
+        }
+    };
     view! {
-        <OneLineForm
-            class="add-todo"
-            name="title"
-            placeholder="Add a todo"
-            label="New todo title"
-            max_chars=crate::domain::MAX_TITLE_CHARS
-            button="Add"
-            on_submit=move |title| client.send(Command::AddTodo { title, sprint_id })
-        />
+        <div class="add-todo" on:submit:capture=send>
+            <ActionForm action>
+                <input type="hidden" name="board" value=client.board_id()/>
+                {sprint_id.map(|id| view! { <input type="hidden" name="sprint_id" value=id.to_string()/> })}
+                <input
+                    name="title"
+                    data-add-todo=""
+                    placeholder="Add a todo"
+                    aria-label="New todo title"
+                    maxlength=crate::domain::MAX_TITLE_CHARS.to_string()
+                    prop:value=move || title.get()
+                    on:input:target=move |ev| title.set(ev.target().value())
+                />
+                <button type="submit">"Add"</button>
+            </ActionForm>
+        </div>
     }
 }
 

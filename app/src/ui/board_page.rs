@@ -39,7 +39,12 @@ pub fn BoardPage() -> impl IntoView {
                         (Ok(Some((state, viewer))), Ok((pattern, transport))) => {
                             let poll_ms = query.read_untracked().get("poll_ms").and_then(|ms| ms.parse().ok());
                             let client = live_client(state, pattern, transport, replica, poll_ms, viewer.can_write);
-                            view! { <BoardView client viewer/> }.into_any()
+                            // A refusal of the no-script add form (`server_fns::add_todo`) comes back here.
+                            let refused = query.read_untracked().get("error");
+                            view! {
+                                {refused.map(|e| view! { <p class="notice" data-form-error="">{e}</p> })}
+                                <BoardView client viewer/>
+                            }.into_any()
                         }
                         (Ok(None), _) => view! { <NotFound/> }.into_any(),
                         (Err(err), _) => view! { <p class="notice">{err}</p> }.into_any(),

@@ -1,0 +1,119 @@
+//! The command service as Leptos server functions, for Leptos users who expect mutations
+//! to be `#[server]` functions. Both run the very service behind
+//! `POST /api/boards/{board}/commands` (the server provides it as [`crate::ssr::Commands`]):
+//! the same gate, limits, Idempotency-Key rule and refusals.
+//!
+//! * [`run_command`]: any command, JSON in and out (`POST /api/fn/run_command`).
+//! * [`add_todo`]: the board's "add a todo" form (`POST /api/fn/add_todo`, form-encoded, as
+//!   an HTML form posts). The page's `<ActionForm>` renders that form, so adding a todo
+//!   works with JavaScript disabled: the browser posts the form and is sent back to the
+//!   board. With the script running, the page sends the command through its sync engine
+//!   instead (see `ui::board`).
+//!
+//! Refusals are [`Refused`]: the HTTP status of the refusal and the message the REST API
+//! gives (`{"status":422,"error":"..."}`, answered with that status).
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::{Json, JsonEncoding};
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+use crate::api::CommandAnswer;
+use crate::domain::{Command, Id};
+
+/// A refused command, as a server function reports it: the status the REST API would
+/// answer, and its message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{error}")]
+pub struct Refused {
+    pub status: u16,
+    pub error: String,
+}
+
+impl FromServerFnError for Refused {
+    type Encoder = JsonEncoding;
+
+    /// What the server-function layer itself refuses (arguments that do not decode, a
+    /// missing one) is the client's mistake; anything else is not.
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        let status = match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) | ServerFnErrorErr::Deserialization(_) => 400,
+            _ => 500,
+        };
+        Refused { status, error: value.to_string() }
+    }
+}
+
+/// Runs any command on `board` for this request's client, as
+/// `POST /api/boards/{board}/commands` with an optional `Idempotency-Key` would.
+#[server(name = RunCommand, prefix = "/api/fn", endpoint = "run_command", input = Json)]
+pub async fn run_command(
+    board: String,
+    command: Command,
+    idempotency_key: Option<String>,
+) -> Result<CommandAnswer, Refused> {
+    service::run(&board, command, idempotency_key).await
+}
+
+/// Adds a todo at the end of a column (the backlog without `sprint_id`). A plain form post
+/// (no script) is answered with a redirect back to the board, with `?error=` when refused.
+#[server(name = AddTodo, prefix = "/api/fn", endpoint = "add_todo")]
+pub async fn add_todo(board: String, title: String, sprint_id: Option<Id>) -> Result<CommandAnswer, Refused> {
+    let result = service::run(&board, Command::AddTodo { title, sprint_id }, None).await;
+    service::back_to_board(&board, result.as_ref().err());
+    result
+}
+
+/// The server's half: find the service the server provided, run it, set the status.
+#[cfg(feature = "ssr")]
+mod service {
+    use super::Refused;
+    use crate::api::CommandAnswer;
+    use crate::domain::Command;
+
+    pub async fn run(board: &str, command: Command, key: Option<String>) -> Result<CommandAnswer, Refused> {
+        let commands = leptos::prelude::use_context::<crate::ssr::SharedCommands>()
+            .ok_or_else(|| Refused { status: 500, error: "internal error".into() })?;
+        let request = leptos::prelude::use_context::<http::request::Parts>()
+            .ok_or_else(|| Refused { status: 500, error: "internal error".into() })?;
+        let result = commands.run(board, &request, command, key).await;
+        if let Err(refused) = &result {
+            // The refusal's own status, not the generic 500 of a failed server function.
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(
+                    http::StatusCode::from_u16(refused.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                );
+            }
+        }
+        result
+    }
+
+    /// A plain HTML form post (it accepts `text/html`; the script's calls do not) goes back
+    /// to the board, which then shows the new todo, or the refusal.
+    pub fn back_to_board(board: &str, refused: Option<&Refused>) {
+        let Some(request) = leptos::prelude::use_context::<http::request::Parts>() else { return };
+        let accepts_html = request
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+        if !accepts_html {
+            return;
+        }
+        let board_path = format!("/boards/{}", encode(board));
+        match refused {
+            None => leptos_axum::redirect(&board_path),
+            Some(refused) => leptos_axum::redirect(&format!("{board_path}?error={}", encode(&refused.error))),
+        }
+    }
+
+    /// Percent-encodes everything but unreserved characters, for a path segment or a query value.
+    fn encode(text: &str) -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,83 @@
+//! `POST /api/fn/{name}`: the server's side of the Leptos server functions in
+//! `app::server_fns`. They run the one command service ([`commands::execute`]) behind the
+//! same gate as `POST /api/boards/{board}/commands`; this file only adapts the request and
+//! the refusal. The router provides `AppState` to them as `app::ssr::SharedCommands`.
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use app::api::CommandAnswer;
+use app::domain::Command;
+use app::server_fns::Refused;
+use app::ssr::Commands;
+
+use super::{commands, MAX_BODY_BYTES};
+use crate::access::{self, Presented, Role};
+use crate::error::AppError;
+use crate::limits::ClientIp;
+use crate::state::AppState;
+
+#[async_trait::async_trait]
+impl Commands for AppState {
+    async fn run(
+        &self,
+        board: &str,
+        request: &Parts,
+        command: Command,
+        idempotency_key: Option<String>,
+    ) -> Result<CommandAnswer, Refused> {
+        let result = async {
+            let grant = access::authorize(self, board, &Presented::from_headers(&request.headers), Role::Write).await?;
+            let ClientIp(ip) =
+                ClientIp::from_request_parts(&mut request.clone(), self).await.unwrap_or_else(|never| match never {});
+            commands::execute(self, &grant, ip, &command, idempotency_key.as_deref()).await
+        }
+        .await;
+        result.map_err(|err| {
+            // No `IntoResponse` carries this error to `log_errors`: report it here, once.
+            err.report();
+            Refused { status: err.status().as_u16(), error: err.to_string() }
+        })
+    }
+}
+
+/// `POST /api/fn/{name}` for a name that is no server function (each real one has its own
+/// route, registered by `leptos_routes_with_context` with the pages' context, which
+/// provides the command service): a JSON 404 like every other unknown route.
+pub async fn unknown() -> AppError {
+    AppError::NotFound("no such server function".into())
+}
+
+/// Middleware for the server functions' routes: arguments that do not decode fail before
+/// the function runs, and Leptos answers them `500`; the body (a `Refused`) knows it was
+/// the client's mistake, and the status says so.
+pub async fn refusal_status(request: Request<Body>, next: Next) -> Response {
+    let ours = request.uri().path().starts_with(PREFIX);
+    let response = next.run(request).await;
+    if !ours || response.status() != StatusCode::INTERNAL_SERVER_ERROR || !is_json(&response) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.unwrap_or_default();
+    if let Some(status) =
+        serde_json::from_slice::<Refused>(&bytes).ok().and_then(|r| StatusCode::from_u16(r.status).ok())
+    {
+        parts.status = status;
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Where `app::server_fns` mounts its functions.
+const PREFIX: &str = "/api/fn/";
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
