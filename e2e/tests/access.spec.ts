@@ -39,7 +39,7 @@ for (const transport of ['poll', 'long-poll', 'sse', 'ws']) {
     expect(cookies.find((c) => c.name === `board_key.${board.id}`)).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
 
     await api.post(`/api/boards/${board.id}/commands`, { data: { type: 'add_todo', title: 'from a tool' } });
-    await page.locator('[data-add-todo], .add-todo input').first().fill('from the page');
+    await page.locator('[data-add-todo]').first().fill('from the page');
     await page.locator('.add-todo button').first().click();
     await expectConverged(api, board.id, [page], 2);
 

@@ -13,7 +13,7 @@
 //!   each encoded once; [`broker`]: who tells subscribers that something committed (it
 //!   only carries notices); [`freshness`]: whether a replica's copy of a board is current
 //!   (the snapshot cache, head reads, the sweep for lost notices).
-//! * [`stream`]: the one subscription (replay from the log, then live, gap-repaired) that
+//! * [`stream`]: the one subscription (catch-up from the log, then live, gap-repaired) that
 //!   every transport adapts; [`recent`]: per-board values it re-reads (the head its
 //!   heartbeats report, the key generation it watches), read once per board per interval.
 //! * [`access`]: the one gate every path goes through (board keys, roles, revocation).

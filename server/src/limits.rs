@@ -68,7 +68,7 @@ impl Limits {
         let mut streams = self.streams.lock().expect("stream counts lock");
         let open = streams.entry(ip).or_default();
         if *open >= self.max_streams_per_ip {
-            metrics::counter!("board_limited_total", "limit" => "streams").increment(1);
+            Limit::Streams.count();
             return Err(AppError::TooMany {
                 message: format!("at most {} streams at once from one address", self.max_streams_per_ip),
                 retry_after: None,
@@ -80,12 +80,12 @@ impl Limits {
 
     /// One command's token; `429` with the wait when the bucket is empty.
     pub fn command(&self, ip: IpAddr) -> Result<(), AppError> {
-        take(&self.commands, ip, "commands")
+        take(&self.commands, ip, Limit::Commands)
     }
 
     /// One board creation's token.
     pub fn create_board(&self, ip: IpAddr) -> Result<(), AppError> {
-        take(&self.boards, ip, "boards")
+        take(&self.boards, ip, Limit::Boards)
     }
 
     /// Forgets buckets that are full again, so addresses seen once do not stay in memory.
@@ -107,9 +107,32 @@ fn per_minute(n: u32) -> Quota {
         .allow_burst(NonZeroU32::new(burst).expect("at least one"))
 }
 
-fn take(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr, what: &'static str) -> Result<(), AppError> {
+/// Which limit refused a request: the `limit` label of `board_limited_total`.
+#[derive(Clone, Copy, Debug)]
+enum Limit {
+    Streams,
+    Commands,
+    Boards,
+}
+
+impl Limit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Limit::Streams => "streams",
+            Limit::Commands => "commands",
+            Limit::Boards => "boards",
+        }
+    }
+
+    fn count(self) {
+        metrics::counter!("board_limited_total", "limit" => self.as_str()).increment(1);
+    }
+}
+
+fn take(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr, limit: Limit) -> Result<(), AppError> {
+    let what = limit.as_str();
     limiter.check_key(&ip).map_err(|not_until| {
-        metrics::counter!("board_limited_total", "limit" => what).increment(1);
+        limit.count();
         AppError::TooMany {
             message: format!("too many {what} from this address; slow down"),
             retry_after: Some(not_until.wait_time_from(DefaultClock::default().now())),

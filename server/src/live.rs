@@ -100,7 +100,7 @@ impl Snapshot {
     /// what it is), encoded once and shared by every subscriber.
     ///
     /// # Panics
-    /// For a delta pattern, which has no such frame: its clients replay the log.
+    /// For a delta pattern, which has no such frame: its clients catch up from the log.
     pub fn frame(&self, pattern: PatternKind) -> Bytes {
         self.frames[pattern.index()]
             .get_or_init(|| {

@@ -1,11 +1,11 @@
 //! The one subscription: `(board, pattern, since) -> stream of frames`. Every transport is
 //! a thin adapter over [`open`].
 //!
-//! The stream first replays what the client missed from the change log, then follows the
+//! The stream first catches up: it sends what the client missed from the change log, then follows the
 //! broker. Because the broker may lose or reorder notices (see `broker`), every live change
 //! is checked against the last seq sent:
 //!
-//! * `seq <= last`: already sent (the replay/live seam, or a late notice): skipped;
+//! * `seq <= last`: already sent (the catch-up/live seam, or a late notice): skipped;
 //! * `seq == last + 1`: sent;
 //! * `seq > last + 1`: a gap: the missing seqs are read from the log first;
 //! * the receiver lagged: everything since `last` is read from the log;
@@ -15,7 +15,7 @@
 //!
 //! A client behind the retained log gets `reset` and must take a fresh snapshot; so does one
 //! whose position is from another epoch of the board (see `app::api::Position`).
-//! Self-contained patterns (`poke-pull`, `push-state`) never replay history: one frame at
+//! Self-contained patterns (`poke-pull`, `push-state`) never catch up through history: one frame at
 //! the newest seq is enough.
 
 use bytes::Bytes;
@@ -30,8 +30,8 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::ChangesSince;
 
-/// How many log entries one replay query reads.
-pub const REPLAY_PAGE: i64 = 500;
+/// How many log entries one catch-up query reads.
+pub const CATCH_UP_PAGE: i64 = 500;
 /// About how many bytes of frames one catch-up page (and one poll, long-poll or
 /// `/changes` answer) carries: it stops after the frame that crosses this.
 pub const PAGE_BYTES: usize = 1024 * 1024;
@@ -80,7 +80,7 @@ pub async fn open(
     from: Option<Position>,
 ) -> Result<(u64, impl Stream<Item = Outgoing> + Send + 'static), AppError> {
     // Subscribe before reading the head: a change that commits in between is then both in
-    // the replay and on the channel, and the seq check drops the duplicate.
+    // the catch-up and on the channel, and the seq check drops the duplicate.
     let live = app.broker.subscribe(board).await;
     let head = app.head(board).await?;
     let app = app.clone();
@@ -139,20 +139,20 @@ pub async fn open(
                                     break;
                                 };
                                 last = change.seq();
-                                metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "live").increment(1);
+                                Sent::Live.count(pattern);
                                 yield Outgoing::data(Some(last), json);
                             }
                             Ok(Notice::Head(head)) if head <= last => continue,
                             Ok(Notice::Head(_)) => {
-                                metrics::counter!("board_stream_repairs_total", "cause" => "head").increment(1);
+                                Repair::Head.count();
                                 break;
                             }
                             Ok(Notice::Change(_gap)) => {
-                                metrics::counter!("board_stream_repairs_total", "cause" => "gap").increment(1);
+                                Repair::Gap.count();
                                 break;
                             }
                             Err(RecvError::Lagged(_)) => {
-                                metrics::counter!("board_stream_repairs_total", "cause" => "lagged").increment(1);
+                                Repair::Lagged.count();
                                 break;
                             }
                             Err(RecvError::Closed) => return,
@@ -163,7 +163,7 @@ pub async fn open(
                                     // A cached head may be older than what this stream sent.
                                     yield Outgoing::control(Frame::Heartbeat { head: head.max(last) });
                                     if head > last {
-                                        metrics::counter!("board_stream_repairs_total", "cause" => "heartbeat").increment(1);
+                                        Repair::Heartbeat.count();
                                         break;
                                     }
                                 }
@@ -181,6 +181,57 @@ pub async fn open(
     ))
 }
 
+/// Why a stream went back to the log: the `cause` label of `board_stream_repairs_total`.
+#[derive(Clone, Copy, Debug)]
+enum Repair {
+    /// A notice skipped a seq.
+    Gap,
+    /// The subscriber fell behind its channel.
+    Lagged,
+    /// A head read by the sweep (`freshness`) is past what was sent.
+    Head,
+    /// The heartbeat's head is past what was sent (a lost last notice).
+    Heartbeat,
+}
+
+impl Repair {
+    fn as_str(self) -> &'static str {
+        match self {
+            Repair::Gap => "gap",
+            Repair::Lagged => "lagged",
+            Repair::Head => "head",
+            Repair::Heartbeat => "heartbeat",
+        }
+    }
+
+    fn count(self) {
+        metrics::counter!("board_stream_repairs_total", "cause" => self.as_str()).increment(1);
+    }
+}
+
+/// Where a sent frame came from: the `path` label of `board_frames_sent_total`.
+#[derive(Clone, Copy, Debug)]
+enum Sent {
+    /// A live change, encoded once for every subscriber.
+    Live,
+    /// The catch-up from the log.
+    CatchUp,
+}
+
+impl Sent {
+    fn as_str(self) -> &'static str {
+        match self {
+            Sent::Live => "live",
+            Sent::CatchUp => "catch_up",
+        }
+    }
+
+    fn count(self, pattern: PatternKind) {
+        metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => self.as_str())
+            .increment(1);
+    }
+}
+
 /// Completes when the server starts shutting down (never, if nobody can signal it).
 async fn closed(mut closing: tokio::sync::watch::Receiver<bool>) {
     if closing.wait_for(|closing| *closing).await.is_ok() {
@@ -189,7 +240,7 @@ async fn closed(mut closing: tokio::sync::watch::Receiver<bool>) {
     std::future::pending::<()>().await
 }
 
-/// One page of the catch-up: the frames after `last`, at most [`REPLAY_PAGE`] of them and
+/// One page of the catch-up: the frames after `last`, at most [`CATCH_UP_PAGE`] of them and
 /// about [`PAGE_BYTES`] of JSON, and whether they reach the log's head (`false`: ask again
 /// from the last one). Never more than one page in memory, however long the log is.
 pub async fn catch_up(
@@ -203,7 +254,7 @@ pub async fn catch_up(
         let frames = if snapshot.seq() > last { vec![snapshot_frame(pattern, &snapshot)] } else { Vec::new() };
         return Ok((frames, true));
     }
-    match app.store.changes_since(board, last, REPLAY_PAGE).await? {
+    match app.store.changes_since(board, last, CATCH_UP_PAGE).await? {
         None => Err(AppError::no_board(board)),
         Some(ChangesSince::Pruned { head }) => {
             app.freshness.saw_head(board, head);
@@ -220,9 +271,8 @@ pub async fn catch_up(
                 if bytes >= PAGE_BYTES {
                     break;
                 }
-                metrics::counter!("board_frames_sent_total", "pattern" => pattern.as_str(), "path" => "replay")
-                    .increment(1);
-                // Delta patterns encode from the change alone (self-contained ones never replay).
+                Sent::CatchUp.count(pattern);
+                // Delta patterns encode from the change alone (self-contained ones never catch up this way).
                 let frame = pattern.encode(&change).expect("a delta pattern encodes from the change");
                 let json = Bytes::from(frame.to_json());
                 bytes += json.len();

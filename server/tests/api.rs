@@ -2,6 +2,7 @@
 
 mod common;
 
+use app::sync::step::Step;
 use common::{Backend, TestServer};
 use serde_json::{json, Value};
 
@@ -188,12 +189,13 @@ async fn every_refusal_changes_nothing(backend: Backend) {
 
     let raw =
         |body: &'static str| srv.http.post(&commands).header("content-type", "application/json").body(body).send();
-    let cases: Vec<(u16, reqwest::Response)> = vec![
-        (400, raw("{not json").await.unwrap()),
-        (400, raw(r#"{"type":"launch_rocket"}"#).await.unwrap()),
-        (400, raw(r#"{"type":"add_todo"}"#).await.unwrap()),
-        (400, raw(r#"{"type":"set_todo_status","id":2,"status":"blocked"}"#).await.unwrap()),
+    let cases: Vec<(&str, u16, reqwest::Response)> = vec![
+        ("a body that is not JSON", 400, raw("{not json").await.unwrap()),
+        ("an unknown command type", 400, raw(r#"{"type":"launch_rocket"}"#).await.unwrap()),
+        ("a command without its field", 400, raw(r#"{"type":"add_todo"}"#).await.unwrap()),
+        ("an unknown todo status", 400, raw(r#"{"type":"set_todo_status","id":2,"status":"blocked"}"#).await.unwrap()),
         (
+            "a command for a board that does not exist",
             404,
             srv.http
                 .post(srv.url("/api/boards/nope/commands"))
@@ -202,40 +204,98 @@ async fn every_refusal_changes_nothing(backend: Backend) {
                 .await
                 .unwrap(),
         ),
-        (404, srv.http.post(&commands).json(&json!({"type":"rename_todo","id":99,"title":"x"})).send().await.unwrap()),
-        (404, srv.http.post(&commands).json(&json!({"type":"start_sprint","id":99})).send().await.unwrap()),
-        (422, srv.http.post(&commands).json(&json!({"type":"add_todo","title":"   "})).send().await.unwrap()),
-        (422, srv.http.post(&commands).json(&json!({"type":"add_todo","title":"x".repeat(501)})).send().await.unwrap()),
-        (422, srv.http.post(&commands).json(&json!({"type":"complete_sprint","id":1})).send().await.unwrap()),
         (
+            "a todo that does not exist",
+            404,
+            srv.http.post(&commands).json(&json!({"type":"rename_todo","id":99,"title":"x"})).send().await.unwrap(),
+        ),
+        (
+            "a sprint that does not exist",
+            404,
+            srv.http.post(&commands).json(&json!({"type":"start_sprint","id":99})).send().await.unwrap(),
+        ),
+        (
+            "a blank title",
+            422,
+            srv.http.post(&commands).json(&json!({"type":"add_todo","title":"   "})).send().await.unwrap(),
+        ),
+        (
+            "a title over 500 characters",
+            422,
+            srv.http.post(&commands).json(&json!({"type":"add_todo","title":"x".repeat(501)})).send().await.unwrap(),
+        ),
+        (
+            "completing a sprint that is not active",
+            422,
+            srv.http.post(&commands).json(&json!({"type":"complete_sprint","id":1})).send().await.unwrap(),
+        ),
+        (
+            "a body over 64 KiB",
             413,
             srv.http.post(&commands).json(&json!({"type":"add_todo","title":"x".repeat(70_000)})).send().await.unwrap(),
         ),
-        (404, srv.http.get(srv.url("/api/boards/nope")).send().await.unwrap()),
-        (404, srv.http.get(srv.url("/api/boards/nope/changes?since=0")).send().await.unwrap()),
-        (400, srv.http.get(srv.url(&format!("/api/boards/{board}/sse?pattern=smoke-signals"))).send().await.unwrap()),
         (
+            "the state of a board that does not exist",
+            404,
+            srv.http.get(srv.url("/api/boards/nope")).send().await.unwrap(),
+        ),
+        (
+            "the changes of a board that does not exist",
+            404,
+            srv.http.get(srv.url("/api/boards/nope/changes?since=0")).send().await.unwrap(),
+        ),
+        (
+            "an unknown pattern on SSE",
+            400,
+            srv.http.get(srv.url(&format!("/api/boards/{board}/sse?pattern=smoke-signals"))).send().await.unwrap(),
+        ),
+        (
+            "an unknown pattern on /changes",
             400,
             srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=0&pattern=nope"))).send().await.unwrap(),
         ),
-        (400, srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=minus-one"))).send().await.unwrap()),
-        (410, srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=0"))).send().await.unwrap()),
-        (422, srv.http.post(srv.url("/api/boards")).json(&json!({"name": ""})).send().await.unwrap()),
-        (404, srv.http.get(srv.url("/api/no/such/route")).send().await.unwrap()),
-        (422, srv.http.post(&commands).json(&json!({"type":"add_todo","title":"a\u{0}b"})).send().await.unwrap()),
-        (422, srv.http.post(&commands).json(&json!({"type":"add_sprint","name":"line\nbreak"})).send().await.unwrap()),
-        (405, srv.http.delete(&commands).send().await.unwrap()),
-        (405, srv.http.put(srv.url(&format!("/api/boards/{board}"))).send().await.unwrap()),
-        (400, srv.http.get(srv.url("/api/boards/%FF%FE/changes?since=0")).send().await.unwrap()),
+        (
+            "a seq that is not a number",
+            400,
+            srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=minus-one"))).send().await.unwrap(),
+        ),
+        (
+            "a seq older than the retained log",
+            410,
+            srv.http.get(srv.url(&format!("/api/boards/{board}/changes?since=0"))).send().await.unwrap(),
+        ),
+        (
+            "a board without a name",
+            422,
+            srv.http.post(srv.url("/api/boards")).json(&json!({"name": ""})).send().await.unwrap(),
+        ),
+        ("an unknown API route", 404, srv.http.get(srv.url("/api/no/such/route")).send().await.unwrap()),
+        (
+            "a title with a control character",
+            422,
+            srv.http.post(&commands).json(&json!({"type":"add_todo","title":"a\u{0}b"})).send().await.unwrap(),
+        ),
+        (
+            "a name with a line break",
+            422,
+            srv.http.post(&commands).json(&json!({"type":"add_sprint","name":"line\nbreak"})).send().await.unwrap(),
+        ),
+        ("DELETE on the commands route", 405, srv.http.delete(&commands).send().await.unwrap()),
+        ("PUT on a board", 405, srv.http.put(srv.url(&format!("/api/boards/{board}"))).send().await.unwrap()),
+        (
+            "a board id that is not UTF-8",
+            400,
+            srv.http.get(srv.url("/api/boards/%FF%FE/changes?since=0")).send().await.unwrap(),
+        ),
     ];
-    for (i, (want, response)) in cases.into_iter().enumerate() {
-        assert_eq!(response.status().as_u16(), want, "case {i}");
-        assert_eq!(response.headers()["content-type"], "application/json", "case {i}");
+    for (case, want, response) in cases {
+        assert_eq!(response.status().as_u16(), want, "{case}");
+        assert_eq!(response.headers()["content-type"], "application/json", "{case}");
         let body: Value = response.json().await.unwrap();
-        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "case {i}: {body}");
-        if want == 400 && i == 13 {
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{case}: {body}");
+        if case.starts_with("an unknown pattern") {
             let e = body["error"].as_str().unwrap();
-            assert!(e.contains("poke-pull") && e.contains("event-diff"), "names the valid patterns: {e}");
+            assert!(e.contains("poke-pull") && e.contains("event-diff"), "{case}: names the valid patterns: {e}");
         }
     }
     assert_eq!(srv.state(&board).await, before, "no refusal changed the board");
@@ -258,17 +318,15 @@ async fn changes_backfill_rebuilds_the_board(backend: Backend) {
     for pattern in PatternKind::ALL {
         let page = srv.frames(&format!("/api/boards/{board}/changes?since=0&pattern={pattern}")).await;
         assert_eq!(page.head, server_state.seq);
-        let mut client = start.clone();
+        let mut client = srv.client_at(&board, pattern, start.clone());
         for frame in &page.frames {
             if !pattern.self_contained() {
-                assert_eq!(frame.seq(), Some(client.seq + 1), "{pattern}: in order, no gap");
+                assert_eq!(frame.seq(), Some(client.seq() + 1), "{pattern}: in order, no gap");
             }
-            match pattern.apply(&mut client, frame).unwrap() {
-                app::patterns::Applied::Applied => {}
-                app::patterns::Applied::NeedsPull => client = srv.state(&board).await,
-            }
+            let taken = client.handle(frame).await;
+            assert!(matches!(taken, Step::Applied | Step::Pull), "{pattern}: {taken:?}");
         }
-        assert_eq!(client, server_state, "{pattern} rebuilds the board from /changes");
+        assert_eq!(client.state, server_state, "{pattern} rebuilds the board from /changes");
         if pattern.self_contained() {
             assert_eq!(page.frames.len(), 1, "{pattern} needs only the latest frame");
         }

@@ -4,10 +4,9 @@
 
 mod common;
 
-use app::domain::BoardState;
-use app::patterns::{Applied, Frame, PatternKind};
+use app::patterns::{Frame, PatternKind};
 use app::sync::Transport;
-use common::{Backend, Subscriber, TestServer};
+use common::{Backend, Subscriber, TestClient, TestServer};
 use serde_json::{json, Value};
 
 fn first_half() -> Vec<Value> {
@@ -31,42 +30,24 @@ fn second_half() -> Vec<Value> {
     ]
 }
 
-/// Receives until the client reaches `target`, checking every data frame's seq.
-async fn follow(
-    srv: &TestServer,
-    board: &str,
-    sub: &mut Subscriber,
-    client: &mut BoardState,
-    seen: &mut Vec<u64>,
-    target: u64,
-) {
-    while client.seq < target {
-        for frame in sub.next_batch(client.seq).await {
-            let Some(seq) = frame.seq() else {
-                assert!(!matches!(frame, Frame::Reset { .. }), "{} / {}: unexpected reset", sub.pattern, sub.transport);
-                continue;
-            };
-            assert!(!seen.contains(&seq), "{} / {}: seq {seq} twice", sub.pattern, sub.transport);
-            seen.push(seq);
-            if seq <= client.seq {
-                // Only a poke or a state can be overtaken: by a pull that already went
-                // further. The client skips it, as the browser engine does.
-                assert!(
-                    sub.pattern.self_contained(),
-                    "{} / {}: seq {seq} after {}",
-                    sub.pattern,
-                    sub.transport,
-                    client.seq
-                );
-                continue;
+/// Receives until the client reaches `target`. The stream's properties are checked on what
+/// it sent (every seq once; for delta patterns, in order with no gap); the client applies
+/// every frame as the browser does (`TestClient`).
+async fn follow(sub: &mut Subscriber, client: &mut TestClient, seen: &mut Vec<u64>, target: u64) {
+    while client.seq() < target {
+        for frame in sub.next_batch(client.seq()).await {
+            assert!(!matches!(frame, Frame::Reset { .. }), "{} / {}: unexpected reset", sub.pattern, sub.transport);
+            if let Some(seq) = frame.seq() {
+                assert!(!seen.contains(&seq), "{} / {}: seq {seq} twice", sub.pattern, sub.transport);
+                // Only a poke or a state can be overtaken (by a pull that already went
+                // further); a delta pattern's next frame is the next seq.
+                if !sub.pattern.self_contained() {
+                    let last = seen.last().copied().unwrap_or(0);
+                    assert_eq!(seq, last + 1, "{} / {}: a gap before {seq}", sub.pattern, sub.transport);
+                }
+                seen.push(seq);
             }
-            if !sub.pattern.self_contained() {
-                assert_eq!(seq, client.seq + 1, "{} / {}: a gap before {seq}", sub.pattern, sub.transport);
-            }
-            match sub.pattern.apply(client, &frame).unwrap() {
-                Applied::Applied => {}
-                Applied::NeedsPull => *client = srv.state(board).await,
-            }
+            client.handle(&frame).await;
         }
     }
 }
@@ -77,27 +58,27 @@ async fn every_pattern_over_every_transport() {
     for pattern in PatternKind::ALL {
         for transport in Transport::ALL {
             let board = srv.create_board(&format!("{pattern} over {transport}")).await;
-            let mut client = srv.state(&board).await;
+            let mut client = srv.client(&board, pattern).await;
             let mut seen = Vec::new();
-            let mut sub = srv.subscribe(&board, transport, pattern, client.seq).await;
+            let mut sub = srv.subscribe(&board, transport, pattern, client.seq()).await;
             let mut head = 0;
             for command in first_half() {
                 head = srv.ok(&board, command).await;
             }
-            follow(&srv, &board, &mut sub, &mut client, &mut seen, head).await;
+            follow(&mut sub, &mut client, &mut seen, head).await;
             // Disconnect; changes land meanwhile; resume from the applied seq.
             sub.close().await;
             for command in second_half() {
                 head = srv.ok(&board, command).await;
             }
-            let mut sub = srv.subscribe(&board, transport, pattern, client.seq).await;
-            follow(&srv, &board, &mut sub, &mut client, &mut seen, head).await;
+            let mut sub = srv.subscribe(&board, transport, pattern, client.seq()).await;
+            follow(&mut sub, &mut client, &mut seen, head).await;
             // Live again after the resume.
             head = srv.ok(&board, json!({"type": "add_sprint", "name": "after resume"})).await;
-            follow(&srv, &board, &mut sub, &mut client, &mut seen, head).await;
+            follow(&mut sub, &mut client, &mut seen, head).await;
             sub.close().await;
 
-            assert_eq!(client, srv.state(&board).await, "{pattern} / {transport} ends on GET state");
+            assert_eq!(client.state, srv.state(&board).await, "{pattern} / {transport} ends on GET state");
             if !pattern.self_contained() {
                 assert_eq!(seen, (1..=head).collect::<Vec<_>>(), "{pattern} / {transport}: every seq once, in order");
             }

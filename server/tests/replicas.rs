@@ -9,10 +9,9 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app::domain::BoardState;
-use app::patterns::{Applied, PatternKind};
+use app::patterns::PatternKind;
 use app::sync::Transport;
-use common::{Subscriber, TestServer};
+use common::{Subscriber, TestClient, TestServer};
 use serde_json::json;
 
 /// Replicas `a` and `b` of one cluster: a fresh Postgres database, the given Redis.
@@ -69,22 +68,11 @@ impl Drop for OwnRedis {
     }
 }
 
-async fn follow(srv: &TestServer, board: &str, sub: &mut Subscriber, client: &mut BoardState, target: u64) {
-    while client.seq < target {
-        for frame in sub.next_batch(client.seq).await {
-            let Some(seq) = frame.seq() else { continue };
-            if seq <= client.seq {
-                // Only a poke or a state can be overtaken: by a pull that already went
-                // further. The client skips it, as the browser engine does.
-                assert!(sub.pattern.self_contained(), "{} / {}: seq {seq} again", sub.pattern, sub.transport);
-                continue;
-            }
-            if !sub.pattern.self_contained() {
-                assert_eq!(seq, client.seq + 1, "{} / {}: gap before {seq}", sub.pattern, sub.transport);
-            }
-            if sub.pattern.apply(client, &frame).unwrap() == Applied::NeedsPull {
-                *client = srv.state(board).await;
-            }
+/// Receives until the client reaches `target`, applying as the browser does.
+async fn follow(sub: &mut Subscriber, client: &mut TestClient, target: u64) {
+    while client.seq() < target {
+        for frame in sub.next_batch(client.seq()).await {
+            client.handle(&frame).await;
         }
     }
 }
@@ -96,8 +84,8 @@ async fn clients_on_one_replica_see_commits_on_another() {
     for pattern in PatternKind::ALL {
         for transport in Transport::ALL {
             let board = a.create_board(&format!("{pattern} {transport}")).await;
-            let mut client = b.state(&board).await;
-            let mut sub = b.subscribe(&board, transport, pattern, client.seq).await;
+            let mut client = b.client(&board, pattern).await;
+            let mut sub = b.subscribe(&board, transport, pattern, client.seq()).await;
             let mut head = 0;
             for command in [
                 json!({"type": "add_sprint", "name": "S"}),
@@ -107,9 +95,9 @@ async fn clients_on_one_replica_see_commits_on_another() {
             ] {
                 head = a.ok(&board, command).await;
             }
-            follow(&b, &board, &mut sub, &mut client, head).await;
-            assert_eq!(client, a.state(&board).await, "{pattern} / {transport} on b equals a's board");
-            assert_eq!(client, b.state(&board).await, "and b's own GET state");
+            follow(&mut sub, &mut client, head).await;
+            assert_eq!(client.state, a.state(&board).await, "{pattern} / {transport} on b equals a's board");
+            assert_eq!(client.state, b.state(&board).await, "and b's own GET state");
             sub.close().await;
         }
     }
@@ -122,18 +110,18 @@ async fn a_lost_redis_message_is_noticed_and_repaired() {
     let redis = common::redis_url();
     let (a, b) = two_replicas(&redis).await;
     let board = a.create_board("lossy").await;
-    let mut client = b.state(&board).await;
+    let mut client = b.client(&board, PatternKind::PushOps).await;
     let mut ops = b.subscribe(&board, Transport::Sse, PatternKind::PushOps, 0).await;
-    let mut state_client = client.clone();
+    let mut state_client = b.client(&board, PatternKind::PushState).await;
     let mut states = b.subscribe(&board, Transport::Ws, PatternKind::PushState, 0).await;
     a.ok(&board, json!({"type": "add_todo", "title": "1"})).await;
-    follow(&b, &board, &mut ops, &mut client, 1).await;
+    follow(&mut ops, &mut client, 1).await;
 
     // The last change's notice is lost: only the head sweep can tell.
     a.lossy.drop_next_publishes(1);
     let started = Instant::now();
     a.ok(&board, json!({"type": "add_todo", "title": "2, lost"})).await;
-    follow(&b, &board, &mut ops, &mut client, 2).await;
+    follow(&mut ops, &mut client, 2).await;
     println!("a lost last notice was repaired after {:?}", started.elapsed());
     assert!(started.elapsed() < Duration::from_secs(10));
 
@@ -141,11 +129,11 @@ async fn a_lost_redis_message_is_noticed_and_repaired() {
     a.lossy.drop_next_publishes(1);
     a.ok(&board, json!({"type": "add_todo", "title": "3, lost"})).await;
     a.ok(&board, json!({"type": "add_todo", "title": "4"})).await;
-    follow(&b, &board, &mut ops, &mut client, 4).await;
-    follow(&b, &board, &mut states, &mut state_client, 4).await;
-    assert_eq!(client, a.state(&board).await);
-    assert_eq!(state_client, client);
-    assert_eq!(b.state(&board).await, client, "b's GET state is not stale either");
+    follow(&mut ops, &mut client, 4).await;
+    follow(&mut states, &mut state_client, 4).await;
+    assert_eq!(client.state, a.state(&board).await);
+    assert_eq!(state_client.state, client.state);
+    assert_eq!(b.state(&board).await, client.state, "b's GET state is not stale either");
     a.stop().await;
     b.stop().await;
 }
@@ -197,10 +185,10 @@ async fn a_redis_restart_costs_seconds_not_changes() {
     let mut redis = OwnRedis::start();
     let (a, b) = two_replicas(&redis.url()).await;
     let board = a.create_board("restart").await;
-    let mut client = b.state(&board).await;
+    let mut client = b.client(&board, PatternKind::EventDiff).await;
     let mut sub = b.subscribe(&board, Transport::Sse, PatternKind::EventDiff, 0).await;
     a.ok(&board, json!({"type": "add_todo", "title": "before"})).await;
-    follow(&b, &board, &mut sub, &mut client, 1).await;
+    follow(&mut sub, &mut client, 1).await;
 
     redis.kill();
     // Commits go on while Redis is down (the publish fails; the log has them).
@@ -209,10 +197,10 @@ async fn a_redis_restart_costs_seconds_not_changes() {
     redis.restart();
     let started = Instant::now();
     a.ok(&board, json!({"type": "add_todo", "title": "after"})).await;
-    follow(&b, &board, &mut sub, &mut client, 4).await;
+    follow(&mut sub, &mut client, 4).await;
     println!("clients converged {:?} after Redis came back", started.elapsed());
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(client, a.state(&board).await);
+    assert_eq!(client.state, a.state(&board).await);
     // And the replicas are subscribed again: a new change arrives through Redis.
     for _ in 0..50 {
         if b.http.get(b.url("/readyz")).send().await.unwrap().status() == 200 {
@@ -222,7 +210,7 @@ async fn a_redis_restart_costs_seconds_not_changes() {
     }
     let live = Instant::now();
     a.ok(&board, json!({"type": "add_todo", "title": "live again"})).await;
-    follow(&b, &board, &mut sub, &mut client, 5).await;
+    follow(&mut sub, &mut client, 5).await;
     println!("a change after the restart arrived in {:?}", live.elapsed());
     a.stop().await;
     b.stop().await;

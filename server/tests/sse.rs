@@ -3,20 +3,21 @@
 
 mod common;
 
-use app::domain::BoardState;
-use app::patterns::{Applied, Frame, PatternKind};
-use common::{Backend, TestServer};
+use app::patterns::{Frame, PatternKind};
+use app::sync::step::Step;
+use common::{Backend, TestClient, TestServer};
 use serde_json::json;
 
-fn apply(state: &mut BoardState, frame: &Frame) {
-    assert_eq!(frame.seq(), Some(state.seq + 1), "frames arrive in seq order with no gap or repeat");
-    assert_eq!(PatternKind::EventDiff.apply(state, frame).unwrap(), Applied::Applied);
+/// The next frame, which must be the client's next seq and apply as it is.
+async fn apply(client: &mut TestClient, frame: &Frame) {
+    assert_eq!(frame.seq(), Some(client.seq() + 1), "frames arrive in seq order with no gap or repeat");
+    assert_eq!(client.handle(frame).await, Step::Applied);
 }
 
 async fn resume_across_a_reconnect(backend: Backend) {
     let srv = TestServer::start(backend).await;
     let board = srv.create_board("resume").await;
-    let mut client = srv.state(&board).await;
+    let mut client = srv.client(&board, PatternKind::EventDiff).await;
     let mut stream = srv.sse(&board, "pattern=event-diff&since=0", None).await;
     assert!(matches!(stream.next().await.1, Frame::Hello { head: 0, ref replica, .. } if replica == "test-replica"));
 
@@ -26,7 +27,7 @@ async fn resume_across_a_reconnect(backend: Backend) {
     for _ in 0..3 {
         let (id, frame) = stream.next_data().await;
         assert_eq!(id, frame.seq(), "the SSE id is the seq");
-        apply(&mut client, &frame);
+        apply(&mut client, &frame).await;
     }
     drop(stream);
 
@@ -36,20 +37,20 @@ async fn resume_across_a_reconnect(backend: Backend) {
     srv.ok(&board, json!({"type": "move_todo", "id": 3, "sprint_id": 1, "position": 0})).await;
     srv.ok(&board, json!({"type": "set_todo_status", "id": 2, "status": "done"})).await;
     srv.ok(&board, json!({"type": "complete_sprint", "id": 1})).await;
-    let mut stream = srv.sse(&board, "pattern=event-diff&since=0", Some(client.seq)).await;
+    let mut stream = srv.sse(&board, "pattern=event-diff&since=0", Some(client.seq())).await;
     assert!(matches!(stream.next().await.1, Frame::Hello { head: 7, .. }));
     for _ in 0..4 {
-        apply(&mut client, &stream.next_data().await.1);
+        apply(&mut client, &stream.next_data().await.1).await;
     }
-    // And live again after the replay: the seam neither drops nor repeats.
+    // And live again after the catch-up: the seam neither drops nor repeats.
     srv.ok(&board, json!({"type": "rename_todo", "id": 3, "title": "b2"})).await;
-    apply(&mut client, &stream.next_data().await.1);
-    assert_eq!(client, srv.state(&board).await);
+    apply(&mut client, &stream.next_data().await.1).await;
+    assert_eq!(client.state, srv.state(&board).await);
 
     // `since` in the query works the same without the header.
-    let mut stream = srv.sse(&board, &format!("pattern=event-diff&since={}", client.seq - 2), None).await;
+    let mut stream = srv.sse(&board, &format!("pattern=event-diff&since={}", client.seq() - 2), None).await;
     stream.next().await;
-    assert_eq!(stream.next_data().await.1.seq(), Some(client.seq - 1));
+    assert_eq!(stream.next_data().await.1.seq(), Some(client.seq() - 1));
     srv.stop().await;
 }
 
@@ -67,7 +68,7 @@ async fn reset_when_the_log_no_longer_reaches(backend: Backend) {
     // After the reset the stream continues live from the head.
     srv.ok(&board, json!({"type": "add_todo", "title": "t6"})).await;
     assert_eq!(stream.next_data().await.1.seq(), Some(7));
-    // Within the retained log, replay works as usual.
+    // Within the retained log, the catch-up works as usual.
     let mut stream = srv.sse(&board, "pattern=event-diff&since=5", None).await;
     stream.next().await;
     assert_eq!(stream.next_data().await.1.seq(), Some(6));
@@ -92,22 +93,19 @@ async fn every_pattern_streams_to_the_same_board(backend: Backend) {
     for pattern in PatternKind::ALL {
         let mut s = srv.sse(&board, &format!("pattern={pattern}&since=0"), None).await;
         s.next().await;
-        streams.push((pattern, s, start.clone()));
+        streams.push((s, srv.client_at(&board, pattern, start.clone())));
     }
     srv.ok(&board, json!({"type": "add_sprint", "name": "S"})).await;
     srv.ok(&board, json!({"type": "add_todo", "title": "a", "sprint_id": 1})).await;
     srv.ok(&board, json!({"type": "start_sprint", "id": 1})).await;
     srv.ok(&board, json!({"type": "complete_sprint", "id": 1})).await;
     let server_state = srv.state(&board).await;
-    for (pattern, stream, client) in &mut streams {
-        while client.seq < server_state.seq {
+    for (stream, client) in &mut streams {
+        while client.seq() < server_state.seq {
             let (_, frame) = stream.next_data().await;
-            match pattern.apply(client, &frame).unwrap() {
-                Applied::Applied => {}
-                Applied::NeedsPull => *client = srv.state(&board).await,
-            }
+            client.handle(&frame).await;
         }
-        assert_eq!(client, &server_state, "{pattern}");
+        assert_eq!(client.state, server_state, "{}", client.pattern);
     }
     srv.stop().await;
 }

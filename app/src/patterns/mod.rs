@@ -86,7 +86,7 @@ pub trait Pattern {
     /// board after it ([`snapshot_frame`](Pattern::snapshot_frame) builds that).
     fn encode(change: &ChangeRecord) -> Option<Frame>;
     /// For a self-contained pattern, the one frame that brings any client to `state`
-    /// (committed at `at`); delta patterns have none (a client replays the log instead).
+    /// (committed at `at`); delta patterns have none (a client catches up from the log instead).
     fn snapshot_frame(state: &BoardState, at: i64) -> Option<Frame>;
     /// Applies a data frame's content to a state at `frame.seq() - 1` (or older, if
     /// self-contained). The seq is set by [`PatternKind::apply`], once for all patterns.

@@ -6,7 +6,7 @@
 //! task drains in order; that task is the only writer of the state, so a backfill or a
 //! pull can never interleave with a live frame. On any error the connection is closed
 //! and reopened after a jittered, growing delay with `since` = the applied seq, so the
-//! server replays exactly what is missing.
+//! server sends exactly what is missing.
 
 use std::collections::VecDeque;
 
@@ -275,7 +275,7 @@ async fn backfill(client: BoardClient, mut since: u64) {
             }
             Err(HttpError::Status { status: 410, .. }) => return snapshot(client).await,
             Err(err) => {
-                // The stream will notice too; reconnecting replays from the applied seq.
+                // The stream will notice too; reconnecting catches up from the applied seq.
                 leptos::logging::warn!("backfill failed: {}", err.message());
                 return reconnect_now(client);
             }

@@ -16,7 +16,7 @@ pub enum Step {
     /// A poke (or a heartbeat ahead of us on a self-contained pattern): pull the state
     /// (`GET` with `If-None-Match`).
     Pull,
-    /// The server cannot replay from our seq: take a fresh snapshot.
+    /// The server cannot catch us up from our seq: take a fresh snapshot.
     Snapshot,
 }
 

@@ -279,8 +279,6 @@ fn AddTodo(client: BoardClient, sprint_id: Option<Id>) -> impl IntoView {
     view! {
         <div class="add-todo" on:submit:capture=send>
             <ActionForm action>
-                <input type="hidden" name="board" value=client.board_id()/>
-                {sprint_id.map(|id| view! { <input type="hidden" name="sprint_id" value=id.to_string()/> })}
                 <input
                     name="title"
                     data-add-todo=""
@@ -291,6 +289,9 @@ fn AddTodo(client: BoardClient, sprint_id: Option<Id>) -> impl IntoView {
                     on:input:target=move |ev| title.set(ev.target().value())
                 />
                 <button type="submit">"Add"</button>
+                // After the visible field, so `.add-todo input` still finds the title first.
+                <input type="hidden" name="board" value=client.board_id()/>
+                {sprint_id.map(|id| view! { <input type="hidden" name="sprint_id" value=id.to_string()/> })}
             </ActionForm>
         </div>
     }

@@ -7,6 +7,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::Response;
 
+use app::protocol::Transport;
+
 use super::{batch, frames_page, StreamParams};
 use crate::access::Reader;
 use crate::error::AppError;
@@ -26,7 +28,8 @@ pub async fn handler(
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
     let hold = Duration::from_secs(params.timeout.unwrap_or(DEFAULT_HOLD_SECS).min(MAX_HOLD_SECS));
-    metrics::counter!("board_polls_total", "transport" => "long-poll", "pattern" => pattern.as_str()).increment(1);
+    metrics::counter!("board_polls_total", "transport" => Transport::LongPoll.as_str(), "pattern" => pattern.as_str())
+        .increment(1);
     // A held request is a stream while it waits: it takes one of the client's slots.
     let slot = app.limits.open_stream(ip)?;
     let from = params.from.unwrap_or_default();

@@ -11,7 +11,7 @@
 //! handler took a `Reader`, so resume is checked like the first connect), a stream slot of
 //! the client's taken for as long as the stream lives, and the stream ended when the key
 //! it was opened with is revoked. Poll and long-poll take a [`batch`] of the same stream:
-//! the same replay and gap repair, cut off when nothing more is ready.
+//! the same catch-up and gap repair, cut off when nothing more is ready.
 
 pub mod long_poll;
 pub mod poll;
@@ -164,7 +164,7 @@ pub async fn batch(
             Ok(None) | Err(_) => return Ok((head, out)),
         }
     }
-    // Everything the replay produced is ready now; live changes may follow too. An answer
+    // Everything the catch-up produced is ready now; live changes may follow too. An answer
     // holds at most one page's worth of bytes: the client asks again from its last seq.
     let mut bytes = out.iter().map(|f| f.json.len()).sum::<usize>();
     while bytes < stream::PAGE_BYTES {

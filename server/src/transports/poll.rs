@@ -8,6 +8,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use app::protocol::Transport;
+
 use super::{batch, etag, foreign_epoch, frames_page, StreamParams};
 use crate::access::Reader;
 use crate::api::boards::if_none_match;
@@ -25,7 +27,8 @@ pub async fn handler(
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
     let head = app.head(&grant.board).await?;
-    metrics::counter!("board_polls_total", "transport" => "poll", "pattern" => pattern.as_str()).increment(1);
+    metrics::counter!("board_polls_total", "transport" => Transport::Poll.as_str(), "pattern" => pattern.as_str())
+        .increment(1);
     // Nothing newer: `304`, whether the client says so by its position (in this epoch) or
     // by `If-None-Match`.
     let current = match &params.from {

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use app::api::Position;
+use app::protocol::Transport;
 
 use super::{bounded, subscribe, StreamParams};
 use crate::access::Reader;
@@ -48,7 +49,7 @@ pub async fn handler(
     let (_head, frames) = subscribe(&app, &grant, Some(slot), pattern, from).await?;
     // A client that stops reading is cut off after SEND_TIMEOUT instead of held.
     let frames = bounded(frames, "sse");
-    metrics::counter!("board_stream_opened_total", "transport" => "sse", "pattern" => pattern.as_str()).increment(1);
+    metrics::counter!("board_stream_opened_total", "transport" => Transport::Sse.as_str(), "pattern" => pattern.as_str()).increment(1);
     let events = frames.map(|out| {
         // Frames are JSON, which is always valid UTF-8 and has no raw newlines.
         let mut event = Event::default().data(std::str::from_utf8(&out.json).unwrap_or_default());

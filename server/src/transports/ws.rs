@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use app::api::SocketCommand;
 use app::patterns::Frame;
+use app::protocol::Transport;
 
 use super::{subscribe, StreamParams, SEND_TIMEOUT};
 use crate::access::{Grant, Reader};
@@ -58,7 +59,7 @@ pub async fn handler(
     // Checked before the upgrade, so a bad board, pattern or key is a plain HTTP refusal.
     let slot = app.limits.open_stream(ip)?;
     let (_head, frames) = subscribe(&app, &grant, Some(slot), pattern, params.from).await?;
-    metrics::counter!("board_stream_opened_total", "transport" => "ws", "pattern" => pattern.as_str()).increment(1);
+    metrics::counter!("board_stream_opened_total", "transport" => Transport::Ws.as_str(), "pattern" => pattern.as_str()).increment(1);
     Ok(ws
         .read_buffer_size(BUFFER_BYTES)
         .write_buffer_size(BUFFER_BYTES)
@@ -179,7 +180,7 @@ async fn send<S: futures::Sink<Message> + Unpin>(
         Ok(Ok(())) => None,
         Ok(Err(_)) => Some(None),
         Err(_) => {
-            metrics::counter!("board_slow_consumers_total", "transport" => "ws").increment(1);
+            metrics::counter!("board_slow_consumers_total", "transport" => Transport::Ws.as_str()).increment(1);
             Some(Some((close_code::AGAIN, "too slow to keep up; reconnect and resume")))
         }
     }
