@@ -10,39 +10,16 @@
 //!   board. With the script running, the page sends the command through its sync engine
 //!   instead (see `ui::board`).
 //!
-//! Refusals are [`Refused`]: the HTTP status of the refusal and the message the REST API
-//! gives (`{"status":422,"error":"..."}`, answered with that status).
+//! Refusals are [`Refused`] (defined with the other bodies in `api`): the HTTP status of
+//! the refusal and the message the REST API gives (`{"status":422,"error":"..."}`,
+//! answered with that status).
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::{Json, JsonEncoding};
-use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
-use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::Json;
 
 use crate::api::CommandAnswer;
+pub use crate::api::Refused;
 use crate::domain::{Command, Id};
-
-/// A refused command, as a server function reports it: the status the REST API would
-/// answer, and its message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{error}")]
-pub struct Refused {
-    pub status: u16,
-    pub error: String,
-}
-
-impl FromServerFnError for Refused {
-    type Encoder = JsonEncoding;
-
-    /// What the server-function layer itself refuses (arguments that do not decode, a
-    /// missing one) is the client's mistake; anything else is not.
-    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        let status = match value {
-            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) | ServerFnErrorErr::Deserialization(_) => 400,
-            _ => 500,
-        };
-        Refused { status, error: value.to_string() }
-    }
-}
 
 /// Runs any command on `board` for this request's client, as
 /// `POST /api/boards/{board}/commands` with an optional `Idempotency-Key` would.

@@ -23,7 +23,7 @@ pub trait PageData: Send + Sync + 'static {
 /// The context value the server provides.
 pub type SharedPageData = Arc<dyn PageData>;
 
-/// The command service, as the server functions (`crate::server_fns`) call it. The server
+/// The command service, as the server functions (`server_fns`) call it. The server
 /// implements it with the same gate, limits and checks as `POST /api/boards/{board}/commands`
 /// and provides it as context to its server-function handler.
 #[async_trait::async_trait]
@@ -35,7 +35,7 @@ pub trait Commands: Send + Sync + 'static {
         request: &http::request::Parts,
         command: crate::domain::Command,
         idempotency_key: Option<String>,
-    ) -> Result<crate::api::CommandAnswer, crate::server_fns::Refused>;
+    ) -> Result<crate::api::CommandAnswer, crate::api::Refused>;
 }
 
 /// The context value the server provides to server functions.

@@ -127,6 +127,19 @@ test('creating a board works before the script loads, as a plain form', async ({
   expect((await state(request, id)).seq).toBe(0);
 });
 
+test('with JavaScript disabled, the home page form creates a board and opens it', async ({ browser, baseURL }) => {
+  const context = await browser.newContext({ baseURL, javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/');
+  await page.locator('.create-board input[name="name"]').fill('Made without a script');
+  await page.locator('.create-board button').click();
+  // The write link stored its key in a cookie and was dropped from the URL.
+  await expect(page).toHaveURL(/\/boards\/made-without-a-script-[A-Za-z0-9_-]{22}$/);
+  await expect(page.locator('h1')).toHaveText('Made without a script');
+  await expect(page.locator('[data-add-todo]').first()).toBeVisible();
+  await context.close();
+});
+
 test('bad pattern or transport on the page answers 400 naming the valid ones', async ({ request }) => {
   const res = await request.get('/boards/demo?pattern=carrier-pigeon');
   expect(res.status()).toBe(400);

@@ -6,7 +6,7 @@
 //! * [`config`]: settings from the environment or the command line.
 //! * [`serve`]: the accept loop (connection limit, header timeout, peer address, drain);
 //!   [`limits`]: per-client limits (streams, command and board-creation rates).
-//! * [`router`]: every route; [`api`] holds the REST handlers, [`transports`] the stream
+//! * [`router`]: every route; [`rest`] holds the REST handlers (the JSON shapes they speak are `app::api`), [`transports`] the stream
 //!   endpoints (thin adapters), [`error`] the one error type every refusal becomes.
 //! * [`store`]: the database: rows, the change log, the one write transaction.
 //! * [`state`]: what handlers share; [`live`]: a committed change and a board at one seq,
@@ -25,7 +25,6 @@
 #![recursion_limit = "256"]
 
 pub mod access;
-pub mod api;
 pub mod broker;
 pub mod config;
 pub mod error;
@@ -34,6 +33,7 @@ pub mod limits;
 pub mod live;
 pub mod page_data;
 pub mod recent;
+pub mod rest;
 pub mod router;
 pub mod seed;
 pub mod serve;

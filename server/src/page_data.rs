@@ -7,8 +7,8 @@ use app::domain::BoardState;
 use app::ssr::PageData;
 
 use crate::access::{self, Presented, Role};
-use crate::api::boards::{viewer_of, visible_boards};
 use crate::error::AppError;
+use crate::rest::boards::{viewer_of, visible_boards};
 use crate::state::AppState;
 
 #[async_trait::async_trait]

@@ -16,8 +16,8 @@ use tower_http::trace::TraceLayer;
 use app::ssr::{SharedCommands, SharedPageData};
 
 use crate::access::{origin, share};
-use crate::api::{boards, changes, commands, health, server_fns, MAX_BODY_BYTES};
 use crate::error::AppError;
+use crate::rest::{boards, changes, commands, health, server_fns, MAX_BODY_BYTES};
 use crate::state::AppState;
 use crate::transports::{self, long_poll, poll, sse, ws};
 
@@ -76,7 +76,7 @@ pub fn router(app: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A body that stalls is cut off like slow headers are (see `serve`); the extractors
-        // also bound the whole body read (`api::extract`).
+        // also bound the whole body read (`rest::extract`).
         .layer(RequestBodyTimeoutLayer::new(app.header_timeout))
         // Cross-site posts and WebSockets, and foreign Host names, never reach a handler.
         .layer(middleware::from_fn_with_state(app.origins.clone(), origin::same_origin))

@@ -1,8 +1,8 @@
 //! The `demo` board that exists on a fresh start, filled through the normal command path
 //! so its change log tells how it got there.
 
-use crate::api::commands;
 use crate::error::AppError;
+use crate::rest::commands;
 use crate::state::AppState;
 use crate::store::{NewBoard, Visibility};
 

@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use app::domain::Command;
 use app::patterns::{Frame, PatternKind};
-use server::api::commands;
 use server::config::Config;
+use server::rest::commands;
 use server::store::{NewBoard, Visibility};
 
 async fn state() -> (server::state::AppState, tempfile::TempDir) {

@@ -1,10 +1,12 @@
 //! [`BoardClient`]: the reactive handle to one board that the components read and write.
-//! On the server it only holds the rendered state; in the browser `start` attaches the
-//! engine that keeps it current.
+//! It is signals only, plus the inbox of the engine that keeps it current (`engine`
+//! attaches itself), where `switch` and `send` go. It knows nothing of the engine or the
+//! links: on the server it only holds the rendered state.
 
 use leptos::prelude::*;
 
-use super::wire::Wire;
+use super::inbox::{Inbox, Input};
+use super::wire::WireLog;
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
 use crate::protocol::Transport;
@@ -46,7 +48,7 @@ pub struct BoardClient {
     pub transport: RwSignal<Transport>,
     /// The short-poll interval in milliseconds.
     pub poll_ms: RwSignal<u32>,
-    pub wire: RwSignal<Wire>,
+    pub wire: RwSignal<WireLog>,
     /// The last refusal or failure, shown to the user until dismissed.
     pub notice: RwSignal<Option<String>>,
     /// `true` once the engine runs in the browser: the page is interactive.
@@ -56,8 +58,8 @@ pub struct BoardClient {
     /// May this browser change the board (it holds the write key, or the board is
     /// public)? Read-only viewers get no editing controls.
     pub can_write: RwSignal<bool>,
-    #[cfg(feature = "hydrate")]
-    pub(super) runtime: StoredValue<super::engine::Runtime, LocalStorage>,
+    /// The engine's inbox, once it runs: what the page asks for (switch, send) goes there.
+    engine: StoredValue<Option<Inbox>>,
 }
 
 impl BoardClient {
@@ -75,13 +77,12 @@ impl BoardClient {
             pattern: RwSignal::new(pattern),
             transport: RwSignal::new(transport),
             poll_ms: RwSignal::new(DEFAULT_POLL_MS),
-            wire: RwSignal::new(Wire::default()),
+            wire: RwSignal::new(WireLog::default()),
             notice: RwSignal::new(None),
             running: RwSignal::new(false),
             replica: RwSignal::new(replica),
             can_write: RwSignal::new(can_write),
-            #[cfg(feature = "hydrate")]
-            runtime: StoredValue::new_local(Default::default()),
+            engine: StoredValue::new(None),
         }
     }
 
@@ -89,26 +90,30 @@ impl BoardClient {
         self.board_id.get_value()
     }
 
-    /// Connects and follows the board (browser only; a no-op while rendering on the server).
-    pub fn start(self) {
-        #[cfg(feature = "hydrate")]
-        super::engine::start(self);
+    /// The engine that keeps this client current attaches here (see `engine::start`).
+    pub(super) fn attach(self, inbox: Inbox) {
+        self.engine.set_value(Some(inbox));
     }
 
     /// Switches pattern and transport live: the new stream resumes from the applied seq.
     pub fn switch(self, pattern: PatternKind, transport: Transport) {
         self.pattern.set(pattern);
         self.transport.set(transport);
-        #[cfg(feature = "hydrate")]
-        super::engine::reconnect_now(self);
+        self.tell(Input::Switch);
     }
 
     /// Sends a command. The result shows up as a frame like everyone else's change;
     /// a refusal shows in `notice`.
     pub fn send(self, command: Command) {
-        #[cfg(feature = "hydrate")]
-        super::engine::send(self, command);
-        #[cfg(not(feature = "hydrate"))]
-        let _ = command;
+        self.tell(Input::Send(command));
+    }
+
+    /// Hands an input to the engine, if it runs (not while rendering on the server).
+    fn tell(self, input: Input) {
+        self.engine.with_value(|engine| {
+            if let Some(engine) = engine {
+                let _ = engine.unbounded_send(input);
+            }
+        });
     }
 }

@@ -1,208 +1,382 @@
-//! The browser side of a subscription (compiled for `hydrate` only).
+//! The engine: keeps one board current. One loop owns the connection and is the only
+//! writer of the board, so a frame, a backfill, a pull and a reconnect can never
+//! interleave. Everything reaches it as an [`Input`] on one channel: what the links
+//! report, and what the page asks (switch, send). It runs on any [`Platform`]: the
+//! browser's, or a fake one in the tests.
 //!
-//! The transports themselves are thin links in [`super::link`]; this file is the one
-//! mechanism behind them. One connection at a time, tagged with a generation number so that events from a
-//! connection we already replaced are ignored. Frames go into one queue that a single
-//! task drains in order; that task is the only writer of the state, so a backfill or a
-//! pull can never interleave with a live frame. On any error the connection is closed
-//! and reopened after a jittered, growing delay with `since` = the applied seq, so the
-//! server sends exactly what is missing.
+//! * Each connection has a generation; what an older one reports is ignored.
+//! * A frame goes through [`step`]: apply, skip, backfill the gap from the log, pull
+//!   (coalesced: pokes that arrive meanwhile are answered by the same pull), or take a
+//!   fresh snapshot after `reset`.
+//! * A failed connection is reopened after a jittered, growing delay ([`Backoff`]), from the
+//!   applied seq, so the server sends exactly what is missing; coming back online skips
+//!   the rest of the delay.
+//! * A command goes up the WebSocket when that is the open connection (answered by `ack`
+//!   or `error`), else by `POST`; both with an Idempotency-Key, so a command whose socket
+//!   died is resent by `POST` safely.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
+use futures::channel::mpsc::{self, UnboundedReceiver};
+use futures::{FutureExt, StreamExt};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::backoff::Backoff;
 use super::client::{BoardClient, Conn};
-use super::http::{self, HttpError};
-use super::link::Link;
+use super::inbox::{Inbox, Input};
+use super::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
 use super::step::{step, Step};
 use super::wire::WireEntry;
 use crate::api::Position;
 use crate::domain::Command;
 use crate::patterns::Frame;
 
-/// The engine's non-reactive state: browser objects and bookkeeping.
-#[derive(Default)]
-pub struct Runtime {
-    /// Bumped on every (re)connect; callbacks of older connections check it and return.
+/// How many times a command is posted before the page says it was not saved.
+const POST_ATTEMPTS: usize = 6;
+/// Pulls after pokes wait up to this long, so that many clients poked at once spread out
+/// and pokes arriving meanwhile share one pull.
+const PULL_SPREAD_MS: f64 = 50.0;
+
+/// The engine for `client` on `platform`: attaches it to the client (whose `switch` and
+/// `send` then reach it) and returns the loop, to run on the page's executor until the
+/// client is gone (its page was left).
+pub fn start<P: Platform>(client: BoardClient, platform: P) -> impl std::future::Future<Output = ()> {
+    let (sender, inputs) = mpsc::unbounded();
+    client.attach(sender.clone());
+    client.running.set(true);
+    run(client, platform, sender, inputs)
+}
+
+/// The loop. `sender` is how links report back; the client holds another.
+async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, inputs: UnboundedReceiver<Input>) {
+    let online = {
+        let sender = sender.clone();
+        platform.on_online(Rc::new(move || {
+            let _ = sender.unbounded_send(Input::Online);
+        }))
+    };
+    let mut engine = Engine {
+        client,
+        platform: Rc::new(platform),
+        sender,
+        inputs,
+        deferred: VecDeque::new(),
+        generation: 0,
+        link: None,
+        backoff: Backoff::default(),
+        retry_at: None,
+        pending: Vec::new(),
+        epoch: None,
+    };
+    engine.connect();
+    while let Some(input) = engine.next_input().await {
+        // The page that owned the client is gone: so is the engine.
+        if engine.client.conn.try_get_untracked().is_none() {
+            break;
+        }
+        engine.handle(input).await;
+    }
+    engine.close();
+    drop(online);
+}
+
+struct Engine<P: Platform> {
+    client: BoardClient,
+    platform: Rc<P>,
+    /// Cloned into each link's report callback.
+    sender: Inbox,
+    inputs: UnboundedReceiver<Input>,
+    /// Inputs taken from the channel early (while coalescing pokes), handled next.
+    deferred: VecDeque<Input>,
+    /// Bumped on every (re)connect; reports tagged with an older one are ignored.
     generation: u64,
-    /// The open connection of the current transport.
-    link: Option<Link>,
-    on_online: Option<Closure<dyn FnMut(web_sys::Event)>>,
-    retry: Option<gloo_timers::callback::Timeout>,
+    /// The open connection.
+    link: Option<Box<dyn Link>>,
     backoff: Backoff,
-    queue: VecDeque<Frame>,
-    draining: bool,
-    /// Commands sent up a WebSocket and not yet acked: resent over HTTP (same key) if the
-    /// socket drops first.
+    /// When to reconnect after a failure (platform milliseconds); `None`: not waiting.
+    retry_at: Option<i64>,
+    /// Commands sent up a WebSocket and not yet answered: `(request_id, command, key)`,
+    /// posted (with the same key) if the socket dies first.
     pending: Vec<(String, Command, String)>,
-    /// The board's epoch, once a `hello` or a poll answer told it: sent with our seq, so a
+    /// The board's epoch once `hello` or a poll answer told it: sent with our seq, so a
     /// server whose board is another incarnation tells us to reset (`api::Position`).
     epoch: Option<String>,
 }
 
-impl Runtime {
+impl<P: Platform> Engine<P> {
+    /// The next input: deferred ones first, then the channel; a due reconnect when its
+    /// time comes first.
+    async fn next_input(&mut self) -> Option<Input> {
+        if let Some(input) = self.deferred.pop_front() {
+            return Some(input);
+        }
+        let Some(at) = self.retry_at else { return self.inputs.next().await };
+        let wait = (at - self.platform.now_ms()).max(0) as u32;
+        let platform = self.platform.clone();
+        let woke = {
+            let sleep = platform.sleep(wait).fuse();
+            futures::pin_mut!(sleep);
+            futures::select! {
+                input = self.inputs.next() => Some(input),
+                () = sleep => None,
+            }
+        };
+        match woke {
+            Some(input) => input,
+            None => {
+                // The backoff delay is over: reconnect, then wait for what comes next.
+                self.connect();
+                self.inputs.next().await
+            }
+        }
+    }
+
+    async fn handle(&mut self, input: Input) {
+        match input {
+            Input::Link { generation, .. } if generation != self.generation => {}
+            Input::Link { event, .. } => self.link_event(event).await,
+            Input::Switch => self.connect(),
+            Input::Online => {
+                self.backoff.reset();
+                if self.client.conn.get_untracked() == Conn::Offline {
+                    self.connect();
+                }
+            }
+            Input::Send(command) => self.send(command),
+        }
+    }
+
+    async fn link_event(&mut self, event: LinkEvent) {
+        match event {
+            LinkEvent::Opened => {
+                self.client.conn.set(Conn::Live);
+                self.backoff.reset();
+            }
+            LinkEvent::Frame(frame, bytes) => self.frame(frame, bytes).await,
+            LinkEvent::Epoch(epoch) => self.saw_epoch(&epoch),
+            LinkEvent::Request => self.client.wire.update(|w| w.requests += 1),
+            LinkEvent::Failed => self.failed(),
+            LinkEvent::Revoked => self.revoked(),
+        }
+    }
+
+    /// Where this client is: the seq it holds, in the epoch it knows.
+    fn position(&self) -> Position {
+        Position { seq: self.client.state.with_untracked(|s| s.seq), epoch: self.epoch.clone() }
+    }
+
+    fn saw_epoch(&mut self, epoch: &str) {
+        if !epoch.is_empty() {
+            self.epoch = Some(epoch.to_owned());
+        }
+    }
+
+    /// Opens the current transport from the applied seq, replacing any open connection.
+    fn connect(&mut self) {
+        self.close();
+        self.generation += 1;
+        self.retry_at = None;
+        self.client.conn.set(Conn::Connecting);
+        let generation = self.generation;
+        let sender = self.sender.clone();
+        let report: Report = Rc::new(move |event| {
+            let _ = sender.unbounded_send(Input::Link { generation, event });
+        });
+        let client = self.client;
+        let opening = Opening {
+            board: client.board_id(),
+            transport: client.transport.get_untracked(),
+            pattern: client.pattern.get_untracked(),
+            from: self.position(),
+            poll_ms: Rc::new(move || client.poll_ms.try_get_untracked().unwrap_or(super::client::DEFAULT_POLL_MS)),
+        };
+        match self.platform.open(opening, report) {
+            Some(link) => self.link = Some(link),
+            None => self.failed(),
+        }
+    }
+
     fn close(&mut self) {
         if let Some(link) = self.link.take() {
             link.close();
         }
-        self.retry = None;
     }
-}
 
-pub fn start(client: BoardClient) {
-    // Coming back online is the best moment to retry: skip the remaining backoff.
-    let on_online = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-        client.runtime.update_value(|r| r.backoff.reset());
-        reconnect_now(client);
-    });
-    if let Some(window) = web_sys::window() {
-        let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
-    }
-    client.runtime.update_value(|r| r.on_online = Some(on_online));
-    connect(client);
-    client.running.set(true);
-}
-
-pub fn reconnect_now(client: BoardClient) {
-    connect(client);
-}
-
-/// Opens the current transport from the applied seq, replacing any open connection.
-fn connect(client: BoardClient) {
-    let generation = client.runtime.try_update_value(|r| {
-        r.close();
-        r.generation += 1;
-        r.generation
-    });
-    let Some(generation) = generation else { return };
-    client.conn.set(Conn::Connecting);
-    let from = position(client);
-    let link = Link::open(client, generation, client.transport.get_untracked(), client.pattern.get_untracked(), from);
-    match link {
-        Some(link) => client.runtime.update_value(|r| r.link = Some(link)),
-        None => failed(client, generation),
-    }
-}
-
-/// Is `generation` still the current connection?
-/// Where this client is: the seq it holds, in the epoch it knows.
-pub(super) fn position(client: BoardClient) -> Position {
-    Position {
-        seq: client.state.with_untracked(|s| s.seq),
-        epoch: client.runtime.try_with_value(|r| r.epoch.clone()).flatten(),
-    }
-}
-
-/// The server told the board's epoch (in `hello` or a poll answer).
-pub(super) fn saw_epoch(client: BoardClient, epoch: &str) {
-    if !epoch.is_empty() {
-        client.runtime.update_value(|r| r.epoch = Some(epoch.to_owned()));
-    }
-}
-
-pub(super) fn current(client: BoardClient, generation: u64) -> bool {
-    client.runtime.try_with_value(|r| r.generation == generation).unwrap_or(false)
-}
-
-/// A link reports that it is connected.
-pub(super) fn opened(client: BoardClient, generation: u64) {
-    if current(client, generation) {
-        client.conn.set(Conn::Live);
-        client.runtime.update_value(|r| r.backoff.reset());
-    }
-}
-
-/// The server says this page's key no longer opens the board (a `revoked` frame, WebSocket
-/// close 4403, or 404 on a poll): stop for good, retrying cannot help.
-pub(super) fn revoked(client: BoardClient, generation: u64) {
-    if !current(client, generation) {
-        return;
-    }
-    client.runtime.update_value(|r| {
-        r.close();
-        r.generation += 1;
-        r.pending.clear();
-    });
-    client.conn.set(Conn::Revoked);
-    client.can_write.set(false);
-    client
-        .notice
-        .set(Some("Access to this board was withdrawn: its keys were changed. Ask its owner for a new link.".into()));
-}
-
-/// A link reports that it failed: close it and retry after a jittered, growing delay.
-pub(super) fn failed(client: BoardClient, generation: u64) {
-    if !current(client, generation) {
-        return;
-    }
-    let resend = client.runtime.try_update_value(|r| {
-        r.close();
-        std::mem::take(&mut r.pending)
-    });
-    client.conn.set(Conn::Offline);
-    // Commands that went up a socket that died may or may not have committed: the same
-    // Idempotency-Key over HTTP makes the retry safe either way.
-    for (_, command, key) in resend.unwrap_or_default() {
-        post(client, command, key);
-    }
-    let delay = client.runtime.try_update_value(|r| r.backoff.next_delay_ms(js_sys::Math::random())).unwrap_or(1000);
-    let timer = gloo_timers::callback::Timeout::new(delay, move || {
-        if current(client, generation) {
-            connect(client);
+    /// The connection failed: close it, post what it did not answer, and reconnect after
+    /// a jittered, growing delay.
+    fn failed(&mut self) {
+        self.close();
+        self.client.conn.set(Conn::Offline);
+        // Commands that went up a socket that died may or may not have committed: the same
+        // Idempotency-Key over HTTP makes the retry safe either way.
+        for (_, command, key) in std::mem::take(&mut self.pending) {
+            self.post(command, key);
         }
-    });
-    client.runtime.update_value(|r| r.retry = Some(timer));
+        let delay = self.backoff.next_delay_ms(self.platform.random());
+        self.retry_at = Some(self.platform.now_ms() + i64::from(delay));
+    }
+
+    /// The server says this page's key no longer opens the board (a `revoked` frame,
+    /// WebSocket close 4403, or 404 on a poll): stop for good, retrying cannot help.
+    fn revoked(&mut self) {
+        self.close();
+        self.generation += 1;
+        self.retry_at = None;
+        self.pending.clear();
+        self.client.conn.set(Conn::Revoked);
+        self.client.can_write.set(false);
+        self.client.notice.set(Some(
+            "Access to this board was withdrawn: its keys were changed. Ask its owner for a new link.".into(),
+        ));
+    }
+
+    async fn frame(&mut self, frame: Frame, bytes: usize) {
+        let now = self.platform.now_ms();
+        self.client.wire.update(|w| w.record(entry(&frame, bytes, now)));
+        match &frame {
+            Frame::Hello { replica, epoch, .. } => {
+                self.saw_epoch(epoch);
+                self.client.replica.set(replica.clone());
+                self.client.conn.set(Conn::Live);
+            }
+            Frame::Ack { request_id, .. } => {
+                self.pending.retain(|(id, ..)| Some(id) != request_id.as_ref());
+                self.client.notice.set(None);
+            }
+            Frame::Error { request_id, error, .. } => {
+                self.pending.retain(|(id, ..)| Some(id) != request_id.as_ref());
+                self.client.notice.set(Some(error.clone()));
+            }
+            Frame::Revoked {} => return self.revoked(),
+            _ => {}
+        }
+        let pattern = self.client.pattern.get_untracked();
+        let mut state = self.client.state.get_untracked();
+        match step(&mut state, pattern, &frame) {
+            Ok(Step::Applied) => self.client.state.set(state),
+            Ok(Step::Skip) => {}
+            Ok(Step::Backfill { since }) => self.backfill(since).await,
+            Ok(Step::Pull) => {
+                self.platform.sleep((self.platform.random() * PULL_SPREAD_MS) as u32).await;
+                self.drop_queued_pokes();
+                self.pull().await;
+            }
+            Ok(Step::Snapshot) => self.snapshot().await,
+            Err(err) => {
+                leptos::logging::warn!("cannot apply a frame ({err}); taking a fresh snapshot");
+                self.snapshot().await;
+            }
+        }
+    }
+
+    /// Coalesces: the pokes already waiting are answered by the pull about to be made.
+    fn drop_queued_pokes(&mut self) {
+        while let Ok(input) = self.inputs.try_recv() {
+            self.deferred.push_back(input);
+        }
+        let generation = self.generation;
+        self.deferred.retain(|input| {
+            !matches!(input, Input::Link { generation: g, event: LinkEvent::Frame(Frame::Poke { .. }, _) } if *g == generation)
+        });
+    }
+
+    /// Fetches the frames after `since` from the log, page after page, and applies them.
+    async fn backfill(&mut self, mut since: u64) {
+        loop {
+            self.client.wire.update(|w| w.requests += 1);
+            let pattern = self.client.pattern.get_untracked();
+            let from = Position { seq: since, ..self.position() };
+            match self.platform.changes(&self.client.board_id(), &from, pattern).await {
+                Ok(page) => {
+                    let mut state = self.client.state.get_untracked();
+                    for frame in &page.frames {
+                        if !matches!(step(&mut state, pattern, frame), Ok(Step::Applied | Step::Skip)) {
+                            break;
+                        }
+                    }
+                    let progressed = state.seq > since;
+                    since = state.seq;
+                    self.client.state.set(state);
+                    if since >= page.head || !progressed {
+                        return;
+                    }
+                }
+                Err(HttpError::Status { status: 410, .. }) => return self.snapshot().await,
+                Err(err) => {
+                    // Reconnecting catches up from the applied seq.
+                    leptos::logging::warn!("backfill failed: {}", err.message());
+                    return self.connect();
+                }
+            }
+        }
+    }
+
+    /// Pulls the state (`If-None-Match` our seq, in our epoch): `304` costs the server nothing.
+    async fn pull(&mut self) {
+        self.client.wire.update(|w| w.requests += 1);
+        let have = self.position();
+        match self.platform.state(&self.client.board_id(), Some(&have)).await {
+            Ok(Some(state)) if state.seq >= have.seq => self.client.state.set(state),
+            Ok(_) => {}
+            Err(err) => leptos::logging::warn!("pull failed: {}", err.message()),
+        }
+    }
+
+    /// Takes the board as it is now, whatever we hold: after `reset`, our seq may be from
+    /// another epoch, so neither a `304` nor a lower seq means anything.
+    async fn snapshot(&mut self) {
+        self.client.wire.update(|w| w.requests += 1);
+        match self.platform.state(&self.client.board_id(), None).await {
+            Ok(Some(state)) => self.client.state.set(state),
+            Ok(None) => {}
+            Err(err) => leptos::logging::warn!("snapshot failed: {}", err.message()),
+        }
+    }
+
+    /// Sends a command with a fresh Idempotency-Key: up the open connection if it carries
+    /// commands (answered by an `ack` or `error` frame), else by `POST`.
+    fn send(&mut self, command: Command) {
+        let key = format!("{:016x}{:016x}", self.random_u64(), self.random_u64());
+        let request_id = format!("{:08x}", self.random_u64() as u32);
+        if self.link.as_ref().is_some_and(|link| link.send_command(&request_id, &key, &command)) {
+            self.pending.push((request_id, command, key));
+        } else {
+            self.post(command, key);
+        }
+    }
+
+    /// `POST /commands` beside the engine, retried with the same key while the server is
+    /// unreachable, so a command applies at most once however often it is sent.
+    fn post(&self, command: Command, key: String) {
+        let (client, platform) = (self.client, self.platform.clone());
+        self.platform.spawn(async move {
+            let mut backoff = Backoff::default();
+            for _ in 0..POST_ATTEMPTS {
+                client.wire.update(|w| w.requests += 1);
+                match platform.command(&client.board_id(), &command, &key).await {
+                    Ok(_) => {
+                        client.notice.set(None);
+                        return;
+                    }
+                    Err(err) if err.retryable() => platform.sleep(backoff.next_delay_ms(platform.random())).await,
+                    Err(err) => {
+                        client.notice.set(Some(err.message()));
+                        return;
+                    }
+                }
+            }
+            client.notice.set(Some("the server cannot be reached; your change was not saved".into()));
+        });
+    }
+
+    fn random_u64(&self) -> u64 {
+        (self.platform.random() * (u64::MAX as f64)) as u64
+    }
 }
 
-/// A link received one frame's JSON.
-pub(super) fn deliver_text(client: BoardClient, generation: u64, text: &str) {
-    match serde_json::from_str::<Frame>(text) {
-        Ok(frame) => deliver(client, generation, frame, text.len()),
-        Err(err) => leptos::logging::warn!("ignoring a frame that does not parse: {err}"),
-    }
-}
-
-/// A link received a frame (`bytes`: its size on the wire).
-pub(super) fn deliver(client: BoardClient, generation: u64, frame: Frame, bytes: usize) {
-    if !current(client, generation) {
-        return;
-    }
-    client.wire.update(|w| w.record(entry(&frame, bytes)));
-    match &frame {
-        Frame::Hello { replica, epoch, .. } => {
-            saw_epoch(client, epoch);
-            client.replica.set(replica.clone());
-            client.conn.set(Conn::Live);
-        }
-        Frame::Ack { request_id, .. } => {
-            client.runtime.update_value(|r| r.pending.retain(|(id, ..)| Some(id) != request_id.as_ref()));
-            client.notice.set(None);
-        }
-        Frame::Error { request_id, error, .. } => {
-            client.runtime.update_value(|r| r.pending.retain(|(id, ..)| Some(id) != request_id.as_ref()));
-            client.notice.set(Some(error.clone()));
-        }
-        Frame::Revoked {} => return revoked(client, generation),
-        _ => {}
-    }
-    let start_drain = client
-        .runtime
-        .try_update_value(|r| {
-            r.queue.push_back(frame);
-            !std::mem::replace(&mut r.draining, true)
-        })
-        .unwrap_or(false);
-    if start_drain {
-        spawn_local(drain(client));
-    }
-}
-
-fn entry(frame: &Frame, bytes: usize) -> WireEntry {
+/// The inspector's line for a frame received at `now` (Unix ms).
+fn entry(frame: &Frame, bytes: usize, now: i64) -> WireEntry {
     let summary = match frame {
         Frame::Event { event, .. } | Frame::EventDiff { event, .. } => event.describe(),
         Frame::Ops { ops, .. } => format!("{} op(s)", ops.len()),
@@ -218,139 +392,7 @@ fn entry(frame: &Frame, bytes: usize) -> WireEntry {
         kind: frame.kind(),
         seq: frame.seq(),
         bytes,
-        latency_ms: frame.at().filter(|at| *at > 0).map(|at| js_sys::Date::now() as i64 - at),
+        latency_ms: frame.at().filter(|at| *at > 0).map(|at| now - at),
         summary,
     }
-}
-
-/// The single writer of the state: applies queued frames in order.
-async fn drain(client: BoardClient) {
-    loop {
-        let Some(frame) = client.runtime.try_update_value(|r| r.queue.pop_front()).flatten() else {
-            client.runtime.update_value(|r| r.draining = false);
-            return;
-        };
-        let pattern = client.pattern.get_untracked();
-        let mut state = client.state.get_untracked();
-        match step(&mut state, pattern, &frame) {
-            Ok(Step::Applied) => client.state.set(state),
-            Ok(Step::Skip) => {}
-            Ok(Step::Backfill { since }) => backfill(client, since).await,
-            Ok(Step::Pull) => {
-                // Coalesce: pokes already queued are answered by this one pull. A small
-                // random delay spreads the pulls of many clients poked at once.
-                gloo_timers::future::TimeoutFuture::new((js_sys::Math::random() * 50.0) as u32).await;
-                client.runtime.update_value(|r| r.queue.retain(|f| !matches!(f, Frame::Poke { .. })));
-                pull(client).await;
-            }
-            Ok(Step::Snapshot) => snapshot(client).await,
-            Err(err) => {
-                leptos::logging::warn!("cannot apply a frame ({err}); taking a fresh snapshot");
-                snapshot(client).await;
-            }
-        }
-    }
-}
-
-/// Fetches the frames after `since` from the log and applies them.
-async fn backfill(client: BoardClient, mut since: u64) {
-    loop {
-        client.wire.update(|w| w.requests += 1);
-        let pattern = client.pattern.get_untracked();
-        let from = Position { seq: since, ..position(client) };
-        match http::changes(&client.board_id(), &from, pattern).await {
-            Ok(page) => {
-                let mut state = client.state.get_untracked();
-                for frame in &page.frames {
-                    if !matches!(step(&mut state, pattern, frame), Ok(Step::Applied | Step::Skip)) {
-                        break;
-                    }
-                }
-                let progressed = state.seq > since;
-                since = state.seq;
-                client.state.set(state);
-                if since >= page.head || !progressed {
-                    return;
-                }
-            }
-            Err(HttpError::Status { status: 410, .. }) => return snapshot(client).await,
-            Err(err) => {
-                // The stream will notice too; reconnecting catches up from the applied seq.
-                leptos::logging::warn!("backfill failed: {}", err.message());
-                return reconnect_now(client);
-            }
-        }
-    }
-}
-
-/// Pulls the state (`If-None-Match` our seq, in our epoch): `304` costs the server nothing.
-async fn pull(client: BoardClient) {
-    client.wire.update(|w| w.requests += 1);
-    let have = position(client);
-    match http::state(&client.board_id(), Some(&have)).await {
-        Ok(Some(state)) if state.seq >= client.state.with_untracked(|s| s.seq) => client.state.set(state),
-        Ok(_) => {}
-        Err(err) => leptos::logging::warn!("pull failed: {}", err.message()),
-    }
-}
-
-/// Takes the board as it is now, whatever we hold: after `reset`, our seq may be from
-/// another epoch, so neither a `304` nor a lower seq means anything.
-async fn snapshot(client: BoardClient) {
-    client.wire.update(|w| w.requests += 1);
-    match http::state(&client.board_id(), None).await {
-        Ok(Some(state)) => client.state.set(state),
-        Ok(None) => {}
-        Err(err) => leptos::logging::warn!("snapshot failed: {}", err.message()),
-    }
-}
-
-/// Sends a command with a fresh Idempotency-Key: up the WebSocket when that is the open
-/// transport (answered by an `ack` or `error` frame), else by `POST`.
-pub fn send(client: BoardClient, command: Command) {
-    let key = format!("{:016x}{:016x}", random_u64(), random_u64());
-    let request_id = format!("{:08x}", random_u64() as u32);
-    let sent = client
-        .runtime
-        .try_update_value(|r| {
-            let sent = r.link.as_ref().is_some_and(|link| link.send_command(&request_id, &key, &command));
-            if sent {
-                r.pending.push((request_id.clone(), command.clone(), key.clone()));
-            }
-            sent
-        })
-        .unwrap_or(false);
-    if !sent {
-        post(client, command, key);
-    }
-}
-
-/// `POST /commands`, retried with the same key while the server is unreachable, so a
-/// command applies at most once however often it is sent.
-fn post(client: BoardClient, command: Command, key: String) {
-    spawn_local(async move {
-        let mut backoff = Backoff::default();
-        for _ in 0..6 {
-            client.wire.update(|w| w.requests += 1);
-            match http::command(&client.board_id(), &command, &key).await {
-                Ok(_) => {
-                    client.notice.set(None);
-                    return;
-                }
-                Err(err) if err.retryable() => {
-                    let delay = backoff.next_delay_ms(js_sys::Math::random());
-                    gloo_timers::future::TimeoutFuture::new(delay).await;
-                }
-                Err(err) => {
-                    client.notice.set(Some(err.message()));
-                    return;
-                }
-            }
-        }
-        client.notice.set(Some("the server cannot be reached; your change was not saved".into()));
-    });
-}
-
-fn random_u64() -> u64 {
-    (js_sys::Math::random() * (u64::MAX as f64)) as u64
 }

@@ -9,32 +9,7 @@ use crate::api::{
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
 
-#[derive(Clone, Debug)]
-pub enum HttpError {
-    /// No answer at all: offline, DNS, connection refused.
-    Network(String),
-    Status {
-        status: u16,
-        message: String,
-    },
-}
-
-impl HttpError {
-    /// Worth retrying with the same request (and Idempotency-Key)?
-    pub fn retryable(&self) -> bool {
-        match self {
-            HttpError::Network(_) => true,
-            HttpError::Status { status, .. } => matches!(status, 502..=504),
-        }
-    }
-
-    pub fn message(&self) -> String {
-        match self {
-            HttpError::Network(_) => "the server cannot be reached".into(),
-            HttpError::Status { message, .. } => message.clone(),
-        }
-    }
-}
+pub use super::platform::HttpError;
 
 async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, HttpError> {
     if !response.ok() {

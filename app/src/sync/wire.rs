@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 pub const RECENT: usize = 25;
 
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Wire {
+pub struct WireLog {
     pub recent: VecDeque<WireEntry>,
     pub frames: u64,
     pub bytes: u64,
@@ -26,7 +26,7 @@ pub struct WireEntry {
     pub summary: String,
 }
 
-impl Wire {
+impl WireLog {
     pub fn record(&mut self, entry: WireEntry) {
         self.frames += 1;
         self.bytes += entry.bytes as u64;

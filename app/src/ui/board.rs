@@ -28,7 +28,7 @@ pub fn live_client(
     // Effects run only in the browser, after hydration: that is when the engine starts.
     Effect::new(move |started: Option<()>| {
         if started.is_none() {
-            client.start();
+            crate::sync::start(client);
         }
     });
     client

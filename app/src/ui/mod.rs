@@ -32,6 +32,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // Every answer says `Referrer-Policy: no-referrer`, under which a browser
+                // sends a form's `POST` with `Origin: null`, which the origin check refuses.
+                // The page narrows the policy to `same-origin`: its own no-script forms
+                // carry their origin, and no other site ever gets a `Referer` from it.
+                <meta name="referrer" content="same-origin"/>
                 <link rel="icon" href="data:,"/>
                 <HydrationScripts options/>
                 <MetaTags/>

@@ -12,8 +12,8 @@ use app::protocol::Transport;
 
 use super::{batch, etag, foreign_epoch, frames_page, StreamParams};
 use crate::access::Reader;
-use crate::api::boards::if_none_match;
 use crate::error::AppError;
+use crate::rest::boards::if_none_match;
 use crate::state::AppState;
 
 /// A poll never holds; this only bounds the log read behind the answer.

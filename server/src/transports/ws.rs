@@ -28,10 +28,10 @@ use app::protocol::Transport;
 
 use super::{subscribe, StreamParams, SEND_TIMEOUT};
 use crate::access::{Grant, Reader};
-use crate::api::commands;
-use crate::api::MAX_BODY_BYTES;
 use crate::error::AppError;
 use crate::limits::ClientIp;
+use crate::rest::commands;
+use crate::rest::MAX_BODY_BYTES;
 use crate::state::AppState;
 use crate::stream::Outgoing;
 

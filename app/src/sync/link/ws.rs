@@ -4,10 +4,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
+use super::report_text;
 use crate::api::SocketCommand;
 use crate::domain::Command;
-use crate::sync::client::BoardClient;
-use crate::sync::engine;
+use crate::sync::platform::{Link, LinkEvent, Report};
 
 /// The server's close code for a socket whose key was revoked.
 const CLOSE_REVOKED: u16 = 4403;
@@ -19,38 +19,40 @@ pub struct WsLink {
     _on_open: Closure<dyn FnMut(web_sys::Event)>,
 }
 
-pub fn open(client: BoardClient, generation: u64, path: &str) -> Option<WsLink> {
+pub fn open(path: &str, report: Report) -> Option<WsLink> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
     let url = format!("{scheme}://{}{path}", location.host().ok()?);
     let socket = WebSocket::new(&url).ok()?;
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        if let Some(text) = event.data().as_string() {
-            engine::deliver_text(client, generation, &text);
-        }
-    });
+    let on_message = {
+        let report = report.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if let Some(text) = event.data().as_string() {
+                report_text(&report, &text);
+            }
+        })
+    };
     // `close` follows every `error`, so one handler covers both. 4403: the key was revoked.
-    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
-        if event.code() == CLOSE_REVOKED {
-            engine::revoked(client, generation)
-        } else {
-            engine::failed(client, generation)
-        }
-    });
-    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| engine::opened(client, generation));
+    let on_close = {
+        let report = report.clone();
+        Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+            report(if event.code() == CLOSE_REVOKED { LinkEvent::Revoked } else { LinkEvent::Failed })
+        })
+    };
+    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| report(LinkEvent::Opened));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     Some(WsLink { socket, _on_message: on_message, _on_close: on_close, _on_open: on_open })
 }
 
-impl WsLink {
-    pub fn close(self) {
+impl Link for WsLink {
+    fn close(self: Box<Self>) {
         self.socket.set_onclose(None);
         let _ = self.socket.close();
     }
 
-    pub fn send_command(&self, request_id: &str, key: &str, command: &Command) -> bool {
+    fn send_command(&self, request_id: &str, key: &str, command: &Command) -> bool {
         if self.socket.ready_state() != WebSocket::OPEN {
             return false;
         }

@@ -1,4 +1,5 @@
-//! The REST API of the contract. Each file is one resource:
+//! The REST API of the contract: its handlers (the JSON shapes they speak are `app::api`,
+//! shared with the browser). Each file is one resource:
 //!
 //! * [`boards`]: list, create, and read a board's state (ETag/304).
 //! * [`commands`]: the one write endpoint (Idempotency-Key, expected_version).

@@ -1,0 +1,77 @@
+//! The browser as the engine's [`Platform`]: links over `EventSource`, `WebSocket` and
+//! `fetch`, timers, `Math.random`, the `online` event. Compiled for `hydrate` only.
+
+use std::any::Any;
+use std::future::Future;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::client::BoardClient;
+use super::http;
+use super::link;
+use super::platform::{HttpError, Link, Opening, Platform, Report};
+use crate::api::{CommandAnswer, FramesPage, Position};
+use crate::domain::{BoardState, Command};
+use crate::patterns::PatternKind;
+
+pub struct Browser;
+
+/// Starts `client`'s engine in this page.
+pub fn start(client: BoardClient) {
+    leptos::task::spawn_local(super::engine::start(client, Browser));
+}
+
+impl Platform for Browser {
+    fn open(&self, opening: Opening, report: Report) -> Option<Box<dyn Link>> {
+        link::open(opening, report)
+    }
+
+    async fn changes(&self, board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError> {
+        http::changes(board, from, pattern).await
+    }
+
+    async fn state(&self, board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError> {
+        http::state(board, have).await
+    }
+
+    async fn command(&self, board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
+        http::command(board, command, key).await
+    }
+
+    async fn sleep(&self, ms: u32) {
+        gloo_timers::future::TimeoutFuture::new(ms).await;
+    }
+
+    fn random(&self) -> f64 {
+        js_sys::Math::random()
+    }
+
+    fn now_ms(&self) -> i64 {
+        js_sys::Date::now() as i64
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        leptos::task::spawn_local(task);
+    }
+
+    fn on_online(&self, wake: Rc<dyn Fn()>) -> Box<dyn Any> {
+        let callback = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| wake());
+        if let Some(window) = web_sys::window() {
+            let _ = window.add_event_listener_with_callback("online", callback.as_ref().unchecked_ref());
+        }
+        Box::new(OnlineListener(callback))
+    }
+}
+
+/// Removes the `online` listener when the engine stops.
+struct OnlineListener(Closure<dyn FnMut(web_sys::Event)>);
+
+impl Drop for OnlineListener {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            let _ = window.remove_event_listener_with_callback("online", self.0.as_ref().unchecked_ref());
+        }
+    }
+}

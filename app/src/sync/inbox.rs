@@ -1,0 +1,23 @@
+//! What the engine hears, on one channel: what the links report and what the page asks.
+//! The page's [`BoardClient`](super::BoardClient) and each link hold a sender; the engine
+//! is the one receiver.
+
+use futures::channel::mpsc::UnboundedSender;
+
+use super::platform::LinkEvent;
+use crate::domain::Command;
+
+#[derive(Debug)]
+pub enum Input {
+    /// A link reported something; `generation` says which connection.
+    Link { generation: u64, event: LinkEvent },
+    /// The page chose another pattern or transport (already set on the client).
+    Switch,
+    /// The page sends a command.
+    Send(Command),
+    /// The device came back online.
+    Online,
+}
+
+/// A sender of inputs to the engine.
+pub type Inbox = UnboundedSender<Input>;

@@ -1,0 +1,91 @@
+//! Short poll and long-poll: a loop of requests for the frames after the last seq received.
+//!
+//! * Short poll asks every `poll_ms` (default 2 s); `304` means nothing new. Cheap to build,
+//!   costly at scale, and the latency is the interval.
+//! * Long-poll asks again at once; the server holds each request until there is something
+//!   (or its timeout). Near-SSE latency over plain requests, one round trip per batch.
+//!
+//! A capped answer (its last seq below `head`) is followed at once by the next request.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use leptos::task::spawn_local;
+
+use crate::patterns::Frame;
+use crate::protocol::Transport;
+use crate::sync::http;
+use crate::sync::platform::{HttpError, Link, LinkEvent, Opening, Report};
+
+/// How long a long-poll asks the server to hold: shorter than the server's cap and typical
+/// proxy timeouts.
+const HOLD_SECS: u32 = 25;
+/// The shortest pause between short polls, whatever the page asks.
+const MIN_POLL_MS: u32 = 100;
+
+pub struct RequestLink {
+    /// Set by `close`: the loop stops before its next request, and ignores an answer in flight.
+    stopped: Rc<Cell<bool>>,
+}
+
+impl Link for RequestLink {
+    fn close(self: Box<Self>) {
+        self.stopped.set(true);
+    }
+}
+
+pub fn open(opening: Opening, report: Report) -> RequestLink {
+    let stopped = Rc::new(Cell::new(false));
+    let flag = stopped.clone();
+    spawn_local(async move {
+        let Opening { board, transport, pattern, mut from, poll_ms } = opening;
+        let mut requests = 0u32;
+        while !flag.get() {
+            report(LinkEvent::Request);
+            // A long-poll's first request is not held: its answer says we are connected.
+            let hold = (transport == Transport::LongPoll).then_some(if requests == 0 { 0 } else { HOLD_SECS });
+            let answer = http::frames(&board, transport.as_str(), pattern, &from, hold).await;
+            requests += 1;
+            if flag.get() {
+                return;
+            }
+            match answer {
+                Ok(batch) => {
+                    report(LinkEvent::Opened);
+                    let mut behind = false;
+                    if let Some((page, sizes)) = batch {
+                        if !page.epoch.is_empty() {
+                            from.epoch = Some(page.epoch.clone());
+                            report(LinkEvent::Epoch(page.epoch.clone()));
+                        }
+                        from.seq = next_since(from.seq, &page.frames);
+                        behind = from.seq < page.head;
+                        for (frame, bytes) in page.frames.into_iter().zip(sizes) {
+                            report(LinkEvent::Frame(frame, bytes));
+                        }
+                    }
+                    if behind {
+                        continue;
+                    }
+                }
+                // 404: the board is gone, or the key this page holds no longer opens it.
+                Err(HttpError::Status { status: 404, .. }) => return report(LinkEvent::Revoked),
+                Err(_) => return report(LinkEvent::Failed),
+            }
+            if transport == Transport::Poll {
+                // Read anew each time, so the page's control takes effect at once.
+                gloo_timers::future::TimeoutFuture::new(poll_ms().max(MIN_POLL_MS)).await;
+            }
+        }
+    });
+    RequestLink { stopped }
+}
+
+/// The seq to ask from next after a batch: past every frame received (a `reset` moves it
+/// to the head), so a batch is never asked for twice.
+fn next_since(since: u64, frames: &[Frame]) -> u64 {
+    frames.iter().fold(since, |acc, f| match f {
+        Frame::Reset { head } => *head,
+        other => other.seq().map_or(acc, |seq| acc.max(seq)),
+    })
+}

@@ -1,0 +1,106 @@
+//! What the engine needs from the world, and nothing more: connections to the server
+//! ([`Link`]s, which report [`LinkEvent`]s), the REST calls, time and chance. The browser
+//! provides it (`browser`); the engine's tests provide a fake one, so the whole engine runs
+//! natively (`app/tests/engine.rs`).
+
+use std::future::Future;
+use std::rc::Rc;
+
+use crate::api::{CommandAnswer, FramesPage, Position};
+use crate::domain::{BoardState, Command};
+use crate::patterns::{Frame, PatternKind};
+use crate::protocol::Transport;
+
+/// What a link reports to the engine. A link knows nothing else of it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LinkEvent {
+    /// Connected: a stream opened, or a poll got its first answer.
+    Opened,
+    /// One frame, and its size on the wire in bytes.
+    Frame(Frame, usize),
+    /// The board's epoch, as a poll answer tells it (streams say it in `hello`).
+    Epoch(String),
+    /// A request went out (the inspector counts them).
+    Request,
+    /// The connection failed or closed: the engine reconnects with backoff.
+    Failed,
+    /// The server says this page's key no longer opens the board.
+    Revoked,
+}
+
+/// How a link reports: a callback from the engine, tagged with the connection it is for.
+pub type Report = Rc<dyn Fn(LinkEvent)>;
+
+/// An open connection to the server.
+pub trait Link {
+    /// Sends a command up the connection, if it can carry one (an open WebSocket).
+    fn send_command(&self, _request_id: &str, _key: &str, _command: &Command) -> bool {
+        false
+    }
+
+    /// Closes the connection: none of its callbacks reports anything after this.
+    fn close(self: Box<Self>);
+}
+
+/// What a link is asked to open.
+#[derive(Clone)]
+pub struct Opening {
+    pub board: String,
+    pub transport: Transport,
+    pub pattern: PatternKind,
+    /// Where the client is: the stream starts after this seq, in this epoch.
+    pub from: Position,
+    /// The short-poll interval, read anew before each request (the page can change it).
+    pub poll_ms: Rc<dyn Fn() -> u32>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum HttpError {
+    /// No answer at all: offline, DNS, connection refused.
+    Network(String),
+    Status {
+        status: u16,
+        message: String,
+    },
+}
+
+impl HttpError {
+    /// Worth retrying with the same request (and Idempotency-Key)?
+    pub fn retryable(&self) -> bool {
+        match self {
+            HttpError::Network(_) => true,
+            HttpError::Status { status, .. } => matches!(status, 502..=504),
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            HttpError::Network(_) => "the server cannot be reached".into(),
+            HttpError::Status { message, .. } => message.clone(),
+        }
+    }
+}
+
+/// The world as the engine sees it. Everything runs on one thread (the browser's), so no
+/// future here needs to be `Send`; the engine is generic over this trait, never boxed.
+#[allow(async_fn_in_trait)]
+pub trait Platform: 'static {
+    /// Opens a connection that reports to `report`; `None` when it cannot even start.
+    fn open(&self, opening: Opening, report: Report) -> Option<Box<dyn Link>>;
+    /// `GET /changes`: one page of the frames after `from`.
+    async fn changes(&self, board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError>;
+    /// `GET` state; `Ok(None)` for `304` (the board is still at `have`).
+    async fn state(&self, board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError>;
+    /// `POST /commands` with an Idempotency-Key.
+    async fn command(&self, board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError>;
+    async fn sleep(&self, ms: u32);
+    /// Uniform in [0, 1): jitter, keys, request ids.
+    fn random(&self) -> f64;
+    /// Unix milliseconds (a frame's latency).
+    fn now_ms(&self) -> i64;
+    /// Runs a task beside the engine (a command's retries).
+    fn spawn(&self, task: impl Future<Output = ()> + 'static);
+    /// Calls `wake` whenever the device comes back online, for as long as the returned
+    /// guard lives.
+    fn on_online(&self, wake: Rc<dyn Fn()>) -> Box<dyn std::any::Any>;
+}

@@ -1,0 +1,320 @@
+//! The browser's engine, run natively on a fake platform: a fake server (the domain's own
+//! reducer and patterns, no network) and links the test drives by hand. Time is paused,
+//! so backoff delays are exact and cost nothing.
+//!
+//! What a page relies on: a dropped connection is reopened after a backoff delay from the
+//! seq it applied; a gap is filled from the log before later frames apply; switching
+//! transport closes the old connection, ignores what it still reports, and resumes from
+//! the applied seq; a command sent up a socket that dies is posted with the same key.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+use app::api::{CommandAnswer, FramesPage, Position};
+use app::domain::{execute, BoardState, Command};
+use app::patterns::{ChangeRecord, Frame, PatternKind};
+use app::protocol::Transport;
+use app::sync::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
+use app::sync::{BoardClient, Conn};
+use leptos::prelude::*;
+
+/// The server side: every board state by seq and each change's record.
+#[derive(Default)]
+struct Server {
+    states: Vec<BoardState>,
+    records: Vec<ChangeRecord>,
+}
+
+/// One link the engine opened, as the test sees it.
+struct Opened {
+    transport: Transport,
+    from: Position,
+    report: Report,
+    closed: Rc<RefCell<bool>>,
+    /// Commands sent up this link: `(Idempotency-Key, command)`.
+    sent: Rc<RefCell<Vec<(String, Command)>>>,
+}
+
+#[derive(Default)]
+struct World {
+    server: Server,
+    links: Vec<Opened>,
+    /// `GET /changes` calls: the seq each asked from.
+    changes_from: Vec<u64>,
+    /// `POST /commands` calls: their Idempotency-Keys.
+    posted: Vec<String>,
+}
+
+#[derive(Clone)]
+struct Fake(Rc<RefCell<World>>);
+
+struct FakeLink {
+    closed: Rc<RefCell<bool>>,
+    carries_commands: bool,
+    sent: Rc<RefCell<Vec<(String, Command)>>>,
+}
+
+impl Link for FakeLink {
+    fn send_command(&self, _request_id: &str, key: &str, command: &Command) -> bool {
+        if self.carries_commands {
+            self.sent.borrow_mut().push((key.to_owned(), command.clone()));
+        }
+        self.carries_commands
+    }
+
+    fn close(self: Box<Self>) {
+        *self.closed.borrow_mut() = true;
+    }
+}
+
+impl Platform for Fake {
+    fn open(&self, opening: Opening, report: Report) -> Option<Box<dyn Link>> {
+        let closed = Rc::new(RefCell::new(false));
+        let sent = Rc::new(RefCell::new(Vec::new()));
+        let carries_commands = opening.transport == Transport::Ws;
+        self.0.borrow_mut().links.push(Opened {
+            transport: opening.transport,
+            from: opening.from,
+            report,
+            closed: closed.clone(),
+            sent: sent.clone(),
+        });
+        Some(Box::new(FakeLink { closed, carries_commands, sent }))
+    }
+
+    async fn changes(&self, _board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError> {
+        let mut world = self.0.borrow_mut();
+        world.changes_from.push(from.seq);
+        let server = &world.server;
+        let frames = server.records[from.seq as usize..]
+            .iter()
+            .map(|record| pattern.frame_for(record, &server.states[record.seq as usize]))
+            .collect();
+        Ok(FramesPage { head: server.records.len() as u64, frames, epoch: "e".into() })
+    }
+
+    async fn state(&self, _board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError> {
+        let world = self.0.borrow();
+        let now = world.server.states.last().unwrap().clone();
+        Ok((have.map(|h| h.seq) != Some(now.seq)).then_some(now))
+    }
+
+    async fn command(&self, _board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
+        self.0.borrow_mut().posted.push(key.to_owned());
+        let record = self.commit(command);
+        Ok(CommandAnswer { seq: record.seq, id: None, event: record.event })
+    }
+
+    async fn sleep(&self, ms: u32) {
+        tokio::time::sleep(Duration::from_millis(u64::from(ms))).await;
+    }
+
+    /// No jitter: delays are the backoff's lower bound.
+    fn random(&self) -> f64 {
+        0.0
+    }
+
+    fn now_ms(&self) -> i64 {
+        // Paused tokio time, as milliseconds since the test began.
+        static START: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(tokio::time::Instant::now).elapsed().as_millis() as i64
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        tokio::task::spawn_local(task);
+    }
+
+    fn on_online(&self, _wake: Rc<dyn Fn()>) -> Box<dyn Any> {
+        Box::new(())
+    }
+}
+
+impl Fake {
+    fn new() -> Fake {
+        let world = World {
+            server: Server { states: vec![BoardState::empty("b", "B")], records: Vec::new() },
+            ..World::default()
+        };
+        Fake(Rc::new(RefCell::new(world)))
+    }
+
+    /// Commits a command on the fake server; returns its record.
+    fn commit(&self, command: &Command) -> ChangeRecord {
+        let mut world = self.0.borrow_mut();
+        let done = execute(world.server.states.last().unwrap(), command).unwrap();
+        let record = ChangeRecord::new(&done, 1);
+        world.server.records.push(record.clone());
+        world.server.states.push(done.state);
+        record
+    }
+
+    fn add(&self, title: &str) -> ChangeRecord {
+        self.commit(&Command::AddTodo { title: title.into(), sprint_id: None })
+    }
+
+    /// The frame of change `seq` in `pattern`.
+    fn frame(&self, pattern: PatternKind, seq: u64) -> Frame {
+        let world = self.0.borrow();
+        pattern.frame_for(&world.server.records[seq as usize - 1], &world.server.states[seq as usize])
+    }
+
+    /// What link `n` (0: the first opened) reports.
+    fn report(&self, n: usize, event: LinkEvent) {
+        let report = self.0.borrow().links[n].report.clone();
+        report(event);
+    }
+
+    fn links(&self) -> usize {
+        self.0.borrow().links.len()
+    }
+}
+
+/// Lets the engine run until it waits for something (paused time does not move).
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+fn client(pattern: PatternKind, transport: Transport) -> BoardClient {
+    BoardClient::new(BoardState::empty("b", "B"), pattern, transport, String::new(), true)
+}
+
+/// Runs `test` with the engine of a fresh client on a fresh fake, on one thread.
+async fn with_engine<F, Fut>(pattern: PatternKind, transport: Transport, test: F)
+where
+    F: FnOnce(BoardClient, Fake) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async move {
+            let (client, fake) = (client(pattern, transport), Fake::new());
+            tokio::task::spawn_local(app::sync::engine::start(client, fake.clone()));
+            settle().await;
+            assert_eq!(fake.links(), 1, "the engine connects at once");
+            test(client, fake).await;
+        })
+        .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_connection_reopens_after_backoff_from_the_applied_seq() {
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        for seq in 1..=2 {
+            fake.add(&format!("t{seq}"));
+            fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, seq), 100));
+        }
+        settle().await;
+        assert_eq!((client.state.get_untracked().seq, client.conn.get_untracked()), (2, Conn::Live));
+
+        let failed_at = tokio::time::Instant::now();
+        fake.report(0, LinkEvent::Failed);
+        settle().await;
+        assert_eq!(client.conn.get_untracked(), Conn::Offline);
+        assert!(*fake.0.borrow().links[0].closed.borrow(), "the failed link is closed");
+        assert_eq!(fake.links(), 1, "no reconnect before the backoff delay");
+
+        // The first delay with no jitter is half of 250 ms.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        settle().await;
+        assert_eq!(fake.links(), 2, "reconnected");
+        let reopened = {
+            let world = fake.0.borrow();
+            (world.links[1].transport, world.links[1].from.seq)
+        };
+        assert_eq!(reopened, (Transport::Sse, 2), "from the applied seq");
+        assert!(failed_at.elapsed() >= Duration::from_millis(125));
+
+        // A second failure in a row waits twice as long; a success resets the sequence.
+        fake.report(1, LinkEvent::Failed);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        settle().await;
+        assert_eq!(fake.links(), 2, "the second delay is 250 ms");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        settle().await;
+        assert_eq!(fake.links(), 3);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_gap_is_filled_from_the_log_before_later_frames_apply() {
+    with_engine(PatternKind::EventDiff, Transport::Ws, |client, fake| async move {
+        for seq in 1..=4 {
+            fake.add(&format!("t{seq}"));
+        }
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::EventDiff, 1), 100));
+        // Seq 2 and 3 never arrive on the stream; 4 does.
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::EventDiff, 4), 100));
+        settle().await;
+        assert_eq!(fake.0.borrow().changes_from, [1], "backfilled from the applied seq");
+        let state = client.state.get_untracked();
+        assert_eq!(state, fake.0.borrow().server.states[4], "the client equals the server at seq 4");
+        // A late copy of seq 3 changes nothing.
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::EventDiff, 3), 100));
+        settle().await;
+        assert_eq!(client.state.get_untracked().seq, 4);
+        assert_eq!(client.wire.get_untracked().requests, 1, "one backfill request");
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn switching_transport_resumes_from_the_applied_seq_and_ignores_the_old_link() {
+    with_engine(PatternKind::PushEvents, Transport::Poll, |client, fake| async move {
+        fake.add("one");
+        fake.add("two");
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushEvents, 1), 100));
+        settle().await;
+
+        client.switch(PatternKind::PushEvents, Transport::Ws);
+        settle().await;
+        assert!(*fake.0.borrow().links[0].closed.borrow(), "the old link is closed");
+        assert_eq!(fake.links(), 2);
+        let (transport, from) = {
+            let world = fake.0.borrow();
+            (world.links[1].transport, world.links[1].from.seq)
+        };
+        assert_eq!((transport, from), (Transport::Ws, 1));
+
+        // What the old link still reports (a request in flight) is ignored.
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushEvents, 2), 100));
+        settle().await;
+        assert_eq!(client.state.get_untracked().seq, 1, "nothing from the replaced link");
+        fake.report(1, LinkEvent::Frame(fake.frame(PatternKind::PushEvents, 2), 100));
+        settle().await;
+        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[2]);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_command_whose_socket_dies_is_posted_with_the_same_key() {
+    with_engine(PatternKind::EventDiff, Transport::Ws, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        client.send(Command::AddTodo { title: "up the socket".into(), sprint_id: None });
+        settle().await;
+        let sent = fake.0.borrow().links[0].sent.borrow().clone();
+        assert_eq!(sent.len(), 1, "sent up the WebSocket");
+        assert!(fake.0.borrow().posted.is_empty());
+
+        // The socket dies before any ack: the command goes by POST, with its key.
+        fake.report(0, LinkEvent::Failed);
+        settle().await;
+        assert_eq!(fake.0.borrow().posted, [sent[0].0.clone()]);
+
+        // Over a transport that carries no commands, a command is posted at once.
+        client.switch(PatternKind::EventDiff, Transport::Sse);
+        settle().await;
+        client.send(Command::AddTodo { title: "by POST".into(), sprint_id: None });
+        settle().await;
+        assert_eq!(fake.0.borrow().posted.len(), 2);
+        assert_eq!(fake.0.borrow().server.states.last().unwrap().todos.len(), 2);
+    })
+    .await;
+}
