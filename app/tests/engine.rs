@@ -189,6 +189,10 @@ where
     F: FnOnce(BoardClient, Fake) -> Fut,
     Fut: Future<Output = ()>,
 {
+    // Signals live in the reactive owner's arena (a sandboxed one when the workspace's
+    // server build turns that feature on): one owner for the test, set on its one thread.
+    let owner = Owner::new();
+    owner.set();
     let local = tokio::task::LocalSet::new();
     local
         .run_until(async move {
@@ -199,6 +203,7 @@ where
             test(client, fake).await;
         })
         .await;
+    drop(owner);
 }
 
 #[tokio::test(start_paused = true)]
