@@ -32,6 +32,9 @@ export default defineConfig({
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
+        // WebRTC on loopback: plain host candidates instead of mDNS names, which this
+        // machine cannot resolve.
+        '--disable-features=WebRtcHideLocalIpsWithMdns',
       ],
     },
     trace: 'retain-on-failure',

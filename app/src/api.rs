@@ -131,6 +131,13 @@ pub struct SocketCommand {
     pub command: crate::domain::Command,
 }
 
+/// A signal or relayed cursor sent up a WebSocket (`{"signal":{...}}`), as `POST /signal`
+/// takes it. Nothing answers it unless it is refused (an `error` frame).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SocketSignal {
+    pub signal: crate::presence::Signal,
+}
+
 /// Every refusal's body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiError {

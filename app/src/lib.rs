@@ -4,6 +4,8 @@
 //! * [`domain`]: the pure model, commands, events, ops, diffs and the reducer. No I/O.
 //! * [`patterns`]: the five delivery patterns, each one file: encode on the server,
 //!   apply on the client.
+//! * [`presence`]: ephemeral state (who is here, signals between tabs, relayed cursors):
+//!   never in the change log.
 //! * [`protocol`]: the names of the protocol (patterns and transports) and their parsing.
 //! * [`sync`] (browser): the client engine: one transport connection, seq and gap checks,
 //!   backfill, reconnect with jittered backoff, and the reactive board it keeps current.
@@ -22,6 +24,7 @@
 pub mod api;
 pub mod domain;
 pub mod patterns;
+pub mod presence;
 pub mod protocol;
 pub mod server_fns;
 #[cfg(feature = "ssr")]

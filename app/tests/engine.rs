@@ -16,6 +16,7 @@ use std::time::Duration;
 use app::api::{CommandAnswer, FramesPage, Position};
 use app::domain::{execute, BoardState, Command};
 use app::patterns::{ChangeRecord, Frame, PatternKind};
+use app::presence::{Cursor, Identity, Member, Signal};
 use app::protocol::Transport;
 use app::sync::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
 use app::sync::{BoardClient, Conn};
@@ -36,6 +37,10 @@ struct Opened {
     closed: Rc<RefCell<bool>>,
     /// Commands sent up this link: `(Idempotency-Key, command)`.
     sent: Rc<RefCell<Vec<(String, Command)>>>,
+    /// Signals sent up this link.
+    signals: Rc<RefCell<Vec<Signal>>>,
+    /// Who the engine said it is.
+    me: Option<Identity>,
 }
 
 #[derive(Default)]
@@ -46,6 +51,10 @@ struct World {
     changes_from: Vec<u64>,
     /// `POST /commands` calls: their Idempotency-Keys.
     posted: Vec<String>,
+    /// `POST /signal` calls.
+    signals_posted: Vec<Signal>,
+    /// Letters handed to the platform's peer mesh.
+    letters: Vec<Frame>,
 }
 
 #[derive(Clone)]
@@ -55,12 +64,20 @@ struct FakeLink {
     closed: Rc<RefCell<bool>>,
     carries_commands: bool,
     sent: Rc<RefCell<Vec<(String, Command)>>>,
+    signals: Rc<RefCell<Vec<Signal>>>,
 }
 
 impl Link for FakeLink {
     fn send_command(&self, _request_id: &str, key: &str, command: &Command) -> bool {
         if self.carries_commands {
             self.sent.borrow_mut().push((key.to_owned(), command.clone()));
+        }
+        self.carries_commands
+    }
+
+    fn send_signal(&self, signal: &Signal) -> bool {
+        if self.carries_commands {
+            self.signals.borrow_mut().push(signal.clone());
         }
         self.carries_commands
     }
@@ -74,6 +91,7 @@ impl Platform for Fake {
     fn open(&self, opening: Opening, report: Report) -> Option<Box<dyn Link>> {
         let closed = Rc::new(RefCell::new(false));
         let sent = Rc::new(RefCell::new(Vec::new()));
+        let signals = Rc::new(RefCell::new(Vec::new()));
         let carries_commands = opening.transport == Transport::Ws;
         self.0.borrow_mut().links.push(Opened {
             transport: opening.transport,
@@ -81,8 +99,10 @@ impl Platform for Fake {
             report,
             closed: closed.clone(),
             sent: sent.clone(),
+            signals: signals.clone(),
+            me: opening.me,
         });
-        Some(Box::new(FakeLink { closed, carries_commands, sent }))
+        Some(Box::new(FakeLink { closed, carries_commands, sent, signals }))
     }
 
     async fn changes(&self, _board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError> {
@@ -106,6 +126,15 @@ impl Platform for Fake {
         self.0.borrow_mut().posted.push(key.to_owned());
         let record = self.commit(command);
         Ok(CommandAnswer { seq: record.seq, id: None, event: record.event })
+    }
+
+    async fn signal(&self, _board: &str, signal: &Signal) -> Result<(), HttpError> {
+        self.0.borrow_mut().signals_posted.push(signal.clone());
+        Ok(())
+    }
+
+    fn letter(&self, frame: Frame) {
+        self.0.borrow_mut().letters.push(frame);
     }
 
     async fn sleep(&self, ms: u32) {
@@ -320,6 +349,55 @@ async fn a_command_whose_socket_dies_is_posted_with_the_same_key() {
         settle().await;
         assert_eq!(fake.0.borrow().posted.len(), 2);
         assert_eq!(fake.0.borrow().server.states.last().unwrap().todos.len(), 2);
+    })
+    .await;
+}
+
+/// Ephemeral frames never touch the board: a presence list replaces the last one (and
+/// drops the cursors of tabs that left), letters go to the peer mesh; the page's signals go
+/// up the WebSocket while it is open, else by `POST`; a new name reconnects carrying it.
+#[tokio::test(start_paused = true)]
+async fn presence_and_signals_stay_beside_the_board() {
+    with_engine(PatternKind::PushOps, Transport::Ws, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        let member = |client: &str| Member {
+            person: format!("p-{client}"),
+            name: format!("Name {client}"),
+            tabs: 1,
+            clients: vec![client.to_owned()],
+            via: Vec::new(),
+        };
+        client.cursors.update(|c| {
+            c.insert(
+                "gone".into(),
+                app::sync::client::RemoteCursor { x: 0.1, y: 0.1, link: app::sync::client::CursorLink::Relay },
+            );
+        });
+        fake.report(0, LinkEvent::Frame(Frame::Presence { rev: 7, members: vec![member("a"), member("b")] }, 50));
+        let cursor = Frame::Cursor { from: "b".into(), x: 0.5, y: 0.25 };
+        fake.report(0, LinkEvent::Frame(cursor.clone(), 40));
+        settle().await;
+        assert_eq!(client.presence.get_untracked().len(), 2);
+        assert!(client.cursors.get_untracked().is_empty(), "a cursor of a tab no longer listed is dropped");
+        assert_eq!(fake.0.borrow().letters, [cursor]);
+        assert_eq!(client.state.get_untracked().seq, 0, "presence moves no seq");
+
+        let signal = Signal { from: "a".into(), to: "*".into(), data: None, cursor: Some(Cursor { x: 0.2, y: 0.2 }) };
+        client.signal(signal.clone());
+        settle().await;
+        assert_eq!(*fake.0.borrow().links[0].signals.borrow(), std::slice::from_ref(&signal), "up the open WebSocket");
+        client.switch(PatternKind::PushOps, Transport::Sse);
+        settle().await;
+        client.signal(signal.clone());
+        settle().await;
+        assert_eq!(fake.0.borrow().signals_posted, [signal], "posted when the connection cannot carry it");
+
+        client.me.set(Some(Identity { client: "a".into(), person: "p".into(), name: "Old".into() }));
+        assert_eq!(client.rename("  New name "), Some("New name".into()));
+        settle().await;
+        let world = fake.0.borrow();
+        let me = world.links.last().unwrap().me.clone().unwrap();
+        assert_eq!((world.links.len(), me.name.as_str()), (3, "New name"), "reconnected under the new name");
     })
     .await;
 }

@@ -16,6 +16,12 @@
 //! self-contained patterns, poke-pull and push-state, the newest frame may stand for several);
 //! the run fails otherwise, so a fast but lossy build cannot print a good figure.
 //!
+//! Then presence: `--presence-clients` tabs (default: `--clients`, at most 1,000) join one
+//! board, each its own SSE stream with a client id, until every one has seen the full
+//! list; then all leave, until a watcher sees the list empty. It prints the lists sent (each
+//! client counts what it received), their bytes, and the server's CPU time: the cost of a
+//! full list per change, which grows with the square of the tabs, made visible.
+//!
 //! Bounded in count and time: at most 5,000 clients and 1,000 changes, a 120 s deadline per
 //! transport, and only loopback traffic. `cargo test -p server --bench fanout -- --clients 20`
 //! runs the same program unoptimised, as a quick check that it still works.
@@ -54,6 +60,9 @@ struct Args {
     /// The poll transport's interval.
     #[arg(long, default_value_t = 1000)]
     poll_ms: u64,
+    /// Tabs in the presence run (0: none; default: `--clients`, at most 1,000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    presence_clients: Option<u64>,
     // `cargo bench` passes `--bench` to every bench binary; accept and ignore it.
     #[arg(long, hide = true)]
     bench: bool,
@@ -114,6 +123,123 @@ async fn main() {
     }
     println!();
     println!("latency: from sending the command to a client's receipt; rss/client: server VmRSS growth with the clients connected, divided by their number");
+
+    let tabs = args.presence_clients.unwrap_or(args.clients.min(1000));
+    if tabs > 0 {
+        let server = Server::start().await;
+        let run = tokio::time::timeout(Duration::from_secs(120), presence(&server, tabs))
+            .await
+            .expect("presence: not done within 120 s");
+        println!();
+        println!("presence: {tabs} tabs join one board over SSE, then leave (lists coalesced to at most 10 a second)");
+        println!(
+            "  all joined and listed everywhere in {}; all gone from the list in {}",
+            ms(run.joined),
+            ms(run.left)
+        );
+        println!(
+            "  lists received: {} ({:.1} per tab), {:.1} MiB ({:.1} KiB per tab); largest list {:.1} KiB",
+            run.frames,
+            run.frames as f64 / tabs as f64,
+            run.bytes as f64 / (1024.0 * 1024.0),
+            run.bytes as f64 / 1024.0 / tabs as f64,
+            run.largest as f64 / 1024.0
+        );
+        println!("  server CPU: {} for the joins, {} for the leaves", ms(run.cpu_join), ms(run.cpu_leave));
+    }
+}
+
+/// What the presence run measured.
+struct PresenceRun {
+    joined: Duration,
+    left: Duration,
+    frames: u64,
+    bytes: u64,
+    largest: usize,
+    cpu_join: Duration,
+    cpu_leave: Duration,
+}
+
+/// `tabs` tabs join, each an SSE stream with its own client id, until each has seen the
+/// whole list; then they all leave, until a watcher (a stream with no id) sees it empty.
+async fn presence(server: &Server, tabs: u64) -> PresenceRun {
+    let board = server.create_board("bench-presence").await;
+    let (joined_tx, mut joined_rx) = tokio::sync::mpsc::channel::<()>(tabs as usize);
+    let (leave_tx, leave_rx) = tokio::sync::watch::channel(false);
+    let cpu_start = server.cpu();
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for i in 0..tabs {
+        let url = format!("{}/api/boards/{board}/sse?client=c{i}&person=p{i}&name=Tab%20{i}", server.base);
+        let (joined, mut leave) = (joined_tx.clone(), leave_rx.clone());
+        clients.push(tokio::spawn(async move {
+            let (mut frames, mut bytes, mut largest) = (0u64, 0u64, 0usize);
+            let r = reqwest::get(url).await.expect("SSE connects");
+            let mut body = r.bytes_stream();
+            let mut buf = String::new();
+            let mut told = false;
+            loop {
+                let chunk = tokio::select! {
+                    chunk = body.next() => chunk.expect("the stream stays open").expect("SSE reads"),
+                    _ = leave.wait_for(|leave| *leave) => return (frames, bytes, largest),
+                };
+                buf.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+                while let Some(end) = buf.find("\n\n") {
+                    let event: String = buf.drain(..end + 2).collect();
+                    let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).collect();
+                    if let Ok(Frame::Presence { members, .. }) = serde_json::from_str::<Frame>(data.trim()) {
+                        frames += 1;
+                        bytes += data.len() as u64;
+                        largest = largest.max(data.len());
+                        if members.len() as u64 == tabs && !told {
+                            told = true;
+                            joined.send(()).await.unwrap();
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for _ in 0..tabs {
+        joined_rx.recv().await.expect("every tab sees the whole list");
+    }
+    let joined = started.elapsed();
+    let cpu_joined = server.cpu();
+
+    let watcher = reqwest::get(format!("{}/api/boards/{board}/sse", server.base)).await.expect("SSE connects");
+    let mut watching = watcher.bytes_stream();
+    let leaving = Instant::now();
+    leave_tx.send(true).unwrap();
+    let (mut frames, mut bytes, mut largest) = (0, 0, 0);
+    for client in clients {
+        let (f, b, l) = client.await.expect("a tab panicked");
+        frames += f;
+        bytes += b;
+        largest = largest.max(l);
+    }
+    let mut buf = String::new();
+    'watch: loop {
+        let chunk = watching.next().await.expect("the watcher's stream stays open").expect("SSE reads");
+        buf.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        while let Some(end) = buf.find("\n\n") {
+            let event: String = buf.drain(..end + 2).collect();
+            let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).collect();
+            if let Ok(Frame::Presence { members, .. }) = serde_json::from_str::<Frame>(data.trim()) {
+                if members.is_empty() {
+                    break 'watch;
+                }
+            }
+        }
+    }
+    PresenceRun {
+        joined,
+        left: leaving.elapsed(),
+        frames,
+        bytes,
+        largest,
+        cpu_join: cpu_joined - cpu_start,
+        cpu_leave: server.cpu() - cpu_joined,
+    }
 }
 
 /// One transport: connect, commit, collect, check.

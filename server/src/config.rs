@@ -93,6 +93,21 @@ pub struct Config {
     /// Seconds a stored Idempotency-Key answer is kept.
     #[arg(long, env = "IDEMPOTENCY_TTL", default_value_t = 24 * 60 * 60)]
     pub idempotency_ttl: u64,
+
+    /// STUN and TURN servers for the page's WebRTC cursors: the `iceServers` of an
+    /// `RTCConfiguration`, as JSON (`[{"urls":"stun:stun.example.org:3478"}]`). Browsers on
+    /// one machine or network need none; across NATs they need STUN, and TURN where
+    /// peer-to-peer fails (else their cursors go through the server's relay).
+    #[arg(long, env = "ICE_SERVERS", default_value = "[]", value_parser = parse_ice_servers)]
+    pub ice_servers: String,
+}
+
+/// `ICE_SERVERS` must be a JSON array (of `RTCIceServer` objects); kept as given.
+fn parse_ice_servers(value: &str) -> Result<String, String> {
+    match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(serde_json::Value::Array(_)) => Ok(value.to_owned()),
+        _ => Err("ICE_SERVERS must be a JSON array such as [{\"urls\":\"stun:stun.example.org:3478\"}]".into()),
+    }
 }
 
 /// `10.0.0.2` (one address) or `10.0.0.0/8` (a network).

@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use app::domain::op;
 use app::patterns::ChangeRecord;
 
-use crate::broker::{Broker, Listener, Notice};
+use crate::broker::{Broker, Notice};
 use crate::error::AppError;
 use crate::live::{LiveChange, Snapshot};
 use crate::recent::Recent;
@@ -181,10 +181,13 @@ impl Freshness {
     }
 }
 
-/// What a broker between replicas hands over: the board after a remote change when this
-/// replica held the one before it, and an early sweep after a reconnect.
-impl Listener for Freshness {
-    fn heard(&self, board: String, record: ChangeRecord) -> LiveChange {
+/// What a broker between replicas hands over (through the server's `broker::Listener`):
+/// the board after a remote change when this replica held the one before it, and an early
+/// sweep after a reconnect.
+impl Freshness {
+    /// A change committed on another replica: its notice, with the board after it when
+    /// this replica held the one before.
+    pub fn heard(&self, board: String, record: ChangeRecord) -> LiveChange {
         let after = match self.cached(&board) {
             Some(before) if before.seq() + 1 == record.seq => {
                 let mut state = (*before.state).clone();
@@ -204,7 +207,8 @@ impl Listener for Freshness {
         LiveChange::with_snapshot(board, record, after.as_ref())
     }
 
-    fn reconnected(&self) {
+    /// The connection to the other replicas is back: sweep now, not at the next turn.
+    pub fn reconnected(&self) {
         self.sweep_now.notify_one();
     }
 }

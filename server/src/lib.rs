@@ -16,6 +16,8 @@
 //! * [`stream`]: the one subscription (catch-up from the log, then live, gap-repaired) that
 //!   every transport adapts; [`recent`]: per-board values it re-reads (the head its
 //!   heartbeats report, the key generation it watches), read once per board per interval.
+//! * [`presence`]: ephemeral state beside the log: who is on each board, signals between
+//!   tabs, relayed cursors (never stored, no seq; between replicas through the broker).
 //! * [`access`]: the one gate every path goes through (board keys, roles, revocation).
 //! * [`page_data`]: what the pages read while rendering; [`seed`]: the `demo` board.
 //!
@@ -32,6 +34,7 @@ pub mod freshness;
 pub mod limits;
 pub mod live;
 pub mod page_data;
+pub mod presence;
 pub mod recent;
 pub mod rest;
 pub mod router;
@@ -55,6 +58,7 @@ use crate::broker::redis::RedisBroker;
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::freshness::Freshness;
+use crate::presence::Presence;
 use crate::recent::Recent;
 use crate::state::AppState;
 use crate::store::Store;
@@ -78,16 +82,20 @@ pub async fn build_state(
     let replica: Arc<str> = config.replica(local).into();
     let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
     let freshness = Arc::new(Freshness::new(store.clone(), heartbeat));
+    let presence = Arc::new(Presence::default());
     // REDIS_URL makes this process one replica of a cluster; without it, one process.
     let broker: Arc<dyn Broker> = match &config.redis_url {
         Some(url) => {
-            let redis: Arc<dyn Broker> = Arc::new(RedisBroker::start(url, replica.clone(), freshness.clone()).await?);
+            let others = Arc::new(FromOthers { freshness: freshness.clone(), presence: presence.clone() });
+            let redis: Arc<dyn Broker> = Arc::new(RedisBroker::start(url, replica.clone(), others).await?);
             // Redis can lose notices: sweep the heads until the server closes.
             tokio::spawn(freshness.clone().keep_sweeping(redis.clone(), closing.clone()));
             redis
         }
         None => Arc::new(MemoryBroker::default()),
     };
+    presence.attach(broker.clone());
+    tokio::spawn(presence.clone().keep_ticking(closing.clone()));
     let leptos = LeptosOptions::builder()
         .output_name("frontend")
         .site_root(config.site_root.to_string_lossy().to_string())
@@ -98,6 +106,8 @@ pub async fn build_state(
         store,
         broker,
         freshness,
+        presence,
+        ice_servers: config.ice_servers.as_str().into(),
         replica,
         heartbeat,
         key_revs: Arc::new(Recent::new(access::CHECK_EVERY)),
@@ -116,6 +126,29 @@ pub async fn build_state(
     };
     seed::seed_demo(&app).await?;
     Ok(app)
+}
+
+/// What this replica does with what the other replicas say: changes go to `freshness`
+/// (which may know the board after them), ephemeral messages to `presence`; a reconnect
+/// concerns both, since whatever was said meanwhile is lost.
+struct FromOthers {
+    freshness: Arc<Freshness>,
+    presence: Arc<Presence>,
+}
+
+impl broker::Listener for FromOthers {
+    fn heard(&self, board: String, record: app::patterns::ChangeRecord) -> live::LiveChange {
+        self.freshness.heard(board, record)
+    }
+
+    fn ephemeral(&self, board: &str, replica: &str, message: serde_json::Value) {
+        self.presence.heard(board, replica, message);
+    }
+
+    fn reconnected(&self) {
+        self.freshness.reconnected();
+        self.presence.reconnected();
+    }
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains open requests.

@@ -3,7 +3,9 @@
 //! * concurrent streams (SSE, WebSocket, a held long-poll) per client IP → `429`;
 //! * commands per client IP, HTTP and WebSocket together, a token bucket → `429` with
 //!   `Retry-After` (over a WebSocket: an `error` frame with status 429);
-//! * boards created per client IP, the same way.
+//! * boards created per client IP, the same way;
+//! * signals and relayed cursors per tab (presence: `POST /signal` or up a WebSocket) →
+//!   `429` with `Retry-After`: a tab is one person's page, which never needs more.
 //!
 //! The client IP is the socket peer, or the last `X-Forwarded-For` hop when the peer is a
 //! trusted proxy (nginx in the cluster): only the hop the proxy itself added can be
@@ -35,7 +37,18 @@ pub struct Limits {
     streams: Mutex<HashMap<IpAddr, u32>>,
     commands: DefaultKeyedRateLimiter<IpAddr>,
     boards: DefaultKeyedRateLimiter<IpAddr>,
+    /// Per `board/client`: WebRTC offers, answers and candidates.
+    signals: DefaultKeyedRateLimiter<String>,
+    /// Per `board/client`: relayed cursor positions.
+    cursors: DefaultKeyedRateLimiter<String>,
 }
+
+/// Signals a tab may send a second, in bursts of [`SIGNAL_BURST`]: joining a mesh of eight
+/// peers takes an offer or answer and a few ICE candidates for each.
+pub const SIGNALS_PER_SECOND: u32 = 20;
+pub const SIGNAL_BURST: u32 = 200;
+/// Relayed cursor positions a tab may send a second (the page sends at most 20).
+pub const CURSORS_PER_SECOND: u32 = 30;
 
 impl Limits {
     pub fn new(config: &Config) -> Self {
@@ -45,6 +58,11 @@ impl Limits {
             streams: Mutex::new(HashMap::new()),
             commands: RateLimiter::keyed(per_minute(config.commands_per_minute)),
             boards: RateLimiter::keyed(per_minute(config.boards_per_minute)),
+            signals: RateLimiter::keyed(
+                Quota::per_second(NonZeroU32::new(SIGNALS_PER_SECOND).expect("positive"))
+                    .allow_burst(NonZeroU32::new(SIGNAL_BURST).expect("positive")),
+            ),
+            cursors: RateLimiter::keyed(Quota::per_second(NonZeroU32::new(CURSORS_PER_SECOND).expect("positive"))),
         }
     }
 
@@ -88,12 +106,25 @@ impl Limits {
         take(&self.boards, ip, Limit::Boards)
     }
 
+    /// One signal's (or, with `cursor`, one relayed cursor's) token for tab `client` of `board`.
+    pub fn signal(&self, board: &str, client: &str, cursor: bool) -> Result<(), AppError> {
+        let key = format!("{board}/{client}");
+        match cursor {
+            true => take(&self.cursors, key, Limit::Cursors),
+            false => take(&self.signals, key, Limit::Signals),
+        }
+    }
+
     /// Forgets buckets that are full again, so addresses seen once do not stay in memory.
     pub fn sweep(&self) {
         self.commands.retain_recent();
         self.boards.retain_recent();
+        self.signals.retain_recent();
+        self.cursors.retain_recent();
         self.commands.shrink_to_fit();
         self.boards.shrink_to_fit();
+        self.signals.shrink_to_fit();
+        self.cursors.shrink_to_fit();
     }
 }
 
@@ -113,6 +144,8 @@ enum Limit {
     Streams,
     Commands,
     Boards,
+    Signals,
+    Cursors,
 }
 
 impl Limit {
@@ -121,6 +154,8 @@ impl Limit {
             Limit::Streams => "streams",
             Limit::Commands => "commands",
             Limit::Boards => "boards",
+            Limit::Signals => "signals",
+            Limit::Cursors => "cursors",
         }
     }
 
@@ -129,12 +164,20 @@ impl Limit {
     }
 }
 
-fn take(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr, limit: Limit) -> Result<(), AppError> {
+fn take<K: std::hash::Hash + Eq + Clone>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: K,
+    limit: Limit,
+) -> Result<(), AppError> {
     let what = limit.as_str();
-    limiter.check_key(&ip).map_err(|not_until| {
+    let from = match limit {
+        Limit::Signals | Limit::Cursors => "this tab",
+        _ => "this address",
+    };
+    limiter.check_key(&key).map_err(|not_until| {
         limit.count();
         AppError::TooMany {
-            message: format!("too many {what} from this address; slow down"),
+            message: format!("too many {what} from {from}; slow down"),
             retry_after: Some(not_until.wait_time_from(DefaultClock::default().now())),
         }
     })

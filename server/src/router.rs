@@ -17,18 +17,21 @@ use app::ssr::{SharedCommands, SharedPageData};
 
 use crate::access::{origin, share};
 use crate::error::AppError;
-use crate::rest::{boards, changes, commands, health, server_fns, MAX_BODY_BYTES};
+use crate::rest::{boards, changes, commands, health, server_fns, signals, MAX_BODY_BYTES};
 use crate::state::AppState;
 use crate::transports::{self, long_poll, poll, sse, ws};
 
 pub fn router(app: AppState) -> Router {
     let api = Router::new()
         .route("/api/boards", get(boards::list).post(boards::create))
+        .route("/api/ice-servers", get(signals::ice_servers))
         .route("/api/boards/{board}", get(boards::state))
         .route("/api/boards/{board}/commands", post(commands::post))
         .route("/api/boards/{board}/access", get(boards::viewer))
         .route("/api/boards/{board}/keys", post(boards::rotate_keys))
         .route("/api/boards/{board}/changes", get(changes::get))
+        .route("/api/boards/{board}/signal", post(signals::signal))
+        .route("/api/boards/{board}/leave", post(signals::leave))
         .route("/api/boards/{board}/poll", get(poll::handler))
         .route("/api/boards/{board}/long-poll", get(long_poll::handler))
         .route("/api/boards/{board}/sse", get(sse::handler))

@@ -22,6 +22,10 @@ pub struct AppState {
     /// Whether this replica's copy of a board is current: the snapshot cache (so `GET`
     /// state and `push-state` cost no query per client), the heads read from the database.
     pub freshness: Arc<Freshness>,
+    /// Who is on each board, and the messages between tabs: ephemeral, never in the log.
+    pub presence: Arc<crate::presence::Presence>,
+    /// `ICE_SERVERS`, the JSON the page's WebRTC mesh asks for (`GET /api/ice-servers`).
+    pub ice_servers: Arc<str>,
     /// This replica's name: `X-Replica`, `hello` frames, the page footer.
     pub replica: Arc<str>,
     /// How often idle streams get a `heartbeat` frame carrying the head seq.

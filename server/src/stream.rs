@@ -47,6 +47,9 @@ pub struct Outgoing {
     /// This is the `revoked` frame: the stream ends after it, and each transport ends in
     /// its own way (see `access::until_revoked`).
     pub revoked: bool,
+    /// Ephemeral (presence, a signal, a cursor): no seq, and it moves no client along the
+    /// log, but a poll or long-poll answers for it.
+    pub ephemeral: bool,
 }
 
 impl Outgoing {
@@ -59,7 +62,12 @@ impl Outgoing {
     }
 
     fn data(seq: Option<u64>, json: Bytes) -> Self {
-        Outgoing { seq, json, revoked: false }
+        Outgoing { seq, json, revoked: false, ephemeral: false }
+    }
+
+    /// A presence, signal or cursor frame (see `presence`).
+    pub fn ephemeral(json: Bytes) -> Self {
+        Outgoing { seq: None, json, revoked: false, ephemeral: true }
     }
 
     /// The last frame of a stream whose key was revoked.

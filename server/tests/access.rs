@@ -105,6 +105,8 @@ async fn status(srv: &TestServer, board: &Private, path: &str, key: Option<&str>
         // A reconnecting EventSource: the same URL with Last-Event-ID.
         "sse resume" => get(format!("/api/boards/{b}/sse")).header("last-event-id", "1"),
         "ws" => return ws_status(srv, board, key, via, "since=0").await,
+        // Presence: being on a board is reading it.
+        "leave" => with(srv.http.post(srv.url(&format!("/api/boards/{b}/leave")))).json(&json!({"client": "c-1"})),
         "command" => with(srv.http.post(srv.url(&format!("/api/boards/{b}/commands"))))
             .json(&json!({"type": "add_todo", "title": "from the table"})),
         other => panic!("no path {other}"),
@@ -149,10 +151,15 @@ async fn answer(ws: &mut common::WsStream) -> Value {
 async fn every_path_checks_the_key(backend: Backend) {
     let srv = TestServer::start(backend).await;
     let board = private_board(&srv).await;
-    let reads = ["page", "compare", "state", "access", "changes", "poll", "long-poll", "sse", "sse resume", "ws"];
+    let reads =
+        ["page", "compare", "state", "access", "changes", "poll", "long-poll", "sse", "sse resume", "ws", "leave"];
     let mut table = Vec::new();
     for path in reads {
-        let ok = if path == "ws" { 101 } else { 200 };
+        let ok = match path {
+            "ws" => 101,
+            "leave" => 204,
+            _ => 200,
+        };
         table.extend([
             (path, Key::None, 404),
             (path, Key::Wrong, 404),

@@ -29,15 +29,21 @@ async fn memory() -> Pair {
     Pair { publisher: broker.clone(), listener: broker }
 }
 
-/// What a Redis broker reports to: here, changes as they came, and a count of connections.
+/// What a Redis broker reports to: here, changes as they came, a count of connections,
+/// and the ephemeral messages heard.
 #[derive(Default)]
 struct Heard {
     connections: AtomicUsize,
+    ephemeral: std::sync::Mutex<Vec<(String, String, serde_json::Value)>>,
 }
 
 impl Listener for Heard {
     fn heard(&self, board: String, record: ChangeRecord) -> LiveChange {
         LiveChange::with_snapshot(board, record, None)
+    }
+
+    fn ephemeral(&self, board: &str, replica: &str, message: serde_json::Value) {
+        self.ephemeral.lock().unwrap().push((board.into(), replica.into(), message));
     }
 
     fn reconnected(&self) {
@@ -214,6 +220,30 @@ async fn a_dropped_broker_lets_go_of_redis() {
         assert!(std::time::Instant::now() < deadline, "a dropped broker still listens to Redis after 2 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Redis only (one replica has nobody to tell): an ephemeral message reaches the other
+/// replicas that follow its board, opaque and with its sender's name, and not its sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ephemeral_messages_reach_the_other_replicas_that_follow_the_board() {
+    let (a, heard_a) = redis_replica("broker-test-eph-a").await;
+    let (b, heard_b) = redis_replica("broker-test-eph-b").await;
+    let (followed, other) = (board("eph"), board("eph-unfollowed"));
+    let _a_follows = a.subscribe(&followed).await;
+    let _b_follows = b.subscribe(&followed).await;
+    a.publish_ephemeral(&other, serde_json::json!({"n": 0})).await;
+    a.publish_ephemeral(&followed, serde_json::json!({"n": 1})).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while heard_b.ephemeral.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the other replica heard nothing within 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Redis keeps the order of one publisher's messages: had the first come, it came first.
+    let heard = heard_b.ephemeral.lock().unwrap().clone();
+    assert_eq!(heard, vec![(followed.clone(), "broker-test-eph-a".to_owned(), serde_json::json!({"n": 1}))]);
+    assert!(heard_a.ephemeral.lock().unwrap().is_empty(), "the sender does not hear itself");
+    // In-process there is nobody else: publishing is a no-op, not an error.
+    MemoryBroker::default().publish_ephemeral(&followed, serde_json::json!({})).await;
 }
 
 macro_rules! on_both_brokers {

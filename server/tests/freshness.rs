@@ -9,7 +9,7 @@ use std::time::Duration;
 use app::domain::Command;
 use app::patterns::{ChangeRecord, PatternKind};
 use server::broker::memory::MemoryBroker;
-use server::broker::{Broker, Listener, Notice};
+use server::broker::{Broker, Notice};
 use server::freshness::{Freshness, SWEEP_EVERY};
 use server::store::{Cached, NewBoard, Outcome, Store, Visibility, Write};
 

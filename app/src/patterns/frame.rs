@@ -43,6 +43,26 @@ pub enum Frame {
         status: u16,
         error: String,
     },
+    /// Ephemeral (no seq, never in the log): everyone on the board, the whole list, after
+    /// `hello` and whenever it changes. `rev` names the list: equal lists have equal revs
+    /// on every replica, so a client that holds `rev` needs nothing.
+    Presence {
+        rev: u64,
+        members: Vec<crate::presence::Member>,
+    },
+    /// Ephemeral: a message from another tab for this one (a WebRTC offer, answer or ICE
+    /// candidate).
+    Signal {
+        from: String,
+        data: serde_json::Value,
+    },
+    /// Ephemeral: another tab's pointer, relayed by the server because no peer-to-peer
+    /// channel carries it; fractions of the board's area.
+    Cursor {
+        from: String,
+        x: f64,
+        y: f64,
+    },
     Poke {
         seq: u64,
         at: i64,
@@ -79,7 +99,10 @@ impl Frame {
             | Frame::Reset { .. }
             | Frame::Revoked {}
             | Frame::Ack { .. }
-            | Frame::Error { .. } => None,
+            | Frame::Error { .. }
+            | Frame::Presence { .. }
+            | Frame::Signal { .. }
+            | Frame::Cursor { .. } => None,
             Frame::Poke { seq, .. }
             | Frame::State { seq, .. }
             | Frame::Ops { seq, .. }
@@ -109,12 +132,21 @@ impl Frame {
             Frame::Revoked {} => "revoked",
             Frame::Ack { .. } => "ack",
             Frame::Error { .. } => "error",
+            Frame::Presence { .. } => "presence",
+            Frame::Signal { .. } => "signal",
+            Frame::Cursor { .. } => "cursor",
             Frame::Poke { .. } => "poke",
             Frame::State { .. } => "state",
             Frame::Ops { .. } => "ops",
             Frame::Event { .. } => "event",
             Frame::EventDiff { .. } => "event-diff",
         }
+    }
+
+    /// Ephemeral state (presence, signals, cursors): never in the change log, no seq, and
+    /// a client that misses one is repaired by the next, not by a backfill.
+    pub fn is_ephemeral(&self) -> bool {
+        matches!(self, Frame::Presence { .. } | Frame::Signal { .. } | Frame::Cursor { .. })
     }
 
     pub fn to_json(&self) -> String {

@@ -5,22 +5,53 @@ use std::any::Any;
 use std::future::Future;
 use std::rc::Rc;
 
+use leptos::prelude::Set;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::client::BoardClient;
 use super::http;
 use super::link;
+use super::mesh::Mesh;
 use super::platform::{HttpError, Link, Opening, Platform, Report};
 use crate::api::{CommandAnswer, FramesPage, Position};
 use crate::domain::{BoardState, Command};
-use crate::patterns::PatternKind;
+use crate::patterns::{Frame, PatternKind};
+use crate::presence::Signal;
 
-pub struct Browser;
+/// The browser, with this page's peer mesh once it runs (letters go to it).
+pub struct Browser {
+    mesh: Rc<std::cell::RefCell<Option<Rc<Mesh>>>>,
+}
 
-/// Starts `client`'s engine in this page.
-pub fn start(client: BoardClient) {
-    leptos::task::spawn_local(super::engine::start(client, Browser));
+/// Starts `client`'s engine in this page, as a tab with its own identity on the presence
+/// list; `cursors`: with a peer mesh for live cursors (the board page, not a compare pane).
+/// Returns the mesh's handle, for the page's pointer.
+pub fn start(client: BoardClient, cursors: bool) -> Rc<std::cell::RefCell<Option<Rc<Mesh>>>> {
+    let me = super::identity::load();
+    leave_when_unloaded(client, me.client.clone());
+    client.me.set(Some(me));
+    let mesh: Rc<std::cell::RefCell<Option<Rc<Mesh>>>> = Rc::default();
+    if cursors {
+        let slot = mesh.clone();
+        leptos::task::spawn_local(async move {
+            *slot.borrow_mut() = Some(Mesh::start(client).await);
+        });
+    }
+    leptos::task::spawn_local(super::engine::start(client, Browser { mesh: mesh.clone() }));
+    mesh
+}
+
+/// Says `POST /leave` as the page goes (closed, reloaded, navigated away), so the tab
+/// leaves everyone's list at once rather than when its connection or lease runs out.
+fn leave_when_unloaded(client: BoardClient, id: String) {
+    let board = client.board_id();
+    let on_hide = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| http::leave(&board, &id));
+    if let Some(window) = web_sys::window() {
+        let _ = window.add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
+    }
+    // For the page's whole life.
+    on_hide.forget();
 }
 
 impl Platform for Browser {
@@ -38,6 +69,17 @@ impl Platform for Browser {
 
     async fn command(&self, board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
         http::command(board, command, key).await
+    }
+
+    async fn signal(&self, board: &str, signal: &Signal) -> Result<(), HttpError> {
+        http::signal(board, signal).await
+    }
+
+    fn letter(&self, frame: Frame) {
+        let mesh = self.mesh.borrow().clone();
+        if let Some(mesh) = mesh {
+            mesh.letter(frame);
+        }
     }
 
     async fn sleep(&self, ms: u32) {

@@ -3,12 +3,15 @@
 //! attaches itself), where `switch` and `send` go. It knows nothing of the engine or the
 //! links: on the server it only holds the rendered state.
 
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 
 use super::inbox::{Inbox, Input};
 use super::wire::WireLog;
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
+use crate::presence::{clean_name, Identity, Member, Signal};
 use crate::protocol::Transport;
 
 /// The short-poll interval unless the page says otherwise.
@@ -36,6 +39,32 @@ impl Conn {
     }
 }
 
+/// How another tab's pointer reaches this one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CursorLink {
+    /// Over a WebRTC data channel between the two browsers.
+    P2p,
+    /// Through the server (`cursor` frames): the channel did not open.
+    Relay,
+}
+
+impl CursorLink {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CursorLink::P2p => "p2p",
+            CursorLink::Relay => "relay",
+        }
+    }
+}
+
+/// Another tab's pointer, as fractions of the board's area.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RemoteCursor {
+    pub x: f64,
+    pub y: f64,
+    pub link: CursorLink,
+}
+
 /// Every field is a signal or a stored value, so the handle is `Copy` and can be moved
 /// into any event handler.
 #[derive(Clone, Copy)]
@@ -58,6 +87,16 @@ pub struct BoardClient {
     /// May this browser change the board (it holds the write key, or the board is
     /// public)? Read-only viewers get no editing controls.
     pub can_write: RwSignal<bool>,
+    /// Who this tab is on the presence list; `None` until it runs in a browser.
+    pub me: RwSignal<Option<Identity>>,
+    /// Who is on the board (ephemeral: the latest `presence` frame).
+    pub presence: RwSignal<Vec<Member>>,
+    /// Other tabs' pointers, by client id (kept by the page's peer mesh).
+    pub cursors: RwSignal<BTreeMap<String, RemoteCursor>>,
+    /// Where the page's pointer goes (the cursor mesh). Browser only: a local value must
+    /// not exist on the server, whose rendering may drop it on another thread.
+    #[cfg(feature = "hydrate")]
+    pointer: StoredValue<super::Pointer, LocalStorage>,
     /// The engine's inbox, once it runs: what the page asks for (switch, send) goes there.
     engine: StoredValue<Option<Inbox>>,
 }
@@ -82,6 +121,11 @@ impl BoardClient {
             running: RwSignal::new(false),
             replica: RwSignal::new(replica),
             can_write: RwSignal::new(can_write),
+            me: RwSignal::new(None),
+            presence: RwSignal::new(Vec::new()),
+            cursors: RwSignal::new(BTreeMap::new()),
+            #[cfg(feature = "hydrate")]
+            pointer: StoredValue::new_local(super::Pointer::default()),
             engine: StoredValue::new(None),
         }
     }
@@ -95,6 +139,22 @@ impl BoardClient {
         self.engine.set_value(Some(inbox));
     }
 
+    /// The page's pointer goes to `pointer` (the cursor mesh, once it runs).
+    #[cfg(feature = "hydrate")]
+    pub(super) fn attach_pointer(self, pointer: super::Pointer) {
+        self.pointer.set_value(pointer);
+    }
+
+    /// The pointer is at (`x`, `y`), fractions of the board's area: other tabs see it.
+    pub fn pointer_moved(self, x: f64, y: f64) {
+        #[cfg(feature = "hydrate")]
+        if (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y) {
+            self.pointer.with_value(|pointer| pointer.moved(x, y));
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (x, y);
+    }
+
     /// Switches pattern and transport live: the new stream resumes from the applied seq.
     pub fn switch(self, pattern: PatternKind, transport: Transport) {
         self.pattern.set(pattern);
@@ -106,6 +166,25 @@ impl BoardClient {
     /// a refusal shows in `notice`.
     pub fn send(self, command: Command) {
         self.tell(Input::Send(command));
+    }
+
+    /// Changes this tab's display name (trimmed; ignored if empty or too long): the
+    /// stream reconnects carrying it, so everyone sees it.
+    pub fn rename(self, name: &str) -> Option<String> {
+        let name = clean_name(name)?;
+        let mut me = self.me.get_untracked()?;
+        if me.name == name {
+            return None;
+        }
+        me.name = name.clone();
+        self.me.set(Some(me));
+        self.tell(Input::Switch);
+        Some(name)
+    }
+
+    /// Sends a signal or a relayed cursor to other tabs (up the WebSocket, or `POST`).
+    pub fn signal(self, signal: Signal) {
+        self.tell(Input::Signal(signal));
     }
 
     /// Hands an input to the engine, if it runs (not while rendering on the server).

@@ -11,6 +11,9 @@
 //! * A failed connection is reopened after a jittered, growing delay ([`Backoff`]), from the
 //!   applied seq, so the server sends exactly what is missing; coming back online skips
 //!   the rest of the delay.
+//! * Ephemeral frames never touch the board: a `presence` list replaces the last one,
+//!   signals and relayed cursors go to the platform's peer mesh; signals the page sends go
+//!   up the WebSocket when it is open, else by `POST`, once.
 //! * A command goes up the WebSocket when that is the open connection (answered by `ack`
 //!   or `error`), else by `POST`; both with an Idempotency-Key, so a command whose socket
 //!   died is resent by `POST` safely.
@@ -144,6 +147,7 @@ impl<P: Platform> Engine<P> {
                 }
             }
             Input::Send(command) => self.send(command),
+            Input::Signal(signal) => self.signal(signal),
         }
     }
 
@@ -190,6 +194,7 @@ impl<P: Platform> Engine<P> {
             pattern: client.pattern.get_untracked(),
             from: self.position(),
             poll_ms: Rc::new(move || client.poll_ms.try_get_untracked().unwrap_or(super::client::DEFAULT_POLL_MS)),
+            me: client.me.get_untracked(),
         };
         match self.platform.open(opening, report) {
             Some(link) => self.link = Some(link),
@@ -249,6 +254,14 @@ impl<P: Platform> Engine<P> {
                 self.client.notice.set(Some(error.clone()));
             }
             Frame::Revoked {} => return self.revoked(),
+            // Ephemeral: who is here now (the whole list), and letters for the peer mesh.
+            Frame::Presence { members, .. } => {
+                let present: std::collections::BTreeSet<&String> = members.iter().flat_map(|m| &m.clients).collect();
+                self.client.cursors.update(|cursors| cursors.retain(|client, _| present.contains(client)));
+                self.client.presence.set(members.clone());
+                return;
+            }
+            Frame::Signal { .. } | Frame::Cursor { .. } => return self.platform.letter(frame),
             _ => {}
         }
         let pattern = self.client.pattern.get_untracked();
@@ -346,6 +359,20 @@ impl<P: Platform> Engine<P> {
         }
     }
 
+    /// A signal or relayed cursor: up the WebSocket if that is the open connection, else
+    /// `POST`ed beside the engine, once (it is ephemeral: a lost one is not retried).
+    fn signal(&mut self, signal: crate::presence::Signal) {
+        if self.link.as_ref().is_some_and(|link| link.send_signal(&signal)) {
+            return;
+        }
+        let (board, platform) = (self.client.board_id(), self.platform.clone());
+        self.platform.spawn(async move {
+            if let Err(err) = platform.signal(&board, &signal).await {
+                leptos::logging::warn!("a signal was not delivered: {}", err.message());
+            }
+        });
+    }
+
     /// `POST /commands` beside the engine, retried with the same key while the server is
     /// unreachable, so a command applies at most once however often it is sent.
     fn post(&self, command: Command, key: String) {
@@ -387,8 +414,15 @@ fn entry(frame: &Frame, bytes: usize, now: i64) -> WireEntry {
         Frame::Ack { seq, .. } => format!("command committed at seq {seq}"),
         Frame::Error { error, .. } => error.clone(),
         Frame::Revoked {} => "access withdrawn".into(),
+        Frame::Presence { members, .. } => {
+            let tabs: usize = members.iter().map(|m| m.tabs).sum();
+            format!("{} here, {tabs} tab(s)", members.len())
+        }
+        Frame::Signal { from, .. } => format!("from {from}"),
+        Frame::Cursor { from, x, y } => format!("{from} at {:.0}%, {:.0}%", x * 100.0, y * 100.0),
     };
     WireEntry {
+        ephemeral: frame.is_ephemeral(),
         kind: frame.kind(),
         seq: frame.seq(),
         bytes,

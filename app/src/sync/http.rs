@@ -8,6 +8,7 @@ use crate::api::{
 };
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
+use crate::presence::{Leave, Signal};
 
 pub use super::platform::HttpError;
 
@@ -79,8 +80,9 @@ pub async fn frames(
     pattern: PatternKind,
     from: &Position,
     hold_secs: Option<u32>,
+    extra_query: &str,
 ) -> Result<Option<(FramesPage, Vec<usize>)>, HttpError> {
-    let mut url = format!("/api/boards/{board}/{endpoint}?pattern={pattern}&{}", from.query());
+    let mut url = format!("/api/boards/{board}/{endpoint}?pattern={pattern}&{}{extra_query}", from.query());
     if let Some(hold) = hold_secs {
         url.push_str(&format!("&timeout={hold}"));
     }
@@ -91,4 +93,39 @@ pub async fn frames(
     let page: FramesPage = decode(response).await?;
     let sizes = page.frames.iter().map(|f| f.to_json().len()).collect();
     Ok(Some((page, sizes)))
+}
+
+/// `POST /signal`: a signal or relayed cursor for other tabs.
+pub async fn signal(board: &str, signal: &Signal) -> Result<(), HttpError> {
+    let request = Request::post(&format!("/api/boards/{board}/signal")).json(signal).map_err(network)?;
+    let response = request.send().await.map_err(network)?;
+    if response.ok() {
+        return Ok(());
+    }
+    decode::<serde_json::Value>(response).await.map(|_| ())
+}
+
+/// `POST /leave` as the page unloads: a `keepalive` fetch, which the browser completes
+/// after the page is gone, so this tab leaves the presence list at once.
+pub fn leave(board: &str, client: &str) {
+    let body = serde_json::to_string(&Leave { client: client.to_owned() }).expect("a leave serialises");
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    // `keepalive` (not in web-sys's dictionary): the request outlives the page.
+    let _ = js_sys::Reflect::set(&init, &"keepalive".into(), &true.into());
+    init.set_body(&wasm_bindgen::JsValue::from_str(&body));
+    let headers = web_sys::Headers::new().expect("headers");
+    let _ = headers.set("Content-Type", "application/json");
+    init.set_headers(&headers);
+    if let Some(window) = web_sys::window() {
+        let _ = window.fetch_with_str_and_init(&format!("/api/boards/{board}/leave"), &init);
+    }
+}
+
+/// `GET /api/ice-servers`: the STUN/TURN servers for WebRTC, as the `iceServers` array of
+/// an `RTCConfiguration`; `None` if the server has none or cannot be asked.
+pub async fn ice_servers() -> Option<wasm_bindgen::JsValue> {
+    let response = Request::get("/api/ice-servers").send().await.ok()?;
+    let text = response.ok().then_some(response.text().await.ok()?)?;
+    js_sys::JSON::parse(&text).ok().filter(js_sys::Array::is_array)
 }

@@ -6,6 +6,7 @@ use futures::channel::mpsc::UnboundedSender;
 
 use super::platform::LinkEvent;
 use crate::domain::Command;
+use crate::presence::Signal;
 
 #[derive(Debug)]
 pub enum Input {
@@ -15,6 +16,8 @@ pub enum Input {
     Switch,
     /// The page sends a command.
     Send(Command),
+    /// The page sends a signal or relayed cursor (ephemeral: lost if it fails).
+    Signal(Signal),
     /// The device came back online.
     Online,
 }

@@ -15,6 +15,8 @@
 //! * [`wire`]: the wire inspector's record of received frames.
 //! * `browser`, `http`, `link` (browser only): the platform of a real page: the REST calls
 //!   and the four transports as links that report [`platform::LinkEvent`]s.
+//! * `identity`, `mesh` (browser only): who this tab is on the presence list (kept in
+//!   local storage), and the WebRTC mesh that carries cursors between tabs.
 
 pub mod backoff;
 #[cfg(feature = "hydrate")]
@@ -23,9 +25,13 @@ pub mod client;
 pub mod engine;
 #[cfg(feature = "hydrate")]
 pub mod http;
+#[cfg(feature = "hydrate")]
+mod identity;
 pub mod inbox;
 #[cfg(feature = "hydrate")]
 mod link;
+#[cfg(feature = "hydrate")]
+pub mod mesh;
 pub mod platform;
 pub mod step;
 pub mod wire;
@@ -34,11 +40,34 @@ pub mod wire;
 pub use crate::protocol::Transport;
 pub use client::{BoardClient, Conn};
 
-/// Starts keeping `client` current: the engine on the browser's platform (a no-op while
-/// rendering on the server).
-pub fn start(client: BoardClient) {
+/// Keeps a new display name for this browser's next tabs (local storage).
+#[cfg(feature = "hydrate")]
+pub fn remember_name(name: &str) {
+    identity::save_name(name);
+}
+
+/// Where the page's pointer goes: the peer mesh, once it runs (browser only).
+#[cfg(feature = "hydrate")]
+#[derive(Clone, Default)]
+pub struct Pointer {
+    mesh: std::rc::Rc<std::cell::RefCell<Option<std::rc::Rc<mesh::Mesh>>>>,
+}
+
+#[cfg(feature = "hydrate")]
+impl Pointer {
+    /// The pointer is at (`x`, `y`), fractions of the board's area.
+    pub fn moved(&self, x: f64, y: f64) {
+        if let Some(mesh) = self.mesh.borrow().as_ref() {
+            mesh.moved(x, y);
+        }
+    }
+}
+
+/// Starts keeping `client` current: the engine on the browser's platform, as a tab on the
+/// presence list (with a cursor mesh when `cursors`). A no-op while rendering on the server.
+pub fn start(client: BoardClient, cursors: bool) {
     #[cfg(feature = "hydrate")]
-    browser::start(client);
+    client.attach_pointer(Pointer { mesh: browser::start(client, cursors) });
     #[cfg(not(feature = "hydrate"))]
-    let _ = client;
+    let _ = (client, cursors);
 }

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use crate::api::{CommandAnswer, FramesPage, Position};
 use crate::domain::{BoardState, Command};
 use crate::patterns::{Frame, PatternKind};
+use crate::presence::{Identity, Signal};
 use crate::protocol::Transport;
 
 /// What a link reports to the engine. A link knows nothing else of it.
@@ -38,6 +39,11 @@ pub trait Link {
         false
     }
 
+    /// Sends a signal up the connection, if it can carry one (an open WebSocket).
+    fn send_signal(&self, _signal: &Signal) -> bool {
+        false
+    }
+
     /// Closes the connection: none of its callbacks reports anything after this.
     fn close(self: Box<Self>);
 }
@@ -52,6 +58,17 @@ pub struct Opening {
     pub from: Position,
     /// The short-poll interval, read anew before each request (the page can change it).
     pub poll_ms: Rc<dyn Fn() -> u32>,
+    /// Who this tab is on the presence list (`None`: it only watches).
+    pub me: Option<Identity>,
+}
+
+impl Opening {
+    /// `&client=C&person=P&name=N` for the stream URL, or nothing.
+    pub fn identity_query(&self, encode: impl Fn(&str) -> String) -> String {
+        self.me.as_ref().map_or_else(String::new, |me| {
+            format!("&client={}&person={}&name={}", me.client, me.person, encode(&me.name))
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -93,6 +110,10 @@ pub trait Platform: 'static {
     async fn state(&self, board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError>;
     /// `POST /commands` with an Idempotency-Key.
     async fn command(&self, board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError>;
+    /// `POST /signal`: a signal or relayed cursor for other tabs.
+    async fn signal(&self, board: &str, signal: &Signal) -> Result<(), HttpError>;
+    /// A signal or relayed cursor for this tab: the page's peer mesh takes it.
+    fn letter(&self, frame: Frame);
     async fn sleep(&self, ms: u32);
     /// Uniform in [0, 1): jitter, keys, request ids.
     fn random(&self) -> f64;

@@ -25,6 +25,8 @@ pub fn step(state: &mut BoardState, pattern: PatternKind, frame: &Frame) -> Resu
         // Control frames the engine handles itself (ack/error of WebSocket commands, the
         // end of a revoked stream).
         Frame::Hello { .. } | Frame::Ack { .. } | Frame::Error { .. } | Frame::Revoked {} => Ok(Step::Skip),
+        // Ephemeral state never touches the board.
+        ephemeral if ephemeral.is_ephemeral() => Ok(Step::Skip),
         // An idle stream whose head is ahead of us lost a notice (or its last frame).
         Frame::Heartbeat { head } if *head > state.seq => {
             Ok(if pattern.self_contained() { Step::Pull } else { Step::Backfill { since: state.seq } })

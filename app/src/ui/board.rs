@@ -4,15 +4,18 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+use super::cursors::Cursors;
 use super::inspector::WireInspector;
 use super::one_line_form::OneLineForm;
+use super::presence::PresenceList;
 use super::todo_card::TodoCard;
 use crate::api::{ShareLinks, Viewer};
 use crate::domain::{BoardState, Command, Id, Sprint, SprintStatus};
 use crate::patterns::PatternKind;
 use crate::sync::{BoardClient, Conn, Transport};
 
-/// A client for one view of the board, started once the page is hydrated.
+/// A client for one view of the board, started once the page is hydrated; `cursors`: it
+/// shows and sends live cursors (the board page; a compare pane is only present).
 pub fn live_client(
     initial: BoardState,
     pattern: PatternKind,
@@ -20,6 +23,7 @@ pub fn live_client(
     replica: String,
     poll_ms: Option<u32>,
     can_write: bool,
+    cursors: bool,
 ) -> BoardClient {
     let client = BoardClient::new(initial, pattern, transport, replica, can_write);
     if let Some(ms) = poll_ms {
@@ -28,7 +32,7 @@ pub fn live_client(
     // Effects run only in the browser, after hydration: that is when the engine starts.
     Effect::new(move |started: Option<()>| {
         if started.is_none() {
-            crate::sync::start(client);
+            crate::sync::start(client, cursors);
         }
     });
     client
@@ -48,10 +52,29 @@ pub fn BoardView(
     let seq = move || client.state.with(|s| s.seq);
     let name = move || client.state.with(|s| s.board.name.clone());
     let sprints = move || client.state.with(|s| s.sprints.clone());
+    // The pointer over the board, as fractions of its area (the section's box).
+    let moved = move |ev: leptos::ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let Some(area) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else { return };
+            let rect = area.get_bounding_client_rect();
+            if rect.width() > 0.0 && rect.height() > 0.0 {
+                let x = (f64::from(ev.client_x()) - rect.left()) / rect.width();
+                let y = (f64::from(ev.client_y()) - rect.top()) / rect.height();
+                client.pointer_moved(x, y);
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
 
     view! {
         <section
             class=if pane { "board pane" } else { "board" }
+            on:mousemove=move |ev| if !pane { moved(ev) }
+            data-client=move || client.me.get().map(|me| me.client)
+            data-person=move || client.me.get().map(|me| me.person)
             data-board-seq=seq
             data-hydrated=move || client.running.get().to_string()
             data-conn=move || client.conn.get().as_str()
@@ -72,6 +95,7 @@ pub fn BoardView(
                 <Pickers client pane/>
             </header>
             {share.map(|links| view! { <ShareLinksView links/> })}
+            {(!pane).then(|| view! { <PresenceList client/> })}
             {move || (!client.can_write.get() && client.conn.get() != Conn::Revoked).then(|| view! {
                 <p class="muted read-only" data-read-only="true">"Read-only: this link lets you see the board, not change it."</p>
             })}
@@ -92,6 +116,7 @@ pub fn BoardView(
                     <AddSprint client/>
                 </Show>
             </div>
+            {(!pane).then(|| view! { <Cursors client/> })}
             <WireInspector client open=!pane/>
             <footer class="board-foot muted" class:hidden=pane>
                 "served by replica " <span class="replica">{move || client.replica.get()}</span>

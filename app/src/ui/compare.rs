@@ -62,7 +62,7 @@ pub fn ComparePage() -> impl IntoView {
                             let clients: Vec<BoardClient> = panes
                                 .into_iter()
                                 .map(|(p, t)| {
-                                    live_client(state.clone(), p, t, replica.clone(), Some(PANE_POLL_MS), viewer.can_write)
+                                    live_client(state.clone(), p, t, replica.clone(), Some(PANE_POLL_MS), viewer.can_write, false)
                                 })
                                 .collect();
                             view! { <Comparison clients/> }.into_any()

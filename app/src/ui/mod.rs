@@ -13,10 +13,12 @@
 pub mod board;
 pub mod board_page;
 pub mod compare;
+pub mod cursors;
 pub mod data;
 pub mod home;
 pub mod inspector;
 pub mod one_line_form;
+pub mod presence;
 pub mod todo_card;
 
 use leptos::prelude::*;

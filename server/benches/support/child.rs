@@ -75,6 +75,18 @@ impl Server {
     }
 }
 
+impl Server {
+    /// CPU time the server has used so far (user and system), from `/proc/PID/stat`.
+    pub fn cpu(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).expect("Linux /proc");
+        // After the command name in parentheses: field 14 is utime, 15 stime, in ticks.
+        let fields: Vec<&str> = stat.rsplit_once(')').expect("a stat line").1.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // Linux's USER_HZ is 100 on every platform this runs on.
+        Duration::from_millis(ticks * 10)
+    }
+}
+
 fn rss_of(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("Linux /proc");
     let kib: u64 = status

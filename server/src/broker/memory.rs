@@ -99,6 +99,9 @@ impl Broker for MemoryBroker {
         self.deliver(board, notice);
     }
 
+    /// One replica: there is nobody else to tell.
+    async fn publish_ephemeral(&self, _board: &str, _message: serde_json::Value) {}
+
     async fn ready(&self) -> Result<(), String> {
         Ok(())
     }

@@ -10,6 +10,10 @@
 //! Both pass one table of cases (`server/tests/brokers.rs`): in order, per board, to every
 //! subscriber, and a receiver that falls behind is told.
 //!
+//! Beside change notices a broker carries ephemeral messages between replicas (presence,
+//! signals, cursors: see `presence`). It does not read them: to the broker they are
+//! opaque JSON, lost as easily as a notice, and a replica on its own has nobody to tell.
+//!
 //! A broker only carries notices. Knowing whether a copy of a board is current (reading
 //! heads, marking cached boards stale, sweeping for lost notices) is `freshness`'s job; a
 //! broker between replicas reports what it hears to a [`Listener`] and needs nothing else.
@@ -55,6 +59,9 @@ pub trait Broker: Send + Sync + 'static {
     /// Hands a notice to this replica's subscribers of `board` only (a head read from the
     /// database, which every replica reads for itself).
     fn deliver_here(&self, board: &str, notice: Notice);
+    /// Tells the other replicas (not this one) an ephemeral message about `board`; they
+    /// hand it to their [`Listener`] if they follow the board. At most once, like notices.
+    async fn publish_ephemeral(&self, board: &str, message: serde_json::Value);
     /// Readiness: can this broker deliver right now?
     async fn ready(&self) -> Result<(), String>;
 }
@@ -69,6 +76,8 @@ pub trait Listener: Send + Sync + 'static {
     /// A change committed on another replica: the notice for this replica's subscribers
     /// (with the board after it, when the listener can tell).
     fn heard(&self, board: String, record: ChangeRecord) -> LiveChange;
+    /// Another replica published an ephemeral message about a board this one follows.
+    fn ephemeral(&self, board: &str, replica: &str, message: serde_json::Value);
     /// The connection to the other replicas came (back) up: whatever was published while
     /// it was down is lost, and the listener should look for it in the log.
     fn reconnected(&self);

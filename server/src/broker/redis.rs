@@ -56,13 +56,22 @@ struct Subscriptions {
     boards: HashSet<String>,
 }
 
-/// What goes over Redis: the change, and who committed it (that replica already
-/// delivered it locally).
+/// What goes over Redis: a change or an ephemeral message, and which replica sent it
+/// (that replica already delivered it locally).
 #[derive(Serialize, Deserialize)]
 struct Message {
     replica: String,
     board: String,
-    record: ChangeRecord,
+    #[serde(flatten)]
+    body: Body,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Body {
+    Record(ChangeRecord),
+    /// Opaque here (presence's own messages).
+    Ephemeral(serde_json::Value),
 }
 
 pub struct RedisBroker {
@@ -87,6 +96,18 @@ impl Drop for RedisBroker {
 }
 
 impl RedisBroker {
+    /// Publishes on the board's channel, at most once.
+    async fn send(&self, board: &str, body: Body) {
+        let message = Message { replica: self.replica.to_string(), board: board.to_owned(), body };
+        let payload = serde_json::to_string(&message).expect("messages serialise");
+        let mut publisher = self.publisher.clone();
+        let published: Result<i64, _> = publisher.publish(channel(board), payload).await;
+        if let Err(err) = published {
+            metrics::counter!("board_redis_publish_failed_total").increment(1);
+            tracing::warn!(%board, error = %err, "redis publish failed");
+        }
+    }
+
     /// Connects the publisher and starts the subscriber and the pruning of idle channels.
     /// What other replicas publish goes to `listener`, and so does each reconnect.
     pub async fn start(url: &str, replica: Arc<str>, listener: Arc<dyn Listener>) -> Result<Self, redis::RedisError> {
@@ -120,19 +141,12 @@ impl Broker for RedisBroker {
     async fn publish(&self, change: Arc<LiveChange>) {
         // This replica's subscribers first: they need no round trip through Redis.
         self.local.publish(change.clone()).await;
-        let payload = serde_json::to_string(&Message {
-            replica: self.replica.to_string(),
-            board: change.board.clone(),
-            record: change.record.clone(),
-        })
-        .expect("changes serialise");
-        let mut publisher = self.publisher.clone();
-        let published: Result<i64, _> = publisher.publish(channel(&change.board), payload).await;
-        if let Err(err) = published {
-            // Other replicas notice through their head sweep; nothing is lost.
-            metrics::counter!("board_redis_publish_failed_total").increment(1);
-            tracing::warn!(board = %change.board, error = %err, "redis publish failed");
-        }
+        // If this fails, other replicas notice through their head sweep; nothing is lost.
+        self.send(&change.board, Body::Record(change.record.clone())).await;
+    }
+
+    async fn publish_ephemeral(&self, board: &str, message: serde_json::Value) {
+        self.send(board, Body::Ephemeral(message)).await;
     }
 
     async fn subscribe(&self, board: &str) -> Subscription {
@@ -209,9 +223,12 @@ async fn subscribe_loop(
                             let Ok(payload) = message.get_payload::<String>() else { continue };
                             match serde_json::from_str::<Message>(&payload) {
                                 Ok(message) if *message.replica == *replica => {}
-                                Ok(Message { board, record, .. }) => {
+                                Ok(Message { board, body: Body::Record(record), .. }) => {
                                     let change = listener.heard(board.clone(), record);
                                     local.deliver(&board, Notice::Change(Arc::new(change)));
+                                }
+                                Ok(Message { board, replica, body: Body::Ephemeral(message) }) => {
+                                    listener.ephemeral(&board, &replica, message);
                                 }
                                 Err(err) => {
                                     tracing::warn!(error = %err, "ignoring a redis message that does not parse")

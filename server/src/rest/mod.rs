@@ -5,6 +5,7 @@
 //! * [`commands`]: the one write endpoint (Idempotency-Key, expected_version).
 //! * [`changes`]: backfill: the frames after a seq, or `410`.
 //! * [`health`]: liveness, readiness, Prometheus metrics.
+//! * [`signals`]: presence's requests: a signal or relayed cursor between tabs, a tab leaving.
 //! * [`server_fns`]: the command service as Leptos server functions (`/api/fn/...`).
 //! * [`extract`]: request extractors whose rejections are our JSON errors.
 
@@ -14,6 +15,7 @@ pub mod commands;
 pub mod extract;
 pub mod health;
 pub mod server_fns;
+pub mod signals;
 
 /// The largest request body accepted, in bytes (the contract's 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

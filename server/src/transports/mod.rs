@@ -30,10 +30,13 @@ use serde::Deserialize;
 
 use app::api::{Position, EPOCH_HEADER};
 use app::patterns::PatternKind;
+use app::presence::Identity;
+use app::protocol::Transport;
 
 use crate::access::{self, Grant};
 use crate::error::AppError;
 use crate::limits::StreamSlot;
+use crate::presence::{Here, Stay, TabInfo, Wants};
 use crate::state::AppState;
 use crate::stream::{self, Outgoing};
 
@@ -44,6 +47,11 @@ struct StreamQuery {
     since: Option<u64>,
     epoch: Option<String>,
     timeout: Option<u64>,
+    client: Option<String>,
+    person: Option<String>,
+    name: Option<String>,
+    presence: Option<u64>,
+    every: Option<u64>,
 }
 
 /// `?pattern=P&since=N[&epoch=E][&timeout=S]`, checked: an unknown pattern is a `400`
@@ -59,6 +67,13 @@ pub struct StreamParams {
     pub epoch: Option<String>,
     /// Long-poll only: how long to hold, in seconds.
     pub timeout: Option<u64>,
+    /// Who the tab is (`client=C&person=P&name=N`): it is on the board's presence list
+    /// while it is connected. `None`: it only watches.
+    pub identity: Option<Identity>,
+    /// Poll and long-poll: the rev of the presence list the client holds.
+    pub presence: Option<u64>,
+    /// Poll: the client's interval in milliseconds, which its presence lease allows for.
+    pub every: Option<u64>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for StreamParams {
@@ -68,7 +83,45 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamParams {
         let Query(query) = Query::<StreamQuery>::from_request_parts(parts, state).await?;
         let pattern = PatternKind::from_param(query.pattern.as_deref()).map_err(AppError::BadRequest)?;
         let from = query.since.map(|seq| Position { seq, epoch: query.epoch.clone() });
-        Ok(StreamParams { pattern, from, epoch: query.epoch, timeout: query.timeout })
+        let identity = match &query.client {
+            Some(client) => Some(
+                Identity::parse(client, query.person.as_deref(), query.name.as_deref())
+                    .map_err(AppError::BadRequest)?,
+            ),
+            None => None,
+        };
+        Ok(StreamParams {
+            pattern,
+            from,
+            epoch: query.epoch,
+            timeout: query.timeout,
+            identity,
+            presence: query.presence,
+            every: query.every,
+        })
+    }
+}
+
+impl StreamParams {
+    /// Enters the board's presence for this stream or request (see `presence::Here`).
+    pub async fn enter(&self, app: &AppState, board: &str, transport: Transport) -> Here {
+        let tab = self.identity.clone().map(|identity| TabInfo { identity, pattern: self.pattern, transport });
+        let stay = match transport {
+            Transport::Sse | Transport::Ws => Stay::Stream,
+            Transport::Poll => Stay::request(self.every),
+            Transport::LongPoll => Stay::request(None),
+        };
+        app.presence.enter(board, tab, stay).await
+    }
+
+    /// What this client wants of the presence list: a stream gets every list; a poll or
+    /// long-poll client those it has not seen, once it takes part (names itself or a rev).
+    pub fn wants(&self, transport: Transport) -> Wants {
+        match transport {
+            Transport::Sse | Transport::Ws => Wants::Lists { holds: None },
+            _ if self.presence.is_some() || self.identity.is_some() => Wants::Lists { holds: self.presence },
+            _ => Wants::Letters,
+        }
     }
 }
 
@@ -118,7 +171,9 @@ pub fn bounded(
     futures::stream::unfold(taken, |mut taken| async move { taken.recv().await.map(|frame| (frame, taken)) })
 }
 
-/// Opens the board's stream for a client the gate let in: holds one of the client's stream
+/// Opens the board's stream for a client the gate let in: the change log's frames with the
+/// board's presence beside them (`here`: the lists the client `wants`, and the tab's
+/// letters). Holds one of the client's stream
 /// slots (`MAX_STREAMS_PER_IP`) while it lives, and ends with a `revoked` frame when the
 /// grant's key stops working. `slot: None` for a poll, which holds nothing.
 pub async fn subscribe(
@@ -127,8 +182,11 @@ pub async fn subscribe(
     slot: Option<StreamSlot>,
     pattern: PatternKind,
     from: Option<Position>,
+    here: Here,
+    wants: Wants,
 ) -> Result<(u64, impl Stream<Item = Outgoing> + Send + 'static), AppError> {
     let (head, frames) = stream::open(app, &grant.board, &grant.epoch, pattern, from).await?;
+    let frames = alongside(frames, here.frames(wants));
     let frames = access::until_revoked(app, grant, frames).map(move |frame| {
         let _held = &slot;
         frame
@@ -136,9 +194,37 @@ pub async fn subscribe(
     Ok((head, frames))
 }
 
+/// The log's frames with the ephemeral ones beside them: `hello` first, then whichever
+/// comes; it ends when the log's stream ends (the ephemeral one never does).
+fn alongside(
+    durable: impl Stream<Item = Outgoing> + Send + 'static,
+    ephemeral: impl Stream<Item = Bytes> + Send + 'static,
+) -> impl Stream<Item = Outgoing> + Send + 'static {
+    async_stream::stream! {
+        let mut durable = std::pin::pin!(durable);
+        let mut ephemeral = std::pin::pin!(ephemeral);
+        match durable.next().await {
+            Some(hello) => yield hello,
+            None => return,
+        }
+        loop {
+            tokio::select! {
+                biased;
+                frame = durable.next() => match frame {
+                    Some(frame) => yield frame,
+                    None => return,
+                },
+                Some(letter) = ephemeral.next() => yield Outgoing::ephemeral(letter),
+            }
+        }
+    }
+}
+
 /// Takes one batch of the stream from `since`: waits up to `hold` for the first frame that
-/// moves the client (a data frame or `reset`), then takes every frame already waiting
-/// behind it. Returns the head and the frames; `404` if the key was revoked meanwhile.
+/// moves the client (a data frame or `reset`; or, for a client at the head, an ephemeral
+/// frame), then takes every frame already waiting behind it. Returns the head and the
+/// frames; `404` if the key was revoked meanwhile.
+#[allow(clippy::too_many_arguments)]
 pub async fn batch(
     app: &AppState,
     grant: &Grant,
@@ -146,8 +232,13 @@ pub async fn batch(
     pattern: PatternKind,
     from: Position,
     hold: Duration,
+    here: Here,
+    wants: Wants,
 ) -> Result<(u64, Vec<Outgoing>), AppError> {
-    let (mut head, frames) = subscribe(app, grant, slot, pattern, Some(from)).await?;
+    let behind = from.seq;
+    let (mut head, frames) = subscribe(app, grant, slot, pattern, Some(from), here, wants).await?;
+    // A client behind the head waits for its changes; ephemeral frames ride along.
+    let at_head = behind >= head;
     let mut frames = Box::pin(frames);
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + hold;
@@ -158,6 +249,12 @@ pub async fn batch(
             Ok(Some(frame)) if frame.seq.is_some() => {
                 out.push(frame);
                 break;
+            }
+            Ok(Some(frame)) if frame.ephemeral => {
+                out.push(frame);
+                if at_head {
+                    break;
+                }
             }
             Ok(Some(_hello_or_heartbeat)) => continue,
             // The stream ended (shutdown) or the hold is over: answer with what we have.
@@ -172,7 +269,7 @@ pub async fn batch(
         if frame.revoked {
             return Err(revoked());
         }
-        if frame.seq.is_some() {
+        if frame.seq.is_some() || frame.ephemeral {
             bytes += frame.json.len();
             out.push(frame);
         }

@@ -1,6 +1,7 @@
 //! Short poll: `GET /api/boards/{board}/poll?pattern=P&since=N` answers at once with the
-//! frames after N, or `304` when nothing is newer (the ETag is the head seq). The client
-//! asks again on its own interval.
+//! frames after N, or `304` when nothing is newer (the ETag is the head seq) and the client
+//! holds the current presence list (`presence=R`) with no letters waiting. The client asks
+//! again on its own interval; each request keeps its tab on the presence list for a lease.
 
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub async fn handler(
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
     let head = app.head(&grant.board).await?;
+    // Each poll renews the tab's place on the presence list.
+    let here = params.enter(&app, &grant.board, Transport::Poll).await;
     metrics::counter!("board_polls_total", "transport" => Transport::Poll.as_str(), "pattern" => pattern.as_str())
         .increment(1);
     // Nothing newer: `304`, whether the client says so by its position (in this epoch) or
@@ -35,10 +38,12 @@ pub async fn handler(
         Some(from) => from.seq == head && !from.is_foreign(&grant.epoch),
         None => if_none_match(&headers, &format!("\"{head}\"")) && !foreign_epoch(&headers, &grant.epoch),
     };
-    if current {
+    // ... and nothing ephemeral either (the client holds the presence list, no letters wait).
+    let wants = params.wants(Transport::Poll);
+    if current && !here.has_news(wants) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(head))]).into_response());
     }
-    let from = params.from.unwrap_or_default();
-    let (head, frames) = batch(&app, &grant, None, pattern, from, READ_LIMIT).await?;
+    let from = params.from.clone().unwrap_or_default();
+    let (head, frames) = batch(&app, &grant, None, pattern, from, READ_LIMIT, here, wants).await?;
     Ok(frames_page(head, &grant.epoch, &frames))
 }

@@ -41,12 +41,14 @@ pub async fn handler(
                 .ok_or_else(|| AppError::BadRequest("Last-Event-ID must be a seq (a whole number)".into()))?;
             Some(Position { seq, epoch: params.epoch.clone() })
         }
-        None => params.from,
+        None => params.from.clone(),
     };
     // A revoked key's stream sends the `revoked` frame and ends; the browser's automatic
     // reconnect then gets 404.
     let slot = app.limits.open_stream(ip)?;
-    let (_head, frames) = subscribe(&app, &grant, Some(slot), pattern, from).await?;
+    let here = params.enter(&app, &grant.board, Transport::Sse).await;
+    let (_head, frames) =
+        subscribe(&app, &grant, Some(slot), pattern, from, here, params.wants(Transport::Sse)).await?;
     // A client that stops reading is cut off after SEND_TIMEOUT instead of held.
     let frames = bounded(frames, "sse");
     metrics::counter!("board_stream_opened_total", "transport" => Transport::Sse.as_str(), "pattern" => pattern.as_str()).increment(1);

@@ -1,6 +1,7 @@
 //! WebSocket: `GET /api/boards/{board}/ws?pattern=P&since=N`. Frames go down as text
 //! messages, one frame each; commands come up (`app::api::SocketCommand`) and are answered
-//! with an `ack` or `error` frame. The session is one loop that owns the sending half;
+//! with an `ack` or `error` frame; so do presence signals (`app::api::SocketSignal`),
+//! answered only when refused. The session is one loop that owns the sending half;
 //! a reader task forwards what the peer sends (the shape of axum's chat example).
 //!
 //! Liveness: a ping every 10 s; a peer silent for 30 s is dropped (within 35 s).
@@ -22,7 +23,7 @@ use futures::{SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use app::api::SocketCommand;
+use app::api::{SocketCommand, SocketSignal};
 use app::patterns::Frame;
 use app::protocol::Transport;
 
@@ -30,8 +31,8 @@ use super::{subscribe, StreamParams, SEND_TIMEOUT};
 use crate::access::{Grant, Reader};
 use crate::error::AppError;
 use crate::limits::ClientIp;
-use crate::rest::commands;
 use crate::rest::MAX_BODY_BYTES;
+use crate::rest::{commands, signals};
 use crate::state::AppState;
 use crate::stream::Outgoing;
 
@@ -58,7 +59,9 @@ pub async fn handler(
     })?;
     // Checked before the upgrade, so a bad board, pattern or key is a plain HTTP refusal.
     let slot = app.limits.open_stream(ip)?;
-    let (_head, frames) = subscribe(&app, &grant, Some(slot), pattern, params.from).await?;
+    let here = params.enter(&app, &grant.board, Transport::Ws).await;
+    let (_head, frames) =
+        subscribe(&app, &grant, Some(slot), pattern, params.from.clone(), here, params.wants(Transport::Ws)).await?;
     metrics::counter!("board_stream_opened_total", "transport" => Transport::Ws.as_str(), "pattern" => pattern.as_str()).increment(1);
     Ok(ws
         .read_buffer_size(BUFFER_BYTES)
@@ -128,7 +131,7 @@ async fn session(
                 last_heard = Instant::now();
                 match event {
                     Some(Inbound::Command(text)) => {
-                        let reply = command(&app, &grant, ip, &text).await;
+                        let Some(reply) = message(&app, &grant, ip, &text).await else { continue };
                         if let Some(close) = send(&mut sink, Message::Text(reply.to_json().into())).await {
                             break close;
                         }
@@ -184,6 +187,22 @@ async fn send<S: futures::Sink<Message> + Unpin>(
             Some(Some((close_code::AGAIN, "too slow to keep up; reconnect and resume")))
         }
     }
+}
+
+/// Handles one text message from the peer: a signal (`{"signal":{...}}`, answered only
+/// when refused) or a command.
+async fn message(app: &AppState, grant: &Grant, ip: std::net::IpAddr, text: &str) -> Option<Frame> {
+    let is_signal = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+        .is_ok_and(|message| message.contains_key("signal"));
+    if !is_signal {
+        return Some(command(app, grant, ip, text).await);
+    }
+    let refused = match serde_json::from_str::<SocketSignal>(text) {
+        Ok(SocketSignal { signal }) => signals::send(app, &grant.board, &signal).await.err()?,
+        Err(err) => AppError::BadRequest(format!("invalid signal message: {err}")),
+    };
+    let error = refused.body()["error"].as_str().unwrap_or_default().to_owned();
+    Some(Frame::Error { request_id: None, status: refused.status().as_u16(), error })
 }
 
 /// Runs one command sent up the socket, answering as `POST /commands` would.

@@ -64,6 +64,10 @@ impl Broker for Lossy {
         self.inner.deliver_here(board, notice)
     }
 
+    async fn publish_ephemeral(&self, board: &str, message: serde_json::Value) {
+        self.inner.publish_ephemeral(board, message).await
+    }
+
     async fn ready(&self) -> Result<(), String> {
         self.inner.ready().await
     }

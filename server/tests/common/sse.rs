@@ -41,7 +41,19 @@ impl SseReader {
         tokio::time::timeout(Duration::from_secs(10), end).await.is_ok()
     }
 
+    /// The next frame of the change log's stream (control frames included); ephemeral
+    /// presence frames, which every stream also carries, are skipped (see `next_any`).
     pub async fn next(&mut self) -> (Option<u64>, Frame) {
+        loop {
+            let (id, frame) = self.next_any().await;
+            if !frame.is_ephemeral() {
+                return (id, frame);
+            }
+        }
+    }
+
+    /// The next frame, whatever it is, within 10 s.
+    pub async fn next_any(&mut self) -> (Option<u64>, Frame) {
         tokio::time::timeout(Duration::from_secs(10), self.next_inner()).await.expect("an SSE event within 10 s")
     }
 
@@ -55,7 +67,8 @@ impl SseReader {
         }
     }
 
-    pub(super) async fn next_inner(&mut self) -> (Option<u64>, Frame) {
+    /// The next frame, whatever it is, however long it takes.
+    pub async fn next_inner(&mut self) -> (Option<u64>, Frame) {
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let block: String = self.buf.drain(..end + 2).collect();

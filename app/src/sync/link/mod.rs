@@ -14,13 +14,20 @@ use crate::sync::platform::{Link, LinkEvent, Opening, Report};
 /// Opens `opening.transport`; `None` when the browser refuses to even start it.
 pub fn open(opening: Opening, report: Report) -> Option<Box<dyn Link>> {
     let Opening { board, transport, pattern, from, .. } = &opening;
-    // The epoch rides in the URL: an `EventSource` repeats it when it reconnects.
-    let url = format!("/api/boards/{board}/{transport}?pattern={pattern}&{}", from.query());
+    // The epoch rides in the URL: an `EventSource` repeats it when it reconnects; so does
+    // who this tab is, for the presence list.
+    let who = opening.identity_query(encode);
+    let url = format!("/api/boards/{board}/{transport}?pattern={pattern}&{}{who}", from.query());
     Some(match transport {
         Transport::Sse => Box::new(sse::open(&url, report)?),
         Transport::Ws => Box::new(ws::open(&url, report)?),
         Transport::Poll | Transport::LongPoll => Box::new(requests::open(opening, report)),
     })
+}
+
+/// A query value, percent-encoded.
+fn encode(value: &str) -> String {
+    String::from(js_sys::encode_uri_component(value))
 }
 
 /// A frame's JSON as a stream delivered it.

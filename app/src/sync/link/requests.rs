@@ -37,14 +37,26 @@ impl Link for RequestLink {
 pub fn open(opening: Opening, report: Report) -> RequestLink {
     let stopped = Rc::new(Cell::new(false));
     let flag = stopped.clone();
+    let who = opening.identity_query(super::encode);
     spawn_local(async move {
-        let Opening { board, transport, pattern, mut from, poll_ms } = opening;
+        let Opening { board, transport, pattern, mut from, poll_ms, .. } = opening;
         let mut requests = 0u32;
+        // The rev of the presence list we hold: the server sends a list only when it differs.
+        let mut presence: Option<u64> = None;
         while !flag.get() {
             report(LinkEvent::Request);
             // A long-poll's first request is not held: its answer says we are connected.
             let hold = (transport == Transport::LongPoll).then_some(if requests == 0 { 0 } else { HOLD_SECS });
-            let answer = http::frames(&board, transport.as_str(), pattern, &from, hold).await;
+            // Who we are, the list we hold, and (short poll) how often we ask, so that the
+            // server keeps us on the list between requests.
+            let mut extra = who.clone();
+            if let Some(rev) = presence {
+                extra.push_str(&format!("&presence={rev}"));
+            }
+            if transport == Transport::Poll {
+                extra.push_str(&format!("&every={}", poll_ms()));
+            }
+            let answer = http::frames(&board, transport.as_str(), pattern, &from, hold, &extra).await;
             requests += 1;
             if flag.get() {
                 return;
@@ -61,6 +73,9 @@ pub fn open(opening: Opening, report: Report) -> RequestLink {
                         from.seq = next_since(from.seq, &page.frames);
                         behind = from.seq < page.head;
                         for (frame, bytes) in page.frames.into_iter().zip(sizes) {
+                            if let Frame::Presence { rev, .. } = &frame {
+                                presence = Some(*rev);
+                            }
                             report(LinkEvent::Frame(frame, bytes));
                         }
                     }

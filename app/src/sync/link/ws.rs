@@ -5,8 +5,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::report_text;
-use crate::api::SocketCommand;
+use crate::api::{SocketCommand, SocketSignal};
 use crate::domain::Command;
+use crate::presence::Signal;
 use crate::sync::platform::{Link, LinkEvent, Report};
 
 /// The server's close code for a socket whose key was revoked.
@@ -50,6 +51,14 @@ impl Link for WsLink {
     fn close(self: Box<Self>) {
         self.socket.set_onclose(None);
         let _ = self.socket.close();
+    }
+
+    fn send_signal(&self, signal: &Signal) -> bool {
+        if self.socket.ready_state() != WebSocket::OPEN {
+            return false;
+        }
+        let text = serde_json::to_string(&SocketSignal { signal: signal.clone() }).expect("signals serialise");
+        self.socket.send_with_str(&text).is_ok()
     }
 
     fn send_command(&self, request_id: &str, key: &str, command: &Command) -> bool {

@@ -1,0 +1,53 @@
+//! Presence's requests: `POST /api/boards/{board}/signal` hands a small message from
+//! one tab to another (WebRTC offers, answers and ICE candidates), or a relayed cursor to
+//! every tab (`"to":"*"`); `POST /api/boards/{board}/leave` is a tab saying it is going, so
+//! it leaves the list at once. None touches the change log. `GET /api/ice-servers` tells
+//! the page's WebRTC mesh which STUN/TURN servers to use (`ICE_SERVERS`).
+//!
+//! Being on a board is reading it: a read key is enough, and a private board without its
+//! key is a `404` here as everywhere (the gate, `Reader`).
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+
+use app::presence::{check_id, Leave, Signal, EVERYONE};
+
+use super::extract::JsonBody;
+use crate::access::Reader;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// `202`: handed to the addressee's stream (or its replica), which may still lose it.
+pub async fn signal(
+    State(app): State<AppState>,
+    Reader(grant): Reader,
+    JsonBody(signal): JsonBody<Signal>,
+) -> Result<StatusCode, AppError> {
+    send(&app, &grant.board, &signal).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Sends a signal or a relayed cursor for a tab, over HTTP or its WebSocket alike: the
+/// tab's rate first (`429`), then presence's checks (`404` for a tab not on the board).
+pub async fn send(app: &AppState, board: &str, signal: &Signal) -> Result<(), AppError> {
+    check_id("from", &signal.from).map_err(AppError::BadRequest)?;
+    app.limits.signal(board, &signal.from, signal.to == EVERYONE)?;
+    app.presence.signal(board, signal).await
+}
+
+/// `204`, whether or not the tab was on the board (leaving twice is leaving).
+pub async fn leave(
+    State(app): State<AppState>,
+    Reader(grant): Reader,
+    JsonBody(leave): JsonBody<Leave>,
+) -> Result<StatusCode, AppError> {
+    check_id("client", &leave.client).map_err(AppError::BadRequest)?;
+    app.presence.leave(&grant.board, &leave.client);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/ice-servers`: the `iceServers` JSON array (`[]` unless configured).
+pub async fn ice_servers(State(app): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], app.ice_servers.to_string())
+}
