@@ -125,3 +125,18 @@ test('a renamed person shows under the new name', async ({ browser, request }) =
   await expect(again.locator('[data-my-name]')).toHaveValue('Grace Hopper');
   await expect(b.locator(`[data-presence-person="${me.person}"]`)).toContainText('2 tabs');
 });
+
+test("the compare page's panes are present: one person, a tab per pane", async ({ browser, request }) => {
+  const board = await createBoard(request, 'compare presence e2e');
+  contexts = [await browser.newContext(), await browser.newContext()];
+  const compare = await contexts[0].newPage();
+  await compare.goto(`/boards/${board}/compare?panes=push-ops:ws,poke-pull:long-poll,event-diff:poll`);
+  await expect(compare.locator('section.compare')).toHaveAttribute('data-hydrated', 'true');
+  const b = await open(contexts[1], board);
+  const me = await who(b);
+  await expect(b.locator('[data-presence-person]')).toHaveCount(2);
+  const panes = b.locator('[data-presence-person]').filter({ hasNotText: me.name });
+  await expect(panes).toContainText('3 tabs');
+  await expect(panes).toContainText('poke-pull · long-poll');
+  await expect(panes).toContainText('event-diff · poll');
+});

@@ -146,6 +146,7 @@ async fn main() {
             run.largest as f64 / 1024.0
         );
         println!("  server CPU: {} for the joins, {} for the leaves", ms(run.cpu_join), ms(run.cpu_leave));
+        println!("  tabs cut off as too slow to read: {}", run.cut_off);
     }
 }
 
@@ -158,6 +159,8 @@ struct PresenceRun {
     largest: usize,
     cpu_join: Duration,
     cpu_leave: Duration,
+    /// Tabs whose stream the server cut off (too slow to read what it sent).
+    cut_off: u64,
 }
 
 /// `tabs` tabs join, each an SSE stream with its own client id, until each has seen the
@@ -179,9 +182,20 @@ async fn presence(server: &Server, tabs: u64) -> PresenceRun {
             let mut buf = String::new();
             let mut told = false;
             loop {
-                let chunk = tokio::select! {
-                    chunk = body.next() => chunk.expect("the stream stays open").expect("SSE reads"),
-                    _ = leave.wait_for(|leave| *leave) => return (frames, bytes, largest),
+                let next = tokio::select! {
+                    chunk = body.next() => Some(chunk),
+                    _ = leave.changed() => None,
+                };
+                let chunk = match next {
+                    None => return (frames, bytes, largest, false),
+                    Some(Some(Ok(chunk))) => chunk,
+                    // Cut off: it counts as joined (it will never see the whole list).
+                    Some(_) => {
+                        if !told {
+                            joined.send(()).await.unwrap();
+                        }
+                        return (frames, bytes, largest, true);
+                    }
                 };
                 buf.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
                 while let Some(end) = buf.find("\n\n") {
@@ -210,12 +224,13 @@ async fn presence(server: &Server, tabs: u64) -> PresenceRun {
     let mut watching = watcher.bytes_stream();
     let leaving = Instant::now();
     leave_tx.send(true).unwrap();
-    let (mut frames, mut bytes, mut largest) = (0, 0, 0);
+    let (mut frames, mut bytes, mut largest, mut cut_off) = (0, 0, 0, 0);
     for client in clients {
-        let (f, b, l) = client.await.expect("a tab panicked");
+        let (f, b, l, cut) = client.await.expect("a tab panicked");
         frames += f;
         bytes += b;
         largest = largest.max(l);
+        cut_off += u64::from(cut);
     }
     let mut buf = String::new();
     'watch: loop {
@@ -239,6 +254,7 @@ async fn presence(server: &Server, tabs: u64) -> PresenceRun {
         largest,
         cpu_join: cpu_joined - cpu_start,
         cpu_leave: server.cpu() - cpu_joined,
+        cut_off,
     }
 }
 

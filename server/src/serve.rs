@@ -10,6 +10,10 @@
 //!   byte every few seconds (slowloris) is disconnected, not given a task forever. Request
 //!   bodies get the same limit per read (in `router`).
 //! * **The peer address** on every request (`ConnectInfo`), for the per-client limits.
+//! * **Dead peers found by the kernel** ([`find_dead_peers`]): a client whose network
+//!   vanished (a laptop shut, a cable pulled, a phone out of range) sends no FIN, and an SSE
+//!   stream never reads from it; TCP keepalive probes and a limit on unacknowledged data
+//!   end such a connection within [`DEAD_PEER_WITHIN`], so its presence goes with it.
 //!
 //! Shutdown: when `closing` turns true the loop stops accepting, open streams end (they
 //! watch the same signal), and connections get at most [`DRAIN`] to finish.
@@ -33,6 +37,33 @@ use crate::BoxError;
 
 /// How long a shutting-down replica waits for open requests.
 pub const DRAIN: Duration = Duration::from_secs(30);
+
+/// Silence before the kernel probes a connection, the gap between probes, and how many go
+/// unanswered before it gives up: a silent peer is found after 4 + 3 × 1 = 7 s.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(4);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+const KEEPALIVE_PROBES: u32 = 3;
+/// How long sent data may go unacknowledged before the connection is dropped (while data
+/// is in flight keepalive does not probe). A client on a network that stalls longer is cut
+/// off, reconnects and resumes from its seq.
+const UNACKED_LIMIT: Duration = Duration::from_secs(7);
+/// A peer whose network vanished is disconnected within this (plus a scheduling moment).
+pub const DEAD_PEER_WITHIN: Duration = Duration::from_secs(8);
+
+/// Asks the kernel to find a peer that went silent: keepalive probes when the connection
+/// is idle, and a limit on unacknowledged data when it is not. Only a peer that answers
+/// nothing at all is affected; an idle but reachable one answers the probes.
+pub fn find_dead_peers(stream: &TcpStream) -> std::io::Result<()> {
+    let socket = socket2::SockRef::from(stream);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_PROBES);
+    socket.set_tcp_keepalive(&keepalive)?;
+    #[cfg(target_os = "linux")]
+    socket.set_tcp_user_timeout(Some(UNACKED_LIMIT))?;
+    Ok(())
+}
 
 /// Serves `router` on `listener` until `closing` turns true, then drains.
 pub async fn serve(
@@ -70,6 +101,9 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        if let Err(err) = find_dead_peers(&stream) {
+            tracing::debug!(error = %err, "could not set TCP keepalive");
+        }
         let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(router.clone()));
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         let connection = graceful.watch(connection);

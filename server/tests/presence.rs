@@ -185,6 +185,7 @@ async fn every_transport_sees_the_others_and_no_seq_is_taken(backend: Backend) {
     let mut tabs = Vec::new();
     for (i, transport) in Transport::ALL.into_iter().enumerate() {
         let client = format!("t{i}-{transport}");
+        let joined = Instant::now();
         let mut tab = Tab::open(&srv, &board, transport, &client).await;
         expected.push(client.clone());
         expected.sort();
@@ -194,6 +195,7 @@ async fn every_transport_sees_the_others_and_no_seq_is_taken(backend: Backend) {
         assert_eq!(me.name, format!("Name of {client}"));
         assert_eq!(me.via[0].transport, transport, "the list says how each tab is connected");
         assert!(watcher.sees(SOON, &want).await.is_some(), "the SSE tab sees {transport} join");
+        println!("{transport}: listed on another tab's stream {:?} after it connected", joined.elapsed());
         tabs.push(tab);
     }
     // One person, two tabs: one member with a tab count.
@@ -269,6 +271,15 @@ async fn signals_reach_one_tab_and_cursors_everyone(backend: Backend) {
     assert_eq!(status, 202);
     let cursor = Frame::Cursor { from: "c-0".into(), x: 0.25, y: 0.75 };
     assert_eq!(a.letter().await, cursor);
+    // What one relayed move costs, against the same move over a data channel.
+    let body = json!({"from": "c-0", "to": "*", "cursor": {"x": 0.25, "y": 0.75}}).to_string();
+    let p2p = serde_json::to_string(&app::presence::Cursor { x: 0.25, y: 0.75 }).unwrap();
+    println!(
+        "a cursor move: relayed, a {}-byte POST body up and a {}-byte frame down to each other tab; p2p, a {}-byte message to each peer",
+        body.len(),
+        cursor.to_json().len(),
+        p2p.len()
+    );
     assert_eq!(b.letter().await, cursor);
     assert!(c.letters.is_empty() && c.frames().await.iter().all(|f| !matches!(f, Frame::Cursor { .. })));
 
@@ -448,6 +459,95 @@ async fn the_page_learns_its_ice_servers() {
     use clap::Parser;
     let refused = server::config::Config::try_parse_from(["server", "--ice-servers", "{\"urls\":1}"]);
     assert!(refused.is_err(), "ICE_SERVERS must be a JSON array");
+}
+
+/// A tab whose network vanishes sends nothing, not even a FIN: the server's kernel finds
+/// it (keepalive probes, unacknowledged data) and its stream ends, so it leaves the list
+/// within 10 s. The vanished network is made real: iptables drops every packet of that one
+/// connection.
+async fn a_tab_whose_network_drops_leaves_within_ten_seconds(transport: Transport) {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let board = srv.create_board("network drop").await;
+    let mut watcher = Tab::open(&srv, &board, Transport::Sse, "w-0").await;
+    let address = srv.base.trim_start_matches("http://").to_owned();
+    let path = format!("/api/boards/{board}/{transport}?client=v-0&name=Victim");
+    let tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    // The victim's connection, held open (and silent) for the rest of the test.
+    let _victim: Box<dyn std::any::Any + Send> = match transport {
+        Transport::Ws => {
+            let url = format!("ws://{address}{path}");
+            Box::new(tokio_tungstenite::client_async(url, tcp).await.expect("the socket opens").0)
+        }
+        _ => {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut tcp = tcp;
+            let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n");
+            tcp.write_all(request.as_bytes()).await.unwrap();
+            let mut head = [0u8; 512];
+            let n = tcp.read(&mut head).await.unwrap();
+            assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
+            Box::new(tcp)
+        }
+    };
+    assert!(watcher.sees(SOON, &["v-0", "w-0"]).await.is_some(), "the victim joined");
+    let server_port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
+    let _blackhole = Blackhole::between(port, server_port);
+    let dropped = Instant::now();
+    let gone = watcher.sees(Duration::from_secs(10), &["w-0"]).await;
+    let after = dropped.elapsed();
+    assert!(gone.is_some(), "{transport}: a tab whose network vanished is still listed 10 s later");
+    println!("{transport}: a tab whose network vanished left the list after {after:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_tab_whose_network_drops_leaves_within_ten_seconds() {
+    a_tab_whose_network_drops_leaves_within_ten_seconds(Transport::Sse).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_tab_whose_network_drops_leaves_within_ten_seconds() {
+    a_tab_whose_network_drops_leaves_within_ten_seconds(Transport::Ws).await;
+}
+
+/// Drops every packet of one loopback connection, both ways, while it lives. It needs root
+/// and iptables, which the test machines have (`scripts/setup` installs iptables); it
+/// fails loudly without them.
+struct Blackhole {
+    rules: Vec<Vec<String>>,
+}
+
+impl Blackhole {
+    fn between(a: u16, b: u16) -> Blackhole {
+        let rule = |from: u16, to: u16| {
+            ["-i", "lo", "-p", "tcp", "--sport", &from.to_string(), "--dport", &to.to_string(), "-j", "DROP"]
+                .map(str::to_owned)
+                .to_vec()
+        };
+        let hole = Blackhole { rules: vec![rule(a, b), rule(b, a)] };
+        for rule in &hole.rules {
+            iptables("-I", rule).unwrap_or_else(|e| panic!("iptables (root) is needed to cut a connection: {e}"));
+        }
+        hole
+    }
+}
+
+impl Drop for Blackhole {
+    fn drop(&mut self) {
+        for rule in &self.rules {
+            let _ = iptables("-D", rule);
+        }
+    }
+}
+
+fn iptables(action: &str, rule: &[String]) -> Result<(), String> {
+    let status = std::process::Command::new("iptables")
+        .arg(action)
+        .arg("INPUT")
+        .args(rule)
+        .status()
+        .map_err(|e| e.to_string())?;
+    status.success().then_some(()).ok_or_else(|| format!("iptables {action} exited with {status}"))
 }
 
 /// A replica as its own process, so that it can be SIGKILLed.

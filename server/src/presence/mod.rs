@@ -8,6 +8,7 @@
 //! | order | every change, by seq | latest wins: a whole new list replaces the last |
 //! | a missed message | repaired from the log (backfill) | repaired by the next list (compare `rev`) |
 //! | between replicas | a notice, then the log | each replica's tabs, resent every [`SHARE_EVERY`] |
+//! | pace | every change, as it commits | at most every [`TICK`], slower for long lists ([`LIST_BYTES_PER_SECOND`]) |
 //!
 //! * [`roster`]: the list built from tabs, and its `rev` (the same on every replica).
 //! * [`mailbox`]: one tab's waiting signals and cursors.
@@ -48,6 +49,11 @@ pub use roster::{Roster, TabInfo};
 /// How often the lists are rebuilt: what changed within one tick goes out as one frame,
 /// so a board's list is sent at most ten times a second however many tabs come and go.
 pub const TICK: Duration = Duration::from_millis(100);
+/// A long list goes out less often: at most this many bytes of lists a second to each
+/// stream. Every list goes to every tab, so a board's presence traffic grows with the
+/// square of its tabs; this caps it at 64 KiB a second per tab (a list of 1,000 tabs, about
+/// 110 KiB, every 1.7 s), trading how soon a join shows for bandwidth.
+pub const LIST_BYTES_PER_SECOND: usize = 64 * 1024;
 /// How long a tab whose stream closed stays on the list: long enough that a reconnect, or
 /// a switch of pattern or transport, does not take it off and put it back.
 pub const LINGER: Duration = Duration::from_secs(1);
@@ -106,6 +112,8 @@ struct Board {
     roster: watch::Sender<Arc<Roster>>,
     /// Rebuild the list at the next tick.
     changed: bool,
+    /// Not before then: the last list's size paces the next (`LIST_BYTES_PER_SECOND`).
+    next_list: Instant,
     /// Tell the other replicas our tabs at the next tick.
     tell: bool,
     /// Ask the other replicas for theirs at the next tick (we just began to serve the board).
@@ -346,11 +354,12 @@ impl Presence {
             if board.remote.len() != shares {
                 board.changed = true;
             }
-            if board.changed {
+            if board.changed && now >= board.next_list {
                 board.changed = false;
                 let here = board.tabs.values().map(|t| &t.info);
                 let roster = Roster::of(here.chain(board.remote.values().flat_map(|s| s.tabs.iter())));
                 if roster.rev != board.roster.borrow().rev {
+                    board.next_list = now + pace(roster.frame.len());
                     board.roster.send_replace(Arc::new(roster));
                 }
             }
@@ -443,6 +452,11 @@ impl Presence {
     }
 }
 
+/// How long after sending a list of `bytes` the next may go.
+fn pace(bytes: usize) -> Duration {
+    TICK.max(Duration::from_secs_f64(bytes as f64 / LIST_BYTES_PER_SECOND as f64))
+}
+
 impl Board {
     fn new() -> Board {
         Board {
@@ -450,6 +464,7 @@ impl Board {
             remote: HashMap::new(),
             roster: watch::Sender::new(Arc::new(Roster::empty())),
             changed: false,
+            next_list: Instant::now(),
             tell: false,
             ask: true,
             told: None,
@@ -531,5 +546,17 @@ impl Drop for Here {
         if let Some(client) = &self.client {
             self.presence.closed(&self.board, client, self.stay);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_go_out_less_often() {
+        assert_eq!(pace(300), TICK, "a short list: ten a second");
+        assert_eq!(pace(LIST_BYTES_PER_SECOND), Duration::from_secs(1));
+        assert!(pace(110 * 1024) > Duration::from_millis(1700));
     }
 }
