@@ -123,8 +123,11 @@ async fn a_long_log_is_caught_up_in_pages_on_every_path() {
 }
 
 /// A WebSocket client and an SSE client that stop reading while 200 large changes commit
-/// are cut off (within the 10 s send timeout once their buffers are full), and their
-/// subscriptions go with them: nothing of the server waits on them any more.
+/// are cut off, and their subscriptions go with them: nothing of the server waits on them
+/// any more. Two layers may do it, whichever comes first: the kernel, once data has waited
+/// 7 s on a closed window (`TCP_USER_TIMEOUT`, set by `serve::find_dead_peers`), or the
+/// server, once a frame has waited 10 s for the client's queue (`SEND_TIMEOUT`, counted in
+/// `board_slow_consumers_total`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_stop_reading_are_cut_off() {
     // A board whose every push-state frame is about 100 KB.
@@ -158,25 +161,73 @@ async fn clients_that_stop_reading_are_cut_off() {
     }
     let mut gone = None;
     while started.elapsed() < Duration::from_secs(45) {
-        if cut("sse") >= 1.0 && cut("ws") >= 1.0 && srv.app.broker.channels() == 0 {
+        // Both streams were the board's only subscribers: no channel, no stream.
+        if srv.app.broker.channels() == 0 {
             gone = Some(started.elapsed());
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let gone = gone.unwrap_or_else(|| {
-        panic!(
-            "still held after 45 s: sse cut {}, ws cut {}, channels {}",
-            cut("sse"),
-            cut("ws"),
-            srv.app.broker.channels()
-        )
-    });
+    let gone = gone.unwrap_or_else(|| panic!("still held after 45 s: channels {}", srv.app.broker.channels()));
     println!(
-        "an SSE and a WebSocket client that stopped reading were cut off {gone:?} after 200 changes of 100 KB began"
+        "an SSE and a WebSocket client that stopped reading were cut off {gone:?} after 200 changes of 100 KB began \
+         (by the server's send timeout: sse {}, ws {}; the rest by the kernel)",
+        cut("sse"),
+        cut("ws")
     );
     assert!(gone < Duration::from_secs(30), "{gone:?}");
     drop((sse, ws));
+    srv.stop().await;
+}
+
+/// A client that keeps reading, but far too slowly for what the board sends, looks alive to
+/// the kernel (every byte it takes is acknowledged), so the server's own send timeout must
+/// cut it off: a frame that waits 10 s for its queue ends the stream, counted in
+/// `board_slow_consumers_total`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_too_slowly_is_cut_off_by_the_send_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (srv, board) = server_with_long_todos("trickle", 200).await;
+    let title = "z".repeat(480);
+    let address = srv.base.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!("GET /api/boards/{board}/sse?pattern=push-state HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    // About 40 KB a second, for as long as the server sends: often enough that the kernel
+    // sees the window open again within its 7 s, far too slowly for 100 KB frames.
+    let reader = tokio::spawn(async move {
+        let mut buffer = [0u8; 8192];
+        while let Ok(n) = tcp.read(&mut buffer).await {
+            if n == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let cut = || {
+        srv.app
+            .metrics
+            .render()
+            .lines()
+            .find(|l| l.starts_with("board_slow_consumers_total") && l.contains("transport=\"sse\""))
+            .and_then(|l| l.rsplit(' ').next())
+            .map_or(0.0, |v| v.parse::<f64>().unwrap())
+    };
+    let before = cut();
+    let started = std::time::Instant::now();
+    for i in 0..200 {
+        let body = serde_json::json!({"type": "rename_todo", "id": 1 + (i % 200), "title": format!("{i} {title}")});
+        srv.ok(&board, body).await;
+    }
+    while cut() < before + 1.0 {
+        assert!(started.elapsed() < Duration::from_secs(45), "a trickling reader still held after 45 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "a client reading 40 KB a second was cut off by the send timeout {:?} after the changes began",
+        started.elapsed()
+    );
+    reader.abort();
     srv.stop().await;
 }
 
