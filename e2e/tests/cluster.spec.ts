@@ -116,12 +116,18 @@ test('browsers on different replicas converge when one replica goes away, and no
     ['push-events', 'sse'],
   ];
   const pages = [];
-  for (const [pattern, transport] of setups) {
-    pages.push(await open(await browser.newContext({ baseURL: base }), board, pattern, transport));
-  }
   const replicaOf = (i: number) => pages[i].locator('.board-foot .replica').textContent();
   const replicas = new Set<string>();
-  for (let i = 0; i < pages.length; i++) replicas.add((await replicaOf(i))!);
+  // nginx passes requests round-robin, and a page makes several before it opens its
+  // stream, so which replica a stream lands on depends on how many: open pages until
+  // they are spread over more than one (at most eight), with one more request between
+  // pages when they are not, to shift the rotation.
+  while (pages.length < setups.length || (replicas.size < 2 && pages.length < 8)) {
+    if (pages.length >= setups.length) await api.get('/healthz');
+    const [pattern, transport] = setups[pages.length % setups.length];
+    pages.push(await open(await browser.newContext({ baseURL: base }), board, pattern, transport));
+    replicas.add((await replicaOf(pages.length - 1))!);
+  }
   expect(replicas.size, `browsers spread over replicas: ${[...replicas]}`).toBeGreaterThan(1);
 
   const sprint = (await send(board, { type: 'add_sprint', name: 'S' })).id;
