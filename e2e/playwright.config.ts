@@ -59,6 +59,8 @@ export default defineConfig({
           // suite ends: one address holds more streams than a person would.
           MAX_STREAMS_PER_IP: '2000',
           METRICS_BIND: 'off',
+          // webhooks.spec.ts runs its receiver on this loopback port.
+          WEBHOOK_ALLOW: `127.0.0.1:${process.env.E2E_HOOK_PORT ?? 3199}`,
         },
       },
 });

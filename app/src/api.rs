@@ -168,3 +168,60 @@ impl leptos::server_fn::error::FromServerFnError for Refused {
         Refused { status, error: value.to_string() }
     }
 }
+
+/// Body of `POST /api/boards/{board}/webhooks`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    pub url: String,
+    /// One of the five patterns; `event-diff` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+}
+
+/// A webhook as `GET /api/boards/{board}/webhooks` lists it (never its secret).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookInfo {
+    pub id: String,
+    pub url: String,
+    pub pattern: String,
+    /// `active`, `failing` or `disabled`.
+    pub status: String,
+    /// The last seq the receiver answered `2xx` for.
+    pub delivered_seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The `201` answer to `POST /api/boards/{board}/webhooks` (and to a rotation): the webhook
+/// and its secret, shown this once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookCreated {
+    /// `whsec_` and the base64 of the signing key.
+    pub secret: String,
+    #[serde(flatten)]
+    pub webhook: WebhookInfo,
+}
+
+/// Body of `POST /api/boards/{board}/webhooks/{id}/replay`: deliver again from seq `since + 1`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayWebhook {
+    pub since: u64,
+}
+
+/// One attempt of `GET /api/boards/{board}/webhooks/{id}/deliveries`, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub seq: u64,
+    /// 1 for the first attempt at this seq, 2 for the first retry, ...
+    pub attempt: u32,
+    /// The receiver's status, if it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    /// Unix milliseconds.
+    pub at: i64,
+}

@@ -100,6 +100,20 @@ pub struct Config {
     /// peer-to-peer fails (else their cursors go through the server's relay).
     #[arg(long, env = "ICE_SERVERS", default_value = "[]", value_parser = parse_ice_servers)]
     pub ice_servers: String,
+
+    /// Seconds a webhook receiver has to answer one delivery.
+    #[arg(long, env = "WEBHOOK_TIMEOUT", default_value_t = 10)]
+    pub webhook_timeout: u64,
+
+    /// The first retry's delay in milliseconds; each failure in a row doubles it (jittered,
+    /// capped at 5 minutes).
+    #[arg(long, env = "WEBHOOK_BACKOFF_MS", default_value_t = 1000)]
+    pub webhook_backoff_ms: u64,
+
+    /// `host:port`s that webhooks may reach although they resolve to loopback, private or
+    /// link-local addresses (a receiver on this machine or network), comma-separated.
+    #[arg(long, env = "WEBHOOK_ALLOW", value_delimiter = ',')]
+    pub webhook_allow: Vec<String>,
 }
 
 /// `ICE_SERVERS` must be a JSON array (of `RTCIceServer` objects); kept as given.

@@ -19,6 +19,8 @@
 //! * [`presence`]: ephemeral state beside the log: who is on each board, signals between
 //!   tabs, relayed cursors (never stored, no seq; between replicas through the broker).
 //! * [`access`]: the one gate every path goes through (board keys, roles, revocation).
+//! * [`webhooks`]: other servers as subscribers of the log: a saved position, a lease per
+//!   webhook, signed deliveries in order, retries, no SSRF.
 //! * [`page_data`]: what the pages read while rendering; [`seed`]: the `demo` board.
 //!
 //! [`launch`] takes a bound listener, so tests bind port 0 and run many servers at once.
@@ -44,6 +46,7 @@ pub mod state;
 pub mod store;
 pub mod stream;
 pub mod transports;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -95,6 +98,16 @@ pub async fn build_state(
         None => Arc::new(MemoryBroker::default()),
     };
     presence.attach(broker.clone());
+    let webhooks = Arc::new(webhooks::Webhooks::new(
+        store.clone(),
+        replica.clone(),
+        webhooks::Settings {
+            timeout: Duration::from_secs(config.webhook_timeout.max(1)),
+            backoff: Duration::from_millis(config.webhook_backoff_ms.max(1)),
+            allow: config.webhook_allow.clone(),
+        },
+        Arc::new(webhooks::guard::SystemDns),
+    ));
     tokio::spawn(presence.clone().keep_ticking(closing.clone()));
     let leptos = LeptosOptions::builder()
         .output_name("frontend")
@@ -107,6 +120,7 @@ pub async fn build_state(
         broker,
         freshness,
         presence,
+        webhooks,
         ice_servers: config.ice_servers.as_str().into(),
         replica,
         heartbeat,
@@ -182,6 +196,9 @@ pub async fn serve(
     let (max_connections, header_timeout) = (app.max_connections, app.header_timeout);
     // Limits and idempotency keys are swept in the background while the server runs.
     tokio::spawn(upkeep(app.clone()));
+    // Webhooks are delivered while it runs (here, not in `build_state`, so that a test may
+    // give the state another resolver first).
+    tokio::spawn(app.webhooks.clone().keep_delivering(app.closing.clone()));
     serve::serve(listener, router::router(app), max_connections, header_timeout, closing).await
 }
 

@@ -17,7 +17,7 @@ use app::ssr::{SharedCommands, SharedPageData};
 
 use crate::access::{origin, share};
 use crate::error::AppError;
-use crate::rest::{boards, changes, commands, health, server_fns, signals, MAX_BODY_BYTES};
+use crate::rest::{boards, changes, commands, health, server_fns, signals, webhooks, MAX_BODY_BYTES};
 use crate::state::AppState;
 use crate::transports::{self, long_poll, poll, sse, ws};
 
@@ -32,6 +32,11 @@ pub fn router(app: AppState) -> Router {
         .route("/api/boards/{board}/changes", get(changes::get))
         .route("/api/boards/{board}/signal", post(signals::signal))
         .route("/api/boards/{board}/leave", post(signals::leave))
+        .route("/api/boards/{board}/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/api/boards/{board}/webhooks/{id}", axum::routing::delete(webhooks::delete))
+        .route("/api/boards/{board}/webhooks/{id}/replay", post(webhooks::replay))
+        .route("/api/boards/{board}/webhooks/{id}/secret", post(webhooks::rotate_secret))
+        .route("/api/boards/{board}/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/api/boards/{board}/poll", get(poll::handler))
         .route("/api/boards/{board}/long-poll", get(long_poll::handler))
         .route("/api/boards/{board}/sse", get(sse::handler))

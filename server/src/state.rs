@@ -24,6 +24,8 @@ pub struct AppState {
     pub freshness: Arc<Freshness>,
     /// Who is on each board, and the messages between tabs: ephemeral, never in the log.
     pub presence: Arc<crate::presence::Presence>,
+    /// Delivers the log to webhooks (this replica's share of them).
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// `ICE_SERVERS`, the JSON the page's WebRTC mesh asks for (`GET /api/ice-servers`).
     pub ice_servers: Arc<str>,
     /// This replica's name: `X-Replica`, `hello` frames, the page footer.
@@ -73,6 +75,8 @@ impl AppState {
     pub async fn publish(&self, board: &str, committed: &Committed) {
         let change = self.freshness.committed(board, committed);
         self.broker.publish(Arc::new(change)).await;
+        // Webhooks delivered here need not wait for the next poll.
+        self.webhooks.committed();
     }
 }
 

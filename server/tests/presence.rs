@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use app::patterns::Frame;
@@ -426,7 +425,7 @@ async fn a_killed_replicas_tabs_leave_within_ten_seconds() {
     let database = common::fresh_postgres_database().await;
     let a = TestServer::replica(&database, &redis, "replica-a").await;
     let board = a.create_board("killed").await;
-    let mut doomed = Replica::spawn(&database, &redis, "replica-doomed").await;
+    let mut doomed = common::Replica::spawn(&database, &redis, "replica-doomed", &[]).await;
     let mut on_a = Tab::open(&a, &board, Transport::Sse, "a-0").await;
     let mut reader = reqwest::Client::new()
         .get(format!("{}/api/boards/{board}/sse?client=k-0&name=Doomed", doomed.base))
@@ -548,68 +547,6 @@ fn iptables(action: &str, rule: &[String]) -> Result<(), String> {
         .status()
         .map_err(|e| e.to_string())?;
     status.success().then_some(()).ok_or_else(|| format!("iptables {action} exited with {status}"))
-}
-
-/// A replica as its own process, so that it can be SIGKILLed.
-struct Replica {
-    base: String,
-    child: std::process::Child,
-}
-
-impl Replica {
-    async fn spawn(database: &str, redis: &str, name: &str) -> Replica {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .env("DATABASE_URL", database)
-            .env("REDIS_URL", redis)
-            .env("BIND", format!("127.0.0.1:{port}"))
-            .env("REPLICA_ID", name)
-            .env("METRICS_BIND", "off")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the server binary starts");
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
-            assert!(Instant::now() < deadline, "the replica did not become ready in 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Replica { base, child }
-    }
-
-    /// SIGKILL: no goodbye to the other replicas.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_backends!(

@@ -4,7 +4,8 @@ use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, FramesPage, Position, Viewer, EPOCH_HEADER,
+    ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, CreateWebhook, Delivery, FramesPage, Position,
+    ReplayWebhook, Viewer, WebhookCreated, WebhookInfo, EPOCH_HEADER,
 };
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
@@ -128,4 +129,35 @@ pub async fn ice_servers() -> Option<wasm_bindgen::JsValue> {
     let response = Request::get("/api/ice-servers").send().await.ok()?;
     let text = response.ok().then_some(response.text().await.ok()?)?;
     js_sys::JSON::parse(&text).ok().filter(js_sys::Array::is_array)
+}
+
+/// `GET /api/boards/{board}/webhooks` (the write key's).
+pub async fn webhooks(board: &str) -> Result<Vec<WebhookInfo>, HttpError> {
+    decode(Request::get(&format!("/api/boards/{board}/webhooks")).send().await.map_err(network)?).await
+}
+
+/// `POST /api/boards/{board}/webhooks`: the new webhook, with its secret (shown once).
+pub async fn create_webhook(board: &str, url: &str, pattern: PatternKind) -> Result<WebhookCreated, HttpError> {
+    let body = CreateWebhook { url: url.to_owned(), pattern: Some(pattern.as_str().to_owned()) };
+    let request = Request::post(&format!("/api/boards/{board}/webhooks")).json(&body).map_err(network)?;
+    decode(request.send().await.map_err(network)?).await
+}
+
+pub async fn delete_webhook(board: &str, id: &str) -> Result<(), HttpError> {
+    let response = Request::delete(&format!("/api/boards/{board}/webhooks/{id}")).send().await.map_err(network)?;
+    if response.ok() {
+        return Ok(());
+    }
+    decode::<serde_json::Value>(response).await.map(|_| ())
+}
+
+pub async fn replay_webhook(board: &str, id: &str, since: u64) -> Result<WebhookInfo, HttpError> {
+    let request = Request::post(&format!("/api/boards/{board}/webhooks/{id}/replay"))
+        .json(&ReplayWebhook { since })
+        .map_err(network)?;
+    decode(request.send().await.map_err(network)?).await
+}
+
+pub async fn deliveries(board: &str, id: &str) -> Result<Vec<Delivery>, HttpError> {
+    decode(Request::get(&format!("/api/boards/{board}/webhooks/{id}/deliveries")).send().await.map_err(network)?).await
 }

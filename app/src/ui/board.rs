@@ -9,6 +9,7 @@ use super::inspector::WireInspector;
 use super::one_line_form::OneLineForm;
 use super::presence::PresenceList;
 use super::todo_card::TodoCard;
+use super::webhooks::WebhooksPanel;
 use crate::api::{ShareLinks, Viewer};
 use crate::domain::{BoardState, Command, Id, Sprint, SprintStatus};
 use crate::patterns::PatternKind;
@@ -117,6 +118,11 @@ pub fn BoardView(
                 </Show>
             </div>
             {(!pane).then(|| view! { <Cursors client/> })}
+            {(!pane).then(|| view! {
+                <Show when=move || client.can_write.get()>
+                    <WebhooksPanel client/>
+                </Show>
+            })}
             <WireInspector client open=!pane/>
             <footer class="board-foot muted" class:hidden=pane>
                 "served by replica " <span class="replica">{move || client.replica.get()}</span>

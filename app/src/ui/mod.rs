@@ -20,6 +20,7 @@ pub mod inspector;
 pub mod one_line_form;
 pub mod presence;
 pub mod todo_card;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

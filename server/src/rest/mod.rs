@@ -7,6 +7,7 @@
 //! * [`health`]: liveness, readiness, Prometheus metrics.
 //! * [`signals`]: presence's requests: a signal or relayed cursor between tabs, a tab leaving.
 //! * [`server_fns`]: the command service as Leptos server functions (`/api/fn/...`).
+//! * [`webhooks`]: register, list, remove and replay webhooks; their delivery log.
 //! * [`extract`]: request extractors whose rejections are our JSON errors.
 
 pub mod boards;
@@ -16,6 +17,7 @@ pub mod extract;
 pub mod health;
 pub mod server_fns;
 pub mod signals;
+pub mod webhooks;
 
 /// The largest request body accepted, in bytes (the contract's 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

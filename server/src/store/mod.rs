@@ -7,6 +7,7 @@
 //!
 //! * [`reads`]: board list, state, head seq, changes since a seq.
 //! * [`commit`]: the one write path: a command in one transaction.
+//! * [`webhooks`]: webhooks, their lease and their delivery log.
 //! * [`boards`]: creating a board, and what the access gate reads and rotates (visibility,
 //!   key hashes, key generation).
 
@@ -14,6 +15,7 @@ mod boards;
 mod commit;
 mod reads;
 mod rows;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -5,9 +5,11 @@
 //! * [`sse`]: reading an SSE stream frame by frame;
 //! * [`subscriber`]: a connection of any transport, as batches of frames;
 //! * [`client`]: the one test client, which applies frames as the browser does;
-//! * [`lossy`]: the broker wrapper that loses notices on purpose.
+//! * [`lossy`]: the broker wrapper that loses notices on purpose;
+//! * [`child`]: a replica as its own process, to SIGKILL.
 #![allow(dead_code)] // each test file uses a different part of this harness
 
+pub mod child;
 pub mod client;
 pub mod lossy;
 pub mod server;
@@ -15,6 +17,8 @@ pub mod sse;
 pub mod subscriber;
 
 // Each test file uses some of these.
+#[allow(unused_imports)]
+pub use child::Replica;
 #[allow(unused_imports)]
 pub use client::TestClient;
 #[allow(unused_imports)]

@@ -80,6 +80,16 @@ impl TestServer {
     }
 
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_with_state(backend, tweak, |_| {}).await
+    }
+
+    /// Like `start_with`, and `tweak_state` may replace a component of the built state
+    /// before the server starts (a resolver that plays a DNS change, say).
+    pub async fn start_with_state(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+        tweak_state: impl FnOnce(&mut server::state::AppState),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let url = match backend {
             Backend::Sqlite => format!("sqlite://{}/board.db", dir.path().display()),
@@ -89,20 +99,35 @@ impl TestServer {
         config.replica_id = Some("test-replica".into());
         config.site_root = dir.path().join("site");
         tweak(&mut config);
-        Self::serve(config, dir).await
+        Self::serve(config, dir, tweak_state).await
     }
 
     /// Two or more of these with the same database and REDIS_URL are replicas of one cluster.
     pub async fn replica(database_url: &str, redis_url: &str, name: &str) -> TestServer {
+        Self::replica_with(database_url, redis_url, name, |_| {}).await
+    }
+
+    /// A replica with settings of its own.
+    pub async fn replica_with(
+        database_url: &str,
+        redis_url: &str,
+        name: &str,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::for_database(database_url);
         config.redis_url = Some(redis_url.to_owned());
         config.replica_id = Some(name.to_owned());
         config.site_root = dir.path().join("site");
-        Self::serve(config, dir).await
+        tweak(&mut config);
+        Self::serve(config, dir, |_| {}).await
     }
 
-    async fn serve(config: Config, dir: tempfile::TempDir) -> TestServer {
+    async fn serve(
+        config: Config,
+        dir: tempfile::TempDir,
+        tweak_state: impl FnOnce(&mut server::state::AppState),
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let local = listener.local_addr().unwrap();
         let base = format!("http://{local}");
@@ -110,6 +135,7 @@ impl TestServer {
         let mut app = server::build_state(&config, local, closing).await.expect("the server starts");
         let lossy = std::sync::Arc::new(super::lossy::Lossy::new(app.broker.clone()));
         app.broker = lossy.clone();
+        tweak_state(&mut app);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, app.clone(), close, async move {
             let _ = stopped.await;
