@@ -374,6 +374,13 @@ async fn webhooks_need_the_write_key(backend: Backend) {
     }
     let listed: Value = srv.http.get(&url).bearer_auth(write).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1, "refusals registered nothing");
+    // A board's webhooks are bounded.
+    for _ in 1..server::rest::webhooks::MAX_WEBHOOKS_PER_BOARD {
+        let r = srv.http.post(&url).bearer_auth(write).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let r = srv.http.post(&url).bearer_auth(write).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 422, "one webhook too many");
 }
 
 /// A resolver the test controls: a DNS change between registration and delivery.

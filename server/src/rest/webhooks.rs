@@ -21,6 +21,8 @@ use crate::webhooks::sign;
 
 /// The longest webhook URL accepted.
 const MAX_URL_CHARS: usize = 2048;
+/// How many webhooks one board may have: each is a task and a lease on every change.
+pub const MAX_WEBHOOKS_PER_BOARD: usize = 20;
 /// How many attempts `GET .../deliveries` returns (the newest).
 const DELIVERIES_SHOWN: i64 = 100;
 
@@ -48,6 +50,9 @@ pub async fn create(
     let pattern = PatternKind::from_param(body.pattern.as_deref()).map_err(AppError::BadRequest)?;
     if body.url.chars().count() > MAX_URL_CHARS {
         return Err(AppError::Unprocessable(format!("a webhook URL has at most {MAX_URL_CHARS} characters")));
+    }
+    if app.store.webhooks(&grant.board).await?.len() >= MAX_WEBHOOKS_PER_BOARD {
+        return Err(AppError::Unprocessable(format!("a board has at most {MAX_WEBHOOKS_PER_BOARD} webhooks")));
     }
     app.webhooks.check_url(&body.url).await.map_err(AppError::Unprocessable)?;
     let id = {

@@ -115,8 +115,13 @@ pub enum Outcome {
     Disable,
 }
 
-const COLUMNS: &str = "id, board_id, url, pattern, secret, previous_secret, previous_until, status, \
-                       delivered_seq, failures, last_error, created_at";
+/// The columns every query returns, as a macro so that each query is one static string
+/// (`concat!`): no SQL is built at run time.
+macro_rules! columns {
+    () => {
+        "id, board_id, url, pattern, secret, previous_secret, previous_until, status, delivered_seq, failures, last_error, created_at"
+    };
+}
 
 fn webhook(row: &AnyRow) -> Result<WebhookRow, sqlx::Error> {
     let pattern: String = row.try_get("pattern")?;
@@ -149,10 +154,11 @@ impl Store {
         secret: &str,
     ) -> Result<Option<WebhookRow>, sqlx::Error> {
         // One statement: the position is the head at the moment of registration.
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = sqlx::query(concat!(
             "INSERT INTO webhooks (id, board_id, url, pattern, secret, status, delivered_seq, created_at) \
-             SELECT $1, id, $2, $3, $4, 'active', seq, $5 FROM boards WHERE id = $6 RETURNING {COLUMNS}"
-        )))
+             SELECT $1, id, $2, $3, $4, 'active', seq, $5 FROM boards WHERE id = $6 RETURNING ",
+            columns!()
+        ))
         .bind(id)
         .bind(url)
         .bind(pattern.as_str())
@@ -166,22 +172,20 @@ impl Store {
 
     /// The board's webhooks, oldest first.
     pub async fn webhooks(&self, board: &str) -> Result<Vec<WebhookRow>, sqlx::Error> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM webhooks WHERE board_id = $1 ORDER BY created_at, id"
-        )))
-        .bind(board)
-        .fetch_all(self.pool())
-        .await?;
+        let rows =
+            sqlx::query(concat!("SELECT ", columns!(), " FROM webhooks WHERE board_id = $1 ORDER BY created_at, id"))
+                .bind(board)
+                .fetch_all(self.pool())
+                .await?;
         rows.iter().map(webhook).collect()
     }
 
     pub async fn webhook(&self, board: &str, id: &str) -> Result<Option<WebhookRow>, sqlx::Error> {
-        let row =
-            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM webhooks WHERE board_id = $1 AND id = $2")))
-                .bind(board)
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?;
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM webhooks WHERE board_id = $1 AND id = $2"))
+            .bind(board)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(webhook).transpose()
     }
 
@@ -194,10 +198,11 @@ impl Store {
         secret: &str,
         grace: Duration,
     ) -> Result<Option<WebhookRow>, sqlx::Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = sqlx::query(concat!(
             "UPDATE webhooks SET previous_secret = secret, previous_until = $1, secret = $2 \
-             WHERE board_id = $3 AND id = $4 RETURNING {COLUMNS}"
-        )))
+             WHERE board_id = $3 AND id = $4 RETURNING ",
+            columns!()
+        ))
         .bind(now_ms() + grace.as_millis() as i64)
         .bind(secret)
         .bind(board)
@@ -220,10 +225,11 @@ impl Store {
     /// Delivers again from `since` (the next delivery is seq `since + 1`): active, no
     /// backoff. `None` if there is no such webhook.
     pub async fn replay_webhook(&self, board: &str, id: &str, since: u64) -> Result<Option<WebhookRow>, sqlx::Error> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = sqlx::query(concat!(
             "UPDATE webhooks SET delivered_seq = $1, status = 'active', failures = 0, next_attempt_at = 0, \
-             last_error = NULL WHERE board_id = $2 AND id = $3 RETURNING {COLUMNS}"
-        )))
+             last_error = NULL WHERE board_id = $2 AND id = $3 RETURNING ",
+            columns!()
+        ))
         .bind(since as i64)
         .bind(board)
         .bind(id)
@@ -268,7 +274,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<WebhookRow>, sqlx::Error> {
         let now = now_ms();
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query(concat!(
             "UPDATE webhooks SET lease_owner = $1, lease_until = $2 \
              WHERE (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $3) AND status <> 'disabled' \
              AND next_attempt_at <= $3 AND id IN ( \
@@ -276,8 +282,9 @@ impl Store {
                  WHERE w.status <> 'disabled' AND w.next_attempt_at <= $3 AND w.delivered_seq < b.seq \
                  AND (w.lease_owner IS NULL OR w.lease_owner = $1 OR w.lease_until < $3) \
                  ORDER BY w.next_attempt_at LIMIT $4) \
-             RETURNING {COLUMNS}"
-        )))
+             RETURNING ",
+            columns!()
+        ))
         .bind(owner)
         .bind(now + lease.as_millis() as i64)
         .bind(now)
