@@ -55,6 +55,8 @@ struct World {
     signals_posted: Vec<Signal>,
     /// Letters handed to the platform's peer mesh.
     letters: Vec<Frame>,
+    /// `GET /snapshots/{seq}` calls: the seq each asked for.
+    snapshots_asked: Vec<u64>,
 }
 
 #[derive(Clone)]
@@ -120,6 +122,18 @@ impl Platform for Fake {
         let world = self.0.borrow();
         let now = world.server.states.last().unwrap().clone();
         Ok((have.map(|h| h.seq) != Some(now.seq)).then_some(now))
+    }
+
+    /// The server holds the head only, as the real one does.
+    async fn snapshot_at(&self, _board: &str, seq: u64, _epoch: Option<&str>) -> Result<BoardState, HttpError> {
+        let mut world = self.0.borrow_mut();
+        world.snapshots_asked.push(seq);
+        let now = world.server.states.last().unwrap().clone();
+        match seq.cmp(&now.seq) {
+            std::cmp::Ordering::Equal => Ok(now),
+            std::cmp::Ordering::Less => Err(HttpError::Status { status: 410, message: "gone".into() }),
+            std::cmp::Ordering::Greater => Err(HttpError::Status { status: 404, message: "beyond".into() }),
+        }
     }
 
     async fn command(&self, _board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
@@ -272,6 +286,34 @@ async fn a_dropped_connection_reopens_after_backoff_from_the_applied_seq() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         settle().await;
         assert_eq!(fake.links(), 3);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn pokes_are_answered_by_one_pull_of_the_newest_seqs_immutable_snapshot() {
+    with_engine(PatternKind::PokePull, Transport::Sse, |client, fake| async move {
+        for seq in 1..=3 {
+            fake.add(&format!("t{seq}"));
+            fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PokePull, seq), 20));
+        }
+        settle().await;
+        assert_eq!(fake.0.borrow().snapshots_asked, [3], "three pokes, one pull, of the newest seq");
+        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[3]);
+
+        // The board moved on before the pull: seq 4 is gone (410), so the client takes the
+        // current state, which is newer.
+        fake.add("t4");
+        fake.add("t5");
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PokePull, 4), 20));
+        settle().await;
+        assert_eq!(fake.0.borrow().snapshots_asked, [3, 4]);
+        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[5]);
+        // Poke 5 is then already held: no request at all.
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PokePull, 5), 20));
+        settle().await;
+        assert_eq!(fake.0.borrow().snapshots_asked, [3, 4]);
+        assert_eq!(client.wire.get_untracked().requests, 3, "one pull, then a 410 and the state");
     })
     .await;
 }

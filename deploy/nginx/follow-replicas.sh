@@ -15,6 +15,13 @@ set -eu
 host=${REPLICAS_HOST:-app}
 port=${REPLICAS_PORT:-3000}
 every=${REPLICAS_EVERY:-1}
+# board: every request about one board goes to one replica (consistent hashing on the board
+# id, see board.conf's `$board`); none: round-robin.
+affinity=${AFFINITY:-board}
+case "$affinity" in
+  board | none) ;;
+  *) echo "follow-replicas: AFFINITY must be board or none, not $affinity" >&2; exit 2 ;;
+esac
 conf=/etc/nginx/conf.d/upstream.conf
 
 addresses() { getent ahostsv4 "$host" 2> /dev/null | awk '{ print $1 }' | sort -u | tr '\n' ' '; }
@@ -23,6 +30,9 @@ addresses() { getent ahostsv4 "$host" 2> /dev/null | awk '{ print $1 }' | sort -
 render() {
   echo "# Written by follow-replicas.sh from the addresses of \"$host\"."
   echo "upstream board {"
+  # Before `keepalive`, which must follow the balancing method. Adding or removing a
+  # replica moves only the boards whose points it takes or held (docs/scaling.md).
+  [ "$affinity" = board ] && echo "    hash \$board consistent;"
   if [ -n "$1" ]; then
     for address in $1; do echo "    server $address:$port max_fails=1 fail_timeout=5s;"; done
   else
@@ -37,7 +47,7 @@ render() {
 
 current=$(addresses)
 render "$current" > "$conf"
-echo "follow-replicas: $host is [ $current]"
+echo "follow-replicas: $host is [ $current], affinity $affinity"
 
 (
   while sleep "$every"; do

@@ -1,14 +1,19 @@
-// Several replicas behind nginx. Browsers land on different replicas; the replica serving
-// one of them goes away mid-stream; every browser converges on the board, and no request
-// through nginx takes more than 2 s while it happens.
+// Several replicas behind nginx, with board affinity on (nginx hashes the board id to a
+// replica) and off (round-robin). Browsers converge when the replica serving one of them
+// goes away mid-stream, and no request through nginx takes more than 2 s while it happens.
+// With affinity on, every browser of a board shares one replica and moves when it goes
+// (the remap); nginx's cache answers repeated pulls of an immutable snapshot.
 //
-// Two topologies run this same test:
+// Two topologies run this same file:
 // - by default, scripts/cluster: Postgres, Redis, three replicas of the debug server and
-//   the nginx configuration docker-compose uses; the victim is killed with SIGKILL.
+//   the nginx configuration docker-compose uses, started once per affinity; the victim is
+//   killed with SIGKILL.
 // - with E2E_CLUSTER_URL set (scripts/compose-check): a cluster that is already running,
-//   such as `docker compose`; E2E_CLUSTER_STOP is a shell command that stops the replica
-//   whose id is in $REPLICA (compose-check: `docker stop`, as a user would).
-import { test, expect, request as playwrightRequest, APIRequestContext, APIResponse } from '@playwright/test';
+//   such as `docker compose`, with the affinity its nginx was started with (compose-check
+//   runs `-g "affinity on"`, restarts nginx with AFFINITY=none, then `-g "affinity off"`);
+//   E2E_CLUSTER_STOP is a shell command that stops the replica whose id is in $REPLICA
+//   (compose-check: `docker stop`, as a user would).
+import { test, expect, request as playwrightRequest, APIRequestContext, APIResponse, Browser } from '@playwright/test';
 import { spawn, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -17,49 +22,74 @@ import { createBoard, expectConverged, open } from './helpers';
 
 const root = path.resolve(__dirname, '..', '..');
 const target = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
-const port = Number(process.env.E2E_CLUSTER_PORT ?? 8091);
 const external = process.env.E2E_CLUSTER_URL;
-const base = external ?? `http://127.0.0.1:${port}`;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'board-e2e-cluster-'));
 /** The longest a request through nginx may take while a replica goes away. */
 const SLOWEST_MS = 2000;
-let cluster: ChildProcess | undefined;
-let api: APIRequestContext;
 
-test.describe.configure({ mode: 'serial' });
+type Affinity = 'board' | 'none';
 
-test.beforeAll(async () => {
-  if (!external) {
-    cluster = spawn('bash', ['scripts/cluster', '3'], {
-      cwd: root,
-      detached: true,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: {
-        ...process.env,
-        SERVER_BIN: path.join(target, 'debug', 'server'),
-        LEPTOS_SITE_ROOT: path.join(target, 'site'),
-        CLUSTER_PORT: String(port),
-        CLUSTER_BASE_PORT: String(port + 10),
-        CLUSTER_DIR: dir,
-        DATABASE_URL: `postgres://postgres@127.0.0.1:5432/board_e2e_cluster_${Date.now()}`,
-        RUST_LOG: 'warn',
-      },
+/** A cluster for the tests of one describe block: started here, or the external one. */
+class Cluster {
+  base: string;
+  api!: APIRequestContext;
+  private process?: ChildProcess;
+  private dir = fs.mkdtempSync(path.join(os.tmpdir(), 'board-e2e-cluster-'));
+
+  constructor(private affinity: Affinity, private port: number) {
+    this.base = external ?? `http://127.0.0.1:${port}`;
+  }
+
+  async start() {
+    if (!external) {
+      this.process = spawn('bash', ['scripts/cluster', '3'], {
+        cwd: root,
+        detached: true,
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: {
+          ...process.env,
+          SERVER_BIN: path.join(target, 'debug', 'server'),
+          LEPTOS_SITE_ROOT: path.join(target, 'site'),
+          CLUSTER_PORT: String(this.port),
+          CLUSTER_BASE_PORT: String(this.port + 10),
+          CLUSTER_DIR: this.dir,
+          AFFINITY: this.affinity,
+          DATABASE_URL: `postgres://postgres@127.0.0.1:5432/board_e2e_cluster_${Date.now()}`,
+          RUST_LOG: 'warn',
+        },
+      });
+    }
+    this.api = await playwrightRequest.newContext({ baseURL: this.base });
+    for (let i = 0; i < 200; i++) {
+      try {
+        if ((await this.api.get('/readyz')).ok()) return;
+      } catch {}
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    throw new Error('the cluster did not become ready');
+  }
+
+  async stop() {
+    if (this.process?.pid) process.kill(-this.process.pid, 'SIGTERM');
+    await this.api?.dispose();
+  }
+
+  /** Takes the replica away; resolves when it is gone (its process or container ended). */
+  stopReplica(replica: string): Promise<void> {
+    if (!external) {
+      const pid = Number(fs.readFileSync(path.join(this.dir, `${replica}.pid`), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      return Promise.resolve();
+    }
+    const command = process.env.E2E_CLUSTER_STOP;
+    if (!command) throw new Error('E2E_CLUSTER_URL needs E2E_CLUSTER_STOP, a command that stops the replica in $REPLICA');
+    return new Promise((resolve, reject) => {
+      const stop = spawn('sh', ['-c', command], { stdio: 'inherit', env: { ...process.env, REPLICA: replica } });
+      stop.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`E2E_CLUSTER_STOP exited ${code}`))));
     });
   }
-  api = await playwrightRequest.newContext({ baseURL: base });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await api.get('/readyz')).ok()) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error('the cluster did not become ready');
-});
+}
 
-test.afterAll(async () => {
-  if (cluster?.pid) process.kill(-cluster.pid, 'SIGTERM');
-  await api?.dispose();
-});
+test.describe.configure({ mode: 'serial' });
 
 /** Every request the test sends through nginx, timed. */
 const timings: { what: string; ms: number; status: number }[] = [];
@@ -76,7 +106,7 @@ async function timed(what: string, call: () => Promise<APIResponse>): Promise<AP
 }
 
 /** A command through nginx, retried with its Idempotency-Key while a replica is down. */
-async function send(board: string, body: object) {
+async function send(api: APIRequestContext, board: string, body: object) {
   const key = `k-${Math.random().toString(36).slice(2)}`;
   for (let attempt = 0; attempt < 20; attempt++) {
     const res = await timed(`POST ${JSON.stringify(body)}`, () =>
@@ -89,49 +119,44 @@ async function send(board: string, body: object) {
   throw new Error(`command never committed: ${JSON.stringify(body)}`);
 }
 
-/** Takes the replica away; resolves when it is gone (its process or container ended). */
-function stopReplica(replica: string): Promise<void> {
-  if (!external) {
-    const pid = Number(fs.readFileSync(path.join(dir, `${replica}.pid`), 'utf8'));
-    process.kill(pid, 'SIGKILL');
-    return Promise.resolve();
-  }
-  const command = process.env.E2E_CLUSTER_STOP;
-  if (!command) throw new Error('E2E_CLUSTER_URL needs E2E_CLUSTER_STOP, a command that stops the replica in $REPLICA');
-  return new Promise((resolve, reject) => {
-    const stop = spawn('sh', ['-c', command], { stdio: 'inherit', env: { ...process.env, REPLICA: replica } });
-    stop.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`E2E_CLUSTER_STOP exited ${code}`))));
-  });
-}
+/** The pages' setups: a delta pattern, a self-contained one, each streaming transport. */
+const SETUPS: [string, string][] = [
+  ['event-diff', 'sse'],
+  ['push-ops', 'ws'],
+  ['poke-pull', 'long-poll'],
+  ['push-events', 'sse'],
+];
 
-test('browsers on different replicas converge when one replica goes away, and no request stalls', async ({
-  browser,
-}) => {
-  test.setTimeout(120_000);
+/**
+ * Opens the pages of one board, takes away the replica serving the first, keeps writing,
+ * and checks that every page converges and no request through nginx stalls. `spread`:
+ * pages are opened until they are on more than one replica (round-robin); otherwise
+ * (affinity) every page must be on the same one, and after the stop on the same other one.
+ */
+async function survivesAReplicaGoing(cluster: Cluster, browser: Browser, spread: boolean) {
+  const api = cluster.api;
   const board = await createBoard(api, 'Cluster');
-  const setups: [string, string][] = [
-    ['event-diff', 'sse'],
-    ['push-ops', 'ws'],
-    ['poke-pull', 'long-poll'],
-    ['push-events', 'sse'],
-  ];
   const pages = [];
   const replicaOf = (i: number) => pages[i].locator('.board-foot .replica').textContent();
   const replicas = new Set<string>();
-  // nginx passes requests round-robin, and a page makes several before it opens its
-  // stream, so which replica a stream lands on depends on how many: open pages until
-  // they are spread over more than one (at most eight), with one more request between
-  // pages when they are not, to shift the rotation.
-  while (pages.length < setups.length || (replicas.size < 2 && pages.length < 8)) {
-    if (pages.length >= setups.length) await api.get('/healthz');
-    const [pattern, transport] = setups[pages.length % setups.length];
-    pages.push(await open(await browser.newContext({ baseURL: base }), board, pattern, transport));
+  // Round-robin: a page makes several requests before it opens its stream, so which
+  // replica a stream lands on depends on how many: open pages until they are spread over
+  // more than one (at most eight), with one more request between pages when they are
+  // not, to shift the rotation.
+  while (pages.length < SETUPS.length || (spread && replicas.size < 2 && pages.length < 8)) {
+    if (pages.length >= SETUPS.length) await api.get('/healthz');
+    const [pattern, transport] = SETUPS[pages.length % SETUPS.length];
+    pages.push(await open(await browser.newContext({ baseURL: cluster.base }), board, pattern, transport));
     replicas.add((await replicaOf(pages.length - 1))!);
   }
-  expect(replicas.size, `browsers spread over replicas: ${[...replicas]}`).toBeGreaterThan(1);
+  if (spread) {
+    expect(replicas.size, `browsers spread over replicas: ${[...replicas]}`).toBeGreaterThan(1);
+  } else {
+    expect([...replicas], 'with affinity, every browser of the board on one replica').toHaveLength(1);
+  }
 
-  const sprint = (await send(board, { type: 'add_sprint', name: 'S' })).id;
-  await send(board, { type: 'add_todo', title: 'before the stop', sprint_id: sprint });
+  const sprint = (await send(api, board, { type: 'add_sprint', name: 'S' })).id;
+  await send(api, board, { type: 'add_todo', title: 'before the stop', sprint_id: sprint });
 
   // Take away the replica that serves the first browser, mid-stream. While it goes, and
   // for 10 s after it is gone (time for nginx to forget its address), a probe reads the
@@ -146,18 +171,27 @@ test('browsers on different replicas converge when one replica goes away, and no
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
-  const gone = stopReplica(victim).then(() => Date.now());
+  const gone = cluster.stopReplica(victim).then(() => Date.now());
 
   for (let i = 0; i < 10; i++) {
-    await send(board, { type: 'add_todo', title: `after the stop ${i}` });
+    await send(api, board, { type: 'add_todo', title: `after the stop ${i}` });
   }
-  await send(board, { type: 'start_sprint', id: sprint });
-  const last = (await send(board, { type: 'complete_sprint', id: sprint })).seq;
+  await send(api, board, { type: 'start_sprint', id: sprint });
+  const last = (await send(api, board, { type: 'complete_sprint', id: sprint })).seq;
 
   await expectConverged(api, board, pages, last);
   const convergedMs = Date.now() - stoppedAt;
-  await expect(pages[0].locator('[data-board-seq]')).toHaveAttribute('data-conn', 'live');
+  for (const page of pages) await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-conn', 'live');
   expect(await replicaOf(0)).not.toBe(victim);
+  // Where the streaming browsers are now (a page names the replica its stream's `hello`
+  // came from; poll and long-poll pages have no `hello`, so theirs is not checked).
+  const streaming = pages.filter((_, i) => ['sse', 'ws'].includes(SETUPS[i % SETUPS.length][1]));
+  const after = await Promise.all(streaming.map((page) => page.locator('.board-foot .replica').textContent()));
+  expect(after, `no streaming browser on ${victim} any more`).not.toContain(victim);
+  if (!spread) {
+    // The remap: the board's point on the ring now leads to one survivor, for all of them.
+    expect([...new Set(after)], 'after the remap, the board on one other replica').toHaveLength(1);
+  }
 
   const goneAt = await gone;
   while (Date.now() < goneAt + 10_000) await new Promise((r) => setTimeout(r, 200));
@@ -167,11 +201,85 @@ test('browsers on different replicas converge when one replica goes away, and no
   const slowest = timings.reduce((a, b) => (b.ms > a.ms ? b : a));
   const failed = timings.filter((t) => t.status !== 200).length;
   console.log(
-    `cluster: ${victim} stopped; all browsers converged ${convergedMs} ms later (12 commands in between); ` +
-      `it was gone after ${goneAt - stoppedAt} ms; ${timings.length} requests through nginx over ` +
+    `cluster (affinity ${spread ? 'off' : 'on'}): ${victim} stopped; all browsers converged ${convergedMs} ms later ` +
+      `on ${[...new Set(after)].join(', ')} ` +
+      `(12 commands in between); it was gone after ${goneAt - stoppedAt} ms; ${timings.length} requests through nginx over ` +
       `${Date.now() - stoppedAt} ms, slowest ${slowest.ms} ms (${slowest.what} → ${slowest.status}), ${failed} not 200`,
   );
   expect(slowest.ms, `slowest request while ${victim} went away: ${slowest.what}`).toBeLessThanOrEqual(SLOWEST_MS);
   // A GET is retried by nginx on the next replica: it never fails because one went away.
   expect(timings.filter((t) => t.what === 'GET state' && t.status !== 200)).toEqual([]);
+}
+
+test.describe('affinity on', () => {
+  const cluster = new Cluster('board', Number(process.env.E2E_CLUSTER_PORT ?? 8091));
+  test.beforeAll(() => cluster.start());
+  test.afterAll(() => cluster.stop());
+
+  test('requests about no board go round-robin; a board\'s requests all reach one replica', async () => {
+    const api = cluster.api;
+    const seen = new Set<string>();
+    for (let i = 0; i < 12; i++) seen.add((await api.get('/healthz')).headers()['x-replica']);
+    expect(seen.size, `replicas answering /healthz: ${[...seen]}`).toBeGreaterThan(1);
+    const board = await createBoard(api, 'Affinity');
+    const answers: string[] = [];
+    for (const path of ['', '/access', '/changes?since=0', '/snapshots/0', '/poll?pattern=push-ops&since=0']) {
+      const r = await api.get(`/api/boards/${board}${path}`);
+      answers.push(`${path || 'state'}: ${r.status()} from ${r.headers()['x-replica']}`);
+    }
+    const page = await api.get(`/boards/${board}`);
+    answers.push(`page: ${page.status()} from ${page.headers()['x-replica']}`);
+    const owners = new Set(answers.map((a) => a.split(' from ')[1]));
+    expect([...owners], `one replica for everything about the board: ${answers.join('; ')}`).toHaveLength(1);
+    expect(owners.has('undefined'), answers.join('; ')).toBe(false);
+  });
+
+  test('nginx answers repeated pulls of a snapshot from its cache, never a private board\'s', async () => {
+    const api = cluster.api;
+    const board = await createBoard(api, 'Cached');
+    const { seq } = await send(api, board, { type: 'add_todo', title: 'cached' });
+    const url = `/api/boards/${board}/snapshots/${seq}`;
+    // Twenty pulls at once, as after a poke: one reaches a replica, the others wait for it.
+    const answers = await Promise.all(Array.from({ length: 20 }, () => api.get(url)));
+    const statuses = answers.map((r) => `${r.status()} ${r.headers()['x-cache-status']}`);
+    expect(statuses.filter((s) => s === '200 MISS'), statuses.join(', ')).toHaveLength(1);
+    expect(statuses.filter((s) => s === '200 HIT'), statuses.join(', ')).toHaveLength(19);
+    expect((await api.get(url)).headers()['x-cache-status']).toBe('HIT');
+    expect((await answers[0].json()).todos.map((t: { title: string }) => t.title)).toEqual(['cached']);
+    // A refusal is not kept: the seq beyond the head is 404 until it exists, then 200.
+    const next = `/api/boards/${board}/snapshots/${seq + 1}`;
+    expect((await api.get(next)).status()).toBe(404);
+    await send(api, board, { type: 'add_todo', title: 'next' });
+    expect((await api.get(next)).status()).toBe(200);
+
+    const created = await (await api.post('/api/boards', { data: { name: 'Secret' } })).json();
+    const secret = `/api/boards/${created.id}/snapshots/0`;
+    const headers = { Authorization: `Bearer ${created.keys.read}` };
+    for (let i = 0; i < 3; i++) {
+      const r = await api.get(secret, { headers });
+      expect(r.status()).toBe(200);
+      expect(r.headers()['x-cache-status'], 'a private board is never answered from the cache').not.toBe('HIT');
+    }
+    expect((await api.get(secret)).status(), 'without its key').toBe(404);
+  });
+
+  test('a board\'s browsers share one replica; when it goes away they move and converge', async ({
+    browser,
+  }) => {
+    test.setTimeout(120_000);
+    await survivesAReplicaGoing(cluster, browser, false);
+  });
+});
+
+test.describe('affinity off', () => {
+  const cluster = new Cluster('none', Number(process.env.E2E_CLUSTER_PORT ?? 8091) + 40);
+  test.beforeAll(() => cluster.start());
+  test.afterAll(() => cluster.stop());
+
+  test('browsers on different replicas converge when one replica goes away, and no request stalls', async ({
+    browser,
+  }) => {
+    test.setTimeout(120_000);
+    await survivesAReplicaGoing(cluster, browser, true);
+  });
 });

@@ -22,7 +22,7 @@
 //! client counts what it received), their bytes, and the server's CPU time: the cost of a
 //! full list per change, which grows with the square of the tabs, made visible.
 //!
-//! Bounded in count and time: at most 5,000 clients and 1,000 changes, a 120 s deadline per
+//! Bounded in count and time: at most 16,000 clients and 1,000 changes, a 120 s deadline per
 //! transport, and only loopback traffic. `cargo test -p server --bench fanout -- --clients 20`
 //! runs the same program unoptimised, as a quick check that it still works.
 
@@ -44,7 +44,7 @@ use app::sync::Transport;
 #[command(about = "Fan-out latency and memory per transport")]
 struct Args {
     /// Clients per transport (each its own connection).
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=5000))]
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=16000))]
     clients: u64,
     /// Changes committed while they listen.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1000))]

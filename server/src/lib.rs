@@ -115,7 +115,7 @@ pub async fn build_state(
         .site_pkg_dir("pkg")
         .site_addr(local)
         .build();
-    let app = AppState {
+    let app = AppState::new(state::Shared {
         store,
         broker,
         freshness,
@@ -137,7 +137,7 @@ pub async fn build_state(
         idempotency_ttl: Duration::from_secs(config.idempotency_ttl),
         metrics: metrics_handle(),
         leptos,
-    };
+    });
     seed::seed_demo(&app).await?;
     Ok(app)
 }

@@ -17,7 +17,7 @@ use app::ssr::{SharedCommands, SharedPageData};
 
 use crate::access::{origin, share};
 use crate::error::AppError;
-use crate::rest::{boards, changes, commands, health, server_fns, signals, webhooks, MAX_BODY_BYTES};
+use crate::rest::{boards, changes, commands, health, server_fns, signals, snapshots, webhooks, MAX_BODY_BYTES};
 use crate::state::AppState;
 use crate::transports::{self, long_poll, poll, sse, ws};
 
@@ -30,6 +30,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/boards/{board}/access", get(boards::viewer))
         .route("/api/boards/{board}/keys", post(boards::rotate_keys))
         .route("/api/boards/{board}/changes", get(changes::get))
+        .route("/api/boards/{board}/snapshots/{seq}", get(snapshots::get))
         .route("/api/boards/{board}/signal", post(signals::signal))
         .route("/api/boards/{board}/leave", post(signals::leave))
         .route("/api/boards/{board}/webhooks", get(webhooks::list).post(webhooks::create))

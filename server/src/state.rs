@@ -1,4 +1,4 @@
-//! What every handler shares. Cheap to clone: everything is behind an `Arc`.
+//! What every handler shares: [`AppState`], one pointer to the [`Shared`] components.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +14,37 @@ use crate::live::Snapshot;
 use crate::recent::Recent;
 use crate::store::{Committed, Store};
 
+/// What every handler shares, behind one `Arc`: a clone is one pointer, not the ~400
+/// bytes of the components. It matters because every open stream holds a clone in each of
+/// its layers (the subscription, the WebSocket session), ten thousand times over. Fields
+/// read through `Deref` (`app.store`).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+
+    /// Replaces components before the server starts (tests swap the broker or a resolver).
+    ///
+    /// # Panics
+    /// Once the state is shared (the server holds a clone).
+    pub fn configure(&mut self) -> &mut Shared {
+        Arc::get_mut(&mut self.0).expect("configure the state before the server shares it")
+    }
+}
+
+/// The components: each field is one concern of the server.
+pub struct Shared {
     pub store: Store,
     /// Notifies subscribers of commits (in-process, or Redis between replicas).
     pub broker: Arc<dyn Broker>,

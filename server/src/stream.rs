@@ -36,6 +36,16 @@ pub const CATCH_UP_PAGE: i64 = 500;
 /// `/changes` answer) carries: it stops after the frame that crosses this.
 pub const PAGE_BYTES: usize = 1024 * 1024;
 
+/// A subscription's frames, boxed: the type every layer of a stream (presence beside it,
+/// the revocation check, the transport's queue) takes and returns.
+///
+/// Why boxed: an `async` block (and so `async_stream::stream!`) keeps room for each value
+/// it captured for as long as it lives, even after the value was moved into a pinned
+/// local; a layer that captured its inner stream by value and pinned it held that stream
+/// twice, and four nested layers made an idle SSE subscription about 29 KB. A layer that
+/// captures a `Box` holds 16 bytes, and each stream exists once, on the heap.
+pub type Frames = std::pin::Pin<Box<dyn Stream<Item = Outgoing> + Send + 'static>>;
+
 /// One frame ready for the wire.
 #[derive(Clone, Debug)]
 pub struct Outgoing {
@@ -86,7 +96,7 @@ pub async fn open(
     epoch: &str,
     pattern: PatternKind,
     from: Option<Position>,
-) -> Result<(u64, impl Stream<Item = Outgoing> + Send + 'static), AppError> {
+) -> Result<(u64, Frames), AppError> {
     // Subscribe before reading the head: a change that commits in between is then both in
     // the catch-up and on the channel, and the seq check drops the duplicate.
     let live = app.broker.subscribe(board).await;
@@ -98,7 +108,7 @@ pub async fn open(
     let since = from.map_or(head, |from| from.seq);
     Ok((
         head,
-        async_stream::stream! {
+        Box::pin(async_stream::stream! {
             let _gauge = Subscribed::new(pattern);
             let mut live = live;
             let closed = closed(app.closing.clone());
@@ -119,7 +129,10 @@ pub async fn open(
                 // Catch up to whatever the log holds beyond `last`, a page at a time: the
                 // next page is read only once the transport has taken this one.
                 loop {
-                    match catch_up(&app, &board, pattern, last).await {
+                    // Boxed, like the head read below: a database read's future is large
+                    // and rare, so it lives on the heap while it runs instead of in every
+                    // idle stream.
+                    match Box::pin(catch_up(&app, &board, pattern, last)).await {
                         Ok((frames, at_head)) => {
                             for frame in frames {
                                 last = frame.seq.unwrap_or(last).max(last);
@@ -166,7 +179,7 @@ pub async fn open(
                             Err(RecvError::Closed) => return,
                         },
                         _ = heartbeat.tick() => {
-                            match app.freshness.recent_head(&board).await {
+                            match Box::pin(app.freshness.recent_head(&board)).await {
                                 Ok(Some(head)) => {
                                     // A cached head may be older than what this stream sent.
                                     yield Outgoing::control(Frame::Heartbeat { head: head.max(last) });
@@ -185,7 +198,7 @@ pub async fn open(
                     }
                 }
             }
-        },
+        }),
     ))
 }
 

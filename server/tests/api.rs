@@ -98,6 +98,52 @@ async fn demo_board_and_etags(backend: Backend) {
     srv.stop().await;
 }
 
+/// `/snapshots/{seq}`: the head at an immutable URL (shared caches may keep a public
+/// board's for a year, only the browser a private one's); an older seq or another epoch
+/// `410`, a seq beyond the head `404`, neither cacheable.
+async fn snapshots_at_immutable_urls(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let board = srv.create_board("snapshots").await;
+    srv.ok(&board, json!({"type": "add_todo", "title": "one"})).await;
+    let head = srv.ok(&board, json!({"type": "add_todo", "title": "two"})).await;
+    let get = |path: String| srv.http.get(srv.url(&path)).send();
+
+    let r = get(format!("/api/boards/{board}/snapshots/{head}")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(r.headers()["etag"], format!("\"{head}\""));
+    let epoch = r.headers()[app::api::EPOCH_HEADER].to_str().unwrap().to_owned();
+    let at_head: app::domain::BoardState = r.json().await.unwrap();
+    assert_eq!(at_head, srv.state(&board).await, "the same board as GET state");
+    let r = get(format!("/api/boards/{board}/snapshots/{head}?epoch={epoch}")).await.unwrap();
+    assert_eq!(r.status(), 200, "its own epoch");
+
+    for (path, status) in [
+        (format!("/api/boards/{board}/snapshots/{}", head - 1), 410),
+        (format!("/api/boards/{board}/snapshots/{head}?epoch=another"), 410),
+        (format!("/api/boards/{board}/snapshots/{}", head + 1), 404),
+        (format!("/api/boards/{board}/snapshots/x"), 400),
+        ("/api/boards/nope/snapshots/0".to_owned(), 404),
+    ] {
+        let r = get(path.clone()).await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        assert_eq!(r.headers()["cache-control"], "no-store", "{path}: a refusal is never cached");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
+
+    // A private board: its key or nothing, and no shared cache.
+    let r = srv.http.post(srv.url("/api/boards")).json(&json!({"name": "secret"})).send().await.unwrap();
+    let created: Value = r.json().await.unwrap();
+    let (private, read) = (created["id"].as_str().unwrap(), created["keys"]["read"].as_str().unwrap());
+    let path = format!("/api/boards/{private}/snapshots/0");
+    assert_eq!(get(path.clone()).await.unwrap().status(), 404, "no key, no board");
+    let r = srv.http.get(srv.url(&path)).bearer_auth(read).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "private, max-age=31536000, immutable");
+    srv.stop().await;
+}
+
 async fn create_board_and_commands(backend: Backend) {
     let srv = TestServer::start(backend).await;
     let board = srv.create_board("Team <Rocket>").await;
@@ -381,6 +427,7 @@ async fn concurrent_writers_get_contiguous_seqs(backend: Backend) {
 on_both_backends!(
     health_and_replica_header,
     demo_board_and_etags,
+    snapshots_at_immutable_urls,
     create_board_and_commands,
     idempotency_and_versions,
     every_refusal_changes_nothing,

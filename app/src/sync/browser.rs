@@ -67,6 +67,10 @@ impl Platform for Browser {
         http::state(board, have).await
     }
 
+    async fn snapshot_at(&self, board: &str, seq: u64, epoch: Option<&str>) -> Result<BoardState, HttpError> {
+        http::snapshot_at(board, seq, epoch).await
+    }
+
     async fn command(&self, board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
         http::command(board, command, key).await
     }

@@ -272,8 +272,12 @@ impl<P: Platform> Engine<P> {
             Ok(Step::Backfill { since }) => self.backfill(since).await,
             Ok(Step::Pull) => {
                 self.platform.sleep((self.platform.random() * PULL_SPREAD_MS) as u32).await;
-                self.drop_queued_pokes();
-                self.pull().await;
+                let newest = self.drop_queued_pokes();
+                let told = match &frame {
+                    Frame::Heartbeat { head } => Some(*head),
+                    _ => frame.seq(),
+                };
+                self.pull(told.max(newest)).await;
             }
             Ok(Step::Snapshot) => self.snapshot().await,
             Err(err) => {
@@ -284,14 +288,21 @@ impl<P: Platform> Engine<P> {
     }
 
     /// Coalesces: the pokes already waiting are answered by the pull about to be made.
-    fn drop_queued_pokes(&mut self) {
+    /// Returns the newest seq they told of.
+    fn drop_queued_pokes(&mut self) -> Option<u64> {
         while let Ok(input) = self.inputs.try_recv() {
             self.deferred.push_back(input);
         }
         let generation = self.generation;
-        self.deferred.retain(|input| {
-            !matches!(input, Input::Link { generation: g, event: LinkEvent::Frame(Frame::Poke { .. }, _) } if *g == generation)
+        let mut newest = None;
+        self.deferred.retain(|input| match input {
+            Input::Link { generation: g, event: LinkEvent::Frame(Frame::Poke { seq, .. }, _) } if *g == generation => {
+                newest = newest.max(Some(*seq));
+                false
+            }
+            _ => true,
         });
+        newest
     }
 
     /// Fetches the frames after `since` from the log, page after page, and applies them.
@@ -325,11 +336,28 @@ impl<P: Platform> Engine<P> {
         }
     }
 
-    /// Pulls the state (`If-None-Match` our seq, in our epoch): `304` costs the server nothing.
-    async fn pull(&mut self) {
+    /// Pulls the board at `told` (the newest seq a poke or heartbeat named) from its
+    /// immutable URL, which a shared cache can answer for every client of the board; when
+    /// that seq is no longer the head (`410`) or nothing named one, the current state
+    /// (`If-None-Match` our seq, in our epoch: `304` costs the server nothing).
+    async fn pull(&mut self, told: Option<u64>) {
         self.client.wire.update(|w| w.requests += 1);
         let have = self.position();
-        match self.platform.state(&self.client.board_id(), Some(&have)).await {
+        let board = self.client.board_id();
+        if let Some(seq) = told.filter(|seq| *seq > have.seq) {
+            match self.platform.snapshot_at(&board, seq, have.epoch.as_deref()).await {
+                Ok(state) => {
+                    if state.seq > self.client.state.get_untracked().seq {
+                        self.client.state.set(state);
+                    }
+                    return;
+                }
+                // Moved on (or another epoch): the current state below is newer anyway.
+                Err(HttpError::Status { status: 404 | 410, .. }) => self.client.wire.update(|w| w.requests += 1),
+                Err(err) => return leptos::logging::warn!("pull failed: {}", err.message()),
+            }
+        }
+        match self.platform.state(&board, Some(&have)).await {
             Ok(Some(state)) if state.seq >= have.seq => self.client.state.set(state),
             Ok(_) => {}
             Err(err) => leptos::logging::warn!("pull failed: {}", err.message()),

@@ -45,6 +45,17 @@ pub async fn state(board: &str, have: Option<&Position>) -> Result<Option<BoardS
     decode(response).await.map(Some)
 }
 
+/// `GET /snapshots/{seq}`: the board at one seq, at a URL whose answer never changes (so
+/// the browser's and any shared cache may answer it). The epoch makes it name one
+/// incarnation of the board.
+pub async fn snapshot_at(board: &str, seq: u64, epoch: Option<&str>) -> Result<BoardState, HttpError> {
+    let url = match epoch {
+        Some(epoch) => format!("/api/boards/{board}/snapshots/{seq}?epoch={epoch}"),
+        None => format!("/api/boards/{board}/snapshots/{seq}"),
+    };
+    decode(Request::get(&url).send().await.map_err(network)?).await
+}
+
 pub async fn changes(board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError> {
     let url = format!("/api/boards/{board}/changes?{}&pattern={pattern}", from.query());
     decode(Request::get(&url).send().await.map_err(network)?).await

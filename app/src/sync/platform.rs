@@ -108,6 +108,9 @@ pub trait Platform: 'static {
     async fn changes(&self, board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError>;
     /// `GET` state; `Ok(None)` for `304` (the board is still at `have`).
     async fn state(&self, board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError>;
+    /// `GET /snapshots/{seq}`: the board at `seq` (an immutable, cacheable URL); `404`
+    /// beyond the head, `410` when the server no longer holds it.
+    async fn snapshot_at(&self, board: &str, seq: u64, epoch: Option<&str>) -> Result<BoardState, HttpError>;
     /// `POST /commands` with an Idempotency-Key.
     async fn command(&self, board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError>;
     /// `POST /signal`: a signal or relayed cursor for other tabs.

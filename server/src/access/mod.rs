@@ -25,12 +25,12 @@ use std::time::Duration;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::Visibility;
-use crate::stream::Outgoing;
+use crate::stream::{Frames, Outgoing};
 
 /// What a request may do with a board. Ordered: `Write` includes `Read`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -152,20 +152,13 @@ pub async fn authorize(app: &AppState, board: &str, presented: &Presented, need:
 /// gone): the last item is then a `revoked` control frame, which each transport turns
 /// into its own ending (SSE ends, WebSocket closes 4403, a held long-poll answers 404).
 /// Public boards have nothing to revoke and pass straight through.
-pub fn until_revoked(
-    app: &AppState,
-    grant: &Grant,
-    frames: impl Stream<Item = Outgoing> + Send + 'static,
-) -> impl Stream<Item = Outgoing> + Send + 'static {
-    let watch = (grant.visibility == Visibility::Private).then(|| (app.clone(), grant.board.clone(), grant.keys_rev));
-    async_stream::stream! {
-        let mut frames = std::pin::pin!(frames);
-        let Some((app, board, rev)) = watch else {
-            while let Some(frame) = frames.next().await {
-                yield frame;
-            }
-            return;
-        };
+pub fn until_revoked(app: &AppState, grant: &Grant, mut frames: Frames) -> Frames {
+    // A public board has no key to revoke: its stream is passed on as it is.
+    if grant.visibility != Visibility::Private {
+        return frames;
+    }
+    let (app, board, rev) = (app.clone(), grant.board.clone(), grant.keys_rev);
+    Box::pin(async_stream::stream! {
         let mut check = tokio::time::interval(CHECK_EVERY);
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -175,7 +168,8 @@ pub fn until_revoked(
                     None => return,
                 },
                 _ = check.tick() => {
-                    let now = app.key_revs.get(&board, || async { Ok(app.store.keys_rev(&board).await?) }).await;
+                    // Boxed: a database read's future is large, and only needed now and then.
+                    let now = Box::pin(app.key_revs.get(&board, || async { Ok(app.store.keys_rev(&board).await?) })).await;
                     // A database that cannot answer right now is not a revocation: the stream
                     // goes on and asks again at the next check.
                     if matches!(now, Ok(current) if current != Some(rev)) {
@@ -186,7 +180,7 @@ pub fn until_revoked(
                 }
             }
         }
-    }
+    })
 }
 
 /// The board's name in the route (`{board}`), as given.

@@ -5,6 +5,7 @@
 //! * [`commands`]: the one write endpoint (Idempotency-Key, expected_version).
 //! * [`changes`]: backfill: the frames after a seq, or `410`.
 //! * [`health`]: liveness, readiness, Prometheus metrics.
+//! * [`snapshots`]: the board at one seq, at an immutable (cacheable) URL.
 //! * [`signals`]: presence's requests: a signal or relayed cursor between tabs, a tab leaving.
 //! * [`server_fns`]: the command service as Leptos server functions (`/api/fn/...`).
 //! * [`webhooks`]: register, list, remove and replay webhooks; their delivery log.
@@ -17,6 +18,7 @@ pub mod extract;
 pub mod health;
 pub mod server_fns;
 pub mod signals;
+pub mod snapshots;
 pub mod webhooks;
 
 /// The largest request body accepted, in bytes (the contract's 64 KiB).

@@ -38,7 +38,7 @@ use crate::error::AppError;
 use crate::limits::StreamSlot;
 use crate::presence::{Here, Stay, TabInfo, Wants};
 use crate::state::AppState;
-use crate::stream::{self, Outgoing};
+use crate::stream::{self, Frames, Outgoing};
 
 /// The query every stream endpoint takes, as it arrives.
 #[derive(Debug, Deserialize)]
@@ -141,13 +141,9 @@ const QUEUE_FRAMES: usize = 32;
 /// waiting for ever. So the frames go through a bounded queue filled by a task of its own,
 /// which gives up when the queue stays full for [`SEND_TIMEOUT`]: the stream and its
 /// subscription are dropped at once, and the response ends once the client reads again.
-pub fn bounded(
-    frames: impl Stream<Item = Outgoing> + Send + 'static,
-    transport: &'static str,
-) -> impl Stream<Item = Outgoing> + Send + 'static {
+pub fn bounded(mut frames: Frames, transport: &'static str) -> impl Stream<Item = Outgoing> + Send + 'static {
     let (queue, taken) = tokio::sync::mpsc::channel::<Outgoing>(QUEUE_FRAMES);
     tokio::spawn(async move {
-        let mut frames = std::pin::pin!(frames);
         loop {
             // A client that left is noticed at once, not at the next frame.
             let frame = tokio::select! {
@@ -184,25 +180,23 @@ pub async fn subscribe(
     from: Option<Position>,
     here: Here,
     wants: Wants,
-) -> Result<(u64, impl Stream<Item = Outgoing> + Send + 'static), AppError> {
+) -> Result<(u64, Frames), AppError> {
     let (head, frames) = stream::open(app, &grant.board, &grant.epoch, pattern, from).await?;
-    let frames = alongside(frames, here.frames(wants));
+    let frames = alongside(frames, Box::pin(here.frames(wants)));
     let frames = access::until_revoked(app, grant, frames).map(move |frame| {
         let _held = &slot;
         frame
     });
-    Ok((head, frames))
+    Ok((head, Box::pin(frames)))
 }
 
 /// The log's frames with the ephemeral ones beside them: `hello` first, then whichever
 /// comes; it ends when the log's stream ends (the ephemeral one never does).
 fn alongside(
-    durable: impl Stream<Item = Outgoing> + Send + 'static,
-    ephemeral: impl Stream<Item = Bytes> + Send + 'static,
-) -> impl Stream<Item = Outgoing> + Send + 'static {
-    async_stream::stream! {
-        let mut durable = std::pin::pin!(durable);
-        let mut ephemeral = std::pin::pin!(ephemeral);
+    mut durable: Frames,
+    mut ephemeral: std::pin::Pin<Box<dyn Stream<Item = Bytes> + Send + 'static>>,
+) -> Frames {
+    Box::pin(async_stream::stream! {
         match durable.next().await {
             Some(hello) => yield hello,
             None => return,
@@ -217,7 +211,7 @@ fn alongside(
                 Some(letter) = ephemeral.next() => yield Outgoing::ephemeral(letter),
             }
         }
-    }
+    })
 }
 
 /// Takes one batch of the stream from `since`: waits up to `hold` for the first frame that
@@ -236,10 +230,9 @@ pub async fn batch(
     wants: Wants,
 ) -> Result<(u64, Vec<Outgoing>), AppError> {
     let behind = from.seq;
-    let (mut head, frames) = subscribe(app, grant, slot, pattern, Some(from), here, wants).await?;
+    let (mut head, mut frames) = subscribe(app, grant, slot, pattern, Some(from), here, wants).await?;
     // A client behind the head waits for its changes; ephemeral frames ride along.
     let at_head = behind >= head;
-    let mut frames = Box::pin(frames);
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + hold;
     let revoked = || AppError::no_board(&grant.board);

@@ -1,11 +1,14 @@
 //! WebSocket: `GET /api/boards/{board}/ws?pattern=P&since=N`. Frames go down as text
 //! messages, one frame each; commands come up (`app::api::SocketCommand`) and are answered
 //! with an `ack` or `error` frame; so do presence signals (`app::api::SocketSignal`),
-//! answered only when refused. The session is one loop that owns the sending half;
-//! a reader task forwards what the peer sends (the shape of axum's chat example).
+//! answered only when refused. The session is one task and one loop over three things:
+//! the board's frames, the peer's messages and a check timer. (axum's chat example reads
+//! in a task of its own and forwards over a channel; that costs a task and a channel
+//! block, about 2.3 KB, per idle socket. While the session runs a command or waits on a
+//! slow send it does not read, and TCP holds the peer back meanwhile.)
 //!
 //! Liveness: a ping every 10 s; a peer silent for 30 s is dropped (within 35 s).
-//! Limits: messages and frames up to 64 KiB (larger: close 1009), 4 KiB socket buffers.
+//! Limits: messages and frames up to 64 KiB (larger: close 1009); a 1 KiB read buffer to start.
 //! Close codes (RFC 6455): 1000 after the peer's close, 1002 protocol error, 1007 a text
 //! message that is not UTF-8, 1009 message too big, 1011 the stream failed, 1012 the server is restarting (clients reconnect);
 //! 4403 (application range) the key the socket was opened with was revoked.
@@ -19,8 +22,7 @@ use std::time::Duration;
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
-use futures::{SinkExt, Stream, StreamExt};
-use tokio::sync::mpsc;
+use futures::{SinkExt, StreamExt};
 use tokio::time::Instant;
 
 use app::api::{SocketCommand, SocketSignal};
@@ -34,12 +36,16 @@ use crate::limits::ClientIp;
 use crate::rest::MAX_BODY_BYTES;
 use crate::rest::{commands, signals};
 use crate::state::AppState;
-use crate::stream::Outgoing;
+use crate::stream::Frames;
 
 /// The largest message a client may send (the same 64 KiB as an HTTP body).
 pub const MAX_MESSAGE_BYTES: usize = MAX_BODY_BYTES;
-/// Per-socket read and write buffers: small, so ten thousand idle sockets stay cheap.
-const BUFFER_BYTES: usize = 4 * 1024;
+/// The socket's read buffer as it starts (it grows for a larger message, up to
+/// [`MAX_MESSAGE_BYTES`]): commands are a few hundred bytes, and an idle socket should cost
+/// little, so 1 KiB rather than tungstenite's 128 KiB.
+const READ_BUFFER_BYTES: usize = 1024;
+/// How much the socket's writes collect before going out; each send flushes anyway.
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 const PING_EVERY: Duration = Duration::from_secs(10);
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 const DEAD_AFTER: Duration = Duration::from_secs(30);
@@ -64,14 +70,14 @@ pub async fn handler(
         subscribe(&app, &grant, Some(slot), pattern, params.from.clone(), here, params.wants(Transport::Ws)).await?;
     metrics::counter!("board_stream_opened_total", "transport" => Transport::Ws.as_str(), "pattern" => pattern.as_str()).increment(1);
     Ok(ws
-        .read_buffer_size(BUFFER_BYTES)
-        .write_buffer_size(BUFFER_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| session(app, grant, ip, socket, frames)))
 }
 
-/// What the reader task tells the session.
+/// A message from the peer, sorted.
 enum Inbound {
     Command(Utf8Bytes),
     Binary,
@@ -83,33 +89,9 @@ enum Inbound {
     Violation(u16, &'static str),
 }
 
-async fn session(
-    app: AppState,
-    grant: Grant,
-    ip: std::net::IpAddr,
-    socket: WebSocket,
-    frames: impl Stream<Item = Outgoing> + Send + 'static,
-) {
+async fn session(app: AppState, grant: Grant, ip: std::net::IpAddr, socket: WebSocket, mut frames: Frames) {
     let (mut sink, mut source) = socket.split();
-    let (inbound, mut from_peer) = mpsc::channel::<Inbound>(8);
-    let reader = tokio::spawn(async move {
-        while let Some(message) = source.next().await {
-            let event = match message {
-                Ok(Message::Text(text)) => Inbound::Command(text),
-                Ok(Message::Binary(_)) => Inbound::Binary,
-                Ok(Message::Close(_)) => Inbound::Gone,
-                Ok(Message::Ping(_) | Message::Pong(_)) => Inbound::Heard,
-                Err(err) => violation(err),
-            };
-            let stop = matches!(event, Inbound::Gone | Inbound::Violation(..));
-            if inbound.send(event).await.is_err() || stop {
-                return;
-            }
-        }
-        let _ = inbound.send(Inbound::Gone).await;
-    });
 
-    let mut frames = Box::pin(frames);
     let mut check = tokio::time::interval(CHECK_EVERY);
     let mut last_heard = Instant::now();
     let mut last_ping = Instant::now();
@@ -127,25 +109,26 @@ async fn session(
                 None if *app.closing.borrow() => break Some((close_code::RESTART, "server restarting")),
                 None => break Some((close_code::ERROR, "stream failed")),
             },
-            event = from_peer.recv() => {
+            heard = source.next() => {
                 last_heard = Instant::now();
-                match event {
-                    Some(Inbound::Command(text)) => {
-                        let Some(reply) = message(&app, &grant, ip, &text).await else { continue };
+                match inbound(heard) {
+                    Inbound::Command(text) => {
+                        // Boxed: a command's future (its transaction) is large and only
+                        // lives while it runs, not in every idle session.
+                        let Some(reply) = Box::pin(message(&app, &grant, ip, &text)).await else { continue };
                         if let Some(close) = send(&mut sink, Message::Text(reply.to_json().into())).await {
                             break close;
                         }
                     }
-                    Some(Inbound::Binary) => {
+                    Inbound::Binary => {
                         let reply = Frame::Error { request_id: None, status: 400, error: "send commands as text messages".into() };
                         if let Some(close) = send(&mut sink, Message::Text(reply.to_json().into())).await {
                             break close;
                         }
                     }
-                    Some(Inbound::Heard) => {}
-                    Some(Inbound::Violation(code, reason)) => break Some((code, reason)),
-                    // The peer closed: the library answers its close frame for us.
-                    Some(Inbound::Gone) | None => break None,
+                    Inbound::Heard => {}
+                    Inbound::Violation(code, reason) => break Some((code, reason)),
+                    Inbound::Gone => break None,
                 }
             }
             _ = check.tick() => {
@@ -162,12 +145,26 @@ async fn session(
             }
         }
     };
-    if let Some((code, reason)) = close {
-        // Briefly: a client too slow to read frames may not read this either.
-        let close = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
-        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+    // Briefly: a client too slow to read frames may not read this either.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        match close {
+            Some((code, reason)) => sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await,
+            // The peer closed: the library queued the answer to its close frame; send it.
+            None => sink.flush().await,
+        }
+    })
+    .await;
+}
+
+/// What the peer sent, as the session sees it.
+fn inbound(message: Option<Result<Message, axum::Error>>) -> Inbound {
+    match message {
+        Some(Ok(Message::Text(text))) => Inbound::Command(text),
+        Some(Ok(Message::Binary(_))) => Inbound::Binary,
+        Some(Ok(Message::Close(_))) | None => Inbound::Gone,
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Inbound::Heard,
+        Some(Err(err)) => violation(err),
     }
-    reader.abort();
 }
 
 /// Sends one message within [`SEND_TIMEOUT`]. `None`: sent. `Some(None)`: the connection

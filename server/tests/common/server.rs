@@ -88,7 +88,7 @@ impl TestServer {
     pub async fn start_with_state(
         backend: Backend,
         tweak: impl FnOnce(&mut Config),
-        tweak_state: impl FnOnce(&mut server::state::AppState),
+        tweak_state: impl FnOnce(&mut server::state::Shared),
     ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let url = match backend {
@@ -126,7 +126,7 @@ impl TestServer {
     async fn serve(
         config: Config,
         dir: tempfile::TempDir,
-        tweak_state: impl FnOnce(&mut server::state::AppState),
+        tweak_state: impl FnOnce(&mut server::state::Shared),
     ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let local = listener.local_addr().unwrap();
@@ -134,8 +134,8 @@ impl TestServer {
         let (close, closing) = tokio::sync::watch::channel(false);
         let mut app = server::build_state(&config, local, closing).await.expect("the server starts");
         let lossy = std::sync::Arc::new(super::lossy::Lossy::new(app.broker.clone()));
-        app.broker = lossy.clone();
-        tweak_state(&mut app);
+        app.configure().broker = lossy.clone();
+        tweak_state(app.configure());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, app.clone(), close, async move {
             let _ = stopped.await;
