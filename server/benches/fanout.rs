@@ -12,6 +12,11 @@
 //! the delivery latency (from sending the command to each client's receipt of its frame)
 //! and the server's resident memory per connection.
 //!
+//! It also prints, per delivered change, the server's CPU time (from `/proc`) and the TCP
+//! segments and bytes it sent (from the kernel's socket statistics): how close each
+//! transport comes to one `write` per frame per connection, and what a frame weighs on
+//! the wire.
+//!
 //! Every client must end at seq M having received each change once and in order (for the
 //! self-contained patterns, poke-pull and push-state, the newest frame may stand for several);
 //! the run fails otherwise, so a fast but lossy build cannot print a good figure.
@@ -76,6 +81,11 @@ struct Run {
     latencies: Vec<Duration>,
     frames: u64,
     bytes: u64,
+    /// Server CPU time (user, system) from the first commit until every client had
+    /// everything: the commands and the deliveries.
+    cpu: (Duration, Duration),
+    /// What the server sent meanwhile on its open connections (kernel TCP statistics).
+    written: child::Written,
 }
 
 #[tokio::main]
@@ -101,15 +111,29 @@ async fn main() {
     }
     println!();
     println!(
-        "{:<10} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>8} {:>13}",
-        "transport", "connect", "rss/client", "p50", "p90", "p99", "max", "frames", "bytes/client"
+        "{:<10} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>8} {:>13} {:>9} {:>10} {:>11} {:>12}",
+        "transport",
+        "connect",
+        "rss/client",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "frames",
+        "bytes/client",
+        "cpu/frame",
+        "user/frame",
+        "segs/frame",
+        "wire B/frame"
     );
     for run in &runs {
         let mut sorted = run.latencies.clone();
         sorted.sort();
         let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+        // Per delivered data frame (a change reaching one client).
+        let delivered = run.latencies.len().max(1) as f64;
         println!(
-            "{:<10} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>8} {:>13}",
+            "{:<10} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>8} {:>13} {:>9} {:>10} {:>11} {:>12}",
             run.transport.as_str(),
             ms(run.connect),
             format!("{:.1} KiB", run.rss_per_client / 1024.0),
@@ -119,10 +143,15 @@ async fn main() {
             ms(*sorted.last().unwrap()),
             run.frames,
             run.bytes / args.clients,
+            format!("{:.2} µs", (run.cpu.0 + run.cpu.1).as_secs_f64() * 1e6 / delivered),
+            format!("{:.2} µs", run.cpu.0.as_secs_f64() * 1e6 / delivered),
+            format!("{:.2}", run.written.segments as f64 / delivered),
+            format!("{:.0}", run.written.bytes as f64 / delivered),
         );
     }
     println!();
     println!("latency: from sending the command to a client's receipt; rss/client: server VmRSS growth with the clients connected, divided by their number");
+    println!("per frame (a change delivered to one client): the server's CPU time (user + system, /proc/PID/stat, 10 ms ticks; the commands included; on loopback the kernel's share includes the receiving side of TCP), in user space alone; the TCP data segments (on loopback, one per write) and payload bytes the server sent on its open connections (ss -ti)");
 
     let tabs = args.presence_clients.unwrap_or(args.clients.min(1000));
     if tabs > 0 {
@@ -266,9 +295,14 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
     // Each client reports it is connected (it has the `hello`, or its first answer).
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(args.clients as usize);
     let mut clients = Vec::new();
+    // Clients keep their connections open once they have everything, until the server's
+    // sent bytes are read (closed connections vanish from its statistics).
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(args.clients as usize);
+    let (release_tx, release_rx) = tokio::sync::watch::channel(false);
     for _ in 0..args.clients {
         let (board, pattern, target) = (board.clone(), args.pattern, args.changes);
-        let client = Client { base: server.base.clone(), board, pattern, target };
+        let hold = Hold { done: done_tx.clone(), release: release_rx.clone() };
+        let client = Client { base: server.base.clone(), board, pattern, target, hold };
         let (ready, poll_every) = (ready_tx.clone(), Duration::from_millis(args.poll_ms));
         clients.push(tokio::spawn(async move { client.follow(transport, ready, poll_every).await }));
     }
@@ -279,6 +313,7 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
     let rss_connected = server.rss();
 
     // Commit the changes at a steady pace, remembering when each was sent.
+    let (cpu_before, written_before) = (server.cpu_split(), server.written());
     let http = reqwest::Client::new();
     let mut sent = vec![Instant::now(); args.changes as usize + 1];
     let mut pace = tokio::time::interval(Duration::from_millis(args.pace_ms.max(1)));
@@ -296,6 +331,11 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
         sent[seq as usize] = at;
     }
 
+    for _ in 0..args.clients {
+        done_rx.recv().await.expect("every client gets everything");
+    }
+    let (cpu_after, written) = (server.cpu_split(), server.written() - written_before);
+    release_tx.send(true).unwrap();
     let mut latencies = Vec::new();
     let (mut frames, mut bytes) = (0, 0);
     for client in clients {
@@ -314,6 +354,8 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
         latencies,
         frames,
         bytes,
+        cpu: (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1),
+        written,
     }
 }
 
@@ -342,6 +384,21 @@ struct Client {
     board: String,
     pattern: PatternKind,
     target: u64,
+    hold: Hold,
+}
+
+/// A client that has everything says so, and keeps its connection until released.
+struct Hold {
+    done: tokio::sync::mpsc::Sender<()>,
+    release: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Hold {
+    async fn done_then_wait(&self) {
+        self.done.send(()).await.unwrap();
+        let mut release = self.release.clone();
+        release.wait_for(|released| *released).await.expect("the run releases its clients");
+    }
 }
 
 impl Client {
@@ -379,6 +436,7 @@ impl Client {
                 }
             }
         }
+        self.hold.done_then_wait().await;
     }
 
     async fn ws(&self, got: &mut Received, ready: Ready) {
@@ -394,6 +452,7 @@ impl Client {
                 ready.send(()).await.unwrap();
             }
         }
+        self.hold.done_then_wait().await;
     }
 
     /// Poll and long-poll: one request after another, each from the seq held.
@@ -424,6 +483,7 @@ impl Client {
                 tokio::time::sleep(poll_every).await;
             }
         }
+        self.hold.done_then_wait().await;
     }
 }
 

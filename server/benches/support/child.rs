@@ -78,12 +78,59 @@ impl Server {
 impl Server {
     /// CPU time the server has used so far (user and system), from `/proc/PID/stat`.
     pub fn cpu(&self) -> Duration {
+        let (user, system) = self.cpu_split();
+        user + system
+    }
+
+    /// CPU time in user space and in the kernel (on loopback, a `send` also runs the
+    /// receiving socket's side of TCP, so the kernel share counts the client's too).
+    pub fn cpu_split(&self) -> (Duration, Duration) {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).expect("Linux /proc");
         // After the command name in parentheses: field 14 is utime, 15 stime, in ticks.
         let fields: Vec<&str> = stat.rsplit_once(')').expect("a stat line").1.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
         // Linux's USER_HZ is 100 on every platform this runs on.
-        Duration::from_millis(ticks * 10)
+        let ticks = |i: usize| Duration::from_millis(fields[i].parse::<u64>().unwrap() * 10);
+        (ticks(11), ticks(12))
+    }
+}
+
+/// What the server has sent on its open connections so far, from the kernel's TCP
+/// statistics (`ss -ti`): payload bytes and data segments. On loopback (no MTU worth
+/// speaking of) one segment is one `write` of the server's, so segments per delivered
+/// frame say how close a transport comes to one write per frame. Connections that closed
+/// in between are not counted (polls on kept-alive connections are).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Written {
+    pub bytes: u64,
+    pub segments: u64,
+}
+
+impl std::ops::Sub for Written {
+    type Output = Written;
+
+    fn sub(self, earlier: Written) -> Written {
+        Written {
+            bytes: self.bytes.saturating_sub(earlier.bytes),
+            segments: self.segments.saturating_sub(earlier.segments),
+        }
+    }
+}
+
+impl Server {
+    pub fn written(&self) -> Written {
+        let port = self.base.rsplit(':').next().expect("a port");
+        let out = std::process::Command::new("ss")
+            .args(["-tinH", "state", "established", &format!("( sport = :{port} )")])
+            .output()
+            .expect("ss (iproute2) runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let sum = |name: &str| -> u64 {
+            text.split_whitespace()
+                .filter_map(|field| field.strip_prefix(name))
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum()
+        };
+        Written { bytes: sum("bytes_sent:"), segments: sum("data_segs_out:") }
     }
 }
 

@@ -153,6 +153,13 @@ pub fn bounded(mut frames: Frames, transport: &'static str) -> impl Stream<Item 
                 },
                 _ = queue.closed() => return,
             };
+            // Usually the queue has room: `try_send` then costs no timer; only a full
+            // queue (a client not reading) arms one.
+            let frame = match queue.try_send(frame) {
+                Ok(()) => continue,
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
+                Err(tokio::sync::mpsc::error::TrySendError::Full(frame)) => frame,
+            };
             match queue.send_timeout(frame, SEND_TIMEOUT).await {
                 Ok(()) => {}
                 Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => {

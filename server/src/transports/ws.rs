@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::time::Instant;
 
 use app::api::{SocketCommand, SocketSignal};
@@ -36,7 +36,7 @@ use crate::limits::ClientIp;
 use crate::rest::MAX_BODY_BYTES;
 use crate::rest::{commands, signals};
 use crate::state::AppState;
-use crate::stream::Frames;
+use crate::stream::{Frames, Outgoing};
 
 /// The largest message a client may send (the same 64 KiB as an HTTP body).
 pub const MAX_MESSAGE_BYTES: usize = MAX_BODY_BYTES;
@@ -89,19 +89,23 @@ enum Inbound {
     Violation(u16, &'static str),
 }
 
-async fn session(app: AppState, grant: Grant, ip: std::net::IpAddr, socket: WebSocket, mut frames: Frames) {
-    let (mut sink, mut source) = socket.split();
-
+async fn session(app: AppState, grant: Grant, ip: std::net::IpAddr, mut socket: WebSocket, mut frames: Frames) {
     let mut check = tokio::time::interval(CHECK_EVERY);
     let mut last_heard = Instant::now();
     let mut last_ping = Instant::now();
+    // A `revoked` frame that was waiting behind a batch: it ends the session next.
+    let mut revoked = false;
     let close: Option<(u16, &'static str)> = loop {
+        if revoked {
+            break Some((CLOSE_REVOKED, "access revoked"));
+        }
+        // (The socket is not split: `select!` drops its branches' futures, and with them
+        // their borrows of the socket, before a branch's body runs.)
         tokio::select! {
             frame = frames.next() => match frame {
                 Some(out) if out.revoked => break Some((CLOSE_REVOKED, "access revoked")),
                 Some(out) => {
-                    let text = Utf8Bytes::try_from(out.json).expect("frames are UTF-8 JSON");
-                    if let Some(close) = send(&mut sink, Message::Text(text)).await {
+                    if let Some(close) = send_batch(&mut socket, out, &mut frames, &mut revoked).await {
                         break close;
                     }
                 }
@@ -109,20 +113,20 @@ async fn session(app: AppState, grant: Grant, ip: std::net::IpAddr, socket: WebS
                 None if *app.closing.borrow() => break Some((close_code::RESTART, "server restarting")),
                 None => break Some((close_code::ERROR, "stream failed")),
             },
-            heard = source.next() => {
+            heard = socket.next() => {
                 last_heard = Instant::now();
                 match inbound(heard) {
                     Inbound::Command(text) => {
                         // Boxed: a command's future (its transaction) is large and only
                         // lives while it runs, not in every idle session.
                         let Some(reply) = Box::pin(message(&app, &grant, ip, &text)).await else { continue };
-                        if let Some(close) = send(&mut sink, Message::Text(reply.to_json().into())).await {
+                        if let Some(close) = send(&mut socket, Message::Text(reply.to_json().into())).await {
                             break close;
                         }
                     }
                     Inbound::Binary => {
                         let reply = Frame::Error { request_id: None, status: 400, error: "send commands as text messages".into() };
-                        if let Some(close) = send(&mut sink, Message::Text(reply.to_json().into())).await {
+                        if let Some(close) = send(&mut socket, Message::Text(reply.to_json().into())).await {
                             break close;
                         }
                     }
@@ -138,7 +142,7 @@ async fn session(app: AppState, grant: Grant, ip: std::net::IpAddr, socket: WebS
                 }
                 if last_ping.elapsed() >= PING_EVERY {
                     last_ping = Instant::now();
-                    if let Some(close) = send(&mut sink, Message::Ping(Default::default())).await {
+                    if let Some(close) = send(&mut socket, Message::Ping(Default::default())).await {
                         break close;
                     }
                 }
@@ -148,9 +152,9 @@ async fn session(app: AppState, grant: Grant, ip: std::net::IpAddr, socket: WebS
     // Briefly: a client too slow to read frames may not read this either.
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         match close {
-            Some((code, reason)) => sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await,
+            Some((code, reason)) => socket.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await,
             // The peer closed: the library queued the answer to its close frame; send it.
-            None => sink.flush().await,
+            None => socket.flush().await,
         }
     })
     .await;
@@ -167,23 +171,63 @@ fn inbound(message: Option<Result<Message, axum::Error>>) -> Inbound {
     }
 }
 
-/// Sends one message within [`SEND_TIMEOUT`]. `None`: sent. `Some(None)`: the connection
-/// is gone. `Some(Some(close))`: the client reads too slowly (its socket's buffers are
-/// full); close with 1013, and it resumes from its seq when it reconnects. Nothing else of
-/// the session runs while a send waits, so this also bounds how late the dead-peer check
-/// can be.
-async fn send<S: futures::Sink<Message> + Unpin>(
-    sink: &mut S,
-    message: Message,
-) -> Option<Option<(u16, &'static str)>> {
-    match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
-        Ok(Ok(())) => None,
-        Ok(Err(_)) => Some(None),
-        Err(_) => {
-            metrics::counter!("board_slow_consumers_total", "transport" => Transport::Ws.as_str()).increment(1);
-            Some(Some((close_code::AGAIN, "too slow to keep up; reconnect and resume")))
+/// What a send came to. `None`: sent. `Some(None)`: the connection is gone.
+/// `Some(Some(close))`: the client reads too slowly (its socket's buffers are full); close
+/// with 1013, and it resumes from its seq when it reconnects.
+type Sent = Option<Option<(u16, &'static str)>>;
+
+/// At most this many bytes of frames share one write.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// Sends one message (and flushes it) within [`SEND_TIMEOUT`].
+async fn send(socket: &mut WebSocket, message: Message) -> Sent {
+    within_send_timeout(socket.send(message)).await
+}
+
+/// Sends `first` and every frame already waiting behind it (a burst of changes, a
+/// catch-up page), up to [`BATCH_BYTES`], with one flush: one `write` for all of them
+/// instead of one each. A `revoked` frame met on the way is left for the session
+/// (`revoked` turns true).
+async fn send_batch(socket: &mut WebSocket, first: Outgoing, frames: &mut Frames, revoked: &mut bool) -> Sent {
+    within_send_timeout(async {
+        let mut next = Some(first);
+        let mut bytes = 0;
+        while let Some(out) = next.take() {
+            bytes += out.json.len();
+            let text = Utf8Bytes::try_from(out.json).expect("frames are UTF-8 JSON");
+            socket.feed(Message::Text(text)).await?;
+            if bytes >= BATCH_BYTES {
+                break;
+            }
+            match frames.next().now_or_never() {
+                Some(Some(out)) if out.revoked => *revoked = true,
+                Some(Some(out)) => next = Some(out),
+                // Nothing waiting (or the stream ended, which the session sees next).
+                _ => {}
+            }
         }
-    }
+        socket.flush().await
+    })
+    .await
+}
+
+/// Runs a send within [`SEND_TIMEOUT`]. The timer is armed only if the send cannot finish
+/// at once: usually the socket's buffer has room, and a timer per frame would cost more
+/// than the write. Nothing else of the session runs while a send waits, so this also
+/// bounds how late the dead-peer check can be.
+async fn within_send_timeout(send: impl std::future::Future<Output = Result<(), axum::Error>>) -> Sent {
+    let mut send = std::pin::pin!(send);
+    let done = match futures::poll!(send.as_mut()) {
+        std::task::Poll::Ready(done) => done,
+        std::task::Poll::Pending => match tokio::time::timeout(SEND_TIMEOUT, send).await {
+            Ok(done) => done,
+            Err(_) => {
+                metrics::counter!("board_slow_consumers_total", "transport" => Transport::Ws.as_str()).increment(1);
+                return Some(Some((close_code::AGAIN, "too slow to keep up; reconnect and resume")));
+            }
+        },
+    };
+    done.err().map(|_| None)
 }
 
 /// Handles one text message from the peer: a signal (`{"signal":{...}}`, answered only
