@@ -174,7 +174,7 @@ pub async fn launch(
     let local = listener.local_addr()?;
     let (close, closing) = tokio::sync::watch::channel(false);
     let app = build_state(&config, local, closing).await?;
-    serve::metrics_listener(&config.metrics_bind, app.metrics.clone()).await;
+    serve::metrics_listener(&config.metrics_bind, app.metrics.clone(), app.broker.clone()).await;
     tracing::info!(addr = %local, replica = %app.replica, database = ?app.store.backend(), "serving");
     serve(listener, app, close, shutdown).await
 }

@@ -139,7 +139,11 @@ async fn refuse(mut stream: TcpStream) {
 
 /// Serves `/metrics` on its own listener (`METRICS_BIND`, loopback by default), so the
 /// public one never shows it. A metrics address that is taken is logged, not fatal.
-pub async fn metrics_listener(bind: &str, handle: metrics_exporter_prometheus::PrometheusHandle) -> Option<SocketAddr> {
+pub async fn metrics_listener(
+    bind: &str,
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    broker: std::sync::Arc<dyn crate::broker::Broker>,
+) -> Option<SocketAddr> {
     if bind == "off" {
         return None;
     }
@@ -151,7 +155,11 @@ pub async fn metrics_listener(bind: &str, handle: metrics_exporter_prometheus::P
         }
     };
     let local = listener.local_addr().ok()?;
-    let app = axum::Router::new().route("/metrics", axum::routing::get(move || async move { handle.render() }));
+    let render = move || {
+        let (handle, broker) = (handle.clone(), broker.clone());
+        async move { handle.render() + &crate::broker::followers_metric(&*broker).await }
+    };
+    let app = axum::Router::new().route("/metrics", axum::routing::get(render));
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -77,6 +77,32 @@ async fn follow(sub: &mut Subscriber, client: &mut TestClient, target: u64) {
     }
 }
 
+/// `board_replicas_following`: a board whose clients are on both replicas is followed by
+/// two (no affinity), one whose clients are on one replica by one; a board nobody follows
+/// here any more leaves the metric.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_say_how_many_replicas_follow_each_board() {
+    let redis = common::redis_url();
+    let (a, b) = two_replicas(&redis).await;
+    let (spread, placed) = (a.create_board("spread").await, a.create_board("placed").await);
+    let on_a = a.subscribe(&spread, Transport::Sse, PatternKind::PushOps, 0).await;
+    let on_b = b.subscribe(&spread, Transport::Sse, PatternKind::PushOps, 0).await;
+    let placed_on_a = a.subscribe(&placed, Transport::Sse, PatternKind::PushOps, 0).await;
+    let scrape = |srv: &TestServer| {
+        let broker = srv.app.broker.clone();
+        async move { server::broker::followers_metric(&*broker).await }
+    };
+    let on_a_metrics = scrape(&a).await;
+    assert!(on_a_metrics.contains(&format!("board_replicas_following{{board=\"{spread}\"}} 2")), "{on_a_metrics}");
+    assert!(on_a_metrics.contains(&format!("board_replicas_following{{board=\"{placed}\"}} 1")), "{on_a_metrics}");
+    let on_b_metrics = scrape(&b).await;
+    assert!(on_b_metrics.contains(&format!("board_replicas_following{{board=\"{spread}\"}} 2")), "{on_b_metrics}");
+    assert!(!on_b_metrics.contains(&placed), "b does not follow {placed}: {on_b_metrics}");
+    drop((on_a, on_b, placed_on_a));
+    a.stop().await;
+    b.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_on_one_replica_see_commits_on_another() {
     let redis = common::redis_url();

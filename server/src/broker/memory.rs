@@ -95,6 +95,11 @@ impl Broker for MemoryBroker {
         MemoryBroker::boards(self)
     }
 
+    /// One process: every board followed here is followed by this replica alone.
+    async fn followers(&self) -> Vec<(String, usize)> {
+        self.boards().into_iter().map(|board| (board, 1)).collect()
+    }
+
     fn deliver_here(&self, board: &str, notice: Notice) {
         self.deliver(board, notice);
     }

@@ -64,6 +64,24 @@ pub trait Broker: Send + Sync + 'static {
     async fn publish_ephemeral(&self, board: &str, message: serde_json::Value);
     /// Readiness: can this broker deliver right now?
     async fn ready(&self) -> Result<(), String>;
+    /// For each board followed here, how many replicas follow it (this one included): the
+    /// cost of a board's placement, one notice per follower per change. With board
+    /// affinity it is 1; without, it tends to the number of replicas.
+    async fn followers(&self) -> Vec<(String, usize)>;
+}
+
+/// The `board_replicas_following` gauge, one line per board this replica follows,
+/// rendered at each scrape (so a board no longer followed here leaves no stale series).
+pub async fn followers_metric(broker: &dyn Broker) -> String {
+    let mut text = String::from(
+        "# HELP board_replicas_following Replicas following the board (subscribed to its channel), for each board followed here.\n\
+         # TYPE board_replicas_following gauge\n",
+    );
+    for (board, replicas) in broker.followers().await {
+        let board = board.replace('\\', "\\\\").replace('"', "\\\"");
+        text.push_str(&format!("board_replicas_following{{board=\"{board}\"}} {replicas}\n"));
+    }
+    text
 }
 
 /// How many notices a board's channel holds for its slowest receiver before that receiver

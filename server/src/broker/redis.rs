@@ -186,6 +186,29 @@ impl Broker for RedisBroker {
         self.local.deliver(board, notice);
     }
 
+    /// `PUBSUB NUMSUB` of this replica's channels: each replica holds one subscription
+    /// per board it follows, so the count is the replicas. Empty when Redis cannot answer.
+    async fn followers(&self) -> Vec<(String, usize)> {
+        let boards = self.local.boards();
+        if boards.is_empty() {
+            return Vec::new();
+        }
+        let mut command = redis::cmd("PUBSUB");
+        command.arg("NUMSUB");
+        for board in &boards {
+            command.arg(channel(board));
+        }
+        let mut publisher = self.publisher.clone();
+        match command.query_async::<Vec<(String, usize)>>(&mut publisher).await {
+            // Answered in the order asked: channel, count, channel, count...
+            Ok(counts) => boards.into_iter().zip(counts).map(|(board, (_, count))| (board, count)).collect(),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot count a board's followers");
+                Vec::new()
+            }
+        }
+    }
+
     async fn ready(&self) -> Result<(), String> {
         let mut publisher = self.publisher.clone();
         let pong: Result<String, _> = redis::cmd("PING").query_async(&mut publisher).await;

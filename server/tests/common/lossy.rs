@@ -71,4 +71,8 @@ impl Broker for Lossy {
     async fn ready(&self) -> Result<(), String> {
         self.inner.ready().await
     }
+
+    async fn followers(&self) -> Vec<(String, usize)> {
+        self.inner.followers().await
+    }
 }
