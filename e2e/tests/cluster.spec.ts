@@ -105,13 +105,24 @@ async function timed(what: string, call: () => Promise<APIResponse>): Promise<AP
   }
 }
 
-/** A command through nginx, retried with its Idempotency-Key while a replica is down. */
+/**
+ * A command through nginx, retried with its Idempotency-Key while a replica is down, as the
+ * page's engine does: after a 502/503/504, and after a connection that broke under it (a
+ * kept-alive connection that nginx closed as it reloaded its list of replicas).
+ */
 async function send(api: APIRequestContext, board: string, body: object) {
   const key = `k-${Math.random().toString(36).slice(2)}`;
   for (let attempt = 0; attempt < 20; attempt++) {
-    const res = await timed(`POST ${JSON.stringify(body)}`, () =>
-      api.post(`/api/boards/${board}/commands`, { data: body, headers: { 'Idempotency-Key': key } }),
-    );
+    let res: APIResponse;
+    try {
+      res = await timed(`POST ${JSON.stringify(body)}`, () =>
+        api.post(`/api/boards/${board}/commands`, { data: body, headers: { 'Idempotency-Key': key } }),
+      );
+    } catch (err) {
+      if (!/ECONNRESET|socket hang up/.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+      continue;
+    }
     if (res.status() === 200) return res.json();
     expect([502, 503, 504]).toContain(res.status());
     await new Promise((r) => setTimeout(r, 250));
