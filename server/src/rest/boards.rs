@@ -111,16 +111,22 @@ pub async fn state(
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value), cache, epoch]).into_response());
     }
     metrics::counter!("board_state_reads_total").increment(1);
-    Ok((
+    Ok(board_response(&snapshot, &grant, cache_control(&grant)))
+}
+
+/// A board's JSON as both state reads send it (`GET` state and `/snapshots/{seq}`): `ETag`
+/// its seq, the epoch header, and `cache` as its `Cache-Control`.
+pub fn board_response(snapshot: &crate::live::Snapshot, grant: &access::Grant, cache: &'static str) -> Response {
+    (
         [
-            (header::ETAG, etag_value),
-            cache,
-            epoch,
+            (header::ETAG, transports::etag(snapshot.seq())),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+            (HeaderName::from_static(app::api::EPOCH_HEADER), transports::epoch_value(&grant.epoch)),
             (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
         ],
         snapshot.json(),
     )
-        .into_response())
+        .into_response()
 }
 
 /// Shared caches may keep a public board's state; a private board's stays in the browser.

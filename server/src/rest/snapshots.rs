@@ -17,7 +17,7 @@
 //! keeps a `410` that another replica, or a moment later, would answer differently.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -25,7 +25,6 @@ use crate::access::{Grant, Reader};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::Visibility;
-use crate::transports;
 
 #[derive(Debug, Deserialize)]
 pub struct SnapshotQuery {
@@ -86,17 +85,7 @@ async fn answer(
         )));
     }
     metrics::counter!("board_snapshot_reads_total").increment(1);
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CACHE_CONTROL, HeaderValue::from_static(cache_control(grant))),
-            (header::ETAG, HeaderValue::from_str(&format!("\"{seq}\"")).expect("a quoted number")),
-            (HeaderName::from_static(app::api::EPOCH_HEADER), transports::epoch_value(&grant.epoch)),
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-        ],
-        snapshot.json(),
-    )
-        .into_response())
+    Ok(super::boards::board_response(&snapshot, grant, cache_control(grant)))
 }
 
 /// A seq's board never changes: kept for a year by anyone on a public board, by the
