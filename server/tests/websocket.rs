@@ -166,13 +166,23 @@ async fn a_silent_peer_is_dropped_within_35_seconds() {
 
     tokio::time::pause();
     let mut waited = 0;
-    while dead_peers() == before {
-        assert!(waited < 35, "the silent peer is still connected after {waited} s");
+    while dead_peers() == before && waited < 35 {
         tokio::time::advance(std::time::Duration::from_secs(1)).await;
         for _ in 0..50 {
             tokio::task::yield_now().await;
         }
         waited += 1;
+    }
+    // At 35 s of paused time the clock stays put: the server gets up to 3 s of the wall
+    // clock to finish the steps it has left (a busy machine runs them late), but no more
+    // of the peer's silence.
+    let wall = std::time::Instant::now();
+    while dead_peers() == before {
+        assert!(
+            wall.elapsed() < std::time::Duration::from_secs(3),
+            "the silent peer is still connected after {waited} s"
+        );
+        tokio::task::yield_now().await;
     }
     assert!(waited >= 30, "a peer was dropped after only {waited} s of silence (pings come every 10 s)");
     tokio::time::resume();
