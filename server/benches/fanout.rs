@@ -35,13 +35,17 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
+#[path = "support/chart.rs"]
+mod chart;
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/clients.rs"]
+mod clients;
 use child::Server;
+use clients::{check, Client, Hold};
 use futures::StreamExt;
 use serde_json::json;
 
-use app::api::FramesPage;
 use app::patterns::{Frame, PatternKind};
 use app::sync::Transport;
 
@@ -68,6 +72,9 @@ struct Args {
     /// Tabs in the presence run (0: none; default: `--clients`, at most 1,000).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1000))]
     presence_clients: Option<u64>,
+    /// Where the JSON results and SVG charts go (default: docs/performance/).
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
     // `cargo bench` passes `--bench` to every bench binary; accept and ignore it.
     #[arg(long, hide = true)]
     bench: bool,
@@ -78,6 +85,8 @@ struct Run {
     transport: Transport,
     connect: Duration,
     rss_per_client: f64,
+    /// (clients connected, server RSS in bytes) as they connect: memory against connections.
+    memory: Vec<(u64, u64)>,
     latencies: Vec<Duration>,
     frames: u64,
     bytes: u64,
@@ -152,6 +161,8 @@ async fn main() {
     println!();
     println!("latency: from sending the command to a client's receipt; rss/client: server VmRSS growth with the clients connected, divided by their number");
     println!("per frame (a change delivered to one client): the server's CPU time (user + system, /proc/PID/stat, 10 ms ticks; the commands included; on loopback the kernel's share includes the receiving side of TCP), in user space alone; the TCP data segments (on loopback, one per write) and payload bytes the server sent on its open connections (ss -ti)");
+
+    write_results(&args, &runs);
 
     let tabs = args.presence_clients.unwrap_or(args.clients.min(1000));
     if tabs > 0 {
@@ -302,12 +313,16 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
     for _ in 0..args.clients {
         let (board, pattern, target) = (board.clone(), args.pattern, args.changes);
         let hold = Hold { done: done_tx.clone(), release: release_rx.clone() };
-        let client = Client { base: server.base.clone(), board, pattern, target, hold };
+        let client = Client { base: server.base.clone(), board, pattern, target, hold, puller: None };
         let (ready, poll_every) = (ready_tx.clone(), Duration::from_millis(args.poll_ms));
         clients.push(tokio::spawn(async move { client.follow(transport, ready, poll_every).await }));
     }
-    for _ in 0..args.clients {
+    let mut memory = vec![(0, rss_before)];
+    for connected in 1..=args.clients {
         ready_rx.recv().await.expect("every client connects");
+        if connected % (args.clients / 20).max(1) == 0 {
+            memory.push((connected, server.rss()));
+        }
     }
     let connect = started.elapsed();
     let rss_connected = server.rss();
@@ -351,6 +366,7 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
         transport,
         connect,
         rss_per_client: (rss_connected.saturating_sub(rss_before)) as f64 / args.clients as f64,
+        memory,
         latencies,
         frames,
         bytes,
@@ -359,159 +375,74 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
     }
 }
 
-/// Each change once, in order, ending at `target`; the self-contained patterns (poke-pull,
-/// push-state) may skip to the newest, since one frame carries everything.
-fn check(pattern: PatternKind, transport: Transport, seqs: &[(u64, Instant)], target: u64) {
-    let got: Vec<u64> = seqs.iter().map(|(seq, _)| *seq).collect();
-    if pattern.self_contained() {
-        assert!(got.windows(2).all(|w| w[0] < w[1]), "{transport}: seqs out of order: {got:?}");
-        assert_eq!(got.last(), Some(&target), "{transport}: did not reach seq {target}");
-    } else {
-        assert_eq!(got, (1..=target).collect::<Vec<_>>(), "{transport}: every change once, in order");
-    }
-}
-
-/// What one client received: each data frame's seq and when it arrived.
-#[derive(Default)]
-struct Received {
-    seqs: Vec<(u64, Instant)>,
-    frames: u64,
-    bytes: u64,
-}
-
-struct Client {
-    base: String,
-    board: String,
-    pattern: PatternKind,
-    target: u64,
-    hold: Hold,
-}
-
-/// A client that has everything says so, and keeps its connection until released.
-struct Hold {
-    done: tokio::sync::mpsc::Sender<()>,
-    release: tokio::sync::watch::Receiver<bool>,
-}
-
-impl Hold {
-    async fn done_then_wait(&self) {
-        self.done.send(()).await.unwrap();
-        let mut release = self.release.clone();
-        release.wait_for(|released| *released).await.expect("the run releases its clients");
-    }
-}
-
-impl Client {
-    /// Follows the board until it holds seq `target`; says `ready` once connected.
-    async fn follow(self, transport: Transport, ready: Ready, poll_every: Duration) -> Received {
-        let mut got = Received::default();
-        match transport {
-            Transport::Sse => self.sse(&mut got, ready).await,
-            Transport::Ws => self.ws(&mut got, ready).await,
-            Transport::LongPoll | Transport::Poll => self.requests(transport, &mut got, ready, poll_every).await,
-        }
-        got
-    }
-
-    fn url(&self, transport: Transport, query: &str) -> String {
-        format!("{}/api/boards/{}/{transport}?pattern={}&{query}", self.base, self.board, self.pattern)
-    }
-
-    async fn sse(&self, got: &mut Received, ready: Ready) {
-        let r = reqwest::get(self.url(Transport::Sse, "since=0")).await.expect("SSE connects");
-        let mut body = r.bytes_stream();
-        let mut buf = String::new();
-        let mut ready = Some(ready);
-        while got.last() < self.target {
-            let chunk = body.next().await.expect("the stream stays open").expect("SSE reads");
-            buf.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
-            while let Some(end) = buf.find("\n\n") {
-                let event: String = buf.drain(..end + 2).collect();
-                let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).collect();
-                if !data.is_empty() {
-                    got.take(data.trim().as_bytes());
-                    if let Some(ready) = ready.take() {
-                        ready.send(()).await.unwrap();
-                    }
-                }
-            }
-        }
-        self.hold.done_then_wait().await;
-    }
-
-    async fn ws(&self, got: &mut Received, ready: Ready) {
-        let url = self.url(Transport::Ws, "since=0").replacen("http", "ws", 1);
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("WS connects");
-        let mut ready = Some(ready);
-        while got.last() < self.target {
-            match ws.next().await.expect("the socket stays open").expect("WS reads") {
-                tokio_tungstenite::tungstenite::Message::Text(text) => got.take(text.as_bytes()),
-                _ => continue,
-            }
-            if let Some(ready) = ready.take() {
-                ready.send(()).await.unwrap();
-            }
-        }
-        self.hold.done_then_wait().await;
-    }
-
-    /// Poll and long-poll: one request after another, each from the seq held.
-    async fn requests(&self, transport: Transport, got: &mut Received, ready: Ready, poll_every: Duration) {
-        let http = reqwest::Client::new();
-        let mut ready = Some(ready);
-        while got.last() < self.target {
-            // The first request is answered at once (`timeout=0`): connected.
-            let hold = if ready.is_some() { 0 } else { 25 };
-            let url = self.url(transport, &format!("since={}&timeout={hold}", got.last()));
-            let r = http.get(&url).send().await.expect("the server answers");
-            if let Some(ready) = ready.take() {
-                ready.send(()).await.unwrap();
-            }
-            if r.status() == 304 {
-                tokio::time::sleep(poll_every).await;
-                continue;
-            }
-            let body = r.bytes().await.expect("a body");
-            let at = Instant::now();
-            got.bytes += body.len() as u64;
-            let page: FramesPage = serde_json::from_slice(&body).expect("a frames page");
-            for frame in page.frames {
-                got.frames += 1;
-                got.data(&frame, at);
-            }
-            if transport == Transport::Poll && got.last() < self.target {
-                tokio::time::sleep(poll_every).await;
-            }
-        }
-        self.hold.done_then_wait().await;
-    }
-}
-
-/// Told once per client when it is connected.
-type Ready = tokio::sync::mpsc::Sender<()>;
-
-impl Received {
-    fn last(&self) -> u64 {
-        self.seqs.last().map_or(0, |(seq, _)| *seq)
-    }
-
-    /// One frame off a streaming transport.
-    fn take(&mut self, json: &[u8]) {
-        let at = Instant::now();
-        self.frames += 1;
-        self.bytes += json.len() as u64;
-        let frame: Frame = serde_json::from_slice(json).expect("a frame");
-        assert!(!matches!(frame, Frame::Reset { .. }), "no reset expected");
-        self.data(&frame, at);
-    }
-
-    fn data(&mut self, frame: &Frame, at: Instant) {
-        if let (Some(seq), false) = (frame.seq(), matches!(frame, Frame::Reset { .. })) {
-            self.seqs.push((seq, at));
-        }
-    }
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// `fanout.json`, `fanout-latency.svg` (the share of deliveries within each latency, per
+/// transport) and `fanout-memory.svg` (the server's RSS as clients connect).
+fn write_results(args: &Args, runs: &[Run]) {
+    let out = chart::out_dir(args.out.as_deref());
+    let cdf = |run: &Run| {
+        let mut sorted = run.latencies.clone();
+        sorted.sort();
+        // At most 200 points: every 0.5 % of the deliveries.
+        (0..=200)
+            .map(|i| {
+                let at = sorted[((sorted.len() - 1) as f64 * i as f64 / 200.0).round() as usize];
+                (at.as_secs_f64() * 1e3, i as f64 / 2.0)
+            })
+            .collect::<Vec<_>>()
+    };
+    let results: Vec<_> = runs
+        .iter()
+        .map(|run| {
+            let delivered = run.latencies.len().max(1) as f64;
+            json!({
+                "transport": run.transport.as_str(),
+                "connect_ms": run.connect.as_secs_f64() * 1e3,
+                "rss_per_client_bytes": run.rss_per_client,
+                "memory": run.memory,
+                "latency_ms_by_percentile": cdf(run).iter().map(|(ms, pct)| json!([pct, ms])).collect::<Vec<_>>(),
+                "cpu_us_per_frame": (run.cpu.0 + run.cpu.1).as_secs_f64() * 1e6 / delivered,
+                "user_us_per_frame": run.cpu.0.as_secs_f64() * 1e6 / delivered,
+                "segments_per_frame": run.written.segments as f64 / delivered,
+                "wire_bytes_per_frame": run.written.bytes as f64 / delivered,
+            })
+        })
+        .collect();
+    chart::write_json(
+        &out,
+        "fanout",
+        &json!({"clients": args.clients, "changes": args.changes, "pace_ms": args.pace_ms, "pattern": args.pattern.as_str(), "runs": results}),
+    );
+    chart::write_svg(
+        &out,
+        "fanout-latency",
+        &chart::Chart {
+            title: &format!("Delivery latency, {} clients, {}", args.clients, args.pattern),
+            x: "ms from the command to the client",
+            y: "% of deliveries within",
+            series: runs
+                .iter()
+                .map(|run| chart::Series { name: run.transport.as_str().into(), points: cdf(run) })
+                .collect(),
+        },
+    );
+    chart::write_svg(
+        &out,
+        "fanout-memory",
+        &chart::Chart {
+            title: "Server memory as clients connect",
+            x: "connections",
+            y: "server RSS, MiB",
+            series: runs
+                .iter()
+                .map(|run| chart::Series {
+                    name: run.transport.as_str().into(),
+                    points: run.memory.iter().map(|&(n, rss)| (n as f64, rss as f64 / (1024.0 * 1024.0))).collect(),
+                })
+                .collect(),
+        },
+    );
 }

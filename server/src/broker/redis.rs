@@ -244,7 +244,16 @@ async fn subscribe_loop(
                         listener.reconnected();
                         while let Some(message) = messages.next().await {
                             let Ok(payload) = message.get_payload::<String>() else { continue };
-                            match serde_json::from_str::<Message>(&payload) {
+                            let parsed = serde_json::from_str::<Message>(&payload);
+                            // Every message Redis hands this replica, its own echoes too:
+                            // what a commit costs in Redis traffic (followers of its board).
+                            let kind = match &parsed {
+                                Ok(Message { body: Body::Record(_), .. }) => "change",
+                                Ok(Message { body: Body::Ephemeral(_), .. }) => "ephemeral",
+                                Err(_) => "unreadable",
+                            };
+                            metrics::counter!("board_redis_messages_received_total", "kind" => kind).increment(1);
+                            match parsed {
                                 Ok(message) if *message.replica == *replica => {}
                                 Ok(Message { board, body: Body::Record(record), .. }) => {
                                     let change = listener.heard(board.clone(), record);
