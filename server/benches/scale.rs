@@ -178,7 +178,8 @@ struct CelebrityRun {
     cpu_per_change: Duration,
     bytes_per_change: f64,
     frames_per_change: f64,
-    /// Snapshot and state reads the replica served, per change (its own counters).
+    /// Snapshot pulls (answered or refused) and state reads that reached the replica, per
+    /// change (its own counters).
     reads_per_change: f64,
     pulls: Pulls,
     p50: Duration,
@@ -231,7 +232,7 @@ async fn celebrity(
         );
     }
     println!();
-    println!("cpu/change: the replica's CPU (user + system) from the first commit until every client had everything, per change; bytes/frames per change: what all clients received on their streams; replica reads/change: snapshot and state reads the replica served (its metrics); pulls/change: requests the clients sent (snapshot pulls and their fallbacks); latency from the command to a client holding the change (a pull included)");
+    println!("cpu/change: the replica's CPU (user + system) from the first commit until every client had everything, per change; bytes/frames per change: what all clients received on their streams; replica reads/change: snapshot pulls (answered or refused) and state reads that reached the replica (its metrics); pulls/change: requests the clients sent (snapshot pulls and their fallbacks); latency from the command to a client holding the change (a pull included)");
 
     let results: Vec<_> = runs
         .iter()
@@ -320,7 +321,7 @@ async fn celebrity_run(
     for _ in 0..clients {
         ready_rx.recv().await.expect("every client connects");
     }
-    let reads = "board_snapshot_reads_total";
+    let reads = "board_snapshot_requests_total";
     let states = "board_state_reads_total";
     let (cpu_before, reads_before) = (replica.cpu(), cluster.metric(0, reads).await + cluster.metric(0, states).await);
     let http = reqwest::Client::new();

@@ -60,6 +60,8 @@ async fn answer(
     seq: &str,
     query: Result<Query<SnapshotQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
+    // Every pull that reached a replica, answered or refused: what a cache in front saves.
+    metrics::counter!("board_snapshot_requests_total").increment(1);
     let Query(query) = query?;
     let seq: u64 = seq.parse().map_err(|_| AppError::BadRequest(format!("{seq:?} is not a seq")))?;
     let board = &grant.board;
@@ -84,7 +86,6 @@ async fn answer(
             snapshot.seq()
         )));
     }
-    metrics::counter!("board_snapshot_reads_total").increment(1);
     Ok(super::boards::board_response(&snapshot, grant, cache_control(grant)))
 }
 
