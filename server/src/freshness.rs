@@ -95,6 +95,13 @@ impl Freshness {
         Ok(head)
     }
 
+    /// The newest head this replica has seen for the board (committed here, heard from
+    /// another replica, or read), if it has seen one. Current only while the replica
+    /// follows the board: see [`crate::state::AppState::known_head`].
+    pub fn seen_head(&self, board: &str) -> Option<u64> {
+        self.boards.lock().expect("snapshot lock").get(board).map(|cached| cached.head)
+    }
+
     /// The head seq as heartbeats report it: at most one read per board per interval.
     pub async fn recent_head(&self, board: &str) -> Result<Option<u64>, AppError> {
         let head = self

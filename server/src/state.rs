@@ -99,6 +99,21 @@ impl AppState {
         self.freshness.head(board).await
     }
 
+    /// The head seq to start a stream or answer a poll from, without a database read when
+    /// this replica can know it: it `followed` the board already (checked before the
+    /// caller subscribed: it has heard every notice since it last read the head) and has
+    /// seen a head at or past the client's `since`. Otherwise it reads. A notice still on
+    /// its way is no loss: a stream is subscribed and gets it; a poll gets it next time.
+    /// A client ahead of what this replica has seen (it committed on another replica a
+    /// moment ago) makes it read, so it is never told `reset` for a seq that exists.
+    /// With board affinity this is what saves the database a read per request.
+    pub async fn known_head(&self, board: &str, followed: bool, since: u64) -> Result<u64, AppError> {
+        match self.freshness.seen_head(board) {
+            Some(head) if followed && since <= head => Ok(head),
+            _ => self.head(board).await,
+        }
+    }
+
     /// After a commit: cache the new state first (so a client poked about seq N can pull
     /// N), then announce the change.
     pub async fn publish(&self, board: &str, committed: &Committed) {

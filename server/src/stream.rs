@@ -99,8 +99,9 @@ pub async fn open(
 ) -> Result<(u64, Frames), AppError> {
     // Subscribe before reading the head: a change that commits in between is then both in
     // the catch-up and on the channel, and the seq check drops the duplicate.
+    let followed = app.broker.follows(board);
     let live = app.broker.subscribe(board).await;
-    let head = app.head(board).await?;
+    let head = app.known_head(board, followed, from.as_ref().map_or(0, |from| from.seq)).await?;
     let app = app.clone();
     let board = board.to_owned();
     let epoch = epoch.to_owned();

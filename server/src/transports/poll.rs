@@ -27,7 +27,8 @@ pub async fn handler(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
-    let head = app.head(&grant.board).await?;
+    let since = params.from.as_ref().map_or(0, |from| from.seq);
+    let head = app.known_head(&grant.board, app.broker.follows(&grant.board), since).await?;
     // Each poll renews the tab's place on the presence list.
     let here = params.enter(&app, &grant.board, Transport::Poll).await;
     metrics::counter!("board_polls_total", "transport" => Transport::Poll.as_str(), "pattern" => pattern.as_str())
