@@ -103,6 +103,50 @@ async fn metrics_say_how_many_replicas_follow_each_board() {
     b.stop().await;
 }
 
+/// A replica that follows a board answers from the head it has seen, without a database
+/// read; but a client that has just committed on another replica may be ahead of that
+/// head (the notice is late, or lost). It must be told it is current, not `reset`; and a
+/// client behind gets the change once the sweep has read the head, not never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_ahead_of_what_a_replica_has_heard_is_not_reset() {
+    let redis = common::redis_url();
+    let (a, b) = two_replicas(&redis).await;
+    let board = a.create_board("ahead").await;
+    let _b_follows = b.subscribe(&board, Transport::Sse, PatternKind::PushEvents, 0).await;
+    let seen = a.ok(&board, json!({"type": "add_todo", "title": "heard"})).await;
+    let poll = |since: u64| {
+        let (http, url) = (b.http.clone(), b.url(&format!("/api/boards/{board}/poll?pattern=push-events&since={since}")));
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // b hears of `seen`, then never of the next change (its notice is dropped).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while poll(seen).await.0 != 304 {
+        assert!(Instant::now() < deadline, "b never heard of seq {seen}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.lossy.drop_next_publishes(1);
+    let ahead = a.ok(&board, json!({"type": "add_todo", "title": "unheard"})).await;
+    let (status, body) = poll(ahead).await;
+    assert_eq!(status, 304, "the client holds the head (seq {ahead}); b answered {body}");
+    let started = Instant::now();
+    loop {
+        let (status, body) = poll(seen).await;
+        if status == 200 {
+            let page: app::api::FramesPage = serde_json::from_str(&body).unwrap();
+            assert_eq!(page.frames.iter().filter_map(|f| f.seq()).collect::<Vec<_>>(), vec![ahead], "{body}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "a client behind b never got seq {ahead}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("a poller behind b got the change whose notice was lost after {:?}", started.elapsed());
+    a.stop().await;
+    b.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_on_one_replica_see_commits_on_another() {
     let redis = common::redis_url();
