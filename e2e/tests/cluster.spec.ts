@@ -12,8 +12,9 @@
 //   such as `docker compose`, with the affinity its nginx was started with (compose-check
 //   runs `-g "affinity on"`, restarts nginx with AFFINITY=none, then `-g "affinity off"`);
 //   E2E_CLUSTER_STOP is a shell command that stops the replica whose id is in $REPLICA
-//   (compose-check: `docker stop`, as a user would).
-import { test, expect, request as playwrightRequest, APIRequestContext, APIResponse, Browser } from '@playwright/test';
+//   (compose-check: `docker stop`, as a user would), E2E_CLUSTER_START one that starts it
+//   again (`docker start`).
+import { test, expect, request as playwrightRequest, APIRequestContext, APIResponse, Browser, Page } from '@playwright/test';
 import { spawn, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -33,6 +34,8 @@ class Cluster {
   base: string;
   api!: APIRequestContext;
   private process?: ChildProcess;
+  /** Replicas started again by the test: not the script's children, so stopped here. */
+  private restarted: ChildProcess[] = [];
   private dir = fs.mkdtempSync(path.join(os.tmpdir(), 'board-e2e-cluster-'));
 
   constructor(private affinity: Affinity, private port: number) {
@@ -70,7 +73,19 @@ class Cluster {
 
   async stop() {
     if (this.process?.pid) process.kill(-this.process.pid, 'SIGTERM');
+    for (const replica of this.restarted) replica.kill('SIGTERM');
     await this.api?.dispose();
+  }
+
+  /** Starts a replica that was taken away, as it was (same id, same address). */
+  startReplica(replica: string): Promise<void> {
+    if (!external) {
+      // scripts/cluster keeps each replica's start command (it `exec`s the server).
+      const started = spawn('bash', [path.join(this.dir, `${replica}.start`)], { cwd: root, stdio: 'ignore' });
+      this.restarted.push(started);
+      return Promise.resolve();
+    }
+    return this.shell('E2E_CLUSTER_START', replica);
   }
 
   /** Takes the replica away; resolves when it is gone (its process or container ended). */
@@ -80,11 +95,16 @@ class Cluster {
       process.kill(pid, 'SIGKILL');
       return Promise.resolve();
     }
-    const command = process.env.E2E_CLUSTER_STOP;
-    if (!command) throw new Error('E2E_CLUSTER_URL needs E2E_CLUSTER_STOP, a command that stops the replica in $REPLICA');
+    return this.shell('E2E_CLUSTER_STOP', replica);
+  }
+
+  /** Runs the external cluster's command named by `variable` for `replica`. */
+  private shell(variable: string, replica: string): Promise<void> {
+    const command = process.env[variable];
+    if (!command) throw new Error(`E2E_CLUSTER_URL needs ${variable}, a command for the replica in $REPLICA`);
     return new Promise((resolve, reject) => {
-      const stop = spawn('sh', ['-c', command], { stdio: 'inherit', env: { ...process.env, REPLICA: replica } });
-      stop.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`E2E_CLUSTER_STOP exited ${code}`))));
+      const run = spawn('sh', ['-c', command], { stdio: 'inherit', env: { ...process.env, REPLICA: replica } });
+      run.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${variable} exited ${code}`))));
     });
   }
 }
@@ -225,6 +245,40 @@ async function survivesAReplicaGoing(cluster: Cluster, browser: Browser, spread:
   expect(slowest.ms, `slowest request while ${victim} went away: ${slowest.what}`).toBeLessThanOrEqual(SLOWEST_MS);
   // A GET is retried by nginx on the next replica: it never fails because one went away.
   expect(timings.filter((t) => t.what === 'GET state' && t.status !== 200)).toEqual([]);
+  if (!spread) await comesBack(cluster, browser, board, pages, victim, after[0]!);
+}
+
+/**
+ * The remap back, when a replica joins: the stopped one starts again with its old address,
+ * so ketama gives it back its old points and nginx sends the board's new requests to it,
+ * while the browsers' open streams stay on the survivor. The board is then served by two
+ * replicas at once (routing is an optimisation only), and every browser still converges,
+ * one opened after the return (on the returned replica) included.
+ */
+async function comesBack(cluster: Cluster, browser: Browser, board: string, pages: Page[], victim: string, survivor: string) {
+  const api = cluster.api;
+  const startedAt = Date.now();
+  await cluster.startReplica(victim);
+  // nginx tries a failed replica again after `fail_timeout` (5 s); compose's nginx also
+  // waits for the container's address to resolve again.
+  for (;;) {
+    const owner = (await api.get(`/api/boards/${board}`)).headers()['x-replica'];
+    if (owner === victim) break;
+    expect(Date.now() - startedAt, `the board's requests went back to ${victim} (still ${owner})`).toBeLessThan(30_000);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const backMs = Date.now() - startedAt;
+  const joined = await open(await browser.newContext({ baseURL: cluster.base }), board, 'push-ops', 'ws');
+  await expect(joined.locator('.board-foot .replica')).toHaveText(victim);
+  const streaming = pages.filter((_, i) => ['sse', 'ws'].includes(SETUPS[i % SETUPS.length][1]));
+  for (const page of streaming) await expect(page.locator('.board-foot .replica')).toHaveText(survivor);
+  let last = 0;
+  for (let i = 0; i < 5; i++) last = (await send(api, board, { type: 'add_todo', title: `after the return ${i}` })).seq;
+  await expectConverged(api, board, [...pages, joined], last);
+  console.log(
+    `cluster (affinity on): ${victim} started again; the board's requests reached it ${backMs} ms later, ` +
+      `its old browsers stayed on ${survivor}, and all converged ${Date.now() - startedAt} ms after the start`,
+  );
 }
 
 test.describe('affinity on', () => {

@@ -115,7 +115,8 @@ async fn a_client_ahead_of_what_a_replica_has_heard_is_not_reset() {
     let _b_follows = b.subscribe(&board, Transport::Sse, PatternKind::PushEvents, 0).await;
     let seen = a.ok(&board, json!({"type": "add_todo", "title": "heard"})).await;
     let poll = |since: u64| {
-        let (http, url) = (b.http.clone(), b.url(&format!("/api/boards/{board}/poll?pattern=push-events&since={since}")));
+        let (http, url) =
+            (b.http.clone(), b.url(&format!("/api/boards/{board}/poll?pattern=push-events&since={since}")));
         async move {
             let r = http.get(url).send().await.unwrap();
             (r.status().as_u16(), r.text().await.unwrap())
