@@ -8,7 +8,7 @@
 //! Per transport it starts the server binary (the bench profile's, optimised) as a child
 //! process on a free loopback port with a fresh SQLite database, so the memory figures are
 //! that server's alone (`VmRSS` from `/proc`). Then, on a fresh board: connect N clients
-//! with one pattern, commit M changes at a fixed pace through `POST /commands`, and print
+//! with one pattern (in waves of `--wave`, sampling memory after each), commit M changes at a fixed pace through `POST /commands`, and print
 //! the delivery latency (from sending the command to each client's receipt of its frame)
 //! and the server's resident memory per connection.
 //!
@@ -61,6 +61,10 @@ struct Args {
     /// Milliseconds between changes.
     #[arg(long, default_value_t = 20)]
     pace_ms: u64,
+    /// Clients connect in waves of this many, each wave before the next (a single wave of
+    /// thousands measures the burst's peak: its buffers stay in the allocator's free lists).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    wave: u64,
     #[arg(long, default_value = "event-diff")]
     pattern: PatternKind,
     /// Comma-separated, in the order they run.
@@ -101,8 +105,9 @@ struct Run {
 async fn main() {
     let args = Args::parse();
     println!(
-        "fan-out: {} clients per transport, {} changes every {} ms, pattern {}; clients and server share this machine's {} cores",
+        "fan-out: {} clients per transport (connecting in waves of {}), {} changes every {} ms, pattern {}; clients and server share this machine's {} cores",
         args.clients,
+        args.wave,
         args.changes,
         args.pace_ms,
         args.pattern,
@@ -310,19 +315,24 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
     // sent bytes are read (closed connections vanish from its statistics).
     let (done_tx, mut done_rx) = tokio::sync::mpsc::channel::<()>(args.clients as usize);
     let (release_tx, release_rx) = tokio::sync::watch::channel(false);
-    for _ in 0..args.clients {
-        let (board, pattern, target) = (board.clone(), args.pattern, args.changes);
-        let hold = Hold { done: done_tx.clone(), release: release_rx.clone() };
-        let client = Client { base: server.base.clone(), board, pattern, target, hold, puller: None };
-        let (ready, poll_every) = (ready_tx.clone(), Duration::from_millis(args.poll_ms));
-        clients.push(tokio::spawn(async move { client.follow(transport, ready, poll_every).await }));
-    }
+    // Clients arrive in waves of `--wave`: each wave is connected before the next starts,
+    // and the server's memory is sampled between waves (memory against connections).
     let mut memory = vec![(0, rss_before)];
-    for connected in 1..=args.clients {
-        ready_rx.recv().await.expect("every client connects");
-        if connected % (args.clients / 20).max(1) == 0 {
-            memory.push((connected, server.rss()));
+    let mut connected = 0;
+    while connected < args.clients {
+        let wave = args.wave.min(args.clients - connected);
+        for _ in 0..wave {
+            let (board, pattern, target) = (board.clone(), args.pattern, args.changes);
+            let hold = Hold { done: done_tx.clone(), release: release_rx.clone() };
+            let client = Client { base: server.base.clone(), board, pattern, target, hold, puller: None };
+            let (ready, poll_every) = (ready_tx.clone(), Duration::from_millis(args.poll_ms));
+            clients.push(tokio::spawn(async move { client.follow(transport, ready, poll_every).await }));
         }
+        for _ in 0..wave {
+            ready_rx.recv().await.expect("every client connects");
+        }
+        connected += wave;
+        memory.push((connected, server.rss()));
     }
     let connect = started.elapsed();
     let rss_connected = server.rss();
