@@ -42,7 +42,7 @@ mod child;
 #[path = "support/clients.rs"]
 mod clients;
 use child::Server;
-use clients::{check, Client, Hold};
+use clients::{check, sse_data, Client, Hold};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -222,38 +222,31 @@ async fn presence(server: &Server, tabs: u64) -> PresenceRun {
         let (joined, mut leave) = (joined_tx.clone(), leave_rx.clone());
         clients.push(tokio::spawn(async move {
             let (mut frames, mut bytes, mut largest) = (0u64, 0u64, 0usize);
-            let r = reqwest::get(url).await.expect("SSE connects");
-            let mut body = r.bytes_stream();
-            let mut buf = String::new();
+            let mut events = sse_data(reqwest::get(url).await.expect("SSE connects"));
             let mut told = false;
             loop {
                 let next = tokio::select! {
-                    chunk = body.next() => Some(chunk),
+                    data = events.next() => Some(data),
                     _ = leave.changed() => None,
                 };
-                let chunk = match next {
+                let data = match next {
                     None => return (frames, bytes, largest, false),
-                    Some(Some(Ok(chunk))) => chunk,
+                    Some(Some(data)) => data,
                     // Cut off: it counts as joined (it will never see the whole list).
-                    Some(_) => {
+                    Some(None) => {
                         if !told {
                             joined.send(()).await.unwrap();
                         }
                         return (frames, bytes, largest, true);
                     }
                 };
-                buf.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
-                while let Some(end) = buf.find("\n\n") {
-                    let event: String = buf.drain(..end + 2).collect();
-                    let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).collect();
-                    if let Ok(Frame::Presence { members, .. }) = serde_json::from_str::<Frame>(data.trim()) {
-                        frames += 1;
-                        bytes += data.len() as u64;
-                        largest = largest.max(data.len());
-                        if members.len() as u64 == tabs && !told {
-                            told = true;
-                            joined.send(()).await.unwrap();
-                        }
+                if let Ok(Frame::Presence { members, .. }) = serde_json::from_str::<Frame>(&data) {
+                    frames += 1;
+                    bytes += data.len() as u64;
+                    largest = largest.max(data.len());
+                    if members.len() as u64 == tabs && !told {
+                        told = true;
+                        joined.send(()).await.unwrap();
                     }
                 }
             }
@@ -265,8 +258,8 @@ async fn presence(server: &Server, tabs: u64) -> PresenceRun {
     let joined = started.elapsed();
     let cpu_joined = server.cpu();
 
-    let watcher = reqwest::get(format!("{}/api/boards/{board}/sse", server.base)).await.expect("SSE connects");
-    let mut watching = watcher.bytes_stream();
+    let mut watching =
+        sse_data(reqwest::get(format!("{}/api/boards/{board}/sse", server.base)).await.expect("SSE connects"));
     let leaving = Instant::now();
     leave_tx.send(true).unwrap();
     let (mut frames, mut bytes, mut largest, mut cut_off) = (0, 0, 0, 0);
@@ -277,17 +270,11 @@ async fn presence(server: &Server, tabs: u64) -> PresenceRun {
         largest = largest.max(l);
         cut_off += u64::from(cut);
     }
-    let mut buf = String::new();
-    'watch: loop {
-        let chunk = watching.next().await.expect("the watcher's stream stays open").expect("SSE reads");
-        buf.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
-        while let Some(end) = buf.find("\n\n") {
-            let event: String = buf.drain(..end + 2).collect();
-            let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).collect();
-            if let Ok(Frame::Presence { members, .. }) = serde_json::from_str::<Frame>(data.trim()) {
-                if members.is_empty() {
-                    break 'watch;
-                }
+    loop {
+        let data = watching.next().await.expect("the watcher's stream stays open");
+        if let Ok(Frame::Presence { members, .. }) = serde_json::from_str::<Frame>(&data) {
+            if members.is_empty() {
+                break;
             }
         }
     }

@@ -37,12 +37,14 @@ use serde_json::json;
 
 #[path = "support/chart.rs"]
 mod chart;
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/clients.rs"]
 mod clients;
 #[path = "support/cluster.rs"]
 mod cluster;
 use chart::{Chart, Series};
-use clients::{check, Client, Hold, Puller, Pulls};
+use clients::{check, sse_data, Client, Hold, Puller, Pulls};
 use cluster::{Cluster, Options};
 
 use app::patterns::{Frame, PatternKind};
@@ -707,22 +709,7 @@ async fn open(transport: Transport, url: &str) -> Result<Frames, Open> {
             if r.status() != 200 {
                 return Err(Open::Failed(format!("answered {}", r.status())));
             }
-            let mut buf = String::new();
-            Ok(r.bytes_stream()
-                .take_while(|chunk| futures::future::ready(chunk.is_ok()))
-                .flat_map(move |chunk| {
-                    buf.push_str(std::str::from_utf8(&chunk.unwrap()).expect("UTF-8"));
-                    let mut frames = Vec::new();
-                    while let Some(end) = buf.find("\n\n") {
-                        let event: String = buf.drain(..end + 2).collect();
-                        let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).collect();
-                        if let Ok(frame) = serde_json::from_str::<Frame>(data.trim()) {
-                            frames.push(frame);
-                        }
-                    }
-                    futures::stream::iter(frames)
-                })
-                .boxed())
+            Ok(sse_data(r).filter_map(|data| async move { serde_json::from_str(&data).ok() }).boxed())
         }
     }
 }

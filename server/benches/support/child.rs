@@ -85,13 +85,18 @@ impl Server {
     /// CPU time in user space and in the kernel (on loopback, a `send` also runs the
     /// receiving socket's side of TCP, so the kernel share counts the client's too).
     pub fn cpu_split(&self) -> (Duration, Duration) {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).expect("Linux /proc");
-        // After the command name in parentheses: field 14 is utime, 15 stime, in ticks.
-        let fields: Vec<&str> = stat.rsplit_once(')').expect("a stat line").1.split_whitespace().collect();
-        // Linux's USER_HZ is 100 on every platform this runs on.
-        let ticks = |i: usize| Duration::from_millis(fields[i].parse::<u64>().unwrap() * 10);
-        (ticks(11), ticks(12))
+        cpu_of(self.pid)
     }
+}
+
+/// A process's CPU time so far, in user space and in the kernel, from `/proc/PID/stat`.
+pub fn cpu_of(pid: u32) -> (Duration, Duration) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("Linux /proc");
+    // After the command name in parentheses: field 14 is utime, 15 stime, in ticks.
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("a stat line").1.split_whitespace().collect();
+    // Linux's USER_HZ is 100 on every platform this runs on.
+    let ticks = |i: usize| Duration::from_millis(fields[i].parse::<u64>().unwrap() * 10);
+    (ticks(11), ticks(12))
 }
 
 /// What the server has sent on its open connections so far, from the kernel's TCP

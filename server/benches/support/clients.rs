@@ -90,25 +90,16 @@ impl Client {
     }
 
     async fn sse(&self, got: &mut Received, ready: Ready) -> Connection {
-        let r = reqwest::get(self.url(Transport::Sse, "since=0")).await.expect("SSE connects");
-        let mut body = r.bytes_stream();
-        let mut buf = String::new();
+        let mut events = sse_data(reqwest::get(self.url(Transport::Sse, "since=0")).await.expect("SSE connects"));
         let mut ready = Some(ready);
         while got.last() < self.target {
-            let chunk = body.next().await.expect("the stream stays open").expect("SSE reads");
-            buf.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
-            while let Some(end) = buf.find("\n\n") {
-                let event: String = buf.drain(..end + 2).collect();
-                let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).collect();
-                if !data.is_empty() {
-                    got.take(data.trim().as_bytes());
-                    if let Some(ready) = ready.take() {
-                        ready.send(()).await.unwrap();
-                    }
-                }
+            let data = events.next().await.expect("the stream stays open");
+            got.take(data.as_bytes());
+            if let Some(ready) = ready.take() {
+                ready.send(()).await.unwrap();
             }
         }
-        Box::new(body)
+        Box::new(events)
     }
 
     async fn ws(&self, got: &mut Received, ready: Ready) -> Connection {
@@ -166,6 +157,28 @@ impl Client {
 }
 
 /// Told once per client when it is connected.
+/// The data of each event of an SSE response, in order; ends when the connection does
+/// (closed or broken: a caller tells the two apart by what it expected next).
+pub fn sse_data(response: reqwest::Response) -> futures::stream::BoxStream<'static, String> {
+    let mut buf = String::new();
+    response
+        .bytes_stream()
+        .take_while(|chunk| futures::future::ready(chunk.is_ok()))
+        .flat_map(move |chunk| {
+            buf.push_str(std::str::from_utf8(&chunk.expect("only chunks that were read")).expect("UTF-8"));
+            let mut events = Vec::new();
+            while let Some(end) = buf.find("\n\n") {
+                let event: String = buf.drain(..end + 2).collect();
+                let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).collect();
+                if !data.is_empty() {
+                    events.push(data.trim().to_owned());
+                }
+            }
+            futures::stream::iter(events)
+        })
+        .boxed()
+}
+
 /// A client's open connection (a stream, a socket, a kept-alive pool), held until released.
 type Connection = Box<dyn std::any::Any + Send>;
 

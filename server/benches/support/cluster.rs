@@ -162,10 +162,8 @@ impl Cluster {
 impl Replica {
     /// CPU time so far (user + system), from `/proc/PID/stat`.
     pub fn cpu(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).expect("Linux /proc");
-        let fields: Vec<&str> = stat.rsplit_once(')').expect("a stat line").1.split_whitespace().collect();
-        let ticks = |i: usize| Duration::from_millis(fields[i].parse::<u64>().unwrap() * 10);
-        ticks(11) + ticks(12)
+        let (user, system) = super::child::cpu_of(self.pid);
+        user + system
     }
 }
 
