@@ -490,13 +490,16 @@ async fn storm_run(
     max_connections: Option<u64>,
     jitter: Jitter,
 ) -> StormRun {
-    // The limit applies to every replica, the doomed one included: it must hold everyone
-    // at first, and the survivors together must have room for them all.
+    // The limit is the survivors'; the doomed replica is started again without it, to hold
+    // everyone at first. Together the survivors must have room for them all.
     if let Some(max) = max_connections {
-        assert!(max >= clients && max * (replicas as u64 - 1) >= clients, "--max-connections must fit the clients");
+        assert!(max * (replicas as u64 - 1) > clients, "--max-connections must let the survivors hold the clients");
     }
     let env = max_connections.map(|max| vec![("MAX_CONNECTIONS", max.to_string())]).unwrap_or_default();
-    let cluster = Cluster::start(Options { replicas, affinity: "board", nginx_connections: 1024, env }).await;
+    let mut cluster = Cluster::start(Options { replicas, affinity: "board", nginx_connections: 1024, env }).await;
+    if max_connections.is_some() {
+        cluster.restart(0, &[("MAX_CONNECTIONS", "100000".into())]).await;
+    }
     let doomed = cluster.replicas[0].base.clone();
     let survivors: Arc<Vec<String>> = Arc::new(cluster.replicas[1..].iter().map(|r| r.base.clone()).collect());
     let mut ids = Vec::new();

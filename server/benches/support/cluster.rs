@@ -21,7 +21,9 @@ pub struct Cluster {
     pub base: String,
     pub replicas: Vec<Replica>,
     script: Child,
-    _dir: tempfile::TempDir,
+    /// Replicas started again by [`Cluster::restart`]: not the script's, so stopped here.
+    restarted: Vec<Child>,
+    dir: tempfile::TempDir,
 }
 
 /// One replica, reached directly (as nginx reaches it).
@@ -107,7 +109,34 @@ impl Cluster {
                 }
             })
             .collect();
-        Cluster { base: format!("http://127.0.0.1:{port}"), replicas, script, _dir: dir }
+        Cluster { base: format!("http://127.0.0.1:{port}"), replicas, script, restarted: Vec::new(), dir }
+    }
+
+    /// Stops a replica and starts it again with its start command (scripts/cluster keeps
+    /// one per replica) and more environment: one replica configured unlike the others.
+    pub async fn restart(&mut self, replica: usize, env: &[(&str, String)]) {
+        self.kill(replica);
+        // Gone (or a zombie the script has yet to reap): its port is free again.
+        let old = self.replicas[replica].pid;
+        let gone = || std::fs::read_to_string(format!("/proc/{old}/stat")).map_or(true, |stat| stat.contains(") Z "));
+        while !gone() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let start = self.dir.path().join(format!("replica-{}.start", replica + 1));
+        let mut command = Command::new("bash");
+        command.arg(start).stdout(Stdio::null()).kill_on_drop(true);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("the replica starts again");
+        self.replicas[replica].pid = child.id().expect("a running replica");
+        self.restarted.push(child);
+        let ready = format!("{}/readyz", self.replicas[replica].base);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !reqwest::get(&ready).await.is_ok_and(|r| r.status().is_success()) {
+            assert!(Instant::now() < deadline, "replica {replica} did not come back within 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// SIGKILL: the replica vanishes mid-write, as after a crash or an OOM kill.
