@@ -44,6 +44,7 @@ mod clients;
 #[path = "support/cluster.rs"]
 mod cluster;
 use chart::{Chart, Series};
+use child::create_board;
 use clients::{check, sse_data, Client, Hold, Puller, Pulls};
 use cluster::{Cluster, Options};
 
@@ -136,17 +137,6 @@ async fn main() {
         }
     };
     tokio::time::timeout(deadline, run).await.expect("the scenario finished within 300 s");
-}
-
-async fn create_board(base: &str, name: &str) -> String {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/api/boards"))
-        .json(&json!({ "name": name, "visibility": "public" }))
-        .send()
-        .await
-        .expect("the board is created");
-    assert_eq!(r.status(), 201);
-    r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
 }
 
 async fn commit(http: &reqwest::Client, base: &str, board: &str, title: String) -> u64 {

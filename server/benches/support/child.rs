@@ -53,14 +53,7 @@ impl Server {
     }
 
     pub async fn create_board(&self, name: &str) -> String {
-        let r = reqwest::Client::new()
-            .post(format!("{}/api/boards", self.base))
-            .json(&json!({ "name": name, "visibility": "public" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+        create_board(&self.base, name).await
     }
 
     /// Resident memory in bytes, from `/proc/PID/status`.
@@ -87,6 +80,18 @@ impl Server {
     pub fn cpu_split(&self) -> (Duration, Duration) {
         cpu_of(self.pid)
     }
+}
+
+/// Creates a public board on the server (or nginx) at `base`; returns its id.
+pub async fn create_board(base: &str, name: &str) -> String {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/boards"))
+        .json(&json!({ "name": name, "visibility": "public" }))
+        .send()
+        .await
+        .expect("the board is created");
+    assert_eq!(r.status(), 201);
+    r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
 }
 
 /// A process's CPU time so far, in user space and in the kernel, from `/proc/PID/stat`.
