@@ -77,8 +77,8 @@ impl Freshness {
         if let Some(snapshot) = self.cached(board) {
             return Ok(snapshot);
         }
-        let (state, at) = self.store.load(board).await?.ok_or_else(|| AppError::no_board(board))?;
-        Ok(self.offer(board, Arc::new(Snapshot::new(Arc::new(state), at))))
+        let loaded = self.store.load(board).await?.ok_or_else(|| AppError::no_board(board))?;
+        Ok(self.offer(board, Arc::new(Snapshot::new(Arc::new(loaded.state), loaded.at, loaded.key))))
     }
 
     /// The cached board, unless the board is known to have moved past it.
@@ -128,7 +128,8 @@ impl Freshness {
     /// A commit on this replica: its board becomes the cached one (so a client poked about
     /// seq N can pull N), and the notice for its subscribers links to it.
     pub fn committed(&self, board: &str, committed: &Committed) -> LiveChange {
-        let snapshot = Arc::new(Snapshot::new(committed.state.clone(), committed.record.at));
+        let snapshot =
+            Arc::new(Snapshot::new(committed.state.clone(), committed.record.at, committed.record.key.clone()));
         self.offer(board, snapshot.clone());
         LiveChange::new(board.to_owned(), committed.record.clone(), &snapshot)
     }
@@ -200,7 +201,8 @@ impl Freshness {
                 let mut state = (*before.state).clone();
                 op::apply(&mut state, &record.ops);
                 state.seq = record.seq;
-                let newest = self.offer(&board, Arc::new(Snapshot::new(Arc::new(state), record.at)));
+                let snapshot = Snapshot::new(Arc::new(state), record.at, record.key.clone());
+                let newest = self.offer(&board, Arc::new(snapshot));
                 // A newer one may have won the race into the cache: it is not this change's.
                 Some(newest).filter(|snapshot| snapshot.seq() == record.seq)
             }

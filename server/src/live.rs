@@ -73,13 +73,16 @@ pub struct Snapshot {
     pub state: Arc<BoardState>,
     /// Commit time of `state.seq`, Unix ms (0 at seq 0).
     pub at: i64,
+    /// The Idempotency-Key of the command that made `state.seq`, when known: the frames
+    /// that bring a client here carry it, as the change's own frames do.
+    key: Option<String>,
     json: OnceLock<Bytes>,
     frames: [OnceLock<Bytes>; PatternKind::ALL.len()],
 }
 
 impl Snapshot {
-    pub fn new(state: Arc<BoardState>, at: i64) -> Self {
-        Snapshot { state, at, json: OnceLock::new(), frames: Default::default() }
+    pub fn new(state: Arc<BoardState>, at: i64, key: Option<String>) -> Self {
+        Snapshot { state, at, key, json: OnceLock::new(), frames: Default::default() }
     }
 
     pub fn seq(&self) -> u64 {
@@ -106,6 +109,7 @@ impl Snapshot {
             .get_or_init(|| {
                 metrics::counter!("board_frames_encoded_total", "pattern" => pattern.as_str()).increment(1);
                 let frame = pattern.snapshot_frame(&self.state, self.at).expect("a self-contained pattern");
+                let frame = frame.keyed(self.key.clone());
                 Bytes::from(frame.to_json())
             })
             .clone()

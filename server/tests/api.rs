@@ -425,6 +425,67 @@ async fn concurrent_writers_get_contiguous_seqs(backend: Backend) {
     srv.stop().await;
 }
 
+/// A change's frames carry the Idempotency-Key its command was sent with (and none without
+/// one), in every pattern: live on a stream, from the log (`/changes`), and in the one frame
+/// that brings a self-contained client to the head. The tab that sent the command
+/// recognises its change by it, even when the frame overtakes the command's answer.
+async fn frames_carry_their_commands_key(backend: Backend) {
+    use app::patterns::{Frame, PatternKind};
+    use app::sync::Transport;
+    let srv = TestServer::start(backend).await;
+    let board = srv.create_board("keyed").await;
+    let mut live = Vec::new();
+    for pattern in PatternKind::ALL {
+        live.push((pattern, srv.subscribe(&board, Transport::Ws, pattern, 0).await));
+    }
+    let keyed = srv
+        .http
+        .post(srv.url(&format!("/api/boards/{board}/commands")))
+        .header("Idempotency-Key", "tab-1-cmd-1")
+        .json(&json!({"type": "add_todo", "title": "mine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyed.status(), 200);
+    for (pattern, sub) in &mut live {
+        let mut frames = Vec::new();
+        while !frames.iter().any(|f: &Frame| f.seq() == Some(1)) {
+            frames.extend(sub.next_batch(0).await);
+        }
+        let frame = frames.iter().find(|f| f.seq() == Some(1)).unwrap();
+        assert_eq!(frame.key(), Some("tab-1-cmd-1"), "{pattern}: live frame {frame:?}");
+    }
+    srv.ok(&board, json!({"type": "add_todo", "title": "anyone's"})).await;
+    for pattern in PatternKind::ALL {
+        let page = srv.frames(&format!("/api/boards/{board}/changes?since=0&pattern={pattern}")).await;
+        if pattern.self_contained() {
+            // One frame at the head, made by the command without a key.
+            assert_eq!(page.frames.last().and_then(Frame::seq), Some(2), "{pattern}");
+            assert_eq!(page.frames.last().unwrap().key(), None, "{pattern}");
+        } else {
+            let keys: Vec<_> = page.frames.iter().map(Frame::key).collect();
+            assert_eq!(keys, [Some("tab-1-cmd-1"), None], "{pattern}: from the log");
+        }
+    }
+    // A self-contained client catching up to a head made by a keyed command gets its key.
+    srv.http
+        .post(srv.url(&format!("/api/boards/{board}/commands")))
+        .header("Idempotency-Key", "tab-1-cmd-2")
+        .json(&json!({"type": "add_todo", "title": "mine too"}))
+        .send()
+        .await
+        .unwrap();
+    for pattern in [PatternKind::PokePull, PatternKind::PushState] {
+        let page = srv.frames(&format!("/api/boards/{board}/poll?since=1&pattern={pattern}")).await;
+        let last = page.frames.last().expect("a frame at the head");
+        assert_eq!((last.seq(), last.key()), (Some(3), Some("tab-1-cmd-2")), "{pattern}: catch-up");
+    }
+    for (_, sub) in live {
+        sub.close().await;
+    }
+    srv.stop().await;
+}
+
 on_both_backends!(
     health_and_replica_header,
     demo_board_and_etags,
@@ -436,4 +497,5 @@ on_both_backends!(
     concurrent_writers_get_contiguous_seqs,
     board_size_limits,
     idempotency_keys_expire_and_are_bounded,
+    frames_carry_their_commands_key,
 );

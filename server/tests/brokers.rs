@@ -100,7 +100,8 @@ fn change(board: &str, seq: u64) -> Arc<LiveChange> {
     let mut before = BoardState::empty(board, "B");
     before.seq = seq - 1;
     let done = execute(&before, &Command::AddTodo { title: format!("t{seq}"), sprint_id: None }).unwrap();
-    let record = ChangeRecord::new(&done, 0);
+    // Sent with a key, as a browser's command is: the key crosses the broker with the rest.
+    let record = ChangeRecord::new(&done, 0).keyed(Some(&format!("key-{seq}")));
     // Brokers carry notices; no subscriber here reads push-state, so no snapshot is kept.
     Arc::new(LiveChange::with_snapshot(board.to_owned(), record, None))
 }
@@ -150,9 +151,19 @@ async fn every_subscriber_hears_each_change(pair: Pair) {
     for _ in 0..10 {
         receivers.push(pair.listener.subscribe(&board).await);
     }
-    pair.publisher.publish(change(&board, 1)).await;
+    let sent = change(&board, 1);
+    pair.publisher.publish(sent.clone()).await;
     for rx in &mut receivers {
-        assert_eq!(next_seq(rx).await, 1);
+        let heard = loop {
+            match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("a notice within 5 s") {
+                Ok(Notice::Change(change)) => break change,
+                Ok(Notice::Head(_)) => continue,
+                Err(err) => panic!("expected a change, got {err:?}"),
+            }
+        };
+        // The whole record, the command's key included (a tab on another replica
+        // recognises its own change by it).
+        assert_eq!(heard.record, sent.record);
     }
 }
 

@@ -16,6 +16,7 @@ impl Pattern for EventDiff {
             at: change.at,
             event: change.event.clone(),
             diff: change.diff.clone(),
+            key: change.key.clone(),
         })
     }
 

@@ -17,13 +17,9 @@ pub enum Frame {
         epoch: String,
     },
     /// Sent while idle; a head above the client's seq means it missed something.
-    Heartbeat {
-        head: u64,
-    },
+    Heartbeat { head: u64 },
     /// The requested `since` is outside the retained log: take a fresh snapshot.
-    Reset {
-        head: u64,
-    },
+    Reset { head: u64 },
     /// The key this stream was opened with no longer opens the board (its keys were
     /// rotated): the stream ends after this frame. Reconnecting with the old key gets 404.
     Revoked {},
@@ -46,47 +42,57 @@ pub enum Frame {
     /// Ephemeral (no seq, never in the log): everyone on the board, the whole list, after
     /// `hello` and whenever it changes. `rev` names the list: equal lists have equal revs
     /// on every replica, so a client that holds `rev` needs nothing.
-    Presence {
-        rev: u64,
-        members: Vec<crate::presence::Member>,
-    },
+    Presence { rev: u64, members: Vec<crate::presence::Member> },
     /// Ephemeral: a message from another tab for this one (a WebRTC offer, answer or ICE
     /// candidate).
-    Signal {
-        from: String,
-        data: serde_json::Value,
-    },
+    Signal { from: String, data: serde_json::Value },
     /// Ephemeral: another tab's pointer, relayed by the server because no peer-to-peer
     /// channel carries it; fractions of the board's area.
-    Cursor {
-        from: String,
-        x: f64,
-        y: f64,
-    },
+    Cursor { from: String, x: f64, y: f64 },
     Poke {
         seq: u64,
         at: i64,
+        /// The Idempotency-Key of the command that made this change, when it had one
+        /// (see `ChangeRecord::key`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     State {
         seq: u64,
         at: i64,
         state: BoardState,
+        /// The Idempotency-Key of the command that made this change, when it had one
+        /// (see `ChangeRecord::key`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     Ops {
         seq: u64,
         at: i64,
         ops: Vec<Op>,
+        /// The Idempotency-Key of the command that made this change, when it had one
+        /// (see `ChangeRecord::key`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     Event {
         seq: u64,
         at: i64,
         event: Event,
+        /// The Idempotency-Key of the command that made this change, when it had one
+        /// (see `ChangeRecord::key`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     EventDiff {
         seq: u64,
         at: i64,
         event: Event,
         diff: Diff,
+        /// The Idempotency-Key of the command that made this change, when it had one
+        /// (see `ChangeRecord::key`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
 }
 
@@ -121,6 +127,31 @@ impl Frame {
             | Frame::EventDiff { at, .. } => Some(*at),
             _ => None,
         }
+    }
+
+    /// The Idempotency-Key of the command behind a data frame, when the frame carries it.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Frame::Poke { key, .. }
+            | Frame::State { key, .. }
+            | Frame::Ops { key, .. }
+            | Frame::Event { key, .. }
+            | Frame::EventDiff { key, .. } => key.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The same frame carrying `key` (a data frame; any other is returned as it is).
+    pub fn keyed(mut self, new: Option<String>) -> Frame {
+        if let Frame::Poke { key, .. }
+        | Frame::State { key, .. }
+        | Frame::Ops { key, .. }
+        | Frame::Event { key, .. }
+        | Frame::EventDiff { key, .. } = &mut self
+        {
+            *key = new;
+        }
+        self
     }
 
     /// The `kind` tag as it appears on the wire.

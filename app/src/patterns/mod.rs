@@ -42,10 +42,15 @@ pub struct ChangeRecord {
     pub event: Event,
     pub ops: Vec<Op>,
     pub diff: Diff,
+    /// The Idempotency-Key the command was sent with, if any: its data frames carry it, so
+    /// the client that sent the command recognises its own change even when the frame
+    /// arrives before the command's answer (an optimistic client must not show it twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl ChangeRecord {
-    /// The log entry of a change the domain executed, committed at `at`.
+    /// The log entry of a change the domain executed, committed at `at`, sent without a key.
     pub fn new(done: &Executed, at: i64) -> ChangeRecord {
         ChangeRecord {
             seq: done.state.seq,
@@ -53,7 +58,13 @@ impl ChangeRecord {
             event: done.event.clone(),
             ops: done.ops.clone(),
             diff: done.diff.clone(),
+            key: None,
         }
+    }
+
+    /// The same entry, for a command sent with `key`.
+    pub fn keyed(self, key: Option<&str>) -> ChangeRecord {
+        ChangeRecord { key: key.map(str::to_owned), ..self }
     }
 }
 
@@ -131,7 +142,7 @@ impl PatternKind {
     /// `push-state`) built from `after`, the board right after it.
     pub fn frame_for(self, change: &ChangeRecord, after: &BoardState) -> Frame {
         self.encode(change)
-            .or_else(|| self.snapshot_frame(after, change.at))
+            .or_else(|| self.snapshot_frame(after, change.at).map(|frame| frame.keyed(change.key.clone())))
             .expect("every pattern encodes a change or frames the board after it")
     }
 

@@ -13,7 +13,7 @@ impl Pattern for PushEvents {
     const SELF_CONTAINED: bool = false;
 
     fn encode(change: &ChangeRecord) -> Option<Frame> {
-        Some(Frame::Event { seq: change.seq, at: change.at, event: change.event.clone() })
+        Some(Frame::Event { seq: change.seq, at: change.at, event: change.event.clone(), key: change.key.clone() })
     }
 
     fn snapshot_frame(_state: &BoardState, _at: i64) -> Option<Frame> {

@@ -12,7 +12,7 @@ impl Pattern for PushOps {
     const SELF_CONTAINED: bool = false;
 
     fn encode(change: &ChangeRecord) -> Option<Frame> {
-        Some(Frame::Ops { seq: change.seq, at: change.at, ops: change.ops.clone() })
+        Some(Frame::Ops { seq: change.seq, at: change.at, ops: change.ops.clone(), key: change.key.clone() })
     }
 
     fn snapshot_frame(_state: &BoardState, _at: i64) -> Option<Frame> {

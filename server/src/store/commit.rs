@@ -152,14 +152,17 @@ impl Store {
 
         write_rows(&mut tx, board, &done.ops).await?;
         let at = now_ms();
-        let record = ChangeRecord::new(&done, at);
-        sqlx::query("INSERT INTO changes (board_id, seq, at, event, ops, diff) VALUES ($1, $2, $3, $4, $5, $6)")
+        let record = ChangeRecord::new(&done, at).keyed(idempotency_key);
+        sqlx::query(
+            "INSERT INTO changes (board_id, seq, at, event, ops, diff, command_key) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
             .bind(board)
             .bind(seq as i64)
             .bind(at)
             .bind(to_json(&record.event))
             .bind(to_json(&record.ops))
             .bind(to_json(&record.diff))
+            .bind(record.key.as_deref())
             .execute(&mut *tx)
             .await?;
 

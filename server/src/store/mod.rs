@@ -24,7 +24,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use boards::{BoardAccess, NewBoard, Visibility};
 pub use commit::{Cached, CommitError, Committed, Outcome, Write};
-pub use reads::ChangesSince;
+pub use reads::{ChangesSince, Loaded};
 
 /// Which database is behind the pool; only connection set-up depends on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,6 +16,17 @@ pub enum ChangesSince {
     Pruned { head: u64 },
 }
 
+/// A board as it is now, with what the change at its head seq said of itself.
+#[derive(Debug)]
+pub struct Loaded {
+    pub state: BoardState,
+    /// Commit time of the head seq, Unix ms (0 at seq 0, or once that change is pruned).
+    pub at: i64,
+    /// The Idempotency-Key of the head seq's command, if it had one (and is retained):
+    /// a frame that brings a client to this board carries it.
+    pub key: Option<String>,
+}
+
 impl Store {
     /// The head seq of a board, `None` if it does not exist.
     pub async fn head(&self, board: &str) -> Result<Option<u64>, sqlx::Error> {
@@ -26,29 +37,31 @@ impl Store {
         row.map(|r| r.try_get::<i64, _>("seq").map(|s| s as u64)).transpose()
     }
 
-    /// The board as it is now, with the commit time of its head seq (0 at seq 0).
-    pub async fn load(&self, board: &str) -> Result<Option<(BoardState, i64)>, sqlx::Error> {
+    /// The board as it is now, with its head change's commit time and key.
+    pub async fn load(&self, board: &str) -> Result<Option<Loaded>, sqlx::Error> {
         let (store, board) = (self.clone(), board.to_owned());
         detached(async move { store.load_now(&board).await }).await
     }
 
-    async fn load_now(&self, board: &str) -> Result<Option<(BoardState, i64)>, sqlx::Error> {
+    async fn load_now(&self, board: &str) -> Result<Option<Loaded>, sqlx::Error> {
         // One transaction so the rows and the seq belong to the same commit.
         let mut tx = self.pool().begin().await?;
-        let state = load_state(&mut tx, board).await?;
-        let at = match &state {
-            Some(s) if s.seq > 0 => sqlx::query("SELECT at FROM changes WHERE board_id = $1 AND seq = $2")
+        let Some(state) = load_state(&mut tx, board).await? else { return Ok(None) };
+        let head = match state.seq {
+            0 => None,
+            seq => sqlx::query("SELECT at, command_key FROM changes WHERE board_id = $1 AND seq = $2")
                 .bind(board)
-                .bind(s.seq as i64)
+                .bind(seq as i64)
                 .fetch_optional(&mut *tx)
                 .await?
-                .map(|r| r.try_get::<i64, _>("at"))
-                .transpose()?
-                .unwrap_or_default(),
-            _ => 0,
+                .map(|r| {
+                    Ok::<_, sqlx::Error>((r.try_get::<i64, _>("at")?, r.try_get::<Option<String>, _>("command_key")?))
+                })
+                .transpose()?,
         };
         tx.commit().await?;
-        Ok(state.map(|s| (s, at)))
+        let (at, key) = head.unwrap_or_default();
+        Ok(Some(Loaded { state, at, key }))
     }
 
     /// Up to `limit` changes after `since`. `None` if the board does not exist.
@@ -82,7 +95,7 @@ impl Store {
             return Ok(Some(ChangesSince::Pruned { head }));
         }
         let rows = sqlx::query(
-            "SELECT seq, at, event, ops, diff FROM changes WHERE board_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            "SELECT seq, at, event, ops, diff, command_key FROM changes WHERE board_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(board)
         .bind(since as i64)
@@ -99,6 +112,7 @@ impl Store {
                     event: rows::json(r, "event")?,
                     ops: rows::json(r, "ops")?,
                     diff: rows::json(r, "diff")?,
+                    key: r.try_get("command_key")?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;

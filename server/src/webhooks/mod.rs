@@ -35,7 +35,7 @@ use tokio::sync::{watch, Notify};
 use app::patterns::Frame;
 
 use crate::store::webhooks::{Attempt, Outcome, WebhookRow};
-use crate::store::{now_ms, ChangesSince, Store};
+use crate::store::{now_ms, ChangesSince, Loaded, Store};
 use guard::{Guard, Lookup, Route};
 
 /// How long a replica's lease on a webhook lasts; renewed while it delivers. A replica
@@ -190,14 +190,14 @@ impl Webhooks {
         let from = webhook.delivered_seq;
         if webhook.pattern.self_contained() {
             // One frame at the head stands for every change up to it (as on a stream).
-            let Some((state, at)) = self.store.load(&webhook.board).await? else { return Ok(None) };
+            let Some(Loaded { state, at, .. }) = self.store.load(&webhook.board).await? else { return Ok(None) };
             if state.seq <= from {
                 return Ok(None);
             }
             let seq = state.seq;
             let frame = match webhook.pattern.snapshot_frame(&state, at) {
                 Some(frame) => frame,
-                None => Frame::Poke { seq, at },
+                None => Frame::Poke { seq, at, key: None },
             };
             return Ok(Some(Next::Frame { seq, json: frame.to_json() }));
         }
@@ -206,6 +206,9 @@ impl Webhooks {
             Some(ChangesSince::Pruned { head }) => Ok(Some(Next::Pruned { head })),
             Some(ChangesSince::Changes { changes, .. }) => Ok(changes.first().map(|change| {
                 let frame = webhook.pattern.encode(change).expect("a delta pattern encodes from the change");
+                // A command's key is for the tab that sent it (to recognise its own change),
+                // not for a receiver elsewhere.
+                let frame = frame.keyed(None);
                 Next::Frame { seq: change.seq, json: frame.to_json() }
             })),
         }
