@@ -9,6 +9,8 @@
 //! * [`inbox`]: what the engine hears (link events, the page's requests), on one channel.
 //! * [`platform`]: what the engine needs from the world (links, REST calls, time), as a
 //!   trait, so the engine runs natively in its tests with a fake.
+//! * [`optimistic`]: the [`optimistic::Outbox`] of pending commands and the board the page
+//!   shows (the confirmed one with them re-applied). Pure.
 //! * [`step`]: what one frame means for the local state (apply, skip, backfill, pull,
 //!   reset). Pure.
 //! * [`backoff`]: jittered exponential reconnect delays. Pure.
@@ -32,6 +34,7 @@ pub mod inbox;
 mod link;
 #[cfg(feature = "hydrate")]
 pub mod mesh;
+pub mod optimistic;
 pub mod platform;
 pub mod step;
 pub mod wire;

@@ -1,0 +1,256 @@
+//! Optimistic updates, exactly: what the page shows is the **confirmed** board (the seq the
+//! engine has applied) with the **pending** commands re-applied on top, in the order they
+//! were sent, by the same `decide` and `evolve` the server runs ([`execute`]). Pure: the
+//! engine owns an [`Outbox`] and asks it for [`Shown`] whenever either side changes.
+//!
+//! A pending command leaves the outbox in exactly two ways:
+//!
+//! * **Settled**: the server committed it at seq N (its answer said so, or a frame carrying
+//!   its Idempotency-Key did, whichever came first) and the confirmed board reached N. From
+//!   then on the confirmed board contains it, so re-applying it would show it twice.
+//! * **Refused**: the server answered `409`, `422` or `403`. It vanishes from the board and
+//!   the page shows the server's message where it was.
+//!
+//! Until then it is re-applied on every new confirmed board (a *rebase*). A command that
+//! no longer applies there (its todo was deleted by someone else, say) is left out of the
+//! board and reported in [`Shown::conflicts`]; the server will refuse it too.
+//!
+//! New todos get their id from the seq they commit at, which only the server knows, so a
+//! pending todo's id is provisional: it is the id it *would* get if nothing else committed
+//! first. The page therefore does not let a pending card be edited (a command naming its
+//! provisional id could reach another todo).
+//!
+//! The outbox serialises (the engine keeps it in the browser's storage), so pending
+//! commands survive going offline and a reload, and are sent again with their original
+//! keys: the server applies each at most once.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{execute, BoardState, Command, Id, Op};
+
+/// A command the page sent (or will send) that the confirmed board does not contain yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// Its Idempotency-Key: the same on every resend, and how its frame is recognised.
+    pub key: String,
+    pub command: Command,
+    /// The seq it committed at, once the server said so.
+    #[serde(default)]
+    pub seq: Option<u64>,
+    /// Has it left this page at least once? (`false`: waiting, e.g. offline.)
+    #[serde(default)]
+    pub sent: bool,
+}
+
+/// The pending commands of one board, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outbox {
+    pending: Vec<Pending>,
+}
+
+/// A pending command the server refused: gone from the board, its message shown where it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub command: Command,
+    /// The todo it was about (`None` for a new todo or a sprint command).
+    pub todo: Option<Id>,
+    pub message: String,
+}
+
+/// What the page shows: the confirmed board with the pending commands applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shown {
+    /// The board to render. Its `seq` is the confirmed seq: pending changes have none yet.
+    pub state: BoardState,
+    /// Todos a pending command added or changed: their cards are marked pending.
+    pub pending_todos: BTreeSet<Id>,
+    /// Keys of pending commands that do not apply to the confirmed board (the server will
+    /// refuse them; until then they are left out).
+    pub conflicts: Vec<String>,
+}
+
+impl Outbox {
+    /// Queues a new command (not yet sent).
+    pub fn push(&mut self, key: String, command: Command) {
+        self.pending.push(Pending { key, command, seq: None, sent: false });
+    }
+
+    /// The command left the page (its first send, or a resend after a reload).
+    pub fn sent(&mut self, key: &str) {
+        if let Some(p) = self.find(key) {
+            p.sent = true;
+        }
+    }
+
+    /// The server committed the command sent with `key` at `seq` (its answer, or a frame
+    /// that carried the key). `false` if no pending command has that key (another tab's,
+    /// or already settled).
+    pub fn committed(&mut self, key: &str, seq: u64) -> bool {
+        match self.find(key) {
+            Some(p) => {
+                p.seq = Some(seq);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The confirmed board reached `confirmed`: every command committed at or before it is
+    /// in that board now, so it leaves the outbox. Returns how many left.
+    pub fn settle(&mut self, confirmed: u64) -> usize {
+        let before = self.pending.len();
+        self.pending.retain(|p| !p.seq.is_some_and(|seq| seq <= confirmed));
+        before - self.pending.len()
+    }
+
+    /// The server refused the command sent with `key`: it leaves the outbox.
+    pub fn refused(&mut self, key: &str, message: String) -> Option<Refusal> {
+        let at = self.pending.iter().position(|p| p.key == key)?;
+        let command = self.pending.remove(at).command;
+        Some(Refusal { todo: subject(&command), command, message })
+    }
+
+    /// Commands not yet sent (what the connection indicator counts while offline).
+    pub fn waiting(&self) -> usize {
+        self.pending.iter().filter(|p| !p.sent).count()
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The pending commands, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Pending> {
+        self.pending.iter()
+    }
+
+    /// The board to show: `confirmed` with every pending command re-applied on top.
+    pub fn show(&self, confirmed: &BoardState) -> Shown {
+        let mut state = confirmed.clone();
+        let mut pending_todos = BTreeSet::new();
+        let mut conflicts = Vec::new();
+        for p in &self.pending {
+            match execute(&state, &p.command) {
+                Ok(done) => {
+                    for op in &done.ops {
+                        match op {
+                            Op::PutTodo { todo } => {
+                                pending_todos.insert(todo.id);
+                            }
+                            Op::DeleteTodo { id } => {
+                                pending_todos.remove(id);
+                            }
+                            _ => {}
+                        }
+                    }
+                    state = done.state;
+                }
+                Err(_) => conflicts.push(p.key.clone()),
+            }
+        }
+        // Pending changes have no seq: the page's seq is the one it applied.
+        state.seq = confirmed.seq;
+        Shown { state, pending_todos, conflicts }
+    }
+
+    fn find(&mut self, key: &str) -> Option<&mut Pending> {
+        self.pending.iter_mut().find(|p| p.key == key)
+    }
+}
+
+/// The existing todo a command is about, if any.
+pub fn subject(command: &Command) -> Option<Id> {
+    match command {
+        Command::RenameTodo { id, .. }
+        | Command::SetTodoStatus { id, .. }
+        | Command::MoveTodo { id, .. }
+        | Command::DeleteTodo { id, .. } => Some(*id),
+        Command::AddTodo { .. }
+        | Command::AddSprint { .. }
+        | Command::StartSprint { .. }
+        | Command::CompleteSprint { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TodoStatus;
+
+    fn add(title: &str) -> Command {
+        Command::AddTodo { title: title.into(), sprint_id: None }
+    }
+
+    #[test]
+    fn a_pending_command_shows_at_once_and_settles_when_its_seq_is_applied() {
+        let confirmed = BoardState::empty("b", "B");
+        let mut outbox = Outbox::default();
+        outbox.push("k1".into(), add("new"));
+        let shown = outbox.show(&confirmed);
+        assert_eq!(shown.state.todos.len(), 1, "shown before the server answers");
+        assert_eq!(shown.state.seq, 0, "with the confirmed seq");
+        assert_eq!(shown.pending_todos, BTreeSet::from([1]));
+
+        // The frame (carrying k1) overtakes the answer: the confirmed board has the todo.
+        let server = execute(&confirmed, &add("new")).unwrap().state;
+        assert!(outbox.committed("k1", 1));
+        assert_eq!(outbox.settle(server.seq), 1);
+        let shown = outbox.show(&server);
+        assert_eq!(shown.state, server, "shown once, not twice");
+        assert!(shown.pending_todos.is_empty());
+        assert!(!outbox.committed("k1", 1), "the late answer finds nothing to do");
+    }
+
+    #[test]
+    fn a_committed_command_stays_shown_until_the_board_reaches_its_seq() {
+        let confirmed = BoardState::empty("b", "B");
+        let mut outbox = Outbox::default();
+        outbox.push("k1".into(), add("mine"));
+        outbox.committed("k1", 2);
+        // Someone else's change at seq 1 arrives first: still rebased on top.
+        let remote = execute(&confirmed, &add("theirs")).unwrap().state;
+        assert_eq!(outbox.settle(remote.seq), 0);
+        let shown = outbox.show(&remote);
+        let titles: Vec<_> = shown.state.todos.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(titles, ["theirs", "mine"]);
+    }
+
+    #[test]
+    fn a_refused_command_disappears_with_its_message_and_a_conflict_is_left_out() {
+        let mut confirmed = execute(&BoardState::empty("b", "B"), &add("shared")).unwrap().state;
+        let mut outbox = Outbox::default();
+        outbox.push("k1".into(), Command::SetTodoStatus { id: 1, status: TodoStatus::Done, expected_version: None });
+        outbox.push("k2".into(), add("after"));
+        assert_eq!(outbox.show(&confirmed).pending_todos, BTreeSet::from([1, 3]));
+
+        // Another tab deletes the todo: the pending status change no longer applies.
+        confirmed = execute(&confirmed, &Command::DeleteTodo { id: 1, expected_version: None }).unwrap().state;
+        let shown = outbox.show(&confirmed);
+        assert_eq!(shown.conflicts, ["k1"]);
+        assert_eq!(shown.state.todos.len(), 1, "the later command still shows");
+
+        let refusal = outbox.refused("k1", "no todo 1".into()).unwrap();
+        assert_eq!((refusal.todo, refusal.message.as_str()), (Some(1), "no todo 1"));
+        assert_eq!(outbox.len(), 1);
+    }
+
+    #[test]
+    fn the_outbox_survives_a_reload_with_its_keys() {
+        let mut outbox = Outbox::default();
+        outbox.push("k1".into(), add("offline"));
+        outbox.push("k2".into(), add("still offline"));
+        outbox.sent("k1");
+        assert_eq!(outbox.waiting(), 1);
+        let stored = serde_json::to_string(&outbox).unwrap();
+        let restored: Outbox = serde_json::from_str(&stored).unwrap();
+        assert_eq!(restored, outbox);
+        let keys: Vec<_> = restored.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["k1", "k2"]);
+    }
+}
