@@ -101,7 +101,7 @@ impl Outbox {
     /// in that board now, so it leaves the outbox. Returns how many left.
     pub fn settle(&mut self, confirmed: u64) -> usize {
         let before = self.pending.len();
-        self.pending.retain(|p| !p.seq.is_some_and(|seq| seq <= confirmed));
+        self.pending.retain(|p| p.seq.is_none_or(|seq| seq > confirmed));
         before - self.pending.len()
     }
 
