@@ -14,10 +14,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use app::api::{CommandAnswer, FramesPage, Position};
-use app::domain::{execute, BoardState, Command};
+use app::domain::{execute, BoardState, Command, DomainError};
 use app::patterns::{ChangeRecord, Frame, PatternKind};
 use app::presence::{Cursor, Identity, Member, Signal};
 use app::protocol::Transport;
+use app::sync::optimistic::Outbox;
 use app::sync::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
 use app::sync::{BoardClient, Conn};
 use leptos::prelude::*;
@@ -57,6 +58,10 @@ struct World {
     letters: Vec<Frame>,
     /// `GET /snapshots/{seq}` calls: the seq each asked for.
     snapshots_asked: Vec<u64>,
+    /// The outbox as the engine last saved it (a reload's storage).
+    stored_outbox: Outbox,
+    /// While set, `POST /commands` finds no network.
+    offline: bool,
 }
 
 #[derive(Clone)]
@@ -137,9 +142,19 @@ impl Platform for Fake {
     }
 
     async fn command(&self, _board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
+        if self.0.borrow().offline {
+            return Err(HttpError::Network("offline".into()));
+        }
         self.0.borrow_mut().posted.push(key.to_owned());
-        let record = self.commit(command);
-        Ok(CommandAnswer { seq: record.seq, id: None, event: record.event })
+        // Idempotency-Key: a key already committed gets its first answer again.
+        if let Some(record) = self.0.borrow().server.records.iter().find(|r| r.key.as_deref() == Some(key)) {
+            return Ok(CommandAnswer { seq: record.seq, id: None, event: record.event.clone() });
+        }
+        match self.commit_keyed(command, Some(key)) {
+            Ok(record) => Ok(CommandAnswer { seq: record.seq, id: None, event: record.event }),
+            // 409 or 422 on the real server; either is a refusal.
+            Err(err) => Err(HttpError::Status { status: 422, message: err.to_string() }),
+        }
     }
 
     async fn signal(&self, _board: &str, signal: &Signal) -> Result<(), HttpError> {
@@ -170,6 +185,14 @@ impl Platform for Fake {
         tokio::task::spawn_local(task);
     }
 
+    fn save_outbox(&self, _board: &str, outbox: &Outbox) {
+        self.0.borrow_mut().stored_outbox = outbox.clone();
+    }
+
+    fn load_outbox(&self, _board: &str) -> Outbox {
+        self.0.borrow().stored_outbox.clone()
+    }
+
     fn on_online(&self, _wake: Rc<dyn Fn()>) -> Box<dyn Any> {
         Box::new(())
     }
@@ -186,12 +209,17 @@ impl Fake {
 
     /// Commits a command on the fake server; returns its record.
     fn commit(&self, command: &Command) -> ChangeRecord {
+        self.commit_keyed(command, None).unwrap()
+    }
+
+    /// Commits a command sent with `key`, or refuses it as the server would.
+    fn commit_keyed(&self, command: &Command, key: Option<&str>) -> Result<ChangeRecord, DomainError> {
         let mut world = self.0.borrow_mut();
-        let done = execute(world.server.states.last().unwrap(), command).unwrap();
-        let record = ChangeRecord::new(&done, 1);
+        let done = execute(world.server.states.last().unwrap(), command)?;
+        let record = ChangeRecord::new(&done, 1).keyed(key);
         world.server.records.push(record.clone());
         world.server.states.push(done.state);
-        record
+        Ok(record)
     }
 
     fn add(&self, title: &str) -> ChangeRecord {
@@ -442,4 +470,116 @@ async fn presence_and_signals_stay_beside_the_board() {
         assert_eq!((world.links.len(), me.name.as_str()), (3, "New name"), "reconnected under the new name");
     })
     .await;
+}
+
+/// Optimistic updates: a command shows at once, marked pending; its frame arriving before
+/// its answer (it carries the command's key) settles it without showing it twice, and the
+/// late `ack` changes nothing; a refused command vanishes, its message kept for the page.
+#[tokio::test(start_paused = true)]
+async fn a_command_shows_at_once_and_once_even_when_its_frame_beats_the_answer() {
+    with_engine(PatternKind::PushEvents, Transport::Ws, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        client.send(Command::AddTodo { title: "mine".into(), sprint_id: None });
+        settle().await;
+        let shown = client.shown.get_untracked();
+        assert_eq!(shown.state.todos.len(), 1, "shown before any answer");
+        assert_eq!(shown.state.seq, 0);
+        assert_eq!(shown.pending_todos.len(), 1, "and marked pending");
+
+        // The server commits it; its frame comes down the socket before the ack.
+        let (key, command) = fake.0.borrow().links[0].sent.borrow()[0].clone();
+        fake.commit_keyed(&command, Some(&key)).unwrap();
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushEvents, 1), 100));
+        settle().await;
+        let shown = client.shown.get_untracked();
+        assert_eq!(shown.state.todos.len(), 1, "once, not twice");
+        assert_eq!(shown.state.seq, 1);
+        assert!(shown.pending_todos.is_empty() && client.outbox.get_untracked().is_empty());
+
+        // A rename the server will refuse: another tab renamed the todo first (its frame is
+        // still on the way), so this one's expected version is stale. Shown, then gone.
+        fake.commit(&Command::RenameTodo { id: 1, title: "theirs".into(), expected_version: None });
+        let version = client.state.get_untracked().todos[0].version;
+        client.send(Command::RenameTodo { id: 1, title: "taken".into(), expected_version: Some(version) });
+        settle().await;
+        assert_eq!(client.shown.get_untracked().state.todos[0].title, "taken");
+        fake.report(
+            0,
+            LinkEvent::Frame(Frame::Error { request_id: None, status: 409, error: "the todo changed".into() }, 60),
+        );
+        settle().await;
+        // An `error` without a request id answers no command of ours: it only shows.
+        assert_eq!(client.outbox.get_untracked().len(), 1);
+        let sent = fake.0.borrow().links[0].sent.borrow().len();
+        assert_eq!(sent, 2);
+        fake.report(0, LinkEvent::Failed);
+        settle().await;
+        // Posted after the socket died: the fake server refuses the stale version.
+        let shown = client.shown.get_untracked();
+        assert_eq!(shown.state.todos[0].title, "mine", "the refused rename is gone");
+        assert!(shown.pending_todos.is_empty());
+        let refusals = client.refusals.get_untracked();
+        assert_eq!(refusals.len(), 1);
+        assert_eq!(refusals[0].todo, Some(1));
+        assert!(client.outbox.get_untracked().is_empty());
+    })
+    .await;
+}
+
+/// Offline: commands wait in the outbox (saved for a reload), the page counts them; a
+/// reloaded page finds them and, once a connection opens, sends each with its original
+/// key, so the server applies each exactly once.
+#[tokio::test(start_paused = true)]
+async fn offline_commands_survive_a_reload_and_apply_once() {
+    let owner = Owner::new();
+    owner.set();
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async move {
+            let fake = Fake::new();
+            fake.0.borrow_mut().offline = true;
+            let first = client(PatternKind::PushOps, Transport::Sse);
+            let engine = tokio::task::spawn_local(app::sync::engine::start(first, fake.clone()));
+            settle().await;
+            for title in ["a", "b", "c"] {
+                first.send(Command::AddTodo { title: title.into(), sprint_id: None });
+            }
+            // Every POST attempt fails; the backoff between them runs on paused time.
+            tokio::time::sleep(Duration::from_secs(120)).await;
+            assert_eq!(first.outbox.get_untracked().waiting(), 3);
+            assert_eq!(first.shown.get_untracked().state.todos.len(), 3, "shown while offline");
+            let stored = fake.0.borrow().stored_outbox.clone();
+            let keys: Vec<String> = stored.iter().map(|p| p.key.clone()).collect();
+            assert_eq!(keys.len(), 3);
+            assert!(fake.0.borrow().posted.is_empty());
+
+            // The page reloads (a new engine, the same storage), then the network returns.
+            engine.abort();
+            let second = client(PatternKind::PushOps, Transport::Sse);
+            tokio::task::spawn_local(app::sync::engine::start(second, fake.clone()));
+            settle().await;
+            assert_eq!(second.outbox.get_untracked().waiting(), 3, "the reload kept them");
+            fake.0.borrow_mut().offline = false;
+            let reopened = fake.links() - 1;
+            fake.report(reopened, LinkEvent::Opened);
+            settle().await;
+            assert_eq!(fake.0.borrow().posted, keys, "sent in order with their first keys");
+            let server = fake.0.borrow().server.states.last().unwrap().clone();
+            let titles: Vec<_> = server.todos.iter().map(|t| t.title.as_str()).collect();
+            assert_eq!(titles, ["a", "b", "c"], "each applied once");
+
+            // A second open (a reconnect) sends nothing again; the frames settle them.
+            fake.report(reopened, LinkEvent::Opened);
+            settle().await;
+            assert_eq!(fake.0.borrow().posted.len(), 3);
+            for seq in 1..=3 {
+                fake.report(reopened, LinkEvent::Frame(fake.frame(PatternKind::PushOps, seq), 100));
+            }
+            settle().await;
+            assert!(second.outbox.get_untracked().is_empty());
+            assert!(fake.0.borrow().stored_outbox.is_empty(), "storage emptied too");
+            assert_eq!(second.shown.get_untracked().state, server);
+        })
+        .await;
+    drop(owner);
 }

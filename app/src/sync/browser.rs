@@ -13,6 +13,7 @@ use super::client::BoardClient;
 use super::http;
 use super::link;
 use super::mesh::Mesh;
+use super::optimistic::Outbox;
 use super::platform::{HttpError, Link, Opening, Platform, Report};
 use crate::api::{CommandAnswer, FramesPage, Position};
 use crate::domain::{BoardState, Command};
@@ -22,6 +23,9 @@ use crate::presence::Signal;
 /// The browser, with this page's peer mesh once it runs (letters go to it).
 pub struct Browser {
     mesh: Rc<std::cell::RefCell<Option<Rc<Mesh>>>>,
+    /// Keep the outbox across reloads? The board page does; a compare page's panes (several
+    /// engines for one board in one tab) do not, or they would overwrite each other's.
+    keep_outbox: bool,
 }
 
 /// Starts `client`'s engine in this page, as a tab with its own identity on the presence
@@ -38,7 +42,8 @@ pub fn start(client: BoardClient, cursors: bool) -> Rc<std::cell::RefCell<Option
             *slot.borrow_mut() = Some(Mesh::start(client).await);
         });
     }
-    leptos::task::spawn_local(super::engine::start(client, Browser { mesh: mesh.clone() }));
+    let browser = Browser { mesh: mesh.clone(), keep_outbox: cursors };
+    leptos::task::spawn_local(super::engine::start(client, browser));
     mesh
 }
 
@@ -102,6 +107,24 @@ impl Platform for Browser {
         leptos::task::spawn_local(task);
     }
 
+    fn save_outbox(&self, board: &str, outbox: &Outbox) {
+        let Some(storage) = self.keep_outbox.then(session_storage).flatten() else { return };
+        let key = outbox_key(board);
+        let _ = match outbox.is_empty() {
+            true => storage.remove_item(&key),
+            false => storage.set_item(&key, &serde_json::to_string(outbox).expect("an outbox serialises")),
+        };
+    }
+
+    fn load_outbox(&self, board: &str) -> Outbox {
+        self.keep_outbox
+            .then(session_storage)
+            .flatten()
+            .and_then(|storage| storage.get_item(&outbox_key(board)).ok().flatten())
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default()
+    }
+
     fn on_online(&self, wake: Rc<dyn Fn()>) -> Box<dyn Any> {
         let callback = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| wake());
         if let Some(window) = web_sys::window() {
@@ -109,6 +132,16 @@ impl Platform for Browser {
         }
         Box::new(OnlineListener(callback))
     }
+}
+
+/// The tab's session storage: it survives a reload (and going offline) but not closing the
+/// tab, and two tabs of one board each keep their own outbox.
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+fn outbox_key(board: &str) -> String {
+    format!("board-outbox:{board}")
 }
 
 /// Removes the `online` listener when the engine stops.

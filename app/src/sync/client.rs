@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use super::inbox::{Inbox, Input};
+use super::optimistic::{Outbox, Refusal, Shown};
 use super::wire::WireLog;
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
@@ -70,8 +71,19 @@ pub struct RemoteCursor {
 #[derive(Clone, Copy)]
 pub struct BoardClient {
     pub board_id: StoredValue<String>,
-    /// The board as this client has applied it; `state.seq` is the applied seq.
+    /// The board as this client has applied it (the confirmed board); `state.seq` is the
+    /// applied seq.
     pub state: RwSignal<BoardState>,
+    /// Commands not yet in `state` nor refused (the engine keeps it; see `optimistic`).
+    pub outbox: RwSignal<Outbox>,
+    /// Show the outbox's commands on the board before the server confirms them? (The
+    /// page's switch: off, a change appears only once its frame is applied.)
+    pub optimistic: RwSignal<bool>,
+    /// What the page renders: `state` with the outbox re-applied (or `state` alone when
+    /// `optimistic` is off), and which todos are pending.
+    pub shown: Memo<Shown>,
+    /// Commands the server refused, with its message, shown where they were until dismissed.
+    pub refusals: RwSignal<Vec<Refusal>>,
     pub conn: RwSignal<Conn>,
     pub pattern: RwSignal<PatternKind>,
     pub transport: RwSignal<Transport>,
@@ -109,9 +121,23 @@ impl BoardClient {
         replica: String,
         can_write: bool,
     ) -> Self {
+        let state = RwSignal::new(initial);
+        let outbox = RwSignal::new(Outbox::default());
+        let optimistic = RwSignal::new(true);
+        let shown = Memo::new(move |_| {
+            if optimistic.get() {
+                outbox.with(|outbox| state.with(|state| outbox.show(state)))
+            } else {
+                Outbox::default().show(&state.get())
+            }
+        });
         BoardClient {
-            board_id: StoredValue::new(initial.board.id.clone()),
-            state: RwSignal::new(initial),
+            board_id: StoredValue::new(state.with_untracked(|s| s.board.id.clone())),
+            state,
+            outbox,
+            optimistic,
+            shown,
+            refusals: RwSignal::new(Vec::new()),
             conn: RwSignal::new(Conn::Connecting),
             pattern: RwSignal::new(pattern),
             transport: RwSignal::new(transport),

@@ -17,6 +17,10 @@
 //! * A command goes up the WebSocket when that is the open connection (answered by `ack`
 //!   or `error`), else by `POST`; both with an Idempotency-Key, so a command whose socket
 //!   died is resent by `POST` safely.
+//! * Every command waits in the [`Outbox`] (kept in the browser's storage) until the board
+//!   it shows contains it or the server refuses it; the page shows the confirmed board with
+//!   the outbox re-applied (optimistic updates). A command that cannot reach the server
+//!   (offline) stays there and is sent again, with its key, whenever a connection opens.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -28,6 +32,7 @@ use leptos::prelude::*;
 use super::backoff::Backoff;
 use super::client::{BoardClient, Conn};
 use super::inbox::{Inbox, Input};
+use super::optimistic::Outbox;
 use super::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
 use super::step::{step, Step};
 use super::wire::WireEntry;
@@ -35,7 +40,8 @@ use crate::api::Position;
 use crate::domain::Command;
 use crate::patterns::Frame;
 
-/// How many times a command is posted before the page says it was not saved.
+/// How many times a command is posted in a row before it waits in the outbox for the next
+/// connection to open.
 const POST_ATTEMPTS: usize = 6;
 /// Pulls after pokes wait up to this long, so that many clients poked at once spread out
 /// and pokes arriving meanwhile share one pull.
@@ -69,9 +75,14 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
         link: None,
         backoff: Backoff::default(),
         retry_at: None,
-        pending: Vec::new(),
+        in_flight: Vec::new(),
+        outbox: Outbox::default(),
+        posting: std::collections::HashSet::new(),
+        issued: 0,
         epoch: None,
     };
+    engine.outbox = engine.platform.load_outbox(&engine.client.board_id());
+    engine.publish_outbox(false);
     engine.connect();
     while let Some(input) = engine.next_input().await {
         // The page that owned the client is gone: so is the engine.
@@ -99,9 +110,15 @@ struct Engine<P: Platform> {
     backoff: Backoff,
     /// When to reconnect after a failure (platform milliseconds); `None`: not waiting.
     retry_at: Option<i64>,
-    /// Commands sent up a WebSocket and not yet answered: `(request_id, command, key)`,
-    /// posted (with the same key) if the socket dies first.
-    pending: Vec<(String, Command, String)>,
+    /// Commands sent up a WebSocket and not yet answered: `(request_id, key)`, posted
+    /// (with the same key) if the socket dies first.
+    in_flight: Vec<(String, String)>,
+    /// Every command not yet in the confirmed board nor refused (see `optimistic`).
+    outbox: Outbox,
+    /// Keys whose `POST` is under way beside the engine.
+    posting: std::collections::HashSet<String>,
+    /// Commands this page has issued (part of each new key).
+    issued: u64,
     /// The board's epoch once `hello` or a poll answer told it: sent with our seq, so a
     /// server whose board is another incarnation tells us to reset (`api::Position`).
     epoch: Option<String>,
@@ -147,6 +164,7 @@ impl<P: Platform> Engine<P> {
                 }
             }
             Input::Send(command) => self.send(command),
+            Input::Answer { key, answer } => self.answered(&key, answer),
             Input::Signal(signal) => self.signal(signal),
         }
     }
@@ -156,6 +174,8 @@ impl<P: Platform> Engine<P> {
             LinkEvent::Opened => {
                 self.client.conn.set(Conn::Live);
                 self.backoff.reset();
+                // A connection works: what waits in the outbox goes now.
+                self.flush();
             }
             LinkEvent::Frame(frame, bytes) => self.frame(frame, bytes).await,
             LinkEvent::Epoch(epoch) => self.saw_epoch(&epoch),
@@ -215,9 +235,8 @@ impl<P: Platform> Engine<P> {
         self.client.conn.set(Conn::Offline);
         // Commands that went up a socket that died may or may not have committed: the same
         // Idempotency-Key over HTTP makes the retry safe either way.
-        for (_, command, key) in std::mem::take(&mut self.pending) {
-            self.post(command, key);
-        }
+        self.in_flight.clear();
+        self.flush();
         let delay = self.backoff.next_delay_ms(self.platform.random());
         self.retry_at = Some(self.platform.now_ms() + i64::from(delay));
     }
@@ -228,7 +247,7 @@ impl<P: Platform> Engine<P> {
         self.close();
         self.generation += 1;
         self.retry_at = None;
-        self.pending.clear();
+        self.in_flight.clear();
         self.client.conn.set(Conn::Revoked);
         self.client.can_write.set(false);
         self.client.notice.set(Some(
@@ -245,13 +264,20 @@ impl<P: Platform> Engine<P> {
                 self.client.replica.set(replica.clone());
                 self.client.conn.set(Conn::Live);
             }
-            Frame::Ack { request_id, .. } => {
-                self.pending.retain(|(id, ..)| Some(id) != request_id.as_ref());
-                self.client.notice.set(None);
+            Frame::Ack { request_id, seq, .. } => {
+                if let Some(key) = self.answered_up_the_socket(request_id.as_deref()) {
+                    self.answered(&key, Ok(*seq));
+                }
+                return;
             }
-            Frame::Error { request_id, error, .. } => {
-                self.pending.retain(|(id, ..)| Some(id) != request_id.as_ref());
-                self.client.notice.set(Some(error.clone()));
+            Frame::Error { request_id, status, error } => {
+                match self.answered_up_the_socket(request_id.as_deref()) {
+                    Some(key) => {
+                        self.answered(&key, Err(HttpError::Status { status: *status, message: error.clone() }))
+                    }
+                    None => self.client.notice.set(Some(error.clone())),
+                }
+                return;
             }
             Frame::Revoked {} => return self.revoked(),
             // Ephemeral: who is here now (the whole list), and letters for the peer mesh.
@@ -264,10 +290,13 @@ impl<P: Platform> Engine<P> {
             Frame::Signal { .. } | Frame::Cursor { .. } => return self.platform.letter(frame),
             _ => {}
         }
+        // Our own command's change, perhaps before its answer: the outbox learns its seq,
+        // and drops it once the board applied that seq.
+        self.keyed(&frame);
         let pattern = self.client.pattern.get_untracked();
         let mut state = self.client.state.get_untracked();
         match step(&mut state, pattern, &frame) {
-            Ok(Step::Applied) => self.client.state.set(state),
+            Ok(Step::Applied) => self.confirm(state),
             Ok(Step::Skip) => {}
             Ok(Step::Backfill { since }) => self.backfill(since).await,
             Ok(Step::Pull) => {
@@ -315,13 +344,14 @@ impl<P: Platform> Engine<P> {
                 Ok(page) => {
                     let mut state = self.client.state.get_untracked();
                     for frame in &page.frames {
+                        self.keyed(frame);
                         if !matches!(step(&mut state, pattern, frame), Ok(Step::Applied | Step::Skip)) {
                             break;
                         }
                     }
                     let progressed = state.seq > since;
                     since = state.seq;
-                    self.client.state.set(state);
+                    self.confirm(state);
                     if since >= page.head || !progressed {
                         return;
                     }
@@ -348,7 +378,7 @@ impl<P: Platform> Engine<P> {
             match self.platform.snapshot_at(&board, seq, have.epoch.as_deref()).await {
                 Ok(state) => {
                     if state.seq > self.client.state.get_untracked().seq {
-                        self.client.state.set(state);
+                        self.confirm(state);
                     }
                     return;
                 }
@@ -358,7 +388,7 @@ impl<P: Platform> Engine<P> {
             }
         }
         match self.platform.state(&board, Some(&have)).await {
-            Ok(Some(state)) if state.seq >= have.seq => self.client.state.set(state),
+            Ok(Some(state)) if state.seq >= have.seq => self.confirm(state),
             Ok(_) => {}
             Err(err) => leptos::logging::warn!("pull failed: {}", err.message()),
         }
@@ -369,22 +399,106 @@ impl<P: Platform> Engine<P> {
     async fn snapshot(&mut self) {
         self.client.wire.update(|w| w.requests += 1);
         match self.platform.state(&self.client.board_id(), None).await {
-            Ok(Some(state)) => self.client.state.set(state),
+            Ok(Some(state)) => self.confirm(state),
             Ok(None) => {}
             Err(err) => leptos::logging::warn!("snapshot failed: {}", err.message()),
         }
     }
 
-    /// Sends a command with a fresh Idempotency-Key: up the open connection if it carries
-    /// commands (answered by an `ack` or `error` frame), else by `POST`.
+    /// A new command from the page: into the outbox with a fresh Idempotency-Key (the
+    /// page shows it at once), then on its way.
     fn send(&mut self, command: Command) {
-        let key = format!("{:016x}{:016x}", self.random_u64(), self.random_u64());
-        let request_id = format!("{:08x}", self.random_u64() as u32);
-        if self.link.as_ref().is_some_and(|link| link.send_command(&request_id, &key, &command)) {
-            self.pending.push((request_id, command, key));
-        } else {
-            self.post(command, key);
+        // Random (unique across tabs and reloads) and counted (unique within this page
+        // whatever the random source).
+        self.issued += 1;
+        let key = format!("{:016x}{:08x}{:08x}", self.random_u64(), self.random_u64() as u32, self.issued as u32);
+        self.outbox.push(key.clone(), command);
+        self.publish_outbox(true);
+        self.dispatch(&key);
+    }
+
+    /// Sends every command of the outbox that has no answer yet and is not on its way.
+    fn flush(&mut self) {
+        let waiting: Vec<String> = self.outbox.iter().filter(|p| p.seq.is_none()).map(|p| p.key.clone()).collect();
+        for key in waiting {
+            self.dispatch(&key);
         }
+    }
+
+    /// Sends one command of the outbox: up the open connection if it carries commands
+    /// (answered by an `ack` or `error` frame), else by `POST`. Never twice at once.
+    fn dispatch(&mut self, key: &str) {
+        if self.posting.contains(key) || self.in_flight.iter().any(|(_, k)| k == key) {
+            return;
+        }
+        let Some(command) = self.outbox.iter().find(|p| p.key == key).map(|p| p.command.clone()) else { return };
+        let request_id = format!("{:08x}", self.random_u64() as u32);
+        if self.link.as_ref().is_some_and(|link| link.send_command(&request_id, key, &command)) {
+            self.in_flight.push((request_id, key.to_owned()));
+        } else {
+            self.posting.insert(key.to_owned());
+            self.post(command, key.to_owned());
+        }
+    }
+
+    /// The key of the command an `ack` or `error` frame answers.
+    fn answered_up_the_socket(&mut self, request_id: Option<&str>) -> Option<String> {
+        let at = self.in_flight.iter().position(|(id, _)| Some(id.as_str()) == request_id)?;
+        Some(self.in_flight.remove(at).1)
+    }
+
+    /// The server's answer to the command sent with `key` (by `POST` or up the socket).
+    fn answered(&mut self, key: &str, answer: Result<u64, HttpError>) {
+        self.posting.remove(key);
+        match answer {
+            Ok(seq) => {
+                self.client.notice.set(None);
+                self.outbox.committed(key, seq);
+                self.outbox.settle(self.client.state.with_untracked(|s| s.seq));
+            }
+            // Unreachable for now: it stays in the outbox, sent again when a connection opens.
+            Err(err) if err.retryable() => {
+                let waiting = self.outbox.waiting();
+                self.client
+                    .notice
+                    .set(Some(format!("the server cannot be reached; {waiting} change(s) waiting, sent when it can")));
+            }
+            // Refused (409, 422, 403, ...): gone from the board, the message where it was.
+            Err(err) => {
+                let message = err.message();
+                if let Some(refusal) = self.outbox.refused(key, message.clone()) {
+                    self.client.refusals.update(|r| r.push(refusal));
+                }
+                self.client.notice.set(Some(message));
+            }
+        }
+        self.publish_outbox(true);
+    }
+
+    /// A data frame that carries one of our keys tells the seq that command committed at.
+    fn keyed(&mut self, frame: &Frame) {
+        if let (Some(key), Some(seq)) = (frame.key(), frame.seq()) {
+            if self.outbox.committed(key, seq) {
+                self.publish_outbox(true);
+            }
+        }
+    }
+
+    /// The confirmed board moved: it may now contain commands of the outbox.
+    fn confirm(&mut self, state: crate::domain::BoardState) {
+        let settled = self.outbox.settle(state.seq);
+        self.client.state.set(state);
+        if settled > 0 {
+            self.publish_outbox(true);
+        }
+    }
+
+    /// Shows the outbox on the page (and keeps it in storage when `save`).
+    fn publish_outbox(&self, save: bool) {
+        if save {
+            self.platform.save_outbox(&self.client.board_id(), &self.outbox);
+        }
+        self.client.outbox.set(self.outbox.clone());
     }
 
     /// A signal or relayed cursor: up the WebSocket if that is the open connection, else
@@ -402,26 +516,22 @@ impl<P: Platform> Engine<P> {
     }
 
     /// `POST /commands` beside the engine, retried with the same key while the server is
-    /// unreachable, so a command applies at most once however often it is sent.
+    /// unreachable (a few times; then it waits in the outbox for the next connection);
+    /// the answer goes back to the engine.
     fn post(&self, command: Command, key: String) {
-        let (client, platform) = (self.client, self.platform.clone());
+        let (client, platform, sender) = (self.client, self.platform.clone(), self.sender.clone());
         self.platform.spawn(async move {
             let mut backoff = Backoff::default();
+            let mut answer = Err(HttpError::Network("not sent".into()));
             for _ in 0..POST_ATTEMPTS {
                 client.wire.update(|w| w.requests += 1);
-                match platform.command(&client.board_id(), &command, &key).await {
-                    Ok(_) => {
-                        client.notice.set(None);
-                        return;
-                    }
+                answer = platform.command(&client.board_id(), &command, &key).await.map(|a| a.seq);
+                match &answer {
                     Err(err) if err.retryable() => platform.sleep(backoff.next_delay_ms(platform.random())).await,
-                    Err(err) => {
-                        client.notice.set(Some(err.message()));
-                        return;
-                    }
+                    _ => break,
                 }
             }
-            client.notice.set(Some("the server cannot be reached; your change was not saved".into()));
+            let _ = sender.unbounded_send(Input::Answer { key, answer });
         });
     }
 

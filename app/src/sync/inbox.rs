@@ -4,7 +4,7 @@
 
 use futures::channel::mpsc::UnboundedSender;
 
-use super::platform::LinkEvent;
+use super::platform::{HttpError, LinkEvent};
 use crate::domain::Command;
 use crate::presence::Signal;
 
@@ -16,6 +16,8 @@ pub enum Input {
     Switch,
     /// The page sends a command.
     Send(Command),
+    /// The server's answer to a command posted beside the engine: its seq, or why not.
+    Answer { key: String, answer: Result<u64, HttpError> },
     /// The page sends a signal or relayed cursor (ephemeral: lost if it fails).
     Signal(Signal),
     /// The device came back online.

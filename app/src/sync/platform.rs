@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::rc::Rc;
 
+use super::optimistic::Outbox;
 use crate::api::{CommandAnswer, FramesPage, Position};
 use crate::domain::{BoardState, Command};
 use crate::patterns::{Frame, PatternKind};
@@ -124,6 +125,11 @@ pub trait Platform: 'static {
     fn now_ms(&self) -> i64;
     /// Runs a task beside the engine (a command's retries).
     fn spawn(&self, task: impl Future<Output = ()> + 'static);
+    /// Keeps the board's pending commands where a reload of this tab finds them (the
+    /// browser's session storage).
+    fn save_outbox(&self, board: &str, outbox: &Outbox);
+    /// The pending commands a previous page of this board left (empty if none).
+    fn load_outbox(&self, board: &str) -> Outbox;
     /// Calls `wake` whenever the device comes back online, for as long as the returned
     /// guard lives.
     fn on_online(&self, wake: Rc<dyn Fn()>) -> Box<dyn std::any::Any>;
