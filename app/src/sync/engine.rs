@@ -250,9 +250,16 @@ impl<P: Platform> Engine<P> {
         self.in_flight.clear();
         self.client.conn.set(Conn::Revoked);
         self.client.can_write.set(false);
-        self.client.notice.set(Some(
-            "Access to this board was withdrawn: its keys were changed. Ask its owner for a new link.".into(),
-        ));
+        let message = "Access to this board was withdrawn: its keys were changed. Ask its owner for a new link.";
+        self.client.notice.set(Some(message.into()));
+        // What waits to be sent never will be: it leaves the board, like a refusal.
+        let waiting: Vec<String> = self.outbox.iter().filter(|p| p.seq.is_none()).map(|p| p.key.clone()).collect();
+        for key in waiting {
+            if let Some(refusal) = self.outbox.refused(&key, message.into()) {
+                self.client.refusals.update(|r| r.push(refusal));
+            }
+        }
+        self.publish_outbox(true);
     }
 
     async fn frame(&mut self, frame: Frame, bytes: usize) {
@@ -426,9 +433,12 @@ impl<P: Platform> Engine<P> {
     }
 
     /// Sends one command of the outbox: up the open connection if it carries commands
-    /// (answered by an `ack` or `error` frame), else by `POST`. Never twice at once.
+    /// (answered by an `ack` or `error` frame; one socket keeps them in order), else by
+    /// `POST`, one at a time: concurrent requests could commit in another order than the
+    /// person made them, so the next waits for the previous one's answer. Never one
+    /// command twice at once.
     fn dispatch(&mut self, key: &str) {
-        if self.posting.contains(key) || self.in_flight.iter().any(|(_, k)| k == key) {
+        if !self.posting.is_empty() || self.in_flight.iter().any(|(_, k)| k == key) {
             return;
         }
         let Some(command) = self.outbox.iter().find(|p| p.key == key).map(|p| p.command.clone()) else { return };
@@ -455,6 +465,8 @@ impl<P: Platform> Engine<P> {
                 self.client.notice.set(None);
                 self.outbox.committed(key, seq);
                 self.outbox.settle(self.client.state.with_untracked(|s| s.seq));
+                // The next command in line, if it waited for this one.
+                self.flush();
             }
             // Unreachable for now: it stays in the outbox, sent again when a connection opens.
             Err(err) if err.retryable() => {
@@ -470,6 +482,7 @@ impl<P: Platform> Engine<P> {
                     self.client.refusals.update(|r| r.push(refusal));
                 }
                 self.client.notice.set(Some(message));
+                self.flush();
             }
         }
         self.publish_outbox(true);

@@ -8,11 +8,13 @@ use super::cursors::Cursors;
 use super::inspector::WireInspector;
 use super::one_line_form::OneLineForm;
 use super::presence::PresenceList;
+use super::refusals::Refusals;
 use super::todo_card::TodoCard;
 use super::webhooks::WebhooksPanel;
 use crate::api::{ShareLinks, Viewer};
 use crate::domain::{BoardState, Command, Id, Sprint, SprintStatus};
 use crate::patterns::PatternKind;
+use crate::sync::optimistic::Refusal;
 use crate::sync::{BoardClient, Conn, Transport};
 
 /// A client for one view of the board, started once the page is hydrated; `cursors`: it
@@ -51,8 +53,12 @@ pub fn BoardView(
 ) -> impl IntoView {
     let share = viewer.and_then(|v| v.share);
     let seq = move || client.state.with(|s| s.seq);
-    let name = move || client.state.with(|s| s.board.name.clone());
-    let sprints = move || client.state.with(|s| s.sprints.clone());
+    // What the page shows is the confirmed board with the pending commands re-applied
+    // (`shown`); the seq and the fingerprint are the confirmed board's, the seq applied.
+    let name = move || client.shown.with(|s| s.state.board.name.clone());
+    let sprints = move || client.shown.with(|s| s.state.sprints.clone());
+    // Commands with no answer yet (offline, or on their way).
+    let waiting = move || client.outbox.with(|o| o.waiting());
     // The pointer over the board, as fractions of its area (the section's box).
     let moved = move |ev: leptos::ev::MouseEvent| {
         #[cfg(feature = "hydrate")]
@@ -80,6 +86,7 @@ pub fn BoardView(
             data-hydrated=move || client.running.get().to_string()
             data-conn=move || client.conn.get().as_str()
             data-fingerprint=move || client.state.with(|s| s.fingerprint())
+            data-pending-count=waiting
         >
             <header class="board-head">
                 <div class="board-title">
@@ -88,6 +95,11 @@ pub fn BoardView(
                         {move || client.conn.get().as_str()}
                     </span>
                     <span class="seq" title="the seq this client has applied">"seq " {seq}</span>
+                    {move || (waiting() > 0).then(|| view! {
+                        <span class="waiting" title="commands not yet answered by the server">
+                            {waiting()} " waiting"
+                        </span>
+                    })}
                     {(!pane).then(|| {
                         let href = format!("/boards/{}/compare", client.board_id());
                         view! { <a class="compare-link" href=href>"compare patterns side by side →"</a> }
@@ -194,6 +206,15 @@ pub fn Pickers(client: BoardClient, pane: bool) -> impl IntoView {
                     }).collect_view()}
                 </select>
             </label>
+            <label title="show your changes before the server confirms them">
+                <input
+                    type="checkbox"
+                    name="optimistic"
+                    prop:checked=move || client.optimistic.get()
+                    on:change=move |ev| client.optimistic.set(event_target_checked(&ev))
+                />
+                " optimistic"
+            </label>
             <Show when=move || client.transport.get() == Transport::Poll>
                 <label>
                     "every "
@@ -241,21 +262,63 @@ fn remember_choice(client: BoardClient) {
     let _ = client;
 }
 
+/// The drag data type a dragged card carries: its todo id.
+pub const DRAGGED_TODO: &str = "application/x-board-todo";
+
+/// A card dropped on a column's list: the todo's id, and its place in that column as it
+/// will be without it (the cards of the list whose middle is above the pointer), which is
+/// what `move_todo`'s `position` means.
+fn dropped(ev: &leptos::ev::DragEvent) -> Option<(Id, u32)> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let id: Id = ev.data_transfer()?.get_data(DRAGGED_TODO).ok()?.parse().ok()?;
+        let list = ev.current_target()?.dyn_into::<web_sys::Element>().ok()?;
+        let cards = list.query_selector_all("[data-todo-id]").ok()?;
+        let y = f64::from(ev.client_y());
+        let above = (0..cards.length())
+            .filter_map(|i| cards.item(i)?.dyn_into::<web_sys::Element>().ok())
+            .filter(|card| card.get_attribute("data-todo-id").and_then(|v| v.parse::<Id>().ok()) != Some(id))
+            .filter(|card| {
+                let rect = card.get_bounding_client_rect();
+                rect.top() + rect.height() / 2.0 < y
+            })
+            .count();
+        Some((id, above as u32))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        None
+    }
+}
+
 /// The backlog (`sprint: None`) or one sprint.
 #[component]
 fn Column(client: BoardClient, sprint: Option<Sprint>) -> impl IntoView {
     let sprint_id: Option<Id> = sprint.as_ref().map(|s| s.id);
     let status = sprint.as_ref().map(|s| s.status);
-    let todos = move || client.state.with(|s| s.column(sprint_id).into_iter().cloned().collect::<Vec<_>>());
-    let count = move || client.state.with(|s| s.column(sprint_id).len());
+    // Each card with whether a pending command touched it.
+    let todos = move || {
+        client.shown.with(|s| {
+            s.state
+                .column(sprint_id)
+                .into_iter()
+                .map(|t| (t.clone(), s.pending_todos.contains(&t.id)))
+                .collect::<Vec<_>>()
+        })
+    };
+    let count = move || client.shown.with(|s| s.state.column(sprint_id).len());
     // The column's first and last todo, for the cards' up and down buttons: one pass per
     // change for the column, not one per card.
     let ends = Memo::new(move |_| {
-        client.state.with(|s| {
-            let column = s.column(sprint_id);
+        client.shown.with(|s| {
+            let column = s.state.column(sprint_id);
             (column.first().map(|t| t.id), column.last().map(|t| t.id))
         })
     });
+    // New todos for this column that the server refused.
+    let new_here = |r: &Refusal, column: Option<Id>| matches!(&r.command, Command::AddTodo { sprint_id, .. } if *sprint_id == column);
     let column_key = sprint_id.map(|id| format!("sprint-{id}")).unwrap_or_else(|| "backlog".into());
     let title = sprint.as_ref().map(|s| s.name.clone()).unwrap_or_else(|| "Backlog".into());
     let class = format!("column column-{}", status.map(|s| s.as_str()).unwrap_or("backlog"));
@@ -275,13 +338,24 @@ fn Column(client: BoardClient, sprint: Option<Sprint>) -> impl IntoView {
                     _ => None,
                 }}
             </header>
-            <ol class="todos">
+            <ol
+                class="todos"
+                // A drop target: allow it, then move the dragged todo to where it fell.
+                on:dragover=move |ev: leptos::ev::DragEvent| ev.prevent_default()
+                on:drop=move |ev: leptos::ev::DragEvent| {
+                    ev.prevent_default();
+                    if let Some((id, position)) = dropped(&ev) {
+                        client.send(Command::MoveTodo { id, sprint_id, position: Some(position), expected_version: None });
+                    }
+                }
+            >
                 <For
                     each=todos
-                    key=|t| (t.id, t.version)
-                    children=move |todo| view! { <TodoCard client todo ends/> }
+                    key=|(t, pending)| (t.id, t.version, *pending)
+                    children=move |(todo, pending)| view! { <TodoCard client todo pending ends/> }
                 />
             </ol>
+            <Refusals client here=new_here at=sprint_id/>
             <Show when=move || client.can_write.get() && status != Some(SprintStatus::Completed)>
                 <AddTodo client sprint_id/>
             </Show>

@@ -5,7 +5,8 @@
 //! * [`board_page`]: `/boards/{board}?pattern=&transport=`: loads the board, starts the client.
 //! * [`compare`]: `/boards/{board}/compare`, several clients of one board side by side.
 //! * [`board`]: the kanban: header, columns, the forms that send commands.
-//! * [`todo_card`]: one todo with its controls.
+//! * [`todo_card`]: one todo with its controls (none while it is pending).
+//! * [`refusals`]: the server's refusals of this tab's commands, where the change was.
 //! * [`inspector`]: the wire inspector (what this client received).
 //! * [`one_line_form`]: the input-and-button form the add and create forms share.
 //! * [`data`]: page data: read from the server's store while rendering, fetched in the browser.
@@ -19,6 +20,7 @@ pub mod home;
 pub mod inspector;
 pub mod one_line_form;
 pub mod presence;
+pub mod refusals;
 pub mod todo_card;
 pub mod webhooks;
 

@@ -2,13 +2,16 @@
 
 use leptos::prelude::*;
 
+use super::refusals::Refusals;
 use crate::domain::{Command, Id, SprintStatus, Todo, TodoStatus};
 use crate::sync::BoardClient;
 
 /// `ends` is the first and last todo of the card's column (the up and down buttons of
-/// those are disabled).
+/// those are disabled). A `pending` card shows a change the server has not confirmed yet:
+/// it is marked, and cannot be edited until then (a new todo's id is provisional until its
+/// seq is known, so a command naming it could reach another todo).
 #[component]
-pub fn TodoCard(client: BoardClient, todo: Todo, ends: Memo<(Option<Id>, Option<Id>)>) -> impl IntoView {
+pub fn TodoCard(client: BoardClient, todo: Todo, pending: bool, ends: Memo<(Option<Id>, Option<Id>)>) -> impl IntoView {
     let id = todo.id;
     let version = todo.version;
     let editing = RwSignal::new(false);
@@ -18,8 +21,9 @@ pub fn TodoCard(client: BoardClient, todo: Todo, ends: Memo<(Option<Id>, Option<
     let sprint_id = todo.sprint_id;
     // Where this todo can move: the backlog and every sprint that is not completed.
     let targets = move || {
-        client.state.with(|s| {
-            s.sprints
+        client.shown.with(|s| {
+            s.state
+                .sprints
                 .iter()
                 .filter(|sp| sp.status != SprintStatus::Completed)
                 .map(|sp| (sp.id, sp.name.clone()))
@@ -47,16 +51,34 @@ pub fn TodoCard(client: BoardClient, todo: Todo, ends: Memo<(Option<Id>, Option<
     // One place up or down: the index in the column (as it will be without this todo)
     // that the command asks for; the server picks the key between the new neighbours.
     let nudge = move |delta: i64| {
-        let index = client.state.with_untracked(|s| s.column(sprint_id).iter().position(|t| t.id == id));
+        let index = client.shown.with_untracked(|s| s.state.column(sprint_id).iter().position(|t| t.id == id));
         let Some(index) = index else { return };
         let to = (index as i64 + delta).max(0) as u32;
         client.send(Command::MoveTodo { id, sprint_id, position: Some(to), expected_version: None });
     };
-    let status_class = format!("todo todo-{}", todo.status.as_str());
+    let status_class = format!("todo todo-{}{}", todo.status.as_str(), if pending { " pending" } else { "" });
     let status = todo.status;
+    let editable = move || client.can_write.get() && !pending;
 
     view! {
-        <li class=status_class data-todo-id=id data-version=version>
+        <li
+            class=status_class
+            data-todo-id=id
+            data-version=version
+            data-pending=pending.then_some("true")
+            // Drag to another column or place (the column's drop sends `move_todo`); the
+            // move select and the arrow buttons do the same from the keyboard.
+            draggable=move || if editable() { "true" } else { "false" }
+            on:dragstart=move |ev: leptos::ev::DragEvent| {
+                #[cfg(feature = "hydrate")]
+                if let Some(data) = ev.data_transfer() {
+                    let _ = data.set_data(super::board::DRAGGED_TODO, &id.to_string());
+                    data.set_effect_allowed("move");
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = ev;
+            }
+        >
             <Show
                 when=move || editing.get()
                 fallback=move || {
@@ -65,7 +87,7 @@ pub fn TodoCard(client: BoardClient, todo: Todo, ends: Memo<(Option<Id>, Option<
                         <button
                             class="todo-title"
                             title="click to rename"
-                            disabled=move || !client.can_write.get()
+                            disabled=move || !editable()
                             on:click=move |_| editing.set(true)
                         >{title}</button>
                     }
@@ -83,7 +105,7 @@ pub fn TodoCard(client: BoardClient, todo: Todo, ends: Memo<(Option<Id>, Option<
                     <button type="submit" class="small">"Save"</button>
                 </form>
             </Show>
-            <Show when=move || client.can_write.get()>
+            <Show when=editable>
             <div class="todo-controls">
                 <select name="status" aria-label="Status" on:change=on_status>
                     {TodoStatus::ALL.iter().map(|st| view! {
@@ -102,6 +124,8 @@ pub fn TodoCard(client: BoardClient, todo: Todo, ends: Memo<(Option<Id>, Option<
                 <button class="icon danger" title="delete" aria-label="Delete" on:click=move |_| client.send(Command::DeleteTodo { id, expected_version: None })>"✕"</button>
             </div>
             </Show>
+            // The server's refusals of commands about this todo.
+            <Refusals client here=|r, todo| r.todo == todo at=Some(id)/>
         </li>
     }
 }
