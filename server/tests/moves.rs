@@ -10,10 +10,28 @@ use futures::StreamExt;
 use app::domain::Op;
 use app::patterns::Frame;
 
-/// Fills a board with `todos` short todos, eight commands at a time.
+/// Fills a board with `todos` short todos, eight commands at a time, each sent as a client
+/// sends it: with an Idempotency-Key, and again after a `503` (eight writers on one SQLite
+/// file can outwait its busy timeout on a loaded machine; the answer says "retry shortly").
 async fn add_todos(srv: &TestServer, board: &str, todos: u64) {
     futures::stream::iter(0..todos)
-        .map(|i| async move { srv.ok(board, serde_json::json!({"type": "add_todo", "title": format!("todo {i}")})).await })
+        .map(|i| async move {
+            for attempt in 1.. {
+                let answer = srv
+                    .http
+                    .post(srv.url(&format!("/api/boards/{board}/commands")))
+                    .header("Idempotency-Key", format!("fill-{i}"))
+                    .json(&serde_json::json!({"type": "add_todo", "title": format!("todo {i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                match answer.status().as_u16() {
+                    200 => return,
+                    503 if attempt < 10 => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+                    status => panic!("todo {i}: {status} {}", answer.text().await.unwrap_or_default()),
+                }
+            }
+        })
         .buffer_unordered(8)
         .collect::<Vec<_>>()
         .await;
