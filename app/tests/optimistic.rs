@@ -175,7 +175,6 @@ impl Sim {
                 self.next_key += 1;
                 let key = format!("k{}", self.next_key);
                 self.outbox.push(key.clone(), command.clone());
-                self.outbox.sent(&key);
                 self.to_server.push_back((key, command));
             }
             Action::Remote(intent) => {

@@ -77,7 +77,7 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
         retry_at: None,
         in_flight: Vec::new(),
         outbox: Outbox::default(),
-        posting: std::collections::HashSet::new(),
+        posting: None,
         issued: 0,
         epoch: None,
     };
@@ -115,8 +115,8 @@ struct Engine<P: Platform> {
     in_flight: Vec<(String, String)>,
     /// Every command not yet in the confirmed board nor refused (see `optimistic`).
     outbox: Outbox,
-    /// Keys whose `POST` is under way beside the engine.
-    posting: std::collections::HashSet<String>,
+    /// The key whose `POST` is under way beside the engine (one at a time, see `dispatch`).
+    posting: Option<String>,
     /// Commands this page has issued (part of each new key).
     issued: u64,
     /// The board's epoch once `hello` or a poll answer told it: sent with our seq, so a
@@ -438,7 +438,7 @@ impl<P: Platform> Engine<P> {
     /// person made them, so the next waits for the previous one's answer. Never one
     /// command twice at once.
     fn dispatch(&mut self, key: &str) {
-        if !self.posting.is_empty() || self.in_flight.iter().any(|(_, k)| k == key) {
+        if self.posting.is_some() || self.in_flight.iter().any(|(_, k)| k == key) {
             return;
         }
         let Some(command) = self.outbox.iter().find(|p| p.key == key).map(|p| p.command.clone()) else { return };
@@ -446,7 +446,7 @@ impl<P: Platform> Engine<P> {
         if self.link.as_ref().is_some_and(|link| link.send_command(&request_id, key, &command)) {
             self.in_flight.push((request_id, key.to_owned()));
         } else {
-            self.posting.insert(key.to_owned());
+            self.posting = Some(key.to_owned());
             self.post(command, key.to_owned());
         }
     }
@@ -459,7 +459,9 @@ impl<P: Platform> Engine<P> {
 
     /// The server's answer to the command sent with `key` (by `POST` or up the socket).
     fn answered(&mut self, key: &str, answer: Result<u64, HttpError>) {
-        self.posting.remove(key);
+        if self.posting.as_deref() == Some(key) {
+            self.posting = None;
+        }
         match answer {
             Ok(seq) => {
                 self.client.notice.set(None);

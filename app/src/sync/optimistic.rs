@@ -36,12 +36,9 @@ pub struct Pending {
     /// Its Idempotency-Key: the same on every resend, and how its frame is recognised.
     pub key: String,
     pub command: Command,
-    /// The seq it committed at, once the server said so.
+    /// The seq it committed at, once the server said so (`None`: waiting for an answer).
     #[serde(default)]
     pub seq: Option<u64>,
-    /// Has it left this page at least once? (`false`: waiting, e.g. offline.)
-    #[serde(default)]
-    pub sent: bool,
 }
 
 /// The pending commands of one board, oldest first.
@@ -72,16 +69,9 @@ pub struct Shown {
 }
 
 impl Outbox {
-    /// Queues a new command (not yet sent).
+    /// Queues a new command, to be sent.
     pub fn push(&mut self, key: String, command: Command) {
-        self.pending.push(Pending { key, command, seq: None, sent: false });
-    }
-
-    /// The command left the page (its first send, or a resend after a reload).
-    pub fn sent(&mut self, key: &str) {
-        if let Some(p) = self.find(key) {
-            p.sent = true;
-        }
+        self.pending.push(Pending { key, command, seq: None });
     }
 
     /// The server committed the command sent with `key` at `seq` (its answer, or a frame
@@ -112,9 +102,10 @@ impl Outbox {
         Some(Refusal { todo: subject(&command), command, message })
     }
 
-    /// Commands not yet sent (what the connection indicator counts while offline).
+    /// Commands the server has not answered yet (on their way, or waiting offline): what
+    /// the page's header counts.
     pub fn waiting(&self) -> usize {
-        self.pending.iter().filter(|p| !p.sent).count()
+        self.pending.iter().filter(|p| p.seq.is_none()).count()
     }
 
     pub fn len(&self) -> usize {
@@ -245,8 +236,8 @@ mod tests {
         let mut outbox = Outbox::default();
         outbox.push("k1".into(), add("offline"));
         outbox.push("k2".into(), add("still offline"));
-        outbox.sent("k1");
-        assert_eq!(outbox.waiting(), 1);
+        outbox.committed("k1", 4);
+        assert_eq!(outbox.waiting(), 1, "k1 is answered, k2 waits");
         let stored = serde_json::to_string(&outbox).unwrap();
         let restored: Outbox = serde_json::from_str(&stored).unwrap();
         assert_eq!(restored, outbox);
