@@ -3,6 +3,12 @@
 import { test, expect } from '@playwright/test';
 import { command, createBoard, expectConverged, open, seqOf, state } from './helpers';
 
+// Pages left open keep polling and streaming (every 250 ms on poll) and slow every later
+// page's hydration on two cores: each test's browsers close when it ends.
+test.afterEach(async ({ browser }) => {
+  await Promise.all(browser.contexts().map((context) => context.close().catch(() => {})));
+});
+
 test('edits made in one browser appear in the other', async ({ browser, request }) => {
   const board = await createBoard(request, 'Two users');
   const alice = await open(await browser.newContext(), board);

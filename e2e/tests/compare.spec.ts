@@ -3,6 +3,12 @@
 import { test, expect } from '@playwright/test';
 import { command, createBoard, state } from './helpers';
 
+// Pages left open keep polling and streaming (every 250 ms on poll) and slow every later
+// page's hydration on two cores: each test's browsers close when it ends.
+test.afterEach(async ({ browser }) => {
+  await Promise.all(browser.contexts().map((context) => context.close().catch(() => {})));
+});
+
 test('every pane of the compare page converges and says so', async ({ page, request }) => {
   const board = await createBoard(request, 'Compared');
   await page.goto(`/boards/${board}/compare`);

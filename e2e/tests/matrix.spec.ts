@@ -4,6 +4,12 @@
 import { test, expect, APIRequestContext } from '@playwright/test';
 import { command, createBoard, expectConverged, open } from './helpers';
 
+// Pages left open keep polling and streaming (every 250 ms on poll) and slow every later
+// page's hydration on two cores: each test's browsers close when it ends.
+test.afterEach(async ({ browser }) => {
+  await Promise.all(browser.contexts().map((context) => context.close().catch(() => {})));
+});
+
 const PATTERNS = ['poke-pull', 'push-state', 'push-ops', 'push-events', 'event-diff'];
 const TRANSPORTS = ['poll', 'long-poll', 'sse', 'ws'];
 

@@ -5,6 +5,12 @@
 import { test, expect, Page, Route } from '@playwright/test';
 import { command, createBoard, expectConverged, open, state } from './helpers';
 
+// Pages left open keep polling and streaming (every 250 ms on poll) and slow every later
+// page's hydration on two cores: each test's browsers close when it ends.
+test.afterEach(async ({ browser }) => {
+  await Promise.all(browser.contexts().map((context) => context.close().catch(() => {})));
+});
+
 /** Holds this page's `POST /commands` until `release()` is called (the server's answer, and
  * with it the change itself, cannot come before). */
 async function holdCommands(page: Page) {
