@@ -225,3 +225,38 @@ pub struct Delivery {
     /// Unix milliseconds.
     pub at: i64,
 }
+
+/// Body of `POST /api/lab`: server-side faults for the cluster demo, applied to the replica
+/// that receives it (only when it runs with `FAULTS=1`). Each field present sets its fault;
+/// absent fields leave theirs as they are.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFaults {
+    /// Drop the next N change notices on their way to this replica's streams (they repair
+    /// from the log: on the next change, or at the next heartbeat). 0 stops dropping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_notices: Option<u32>,
+    /// Hold every change notice this long (in order) before this replica's streams see it.
+    /// 0 turns the delay off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_notices_ms: Option<u32>,
+    /// Hand out no database connection for this many seconds (requests that need one wait,
+    /// then answer `503`; commands are retried with their Idempotency-Keys). 0 resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_database_s: Option<u32>,
+}
+
+/// `GET /api/lab`, and the answer to `POST /api/lab`: this replica's server-side faults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerLab {
+    /// Does this replica take faults (`FAULTS=1`)? When `false`, `POST` is refused with `403`.
+    pub enabled: bool,
+    /// Which replica answered: the faults act on it alone.
+    pub replica: String,
+    /// Change notices still to be dropped.
+    pub drop_notices: u32,
+    /// The delay every change notice waits, in milliseconds.
+    pub delay_notices_ms: u32,
+    /// How much longer the database stays paused, in milliseconds (0: it is not).
+    pub database_paused_ms: u64,
+}
