@@ -6,6 +6,9 @@
 //! seq it applied; a gap is filled from the log before later frames apply; switching
 //! transport closes the old connection, ignores what it still reports, and resumes from
 //! the applied seq; a command sent up a socket that dies is posted with the same key.
+//! Behind the fault lab (as on a real page): lost frames are backfilled, a cut ends in a
+//! reconnect and a resend, latency delays without reordering, a pause holds everything;
+//! and the inspector's timeline lists each fault and each recovery step.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -18,7 +21,9 @@ use app::domain::{execute, BoardState, Command, DomainError};
 use app::patterns::{ChangeRecord, Frame, PatternKind};
 use app::presence::{Cursor, Identity, Member, Signal};
 use app::protocol::Transport;
+use app::sync::lab::{Fault, Faulty};
 use app::sync::optimistic::Outbox;
+use app::sync::wire::NoteStep;
 use app::sync::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
 use app::sync::{BoardClient, Conn};
 use leptos::prelude::*;
@@ -69,12 +74,17 @@ struct Fake(Rc<RefCell<World>>);
 
 struct FakeLink {
     closed: Rc<RefCell<bool>>,
+    /// A WebSocket: commands and signals go up it.
     carries_commands: bool,
     sent: Rc<RefCell<Vec<(String, Command)>>>,
     signals: Rc<RefCell<Vec<Signal>>>,
 }
 
 impl Link for FakeLink {
+    fn carries_commands(&self) -> bool {
+        self.carries_commands
+    }
+
     fn send_command(&self, _request_id: &str, key: &str, command: &Command) -> bool {
         if self.carries_commands {
             self.sent.borrow_mut().push((key.to_owned(), command.clone()));
@@ -260,6 +270,23 @@ where
     F: FnOnce(BoardClient, Fake) -> Fut,
     Fut: Future<Output = ()>,
 {
+    run(pattern, transport, false, test).await
+}
+
+/// [`with_engine`] with the fault lab in front of the fake platform, as on a real page.
+async fn with_lab<F, Fut>(pattern: PatternKind, transport: Transport, test: F)
+where
+    F: FnOnce(BoardClient, Fake) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    run(pattern, transport, true, test).await
+}
+
+async fn run<F, Fut>(pattern: PatternKind, transport: Transport, lab: bool, test: F)
+where
+    F: FnOnce(BoardClient, Fake) -> Fut,
+    Fut: Future<Output = ()>,
+{
     // Signals live in the reactive owner's arena (a sandboxed one when the workspace's
     // server build turns that feature on): one owner for the test, set on its one thread.
     let owner = Owner::new();
@@ -268,7 +295,10 @@ where
     local
         .run_until(async move {
             let (client, fake) = (client(pattern, transport), Fake::new());
-            tokio::task::spawn_local(app::sync::engine::start(client, fake.clone()));
+            match lab {
+                true => tokio::task::spawn_local(app::sync::engine::start(client, Faulty::new(fake.clone(), client))),
+                false => tokio::task::spawn_local(app::sync::engine::start(client, fake.clone())),
+            };
             settle().await;
             assert_eq!(fake.links(), 1, "the engine connects at once");
             test(client, fake).await;
@@ -582,4 +612,140 @@ async fn offline_commands_survive_a_reload_and_apply_once() {
         })
         .await;
     drop(owner);
+}
+
+/// The timeline's steps, oldest first.
+fn steps(client: BoardClient) -> Vec<NoteStep> {
+    client.wire.get_untracked().notes.iter().rev().map(|note| note.step).collect()
+}
+
+/// Lost frames: the next one that arrives shows the gap, the engine backfills it from the
+/// log, and the timeline tells the story in order. A heartbeat ahead finds a lost last frame.
+#[tokio::test(start_paused = true)]
+async fn lab_dropped_frames_are_found_and_backfilled() {
+    with_lab(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        client.fault(Fault::DropFrames(2));
+        settle().await;
+        assert_eq!(client.lab.get_untracked().drop_next, 2);
+        for seq in 1..=3 {
+            fake.add(&format!("t{seq}"));
+            fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, seq), 100));
+        }
+        settle().await;
+        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[3], "converged");
+        assert_eq!(fake.0.borrow().changes_from, [0], "one backfill, from the applied seq");
+        use NoteStep::*;
+        assert_eq!(steps(client), [Drop, Drop, Drop, Gap, Backfill]);
+        assert_eq!(client.lab.get_untracked().drop_next, 0);
+
+        // The last change's frame is lost and nothing follows: the heartbeat's head finds it.
+        client.fault(Fault::DropFrames(1));
+        fake.add("t4");
+        settle().await;
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, 4), 100));
+        settle().await;
+        assert_eq!(client.state.get_untracked().seq, 3);
+        fake.report(0, LinkEvent::Frame(Frame::Heartbeat { head: 4 }, 20));
+        settle().await;
+        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[4]);
+        assert_eq!(steps(client)[5..], [Drop, Drop, Gap, Backfill]);
+    })
+    .await;
+}
+
+/// A cut: the connection fails at once, no connection opens and every request fails while
+/// it lasts; a command made meanwhile waits, pending. When the network is back the engine
+/// reconnects at once (the lab says "online") and the command goes again with its key:
+/// applied once.
+#[tokio::test(start_paused = true)]
+async fn lab_cut_ends_in_a_reconnect_and_a_resend() {
+    with_lab(PatternKind::PushEvents, Transport::Ws, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        settle().await;
+        client.fault(Fault::Cut { seconds: 3 });
+        settle().await;
+        assert_eq!(client.conn.get_untracked(), Conn::Offline);
+        assert!(*fake.0.borrow().links[0].closed.borrow(), "the cut link is closed");
+        client.send(Command::AddTodo { title: "during the cut".into(), sprint_id: None });
+        tokio::time::sleep(Duration::from_millis(2900)).await;
+        settle().await;
+        assert_eq!(fake.links(), 1, "no connection opens during the cut");
+        assert!(fake.0.borrow().posted.is_empty(), "no request gets through");
+        assert_eq!(client.shown.get_untracked().pending_todos.len(), 1, "shown, pending");
+
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        settle().await;
+        assert_eq!(fake.links(), 2, "reconnected as soon as the network is back");
+        assert_eq!(fake.0.borrow().links[1].from.seq, 0);
+        fake.report(1, LinkEvent::Opened);
+        // The POST retries are spaced by backoff; give them time to end one way or the other.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        settle().await;
+        let server = fake.0.borrow().server.states.last().unwrap().clone();
+        assert_eq!(server.todos.len(), 1, "applied exactly once");
+        fake.report(1, LinkEvent::Frame(fake.frame(PatternKind::PushEvents, 1), 100));
+        settle().await;
+        assert!(client.outbox.get_untracked().is_empty());
+        assert_eq!(client.state.get_untracked(), server);
+        let steps = steps(client);
+        use NoteStep::*;
+        for step in [Cut, Reconnect, Resend, Restored] {
+            assert!(steps.contains(&step), "{step:?} in {steps:?}");
+        }
+        let cut = steps.iter().position(|s| *s == Cut).unwrap();
+        let restored = steps.iter().position(|s| *s == Restored).unwrap();
+        assert!(cut < restored && steps[restored + 1..].contains(&Reconnect), "{steps:?}");
+    })
+    .await;
+}
+
+/// Latency delays every report and every request by as much, and never reorders frames.
+#[tokio::test(start_paused = true)]
+async fn lab_latency_delays_frames_in_order_and_requests() {
+    with_lab(PatternKind::EventDiff, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        client.fault(Fault::Latency { fixed_ms: 500, jitter_ms: 0 });
+        settle().await;
+        for seq in 1..=3 {
+            fake.add(&format!("t{seq}"));
+            fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::EventDiff, seq), 100));
+        }
+        client.send(Command::AddTodo { title: "slow".into(), sprint_id: None });
+        tokio::time::sleep(Duration::from_millis(490)).await;
+        settle().await;
+        assert_eq!(client.state.get_untracked().seq, 0, "nothing yet");
+        assert!(fake.0.borrow().posted.is_empty(), "the command waits too");
+        assert_eq!(client.lab.get_untracked().fixed_ms, 500);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        settle().await;
+        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[3], "all three, in order");
+        assert_eq!(fake.0.borrow().posted.len(), 1);
+        assert!(!steps(client).contains(&NoteStep::Gap), "in order: no gap");
+    })
+    .await;
+}
+
+/// A pause holds what links report, however long; resuming hands it over in order.
+#[tokio::test(start_paused = true)]
+async fn lab_pause_holds_frames_until_resumed() {
+    with_lab(PatternKind::PushState, Transport::Ws, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        client.fault(Fault::Pause(true));
+        settle().await;
+        for seq in 1..=2 {
+            fake.add(&format!("t{seq}"));
+            fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushState, seq), 100));
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        settle().await;
+        assert_eq!(client.state.get_untracked().seq, 0);
+        assert_eq!(client.lab.get_untracked().held, 2);
+        client.fault(Fault::Pause(false));
+        settle().await;
+        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[2]);
+        assert_eq!(client.lab.get_untracked().held, 0);
+        assert_eq!(steps(client), [NoteStep::Pause, NoteStep::Resume]);
+    })
+    .await;
 }

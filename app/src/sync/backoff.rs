@@ -21,6 +21,11 @@ impl Backoff {
         (ceiling * (0.5 + random.clamp(0.0, 1.0) * 0.5)) as u32
     }
 
+    /// How many attempts failed in a row since the last reset.
+    pub fn failures(&self) -> u32 {
+        self.attempt
+    }
+
     /// A connection that worked starts the sequence over.
     pub fn reset(&mut self) {
         self.attempt = 0;

@@ -43,7 +43,9 @@ pub fn start(client: BoardClient, cursors: bool) -> Rc<std::cell::RefCell<Option
         });
     }
     let browser = Browser { mesh: mesh.clone(), keep_outbox: cursors };
-    leptos::task::spawn_local(super::engine::start(client, browser));
+    // The fault lab stands between the engine and the browser: idle, it passes everything.
+    let platform = super::lab::Faulty::new(browser, client);
+    leptos::task::spawn_local(super::engine::start(client, platform));
     mesh
 }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 
 use super::inbox::{Inbox, Input};
+use super::lab::{Fault, LabInbox, LabState};
 use super::optimistic::{Outbox, Refusal, Shown};
 use super::wire::WireLog;
 use crate::domain::{BoardState, Command};
@@ -109,8 +110,12 @@ pub struct BoardClient {
     /// not exist on the server, whose rendering may drop it on another thread.
     #[cfg(feature = "hydrate")]
     pointer: StoredValue<super::Pointer, LocalStorage>,
+    /// The fault lab's settings for this tab (see `lab`).
+    pub lab: RwSignal<LabState>,
     /// The engine's inbox, once it runs: what the page asks for (switch, send) goes there.
     engine: StoredValue<Option<Inbox>>,
+    /// The fault lab's inbox, once it runs: the page's faults go there.
+    faults: StoredValue<Option<LabInbox>>,
 }
 
 impl BoardClient {
@@ -152,7 +157,9 @@ impl BoardClient {
             cursors: RwSignal::new(BTreeMap::new()),
             #[cfg(feature = "hydrate")]
             pointer: StoredValue::new_local(super::Pointer::default()),
+            lab: RwSignal::new(LabState::default()),
             engine: StoredValue::new(None),
+            faults: StoredValue::new(None),
         }
     }
 
@@ -163,6 +170,20 @@ impl BoardClient {
     /// The engine that keeps this client current attaches here (see `engine::start`).
     pub(super) fn attach(self, inbox: Inbox) {
         self.engine.set_value(Some(inbox));
+    }
+
+    /// The fault lab in front of the engine's platform attaches here (see `lab::Faulty`).
+    pub(super) fn attach_lab(self, inbox: LabInbox) {
+        self.faults.set_value(Some(inbox));
+    }
+
+    /// Injects a fault into this tab's connection (the fault lab; nothing else sees it).
+    pub fn fault(self, fault: Fault) {
+        self.faults.with_value(|faults| {
+            if let Some(faults) = faults {
+                let _ = faults.unbounded_send(fault);
+            }
+        });
     }
 
     /// The page's pointer goes to `pointer` (the cursor mesh, once it runs).

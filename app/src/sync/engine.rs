@@ -21,6 +21,9 @@
 //!   it shows contains it or the server refuses it; the page shows the confirmed board with
 //!   the outbox re-applied (optimistic updates). A command that cannot reach the server
 //!   (offline) stays there and is sent again, with its key, whenever a connection opens.
+//! * Every recovery step (a gap found, a backfill, a reset, a reconnect, a resend) is noted
+//!   in the wire inspector's timeline with its time, so a learner who breaks the
+//!   connection on purpose (`lab`) sees why nothing was lost.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -35,7 +38,7 @@ use super::inbox::{Inbox, Input};
 use super::optimistic::Outbox;
 use super::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
 use super::step::{step, Step};
-use super::wire::WireEntry;
+use super::wire::{NoteStep, WireEntry};
 use crate::api::Position;
 use crate::domain::Command;
 use crate::patterns::Frame;
@@ -79,9 +82,12 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
         outbox: Outbox::default(),
         posting: None,
         issued: 0,
+        sent: std::collections::HashSet::new(),
         epoch: None,
     };
     engine.outbox = engine.platform.load_outbox(&engine.client.board_id());
+    // A previous page of this tab sent these (or tried to): sending them again is a resend.
+    engine.sent = engine.outbox.iter().map(|p| p.key.clone()).collect();
     engine.publish_outbox(false);
     engine.connect();
     while let Some(input) = engine.next_input().await {
@@ -119,6 +125,9 @@ struct Engine<P: Platform> {
     posting: Option<String>,
     /// Commands this page has issued (part of each new key).
     issued: u64,
+    /// Keys of the outbox's commands that were sent at least once: sending one again is
+    /// a resend (the timeline says so).
+    sent: std::collections::HashSet<String>,
     /// The board's epoch once `hello` or a poll answer told it: sent with our seq, so a
     /// server whose board is another incarnation tells us to reset (`api::Position`).
     epoch: Option<String>,
@@ -172,6 +181,9 @@ impl<P: Platform> Engine<P> {
     async fn link_event(&mut self, event: LinkEvent) {
         match event {
             LinkEvent::Opened => {
+                if self.client.conn.get_untracked() != Conn::Live && self.backoff.failures() > 0 {
+                    self.note(NoteStep::Reconnect, format!("connected again after {} failure(s)", self.backoff.failures()));
+                }
                 self.client.conn.set(Conn::Live);
                 self.backoff.reset();
                 // A connection works: what waits in the outbox goes now.
@@ -198,6 +210,11 @@ impl<P: Platform> Engine<P> {
 
     /// Opens the current transport from the applied seq, replacing any open connection.
     fn connect(&mut self) {
+        if self.client.conn.get_untracked() == Conn::Offline {
+            let transport = self.client.transport.get_untracked();
+            let seq = self.position().seq;
+            self.note(NoteStep::Reconnect, format!("opening {} again from seq {seq}", transport.as_str()));
+        }
         self.close();
         self.generation += 1;
         self.retry_at = None;
@@ -239,6 +256,7 @@ impl<P: Platform> Engine<P> {
         self.flush();
         let delay = self.backoff.next_delay_ms(self.platform.random());
         self.retry_at = Some(self.platform.now_ms() + i64::from(delay));
+        self.note(NoteStep::Reconnect, format!("connection lost; trying again in {delay} ms"));
     }
 
     /// The server says this page's key no longer opens the board (a `revoked` frame,
@@ -305,8 +323,18 @@ impl<P: Platform> Engine<P> {
         match step(&mut state, pattern, &frame) {
             Ok(Step::Applied) => self.confirm(state),
             Ok(Step::Skip) => {}
-            Ok(Step::Backfill { since }) => self.backfill(since).await,
+            Ok(Step::Backfill { since }) => {
+                let text = match &frame {
+                    Frame::Heartbeat { head } => format!("heartbeat says head {head}, this tab has seq {since}"),
+                    _ => format!("got seq {} after seq {since}", frame.seq().unwrap_or_default()),
+                };
+                self.note(NoteStep::Gap, text);
+                self.backfill(since).await
+            }
             Ok(Step::Pull) => {
+                if let Frame::Heartbeat { head } = &frame {
+                    self.note(NoteStep::Gap, format!("heartbeat says head {head}, this tab has seq {}: pull", state.seq));
+                }
                 self.platform.sleep((self.platform.random() * PULL_SPREAD_MS) as u32).await;
                 let newest = self.drop_queued_pokes();
                 let told = match &frame {
@@ -315,9 +343,13 @@ impl<P: Platform> Engine<P> {
                 };
                 self.pull(told.max(newest)).await;
             }
-            Ok(Step::Snapshot) => self.snapshot().await,
+            Ok(Step::Snapshot) => {
+                self.note(NoteStep::Reset, "the server cannot catch this tab up: taking a fresh snapshot");
+                self.snapshot().await
+            }
             Err(err) => {
                 leptos::logging::warn!("cannot apply a frame ({err}); taking a fresh snapshot");
+                self.note(NoteStep::Reset, format!("cannot apply a frame ({err}): taking a fresh snapshot"));
                 self.snapshot().await;
             }
         }
@@ -343,6 +375,7 @@ impl<P: Platform> Engine<P> {
 
     /// Fetches the frames after `since` from the log, page after page, and applies them.
     async fn backfill(&mut self, mut since: u64) {
+        let started = since;
         loop {
             self.client.wire.update(|w| w.requests += 1);
             let pattern = self.client.pattern.get_untracked();
@@ -360,13 +393,18 @@ impl<P: Platform> Engine<P> {
                     since = state.seq;
                     self.confirm(state);
                     if since >= page.head || !progressed {
-                        return;
+                        let text = format!("read seq {}..={since} from the log", started + 1);
+                        return self.note(NoteStep::Backfill, text);
                     }
                 }
-                Err(HttpError::Status { status: 410, .. }) => return self.snapshot().await,
+                Err(HttpError::Status { status: 410, .. }) => {
+                    self.note(NoteStep::Reset, format!("the log no longer holds seq {since}: taking a fresh snapshot"));
+                    return self.snapshot().await;
+                }
                 Err(err) => {
                     // Reconnecting catches up from the applied seq.
                     leptos::logging::warn!("backfill failed: {}", err.message());
+                    self.note(NoteStep::Reconnect, format!("backfill failed ({}): reconnecting", err.message()));
                     return self.connect();
                 }
             }
@@ -442,6 +480,9 @@ impl<P: Platform> Engine<P> {
             return;
         }
         let Some(command) = self.outbox.iter().find(|p| p.key == key).map(|p| p.command.clone()) else { return };
+        if !self.sent.insert(key.to_owned()) {
+            self.note(NoteStep::Resend, format!("{} again, key {}", command.kind(), short(key)));
+        }
         let request_id = format!("{:08x}", self.random_u64() as u32);
         if self.link.as_ref().is_some_and(|link| link.send_command(&request_id, key, &command)) {
             self.in_flight.push((request_id, key.to_owned()));
@@ -508,8 +549,17 @@ impl<P: Platform> Engine<P> {
         }
     }
 
+    /// Adds a line to the inspector's timeline.
+    fn note(&self, step: NoteStep, text: impl Into<String>) {
+        let at = self.platform.now_ms();
+        self.client.wire.update(|w| w.note(at, step, text));
+    }
+
     /// Shows the outbox on the page (and keeps it in storage when `save`).
-    fn publish_outbox(&self, save: bool) {
+    fn publish_outbox(&mut self, save: bool) {
+        // Settled and refused commands are no longer anyone's resend.
+        let outbox = &self.outbox;
+        self.sent.retain(|key| outbox.iter().any(|p| &p.key == key));
         if save {
             self.platform.save_outbox(&self.client.board_id(), &self.outbox);
         }
@@ -538,7 +588,12 @@ impl<P: Platform> Engine<P> {
         self.platform.spawn(async move {
             let mut backoff = Backoff::default();
             let mut answer = Err(HttpError::Network("not sent".into()));
-            for _ in 0..POST_ATTEMPTS {
+            for attempt in 0..POST_ATTEMPTS {
+                if attempt > 0 {
+                    let at = platform.now_ms();
+                    let text = format!("{} again (attempt {}), key {}", command.kind(), attempt + 1, short(&key));
+                    client.wire.update(|w| w.note(at, NoteStep::Resend, text));
+                }
                 client.wire.update(|w| w.requests += 1);
                 answer = platform.command(&client.board_id(), &command, &key).await.map(|a| a.seq);
                 match &answer {
@@ -553,6 +608,11 @@ impl<P: Platform> Engine<P> {
     fn random_u64(&self) -> u64 {
         (self.platform.random() * (u64::MAX as f64)) as u64
     }
+}
+
+/// The start of an Idempotency-Key, enough to tell commands apart in the timeline.
+fn short(key: &str) -> &str {
+    key.get(..8).unwrap_or(key)
 }
 
 /// The inspector's line for a frame received at `now` (Unix ms).

@@ -9,6 +9,8 @@
 //! * [`inbox`]: what the engine hears (link events, the page's requests), on one channel.
 //! * [`platform`]: what the engine needs from the world (links, REST calls, time), as a
 //!   trait, so the engine runs natively in its tests with a fake.
+//! * [`lab`]: the fault lab, a platform in front of the real one that injects latency,
+//!   lost frames, cuts and pauses for this tab, so the engine's recovery can be watched.
 //! * [`optimistic`]: the [`optimistic::Outbox`] of pending commands and the board the page
 //!   shows (the confirmed one with them re-applied). Pure.
 //! * [`step`]: what one frame means for the local state (apply, skip, backfill, pull,
@@ -30,6 +32,7 @@ pub mod http;
 #[cfg(feature = "hydrate")]
 mod identity;
 pub mod inbox;
+pub mod lab;
 #[cfg(feature = "hydrate")]
 mod link;
 #[cfg(feature = "hydrate")]

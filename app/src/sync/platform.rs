@@ -40,6 +40,11 @@ pub trait Link {
         false
     }
 
+    /// Can a command go up this connection now (an open WebSocket)?
+    fn carries_commands(&self) -> bool {
+        false
+    }
+
     /// Sends a signal up the connection, if it can carry one (an open WebSocket).
     fn send_signal(&self, _signal: &Signal) -> bool {
         false

@@ -61,8 +61,12 @@ impl Link for WsLink {
         self.socket.send_with_str(&text).is_ok()
     }
 
+    fn carries_commands(&self) -> bool {
+        self.socket.ready_state() == WebSocket::OPEN
+    }
+
     fn send_command(&self, request_id: &str, key: &str, command: &Command) -> bool {
-        if self.socket.ready_state() != WebSocket::OPEN {
+        if !self.carries_commands() {
             return false;
         }
         let message = SocketCommand {

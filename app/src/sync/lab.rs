@@ -1,0 +1,453 @@
+//! The fault lab, client side: a [`Platform`] that wraps the real one and misbehaves on
+//! request, for this tab only, so a learner can break the connection on purpose and watch
+//! the engine recover.
+//!
+//! It sits where the network would: between the engine and the world. The engine does not
+//! know it is there; it recovers with the same code a real fault exercises (a gap found and
+//! backfilled, a reconnect with backoff, a command resent with its Idempotency-Key). The
+//! lab notes each fault it injects in the wire inspector's timeline, and the engine notes
+//! each step it takes, so the two read as one story.
+//!
+//! The faults ([`Fault`]):
+//!
+//! * **latency**: whatever a link reports waits a fixed delay plus a random jitter before
+//!   the engine sees it, in order (a stream over TCP is delayed, never reordered); every
+//!   request (a command, a pull, a backfill, a command up the WebSocket) waits as long
+//!   before it goes.
+//! * **drop**: the next N data frames are lost. The engine finds out at the next frame (a
+//!   seq jumps) or heartbeat (its head is ahead) and backfills; a self-contained pattern
+//!   needs nothing but the next frame.
+//! * **cut**: the open connection fails, with whatever was on its way; for S seconds no
+//!   connection opens and every request fails as offline. When it ends the lab says
+//!   "online", as the browser does when a network comes back.
+//! * **pause**: what links report is held, in order, until processing resumes.
+//!
+//! With no fault set, everything passes straight through.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::rc::{Rc, Weak};
+
+use futures::channel::mpsc;
+use futures::StreamExt;
+use leptos::prelude::*;
+
+use super::client::BoardClient;
+use super::optimistic::Outbox;
+use super::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
+use super::wire::NoteStep;
+use crate::api::{CommandAnswer, FramesPage, Position};
+use crate::domain::{BoardState, Command};
+use crate::patterns::{Frame, PatternKind};
+use crate::presence::Signal;
+
+/// A fault the page asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Frames and requests wait `fixed_ms` plus up to `jitter_ms` (random). Zeros: off.
+    Latency { fixed_ms: u32, jitter_ms: u32 },
+    /// The next `n` data frames are lost (0 stops dropping).
+    DropFrames(u32),
+    /// The connection drops and nothing gets through for `seconds`.
+    Cut { seconds: u32 },
+    /// Hold (`true`) or hand over (`false`) what links report.
+    Pause(bool),
+}
+
+/// The lab's settings as the page shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LabState {
+    pub fixed_ms: u32,
+    pub jitter_ms: u32,
+    /// Data frames still to be dropped.
+    pub drop_next: u32,
+    /// Until when (Unix ms) the connection stays cut.
+    pub cut_until: Option<i64>,
+    pub paused: bool,
+    /// Reports held by latency or a pause, not yet handed to the engine.
+    pub held: usize,
+}
+
+/// One click's worth of faults (the compare page's buttons, one per pane).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    DropThree,
+    CutThreeSeconds,
+    SlowNetwork,
+    PauseTwoSeconds,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 4] = [Preset::DropThree, Preset::CutThreeSeconds, Preset::SlowNetwork, Preset::PauseTwoSeconds];
+
+    /// The name the page marks it with (`data-preset`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::DropThree => "drop-3",
+            Preset::CutThreeSeconds => "cut-3s",
+            Preset::SlowNetwork => "slow",
+            Preset::PauseTwoSeconds => "pause-2s",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Preset::DropThree => "drop 3 frames",
+            Preset::CutThreeSeconds => "cut 3 s",
+            Preset::SlowNetwork => "500 ± 250 ms",
+            Preset::PauseTwoSeconds => "pause 2 s",
+        }
+    }
+
+    /// The faults it applies now, and the ones it applies `after_ms` later (a pause that
+    /// ends by itself; the slow network stays until changed).
+    pub fn faults(self) -> (Vec<Fault>, Option<(u32, Vec<Fault>)>) {
+        match self {
+            Preset::DropThree => (vec![Fault::DropFrames(3)], None),
+            Preset::CutThreeSeconds => (vec![Fault::Cut { seconds: 3 }], None),
+            Preset::SlowNetwork => (vec![Fault::Latency { fixed_ms: 500, jitter_ms: 250 }], None),
+            Preset::PauseTwoSeconds => (vec![Fault::Pause(true)], Some((2000, vec![Fault::Pause(false)]))),
+        }
+    }
+}
+
+/// A sender of faults to a tab's lab (the client holds one).
+pub type LabInbox = mpsc::UnboundedSender<Fault>;
+
+/// The platform `P` with the lab in front of it.
+pub struct Faulty<P: Platform> {
+    bench: Rc<Bench<P>>,
+}
+
+/// The lab's state, shared by the platform (which the engine owns) and the task that takes
+/// the page's faults.
+struct Bench<P: Platform> {
+    platform: Rc<P>,
+    client: BoardClient,
+    state: RefCell<LabState>,
+    /// What links reported, on its way to the engine, oldest first.
+    line: RefCell<VecDeque<Held>>,
+    /// A task is handing the line over.
+    pumping: Cell<bool>,
+    /// When the newest entry of the line is due: later ones are never due earlier.
+    last_due: Cell<i64>,
+    /// The links opened so far; a cut loses the reports of every link up to this one.
+    links: Cell<u64>,
+    /// The newest link cut: what it or an older one reports is lost.
+    cut_link: Cell<u64>,
+    /// The newest link and the engine's callback for it (a cut tells it `Failed`).
+    current: RefCell<Option<(u64, Report)>>,
+    /// The engine's "online" callbacks: the end of a cut calls them.
+    online: RefCell<Vec<Weak<dyn Fn()>>>,
+}
+
+/// One report on its way to the engine.
+struct Held {
+    due: i64,
+    link: u64,
+    report: Report,
+    event: LinkEvent,
+}
+
+impl<P: Platform> Faulty<P> {
+    /// Puts the lab in front of `platform` and attaches it to `client`, whose `fault`
+    /// then reaches it.
+    pub fn new(platform: P, client: BoardClient) -> Self {
+        let bench = Rc::new(Bench {
+            platform: Rc::new(platform),
+            client,
+            state: RefCell::default(),
+            line: RefCell::default(),
+            pumping: Cell::new(false),
+            last_due: Cell::new(0),
+            links: Cell::new(0),
+            cut_link: Cell::new(0),
+            current: RefCell::new(None),
+            online: RefCell::default(),
+        });
+        let (sender, mut faults) = mpsc::unbounded();
+        client.attach_lab(sender);
+        let taker = bench.clone();
+        bench.platform.spawn(async move {
+            while let Some(fault) = faults.next().await {
+                taker.apply(fault);
+            }
+        });
+        Faulty { bench }
+    }
+}
+
+impl<P: Platform> Bench<P> {
+    fn note(&self, step: NoteStep, text: impl Into<String>) {
+        let at = self.platform.now_ms();
+        self.client.wire.update(|w| w.note(at, step, text));
+    }
+
+    /// Shows the settings on the page.
+    fn publish(&self) {
+        let mut state = self.state.borrow().clone();
+        state.held = self.line.borrow().len();
+        self.client.lab.set(state);
+    }
+
+    fn cut(&self) -> bool {
+        self.state.borrow().cut_until.is_some_and(|until| until > self.platform.now_ms())
+    }
+
+    /// A latency drawn for one report or request.
+    fn latency(&self) -> u32 {
+        let state = self.state.borrow();
+        state.fixed_ms + (self.platform.random() * f64::from(state.jitter_ms)) as u32
+    }
+
+    fn apply(self: &Rc<Self>, fault: Fault) {
+        match fault {
+            Fault::Latency { fixed_ms, jitter_ms } => {
+                {
+                    let mut state = self.state.borrow_mut();
+                    (state.fixed_ms, state.jitter_ms) = (fixed_ms, jitter_ms);
+                }
+                let text = match (fixed_ms, jitter_ms) {
+                    (0, 0) => "latency off".to_owned(),
+                    (fixed, 0) => format!("frames and requests now wait {fixed} ms"),
+                    (fixed, jitter) => format!("frames and requests now wait {fixed} ms + up to {jitter} ms"),
+                };
+                self.note(NoteStep::Latency, text);
+            }
+            Fault::DropFrames(n) => {
+                self.state.borrow_mut().drop_next = n;
+                self.note(NoteStep::Drop, format!("the next {n} data frame(s) will be lost"));
+            }
+            Fault::Cut { seconds } => self.start_cut(seconds),
+            Fault::Pause(true) => {
+                self.state.borrow_mut().paused = true;
+                self.note(NoteStep::Pause, "frame processing paused: what arrives is held");
+            }
+            Fault::Pause(false) => {
+                self.state.borrow_mut().paused = false;
+                let held = self.line.borrow().len();
+                self.note(NoteStep::Resume, format!("frame processing resumed: {held} held report(s) handed over"));
+                self.pump();
+            }
+        }
+        self.publish();
+    }
+
+    /// Fails the open connection (losing what was on its way) and refuses the network for
+    /// `seconds`; then says "online".
+    fn start_cut(self: &Rc<Self>, seconds: u32) {
+        let until = self.platform.now_ms() + i64::from(seconds) * 1000;
+        self.state.borrow_mut().cut_until = Some(until);
+        self.note(NoteStep::Cut, format!("connection cut for {seconds} s: no frames, every request fails"));
+        let current = self.current.borrow_mut().take();
+        if let Some((link, report)) = current {
+            self.cut_link.set(link);
+            self.line.borrow_mut().retain(|held| held.link > link);
+            report(LinkEvent::Failed);
+        }
+        let bench = self.clone();
+        self.platform.spawn(async move {
+            bench.platform.sleep(seconds * 1000).await;
+            // A later cut moved the end: that one's timer ends it.
+            if bench.state.borrow().cut_until != Some(until) {
+                return;
+            }
+            bench.state.borrow_mut().cut_until = None;
+            bench.note(NoteStep::Restored, "the network is back");
+            bench.publish();
+            let online: Vec<Rc<dyn Fn()>> = bench.online.borrow().iter().filter_map(Weak::upgrade).collect();
+            for wake in online {
+                wake();
+            }
+        });
+    }
+
+    /// A link reported `event`: lost, held, or handed over.
+    fn arrive(self: &Rc<Self>, link: u64, report: &Report, event: LinkEvent) {
+        if link <= self.cut_link.get() {
+            return;
+        }
+        if let LinkEvent::Frame(frame, _) = &event {
+            if let Some(seq) = frame.seq() {
+                let dropping = self.state.borrow().drop_next > 0;
+                if dropping {
+                    self.state.borrow_mut().drop_next -= 1;
+                    self.note(NoteStep::Drop, format!("lost {} frame seq {seq}", frame.kind()));
+                    return self.publish();
+                }
+            }
+        }
+        let latency = self.latency();
+        let paused = self.state.borrow().paused;
+        if latency == 0 && !paused && self.line.borrow().is_empty() {
+            return report(event);
+        }
+        let due = (self.platform.now_ms() + i64::from(latency)).max(self.last_due.get());
+        self.last_due.set(due);
+        self.line.borrow_mut().push_back(Held { due, link, report: report.clone(), event });
+        if paused {
+            self.publish();
+        }
+        self.pump();
+    }
+
+    /// Hands the line over as each report falls due, in order, unless paused.
+    fn pump(self: &Rc<Self>) {
+        if self.pumping.replace(true) {
+            return;
+        }
+        let bench = self.clone();
+        self.platform.spawn(async move {
+            loop {
+                let due = bench.line.borrow().front().map(|held| held.due);
+                let Some(due) = due.filter(|_| !bench.state.borrow().paused) else { break };
+                let wait = due - bench.platform.now_ms();
+                if wait > 0 {
+                    bench.platform.sleep(wait as u32).await;
+                    // A cut or a pause may have changed the line meanwhile: look again.
+                    continue;
+                }
+                let held = bench.line.borrow_mut().pop_front();
+                if let Some(held) = held {
+                    (held.report)(held.event);
+                }
+            }
+            bench.pumping.set(false);
+            bench.publish();
+        });
+    }
+
+    /// Waits before a request goes, or fails it while the connection is cut.
+    async fn request(&self) -> Result<(), HttpError> {
+        let offline = || HttpError::Network("the fault lab cut the connection".into());
+        if self.cut() {
+            return Err(offline());
+        }
+        let latency = self.latency();
+        if latency > 0 {
+            self.platform.sleep(latency).await;
+            if self.cut() {
+                return Err(offline());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A link behind the lab: commands up it wait the lab's latency too.
+struct LabLink<P: Platform> {
+    inner: Rc<RefCell<Option<Box<dyn Link>>>>,
+    bench: Rc<Bench<P>>,
+}
+
+impl<P: Platform> Link for LabLink<P> {
+    fn send_command(&self, request_id: &str, key: &str, command: &Command) -> bool {
+        let latency = self.bench.latency();
+        if latency == 0 {
+            return self.inner.borrow().as_ref().is_some_and(|link| link.send_command(request_id, key, command));
+        }
+        let carries = self.inner.borrow().as_ref().is_some_and(|link| link.carries_commands());
+        if carries {
+            let (inner, platform) = (self.inner.clone(), self.bench.platform.clone());
+            let (request_id, key, command) = (request_id.to_owned(), key.to_owned(), command.clone());
+            self.bench.platform.spawn(async move {
+                platform.sleep(latency).await;
+                // Closed meanwhile: the engine resends what this socket never answered.
+                if let Some(link) = inner.borrow().as_ref() {
+                    link.send_command(&request_id, &key, &command);
+                }
+            });
+        }
+        carries
+    }
+
+    fn carries_commands(&self) -> bool {
+        self.inner.borrow().as_ref().is_some_and(|link| link.carries_commands())
+    }
+
+    fn send_signal(&self, signal: &Signal) -> bool {
+        self.inner.borrow().as_ref().is_some_and(|link| link.send_signal(signal))
+    }
+
+    fn close(self: Box<Self>) {
+        if let Some(link) = self.inner.borrow_mut().take() {
+            link.close();
+        }
+    }
+}
+
+impl<P: Platform> Platform for Faulty<P> {
+    fn open(&self, opening: Opening, report: Report) -> Option<Box<dyn Link>> {
+        let bench = &self.bench;
+        if bench.cut() {
+            return None;
+        }
+        let link = bench.links.get() + 1;
+        bench.links.set(link);
+        *bench.current.borrow_mut() = Some((link, report.clone()));
+        let through = bench.clone();
+        let wrapped: Report = Rc::new(move |event| through.arrive(link, &report, event));
+        let inner = bench.platform.open(opening, wrapped)?;
+        Some(Box::new(LabLink { inner: Rc::new(RefCell::new(Some(inner))), bench: bench.clone() }))
+    }
+
+    async fn changes(&self, board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError> {
+        self.bench.request().await?;
+        self.bench.platform.changes(board, from, pattern).await
+    }
+
+    async fn state(&self, board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError> {
+        self.bench.request().await?;
+        self.bench.platform.state(board, have).await
+    }
+
+    async fn snapshot_at(&self, board: &str, seq: u64, epoch: Option<&str>) -> Result<BoardState, HttpError> {
+        self.bench.request().await?;
+        self.bench.platform.snapshot_at(board, seq, epoch).await
+    }
+
+    async fn command(&self, board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
+        self.bench.request().await?;
+        self.bench.platform.command(board, command, key).await
+    }
+
+    async fn signal(&self, board: &str, signal: &Signal) -> Result<(), HttpError> {
+        self.bench.request().await?;
+        self.bench.platform.signal(board, signal).await
+    }
+
+    fn letter(&self, frame: Frame) {
+        self.bench.platform.letter(frame);
+    }
+
+    async fn sleep(&self, ms: u32) {
+        self.bench.platform.sleep(ms).await;
+    }
+
+    fn random(&self) -> f64 {
+        self.bench.platform.random()
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.bench.platform.now_ms()
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        self.bench.platform.spawn(task);
+    }
+
+    fn save_outbox(&self, board: &str, outbox: &Outbox) {
+        self.bench.platform.save_outbox(board, outbox);
+    }
+
+    fn load_outbox(&self, board: &str) -> Outbox {
+        self.bench.platform.load_outbox(board)
+    }
+
+    fn on_online(&self, wake: Rc<dyn Fn()>) -> Box<dyn std::any::Any> {
+        self.bench.online.borrow_mut().push(Rc::downgrade(&wake));
+        // The engine keeps the guard: the callback lives as long as it does.
+        Box::new((self.bench.platform.on_online(wake.clone()), wake))
+    }
+}
