@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{
     ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, CreateWebhook, Delivery, FramesPage, Position,
-    ReplayWebhook, Viewer, WebhookCreated, WebhookInfo, EPOCH_HEADER,
+    ReplayWebhook, ServerFaults, ServerLab, Viewer, WebhookCreated, WebhookInfo, EPOCH_HEADER,
 };
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
@@ -171,4 +171,14 @@ pub async fn replay_webhook(board: &str, id: &str, since: u64) -> Result<Webhook
 
 pub async fn deliveries(board: &str, id: &str) -> Result<Vec<Delivery>, HttpError> {
     decode(Request::get(&format!("/api/boards/{board}/webhooks/{id}/deliveries")).send().await.map_err(network)?).await
+}
+
+/// `GET /api/lab`: the server-side faults of the replica that answers (and whether it takes any).
+pub async fn server_lab() -> Result<ServerLab, HttpError> {
+    decode(Request::get("/api/lab").send().await.map_err(network)?).await
+}
+
+/// `POST /api/lab`: sets server-side faults on the replica that receives it.
+pub async fn set_server_faults(faults: &ServerFaults) -> Result<ServerLab, HttpError> {
+    decode(Request::post("/api/lab").json(faults).map_err(network)?.send().await.map_err(network)?).await
 }

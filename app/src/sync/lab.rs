@@ -53,6 +53,8 @@ pub enum Fault {
     Cut { seconds: u32 },
     /// Hold (`true`) or hand over (`false`) what links report.
     Pause(bool),
+    /// Hold what links report for `ms`, then hand it over.
+    PauseFor { ms: u32 },
 }
 
 /// The lab's settings as the page shows them.
@@ -100,14 +102,14 @@ impl Preset {
         }
     }
 
-    /// The faults it applies now, and the ones it applies `after_ms` later (a pause that
-    /// ends by itself; the slow network stays until changed).
-    pub fn faults(self) -> (Vec<Fault>, Option<(u32, Vec<Fault>)>) {
+    /// The fault it injects (the slow network stays until changed; the others end by
+    /// themselves).
+    pub fn fault(self) -> Fault {
         match self {
-            Preset::DropThree => (vec![Fault::DropFrames(3)], None),
-            Preset::CutThreeSeconds => (vec![Fault::Cut { seconds: 3 }], None),
-            Preset::SlowNetwork => (vec![Fault::Latency { fixed_ms: 500, jitter_ms: 250 }], None),
-            Preset::PauseTwoSeconds => (vec![Fault::Pause(true)], Some((2000, vec![Fault::Pause(false)]))),
+            Preset::DropThree => Fault::DropFrames(3),
+            Preset::CutThreeSeconds => Fault::Cut { seconds: 3 },
+            Preset::SlowNetwork => Fault::Latency { fixed_ms: 500, jitter_ms: 250 },
+            Preset::PauseTwoSeconds => Fault::PauseFor { ms: 2000 },
         }
     }
 }
@@ -229,6 +231,16 @@ impl<P: Platform> Bench<P> {
                 let held = self.line.borrow().len();
                 self.note(NoteStep::Resume, format!("frame processing resumed: {held} held report(s) handed over"));
                 self.pump();
+            }
+            Fault::PauseFor { ms } => {
+                self.apply(Fault::Pause(true));
+                let bench = self.clone();
+                self.platform.spawn(async move {
+                    bench.platform.sleep(ms).await;
+                    if bench.state.borrow().paused {
+                        bench.apply(Fault::Pause(false));
+                    }
+                });
             }
         }
         self.publish();

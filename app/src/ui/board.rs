@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use super::cursors::Cursors;
 use super::inspector::WireInspector;
+use super::lab::FaultLab;
 use super::one_line_form::OneLineForm;
 use super::presence::PresenceList;
 use super::refusals::Refusals;
@@ -135,6 +136,7 @@ pub fn BoardView(
                     <WebhooksPanel client/>
                 </Show>
             })}
+            {(!pane).then(|| view! { <FaultLab client/> })}
             <WireInspector client open=!pane/>
             <footer class="board-foot muted" class:hidden=pane>
                 "served by replica " <span class="replica">{move || client.replica.get()}</span>

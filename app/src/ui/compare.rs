@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::board::{live_client, BoardView};
+use super::lab::PresetButtons;
 use super::{data, set_bad_request, NotFound};
 use crate::patterns::PatternKind;
 use crate::sync::{BoardClient, Transport};
@@ -91,7 +92,8 @@ fn Comparison(clients: Vec<BoardClient>) -> impl IntoView {
                 </div>
                 <p class="muted">
                     "One board, one client per pane. Change it in any pane (or anywhere else) and "
-                    "watch each pattern and transport deliver it: frames, bytes and latency below each pane."
+                    "watch each pattern and transport deliver it: frames, bytes and latency below each pane. "
+                    "The buttons above a pane break its connection alone; its inspector's timeline shows how it recovers."
                 </p>
             </header>
             <div class="panes">
@@ -136,6 +138,7 @@ fn Agreement(client: BoardClient, all: Vec<BoardClient>) -> impl IntoView {
                 {move || verdict.get().replace('-', " ")}
             </span>
             <span class="muted">"state " <code class="fingerprint">{print}</code></span>
+            <PresetButtons client/>
         </div>
     }
 }

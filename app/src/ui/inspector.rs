@@ -1,11 +1,12 @@
 //! The wire inspector: what this client received and what it cost, so the differences
 //! between patterns are visible (frame kinds, bytes, commit-to-receipt latency). The
 //! change log's frames and the ephemeral ones (presence, signals, relayed cursors) are
-//! counted and listed apart, side by side.
+//! counted and listed apart, side by side. Below them, the timeline: each fault injected
+//! (the fault lab) and each step the client took to recover, with its time.
 
 use leptos::prelude::*;
 
-use crate::sync::wire::WireEntry;
+use crate::sync::wire::{clock, Note, WireEntry};
 use crate::sync::BoardClient;
 
 #[component]
@@ -42,7 +43,25 @@ pub fn WireInspector(client: BoardClient, open: bool) -> impl IntoView {
                     </tbody>
                 </table>
             </div>
+            <table data-wire="timeline" class="timeline">
+                <caption>"Faults and recovery (newest first; time is UTC)"</caption>
+                <thead>
+                    <tr><th>"time"</th><th>"step"</th><th>"what"</th></tr>
+                </thead>
+                <tbody>
+                    {move || wire.with(|w| w.notes.iter().map(note_row).collect_view())}
+                </tbody>
+            </table>
         </details>
+    }
+}
+
+fn note_row(note: &Note) -> impl IntoView {
+    let kind = if note.step.is_fault() { "fault" } else { "recovery" };
+    view! {
+        <tr class=format!("note note-{kind}") data-note=kind data-step=note.step.as_str()>
+            <td>{clock(note.at)}</td><td>{note.step.as_str()}</td><td>{note.text.clone()}</td>
+        </tr>
     }
 }
 

@@ -7,7 +7,10 @@
 //! * [`board`]: the kanban: header, columns, the forms that send commands.
 //! * [`todo_card`]: one todo with its controls (none while it is pending).
 //! * [`refusals`]: the server's refusals of this tab's commands, where the change was.
-//! * [`inspector`]: the wire inspector (what this client received).
+//! * [`inspector`]: the wire inspector (what this client received, and the timeline of
+//!   faults and recovery steps).
+//! * [`lab`]: the fault lab's controls (this tab's faults, the replica's, the compare
+//!   page's presets).
 //! * [`one_line_form`]: the input-and-button form the add and create forms share.
 //! * [`data`]: page data: read from the server's store while rendering, fetched in the browser.
 
@@ -18,6 +21,7 @@ pub mod cursors;
 pub mod data;
 pub mod home;
 pub mod inspector;
+pub mod lab;
 pub mod one_line_form;
 pub mod presence;
 pub mod refusals;

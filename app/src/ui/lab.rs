@@ -1,0 +1,199 @@
+//! The fault lab's controls. On the board page, a panel that breaks this tab's connection
+//! on purpose (latency, lost frames, a cut, a pause: `sync::lab`) and, when the replica runs
+//! with `FAULTS=1`, that replica itself (lost or late change notices, a paused database:
+//! `POST /api/lab`). On the compare page, one button per preset and pane. What each fault
+//! does, and how the engine recovers, shows in the wire inspector's timeline.
+
+use leptos::prelude::*;
+
+use crate::api::{ServerFaults, ServerLab};
+use crate::sync::lab::{Fault, Preset};
+use crate::sync::BoardClient;
+
+/// A number input bound to `value` (whole numbers, clamped to `max`).
+#[component]
+fn Number(value: RwSignal<u32>, max: u32, label: &'static str, name: &'static str) -> impl IntoView {
+    view! {
+        <input
+            type="number"
+            min="0"
+            max=max.to_string()
+            aria-label=label
+            data-lab-input=name
+            prop:value=move || value.get().to_string()
+            on:input:target=move |ev| {
+                if let Ok(n) = ev.target().value().trim().parse::<u32>() {
+                    value.set(n.min(max));
+                }
+            }
+        />
+    }
+}
+
+#[component]
+pub fn FaultLab(client: BoardClient) -> impl IntoView {
+    let fixed = RwSignal::new(500u32);
+    let jitter = RwSignal::new(0u32);
+    let drop = RwSignal::new(3u32);
+    let cut = RwSignal::new(3u32);
+    let lab = client.lab;
+    let status = move || {
+        let state = lab.get();
+        let mut parts = Vec::new();
+        if state.fixed_ms > 0 || state.jitter_ms > 0 {
+            parts.push(format!("latency {} ms + up to {} ms", state.fixed_ms, state.jitter_ms));
+        }
+        if state.drop_next > 0 {
+            parts.push(format!("losing the next {} frame(s)", state.drop_next));
+        }
+        if state.cut_until.is_some() {
+            parts.push("cut".to_owned());
+        }
+        if state.paused {
+            parts.push(format!("paused, {} held", state.held));
+        }
+        if parts.is_empty() {
+            "no faults: everything passes straight through".to_owned()
+        } else {
+            parts.join(" · ")
+        }
+    };
+    view! {
+        <details class="lab" data-lab="">
+            <summary>"Fault lab · break this tab's connection and watch it recover"</summary>
+            <p class="muted">
+                "Only this tab is affected. Each fault, and each step the client takes to recover "
+                "(gap found, backfill, reset, reconnect, resend), is listed with its time in the wire inspector below."
+            </p>
+            <p class="lab-status" data-lab-status="">{status}</p>
+            <div class="lab-controls">
+                <span>
+                    "latency " <Number value=fixed max=10_000 label="latency (ms)" name="latency"/> " ms + up to "
+                    <Number value=jitter max=10_000 label="jitter (ms)" name="jitter"/> " ms "
+                    <button data-lab-action="latency" on:click=move |_| {
+                        client.fault(Fault::Latency { fixed_ms: fixed.get_untracked(), jitter_ms: jitter.get_untracked() })
+                    }>"set"</button>
+                    <button data-lab-action="latency-off" on:click=move |_| {
+                        client.fault(Fault::Latency { fixed_ms: 0, jitter_ms: 0 })
+                    }>"off"</button>
+                </span>
+                <span>
+                    "lose the next " <Number value=drop max=1000 label="frames to lose" name="drop"/> " frames "
+                    <button data-lab-action="drop" on:click=move |_| client.fault(Fault::DropFrames(drop.get_untracked()))>
+                        "drop"
+                    </button>
+                </span>
+                <span>
+                    "cut the connection for " <Number value=cut max=600 label="seconds cut" name="cut"/> " s "
+                    <button data-lab-action="cut" on:click=move |_| client.fault(Fault::Cut { seconds: cut.get_untracked() })>
+                        "cut"
+                    </button>
+                </span>
+                <span>
+                    <button data-lab-action="pause" on:click=move |_| client.fault(Fault::Pause(!lab.get_untracked().paused))>
+                        {move || if lab.get().paused { "resume frame processing" } else { "pause frame processing" }}
+                    </button>
+                </span>
+            </div>
+            <ServerFaultsPanel client/>
+        </details>
+    }
+}
+
+/// The replica's own faults, shown only when the replica takes them (`FAULTS=1`).
+#[component]
+fn ServerFaultsPanel(client: BoardClient) -> impl IntoView {
+    let server = RwSignal::new(None::<ServerLab>);
+    let error = RwSignal::new(None::<String>);
+    let notices = RwSignal::new(3u32);
+    let delay = RwSignal::new(2000u32);
+    let pause = RwSignal::new(5u32);
+    // Once, in the browser: does this replica take faults?
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if let Ok(lab) = crate::sync::http::server_lab().await {
+                server.set(Some(lab));
+            }
+        });
+    });
+    let send = move |faults: ServerFaults| {
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            match crate::sync::http::set_server_faults(&faults).await {
+                Ok(lab) => {
+                    error.set(None);
+                    server.set(Some(lab));
+                }
+                Err(err) => error.set(Some(err.message())),
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = faults;
+    };
+    let enabled = move || server.with(|s| s.as_ref().is_some_and(|s| s.enabled));
+    view! {
+        <Show
+            when=enabled
+            fallback=|| view! {
+                <p class="muted">"Server-side faults are off on this replica (start it with FAULTS=1, as scripts/cluster does)."</p>
+            }
+        >
+            <div class="lab-server" data-lab-server="">
+                <p>
+                    "The replica itself: these act on "
+                    <strong>{move || server.with(|s| s.as_ref().map(|s| s.replica.clone()).unwrap_or_default())}</strong>
+                    ", which answered; this tab's stream is on "
+                    <strong>{move || client.replica.get()}</strong> "."
+                </p>
+                <div class="lab-controls">
+                    <span>
+                        "lose the next " <Number value=notices max=1000 label="notices to lose" name="drop-notices"/> " notices "
+                        <button data-lab-action="drop-notices" on:click=move |_| send(ServerFaults {
+                            drop_notices: Some(notices.get_untracked()),
+                            ..Default::default()
+                        })>"drop"</button>
+                    </span>
+                    <span>
+                        "delay notices " <Number value=delay max=60_000 label="notice delay (ms)" name="delay-notices"/> " ms "
+                        <button data-lab-action="delay-notices" on:click=move |_| send(ServerFaults {
+                            delay_notices_ms: Some(delay.get_untracked()),
+                            ..Default::default()
+                        })>"set"</button>
+                    </span>
+                    <span>
+                        "pause the database for " <Number value=pause max=60 label="database pause (s)" name="pause-database"/> " s "
+                        <button data-lab-action="pause-database" on:click=move |_| send(ServerFaults {
+                            pause_database_s: Some(pause.get_untracked()),
+                            ..Default::default()
+                        })>"pause"</button>
+                    </span>
+                </div>
+                <p class="muted">
+                    {move || server.get().map(|s| format!(
+                        "now: {} notice(s) to lose, notices {} ms late, database paused for {} ms more",
+                        s.drop_notices, s.delay_notices_ms, s.database_paused_ms
+                    ))}
+                </p>
+            </div>
+        </Show>
+        {move || error.get().map(|e| view! { <p class="notice" role="alert">{e}</p> })}
+    }
+}
+
+/// One button per preset, for a compare pane: one click breaks that pane alone.
+#[component]
+pub fn PresetButtons(client: BoardClient) -> impl IntoView {
+    view! {
+        <span class="presets" title="break this pane's connection (fault lab)">
+            {Preset::ALL.iter().map(|preset| {
+                let preset = *preset;
+                view! {
+                    <button class="preset" data-preset=preset.as_str() on:click=move |_| client.fault(preset.fault())>
+                        {preset.label()}
+                    </button>
+                }
+            }).collect_view()}
+        </span>
+    }
+}
