@@ -114,6 +114,12 @@ pub struct Config {
     /// link-local addresses (a receiver on this machine or network), comma-separated.
     #[arg(long, env = "WEBHOOK_ALLOW", value_delimiter = ',')]
     pub webhook_allow: Vec<String>,
+
+    /// The fault lab (`POST /api/lab`): this replica may be told to drop or delay its
+    /// change notices and to pause its database, for the cluster demo. `FAULTS=1` (or
+    /// `--faults`); off by default, and then `POST /api/lab` answers `403`.
+    #[arg(long, env = "FAULTS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub faults: bool,
 }
 
 /// `ICE_SERVERS` must be a JSON array (of `RTCIceServer` objects); kept as given.
@@ -150,5 +156,16 @@ impl Config {
         // Many servers share a test process: each gets its own metrics port.
         config.metrics_bind = "127.0.0.1:0".into();
         config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--faults` turns the lab on (`FAULTS=1` does too: `tests/lab.rs` starts a replica so).
+    #[test]
+    fn the_fault_lab_is_a_flag() {
+        assert!(Config::try_parse_from(["server", "--faults"]).unwrap().faults);
     }
 }

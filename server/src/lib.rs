@@ -22,6 +22,9 @@
 //! * [`webhooks`]: other servers as subscribers of the log: a saved position, a lease per
 //!   webhook, signed deliveries in order, retries, no SSRF.
 //! * [`page_data`]: what the pages read while rendering; [`seed`]: the `demo` board.
+//! * [`lab`]: the fault lab, server side (`FAULTS=1`): drop or delay this replica's change
+//!   notices, pause its database, so that a learner can watch the protocol recover
+//!   (`GET`/`POST /api/lab`, in [`rest`]).
 //!
 //! [`launch`] takes a bound listener, so tests bind port 0 and run many servers at once.
 
@@ -33,6 +36,7 @@ pub mod broker;
 pub mod config;
 pub mod error;
 pub mod freshness;
+pub mod lab;
 pub mod limits;
 pub mod live;
 pub mod page_data;
@@ -86,16 +90,18 @@ pub async fn build_state(
     let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
     let freshness = Arc::new(Freshness::new(store.clone(), heartbeat));
     let presence = Arc::new(Presence::default());
+    // FAULTS=1 lets `POST /api/lab` break this replica on purpose; otherwise it never acts.
+    let lab = Arc::new(lab::Lab::new(config.faults));
     // REDIS_URL makes this process one replica of a cluster; without it, one process.
     let broker: Arc<dyn Broker> = match &config.redis_url {
         Some(url) => {
             let others = Arc::new(FromOthers { freshness: freshness.clone(), presence: presence.clone() });
-            let redis: Arc<dyn Broker> = Arc::new(RedisBroker::start(url, replica.clone(), others).await?);
+            let redis: Arc<dyn Broker> = Arc::new(RedisBroker::start(url, replica.clone(), others, lab.clone()).await?);
             // Redis can lose notices: sweep the heads until the server closes.
             tokio::spawn(freshness.clone().keep_sweeping(redis.clone(), closing.clone()));
             redis
         }
-        None => Arc::new(MemoryBroker::default()),
+        None => Arc::new(MemoryBroker::with_lab(lab.clone())),
     };
     presence.attach(broker.clone());
     let webhooks = Arc::new(webhooks::Webhooks::new(
@@ -121,6 +127,7 @@ pub async fn build_state(
         freshness,
         presence,
         webhooks,
+        lab,
         ice_servers: config.ice_servers.as_str().into(),
         replica,
         heartbeat,

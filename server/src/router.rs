@@ -17,7 +17,7 @@ use app::ssr::{SharedCommands, SharedPageData};
 
 use crate::access::{origin, share};
 use crate::error::AppError;
-use crate::rest::{boards, changes, commands, health, server_fns, signals, snapshots, webhooks, MAX_BODY_BYTES};
+use crate::rest::{boards, changes, commands, health, lab, server_fns, signals, snapshots, webhooks, MAX_BODY_BYTES};
 use crate::state::AppState;
 use crate::transports::{self, long_poll, poll, sse, ws};
 
@@ -25,6 +25,8 @@ pub fn router(app: AppState) -> Router {
     let api = Router::new()
         .route("/api/boards", get(boards::list).post(boards::create))
         .route("/api/ice-servers", get(signals::ice_servers))
+        // The fault lab (`FAULTS=1`): replica-wide, so outside any board.
+        .route("/api/lab", get(lab::get).post(lab::post))
         .route("/api/boards/{board}", get(boards::state))
         .route("/api/boards/{board}/commands", post(commands::post))
         .route("/api/boards/{board}/access", get(boards::viewer))

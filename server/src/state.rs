@@ -55,6 +55,10 @@ pub struct Shared {
     pub presence: Arc<crate::presence::Presence>,
     /// Delivers the log to webhooks (this replica's share of them).
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// The fault lab (`FAULTS=1`): what `/api/lab` reports and sets. The broker's local
+    /// fan-out holds the same one, since that is where notices are dropped or delayed; the
+    /// database's pause is the store's.
+    pub lab: Arc<crate::lab::Lab>,
     /// `ICE_SERVERS`, the JSON the page's WebRTC mesh asks for (`GET /api/ice-servers`).
     pub ice_servers: Arc<str>,
     /// This replica's name: `X-Replica`, `hello` frames, the page footer.

@@ -2,13 +2,21 @@
 //! and removed when its last [`Subscription`] is dropped, so a board nobody follows costs
 //! nothing here. On its own it serves one replica; the Redis broker uses it as each
 //! replica's local fan-out.
+//!
+//! Every notice for this replica's subscribers passes [`MemoryBroker::deliver`], so that is
+//! where the fault lab (`lab`, `FAULTS=1`) acts: it may drop a change notice, or hold it
+//! back in its delay line (`DelayLine`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use super::{Broker, Notice, CHANNEL_CAPACITY};
+use crate::lab::Lab;
 use crate::live::LiveChange;
 
 type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Notice>>>>;
@@ -18,6 +26,11 @@ pub struct MemoryBroker {
     /// One channel per board with subscribers here; shared with each [`Subscription`],
     /// which removes its board's channel when it is the last to leave.
     boards: Channels,
+    /// This replica's fault lab: it may drop or delay change notices on their way to the
+    /// subscribers here. The default is off.
+    lab: Arc<Lab>,
+    /// The notices the lab holds back, in order; started the first time one is delayed.
+    line: OnceLock<DelayLine>,
 }
 
 /// One subscriber's end of a board's channel on this replica. Dropping it leaves the
@@ -48,15 +61,92 @@ impl Drop for Subscription {
     }
 }
 
+/// The lab's delay line: one task and one FIFO queue per broker. A delayed notice waits
+/// here until it is due; while the line holds any notice, every new one (delayed or not, a
+/// head too) joins it behind the others, so that no notice overtakes another, whatever
+/// the delay did meanwhile (turned down, or off).
+struct DelayLine {
+    queue: mpsc::UnboundedSender<Held>,
+    /// Notices in the line not yet delivered. Changed only under the `boards` lock, with
+    /// the decision to join the line or to send at once, so that the two cannot race.
+    holding: Arc<AtomicUsize>,
+    task: AbortHandle,
+}
+
+/// A notice in the delay line, and when it is due.
+struct Held {
+    due: Instant,
+    board: String,
+    notice: Notice,
+}
+
+impl DelayLine {
+    /// Starts the line's task (on the runtime of the first delayed notice); it ends with
+    /// the broker.
+    fn start(boards: Channels) -> Self {
+        let (queue, mut held) = mpsc::unbounded_channel::<Held>();
+        let holding = Arc::new(AtomicUsize::new(0));
+        let counted = holding.clone();
+        let task = tokio::spawn(async move {
+            while let Some(Held { due, board, notice }) = held.recv().await {
+                tokio::time::sleep_until(due).await;
+                let mut boards = boards.lock().expect("broker lock");
+                send(&mut boards, &board, notice);
+                counted.fetch_sub(1, Ordering::SeqCst);
+            }
+        });
+        DelayLine { queue, holding, task: task.abort_handle() }
+    }
+}
+
+impl Drop for DelayLine {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Hands a notice to a board's channel, if it has one here.
+fn send(boards: &mut HashMap<String, broadcast::Sender<Notice>>, board: &str, notice: Notice) {
+    if let Some(sender) = boards.get(board) {
+        if sender.send(notice).is_err() {
+            // Nobody listens to this board any more: forget its channel.
+            boards.remove(board);
+        }
+    }
+}
+
 impl MemoryBroker {
-    /// Hands a notice to this replica's subscribers of `board`.
+    /// A broker whose notices pass `lab` (the replica's fault lab).
+    pub fn with_lab(lab: Arc<Lab>) -> Self {
+        MemoryBroker { lab, ..MemoryBroker::default() }
+    }
+
+    /// Hands a notice to this replica's subscribers of `board`: at once, unless the lab
+    /// drops it or holds it back (only a board with subscribers here has anything to lose,
+    /// so only its notices use up the lab's drops).
     pub fn deliver(&self, board: &str, notice: Notice) {
         let mut boards = self.boards.lock().expect("broker lock");
-        if let Some(sender) = boards.get(board) {
-            if sender.send(notice).is_err() {
-                // Nobody listens to this board any more: forget its channel.
-                boards.remove(board);
-            }
+        if !boards.contains_key(board) {
+            return;
+        }
+        // A head is never dropped, nor given a delay of its own: it is how subscribers repair.
+        let delay = match &notice {
+            Notice::Change(change) if self.lab.drop_notice(board, change.seq()) => return,
+            Notice::Change(change) => self.lab.notice_delay(board, change.seq()),
+            Notice::Head(_) => std::time::Duration::ZERO,
+        };
+        let waiting = self.line.get().is_some_and(|line| line.holding.load(Ordering::SeqCst) > 0);
+        if delay.is_zero() && !waiting {
+            send(&mut boards, board, notice);
+            return;
+        }
+        let line = self.line.get_or_init(|| DelayLine::start(self.boards.clone()));
+        line.holding.fetch_add(1, Ordering::SeqCst);
+        let held = Held { due: Instant::now() + delay, board: board.to_owned(), notice };
+        if line.queue.send(held).is_err() {
+            // The line's task is gone (its runtime shut down): the notice is lost, as any
+            // notice may be.
+            line.holding.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -109,5 +199,85 @@ impl Broker for MemoryBroker {
 
     async fn ready(&self) -> Result<(), String> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use app::domain::{execute, BoardState, Command};
+    use app::patterns::ChangeRecord;
+
+    use super::*;
+
+    fn change(seq: u64) -> Notice {
+        let mut before = BoardState::empty("b", "B");
+        before.seq = seq - 1;
+        let done = execute(&before, &Command::AddTodo { title: format!("t{seq}"), sprint_id: None }).unwrap();
+        Notice::Change(Arc::new(LiveChange::with_snapshot("b".into(), ChangeRecord::new(&done, 0), None)))
+    }
+
+    /// The next notice, as a seq (a head as its seq too), and when it came.
+    async fn next(subscription: &mut Subscription) -> (u64, Instant) {
+        let notice = tokio::time::timeout(Duration::from_secs(120), subscription.recv()).await.unwrap().unwrap();
+        let seq = match notice {
+            Notice::Change(change) => change.seq(),
+            Notice::Head(head) => head,
+        };
+        (seq, Instant::now())
+    }
+
+    /// `at` is `ms` milliseconds after `start` (the paused clock's timers tick in whole
+    /// milliseconds, so one more may pass).
+    fn after(start: Instant, at: Instant, ms: u64) -> bool {
+        let elapsed = at - start;
+        elapsed >= Duration::from_millis(ms) && elapsed <= Duration::from_millis(ms + 1)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delayed_notices_keep_their_order_and_nothing_overtakes_them() {
+        let lab = Arc::new(Lab::new(true));
+        let broker = MemoryBroker::with_lab(lab.clone());
+        let mut rx = broker.subscribe("b").await;
+        let start = Instant::now();
+
+        lab.delay_notices(300);
+        broker.deliver("b", change(1));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        broker.deliver("b", change(2));
+        // Turned off while two wait: the next ones still queue behind them, a head too.
+        lab.delay_notices(0);
+        broker.deliver("b", change(3));
+        broker.deliver("b", Notice::Head(3));
+
+        let (seq, at) = next(&mut rx).await;
+        assert!(seq == 1 && after(start, at, 300), "1 came {:?} after", at - start);
+        let (seq, at) = next(&mut rx).await;
+        assert!(seq == 2 && after(start, at, 400), "2 came {:?} after", at - start);
+        assert_eq!(next(&mut rx).await, (3, at), "not delayed itself, but behind the delayed");
+        assert_eq!(next(&mut rx).await, (3, at), "the head, last");
+
+        // The line is empty again: notices go straight through.
+        tokio::task::yield_now().await;
+        broker.deliver("b", change(4));
+        assert_eq!(next(&mut rx).await, (4, at));
+    }
+
+    #[tokio::test]
+    async fn dropped_notices_are_changes_on_followed_boards_never_heads() {
+        let lab = Arc::new(Lab::new(true));
+        let broker = MemoryBroker::with_lab(lab.clone());
+        lab.drop_next(2);
+        // Nobody follows `b` yet: nothing to lose, no drop used up.
+        broker.deliver("b", change(1));
+        let mut rx = broker.subscribe("b").await;
+        broker.deliver("b", change(2));
+        broker.deliver("b", Notice::Head(2));
+        broker.deliver("b", change(3));
+        broker.deliver("b", change(4));
+        assert_eq!(next(&mut rx).await.0, 2, "the head passes");
+        assert_eq!(next(&mut rx).await.0, 4, "changes 2 and 3 were dropped");
+        assert_eq!(lab.drops_left(), 0);
     }
 }

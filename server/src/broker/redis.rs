@@ -33,6 +33,7 @@ use app::patterns::ChangeRecord;
 
 use super::memory::MemoryBroker;
 use super::{Broker, Listener, Notice, Subscription};
+use crate::lab::Lab;
 use crate::live::LiveChange;
 
 /// How often each replica unsubscribes the channels of boards nobody here follows.
@@ -109,11 +110,18 @@ impl RedisBroker {
     }
 
     /// Connects the publisher and starts the subscriber and the pruning of idle channels.
-    /// What other replicas publish goes to `listener`, and so does each reconnect.
-    pub async fn start(url: &str, replica: Arc<str>, listener: Arc<dyn Listener>) -> Result<Self, redis::RedisError> {
+    /// What other replicas publish goes to `listener`, and so does each reconnect. `lab`
+    /// is this replica's fault lab: its local fan-out, which this replica's own changes and
+    /// those heard from the others both pass, goes through it.
+    pub async fn start(
+        url: &str,
+        replica: Arc<str>,
+        listener: Arc<dyn Listener>,
+        lab: Arc<Lab>,
+    ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let publisher = ConnectionManager::new(client.clone()).await?;
-        let local = Arc::new(MemoryBroker::default());
+        let local = Arc::new(MemoryBroker::with_lab(lab));
         let subscribed = Arc::new(AtomicBool::new(false));
         let subscriptions: Arc<Mutex<Subscriptions>> = Arc::default();
         let connection = tokio::spawn(subscribe_loop(

@@ -9,6 +9,7 @@
 //! * [`signals`]: presence's requests: a signal or relayed cursor between tabs, a tab leaving.
 //! * [`server_fns`]: the command service as Leptos server functions (`/api/fn/...`).
 //! * [`webhooks`]: register, list, remove and replay webhooks; their delivery log.
+//! * [`lab`]: the fault lab's faults on this replica (`FAULTS=1`), read and set.
 //! * [`extract`]: request extractors whose rejections are our JSON errors.
 
 pub mod boards;
@@ -16,6 +17,7 @@ pub mod changes;
 pub mod commands;
 pub mod extract;
 pub mod health;
+pub mod lab;
 pub mod server_fns;
 pub mod signals;
 pub mod snapshots;

@@ -17,6 +17,7 @@ mod reads;
 mod rows;
 pub mod webhooks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -25,6 +26,8 @@ use sqlx::{AnyPool, Executor};
 pub use boards::{BoardAccess, NewBoard, Visibility};
 pub use commit::{Cached, CommitError, Committed, Outcome, Write};
 pub use reads::{ChangesSince, Loaded};
+
+use crate::lab::Gate;
 
 /// Which database is behind the pool; only connection set-up depends on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +46,9 @@ pub struct Store {
     idempotency_ttl: Duration,
     /// How big a board may grow (see `Config::max_todos_per_board`).
     board_limits: app::domain::BoardLimits,
+    /// Closed while the fault lab pauses the database (`lab`): the pool hands out no
+    /// connection until it opens. Open unless a replica with `FAULTS=1` is told otherwise.
+    gate: Arc<Gate>,
 }
 
 impl Store {
@@ -66,13 +72,29 @@ impl Store {
             }
         }
         let options: AnyConnectOptions = url.parse()?;
+        let gate = Arc::new(Gate::default());
+        let (idle_gate, new_gate) = (gate.clone(), gate.clone());
         let pool = AnyPoolOptions::new()
             // SQLite has one writer at a time anyway; readers share the WAL.
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             // A down database should answer 503 quickly, not hold requests for 30 s.
             .acquire_timeout(Duration::from_secs(3))
-            .after_connect(move |conn, _meta| {
+            // The fault lab's pause: no connection leaves the pool while the gate is
+            // closed, neither an idle one (here) nor a new one (below). sqlx runs both
+            // hooks inside `acquire_timeout`, so a pause longer than 3 s turns into
+            // `PoolTimedOut` (`503`), and the idle connection that waited is closed (the
+            // pool opens another when asked after the pause).
+            .before_acquire(move |_conn, _meta| {
+                let gate = idle_gate.clone();
                 Box::pin(async move {
+                    gate.pass().await;
+                    Ok(true)
+                })
+            })
+            .after_connect(move |conn, _meta| {
+                let gate = new_gate.clone();
+                Box::pin(async move {
+                    gate.pass().await;
                     if backend == Backend::Sqlite {
                         // WAL lets readers (streams, GET state) proceed while a command
                         // writes; busy_timeout makes concurrent writers queue, not fail.
@@ -93,6 +115,7 @@ impl Store {
             retain,
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
             board_limits: Default::default(),
+            gate,
         })
     }
 
@@ -123,6 +146,18 @@ impl Store {
     /// Readiness: can we run a query right now?
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+
+    /// The fault lab's pause: for `duration` from now the pool hands out no connection
+    /// (requests that need one wait, and past the 3 s acquire timeout answer `503`); zero
+    /// resumes at once. Connections already handed out finish what they do.
+    pub fn pause_database(&self, duration: Duration) {
+        self.gate.pause(duration);
+    }
+
+    /// How much longer the database stays paused (zero: it is not).
+    pub fn database_paused_for(&self) -> Duration {
+        self.gate.paused_for()
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

@@ -1,7 +1,8 @@
 //! A broker that loses notices on purpose, as a network does: the fault that the streams'
 //! repair (gap check, head sweep, heartbeat) exists for. It lives with the tests, not in
-//! the server: production state carries no fault hooks. Every test server's broker is
-//! wrapped in one, losing nothing until told to.
+//! the server, and loses a notice for every replica at once, at the publisher (the
+//! server's own fault lab, `FAULTS=1`, drops at one replica's receiving end; `lab.rs`).
+//! Every test server's broker is wrapped in one, losing nothing until told to.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

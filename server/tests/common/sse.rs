@@ -13,10 +13,7 @@ impl TestServer {
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id.to_string());
         }
-        let r = req.send().await.unwrap();
-        assert_eq!(r.status(), 200);
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-        SseReader { body: Box::pin(r.bytes_stream()), buf: String::new() }
+        SseReader::open(req).await
     }
 }
 
@@ -29,6 +26,15 @@ pub struct SseReader {
 }
 
 impl SseReader {
+    /// Sends `request` (a `GET .../sse` of any server, a replica in its own process too)
+    /// and reads its stream.
+    pub async fn open(request: reqwest::RequestBuilder) -> SseReader {
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        SseReader { body: Box::pin(r.bytes_stream()), buf: String::new() }
+    }
+
     /// `true` once the server ends the stream (within 10 s), skipping frames before that.
     pub async fn ended(&mut self) -> bool {
         let end = async {
