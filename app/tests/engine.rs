@@ -23,8 +23,8 @@ use app::presence::{Cursor, Identity, Member, Signal};
 use app::protocol::Transport;
 use app::sync::lab::{Fault, Faulty};
 use app::sync::optimistic::Outbox;
-use app::sync::wire::NoteStep;
 use app::sync::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
+use app::sync::wire::NoteStep;
 use app::sync::{BoardClient, Conn};
 use leptos::prelude::*;
 

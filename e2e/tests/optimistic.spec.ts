@@ -71,10 +71,12 @@ test('the time from a click to the card, optimistic and not, with 500 ms of late
   // Figures for docs/optimistic.md, printed: the assertions are only about order.
   const board = await createBoard(request, 'Latency');
   const page = await open(await browser.newContext(), board, 'push-ops', 'sse');
-  await page.route('**/api/boards/*/commands', async (route) => {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await route.continue();
-  });
+  // The fault lab's latency: every request and every frame of this tab waits 500 ms.
+  await page.locator('details[data-lab] summary').first().click();
+  await page.locator('[data-lab-input="latency"]').fill('500');
+  await page.locator('[data-lab-input="jitter"]').fill('0');
+  await page.locator('[data-lab-action="latency"]').click();
+  await expect(page.locator('[data-lab-status]')).toContainText('latency 500 ms');
   const timeToCard = async (title: string) => {
     const started = Date.now();
     await addTodo(page, title);
@@ -87,7 +89,9 @@ test('the time from a click to the card, optimistic and not, with 500 ms of late
   await page.locator('input[name="optimistic"]').uncheck();
   const confirmed = await timeToCard('confirmed');
   console.log(`click to card with 500 ms latency: optimistic ${optimistic} ms, not ${confirmed} ms`);
-  expect(confirmed).toBeGreaterThanOrEqual(500);
+  // The command waits 500 ms on its way up, its frame 500 ms on its way down.
+  expect(confirmed).toBeGreaterThanOrEqual(1000);
+  expect(optimistic).toBeLessThan(confirmed);
   await expectConverged(request, board, [page]);
 });
 

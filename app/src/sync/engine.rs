@@ -182,7 +182,10 @@ impl<P: Platform> Engine<P> {
         match event {
             LinkEvent::Opened => {
                 if self.client.conn.get_untracked() != Conn::Live && self.backoff.failures() > 0 {
-                    self.note(NoteStep::Reconnect, format!("connected again after {} failure(s)", self.backoff.failures()));
+                    self.note(
+                        NoteStep::Reconnect,
+                        format!("connected again after {} failure(s)", self.backoff.failures()),
+                    );
                 }
                 self.client.conn.set(Conn::Live);
                 self.backoff.reset();
@@ -333,7 +336,10 @@ impl<P: Platform> Engine<P> {
             }
             Ok(Step::Pull) => {
                 if let Frame::Heartbeat { head } = &frame {
-                    self.note(NoteStep::Gap, format!("heartbeat says head {head}, this tab has seq {}: pull", state.seq));
+                    self.note(
+                        NoteStep::Gap,
+                        format!("heartbeat says head {head}, this tab has seq {}: pull", state.seq),
+                    );
                 }
                 self.platform.sleep((self.platform.random() * PULL_SPREAD_MS) as u32).await;
                 let newest = self.drop_queued_pokes();

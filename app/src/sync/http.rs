@@ -173,12 +173,15 @@ pub async fn deliveries(board: &str, id: &str) -> Result<Vec<Delivery>, HttpErro
     decode(Request::get(&format!("/api/boards/{board}/webhooks/{id}/deliveries")).send().await.map_err(network)?).await
 }
 
-/// `GET /api/lab`: the server-side faults of the replica that answers (and whether it takes any).
-pub async fn server_lab() -> Result<ServerLab, HttpError> {
-    decode(Request::get("/api/lab").send().await.map_err(network)?).await
+/// `GET /api/lab`: the server-side faults of the replica that answers (and whether it takes
+/// any). `?board=` is for the proxy: with board affinity it routes to `board`'s replica.
+pub async fn server_lab(board: &str) -> Result<ServerLab, HttpError> {
+    decode(Request::get(&format!("/api/lab?board={board}")).send().await.map_err(network)?).await
 }
 
-/// `POST /api/lab`: sets server-side faults on the replica that receives it.
-pub async fn set_server_faults(faults: &ServerFaults) -> Result<ServerLab, HttpError> {
-    decode(Request::post("/api/lab").json(faults).map_err(network)?.send().await.map_err(network)?).await
+/// `POST /api/lab`: sets server-side faults on the replica that receives it (`board`'s,
+/// behind a proxy with board affinity).
+pub async fn set_server_faults(board: &str, faults: &ServerFaults) -> Result<ServerLab, HttpError> {
+    let request = Request::post(&format!("/api/lab?board={board}")).json(faults).map_err(network)?;
+    decode(request.send().await.map_err(network)?).await
 }

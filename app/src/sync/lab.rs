@@ -81,7 +81,8 @@ pub enum Preset {
 }
 
 impl Preset {
-    pub const ALL: [Preset; 4] = [Preset::DropThree, Preset::CutThreeSeconds, Preset::SlowNetwork, Preset::PauseTwoSeconds];
+    pub const ALL: [Preset; 4] =
+        [Preset::DropThree, Preset::CutThreeSeconds, Preset::SlowNetwork, Preset::PauseTwoSeconds];
 
     /// The name the page marks it with (`data-preset`).
     pub fn as_str(self) -> &'static str {

@@ -91,7 +91,12 @@ impl NoteStep {
     pub fn is_fault(self) -> bool {
         matches!(
             self,
-            NoteStep::Latency | NoteStep::Drop | NoteStep::Cut | NoteStep::Restored | NoteStep::Pause | NoteStep::Resume
+            NoteStep::Latency
+                | NoteStep::Drop
+                | NoteStep::Cut
+                | NoteStep::Restored
+                | NoteStep::Pause
+                | NoteStep::Resume
         )
     }
 }

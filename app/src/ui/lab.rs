@@ -112,7 +112,7 @@ fn ServerFaultsPanel(client: BoardClient) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         leptos::task::spawn_local(async move {
-            if let Ok(lab) = crate::sync::http::server_lab().await {
+            if let Ok(lab) = crate::sync::http::server_lab(&client.board_id()).await {
                 server.set(Some(lab));
             }
         });
@@ -120,7 +120,7 @@ fn ServerFaultsPanel(client: BoardClient) -> impl IntoView {
     let send = move |faults: ServerFaults| {
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
-            match crate::sync::http::set_server_faults(&faults).await {
+            match crate::sync::http::set_server_faults(&client.board_id(), &faults).await {
                 Ok(lab) => {
                     error.set(None);
                     server.set(Some(lab));
