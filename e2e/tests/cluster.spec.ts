@@ -333,6 +333,34 @@ test.describe('affinity on', () => {
     expect((await api.get(secret)).status(), 'without its key').toBe(404);
   });
 
+  test('the page\'s fault lab reaches the board\'s replica: notices it loses are repaired, every browser converges', async ({
+    browser,
+  }) => {
+    const api = cluster.api;
+    const board = await createBoard(api, 'Lab');
+    const page = await open(await browser.newContext({ baseURL: cluster.base }), board, 'push-ops', 'sse');
+    const other = await open(await browser.newContext({ baseURL: cluster.base }), board, 'event-diff', 'ws');
+    const owner = (await api.get(`/api/boards/${board}`)).headers()['x-replica'];
+    await expect(page.locator('.board-foot .replica')).toHaveText(owner);
+
+    // The cluster's replicas run with FAULTS=1: the panel shows the replica's faults, and
+    // names the replica its requests reach, the board's.
+    await page.locator('details[data-lab] summary').first().click();
+    const server = page.locator('[data-lab-server]');
+    await expect(server).toContainText(`these act on ${owner}`);
+    await page.locator('[data-lab-input="drop-notices"]').fill('2');
+    await page.locator('[data-lab-action="drop-notices"]').click();
+    await expect(server).toContainText('2 notice(s) to lose');
+
+    let last = 0;
+    for (const title of ['one', 'two', 'three']) {
+      last = (await send(api, board, { type: 'add_todo', title })).seq;
+    }
+    await expectConverged(api, board, [page, other], last);
+    const lab = await (await api.get(`/api/lab?board=${board}`)).json();
+    expect([lab.replica, lab.drop_notices]).toEqual([owner, 0]);
+  });
+
   test('a board\'s browsers share one replica; when it goes away they move and converge', async ({
     browser,
   }) => {
