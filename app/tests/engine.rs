@@ -749,3 +749,21 @@ async fn lab_pause_holds_frames_until_resumed() {
     })
     .await;
 }
+
+/// `reset` (the server cannot catch this tab up, or the board is another incarnation): the
+/// engine takes a fresh snapshot whatever it held, and the timeline says why.
+#[tokio::test(start_paused = true)]
+async fn a_reset_takes_a_fresh_snapshot_and_says_so() {
+    with_lab(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        for seq in 1..=3 {
+            fake.add(&format!("t{seq}"));
+        }
+        fake.report(0, LinkEvent::Frame(Frame::Reset { head: 3 }, 30));
+        settle().await;
+        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[3]);
+        assert!(fake.0.borrow().changes_from.is_empty(), "a snapshot, not a backfill");
+        assert_eq!(steps(client), [NoteStep::Reset]);
+    })
+    .await;
+}
