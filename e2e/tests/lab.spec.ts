@@ -72,8 +72,8 @@ test('a cut: offline for its seconds, then a reconnect and a resend, each applie
   await expect(page.locator('[data-todo-id][data-pending="true"]')).toHaveCount(1);
   await expect(root).toHaveAttribute('data-board-seq', '0');
 
-  await expect(root).toHaveAttribute('data-conn', 'live', { timeout: 15_000 });
-  await expect(root).toHaveAttribute('data-pending-count', '0', { timeout: 15_000 });
+  await expect(root).toHaveAttribute('data-conn', 'live', { timeout: 30_000 });
+  await expect(root).toHaveAttribute('data-pending-count', '0', { timeout: 30_000 });
   await expectConverged(request, board, [page, other]);
   const titles = (await state(request, board)).todos.map((t) => t.title).sort();
   expect(titles).toEqual(['mine', 'theirs']);

@@ -12,7 +12,7 @@ use crate::sync::BoardClient;
 
 /// A number input bound to `value` (whole numbers, clamped to `max`).
 #[component]
-fn Number(value: RwSignal<u32>, max: u32, label: &'static str, name: &'static str) -> impl IntoView {
+fn Number(value: RwSignal<u32>, max: u32, #[prop(into)] label: String, name: &'static str) -> impl IntoView {
     view! {
         <input
             type="number"
@@ -27,6 +27,26 @@ fn Number(value: RwSignal<u32>, max: u32, label: &'static str, name: &'static st
                 }
             }
         />
+    }
+}
+
+/// One control: a number, and a button that applies it (`data-lab-input` and
+/// `data-lab-action` are both `name`).
+#[component]
+fn Control(
+    before: &'static str,
+    value: RwSignal<u32>,
+    max: u32,
+    name: &'static str,
+    after: &'static str,
+    button: &'static str,
+    apply: Callback<u32>,
+) -> impl IntoView {
+    view! {
+        <span>
+            {before} " " <Number value max label=format!("{before} … {after}") name/> " " {after} " "
+            <button data-lab-action=name on:click=move |_| apply.run(value.get_untracked())>{button}</button>
+        </span>
     }
 }
 
@@ -77,18 +97,10 @@ pub fn FaultLab(client: BoardClient) -> impl IntoView {
                         client.fault(Fault::Latency { fixed_ms: 0, jitter_ms: 0 })
                     }>"off"</button>
                 </span>
-                <span>
-                    "lose the next " <Number value=drop max=1000 label="frames to lose" name="drop"/> " frames "
-                    <button data-lab-action="drop" on:click=move |_| client.fault(Fault::DropFrames(drop.get_untracked()))>
-                        "drop"
-                    </button>
-                </span>
-                <span>
-                    "cut the connection for " <Number value=cut max=600 label="seconds cut" name="cut"/> " s "
-                    <button data-lab-action="cut" on:click=move |_| client.fault(Fault::Cut { seconds: cut.get_untracked() })>
-                        "cut"
-                    </button>
-                </span>
+                <Control before="lose the next" value=drop max=1000 name="drop" after="frames" button="drop"
+                    apply=Callback::new(move |n| client.fault(Fault::DropFrames(n)))/>
+                <Control before="cut the connection for" value=cut max=600 name="cut" after="s" button="cut"
+                    apply=Callback::new(move |seconds| client.fault(Fault::Cut { seconds }))/>
                 <span>
                     <button data-lab-action="pause" on:click=move |_| client.fault(Fault::Pause(!lab.get_untracked().paused))>
                         {move || if lab.get().paused { "resume frame processing" } else { "pause frame processing" }}
@@ -147,27 +159,12 @@ fn ServerFaultsPanel(client: BoardClient) -> impl IntoView {
                     <strong>{move || client.replica.get()}</strong> "."
                 </p>
                 <div class="lab-controls">
-                    <span>
-                        "lose the next " <Number value=notices max=1000 label="notices to lose" name="drop-notices"/> " notices "
-                        <button data-lab-action="drop-notices" on:click=move |_| send(ServerFaults {
-                            drop_notices: Some(notices.get_untracked()),
-                            ..Default::default()
-                        })>"drop"</button>
-                    </span>
-                    <span>
-                        "delay notices " <Number value=delay max=60_000 label="notice delay (ms)" name="delay-notices"/> " ms "
-                        <button data-lab-action="delay-notices" on:click=move |_| send(ServerFaults {
-                            delay_notices_ms: Some(delay.get_untracked()),
-                            ..Default::default()
-                        })>"set"</button>
-                    </span>
-                    <span>
-                        "pause the database for " <Number value=pause max=60 label="database pause (s)" name="pause-database"/> " s "
-                        <button data-lab-action="pause-database" on:click=move |_| send(ServerFaults {
-                            pause_database_s: Some(pause.get_untracked()),
-                            ..Default::default()
-                        })>"pause"</button>
-                    </span>
+                    <Control before="lose the next" value=notices max=1000 name="drop-notices" after="notices" button="drop"
+                        apply=Callback::new(move |n| send(ServerFaults { drop_notices: Some(n), ..Default::default() }))/>
+                    <Control before="delay notices by" value=delay max=60_000 name="delay-notices" after="ms" button="set"
+                        apply=Callback::new(move |ms| send(ServerFaults { delay_notices_ms: Some(ms), ..Default::default() }))/>
+                    <Control before="pause the database for" value=pause max=60 name="pause-database" after="s" button="pause"
+                        apply=Callback::new(move |s| send(ServerFaults { pause_database_s: Some(s), ..Default::default() }))/>
                 </div>
                 <p class="muted">
                     {move || server.get().map(|s| format!(
