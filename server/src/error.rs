@@ -142,6 +142,9 @@ impl From<DomainError> for AppError {
                 AppError::Conflict { message: err.to_string(), current: current.clone() }
             }
             DomainError::Rule(message) => AppError::Unprocessable(message),
+            // The command service re-spaces the column and decides again (`rest::commands`);
+            // meeting it here is a bug, logged like any internal error.
+            DomainError::NoRoom { .. } => AppError::internal(err),
         }
     }
 }

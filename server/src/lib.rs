@@ -4,8 +4,10 @@
 //! A map of the crate, in the order a request meets it:
 //!
 //! * [`config`]: settings from the environment or the command line.
-//! * [`serve`]: the accept loop (connection limit, header timeout, peer address, drain);
-//!   [`limits`]: per-client limits (streams, command and board-creation rates).
+//! * [`serve`]: the accept loop (connection limit under the open-file limit, peer address,
+//!   drain); [`connection`]: one connection's time limits (a first request, no idle
+//!   stretch), whatever its protocol; [`limits`]: per-client limits (streams, command and
+//!   board-creation rates).
 //! * [`router`]: every route; [`rest`] holds the REST handlers (the JSON shapes they speak are `app::api`), [`transports`] the stream
 //!   endpoints (thin adapters), [`error`] the one error type every refusal becomes.
 //! * [`store`]: the database: rows, the change log, the one write transaction.
@@ -34,6 +36,7 @@
 pub mod access;
 pub mod broker;
 pub mod config;
+pub mod connection;
 pub mod error;
 pub mod freshness;
 pub mod lab;
@@ -139,7 +142,7 @@ pub async fn build_state(
             local,
         )),
         limits: Arc::new(limits::Limits::new(config)),
-        max_connections: config.max_connections,
+        max_connections: serve::fit_connections(config.max_connections, webhooks::LEASED_AT_ONCE as usize),
         header_timeout: Duration::from_secs(config.header_timeout.max(1)),
         idempotency_ttl: Duration::from_secs(config.idempotency_ttl),
         metrics: metrics_handle(),

@@ -1,14 +1,18 @@
 //! The accept loop: what happens to a connection before the router sees a request.
 //!
-//! axum's own `serve` is a fine default, but a public server needs three things it does
-//! not offer, so this loop drives hyper directly (as axum's `serve-with-hyper` example
-//! does):
+//! axum's own `serve` is a fine default, but a public server needs things it does not
+//! offer, so this loop drives hyper directly (as axum's `serve-with-hyper` example does):
 //!
 //! * **A connection limit** (`MAX_CONNECTIONS`): beyond it a new connection gets a `503`
-//!   and is closed, instead of the replica running out of memory or file descriptors.
-//! * **A header timeout** (`HEADER_TIMEOUT`): a client that sends its request headers one
-//!   byte every few seconds (slowloris) is disconnected, not given a task forever. Request
-//!   bodies get the same limit per read (in `router`).
+//!   and is closed, instead of the replica running out of memory or file descriptors. The
+//!   limit must fit under the process's open-file limit: [`fit_connections`] raises the
+//!   soft limit to the hard one at start and lowers `MAX_CONNECTIONS` below it if needed,
+//!   leaving room for the database, the broker and webhook deliveries.
+//! * **Time limits per connection** (`HEADER_TIMEOUT`), whatever the protocol: a first
+//!   request within it, and no idle stretch longer than it ([`crate::connection`]). A
+//!   client that sends its request headers one byte every few seconds (slowloris), or
+//!   nothing at all, or half an HTTP/2 preface, is disconnected, not given a task for
+//!   ever. Request bodies get the same limit per read (in `router`).
 //! * **The peer address** on every request (`ConnectInfo`), for the per-client limits.
 //! * **Dead peers found by the kernel** ([`find_dead_peers`]): a client whose network
 //!   vanished (a laptop shut, a cable pulled, a phone out of range) sends no FIN, and an SSE
@@ -26,13 +30,13 @@ use axum::extract::ConnectInfo;
 use axum::Extension;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::Layer;
 
+use crate::connection::{self, Activity, Track};
 use crate::BoxError;
 
 /// How long a shutting-down replica waits for open requests.
@@ -65,21 +69,56 @@ pub fn find_dead_peers(stream: &TcpStream) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Files the process needs besides its connections: the database pool, the broker, the
+/// listeners, logs and libraries, with room to spare.
+pub const FILES_BESIDES_CONNECTIONS: u64 = 128;
+
+/// Raises the process's open-file soft limit to its hard limit, and returns how many
+/// connections fit under it: `configured` (`MAX_CONNECTIONS`), or fewer when the limit
+/// leaves less room once [`FILES_BESIDES_CONNECTIONS`] and `webhook_sockets` (outgoing
+/// deliveries at once) are set aside. Says what it did in the log. A connection refused
+/// for the limit gets a `503`; one refused by the kernel for want of a file would only
+/// time out, and every other request with it.
+pub fn fit_connections(configured: usize, webhook_sockets: usize) -> usize {
+    let before = rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft).unwrap_or(1024);
+    let soft = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(soft) => soft,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not raise the open-file limit");
+            before
+        }
+    };
+    let room = soft.saturating_sub(FILES_BESIDES_CONNECTIONS + webhook_sockets as u64).max(1);
+    let fitted = (configured as u64).min(room) as usize;
+    if fitted < configured {
+        tracing::warn!(
+            open_files = soft,
+            configured,
+            max_connections = fitted,
+            "MAX_CONNECTIONS lowered to fit the open-file limit (raise the hard limit with `ulimit -Hn` to allow more)"
+        );
+    } else {
+        tracing::info!(open_files = soft, raised_from = before, max_connections = fitted, "connection limit");
+    }
+    fitted
+}
+
 /// Serves `router` on `listener` until `closing` turns true, then drains.
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     max_connections: usize,
     header_timeout: Duration,
-    mut closing: tokio::sync::watch::Receiver<bool>,
+    closing: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), BoxError> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
     builder.http2().timer(TokioTimer::new());
-    let connections = Arc::new(Semaphore::new(max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    let max_connections = max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let connections = Arc::new(Semaphore::new(max_connections));
+    let mut stop = closing.clone();
     let closed = async move {
-        let _ = closing.wait_for(|closing| *closing).await;
+        let _ = stop.wait_for(|closing| *closing).await;
     };
     let mut closed = std::pin::pin!(closed);
     loop {
@@ -104,20 +143,24 @@ pub async fn serve(
         if let Err(err) = find_dead_peers(&stream) {
             tracing::debug!(error = %err, "could not set TCP keepalive");
         }
-        let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(router.clone()));
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
+        let activity = Activity::new();
+        let service = Track::new(Extension(ConnectInfo(peer)).layer(router.clone()), activity.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let closing = closing.clone();
         tokio::spawn(async move {
             metrics::gauge!("board_connections").increment(1.0);
-            let _ = connection.await;
+            connection::drive(connection, |c| c.graceful_shutdown(), activity, header_timeout, closing).await;
             metrics::gauge!("board_connections").decrement(1.0);
             drop(permit);
         });
     }
     drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(DRAIN) => tracing::warn!("requests still open after {DRAIN:?}; exiting anyway"),
+    // Every connection holds a permit until it ends: all of them back means all ended.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN, connections.acquire_many(all)).await.is_err() {
+        tracing::warn!("requests still open after {DRAIN:?}; exiting anyway");
     }
     Ok(())
 }

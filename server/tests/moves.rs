@@ -95,3 +95,95 @@ async fn a_move_costs_the_same_on_a_large_board_on_sqlite() {
 async fn a_move_costs_the_same_on_a_large_board_on_postgres() {
     a_move_costs_the_same_on_a_large_board(Backend::Postgres).await;
 }
+
+/// The board's backlog as ids in display order, checking on the way that its keys are
+/// strictly increasing (what every command must leave).
+async fn backlog(srv: &TestServer, board: &str) -> Vec<i64> {
+    let state = srv.state(board).await;
+    let column = state.column(None);
+    for pair in column.windows(2) {
+        assert!(
+            pair[0].position < pair[1].position,
+            "keys out of order: {} then {}",
+            pair[0].position,
+            pair[1].position
+        );
+    }
+    column.iter().map(|t| t.id).collect()
+}
+
+fn move_to(id: i64, position: u32) -> serde_json::Value {
+    serde_json::json!({"type": "move_todo", "id": id, "sprint_id": null, "position": position})
+}
+
+/// The report's reproduction, over HTTP: four todos, 400 moves of the first two to the
+/// front (keys then begin `00 00`, where the old key crate found no room and the move
+/// landed "somewhere after" with a `200`), then the fourth to place 1: it ends second.
+async fn a_move_lands_where_it_asked_after_hundreds_of_moves_to_the_front(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| c.commands_per_minute = 1_000_000).await;
+    let board = srv.create_board("deep").await;
+    add_todos(&srv, &board, 4).await;
+    let ids = backlog(&srv, &board).await;
+    for i in 0..400 {
+        srv.ok(&board, move_to(ids[i % 2], 0)).await;
+    }
+    srv.ok(&board, move_to(ids[3], 1)).await;
+    let order = backlog(&srv, &board).await;
+    assert_eq!(order[1], ids[3], "the fourth todo was asked to go second: {order:?}");
+    srv.stop().await;
+}
+
+/// A store written before keys were kept strictly increasing can hold a column whose todos
+/// share one key. A move into the middle of it re-spaces the column first (a logged change
+/// of its own, before the move's) and then lands exactly where it asked.
+async fn a_column_that_shares_keys_is_respaced_before_a_move_into_it(backend: Backend) {
+    let redis = common::redis_url();
+    let database = match backend {
+        Backend::Postgres => common::fresh_postgres_database().await,
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap().keep();
+            format!("sqlite://{}/board.db", dir.display())
+        }
+    };
+    let before = TestServer::replica(&database, &redis, "before").await;
+    let board = before.create_board("shared keys").await;
+    add_todos(&before, &board, 5).await;
+    let ids = backlog(&before, &board).await;
+    before.stop().await;
+    // What the old rule could leave behind: every todo of the backlog at one key.
+    {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut db = sqlx::AnyConnection::connect(&database).await.unwrap();
+        sqlx::query("UPDATE todos SET position = '80' WHERE board_id = $1")
+            .bind(&board)
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    let srv = TestServer::replica(&database, &redis, "after").await;
+    let shown = backlog_unchecked(&srv, &board).await;
+    let head = srv.state(&board).await.seq;
+    // Move the last todo (as shown: by id, the shared key's tie-break) to place 2.
+    let moved = *shown.last().unwrap();
+    let answer = srv.ok(&board, move_to(moved, 2)).await;
+    assert_eq!(answer, head + 2, "a re-spacing, then the move");
+    let mut expected: Vec<i64> = shown.iter().copied().filter(|id| *id != moved).collect();
+    expected.insert(2, moved);
+    assert_eq!(backlog(&srv, &board).await, expected);
+    let page = srv.frames(&format!("/api/boards/{board}/changes?since={head}&pattern=push-events")).await;
+    let kinds: Vec<String> = page.frames.iter().map(|f| f.to_json()).collect();
+    assert!(kinds[0].contains("column_respaced") && kinds[1].contains("todo_moved"), "{kinds:?}");
+    assert_eq!(ids.len(), 5);
+    srv.stop().await;
+}
+
+/// The backlog's ids as shown, whatever its keys.
+async fn backlog_unchecked(srv: &TestServer, board: &str) -> Vec<i64> {
+    srv.state(board).await.column(None).iter().map(|t| t.id).collect()
+}
+
+on_both_backends!(
+    a_move_lands_where_it_asked_after_hundreds_of_moves_to_the_front,
+    a_column_that_shares_keys_is_respaced_before_a_move_into_it,
+);

@@ -48,7 +48,10 @@ pub fn decide_within(state: &BoardState, command: &Command, limits: &BoardLimits
                 state.todos.iter().filter(|t| t.sprint_id == *sprint_id && t.id != *id).collect();
             let at = position.map_or(column.len(), |p| (p as usize).min(column.len()));
             let (before, after) = neighbours(&mut column, at);
-            let position = Position::between(before.map(|t| &t.position), after.map(|t| &t.position));
+            // Exactly between the two, or not at all: a key "somewhere after" would put the
+            // todo elsewhere while the answer said it moved.
+            let position = Position::between(before.map(|t| &t.position), after.map(|t| &t.position))
+                .ok_or(DomainError::NoRoom { sprint_id: *sprint_id })?;
             Event::TodoMoved { id: *id, sprint_id: *sprint_id, position }
         }
         Command::DeleteTodo { id, expected_version } => {
@@ -82,12 +85,13 @@ pub fn decide_within(state: &BoardState, command: &Command, limits: &BoardLimits
 }
 
 /// The column to re-space after `event` made `state` (see `domain::position`), if a key
-/// it chose grew long: the server then commits [`Event::ColumnRespaced`] as a change of its
-/// own.
+/// it chose grew long, or the column it changed holds two todos with one key (a store
+/// written before keys were kept strictly increasing): the server then commits
+/// [`Event::ColumnRespaced`] as a change of its own.
 pub fn respace_due(state: &BoardState, event: &Event) -> Option<Option<Id>> {
     match event {
         Event::TodoAdded { sprint_id, position, .. } | Event::TodoMoved { sprint_id, position, .. } => {
-            position.is_long().then_some(*sprint_id)
+            (position.is_long() || shares_a_key(state, *sprint_id)).then_some(*sprint_id)
         }
         // Unfinished todos were appended to the backlog one after another.
         Event::SprintCompleted { .. } => {
@@ -95,6 +99,12 @@ pub fn respace_due(state: &BoardState, event: &Event) -> Option<Option<Id>> {
         }
         _ => None,
     }
+}
+
+/// Do two todos of the column hold the same key? One pass, no sort.
+fn shares_a_key(state: &BoardState, sprint_id: Option<Id>) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    !state.todos.iter().filter(|t| t.sprint_id == sprint_id).all(|t| seen.insert(&t.position))
 }
 
 /// The todos that will be just before and just after place `at` of a column (in display

@@ -14,6 +14,11 @@ pub enum DomainError {
     VersionMismatch { expected: u64, current: Box<Todo> },
     #[error("{0}")]
     Rule(String),
+    /// No position key lies between the two neighbours a move asked for: they share one,
+    /// which only a store written before keys were kept strictly increasing can hold. The
+    /// server re-spaces the column (a change of its own) and decides the command again.
+    #[error("the column needs re-spacing before a todo can be moved there")]
+    NoRoom { sprint_id: Option<Id> },
 }
 
 impl DomainError {

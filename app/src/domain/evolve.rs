@@ -48,7 +48,7 @@ pub fn evolve(state: &mut BoardState, event: &Event) {
                 state.column(Some(*id)).into_iter().filter(|t| t.status != TodoStatus::Done).map(|t| t.id).collect();
             let mut position = state.after_last(None);
             for todo_id in returning {
-                let next = Position::between(Some(&position), None);
+                let next = Position::after(&position);
                 touch(state, todo_id, |t| {
                     t.sprint_id = None;
                     t.position = position;

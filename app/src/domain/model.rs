@@ -137,7 +137,7 @@ impl BoardState {
     /// The key after the last todo of a column: where an appended todo goes.
     pub fn after_last(&self, sprint_id: Option<Id>) -> Position {
         let last = self.todos.iter().filter(|t| t.sprint_id == sprint_id).map(|t| &t.position).max();
-        Position::between(last, None)
+        last.map_or_else(Position::first, Position::after)
     }
 
     /// The todos of one column (`None` = backlog) in display order.

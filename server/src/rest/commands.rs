@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 
 use app::api::CommandAnswer;
-use app::domain::Command;
+use app::domain::{Command, DomainError};
 
 use super::extract::JsonBody;
 use crate::access::{Grant, Role, Writer};
@@ -65,21 +65,49 @@ fn idempotency_key(key: &str) -> Result<&str, AppError> {
 }
 
 /// Commits a command and announces it (the gate and the limits are the caller's).
+///
+/// A move between two todos that share a position key (a store written before keys were
+/// kept strictly increasing) has no key to take: the column is re-spaced first, as a
+/// change of its own, and the command decided again on the re-spaced column, so the move
+/// lands exactly where it asked.
 pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&str>) -> Result<CommandAnswer, AppError> {
+    match commit(app, board, command, key).await {
+        Err(CommitError::Domain(DomainError::NoRoom { sprint_id })) => {
+            respace(app, board, sprint_id, cached(app, board)).await?;
+            answer(app, board, commit(app, board, command, key).await).await
+        }
+        outcome => answer(app, board, outcome).await,
+    }
+}
+
+/// One attempt at the command, counted and timed.
+async fn commit(app: &AppState, board: &str, command: &Command, key: Option<&str>) -> Result<Outcome, CommitError> {
     let started = std::time::Instant::now();
     let outcome = app.store.commit(board, Write::Command(command.clone()), key, cached(app, board)).await;
     let label = match &outcome {
         Ok(Outcome::Committed(_)) => "committed",
         Ok(Outcome::Replayed(_)) => "replayed",
+        Err(CommitError::Domain(DomainError::NoRoom { .. })) => "respace-first",
         Err(_) => "refused",
     };
     metrics::counter!("board_commands_total", "type" => command.kind(), "outcome" => label).increment(1);
     metrics::histogram!("board_command_seconds").record(started.elapsed().as_secs_f64());
+    outcome
+}
+
+/// What the client is answered, once the change (if any) is announced.
+async fn answer(app: &AppState, board: &str, outcome: Result<Outcome, CommitError>) -> Result<CommandAnswer, AppError> {
     match outcome {
         Ok(Outcome::Committed(committed)) => {
             app.publish(board, &committed).await;
             if let Some(sprint_id) = committed.respace {
-                respace(app, board, sprint_id, committed.state.clone()).await;
+                let after = committed.state.clone();
+                let cached: Cached = Box::new(move |seq| (after.seq == seq).then(|| after.clone()));
+                // The command has committed either way: if this fails (the database went
+                // away), the next long key asks again.
+                if let Err(err) = respace(app, board, sprint_id, cached).await {
+                    tracing::warn!(%board, error = %err, "could not re-space a column; the next long key retries");
+                }
             }
             Ok(committed.answer)
         }
@@ -91,23 +119,25 @@ pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&st
     }
 }
 
-/// Gives a column short position keys again, as a change of its own after the one that
-/// made a long key. The command it follows has committed either way: if this fails (the
-/// database went away), the next long key asks again.
+/// Gives a column short, strictly increasing position keys again, as a change of its own
+/// (after the one that made a long key, or before a move that found no room).
 async fn respace(
     app: &AppState,
     board: &str,
     sprint_id: Option<app::domain::Id>,
-    after: std::sync::Arc<app::domain::BoardState>,
-) {
-    let cached: Cached = Box::new(move |seq| (after.seq == seq).then(|| after.clone()));
+    cached: Cached,
+) -> Result<(), AppError> {
     match app.store.commit(board, Write::Respace { sprint_id }, None, cached).await {
         Ok(Outcome::Committed(committed)) => {
             metrics::counter!("board_respaces_total").increment(1);
             app.publish(board, &committed).await;
+            Ok(())
         }
         Ok(Outcome::Replayed(_)) => unreachable!("a re-spacing carries no Idempotency-Key"),
-        Err(err) => tracing::warn!(%board, error = %err, "could not re-space a column; the next long key retries"),
+        Err(CommitError::NoBoard(board)) => Err(AppError::no_board(&board)),
+        Err(CommitError::Domain(err)) => Err(err.into()),
+        Err(err @ CommitError::KeyReused(_)) => Err(AppError::internal(err)),
+        Err(CommitError::Db(err)) => Err(err.into()),
     }
 }
 

@@ -50,7 +50,7 @@ pub const ROTATION_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
 /// The longest wait between attempts, whatever the backoff or `Retry-After` say.
 pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
 /// How many webhooks one replica leases at once (each its own task).
-const LEASED_AT_ONCE: i64 = 64;
+pub const LEASED_AT_ONCE: i64 = 64;
 
 /// The delivery settings (`WEBHOOK_TIMEOUT`, `WEBHOOK_BACKOFF_MS`, `WEBHOOK_ALLOW`).
 #[derive(Clone, Debug)]

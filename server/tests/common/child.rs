@@ -14,12 +14,25 @@ impl Replica {
     /// Starts a replica on `database` and `redis` with these extra settings, and waits until
     /// it is ready.
     pub async fn spawn(database: &str, redis: &str, name: &str, settings: &[(&str, &str)]) -> Replica {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
+        command.env("REDIS_URL", redis).env("REPLICA_ID", name);
+        Replica::start(command, database, settings).await
+    }
+
+    /// Starts a server of its own (the in-process broker) whose open-file limit, soft and
+    /// hard, is `files` (through util-linux's `prlimit`, which then runs the server in its
+    /// own process).
+    pub async fn spawn_with_open_files(database: &str, files: u64, settings: &[(&str, &str)]) -> Replica {
+        let mut command = std::process::Command::new("prlimit");
+        command.arg(format!("--nofile={files}:{files}")).arg(env!("CARGO_BIN_EXE_server")).env_remove("REDIS_URL");
+        Replica::start(command, database, settings).await
+    }
+
+    async fn start(mut command: std::process::Command, database: &str, settings: &[(&str, &str)]) -> Replica {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        let child = command
             .env("DATABASE_URL", database)
-            .env("REDIS_URL", redis)
             .env("BIND", format!("127.0.0.1:{port}"))
-            .env("REPLICA_ID", name)
             .env("METRICS_BIND", "off")
             .env("RUST_LOG", "warn")
             .envs(settings.iter().copied())
