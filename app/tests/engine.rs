@@ -261,7 +261,7 @@ async fn settle() {
 }
 
 fn client(pattern: PatternKind, transport: Transport) -> BoardClient {
-    BoardClient::new(BoardState::empty("b", "B"), pattern, transport, String::new(), true)
+    BoardClient::new(BoardState::empty("b", "B").into(), pattern, transport, String::new(), true)
 }
 
 /// Runs `test` with the engine of a fresh client on a fresh fake, on one thread.
@@ -357,7 +357,7 @@ async fn pokes_are_answered_by_one_pull_of_the_newest_seqs_immutable_snapshot() 
         }
         settle().await;
         assert_eq!(fake.0.borrow().snapshots_asked, [3], "three pokes, one pull, of the newest seq");
-        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[3]);
+        assert_eq!(*client.state.get_untracked(), fake.0.borrow().server.states[3]);
 
         // The board moved on before the pull: seq 4 is gone (410), so the client takes the
         // current state, which is newer.
@@ -366,7 +366,7 @@ async fn pokes_are_answered_by_one_pull_of_the_newest_seqs_immutable_snapshot() 
         fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PokePull, 4), 20));
         settle().await;
         assert_eq!(fake.0.borrow().snapshots_asked, [3, 4]);
-        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[5]);
+        assert_eq!(*client.state.get_untracked(), fake.0.borrow().server.states[5]);
         // Poke 5 is then already held: no request at all.
         fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PokePull, 5), 20));
         settle().await;
@@ -388,7 +388,7 @@ async fn a_gap_is_filled_from_the_log_before_later_frames_apply() {
         settle().await;
         assert_eq!(fake.0.borrow().changes_from, [1], "backfilled from the applied seq");
         let state = client.state.get_untracked();
-        assert_eq!(state, fake.0.borrow().server.states[4], "the client equals the server at seq 4");
+        assert_eq!(*state, fake.0.borrow().server.states[4], "the client equals the server at seq 4");
         // A late copy of seq 3 changes nothing.
         fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::EventDiff, 3), 100));
         settle().await;
@@ -422,7 +422,7 @@ async fn switching_transport_resumes_from_the_applied_seq_and_ignores_the_old_li
         assert_eq!(client.state.get_untracked().seq, 1, "nothing from the replaced link");
         fake.report(1, LinkEvent::Frame(fake.frame(PatternKind::PushEvents, 2), 100));
         settle().await;
-        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[2]);
+        assert_eq!(*client.state.get_untracked(), fake.0.borrow().server.states[2]);
     })
     .await;
 }
@@ -608,7 +608,7 @@ async fn offline_commands_survive_a_reload_and_apply_once() {
             settle().await;
             assert!(second.outbox.get_untracked().is_empty());
             assert!(fake.0.borrow().stored_outbox.is_empty(), "storage emptied too");
-            assert_eq!(second.shown.get_untracked().state, server);
+            assert_eq!(*second.shown.get_untracked().state, server);
         })
         .await;
     drop(owner);
@@ -633,7 +633,7 @@ async fn lab_dropped_frames_are_found_and_backfilled() {
             fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, seq), 100));
         }
         settle().await;
-        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[3], "converged");
+        assert_eq!(*client.state.get_untracked(), fake.0.borrow().server.states[3], "converged");
         assert_eq!(fake.0.borrow().changes_from, [0], "one backfill, from the applied seq");
         use NoteStep::*;
         assert_eq!(steps(client), [Drop, Drop, Drop, Gap, Backfill]);
@@ -648,7 +648,7 @@ async fn lab_dropped_frames_are_found_and_backfilled() {
         assert_eq!(client.state.get_untracked().seq, 3);
         fake.report(0, LinkEvent::Frame(Frame::Heartbeat { head: 4 }, 20));
         settle().await;
-        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[4]);
+        assert_eq!(*client.state.get_untracked(), fake.0.borrow().server.states[4]);
         assert_eq!(steps(client)[5..], [Drop, Drop, Gap, Backfill]);
     })
     .await;
@@ -687,7 +687,7 @@ async fn lab_cut_ends_in_a_reconnect_and_a_resend() {
         fake.report(1, LinkEvent::Frame(fake.frame(PatternKind::PushEvents, 1), 100));
         settle().await;
         assert!(client.outbox.get_untracked().is_empty());
-        assert_eq!(client.state.get_untracked(), server);
+        assert_eq!(*client.state.get_untracked(), server);
         let steps = steps(client);
         use NoteStep::*;
         for step in [Cut, Reconnect, Resend, Restored] {
@@ -719,7 +719,7 @@ async fn lab_latency_delays_frames_in_order_and_requests() {
         assert_eq!(client.lab.get_untracked().fixed_ms, 500);
         tokio::time::sleep(Duration::from_millis(20)).await;
         settle().await;
-        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[3], "all three, in order");
+        assert_eq!(*client.state.get_untracked(), fake.0.borrow().server.states[3], "all three, in order");
         assert_eq!(fake.0.borrow().posted.len(), 1);
         assert!(!steps(client).contains(&NoteStep::Gap), "in order: no gap");
     })
@@ -743,7 +743,7 @@ async fn lab_pause_holds_frames_until_resumed() {
         assert_eq!(client.lab.get_untracked().held, 2);
         client.fault(Fault::Pause(false));
         settle().await;
-        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[2]);
+        assert_eq!(*client.state.get_untracked(), fake.0.borrow().server.states[2]);
         assert_eq!(client.lab.get_untracked().held, 0);
         assert_eq!(steps(client), [NoteStep::Pause, NoteStep::Resume]);
     })
@@ -761,7 +761,7 @@ async fn a_reset_takes_a_fresh_snapshot_and_says_so() {
         }
         fake.report(0, LinkEvent::Frame(Frame::Reset { head: 3 }, 30));
         settle().await;
-        assert_eq!(client.state.get_untracked(), fake.0.borrow().server.states[3]);
+        assert_eq!(*client.state.get_untracked(), fake.0.borrow().server.states[3]);
         assert!(fake.0.borrow().changes_from.is_empty(), "a snapshot, not a backfill");
         assert_eq!(steps(client), [NoteStep::Reset]);
     })

@@ -168,7 +168,7 @@ impl Sim {
     fn act(&mut self, action: &Action) {
         match action {
             Action::Local(intent) => {
-                let shown = self.outbox.show(&self.confirmed);
+                let shown = self.outbox.show(&std::sync::Arc::new(self.confirmed.clone()));
                 let editable: Vec<_> =
                     shown.state.todos.iter().map(|t| t.id).filter(|id| !shown.pending_todos.contains(id)).collect();
                 let command = command(intent, &shown.state, &editable);
@@ -270,7 +270,7 @@ impl Sim {
         let expected =
             if self.confirmed.seq == 0 { &BoardState::empty("b", "Board") } else { self.at(self.confirmed.seq) };
         assert_eq!(&self.confirmed, expected, "the confirmed board is the server's at its seq");
-        let shown = self.outbox.show(&self.confirmed);
+        let shown = self.outbox.show(&std::sync::Arc::new(self.confirmed.clone()));
         assert_eq!(shown.state.seq, self.confirmed.seq);
         for p in self.outbox.iter() {
             if let Some(&seq) = self.answered.get(&p.key) {
@@ -308,7 +308,7 @@ proptest! {
             sim.drain();
             sim.check();
             prop_assert!(sim.outbox.is_empty(), "{pattern}: still pending after everything arrived: {:?}", sim.outbox);
-            prop_assert_eq!(&sim.outbox.show(&sim.confirmed).state, &sim.server, "{} shows the server's board", pattern);
+            prop_assert_eq!(&*sim.outbox.show(&std::sync::Arc::new(sim.confirmed.clone())).state, &sim.server, "{} shows the server's board", pattern);
         }
     }
 }

@@ -64,6 +64,18 @@ pub struct Config {
     #[arg(long, env = "MAX_STREAMS_PER_IP", default_value_t = 200)]
     pub max_streams_per_ip: u32,
 
+    /// Pages (the board page, the compare page, the home page) rendered at once for one
+    /// client IP; a few more wait their turn, and beyond them `429` with `Retry-After`. A
+    /// page of a big board costs the server milliseconds of CPU and megabytes of memory.
+    #[arg(long, env = "PAGE_RENDERS_PER_IP", default_value_t = 2)]
+    pub page_renders_per_ip: u32,
+
+    /// Pages this replica renders at once, for everyone; beyond it a page waits (up to 5 s,
+    /// then `503`). Default: half the CPU cores, at least one, so that rendering never takes
+    /// every core from commands and streams.
+    #[arg(long, env = "PAGE_RENDERS")]
+    pub page_renders: Option<usize>,
+
     /// Commands per minute per client IP, HTTP and WebSocket together (a token bucket whose
     /// burst is a tenth of this, and at least 100 or the whole rate).
     #[arg(long, env = "COMMANDS_PER_MINUTE", default_value_t = 6000)]
@@ -140,6 +152,11 @@ fn parse_network(value: &str) -> Result<ipnet::IpNet, String> {
 }
 
 impl Config {
+    /// `PAGE_RENDERS`, or half the cores (at least one).
+    pub fn page_renders(&self) -> usize {
+        self.page_renders.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2)).max(1)
+    }
+
     /// The replica id: the configured one, or one derived from host and port.
     pub fn replica(&self, local: SocketAddr) -> String {
         self.replica_id.clone().unwrap_or_else(|| {

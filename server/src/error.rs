@@ -102,6 +102,15 @@ impl AppError {
         }
     }
 
+    /// When waiting helps, how long: a per-client limit's own wait, a busy replica's second.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            AppError::TooMany { retry_after, .. } => *retry_after,
+            AppError::Busy(_) => Some(std::time::Duration::from_secs(1)),
+            _ => None,
+        }
+    }
+
     /// The JSON body of this refusal, also sent as a WebSocket `error` frame.
     pub fn body(&self) -> serde_json::Value {
         match self {
@@ -114,7 +123,7 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
-        if let AppError::TooMany { retry_after: Some(wait), .. } = &self {
+        if let Some(wait) = self.retry_after() {
             // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.max(1).into());

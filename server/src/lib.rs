@@ -23,7 +23,8 @@
 //! * [`access`]: the one gate every path goes through (board keys, roles, revocation).
 //! * [`webhooks`]: other servers as subscribers of the log: a saved position, a lease per
 //!   webhook, signed deliveries in order, retries, no SSRF.
-//! * [`page_data`]: what the pages read while rendering; [`seed`]: the `demo` board.
+//! * [`page_data`]: what the pages read while rendering; [`pages`]: what rendering one may
+//!   cost (render slots per client and per replica); [`seed`]: the `demo` board.
 //! * [`lab`]: the fault lab, server side (`FAULTS=1`): drop or delay this replica's change
 //!   notices, pause its database, so that a learner can watch the protocol recover
 //!   (`GET`/`POST /api/lab`, in [`rest`]).
@@ -43,6 +44,7 @@ pub mod lab;
 pub mod limits;
 pub mod live;
 pub mod page_data;
+pub mod pages;
 pub mod presence;
 pub mod recent;
 pub mod rest;
@@ -142,6 +144,7 @@ pub async fn build_state(
             local,
         )),
         limits: Arc::new(limits::Limits::new(config)),
+        renders: pages::Renders::new(config.page_renders(), config.page_renders_per_ip),
         max_connections: serve::fit_connections(config.max_connections, webhooks::LEASED_AT_ONCE as usize),
         header_timeout: Duration::from_secs(config.header_timeout.max(1)),
         idempotency_ttl: Duration::from_secs(config.idempotency_ttl),

@@ -9,7 +9,9 @@
 //!
 //! The client IP is the socket peer, or the last `X-Forwarded-For` hop when the peer is a
 //! trusted proxy (nginx in the cluster): only the hop the proxy itself added can be
-//! believed, anything before it the client wrote. Connection-level limits (how many
+//! believed, anything before it the client wrote. An IPv6 client is its /64: one
+//! subscriber line gets a whole /64 (2^64 addresses), so counting each address alone would
+//! give one client 2^64 budgets. Connection-level limits (how many
 //! connections, how long a client may take to send its headers) are in `serve`.
 //!
 //! The defaults are generous: the demo, the tests and the benchmark never meet them unless
@@ -32,9 +34,8 @@ use crate::error::AppError;
 pub struct Limits {
     /// Peers allowed to say, in `X-Forwarded-For`, who the client is.
     trusted_proxies: Vec<ipnet::IpNet>,
-    max_streams_per_ip: u32,
-    /// Open streams per client IP; an entry goes when its count reaches zero.
-    streams: Mutex<HashMap<IpAddr, u32>>,
+    /// Open streams per client.
+    streams: Arc<Counted>,
     commands: DefaultKeyedRateLimiter<IpAddr>,
     boards: DefaultKeyedRateLimiter<IpAddr>,
     /// Per `board/client`: WebRTC offers, answers and candidates.
@@ -54,8 +55,7 @@ impl Limits {
     pub fn new(config: &Config) -> Self {
         Limits {
             trusted_proxies: config.trusted_proxies.clone(),
-            max_streams_per_ip: config.max_streams_per_ip.max(1),
-            streams: Mutex::new(HashMap::new()),
+            streams: Counted::new(config.max_streams_per_ip, Limit::Streams),
             commands: RateLimiter::keyed(per_minute(config.commands_per_minute)),
             boards: RateLimiter::keyed(per_minute(config.boards_per_minute)),
             signals: RateLimiter::keyed(
@@ -66,34 +66,26 @@ impl Limits {
         }
     }
 
-    /// The client's address: the peer, or what a trusted proxy says the peer was.
+    /// The client: the peer, or what a trusted proxy says the peer was; an IPv6 address
+    /// as its /64 (see the module doc).
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        if !self.trusted_proxies.iter().any(|net| net.contains(&peer)) {
-            return peer;
-        }
-        headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .next_back()
-            .and_then(|hop| hop.trim().parse().ok())
-            .unwrap_or(peer)
+        let ip = match self.trusted_proxies.iter().any(|net| net.contains(&peer)) {
+            false => peer,
+            true => headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .and_then(|hop| hop.trim().parse().ok())
+                .unwrap_or(peer),
+        };
+        client_of(ip)
     }
 
     /// Takes one of the client's stream slots for as long as the returned guard lives.
-    pub fn open_stream(self: &Arc<Self>, ip: IpAddr) -> Result<StreamSlot, AppError> {
-        let mut streams = self.streams.lock().expect("stream counts lock");
-        let open = streams.entry(ip).or_default();
-        if *open >= self.max_streams_per_ip {
-            Limit::Streams.count();
-            return Err(AppError::TooMany {
-                message: format!("at most {} streams at once from one address", self.max_streams_per_ip),
-                retry_after: None,
-            });
-        }
-        *open += 1;
-        Ok(StreamSlot { limits: self.clone(), ip })
+    pub fn open_stream(&self, ip: IpAddr) -> Result<Slot, AppError> {
+        self.streams.take(ip, "streams at once from one address", None)
     }
 
     /// One command's token; `429` with the wait when the bucket is empty.
@@ -136,6 +128,51 @@ fn per_minute(n: u32) -> Quota {
     let burst = (n / 10).max(n.min(100));
     Quota::per_minute(NonZeroU32::new(n).expect("at least one"))
         .allow_burst(NonZeroU32::new(burst).expect("at least one"))
+}
+
+/// An IPv4 address as it is; an IPv6 address as its /64 (the rest zeroed), an IPv4 one
+/// mapped into IPv6 as the IPv4 address.
+pub fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Something a client may hold a few of at once, counted per client (streams).
+struct Counted {
+    max: u32,
+    limit: Limit,
+    /// Held now, per client; an entry goes when its count reaches zero.
+    held: Mutex<HashMap<IpAddr, u32>>,
+}
+
+impl Counted {
+    fn new(max: u32, limit: Limit) -> Arc<Counted> {
+        Arc::new(Counted { max: max.max(1), limit, held: Mutex::new(HashMap::new()) })
+    }
+
+    fn take(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        what: &str,
+        retry_after: Option<std::time::Duration>,
+    ) -> Result<Slot, AppError> {
+        let mut held = self.held.lock().expect("counts lock");
+        let open = held.entry(ip).or_default();
+        if *open >= self.max {
+            self.limit.count();
+            return Err(AppError::TooMany { message: format!("at most {} {what}", self.max), retry_after });
+        }
+        *open += 1;
+        Ok(Slot { counted: self.clone(), ip })
+    }
 }
 
 /// Which limit refused a request: the `limit` label of `board_limited_total`.
@@ -183,19 +220,19 @@ fn take<K: std::hash::Hash + Eq + Clone>(
     })
 }
 
-/// One open stream of one client; the slot is given back when this is dropped.
-pub struct StreamSlot {
-    limits: Arc<Limits>,
+/// One open stream of one client; given back when this is dropped.
+pub struct Slot {
+    counted: Arc<Counted>,
     ip: IpAddr,
 }
 
-impl Drop for StreamSlot {
+impl Drop for Slot {
     fn drop(&mut self) {
-        let mut streams = self.limits.streams.lock().expect("stream counts lock");
-        if let Some(open) = streams.get_mut(&self.ip) {
+        let mut held = self.counted.held.lock().expect("counts lock");
+        if let Some(open) = held.get_mut(&self.ip) {
             *open -= 1;
             if *open == 0 {
-                streams.remove(&self.ip);
+                held.remove(&self.ip);
             }
         }
     }
@@ -249,6 +286,22 @@ mod tests {
         assert_eq!(l.client_ip(proxy, &HeaderMap::new()), proxy);
         let in_network: IpAddr = "172.20.0.3".parse().unwrap();
         assert_eq!(l.client_ip(in_network, &headers), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_slash_64() {
+        let l = limits(&[]);
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let same_line: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let other_line: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(l.client_ip(one, &HeaderMap::new()), l.client_ip(same_line, &HeaderMap::new()));
+        assert_ne!(l.client_ip(one, &HeaderMap::new()), l.client_ip(other_line, &HeaderMap::new()));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(l.client_ip(mapped, &HeaderMap::new()), "192.0.2.7".parse::<IpAddr>().unwrap());
+        // Its stream slots are shared by the whole /64.
+        let l = limits(&["--max-streams-per-ip", "1"]);
+        let _held = l.open_stream(l.client_ip(one, &HeaderMap::new())).unwrap();
+        assert!(l.open_stream(l.client_ip(same_line, &HeaderMap::new())).is_err());
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub fn router(app: AppState) -> Router {
         // A share link's `?key=` becomes a cookie and a redirect before the page renders.
         .route_layer(middleware::from_fn_with_state(app.clone(), share::key_to_cookie))
         .route_layer(middleware::from_fn(server_fns::refusal_status))
+        // Render slots per client and per replica: a page of a big board is dear.
+        .route_layer(middleware::from_fn_with_state(app.clone(), crate::pages::gate))
         // Static files (the wasm bundle under /pkg, the stylesheet) or the app's 404 page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell));
 

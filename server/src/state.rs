@@ -75,6 +75,8 @@ pub struct Shared {
     pub origins: Arc<crate::access::origin::Origins>,
     /// Per-client limits: streams, commands, board creation.
     pub limits: Arc<crate::limits::Limits>,
+    /// Pages this replica renders at once (`PAGE_RENDERS`).
+    pub renders: Arc<crate::pages::Renders>,
     /// Connections this replica accepts at once (`MAX_CONNECTIONS`).
     pub max_connections: usize,
     /// How long a client may take to send its headers, or each read of its body.

@@ -4,6 +4,7 @@
 //! links: on the server it only holds the rendered state.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use leptos::prelude::*;
 
@@ -74,7 +75,11 @@ pub struct BoardClient {
     pub board_id: StoredValue<String>,
     /// The board as this client has applied it (the confirmed board); `state.seq` is the
     /// applied seq.
-    pub state: RwSignal<BoardState>,
+    /// Shared (`Arc`): the page's views of one board start from one copy.
+    pub state: RwSignal<Arc<BoardState>>,
+    /// `state`'s fingerprint, computed once per change however many places show it (a
+    /// compare pane compares it with every other pane's).
+    pub fingerprint: Memo<String>,
     /// Commands not yet in `state` nor refused (the engine keeps it; see `optimistic`).
     pub outbox: RwSignal<Outbox>,
     /// Show the outbox's commands on the board before the server confirms them? (The
@@ -120,7 +125,7 @@ pub struct BoardClient {
 
 impl BoardClient {
     pub fn new(
-        initial: BoardState,
+        initial: Arc<BoardState>,
         pattern: PatternKind,
         transport: Transport,
         replica: String,
@@ -139,6 +144,7 @@ impl BoardClient {
         BoardClient {
             board_id: StoredValue::new(state.with_untracked(|s| s.board.id.clone())),
             state,
+            fingerprint: Memo::new(move |_| state.with(|s| s.fingerprint())),
             outbox,
             optimistic,
             shown,

@@ -27,6 +27,7 @@
 
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use futures::channel::mpsc::{self, UnboundedReceiver};
 use futures::{FutureExt, StreamExt};
@@ -323,7 +324,7 @@ impl<P: Platform> Engine<P> {
         self.keyed(&frame);
         let pattern = self.client.pattern.get_untracked();
         let mut state = self.client.state.get_untracked();
-        match step(&mut state, pattern, &frame) {
+        match step(Arc::make_mut(&mut state), pattern, &frame) {
             Ok(Step::Applied) => self.confirm(state),
             Ok(Step::Skip) => {}
             Ok(Step::Backfill { since }) => {
@@ -391,7 +392,7 @@ impl<P: Platform> Engine<P> {
                     let mut state = self.client.state.get_untracked();
                     for frame in &page.frames {
                         self.keyed(frame);
-                        if !matches!(step(&mut state, pattern, frame), Ok(Step::Applied | Step::Skip)) {
+                        if !matches!(step(Arc::make_mut(&mut state), pattern, frame), Ok(Step::Applied | Step::Skip)) {
                             break;
                         }
                     }
@@ -547,7 +548,8 @@ impl<P: Platform> Engine<P> {
     }
 
     /// The confirmed board moved: it may now contain commands of the outbox.
-    fn confirm(&mut self, state: crate::domain::BoardState) {
+    fn confirm(&mut self, state: impl Into<Arc<crate::domain::BoardState>>) {
+        let state = state.into();
         let settled = self.outbox.settle(state.seq);
         self.client.state.set(state);
         if settled > 0 {

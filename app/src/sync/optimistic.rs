@@ -25,6 +25,7 @@
 //! keys: the server applies each at most once.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -60,7 +61,9 @@ pub struct Refusal {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shown {
     /// The board to render. Its `seq` is the confirmed seq: pending changes have none yet.
-    pub state: BoardState,
+    /// The confirmed board itself, shared, when nothing is pending (no copy: a page of
+    /// several views of a big board would otherwise hold a copy per view).
+    pub state: Arc<BoardState>,
     /// Todos a pending command added or changed: their cards are marked pending.
     pub pending_todos: BTreeSet<Id>,
     /// Keys of pending commands that do not apply to the confirmed board (the server will
@@ -122,8 +125,11 @@ impl Outbox {
     }
 
     /// The board to show: `confirmed` with every pending command re-applied on top.
-    pub fn show(&self, confirmed: &BoardState) -> Shown {
-        let mut state = confirmed.clone();
+    pub fn show(&self, confirmed: &Arc<BoardState>) -> Shown {
+        if self.pending.is_empty() {
+            return Shown { state: confirmed.clone(), pending_todos: BTreeSet::new(), conflicts: Vec::new() };
+        }
+        let mut state = (**confirmed).clone();
         let mut pending_todos = BTreeSet::new();
         let mut conflicts = Vec::new();
         for p in &self.pending {
@@ -147,7 +153,7 @@ impl Outbox {
         }
         // Pending changes have no seq: the page's seq is the one it applied.
         state.seq = confirmed.seq;
-        Shown { state, pending_todos, conflicts }
+        Shown { state: Arc::new(state), pending_todos, conflicts }
     }
 
     fn find(&mut self, key: &str) -> Option<&mut Pending> {
@@ -183,7 +189,7 @@ mod tests {
         let confirmed = BoardState::empty("b", "B");
         let mut outbox = Outbox::default();
         outbox.push("k1".into(), add("new"));
-        let shown = outbox.show(&confirmed);
+        let shown = outbox.show(&Arc::new(confirmed.clone()));
         assert_eq!(shown.state.todos.len(), 1, "shown before the server answers");
         assert_eq!(shown.state.seq, 0, "with the confirmed seq");
         assert_eq!(shown.pending_todos, BTreeSet::from([1]));
@@ -192,8 +198,8 @@ mod tests {
         let server = execute(&confirmed, &add("new")).unwrap().state;
         assert!(outbox.committed("k1", 1));
         assert_eq!(outbox.settle(server.seq), 1);
-        let shown = outbox.show(&server);
-        assert_eq!(shown.state, server, "shown once, not twice");
+        let shown = outbox.show(&Arc::new(server.clone()));
+        assert_eq!(*shown.state, server, "shown once, not twice");
         assert!(shown.pending_todos.is_empty());
         assert!(!outbox.committed("k1", 1), "the late answer finds nothing to do");
     }
@@ -207,7 +213,7 @@ mod tests {
         // Someone else's change at seq 1 arrives first: still rebased on top.
         let remote = execute(&confirmed, &add("theirs")).unwrap().state;
         assert_eq!(outbox.settle(remote.seq), 0);
-        let shown = outbox.show(&remote);
+        let shown = outbox.show(&Arc::new(remote.clone()));
         let titles: Vec<_> = shown.state.todos.iter().map(|t| t.title.as_str()).collect();
         assert_eq!(titles, ["theirs", "mine"]);
     }
@@ -218,11 +224,11 @@ mod tests {
         let mut outbox = Outbox::default();
         outbox.push("k1".into(), Command::SetTodoStatus { id: 1, status: TodoStatus::Done, expected_version: None });
         outbox.push("k2".into(), add("after"));
-        assert_eq!(outbox.show(&confirmed).pending_todos, BTreeSet::from([1, 3]));
+        assert_eq!(outbox.show(&Arc::new(confirmed.clone())).pending_todos, BTreeSet::from([1, 3]));
 
         // Another tab deletes the todo: the pending status change no longer applies.
         confirmed = execute(&confirmed, &Command::DeleteTodo { id: 1, expected_version: None }).unwrap().state;
-        let shown = outbox.show(&confirmed);
+        let shown = outbox.show(&Arc::new(confirmed.clone()));
         assert_eq!(shown.conflicts, ["k1"]);
         assert_eq!(shown.state.todos.len(), 1, "the later command still shows");
 

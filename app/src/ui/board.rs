@@ -21,7 +21,7 @@ use crate::sync::{BoardClient, Conn, Transport};
 /// A client for one view of the board, started once the page is hydrated; `cursors`: it
 /// shows and sends live cursors (the board page; a compare pane is only present).
 pub fn live_client(
-    initial: BoardState,
+    initial: std::sync::Arc<BoardState>,
     pattern: PatternKind,
     transport: Transport,
     replica: String,
@@ -42,6 +42,49 @@ pub fn live_client(
     client
 }
 
+/// How much of a board one view renders at first, the same on the server and in the
+/// browser (so the page hydrates): at most `columns` columns (the backlog and the first
+/// sprints) and `cards` cards among them. A board may hold 5,000 todos and 200 sprints; a
+/// page that rendered all of them (five times on the compare page, each card listing every
+/// sprint it could move to) cost the server 1.5 s of CPU and 40 MB per request. Each column
+/// and the row of sprints has a "show more" button for the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub cards: usize,
+    pub columns: usize,
+}
+
+impl Budget {
+    /// The board page.
+    pub const PAGE: Budget = Budget { cards: 300, columns: 25 };
+    /// Cards a column's "show more" adds.
+    pub const MORE_CARDS: usize = 100;
+    /// Sprint columns the row's "show more" adds.
+    pub const MORE_COLUMNS: usize = 25;
+
+    /// One of `panes` panes of the compare page: the page's budget shared between them.
+    pub fn pane(panes: usize) -> Budget {
+        let panes = panes.max(1);
+        Budget { cards: (Budget::PAGE.cards / panes).max(10), columns: (30 / panes).max(3) }
+    }
+
+    /// Cards each of the columns of these sizes shows at first: the budget shared out so
+    /// that a short column takes what it needs and leaves the rest to the long ones (700
+    /// todos in the backlog and 24 empty sprints: the backlog shows 300).
+    fn share(self, sizes: &[usize]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..sizes.len()).collect();
+        order.sort_by_key(|&i| sizes[i]);
+        let mut left = self.cards;
+        let mut shares = vec![0; sizes.len()];
+        for (done, &i) in order.iter().enumerate() {
+            let fair = left / (sizes.len() - done);
+            shares[i] = sizes[i].min(fair);
+            left -= shares[i];
+        }
+        shares
+    }
+}
+
 #[component]
 pub fn BoardView(
     client: BoardClient,
@@ -51,13 +94,43 @@ pub fn BoardView(
     /// What this browser may do; its share links are shown to a holder of the write key.
     #[prop(optional)]
     viewer: Option<Viewer>,
+    /// How much of the board to render at first.
+    #[prop(default = Budget::PAGE)]
+    budget: Budget,
 ) -> impl IntoView {
     let share = viewer.and_then(|v| v.share);
     let seq = move || client.state.with(|s| s.seq);
     // What the page shows is the confirmed board with the pending commands re-applied
     // (`shown`); the seq and the fingerprint are the confirmed board's, the seq applied.
     let name = move || client.shown.with(|s| s.state.board.name.clone());
-    let sprints = move || client.shown.with(|s| s.state.sprints.clone());
+    // The first sprints get a column (the budget's, then as many as "show more" asked).
+    let sprint_columns = RwSignal::new(budget.columns.saturating_sub(1));
+    let sprints =
+        move || client.shown.with(|s| s.state.sprints.iter().take(sprint_columns.get()).cloned().collect::<Vec<_>>());
+    let hidden_sprints = move || client.shown.with(|s| s.state.sprints.len()).saturating_sub(sprint_columns.get());
+    // Cards per column at first: decided once, from the board as the page starts (the
+    // server's render and the browser's hydration see the same board). A sprint added
+    // later starts with a page of its own.
+    let first = StoredValue::new(client.state.with_untracked(|s| {
+        let columns: Vec<Option<Id>> =
+            std::iter::once(None).chain(s.sprints.iter().map(|sp| Some(sp.id))).take(budget.columns).collect();
+        let sizes: Vec<usize> = columns.iter().map(|c| s.todos.iter().filter(|t| t.sprint_id == *c).count()).collect();
+        columns.into_iter().zip(budget.share(&sizes)).collect::<std::collections::HashMap<_, _>>()
+    }));
+    let first = move |column: Option<Id>| first.with_value(|f| f.get(&column).copied()).unwrap_or(Budget::MORE_CARDS);
+    // Where a card can move (the backlog is always there): the open sprints that have a
+    // column here. Built once per change for every card, not once per card.
+    let targets = Memo::new(move |_| {
+        client.shown.with(|s| {
+            s.state
+                .sprints
+                .iter()
+                .take(sprint_columns.get())
+                .filter(|sp| sp.status != SprintStatus::Completed)
+                .map(|sp| (sp.id, sp.name.clone()))
+                .collect::<Vec<_>>()
+        })
+    });
     // Commands with no answer yet (offline, or on their way).
     let waiting = move || client.outbox.with(|o| o.waiting());
     // The pointer over the board, as fractions of its area (the section's box).
@@ -86,7 +159,7 @@ pub fn BoardView(
             data-board-seq=seq
             data-hydrated=move || client.running.get().to_string()
             data-conn=move || client.conn.get().as_str()
-            data-fingerprint=move || client.state.with(|s| s.fingerprint())
+            data-fingerprint=client.fingerprint
             data-pending-count=waiting
         >
             <header class="board-head">
@@ -120,12 +193,23 @@ pub fn BoardView(
                 </p>
             })}
             <div class="columns">
-                <Column client sprint=None/>
+                <Column client sprint=None first=first(None) targets/>
                 <For
                     each=sprints
                     key=|s: &Sprint| (s.id, s.status, s.name.clone())
-                    children=move |s: Sprint| view! { <Column client sprint=Some(s)/> }
+                    children=move |s: Sprint| view! { <Column client first=first(Some(s.id)) sprint=Some(s) targets/> }
                 />
+                {move || (hidden_sprints() > 0).then(|| view! {
+                    <div class="column more-columns">
+                        <button
+                            class="link"
+                            data-more-sprints=hidden_sprints
+                            on:click=move |_| sprint_columns.update(|n| *n += Budget::MORE_COLUMNS)
+                        >
+                            {move || format!("Show {} more sprints", hidden_sprints().min(Budget::MORE_COLUMNS))}
+                        </button>
+                    </div>
+                })}
                 <Show when=move || client.can_write.get()>
                     <AddSprint client/>
                 </Show>
@@ -295,22 +379,31 @@ fn dropped(ev: &leptos::ev::DragEvent) -> Option<(Id, u32)> {
     }
 }
 
-/// The backlog (`sprint: None`) or one sprint.
+/// The backlog (`sprint: None`) or one sprint: its `first` cards at first, and a button
+/// for more. `targets`: where its cards can move.
 #[component]
-fn Column(client: BoardClient, sprint: Option<Sprint>) -> impl IntoView {
+fn Column(
+    client: BoardClient,
+    sprint: Option<Sprint>,
+    first: usize,
+    targets: Memo<Vec<(Id, String)>>,
+) -> impl IntoView {
     let sprint_id: Option<Id> = sprint.as_ref().map(|s| s.id);
     let status = sprint.as_ref().map(|s| s.status);
-    // Each card with whether a pending command touched it.
+    let limit = RwSignal::new(first);
+    // Each card shown with whether a pending command touched it.
     let todos = move || {
         client.shown.with(|s| {
             s.state
                 .column(sprint_id)
                 .into_iter()
+                .take(limit.get())
                 .map(|t| (t.clone(), s.pending_todos.contains(&t.id)))
                 .collect::<Vec<_>>()
         })
     };
-    let count = move || client.shown.with(|s| s.state.column(sprint_id).len());
+    let count = move || client.shown.with(|s| s.state.todos.iter().filter(|t| t.sprint_id == sprint_id).count());
+    let hidden = move || count().saturating_sub(limit.get());
     // The column's first and last todo, for the cards' up and down buttons: one pass per
     // change for the column, not one per card.
     let ends = Memo::new(move |_| {
@@ -354,9 +447,18 @@ fn Column(client: BoardClient, sprint: Option<Sprint>) -> impl IntoView {
                 <For
                     each=todos
                     key=|(t, pending)| (t.id, t.version, *pending)
-                    children=move |(todo, pending)| view! { <TodoCard client todo pending ends/> }
+                    children=move |(todo, pending)| view! { <TodoCard client todo pending ends targets/> }
                 />
             </ol>
+            {move || (hidden() > 0).then(|| view! {
+                <button
+                    class="link more-cards"
+                    data-more-cards=hidden
+                    on:click=move |_| limit.update(|n| *n += Budget::MORE_CARDS)
+                >
+                    {move || format!("Show {} more", hidden().min(Budget::MORE_CARDS))}
+                </button>
+            })}
             <Refusals client here=new_here at=sprint_id/>
             <Show when=move || client.can_write.get() && status != Some(SprintStatus::Completed)>
                 <AddTodo client sprint_id/>
@@ -417,5 +519,21 @@ fn AddSprint(client: BoardClient) -> impl IntoView {
             button="Add sprint"
             on_submit=move |name| client.send(Command::AddSprint { name })
         />
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Budget;
+
+    #[test]
+    fn the_card_budget_goes_where_the_cards_are() {
+        let budget = Budget { cards: 300, columns: 25 };
+        assert_eq!(budget.share(&[700, 0, 0]), [300, 0, 0]);
+        assert_eq!(budget.share(&[10, 500, 500]), [10, 145, 145]);
+        assert_eq!(budget.share(&[5, 6, 7]), [5, 6, 7]);
+        assert_eq!(budget.share(&[]), Vec::<usize>::new());
+        let shares = budget.share(&[1000; 25]);
+        assert!(shares.iter().sum::<usize>() <= 300 && shares.iter().all(|s| *s == 12));
     }
 }

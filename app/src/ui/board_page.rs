@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::board::{live_client, BoardView};
-use super::{data, set_bad_request, NotFound};
+use super::{data, set_bad_request, set_unavailable, NotFound};
 use crate::patterns::PatternKind;
 use crate::sync::Transport;
 
@@ -38,7 +38,7 @@ pub fn BoardPage() -> impl IntoView {
                         }
                         (Ok(Some((state, viewer))), Ok((pattern, transport))) => {
                             let poll_ms = query.read_untracked().get("poll_ms").and_then(|ms| ms.parse().ok());
-                            let client = live_client(state, pattern, transport, replica, poll_ms, viewer.can_write, true);
+                            let client = live_client(state.into(), pattern, transport, replica, poll_ms, viewer.can_write, true);
                             // A refusal of the no-script add form (`server_fns::add_todo`) comes back here.
                             let refused = query.read_untracked().get("error");
                             view! {
@@ -47,7 +47,10 @@ pub fn BoardPage() -> impl IntoView {
                             }.into_any()
                         }
                         (Ok(None), _) => view! { <NotFound/> }.into_any(),
-                        (Err(err), _) => view! { <p class="notice">{err}</p> }.into_any(),
+                        (Err(err), _) => {
+                            set_unavailable();
+                            view! { <p class="notice">{err}</p> }.into_any()
+                        }
                     }
                 })
             }}

@@ -7,9 +7,9 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::board::{live_client, BoardView};
+use super::board::{live_client, BoardView, Budget};
 use super::lab::PresetButtons;
-use super::{data, set_bad_request, NotFound};
+use super::{data, set_bad_request, set_unavailable, NotFound};
 use crate::patterns::PatternKind;
 use crate::sync::{BoardClient, Transport};
 
@@ -21,6 +21,10 @@ const DEFAULT_PANES: [(PatternKind, Transport); 5] = [
     (PatternKind::PushEvents, Transport::Ws),
     (PatternKind::EventDiff, Transport::Sse),
 ];
+
+/// At most this many panes: each is a client of its own (a stream in the browser, a copy
+/// of the board while the server renders), and the page's card budget is shared by them.
+pub const MAX_PANES: usize = 6;
 
 /// The poll interval of compare panes: short, so the poll pane keeps up visibly.
 const PANE_POLL_MS: u32 = 1000;
@@ -35,8 +39,8 @@ fn parse_panes(spec: Option<String>) -> Result<Vec<(PatternKind, Transport)>, St
             Ok((pattern.parse::<PatternKind>()?, transport.parse::<Transport>()?))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    if panes.is_empty() || panes.len() > 8 {
-        return Err("compare 1 to 8 panes".into());
+    if panes.is_empty() || panes.len() > MAX_PANES {
+        return Err(format!("compare 1 to {MAX_PANES} panes"));
     }
     Ok(panes)
 }
@@ -60,6 +64,8 @@ pub fn ComparePage() -> impl IntoView {
                             view! { <section class="empty"><h1>"Bad request"</h1><p class="notice">{message}</p></section> }.into_any()
                         }
                         (Ok(Some((state, viewer))), Ok(panes)) => {
+                            // One copy of the board for every pane until one of them moves on.
+                            let state = std::sync::Arc::new(state);
                             let clients: Vec<BoardClient> = panes
                                 .into_iter()
                                 .map(|(p, t)| {
@@ -69,7 +75,10 @@ pub fn ComparePage() -> impl IntoView {
                             view! { <Comparison clients/> }.into_any()
                         }
                         (Ok(None), _) => view! { <NotFound/> }.into_any(),
-                        (Err(err), _) => view! { <p class="notice">{err}</p> }.into_any(),
+                        (Err(err), _) => {
+                            set_unavailable();
+                            view! { <p class="notice">{err}</p> }.into_any()
+                        }
                     }
                 })
             }}
@@ -100,10 +109,11 @@ fn Comparison(clients: Vec<BoardClient>) -> impl IntoView {
                 {clients.iter().map(|client| {
                     let client = *client;
                     let all = clients.clone();
+                    let budget = Budget::pane(clients.len());
                     view! {
                         <div class="pane-wrap">
                             <Agreement client all/>
-                            <BoardView client pane=true/>
+                            <BoardView client pane=true budget/>
                         </div>
                     }
                 }).collect_view()}
@@ -117,21 +127,17 @@ fn Comparison(clients: Vec<BoardClient>) -> impl IntoView {
 fn Agreement(client: BoardClient, all: Vec<BoardClient>) -> impl IntoView {
     // A memo is `Copy`, so the three places below can each read it.
     let verdict = Memo::new(move |_| {
-        let (seq, print) = client.state.with(|s| (s.seq, s.fingerprint()));
+        let (seq, print) = (client.state.with(|s| s.seq), client.fingerprint.get());
         let newest = all.iter().map(|c| c.state.with(|s| s.seq)).max().unwrap_or(seq);
         if seq < newest {
             "catching-up"
-        } else if all
-            .iter()
-            .filter(|c| c.state.with(|s| s.seq) == seq)
-            .all(|c| c.state.with(|s| s.fingerprint()) == print)
-        {
+        } else if all.iter().filter(|c| c.state.with(|s| s.seq) == seq).all(|c| c.fingerprint.with(|p| *p == print)) {
             "converged"
         } else {
             "diverged"
         }
     });
-    let print = move || client.state.with(|s| s.fingerprint()[..8].to_owned());
+    let print = move || client.fingerprint.with(|p| p[..8].to_owned());
     view! {
         <div class="agreement-bar">
             <span class=move || format!("agreement agreement-{}", verdict.get()) data-agreement=verdict>

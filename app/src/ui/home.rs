@@ -37,7 +37,10 @@ pub fn HomePage() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(err) => view! { <p class="notice">{err}</p> }.into_any(),
+                        Err(err) => {
+                            super::set_unavailable();
+                            view! { <p class="notice">{err}</p> }.into_any()
+                        }
                     }
                 })}
             </Suspense>

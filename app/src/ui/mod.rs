@@ -102,6 +102,7 @@ mod http_status {
     pub use http::StatusCode;
     pub const NOT_FOUND: StatusCode = StatusCode::NOT_FOUND;
     pub const BAD_REQUEST: StatusCode = StatusCode::BAD_REQUEST;
+    pub const UNAVAILABLE: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
 }
 
 /// The page's Content-Security-Policy: scripts only from this origin plus the hydration
@@ -130,5 +131,14 @@ pub fn set_bad_request() {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http_status::BAD_REQUEST);
+    }
+}
+
+/// Marks the response as `503` while rendering: the page could not read its data (the
+/// database is unavailable), and says so in words; the status says so to machines.
+pub fn set_unavailable() {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http_status::UNAVAILABLE);
     }
 }

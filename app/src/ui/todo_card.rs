@@ -3,15 +3,22 @@
 use leptos::prelude::*;
 
 use super::refusals::Refusals;
-use crate::domain::{Command, Id, SprintStatus, Todo, TodoStatus};
+use crate::domain::{Command, Id, Todo, TodoStatus};
 use crate::sync::BoardClient;
 
 /// `ends` is the first and last todo of the card's column (the up and down buttons of
-/// those are disabled). A `pending` card shows a change the server has not confirmed yet:
+/// those are disabled); `targets` the sprints it can be moved to (the board's, computed
+/// once for every card). A `pending` card shows a change the server has not confirmed yet:
 /// it is marked, and cannot be edited until then (a new todo's id is provisional until its
 /// seq is known, so a command naming it could reach another todo).
 #[component]
-pub fn TodoCard(client: BoardClient, todo: Todo, pending: bool, ends: Memo<(Option<Id>, Option<Id>)>) -> impl IntoView {
+pub fn TodoCard(
+    client: BoardClient,
+    todo: Todo,
+    pending: bool,
+    ends: Memo<(Option<Id>, Option<Id>)>,
+    targets: Memo<Vec<(Id, String)>>,
+) -> impl IntoView {
     let id = todo.id;
     let version = todo.version;
     let editing = RwSignal::new(false);
@@ -19,17 +26,6 @@ pub fn TodoCard(client: BoardClient, todo: Todo, pending: bool, ends: Memo<(Opti
     let title = todo.title.clone();
     let original = StoredValue::new(todo.title.clone());
     let sprint_id = todo.sprint_id;
-    // Where this todo can move: the backlog and every sprint that is not completed.
-    let targets = move || {
-        client.shown.with(|s| {
-            s.state
-                .sprints
-                .iter()
-                .filter(|sp| sp.status != SprintStatus::Completed)
-                .map(|sp| (sp.id, sp.name.clone()))
-                .collect::<Vec<_>>()
-        })
-    };
 
     let rename = move || {
         editing.set(false);
@@ -114,7 +110,7 @@ pub fn TodoCard(client: BoardClient, todo: Todo, pending: bool, ends: Memo<(Opti
                 </select>
                 <select name="move" aria-label="Move to" on:change=on_move>
                     <option value="backlog" selected=sprint_id.is_none()>"Backlog"</option>
-                    {move || targets().into_iter().map(|(sid, name)| {
+                    {move || targets.get().into_iter().map(|(sid, name)| {
                         let selected = sprint_id == Some(sid);
                         view! { <option value=sid.to_string() selected=selected>{name}</option> }
                     }).collect_view()}

@@ -22,10 +22,17 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_with(&[]).await
+    }
+
+    /// With more settings (environment variables). `BENCH_SERVER` names another server
+    /// binary to measure (an older build, say); by default, this build's.
+    pub async fn start_with(settings: &[(&str, &str)]) -> Server {
+        let binary = std::env::var("BENCH_SERVER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_server").to_owned());
         let dir = tempfile::tempdir().unwrap();
         // A free port: bind, note it, let it go (the server binds it a moment later).
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+        let child = Command::new(binary)
             .env("DATABASE_URL", format!("sqlite://{}/bench.db", dir.path().display()))
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("REPLICA_ID", "bench")
@@ -38,6 +45,7 @@ impl Server {
             .env("MAX_CONNECTIONS", "100000")
             .env("METRICS_BIND", "off")
             .env_remove("REDIS_URL")
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()

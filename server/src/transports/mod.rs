@@ -35,7 +35,7 @@ use app::protocol::Transport;
 
 use crate::access::{self, Grant};
 use crate::error::AppError;
-use crate::limits::StreamSlot;
+use crate::limits::Slot;
 use crate::presence::{Here, Stay, TabInfo, Wants};
 use crate::state::AppState;
 use crate::stream::{self, Frames, Outgoing};
@@ -182,7 +182,7 @@ pub fn bounded(mut frames: Frames, transport: &'static str) -> impl Stream<Item 
 pub async fn subscribe(
     app: &AppState,
     grant: &Grant,
-    slot: Option<StreamSlot>,
+    slot: Option<Slot>,
     pattern: PatternKind,
     from: Option<Position>,
     here: Here,
@@ -229,7 +229,7 @@ fn alongside(
 pub async fn batch(
     app: &AppState,
     grant: &Grant,
-    slot: Option<StreamSlot>,
+    slot: Option<Slot>,
     pattern: PatternKind,
     from: Position,
     hold: Duration,
