@@ -58,6 +58,7 @@ export default defineConfig({
           // Every browser of the suite comes from 127.0.0.1, and contexts live until the
           // suite ends: one address holds more streams than a person would.
           MAX_STREAMS_PER_IP: '2000',
+          MAX_TABS_PER_IP: '2000',
           METRICS_BIND: 'off',
           // webhooks.spec.ts runs its receiver on this loopback port.
           WEBHOOK_ALLOW: `127.0.0.1:${process.env.E2E_HOOK_PORT ?? 3199}`,

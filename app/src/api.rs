@@ -50,6 +50,10 @@ pub struct KeysRotated {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Viewer {
     pub can_write: bool,
+    /// Holds the board's write key: may administer it (webhooks, keys, the fault lab's
+    /// faults on it), public boards included.
+    #[serde(default)]
+    pub admin: bool,
     pub private: bool,
     /// Both share links, for a holder of the write key of a private board.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -226,18 +230,20 @@ pub struct Delivery {
     pub at: i64,
 }
 
-/// Body of `POST /api/lab`: server-side faults for the cluster demo, applied to the replica
-/// that receives it (only when it runs with `FAULTS=1`). Each field present sets its fault;
-/// absent fields leave theirs as they are.
+/// Body of `POST /api/lab?board=B`: server-side faults for the cluster demo, applied to the
+/// replica that receives it (only when it runs with `FAULTS=1`). Each field present sets its
+/// fault; absent fields leave theirs as they are. The faults on change notices are the
+/// board's (they need its write key); pausing the database is the replica's (it needs the
+/// `X-Lab-Token` header to carry `LAB_TOKEN`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerFaults {
-    /// Drop the next N change notices on their way to this replica's streams (they repair
-    /// from the log: on the next change, or at the next heartbeat). 0 stops dropping.
+    /// Drop the board's next N change notices on their way to this replica's streams (they
+    /// repair from the log: on the next change, or at the next heartbeat). 0 stops dropping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_notices: Option<u32>,
-    /// Hold every change notice this long (in order) before this replica's streams see it.
-    /// 0 turns the delay off.
+    /// Hold every change notice of the board this long (in order) before this replica's
+    /// streams see it. 0 turns the delay off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_notices_ms: Option<u32>,
     /// Hand out no database connection for this many seconds (requests that need one wait,
@@ -246,16 +252,20 @@ pub struct ServerFaults {
     pub pause_database_s: Option<u32>,
 }
 
-/// `GET /api/lab`, and the answer to `POST /api/lab`: this replica's server-side faults.
+/// `GET /api/lab[?board=B]`, and the answer to `POST /api/lab`: this replica's server-side
+/// faults (the board's, when one is named).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerLab {
     /// Does this replica take faults (`FAULTS=1`)? When `false`, `POST` is refused with `403`.
     pub enabled: bool,
+    /// Can the database be paused here (`LAB_TOKEN` is set)? The token itself is needed too.
+    #[serde(default)]
+    pub replica_faults: bool,
     /// Which replica answered: the faults act on it alone.
     pub replica: String,
-    /// Change notices still to be dropped.
+    /// The board's change notices still to be dropped.
     pub drop_notices: u32,
-    /// The delay every change notice waits, in milliseconds.
+    /// The delay every change notice of the board waits, in milliseconds.
     pub delay_notices_ms: u32,
     /// How much longer the database stays paused, in milliseconds (0: it is not).
     pub database_paused_ms: u64,

@@ -40,6 +40,21 @@ impl Identity {
     }
 }
 
+/// A tab's secret, which claims its client id for the connection that first presents it
+/// (`secret=S` on a stream URL, `"secret"` in a signal or a leave): 16 to 64 URL-safe
+/// characters the page makes up and never shows. Another connection that presents the same
+/// client id without it is refused.
+pub fn check_secret(secret: &str) -> Result<(), String> {
+    let url_safe = secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if secret.len() < MIN_SECRET_CHARS || secret.len() > MAX_ID_CHARS || !url_safe {
+        return Err(format!("a tab's secret is {MIN_SECRET_CHARS} to {MAX_ID_CHARS} URL-safe characters"));
+    }
+    Ok(())
+}
+
+/// The shortest tab secret: about 96 bits in the page's alphabet.
+pub const MIN_SECRET_CHARS: usize = 16;
+
 /// A client or person id: 1 to 64 of `A-Z a-z 0-9 - _`.
 pub fn check_id(what: &str, id: &str) -> Result<(), String> {
     let url_safe = id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -78,6 +93,37 @@ pub fn random_id(len: usize, mut random: impl FnMut() -> f64) -> String {
     (0..len).map(|_| ALPHABET[((random() * 64.0) as usize).min(63)] as char).collect()
 }
 
+/// The most people a `presence` frame lists, the ones on the board longest first; the rest
+/// are counted (`more`). Every list goes to every tab, so a crowd of thousands (or of fakes)
+/// would otherwise make every list megabytes.
+pub const MAX_LISTED: usize = 50;
+
+/// How much two tabs want to be peers (of the page's cursor mesh): a hash of their two ids
+/// in order (FNV-1a, then MurmurHash3's mixing step so that similar ids get unrelated
+/// ranks), so both compute the same number, and no id, however chosen, ranks high with
+/// everyone (a peer learns the other's network addresses; the mesh used to pick the lowest
+/// ids, so a tab named `0` was everyone's peer).
+pub fn peer_rank(a: &str, b: &str) -> u64 {
+    let (low, high) = if a <= b { (a, b) } else { (b, a) };
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in low.bytes().chain(std::iter::once(0)).chain(high.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
+}
+
+/// The `n` of `others` that rank highest with `me` ([`peer_rank`]).
+pub fn peers_of(me: &str, others: &std::collections::BTreeSet<String>, n: usize) -> std::collections::BTreeSet<String> {
+    let mut ranked: Vec<&String> = others.iter().collect();
+    ranked.sort_by_key(|other| std::cmp::Reverse(peer_rank(me, other)));
+    ranked.into_iter().take(n).cloned().collect()
+}
+
 /// One person on the board, as the `presence` frame lists them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
@@ -112,6 +158,11 @@ pub struct Signal {
     pub data: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<Cursor>,
+    /// The sending tab's secret (see [`check_secret`]), when it claimed its id with one:
+    /// without it nobody else can send in its name. Up a WebSocket it is not needed (the
+    /// socket is the tab).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 /// Everyone on the board: the `to` of a relayed cursor.
@@ -138,6 +189,9 @@ impl Cursor {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Leave {
     pub client: String,
+    /// The tab's secret, when it claimed its id with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 #[cfg(test)]
@@ -172,6 +226,25 @@ mod tests {
         });
         assert_eq!(id.len(), 16);
         assert!(check_id("client", &id).is_ok());
+    }
+
+    #[test]
+    fn peers_are_chosen_by_a_rank_no_id_can_game() {
+        let tabs: Vec<String> = (0..40).map(|i| format!("tab{i:02}")).collect();
+        assert_eq!(peer_rank("a", "b"), peer_rank("b", "a"), "the same from either side");
+        // The lowest possible ids are not everyone's peer: they are in only some meshes.
+        let sneaky = ["0", "00", "000", "-", "A"];
+        let mut chosen = 0;
+        for me in &tabs {
+            let others: std::collections::BTreeSet<String> =
+                tabs.iter().filter(|t| *t != me).cloned().chain(sneaky.iter().map(|s| s.to_string())).collect();
+            let peers = peers_of(me, &others, 8);
+            assert_eq!(peers.len(), 8);
+            chosen += sneaky.iter().filter(|s| peers.contains(**s)).count();
+        }
+        // 40 meshes of 8 among 44 others: about 8/44 of the 200 places (36), not all of them
+        // (as when the lowest ids were chosen).
+        assert!(chosen < 80, "the low ids were chosen {chosen} times of 200");
     }
 
     #[test]

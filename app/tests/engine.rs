@@ -473,7 +473,10 @@ async fn presence_and_signals_stay_beside_the_board() {
                 app::sync::client::RemoteCursor { x: 0.1, y: 0.1, link: app::sync::client::CursorLink::Relay },
             );
         });
-        fake.report(0, LinkEvent::Frame(Frame::Presence { rev: 7, members: vec![member("a"), member("b")] }, 50));
+        fake.report(
+            0,
+            LinkEvent::Frame(Frame::Presence { rev: 7, members: vec![member("a"), member("b")], more: 0 }, 50),
+        );
         let cursor = Frame::Cursor { from: "b".into(), x: 0.5, y: 0.25 };
         fake.report(0, LinkEvent::Frame(cursor.clone(), 40));
         settle().await;
@@ -482,7 +485,13 @@ async fn presence_and_signals_stay_beside_the_board() {
         assert_eq!(fake.0.borrow().letters, [cursor]);
         assert_eq!(client.state.get_untracked().seq, 0, "presence moves no seq");
 
-        let signal = Signal { from: "a".into(), to: "*".into(), data: None, cursor: Some(Cursor { x: 0.2, y: 0.2 }) };
+        let signal = Signal {
+            from: "a".into(),
+            to: "*".into(),
+            data: None,
+            cursor: Some(Cursor { x: 0.2, y: 0.2 }),
+            secret: None,
+        };
         client.signal(signal.clone());
         settle().await;
         assert_eq!(*fake.0.borrow().links[0].signals.borrow(), std::slice::from_ref(&signal), "up the open WebSocket");

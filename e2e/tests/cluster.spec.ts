@@ -19,7 +19,7 @@ import { spawn, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { createBoard, expectConverged, open } from './helpers';
+import { createBoard, createOwnedBoard, expectConverged, open } from './helpers';
 
 const root = path.resolve(__dirname, '..', '..');
 const target = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
@@ -337,14 +337,15 @@ test.describe('affinity on', () => {
     browser,
   }) => {
     const api = cluster.api;
-    const board = await createBoard(api, 'Lab');
-    const page = await open(await browser.newContext({ baseURL: cluster.base }), board, 'push-ops', 'sse');
+    // The board's faults are its owner's: the page holds its write key.
+    const { id: board, write } = await createOwnedBoard(api, 'Lab');
+    const page = await open(await browser.newContext({ baseURL: cluster.base }), board, 'push-ops', 'sse', write);
     const other = await open(await browser.newContext({ baseURL: cluster.base }), board, 'event-diff', 'ws');
     const owner = (await api.get(`/api/boards/${board}`)).headers()['x-replica'];
     await expect(page.locator('.board-foot .replica')).toHaveText(owner);
 
     // The cluster's replicas run with FAULTS=1: the panel shows the replica's faults, and
-    // names the replica its requests reach, the board's.
+    // names the replica its requests reach, the board's; the board's owner may lose its notices.
     await page.locator('details[data-lab] summary').first().click();
     const server = page.locator('[data-lab-server]');
     await expect(server).toContainText(`these act on ${owner}`);

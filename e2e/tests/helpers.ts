@@ -7,9 +7,15 @@ export type BoardState = { seq: number; todos: Todo[]; sprints: { id: number; na
 
 /** A public board: these tests are about delivery; access.spec.ts tests private boards. */
 export async function createBoard(request: APIRequestContext, name: string): Promise<string> {
+  return (await createOwnedBoard(request, name)).id;
+}
+
+/** A public board and its write key, which administers it (webhooks, the replica's faults). */
+export async function createOwnedBoard(request: APIRequestContext, name: string): Promise<{ id: string; write: string }> {
   const res = await request.post('/api/boards', { data: { name, visibility: 'public' } });
   expect(res.status()).toBe(201);
-  return (await res.json()).id;
+  const created = await res.json();
+  return { id: created.id, write: created.keys.write };
 }
 
 export async function command(request: APIRequestContext, board: string, body: object) {
@@ -24,19 +30,22 @@ export async function state(request: APIRequestContext, board: string): Promise<
   return res.json();
 }
 
-/** Opens the board and waits until the client engine runs and its stream is live. */
+/** Opens the board and waits until the client engine runs and its stream is live. With a
+ * `key`, through its share link: the browser keeps the key (a cookie) and the URL drops it. */
 export async function open(
   context: BrowserContext,
   board: string,
   pattern = 'event-diff',
   transport = 'sse',
+  key?: string,
 ): Promise<Page> {
   const page = await context.newPage();
   page.on('dialog', (d) => {
     throw new Error(`unexpected dialog: ${d.message()}`);
   });
   // A short poll interval keeps the poll cells quick; the default (2 s) is for people.
-  await page.goto(`/boards/${board}?pattern=${pattern}&transport=${transport}&poll_ms=250`);
+  const share = key ? `&key=${key}` : '';
+  await page.goto(`/boards/${board}?pattern=${pattern}&transport=${transport}&poll_ms=250${share}`);
   await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true');
   await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-conn', 'live');
   return page;

@@ -3,7 +3,7 @@
 // server allows with WEBHOOK_ALLOW) and appear in the panel's delivery log.
 import { test, expect } from '@playwright/test';
 import * as http from 'http';
-import { createBoard, open } from './helpers';
+import { createOwnedBoard, open } from './helpers';
 
 const HOOK_PORT = Number(process.env.E2E_HOOK_PORT ?? 3199);
 
@@ -19,9 +19,15 @@ test('a webhook added on the page delivers, and its log shows it', async ({ brow
   });
   await new Promise<void>((resolve) => receiver.listen(HOOK_PORT, '127.0.0.1', resolve));
   try {
-    const board = await createBoard(request, 'webhooks e2e');
+    const { id: board, write } = await createOwnedBoard(request, 'webhooks e2e');
     const context = await browser.newContext();
-    const page = await open(context, board);
+    // Without the board's write key, a public board's webhooks are not this browser's.
+    const visitor = await open(await browser.newContext(), board);
+    await expect(visitor.locator('[data-admin-hint]')).toBeVisible();
+    await expect(visitor.locator('[data-webhooks]')).toHaveCount(0);
+    await visitor.context().close();
+    // Its owner opens the write link.
+    const page = await open(context, board, 'event-diff', 'sse', write);
     await page.locator('[data-webhooks] summary').click();
     await page.locator('[data-webhook-url]').fill(`http://127.0.0.1:${HOOK_PORT}/hook`);
     await page.getByRole('button', { name: 'Add webhook' }).click();

@@ -7,6 +7,8 @@
 //! cargo bench -p server --bench abuse -- pages      # four clients looping the compare page of a 4,000-todo board
 //! cargo bench -p server --bench abuse -- slow-sse   # 100 SSE readers at 100 KB/s on a push-state board
 //! cargo bench -p server --bench abuse -- webhooks   # 300 receivers that never answer, and another board's delivery
+//! cargo bench -p server --bench abuse -- presence   # 20,000 made-up tabs by plain polling: the list every viewer gets
+//! cargo bench -p server --bench abuse -- signals    # 50 made-up tabs pouring signals into one viewer for 8 s
 //! ```
 //!
 //! Every scenario talks to the server through its public API only, so the same program
@@ -77,9 +79,26 @@ enum Scenario {
     /// Receivers that accept a connection and never answer hold webhooks of many boards;
     /// how long another board's webhook waits for its delivery.
     Webhooks {
-        /// Webhooks that never get an answer (20 per board).
+        /// Webhooks that never get an answer.
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=2000))]
         stuck: u64,
+        /// Of them on each board (a board holds at most 20).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=20))]
+        per_board: u64,
+    },
+    /// Polls with made-up tab ids, as fast as one client goes: how many land on the list,
+    /// and how big the list every viewer gets grows.
+    Presence {
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=50_000))]
+        tabs: u64,
+    },
+    /// Made-up tabs each posting 64 KiB signals to one viewer as fast as they may: the
+    /// bytes the viewer takes in.
+    Signals {
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=500))]
+        senders: u64,
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=60))]
+        secs: u64,
     },
 }
 
@@ -92,7 +111,9 @@ async fn main() {
         Scenario::SlowSse { todos, readers, rate, pace_ms, secs } => {
             slow_sse(todos, readers, rate, pace_ms, secs).await
         }
-        Scenario::Webhooks { stuck } => webhooks(stuck).await,
+        Scenario::Webhooks { stuck, per_board } => webhooks(stuck, per_board).await,
+        Scenario::Presence { tabs } => presence(tabs).await,
+        Scenario::Signals { senders, secs } => signals(senders, secs).await,
     }
 }
 
@@ -390,19 +411,21 @@ async fn receiver() -> (u16, tokio::sync::mpsc::UnboundedReceiver<Instant>) {
     (port, rx)
 }
 
-async fn webhooks(stuck: u64) {
+async fn webhooks(stuck: u64, per_board: u64) {
     let (hole, _hole) = black_hole().await;
     let (good, mut delivered) = receiver().await;
     let allow = format!("127.0.0.1:{hole},127.0.0.1:{good}");
-    let server = Server::start_with(&[("WEBHOOK_ALLOW", allow.as_str()), ("WEBHOOK_TIMEOUT", "10")]).await;
+    // One client makes all the boards: above one address's board rate, on purpose.
+    let settings = [("WEBHOOK_ALLOW", allow.as_str()), ("WEBHOOK_TIMEOUT", "10"), ("BOARDS_PER_MINUTE", "100000")];
+    let server = Server::start_with(&settings).await;
     let base = server.base.clone();
     let http = reqwest::Client::new();
-    let boards = stuck.div_ceil(20);
+    let boards = stuck.div_ceil(per_board);
     let mut created = 0;
     let mut stuck_boards = Vec::new();
     for b in 0..boards {
         let (id, key) = board(&http, &base, &format!("stuck {b}")).await;
-        for _ in 0..20.min(stuck - created) {
+        for _ in 0..per_board.min(stuck - created) {
             let r = http
                 .post(format!("{base}/api/boards/{id}/webhooks"))
                 .bearer_auth(&key)
@@ -440,6 +463,139 @@ async fn webhooks(stuck: u64) {
     println!(
         "another board's webhook delivery: {} alone; {} while {created} webhooks on {boards} boards wait on receivers that never answer",
         ms(alone),
-        busy.map_or("none within 120 s".into(), |d| format!("{:.2} s", d.as_secs_f64()))
+        busy.map_or("none within 120 s".into(), ms)
+    );
+}
+
+/// A viewer's SSE stream with a tab of its own, from another address than the attacker's
+/// (127.0.0.2, loopback too): someone else on the board.
+async fn viewer(base: &str, board: &str) -> reqwest::Response {
+    let url = format!(
+        "{base}/api/boards/{board}/sse?pattern=push-ops&client=viewer&name=Viewer&secret=the-viewers-own-secret-1"
+    );
+    let elsewhere: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let r = reqwest::Client::builder().local_address(elsewhere).build().unwrap().get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r
+}
+
+/// Reads an SSE response for `run`, calling `each` with every `data:` line's bytes.
+async fn read_events(response: reqwest::Response, run: Duration, mut each: impl FnMut(&[u8])) {
+    let mut body = response.bytes_stream();
+    let mut line = Vec::new();
+    let until = Instant::now() + run;
+    while let Ok(Some(Ok(chunk))) =
+        tokio::time::timeout(until.saturating_duration_since(Instant::now()), body.next()).await
+    {
+        for byte in chunk {
+            if byte == b'\n' {
+                if let Some(data) = line.strip_prefix(b"data: ") {
+                    each(data);
+                }
+                line.clear();
+            } else {
+                line.push(byte);
+            }
+        }
+    }
+}
+
+async fn presence(tabs: u64) {
+    let server = Server::start().await;
+    let base = server.base.clone();
+    let http = reqwest::Client::new();
+    let (board, _) = board(&http, &base, "crowd").await;
+    let rss = server.rss();
+    let peak = Peak::watch(&server);
+    let started = Instant::now();
+    let statuses = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<u16, u64>::new()));
+    futures::stream::iter(0..tabs)
+        .map(|i| {
+            let url = format!("{base}/api/boards/{board}/poll?pattern=push-ops&since=0&client=fake{i}&every=60000");
+            let (http, statuses) = (http.clone(), statuses.clone());
+            async move {
+                let status = http.get(url).send().await.map_or(0, |r| r.status().as_u16());
+                *statuses.lock().unwrap().entry(status).or_default() += 1;
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    let took = started.elapsed();
+    // The list a viewer gets now (the first frame after hello), and its presence traffic
+    // for five seconds.
+    let mut first = None;
+    let mut bytes = 0usize;
+    read_events(viewer(&base, &board).await, Duration::from_secs(5), |data| {
+        if data.starts_with(b"{\"kind\":\"presence\"") {
+            first.get_or_insert(data.len());
+            bytes += data.len();
+        }
+    })
+    .await;
+    println!(
+        "{tabs} made-up tabs by plain polling in {:.1} s: answers by status {:?}",
+        took.as_secs_f64(),
+        statuses.lock().unwrap()
+    );
+    println!(
+        "  the presence list a viewer then gets: {} KiB; its presence traffic in 5 s: {} KiB; server resident memory +{}",
+        first.unwrap_or(0) / 1024,
+        bytes / 1024,
+        mib(peak.get().saturating_sub(rss))
+    );
+}
+
+async fn signals(senders: u64, secs: u64) {
+    let server = Server::start().await;
+    let base = server.base.clone();
+    let http = reqwest::Client::new();
+    let (board, _) = board(&http, &base, "signals").await;
+    let response = viewer(&base, &board).await;
+    for i in 0..senders {
+        let url = format!("{base}/api/boards/{board}/poll?pattern=push-ops&since=0&client=sender{i}&every=60000");
+        let status = http.get(url).send().await.unwrap().status();
+        assert!(status == 200 || status == 304, "{status}");
+    }
+    let run = Duration::from_secs(secs);
+    let received = Arc::new(AtomicU64::new(0));
+    let reader = {
+        let received = received.clone();
+        tokio::spawn(read_events(response, run + Duration::from_secs(1), move |data| {
+            if data.starts_with(b"{\"kind\":\"signal\"") {
+                received.fetch_add(data.len() as u64, Ordering::Relaxed);
+            }
+        }))
+    };
+    let payload = "x".repeat(63 * 1024);
+    let until = Instant::now() + run;
+    let sent = Arc::new(AtomicU64::new(0));
+    let posts: Vec<_> = (0..senders)
+        .map(|i| {
+            let (http, base, board, payload, sent) =
+                (http.clone(), base.clone(), board.clone(), payload.clone(), sent.clone());
+            tokio::spawn(async move {
+                let body = json!({"from": format!("sender{i}"), "to": "viewer", "data": payload});
+                while Instant::now() < until {
+                    let r = http.post(format!("{base}/api/boards/{board}/signal")).json(&body).send().await;
+                    match r.map(|r| r.status().as_u16()) {
+                        Ok(202) => {
+                            sent.fetch_add(payload.len() as u64, Ordering::Relaxed);
+                        }
+                        // Refused (a rate, a full mailbox): as a client told to wait would.
+                        _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                }
+            })
+        })
+        .collect();
+    for post in posts {
+        post.await.unwrap();
+    }
+    reader.await.unwrap();
+    println!(
+        "{senders} made-up tabs posting 63 KiB signals to one viewer for {secs} s: {} accepted, the viewer took in {}",
+        mib(sent.load(Ordering::Relaxed)),
+        mib(received.load(Ordering::Relaxed))
     );
 }

@@ -76,6 +76,11 @@ pub struct Config {
     #[arg(long, env = "PAGE_RENDERS")]
     pub page_renders: Option<usize>,
 
+    /// Tabs one client IP may have on a replica's presence lists at once (all boards);
+    /// beyond it a stream or poll that names a new tab answers `429`.
+    #[arg(long, env = "MAX_TABS_PER_IP", default_value_t = 100)]
+    pub max_tabs_per_ip: usize,
+
     /// Commands per minute per client IP, HTTP and WebSocket together (a token bucket whose
     /// burst is a tenth of this, and at least 100 or the whole rate).
     #[arg(long, env = "COMMANDS_PER_MINUTE", default_value_t = 6000)]
@@ -127,11 +132,31 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_ALLOW", value_delimiter = ',')]
     pub webhook_allow: Vec<String>,
 
+    /// The seeded `demo` board's write key, which administers it (its webhooks, its keys, the
+    /// fault lab's faults on it): 20 to 200 URL-safe characters. Unset: a key is made when
+    /// the board is first seeded and printed once in the log.
+    #[arg(long, env = "DEMO_WRITE_KEY", value_parser = parse_key)]
+    pub demo_write_key: Option<String>,
+
     /// The fault lab (`POST /api/lab`): this replica may be told to drop or delay its
     /// change notices and to pause its database, for the cluster demo. `FAULTS=1` (or
     /// `--faults`); off by default, and then `POST /api/lab` answers `403`.
     #[arg(long, env = "FAULTS", value_parser = clap::builder::BoolishValueParser::new())]
     pub faults: bool,
+
+    /// With `FAULTS=1`: the token that replica-wide faults (pausing the database, which
+    /// stops every board here) take in the `X-Lab-Token` header, at least 16 characters.
+    /// Unset: nobody may pause the database.
+    #[arg(long, env = "LAB_TOKEN", value_parser = parse_token)]
+    pub lab_token: Option<String>,
+
+    /// A file that holds `LAB_TOKEN` (a Docker secret, say), read at start.
+    #[arg(long, env = "LAB_TOKEN_FILE")]
+    pub lab_token_file: Option<PathBuf>,
+
+    /// A file that holds `DEMO_WRITE_KEY`, read at start.
+    #[arg(long, env = "DEMO_WRITE_KEY_FILE")]
+    pub demo_write_key_file: Option<PathBuf>,
 }
 
 /// `ICE_SERVERS` must be a JSON array (of `RTCIceServer` objects); kept as given.
@@ -140,6 +165,30 @@ fn parse_ice_servers(value: &str) -> Result<String, String> {
         Ok(serde_json::Value::Array(_)) => Ok(value.to_owned()),
         _ => Err("ICE_SERVERS must be a JSON array such as [{\"urls\":\"stun:stun.example.org:3478\"}]".into()),
     }
+}
+
+/// A board key given in the configuration: long enough to be unguessable, and only the
+/// characters a share link's `?key=` carries.
+fn parse_key(value: &str) -> Result<String, String> {
+    let url_safe = value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !(20..=200).contains(&value.len()) || !url_safe {
+        return Err("a key is 20 to 200 URL-safe characters (A-Z, a-z, 0-9, - and _)".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// `LAB_TOKEN`: long enough not to be guessed.
+fn parse_token(value: &str) -> Result<String, String> {
+    if value.len() < 16 || value.len() > 200 || value.chars().any(char::is_control) {
+        return Err("LAB_TOKEN is 16 to 200 characters".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// A secret from its file: trimmed of the line break an editor or `echo` leaves.
+fn read_secret(path: &std::path::Path, parse: fn(&str) -> Result<String, String>) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    parse(text.trim()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `10.0.0.2` (one address) or `10.0.0.0/8` (a network).
@@ -152,6 +201,24 @@ fn parse_network(value: &str) -> Result<ipnet::IpNet, String> {
 }
 
 impl Config {
+    /// `LAB_TOKEN`, or what `LAB_TOKEN_FILE` holds.
+    pub fn lab_token(&self) -> Result<Option<String>, String> {
+        match (&self.lab_token, &self.lab_token_file) {
+            (Some(token), _) => Ok(Some(token.clone())),
+            (None, Some(path)) => read_secret(path, parse_token).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// `DEMO_WRITE_KEY`, or what `DEMO_WRITE_KEY_FILE` holds.
+    pub fn demo_write_key(&self) -> Result<Option<String>, String> {
+        match (&self.demo_write_key, &self.demo_write_key_file) {
+            (Some(key), _) => Ok(Some(key.clone())),
+            (None, Some(path)) => read_secret(path, parse_key).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
     /// `PAGE_RENDERS`, or half the cores (at least one).
     pub fn page_renders(&self) -> usize {
         self.page_renders.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2)).max(1)

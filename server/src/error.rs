@@ -30,6 +30,9 @@ pub enum AppError {
     /// `expected_version` did not match: the answer carries the todo as it is now.
     #[error("{message}")]
     Conflict { message: String, current: Box<Todo> },
+    /// A tab's client id that another connection holds (presence).
+    #[error("{0}")]
+    InUse(String),
     /// `since` is older than the retained change log.
     #[error("{0}")]
     Gone(String),
@@ -68,7 +71,7 @@ impl AppError {
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } | AppError::InUse(_) => StatusCode::CONFLICT,
             AppError::Gone(_) => StatusCode::GONE,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,

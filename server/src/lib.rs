@@ -94,9 +94,9 @@ pub async fn build_state(
     let replica: Arc<str> = config.replica(local).into();
     let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
     let freshness = Arc::new(Freshness::new(store.clone(), heartbeat));
-    let presence = Arc::new(Presence::default());
+    let presence = Arc::new(Presence::new(config.max_tabs_per_ip));
     // FAULTS=1 lets `POST /api/lab` break this replica on purpose; otherwise it never acts.
-    let lab = Arc::new(lab::Lab::new(config.faults));
+    let lab = Arc::new(lab::Lab::new(config.faults, config.lab_token()?.as_deref()));
     // REDIS_URL makes this process one replica of a cluster; without it, one process.
     let broker: Arc<dyn Broker> = match &config.redis_url {
         Some(url) => {
@@ -151,7 +151,7 @@ pub async fn build_state(
         metrics: metrics_handle(),
         leptos,
     });
-    seed::seed_demo(&app).await?;
+    seed::seed_demo(&app, config.demo_write_key()?.as_deref()).await?;
     Ok(app)
 }
 

@@ -5,7 +5,8 @@
 //!   `Retry-After` (over a WebSocket: an `error` frame with status 429);
 //! * boards created per client IP, the same way;
 //! * signals and relayed cursors per tab (presence: `POST /signal` or up a WebSocket) →
-//!   `429` with `Retry-After`: a tab is one person's page, which never needs more.
+//!   `429` with `Retry-After`: a tab is one person's page, which never needs more; and the
+//!   bytes of signals per client IP ([`SIGNAL_KIB_PER_SECOND`]), whatever tabs it makes up.
 //!
 //! The client IP is the socket peer, or the last `X-Forwarded-For` hop when the peer is a
 //! trusted proxy (nginx in the cluster): only the hop the proxy itself added can be
@@ -42,6 +43,8 @@ pub struct Limits {
     signals: DefaultKeyedRateLimiter<String>,
     /// Per `board/client`: relayed cursor positions.
     cursors: DefaultKeyedRateLimiter<String>,
+    /// Per client IP: the kibibytes of signals it sends.
+    signal_kib: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 /// Signals a tab may send a second, in bursts of [`SIGNAL_BURST`]: joining a mesh of eight
@@ -50,6 +53,11 @@ pub const SIGNALS_PER_SECOND: u32 = 20;
 pub const SIGNAL_BURST: u32 = 200;
 /// Relayed cursor positions a tab may send a second (the page sends at most 20).
 pub const CURSORS_PER_SECOND: u32 = 30;
+/// Kibibytes of signals one client IP may send a second, in bursts of
+/// [`SIGNAL_BURST_KIB`]: a page's whole mesh negotiates in tens of kilobytes, a class
+/// behind one address in a megabyte or two; fifty made-up tabs cannot push a gigabyte in.
+pub const SIGNAL_KIB_PER_SECOND: u32 = 1024;
+pub const SIGNAL_BURST_KIB: u32 = 4096;
 
 impl Limits {
     pub fn new(config: &Config) -> Self {
@@ -63,6 +71,10 @@ impl Limits {
                     .allow_burst(NonZeroU32::new(SIGNAL_BURST).expect("positive")),
             ),
             cursors: RateLimiter::keyed(Quota::per_second(NonZeroU32::new(CURSORS_PER_SECOND).expect("positive"))),
+            signal_kib: RateLimiter::keyed(
+                Quota::per_second(NonZeroU32::new(SIGNAL_KIB_PER_SECOND).expect("positive"))
+                    .allow_burst(NonZeroU32::new(SIGNAL_BURST_KIB).expect("positive")),
+            ),
         }
     }
 
@@ -107,16 +119,35 @@ impl Limits {
         }
     }
 
+    /// The bytes of one signal, from client `ip`: `429` with `Retry-After` past its rate.
+    pub fn signal_bytes(&self, ip: IpAddr, bytes: usize) -> Result<(), AppError> {
+        let kib =
+            NonZeroU32::new(bytes.div_ceil(1024).clamp(1, SIGNAL_BURST_KIB as usize) as u32).expect("at least one");
+        match self.signal_kib.check_key_n(&ip, kib) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                Limit::Signals.count();
+                Err(AppError::TooMany {
+                    message: "too many signal bytes from this address; slow down".into(),
+                    retry_after: Some(not_until.wait_time_from(DefaultClock::default().now())),
+                })
+            }
+            Err(_) => unreachable!("clamped to the burst"),
+        }
+    }
+
     /// Forgets buckets that are full again, so addresses seen once do not stay in memory.
     pub fn sweep(&self) {
         self.commands.retain_recent();
         self.boards.retain_recent();
         self.signals.retain_recent();
         self.cursors.retain_recent();
+        self.signal_kib.retain_recent();
         self.commands.shrink_to_fit();
         self.boards.shrink_to_fit();
         self.signals.shrink_to_fit();
         self.cursors.shrink_to_fit();
+        self.signal_kib.shrink_to_fit();
     }
 }
 

@@ -210,9 +210,9 @@ async fn share_links_and_the_board_list(backend: Backend) {
         srv.http.get(srv.url(&format!("/api/boards/{}/access", board.id))).bearer_auth(key.to_owned()).send()
     };
     let reader: Value = access(&board.read).await.unwrap().json().await.unwrap();
-    assert_eq!(reader, json!({"can_write": false, "private": true}), "a reader sees no keys");
+    assert_eq!(reader, json!({"can_write": false, "admin": false, "private": true}), "a reader sees no keys");
     let writer: Value = access(&board.write).await.unwrap().json().await.unwrap();
-    assert_eq!(writer["can_write"], true);
+    assert_eq!((&writer["can_write"], &writer["admin"]), (&json!(true), &json!(true)));
     assert_eq!(writer["share"]["read"], format!("/boards/{}?key={}", board.id, board.read));
     assert_eq!(writer["share"]["write"], format!("/boards/{}?key={}", board.id, board.write));
     // Only the write key rotates.

@@ -104,7 +104,7 @@ impl Tab {
         while Instant::now() < deadline {
             for frame in self.frames().await {
                 match frame {
-                    Frame::Presence { rev, members } => {
+                    Frame::Presence { rev, members, .. } => {
                         self.rev = Some(rev);
                         if wanted(&members) {
                             return Some(members);

@@ -42,7 +42,14 @@ pub enum Frame {
     /// Ephemeral (no seq, never in the log): everyone on the board, the whole list, after
     /// `hello` and whenever it changes. `rev` names the list: equal lists have equal revs
     /// on every replica, so a client that holds `rev` needs nothing.
-    Presence { rev: u64, members: Vec<crate::presence::Member> },
+    /// At most [`crate::presence::MAX_LISTED`] people, those here longest first; `more`
+    /// counts the others (absent when none).
+    Presence {
+        rev: u64,
+        members: Vec<crate::presence::Member>,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        more: usize,
+    },
     /// Ephemeral: a message from another tab for this one (a WebRTC offer, answer or ICE
     /// candidate).
     Signal { from: String, data: serde_json::Value },
@@ -183,4 +190,8 @@ impl Frame {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("frames always serialise")
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

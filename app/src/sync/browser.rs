@@ -5,7 +5,7 @@ use std::any::Any;
 use std::future::Future;
 use std::rc::Rc;
 
-use leptos::prelude::Set;
+use leptos::prelude::{Set, SetValue};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -32,8 +32,9 @@ pub struct Browser {
 /// list; `cursors`: with a peer mesh for live cursors (the board page, not a compare pane).
 /// Returns the mesh's handle, for the page's pointer.
 pub fn start(client: BoardClient, cursors: bool) -> Rc<std::cell::RefCell<Option<Rc<Mesh>>>> {
-    let me = super::identity::load();
-    leave_when_unloaded(client, me.client.clone());
+    let (me, secret) = super::identity::load();
+    leave_when_unloaded(client, me.client.clone(), secret.clone());
+    client.claim.set_value(Some(secret));
     client.me.set(Some(me));
     let mesh: Rc<std::cell::RefCell<Option<Rc<Mesh>>>> = Rc::default();
     if cursors {
@@ -51,9 +52,9 @@ pub fn start(client: BoardClient, cursors: bool) -> Rc<std::cell::RefCell<Option
 
 /// Says `POST /leave` as the page goes (closed, reloaded, navigated away), so the tab
 /// leaves everyone's list at once rather than when its connection or lease runs out.
-fn leave_when_unloaded(client: BoardClient, id: String) {
+fn leave_when_unloaded(client: BoardClient, id: String, secret: String) {
     let board = client.board_id();
-    let on_hide = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| http::leave(&board, &id));
+    let on_hide = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| http::leave(&board, &id, &secret));
     if let Some(window) = web_sys::window() {
         let _ = window.add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
     }

@@ -105,8 +105,17 @@ pub struct BoardClient {
     /// May this browser change the board (it holds the write key, or the board is
     /// public)? Read-only viewers get no editing controls.
     pub can_write: RwSignal<bool>,
+    /// Does this browser hold the board's write key, so that it may administer the board
+    /// (webhooks, the replica's faults on it)? Public boards are editable by anyone but
+    /// administered by their owner only.
+    pub can_admin: RwSignal<bool>,
     /// Who this tab is on the presence list; `None` until it runs in a browser.
     pub me: RwSignal<Option<Identity>>,
+    /// The secret that claims this tab's client id on the server (sent with its streams,
+    /// signals and leave; never shown); `None` until it runs in a browser.
+    pub claim: StoredValue<Option<String>>,
+    /// How many more people are on the board than the presence list names.
+    pub presence_more: RwSignal<usize>,
     /// Who is on the board (ephemeral: the latest `presence` frame).
     pub presence: RwSignal<Vec<Member>>,
     /// Other tabs' pointers, by client id (kept by the page's peer mesh).
@@ -158,7 +167,10 @@ impl BoardClient {
             running: RwSignal::new(false),
             replica: RwSignal::new(replica),
             can_write: RwSignal::new(can_write),
+            can_admin: RwSignal::new(false),
             me: RwSignal::new(None),
+            claim: StoredValue::new(None),
+            presence_more: RwSignal::new(0),
             presence: RwSignal::new(Vec::new()),
             cursors: RwSignal::new(BTreeMap::new()),
             #[cfg(feature = "hydrate")]

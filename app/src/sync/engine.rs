@@ -236,6 +236,7 @@ impl<P: Platform> Engine<P> {
             from: self.position(),
             poll_ms: Rc::new(move || client.poll_ms.try_get_untracked().unwrap_or(super::client::DEFAULT_POLL_MS)),
             me: client.me.get_untracked(),
+            claim: client.claim.get_value(),
         };
         match self.platform.open(opening, report) {
             Some(link) => self.link = Some(link),
@@ -272,6 +273,7 @@ impl<P: Platform> Engine<P> {
         self.in_flight.clear();
         self.client.conn.set(Conn::Revoked);
         self.client.can_write.set(false);
+        self.client.can_admin.set(false);
         let message = "Access to this board was withdrawn: its keys were changed. Ask its owner for a new link.";
         self.client.notice.set(Some(message.into()));
         // What waits to be sent never will be: it leaves the board, like a refusal.
@@ -310,10 +312,11 @@ impl<P: Platform> Engine<P> {
             }
             Frame::Revoked {} => return self.revoked(),
             // Ephemeral: who is here now (the whole list), and letters for the peer mesh.
-            Frame::Presence { members, .. } => {
+            Frame::Presence { members, more, .. } => {
                 let present: std::collections::BTreeSet<&String> = members.iter().flat_map(|m| &m.clients).collect();
                 self.client.cursors.update(|cursors| cursors.retain(|client, _| present.contains(client)));
                 self.client.presence.set(members.clone());
+                self.client.presence_more.set(*more);
                 return;
             }
             Frame::Signal { .. } | Frame::Cursor { .. } => return self.platform.letter(frame),
@@ -576,10 +579,12 @@ impl<P: Platform> Engine<P> {
 
     /// A signal or relayed cursor: up the WebSocket if that is the open connection, else
     /// `POST`ed beside the engine, once (it is ephemeral: a lost one is not retried).
-    fn signal(&mut self, signal: crate::presence::Signal) {
+    fn signal(&mut self, mut signal: crate::presence::Signal) {
         if self.link.as_ref().is_some_and(|link| link.send_signal(&signal)) {
             return;
         }
+        // Over HTTP the server knows this tab by its secret (a socket is the tab itself).
+        signal.secret = self.client.claim.get_value();
         let (board, platform) = (self.client.board_id(), self.platform.clone());
         self.platform.spawn(async move {
             if let Err(err) = platform.signal(&board, &signal).await {

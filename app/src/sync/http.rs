@@ -119,8 +119,9 @@ pub async fn signal(board: &str, signal: &Signal) -> Result<(), HttpError> {
 
 /// `POST /leave` as the page unloads: a `keepalive` fetch, which the browser completes
 /// after the page is gone, so this tab leaves the presence list at once.
-pub fn leave(board: &str, client: &str) {
-    let body = serde_json::to_string(&Leave { client: client.to_owned() }).expect("a leave serialises");
+pub fn leave(board: &str, client: &str, secret: &str) {
+    let leave = Leave { client: client.to_owned(), secret: Some(secret.to_owned()) };
+    let body = serde_json::to_string(&leave).expect("a leave serialises");
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     // `keepalive` (not in web-sys's dictionary): the request outlives the page.
@@ -180,8 +181,16 @@ pub async fn server_lab(board: &str) -> Result<ServerLab, HttpError> {
 }
 
 /// `POST /api/lab`: sets server-side faults on the replica that receives it (`board`'s,
-/// behind a proxy with board affinity).
-pub async fn set_server_faults(board: &str, faults: &ServerFaults) -> Result<ServerLab, HttpError> {
-    let request = Request::post(&format!("/api/lab?board={board}")).json(faults).map_err(network)?;
-    decode(request.send().await.map_err(network)?).await
+/// behind a proxy with board affinity). The board's faults go with the page's cookie (its
+/// write key); a pause of the database with the lab token, when the person typed one.
+pub async fn set_server_faults(
+    board: &str,
+    faults: &ServerFaults,
+    token: Option<&str>,
+) -> Result<ServerLab, HttpError> {
+    let mut request = Request::post(&format!("/api/lab?board={board}"));
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        request = request.header("x-lab-token", token);
+    }
+    decode(request.json(faults).map_err(network)?.send().await.map_err(network)?).await
 }

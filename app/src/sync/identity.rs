@@ -13,8 +13,9 @@ fn storage() -> Option<web_sys::Storage> {
 }
 
 /// This tab's identity: a new client id, and the stored person and name (made up and
-/// stored the first time).
-pub fn load() -> Identity {
+/// stored the first time); and the tab's secret, which claims its client id on the server
+/// (`presence::check_secret`): made anew with the id, kept in memory only.
+pub fn load() -> (Identity, String) {
     let random = js_sys::Math::random;
     let storage = storage();
     let stored = |key: &str| storage.as_ref().and_then(|s| s.get_item(key).ok().flatten());
@@ -32,7 +33,7 @@ pub fn load() -> Identity {
         }
         name
     });
-    Identity { client: random_id(12, random), person, name }
+    (Identity { client: random_id(12, random), person, name }, random_id(24, random))
 }
 
 /// Keeps a new display name for this browser's next tabs.

@@ -2,9 +2,11 @@
 //! board (at most [`MAX_PEERS`]), negotiated through the server's signalling, carrying
 //! pointer positions straight from browser to browser. Browser only.
 //!
-//! * Who connects to whom follows the presence list: of two tabs, the one with the smaller
-//!   client id makes the offer (so two never offer to each other at once); the other
-//!   answers. Offers, answers and ICE candidates go through `BoardClient::signal`, and
+//! * Who connects to whom follows the presence list: each tab peers with the [`MAX_PEERS`]
+//!   others whose pair with it ranks highest (`presence::peer_rank`: a hash of the two ids, the same
+//!   from either side), so no id, however chosen, makes a tab everyone's peer (a peer
+//!   learns the other's network addresses); of two tabs, the one with the smaller client id
+//!   makes the offer (so two never offer to each other at once); the other answers. Offers, answers and ICE candidates go through `BoardClient::signal`, and
 //!   arrive as `signal` frames ([`Mesh::letter`]).
 //! * The channel is unordered and unreliable (`maxRetransmits: 0`): a late position is
 //!   worth less than none, so none is resent. Positions are sent at most 20 a second.
@@ -65,9 +67,10 @@ pub struct Mesh {
     /// `None` when this browser has no WebRTC: every peer is reached by the relay.
     config: Option<RtcConfiguration>,
     peers: RefCell<HashMap<String, Peer>>,
-    /// When each other tab was first seen on the list (its channel's deadline), by id:
-    /// the first [`MAX_PEERS`] are the mesh.
+    /// When each other tab was first seen on the list (its channel's deadline), by id.
     seen: RefCell<BTreeMap<String, f64>>,
+    /// The tabs this one peers with: the [`MAX_PEERS`] that rank highest with it.
+    mesh: RefCell<BTreeSet<String>>,
     /// When a position was last sent, and one waiting for its turn.
     last_sent: Cell<f64>,
     waiting: Cell<Option<(f64, f64)>>,
@@ -131,6 +134,7 @@ impl Mesh {
             config,
             peers: RefCell::default(),
             seen: RefCell::default(),
+            mesh: RefCell::default(),
             last_sent: Cell::new(0.0),
             waiting: Cell::new(None),
             me: me.clone(),
@@ -159,7 +163,8 @@ impl Mesh {
         for client in &others {
             self.seen.borrow_mut().entry(client.clone()).or_insert(t);
         }
-        let mesh: BTreeSet<String> = others.iter().take(MAX_PEERS).cloned().collect();
+        let mesh = crate::presence::peers_of(&me, &others, MAX_PEERS);
+        *self.mesh.borrow_mut() = mesh.clone();
         self.peers.borrow_mut().retain(|client, _| mesh.contains(client));
         if self.config.is_none() {
             return;
@@ -259,7 +264,7 @@ impl Mesh {
     fn negotiate(&self, to: &str, negotiation: Negotiation) {
         let Some(from) = self.my_id() else { return };
         let data = serde_json::to_value(&negotiation).expect("negotiations serialise");
-        self.client.signal(Signal { from, to: to.to_owned(), data: Some(data), cursor: None });
+        self.client.signal(Signal { from, to: to.to_owned(), data: Some(data), cursor: None, secret: None });
     }
 
     /// A signal or a relayed cursor for this tab.
@@ -289,8 +294,8 @@ impl Mesh {
             return;
         }
         if matches!(negotiation, Negotiation::Offer { .. }) && !self.peers.borrow().contains_key(&from) {
-            // Only a tab in our mesh (the first few on the list) gets an answer.
-            let in_mesh = self.seen.borrow().keys().take(MAX_PEERS).any(|c| *c == from);
+            // Only a tab in our mesh gets an answer.
+            let in_mesh = self.mesh.borrow().contains(&from);
             let Some(peer) = in_mesh.then(|| self.connect(&from, false)).flatten() else { return };
             self.peers.borrow_mut().insert(from.clone(), peer);
         }
@@ -378,7 +383,13 @@ impl Mesh {
         }
         if self.needs_relay() {
             if let Some(from) = self.my_id() {
-                self.client.signal(Signal { from, to: EVERYONE.into(), data: None, cursor: Some(Cursor { x, y }) });
+                self.client.signal(Signal {
+                    from,
+                    to: EVERYONE.into(),
+                    data: None,
+                    cursor: Some(Cursor { x, y }),
+                    secret: None,
+                });
             }
         }
     }
@@ -388,9 +399,10 @@ impl Mesh {
     fn needs_relay(&self) -> bool {
         let t = now();
         let peers = self.peers.borrow();
-        self.seen.borrow().iter().enumerate().any(|(i, (client, seen))| {
+        let mesh = self.mesh.borrow();
+        self.seen.borrow().iter().any(|(client, seen)| {
             self.config.is_none()
-                || i >= MAX_PEERS
+                || !mesh.contains(client)
                 || (!peers.get(client).is_some_and(Peer::open) && t - seen >= OPEN_WITHIN_MS)
         })
     }

@@ -66,13 +66,16 @@ pub struct Opening {
     pub poll_ms: Rc<dyn Fn() -> u32>,
     /// Who this tab is on the presence list (`None`: it only watches).
     pub me: Option<Identity>,
+    /// The secret that claims `me`'s client id (`presence::check_secret`).
+    pub claim: Option<String>,
 }
 
 impl Opening {
-    /// `&client=C&person=P&name=N` for the stream URL, or nothing.
+    /// `&client=C&person=P&name=N[&secret=S]` for the stream URL, or nothing.
     pub fn identity_query(&self, encode: impl Fn(&str) -> String) -> String {
         self.me.as_ref().map_or_else(String::new, |me| {
-            format!("&client={}&person={}&name={}", me.client, me.person, encode(&me.name))
+            let secret = self.claim.as_ref().map(|s| format!("&secret={s}")).unwrap_or_default();
+            format!("&client={}&person={}&name={}{secret}", me.client, me.person, encode(&me.name))
         })
     }
 }

@@ -68,18 +68,22 @@ impl Budget {
         Budget { cards: (Budget::PAGE.cards / panes).max(10), columns: (30 / panes).max(3) }
     }
 
-    /// Cards each of the columns of these sizes shows at first: the budget shared out so
-    /// that a short column takes what it needs and leaves the rest to the long ones (700
-    /// todos in the backlog and 24 empty sprints: the backlog shows 300).
+    /// How many cards each of the columns of these sizes may show: the budget shared out
+    /// so that a short column takes what it needs and leaves the rest to the long ones
+    /// (700 todos in the backlog and 24 empty sprints: the backlog shows 300), and never
+    /// less than an even share, so that a short column has room to grow. What renders at
+    /// first is at most the budget: a column shows no more cards than it has.
     fn share(self, sizes: &[usize]) -> Vec<usize> {
+        let even = self.cards / sizes.len().max(1);
         let mut order: Vec<usize> = (0..sizes.len()).collect();
         order.sort_by_key(|&i| sizes[i]);
         let mut left = self.cards;
         let mut shares = vec![0; sizes.len()];
         for (done, &i) in order.iter().enumerate() {
             let fair = left / (sizes.len() - done);
-            shares[i] = sizes[i].min(fair);
-            left -= shares[i];
+            let used = sizes[i].min(fair);
+            left -= used;
+            shares[i] = used.max(even);
         }
         shares
     }
@@ -216,7 +220,14 @@ pub fn BoardView(
             </div>
             {(!pane).then(|| view! { <Cursors client/> })}
             {(!pane).then(|| view! {
-                <Show when=move || client.can_write.get()>
+                <Show
+                    when=move || client.can_admin.get()
+                    fallback=move || view! {
+                        <p class="muted" data-admin-hint="">
+                            "Webhooks and the replica's faults on this board are its owner's: open the board with its write link to administer them."
+                        </p>
+                    }
+                >
                     <WebhooksPanel client/>
                 </Show>
             })}
@@ -529,11 +540,21 @@ mod tests {
     #[test]
     fn the_card_budget_goes_where_the_cards_are() {
         let budget = Budget { cards: 300, columns: 25 };
-        assert_eq!(budget.share(&[700, 0, 0]), [300, 0, 0]);
-        assert_eq!(budget.share(&[10, 500, 500]), [10, 145, 145]);
-        assert_eq!(budget.share(&[5, 6, 7]), [5, 6, 7]);
+        // What each column may show; what it renders is the least of that and its size.
+        let shown = |sizes: &[usize]| -> Vec<usize> {
+            budget.share(sizes).iter().zip(sizes).map(|(share, size)| (*share).min(*size)).collect()
+        };
+        assert_eq!(budget.share(&[700, 0, 0]), [300, 100, 100], "room to grow in the empty ones");
+        assert_eq!(shown(&[700, 0, 0]), [300, 0, 0]);
+        assert_eq!(budget.share(&[10, 500, 500]), [100, 145, 145]);
+        assert_eq!(shown(&[10, 500, 500]), [10, 145, 145]);
+        assert_eq!(budget.share(&[5, 6, 7]), [100, 100, 100]);
         assert_eq!(budget.share(&[]), Vec::<usize>::new());
-        let shares = budget.share(&[1000; 25]);
+        let shares = shown(&[1000; 25]);
         assert!(shares.iter().sum::<usize>() <= 300 && shares.iter().all(|s| *s == 12));
+        // Whatever the sizes, what renders at first stays within the budget.
+        for sizes in [vec![1, 2, 3, 400, 5000], vec![0; 25], vec![299, 1, 1], vec![301]] {
+            assert!(shown(&sizes).iter().sum::<usize>() <= 300, "{sizes:?}");
+        }
     }
 }

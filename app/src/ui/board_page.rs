@@ -39,6 +39,7 @@ pub fn BoardPage() -> impl IntoView {
                         (Ok(Some((state, viewer))), Ok((pattern, transport))) => {
                             let poll_ms = query.read_untracked().get("poll_ms").and_then(|ms| ms.parse().ok());
                             let client = live_client(state.into(), pattern, transport, replica, poll_ms, viewer.can_write, true);
+                            client.can_admin.set(viewer.admin);
                             // A refusal of the no-script add form (`server_fns::add_todo`) comes back here.
                             let refused = query.read_untracked().get("error");
                             view! {

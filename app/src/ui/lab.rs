@@ -1,7 +1,8 @@
 //! The fault lab's controls. On the board page, a panel that breaks this tab's connection
 //! on purpose (latency, lost frames, a cut, a pause: `sync::lab`) and, when the replica runs
-//! with `FAULTS=1`, that replica itself (lost or late change notices, a paused database:
-//! `POST /api/lab`). On the compare page, one button per preset and pane. What each fault
+//! with `FAULTS=1`, that replica itself (`POST /api/lab`): the board's change notices lost
+//! or late, for whoever holds the board's write key, and a paused database, for whoever
+//! has the replica's lab token. On the compare page, one button per preset and pane. What each fault
 //! does, and how the engine recovers, shows in the wire inspector's timeline.
 
 use leptos::prelude::*;
@@ -120,6 +121,8 @@ fn ServerFaultsPanel(client: BoardClient) -> impl IntoView {
     let notices = RwSignal::new(3u32);
     let delay = RwSignal::new(2000u32);
     let pause = RwSignal::new(5u32);
+    // The replica's lab token, as the person typed it (never stored).
+    let token = RwSignal::new(String::new());
     // Once, in the browser: does this replica take faults?
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
@@ -132,7 +135,8 @@ fn ServerFaultsPanel(client: BoardClient) -> impl IntoView {
     let send = move |faults: ServerFaults| {
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
-            match crate::sync::http::set_server_faults(&client.board_id(), &faults).await {
+            let typed = token.get_untracked();
+            match crate::sync::http::set_server_faults(&client.board_id(), &faults, Some(&typed)).await {
                 Ok(lab) => {
                     error.set(None);
                     server.set(Some(lab));
@@ -158,14 +162,41 @@ fn ServerFaultsPanel(client: BoardClient) -> impl IntoView {
                     ", which answered; this tab's stream is on "
                     <strong>{move || client.replica.get()}</strong> "."
                 </p>
-                <div class="lab-controls">
-                    <Control before="lose the next" value=notices max=1000 name="drop-notices" after="notices" button="drop"
-                        apply=Callback::new(move |n| send(ServerFaults { drop_notices: Some(n), ..Default::default() }))/>
-                    <Control before="delay notices by" value=delay max=60_000 name="delay-notices" after="ms" button="set"
-                        apply=Callback::new(move |ms| send(ServerFaults { delay_notices_ms: Some(ms), ..Default::default() }))/>
-                    <Control before="pause the database for" value=pause max=60 name="pause-database" after="s" button="pause"
-                        apply=Callback::new(move |s| send(ServerFaults { pause_database_s: Some(s), ..Default::default() }))/>
-                </div>
+                <Show
+                    when=move || client.can_admin.get()
+                    fallback=|| view! {
+                        <p class="muted">"Losing or delaying this board's change notices is for its owner: open the board with its write link."</p>
+                    }
+                >
+                    <div class="lab-controls">
+                        <Control before="lose the board's next" value=notices max=1000 name="drop-notices" after="notices" button="drop"
+                            apply=Callback::new(move |n| send(ServerFaults { drop_notices: Some(n), ..Default::default() }))/>
+                        <Control before="delay its notices by" value=delay max=60_000 name="delay-notices" after="ms" button="set"
+                            apply=Callback::new(move |ms| send(ServerFaults { delay_notices_ms: Some(ms), ..Default::default() }))/>
+                    </div>
+                </Show>
+                <Show
+                    when=move || server.with(|s| s.as_ref().is_some_and(|s| s.replica_faults))
+                    fallback=|| view! {
+                        <p class="muted">"Pausing the database is off on this replica (it runs without LAB_TOKEN)."</p>
+                    }
+                >
+                    <div class="lab-controls">
+                        <label>
+                            "lab token "
+                            <input
+                                type="password"
+                                autocomplete="off"
+                                data-lab-input="token"
+                                aria-label="lab token (LAB_TOKEN)"
+                                prop:value=move || token.get()
+                                on:input:target=move |ev| token.set(ev.target().value())
+                            />
+                        </label>
+                        <Control before="pause the database for" value=pause max=30 name="pause-database" after="s" button="pause"
+                            apply=Callback::new(move |s| send(ServerFaults { pause_database_s: Some(s), ..Default::default() }))/>
+                    </div>
+                </Show>
                 <p class="muted">
                     {move || server.get().map(|s| format!(
                         "now: {} notice(s) to lose, notices {} ms late, database paused for {} ms more",

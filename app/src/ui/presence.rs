@@ -31,6 +31,11 @@ pub fn PresenceList(client: BoardClient) -> impl IntoView {
                     }
                 />
             </ul>
+            {move || (client.presence_more.get() > 0).then(|| view! {
+                <p class="muted" data-presence-more=move || client.presence_more.get()>
+                    {move || format!("and {} more", client.presence_more.get())}
+                </p>
+            })}
             <Show when=move || client.me.with(Option::is_some)>
                 <label class="my-name">
                     "Your name "

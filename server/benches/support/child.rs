@@ -41,6 +41,7 @@ impl Server {
             // limits that would otherwise (rightly) stop one address opening thousands of
             // streams; the connection limit stays above the clients.
             .env("MAX_STREAMS_PER_IP", "1000000")
+            .env("MAX_TABS_PER_IP", "1000000")
             .env("COMMANDS_PER_MINUTE", "1000000")
             .env("MAX_CONNECTIONS", "100000")
             .env("METRICS_BIND", "off")

@@ -7,6 +7,10 @@
 //! * A **public** board (the seeded demo) may be read and written by anyone.
 //! * A **private** board needs a key: its read key grants reading, its write key reading
 //!   and writing ([`keys`] says how they are made and stored).
+//! * **Administering** a board, public or private (its webhooks, its keys, the fault lab's
+//!   faults on it), needs its write key: public boards get one at creation too, so that
+//!   "anyone may edit the todos" never becomes "anyone may send every change to an address
+//!   of their choosing".
 //! * No key, or a wrong one, is answered exactly as an unknown board is (`404`): nobody
 //!   learns that a private board exists without holding one of its keys. A read key on a
 //!   command is `403`: its holder already knows the board exists.
@@ -32,11 +36,13 @@ use crate::state::AppState;
 use crate::store::Visibility;
 use crate::stream::{Frames, Outgoing};
 
-/// What a request may do with a board. Ordered: `Write` includes `Read`.
+/// What a request may do with a board. Ordered: each includes the ones before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     Read,
     Write,
+    /// Holds the write key: may also administer the board.
+    Admin,
 }
 
 /// The gate's answer: this request may do `role` to `board`.
@@ -113,8 +119,9 @@ impl Presented {
 }
 
 /// The gate. `Ok` when the keys presented allow `need` on `board`; `404` when the board
-/// does not exist or is private and no key presented opens it; `403` when only a read key
-/// does and `need` is `Write`.
+/// does not exist or is private and no key presented opens it; `403` when they open it but
+/// for less than `need` (a read key for a command; anything but the write key to
+/// administer).
 pub async fn authorize(app: &AppState, board: &str, presented: &Presented, need: Role) -> Result<Grant, AppError> {
     let not_found = || AppError::no_board(board);
     let access = app.store.board_access(board).await?.ok_or_else(not_found)?;
@@ -124,7 +131,7 @@ pub async fn authorize(app: &AppState, board: &str, presented: &Presented, need:
         let hash = keys::hash(key);
         if access.write_hash.as_deref() == Some(&*hash) {
             write_key = Some(key.to_owned());
-            held = Some(Role::Write);
+            held = Some(Role::Admin);
             break;
         }
         if access.read_hash.as_deref() == Some(&*hash) {
@@ -132,11 +139,15 @@ pub async fn authorize(app: &AppState, board: &str, presented: &Presented, need:
         }
     }
     let role = match access.visibility {
-        Visibility::Public => Role::Write,
+        // Anyone edits a public board; its write key administers it.
+        Visibility::Public => held.map_or(Role::Write, |held| held.max(Role::Write)),
         Visibility::Private => held.ok_or_else(not_found)?,
     };
     if role < need {
-        return Err(AppError::Forbidden("this key can read the board but not change it".into()));
+        return Err(AppError::Forbidden(match need {
+            Role::Admin => "administering this board (its webhooks, keys and faults) needs its write key".into(),
+            _ => "this key can read the board but not change it".into(),
+        }));
     }
     Ok(Grant {
         board: board.to_owned(),
@@ -201,6 +212,10 @@ pub struct Reader(pub Grant);
 /// An extractor: the request may change the board in its route.
 pub struct Writer(pub Grant);
 
+/// An extractor: the request may administer the board in its route (it presented the
+/// board's write key).
+pub struct Admin(pub Grant);
+
 impl FromRequestParts<AppState> for Reader {
     type Rejection = AppError;
 
@@ -216,5 +231,14 @@ impl FromRequestParts<AppState> for Writer {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
         let board = board_param(parts, app).await?;
         authorize(app, &board, &Presented::from_headers(&parts.headers), Role::Write).await.map(Writer)
+    }
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let board = board_param(parts, app).await?;
+        authorize(app, &board, &Presented::from_headers(&parts.headers), Role::Admin).await.map(Admin)
     }
 }

@@ -237,17 +237,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn delayed_notices_keep_their_order_and_nothing_overtakes_them() {
-        let lab = Arc::new(Lab::new(true));
+        let lab = Arc::new(Lab::new(true, None));
         let broker = MemoryBroker::with_lab(lab.clone());
         let mut rx = broker.subscribe("b").await;
         let start = Instant::now();
 
-        lab.delay_notices(300);
+        lab.set_board("b", 0, 300);
         broker.deliver("b", change(1));
         tokio::time::sleep(Duration::from_millis(100)).await;
         broker.deliver("b", change(2));
         // Turned off while two wait: the next ones still queue behind them, a head too.
-        lab.delay_notices(0);
+        lab.set_board("b", 0, 0);
         broker.deliver("b", change(3));
         broker.deliver("b", Notice::Head(3));
 
@@ -266,9 +266,9 @@ mod tests {
 
     #[tokio::test]
     async fn dropped_notices_are_changes_on_followed_boards_never_heads() {
-        let lab = Arc::new(Lab::new(true));
+        let lab = Arc::new(Lab::new(true, None));
         let broker = MemoryBroker::with_lab(lab.clone());
-        lab.drop_next(2);
+        lab.set_board("b", 2, 0);
         // Nobody follows `b` yet: nothing to lose, no drop used up.
         broker.deliver("b", change(1));
         let mut rx = broker.subscribe("b").await;
@@ -278,6 +278,6 @@ mod tests {
         broker.deliver("b", change(4));
         assert_eq!(next(&mut rx).await.0, 2, "the head passes");
         assert_eq!(next(&mut rx).await.0, 4, "changes 2 and 3 were dropped");
-        assert_eq!(lab.drops_left(), 0);
+        assert_eq!(lab.drops_left("b"), 0);
     }
 }

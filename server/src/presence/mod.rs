@@ -13,6 +13,17 @@
 //! * [`roster`]: the list built from tabs, and its `rev` (the same on every replica).
 //! * [`mailbox`]: one tab's waiting signals and cursors.
 //!
+//! **A tab's id is claimed by the connection that first presents it** ([`Presence::enter`]),
+//! with the secret the page made for it (`secret=S`, `app::presence::check_secret`), or, for
+//! a tool that gives none, with its address: while the tab is on the list, another
+//! connection that presents the same id without its claim is refused (`409`), and
+//! `/leave`, signals and relayed cursors in its name need the same proof ([`Proof`]; up a
+//! WebSocket the socket is the tab). Replicas share each tab's claim (the secret's hash),
+//! so a poll client that moves between them keeps its id and nobody else can take it.
+//! **Bounded**: one client (address) has at most `MAX_TABS_PER_IP` tabs on a replica
+//! (more: `429`); the list names at most 50 people (`roster`); a tab takes in a bounded
+//! number of signal bytes a second (`mailbox`).
+//!
 //! A stream or request enters with [`Presence::enter`] and holds the [`Here`] it gets for
 //! as long as it lives; `Here` watches the board's list (a `tokio::sync::watch`: a slow
 //! reader skips to the newest list instead of queueing old ones) and drains its tab's
@@ -29,12 +40,14 @@ pub mod mailbox;
 pub mod roster;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -98,8 +111,36 @@ pub enum Wants {
 #[derive(Default)]
 pub struct Presence {
     boards: Mutex<HashMap<String, Board>>,
+    /// Tabs on this replica per client address (all boards): bounded by `max_tabs_per_ip`.
+    /// Locked after `boards` when both are.
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// `MAX_TABS_PER_IP` (0: the default, [`MAX_TABS_PER_IP`]).
+    max_tabs_per_ip: usize,
     /// Set once at start (the broker needs this as its listener first).
     broker: OnceLock<Arc<dyn Broker>>,
+}
+
+/// Tabs one client address may have on a replica at once, by default: a class behind one
+/// address, a few tabs each.
+pub const MAX_TABS_PER_IP: usize = 100;
+
+/// Who a request that names a tab is, for the checks that it is that tab.
+#[derive(Clone, Copy, Debug)]
+pub enum Proof<'a> {
+    /// A WebSocket: it is the tab it entered as (`None`: it gave no client id).
+    Socket(Option<&'a str>),
+    /// A request (`POST /signal`, `/leave`): the client's address and the secret it gave.
+    Request { ip: IpAddr, secret: Option<&'a str> },
+}
+
+/// The SHA-256 of a tab's secret, as tabs keep and replicas share it.
+fn claim_of(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A tab's id is in use: the answer to a connection that presents it without its claim.
+fn in_use(client: &str) -> AppError {
+    AppError::InUse(format!("client id {client} is in use by another connection; a tab makes up its own"))
 }
 
 /// One board's presence on this replica.
@@ -127,6 +168,8 @@ struct Board {
 
 struct Tab {
     info: TabInfo,
+    /// The address it came from: what a tab without a secret is claimed by, and counted on.
+    ip: IpAddr,
     /// Streams or held requests of this tab open now.
     open: u32,
     /// Present until then, open or not.
@@ -139,6 +182,15 @@ struct Tab {
 impl Tab {
     fn present(&self, now: Instant) -> bool {
         (self.open > 0 && !self.leaving) || now < self.until
+    }
+
+    /// Is the connection with this address and secret the one that claimed this tab?
+    fn claimed_by(&self, ip: IpAddr, secret: Option<&str>) -> bool {
+        match (&self.info.claim, secret) {
+            (Some(claim), Some(secret)) => *claim == claim_of(secret),
+            (None, None) => self.ip == ip,
+            _ => false,
+        }
     }
 }
 
@@ -162,43 +214,45 @@ enum Message {
 }
 
 impl Presence {
+    /// Presence with at most `max_tabs_per_ip` tabs per client address (0: the default).
+    pub fn new(max_tabs_per_ip: usize) -> Presence {
+        Presence { max_tabs_per_ip, ..Presence::default() }
+    }
+
     /// Gives presence the broker it tells the other replicas through.
     pub fn attach(&self, broker: Arc<dyn Broker>) {
         let _ = self.broker.set(broker);
     }
 
+    fn max_tabs_per_ip(&self) -> usize {
+        if self.max_tabs_per_ip == 0 {
+            MAX_TABS_PER_IP
+        } else {
+            self.max_tabs_per_ip
+        }
+    }
+
     /// A stream or request of the board begins. With a `tab`, that tab is on the list
-    /// (from the next tick) while the returned [`Here`] lives and as `stay` says after.
-    /// Without one (a tool that gave no client id) it only watches.
-    pub async fn enter(self: &Arc<Self>, board: &str, tab: Option<TabInfo>, stay: Stay) -> Here {
+    /// (from the next tick) while the returned [`Here`] lives and as `stay` says after,
+    /// claimed by `secret` (or by `ip` when it gives none): `409` when the tab's id is on
+    /// the board already and claimed otherwise, `429` when `ip` has too many tabs here.
+    /// Without a tab (a tool that gave no client id) it only watches.
+    pub async fn enter(
+        self: &Arc<Self>,
+        board: &str,
+        tab: Option<TabInfo>,
+        stay: Stay,
+        ip: IpAddr,
+        secret: Option<&str>,
+    ) -> Result<Here, AppError> {
         let now = Instant::now();
         let (roster, mailbox, needs_follow) = {
             let mut boards = self.boards.lock().expect("presence lock");
             let entry = boards.entry(board.to_owned()).or_insert_with(Board::new);
-            let mailbox = tab.as_ref().map(|tab| {
-                let client = tab.identity.client.clone();
-                let until = match stay {
-                    Stay::Stream => now,
-                    Stay::Request { lease } => now + lease,
-                };
-                let known = entry.tabs.get(&client).map(|t| t.info == *tab && t.present(now));
-                let slot = entry.tabs.entry(client).or_insert_with(|| Tab {
-                    info: tab.clone(),
-                    open: 0,
-                    until,
-                    leaving: false,
-                    mailbox: Arc::default(),
-                });
-                slot.info = tab.clone();
-                slot.open += 1;
-                slot.until = slot.until.max(until);
-                slot.leaving = false;
-                if known != Some(true) {
-                    entry.changed = true;
-                    entry.tell = true;
-                }
-                slot.mailbox.clone()
-            });
+            let mailbox = match &tab {
+                Some(tab) => Some(self.claim(entry, tab, stay, now, ip, secret)?),
+                None => None,
+            };
             let needs_follow = mailbox.is_some() && entry.follow.is_none();
             (entry.roster.subscribe(), mailbox, needs_follow)
         };
@@ -210,27 +264,107 @@ impl Presence {
                 }
             }
         }
-        Here {
+        Ok(Here {
             presence: self.clone(),
             board: board.to_owned(),
             client: tab.map(|tab| tab.identity.client),
             stay,
             roster,
             mailbox,
+        })
+    }
+
+    /// Puts `tab` on `entry` (or finds it there, claimed by this connection); its mailbox.
+    fn claim(
+        &self,
+        entry: &mut Board,
+        tab: &TabInfo,
+        stay: Stay,
+        now: Instant,
+        ip: IpAddr,
+        secret: Option<&str>,
+    ) -> Result<Arc<Mailbox>, AppError> {
+        let client = &tab.identity.client;
+        let until = match stay {
+            Stay::Stream => now,
+            Stay::Request { lease } => now + lease,
+        };
+        let present = entry.tabs.get(client).filter(|t| t.present(now));
+        match present {
+            Some(held) if !held.claimed_by(ip, secret) => return Err(in_use(client)),
+            Some(_) => {}
+            None => {
+                // On the board through another replica (a poll client that moved): only
+                // with its claim.
+                let claim = secret.map(claim_of);
+                let elsewhere = entry.remote.values().flat_map(|s| &s.tabs).find(|t| t.identity.client == *client);
+                if elsewhere.is_some_and(|t| t.claim.is_none() || t.claim != claim) {
+                    return Err(in_use(client));
+                }
+                // One that had left but was not swept yet is counted on its address.
+                if let Some(gone) = entry.tabs.remove(client) {
+                    self.uncount(gone.ip);
+                }
+                {
+                    let mut per_ip = self.per_ip.lock().expect("presence lock");
+                    let here = per_ip.entry(ip).or_default();
+                    if *here >= self.max_tabs_per_ip() {
+                        metrics::counter!("board_limited_total", "limit" => "tabs").increment(1);
+                        return Err(AppError::TooMany {
+                            message: format!("at most {} tabs from one address", self.max_tabs_per_ip()),
+                            retry_after: Some(Duration::from_secs(10)),
+                        });
+                    }
+                    *here += 1;
+                }
+                // A new tab (or one that had left): claimed now, by this connection.
+                let info = TabInfo { joined: now_ms(), claim, ..tab.clone() };
+                entry
+                    .tabs
+                    .insert(client.clone(), Tab { info, ip, open: 0, until, leaving: false, mailbox: Arc::default() });
+                entry.changed = true;
+                entry.tell = true;
+            }
+        }
+        let slot = entry.tabs.get_mut(client).expect("claimed above");
+        if !slot.info.same_as(tab) {
+            // Another pattern or transport, or a new name: the same tab, shown anew.
+            slot.info = TabInfo { joined: slot.info.joined, claim: slot.info.claim.clone(), ..tab.clone() };
+            entry.changed = true;
+            entry.tell = true;
+        }
+        slot.open += 1;
+        slot.until = slot.until.max(until);
+        slot.leaving = false;
+        Ok(slot.mailbox.clone())
+    }
+
+    /// One tab fewer on `ip`.
+    fn uncount(&self, ip: IpAddr) {
+        let mut per_ip = self.per_ip.lock().expect("presence lock");
+        if let Some(n) = per_ip.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                per_ip.remove(&ip);
+            }
         }
     }
 
     /// A tab says it is going: it leaves the list at the next tick, whatever it still
-    /// has open. `false` if it was not on the board here.
-    pub fn leave(&self, board: &str, client: &str) -> bool {
+    /// has open. `403` when the request is not the tab's (another connection's id);
+    /// leaving a board it is not on is leaving.
+    pub fn leave(&self, board: &str, client: &str, proof: Proof) -> Result<(), AppError> {
         let mut boards = self.boards.lock().expect("presence lock");
-        let Some(entry) = boards.get_mut(board) else { return false };
-        let Some(tab) = entry.tabs.get_mut(client) else { return false };
+        let Some(entry) = boards.get_mut(board) else { return Ok(()) };
+        let Some(tab) = entry.tabs.get_mut(client) else { return Ok(()) };
+        if !proves(tab, client, proof) {
+            return Err(AppError::Forbidden(format!("client {client} is another connection's tab")));
+        }
         tab.leaving = true;
         tab.until = Instant::now();
         entry.changed = true;
         entry.tell = true;
-        true
+        Ok(())
     }
 
     /// The board's list as last built (empty for a board nobody is on).
@@ -241,8 +375,9 @@ impl Presence {
 
     /// Delivers a signal (`data` for one client) or a relayed cursor (for everyone) from
     /// a tab on the board: to its mailbox here, and through the broker to the replica
-    /// that serves it. `404` when the sender or the addressee is not on the board.
-    pub async fn signal(&self, board: &str, signal: &Signal) -> Result<(), AppError> {
+    /// that serves it. `404` when the sender or the addressee is not on the board; `403`
+    /// when the request is not the sender's (`proof`).
+    pub async fn signal(&self, board: &str, signal: &Signal, proof: Proof<'_>) -> Result<(), AppError> {
         check_id("from", &signal.from).map_err(AppError::BadRequest)?;
         let (message, deliver_here) = {
             let boards = self.boards.lock().expect("presence lock");
@@ -251,6 +386,21 @@ impl Presence {
                 |client: &str| entry.is_some_and(|b| b.tabs.contains_key(client) || b.roster.borrow().has(client));
             if !on_board(&signal.from) {
                 return Err(AppError::NotFound(format!("client {} is not on this board", signal.from)));
+            }
+            let sender = entry.and_then(|b| b.tabs.get(&signal.from));
+            let remote_claim = entry.and_then(|b| {
+                b.remote.values().flat_map(|s| &s.tabs).find(|t| t.identity.client == signal.from).map(|t| &t.claim)
+            });
+            let theirs = match (sender, proof) {
+                (Some(tab), proof) => proves(tab, &signal.from, proof),
+                (None, Proof::Socket(id)) => id == Some(signal.from.as_str()),
+                // Its tab is on another replica: its claim travelled with it.
+                (None, Proof::Request { secret, .. }) => {
+                    remote_claim.is_some_and(|claim| claim.is_some() && *claim == secret.map(claim_of))
+                }
+            };
+            if !theirs {
+                return Err(AppError::Forbidden(format!("client {} is another connection's tab", signal.from)));
             }
             match (&signal.data, &signal.cursor) {
                 (Some(data), None) if signal.to != EVERYONE => {
@@ -328,7 +478,9 @@ impl Presence {
                 .iter_mut()
                 .filter(|(_, b)| !b.tabs.is_empty())
                 .map(|(id, b)| {
-                    b.tabs.clear();
+                    for (_, tab) in b.tabs.drain() {
+                        self.uncount(tab.ip);
+                    }
                     id.clone()
                 })
                 .collect()
@@ -344,7 +496,13 @@ impl Presence {
         let mut boards = self.boards.lock().expect("presence lock");
         boards.retain(|id, board| {
             let tabs = board.tabs.len();
-            board.tabs.retain(|_, tab| tab.present(now));
+            board.tabs.retain(|_, tab| {
+                let stays = tab.present(now);
+                if !stays {
+                    self.uncount(tab.ip);
+                }
+                stays
+            });
             if board.tabs.len() != tabs {
                 board.changed = true;
                 board.tell = true;
@@ -450,6 +608,19 @@ impl Presence {
         };
         tab.until = tab.until.max(Instant::now() + after);
     }
+}
+
+/// Is the request (`proof`) the tab `client`?
+fn proves(tab: &Tab, client: &str, proof: Proof) -> bool {
+    match proof {
+        Proof::Socket(id) => id == Some(client),
+        Proof::Request { ip, secret } => tab.claimed_by(ip, secret),
+    }
+}
+
+/// Now, in Unix milliseconds: when a tab came.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// How long after sending a list of `bytes` the next may go.

@@ -11,7 +11,7 @@ use app::domain::decide::valid_name;
 
 use super::extract::{FormBody, JsonBody};
 use crate::access::keys::{self, KeyPair};
-use crate::access::{self, share, Presented, Reader, Role, Writer};
+use crate::access::{self, share, Admin, Presented, Reader, Role};
 use crate::error::AppError;
 use crate::limits::ClientIp;
 use crate::state::AppState;
@@ -145,22 +145,20 @@ pub async fn viewer(Reader(grant): Reader) -> Json<Viewer> {
 
 pub fn viewer_of(grant: &access::Grant) -> Viewer {
     Viewer {
-        can_write: grant.role == Role::Write,
+        can_write: grant.role >= Role::Write,
+        admin: grant.role >= Role::Admin,
         private: grant.visibility == Visibility::Private,
         share: share::links(grant),
     }
 }
 
-/// Rotates both keys (write key only): the old ones stop working at once, and every
-/// stream opened with them ends within seconds on every replica.
+/// Rotates both keys (write key only, public boards too): the old ones stop working at
+/// once, and every stream opened with them ends within seconds on every replica.
 pub async fn rotate_keys(
     State(app): State<AppState>,
-    Writer(grant): Writer,
+    Admin(grant): Admin,
     ClientIp(ip): ClientIp,
 ) -> Result<Json<KeysRotated>, AppError> {
-    if grant.write_key.is_none() {
-        return Err(AppError::Forbidden("only the board's write key can rotate its keys".into()));
-    }
     // A rotation is a write like a command, and counts against the same rate.
     app.limits.command(ip)?;
     let pair = KeyPair::generate();

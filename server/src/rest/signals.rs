@@ -5,7 +5,9 @@
 //! the page's WebRTC mesh which STUN/TURN servers to use (`ICE_SERVERS`).
 //!
 //! Being on a board is reading it: a read key is enough, and a private board without its
-//! key is a `404` here as everywhere (the gate, `Reader`).
+//! key is a `404` here as everywhere (the gate, `Reader`). A request in a tab's name must
+//! be that tab's: its secret (`"secret"`), or, for a tab that gave none, its address
+//! (`presence::Proof`); otherwise `403`.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -16,34 +18,50 @@ use app::presence::{check_id, Leave, Signal, EVERYONE};
 use super::extract::JsonBody;
 use crate::access::Reader;
 use crate::error::AppError;
+use crate::limits::ClientIp;
+use crate::presence::Proof;
 use crate::state::AppState;
 
 /// `202`: handed to the addressee's stream (or its replica), which may still lose it.
 pub async fn signal(
     State(app): State<AppState>,
     Reader(grant): Reader,
+    ClientIp(ip): ClientIp,
     JsonBody(signal): JsonBody<Signal>,
 ) -> Result<StatusCode, AppError> {
-    send(&app, &grant.board, &signal).await?;
+    let proof = Proof::Request { ip, secret: signal.secret.as_deref() };
+    send(&app, &grant.board, &signal, ip, proof).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// Sends a signal or a relayed cursor for a tab, over HTTP or its WebSocket alike: the
-/// tab's rate first (`429`), then presence's checks (`404` for a tab not on the board).
-pub async fn send(app: &AppState, board: &str, signal: &Signal) -> Result<(), AppError> {
+/// tab's rate and its client's signal bytes first (`429`), then presence's checks (`404`
+/// for a tab not on the board, `403` for a request that is not the sending tab's).
+pub async fn send(
+    app: &AppState,
+    board: &str,
+    signal: &Signal,
+    ip: std::net::IpAddr,
+    proof: Proof<'_>,
+) -> Result<(), AppError> {
     check_id("from", &signal.from).map_err(AppError::BadRequest)?;
     app.limits.signal(board, &signal.from, signal.to == EVERYONE)?;
-    app.presence.signal(board, signal).await
+    if let Some(data) = &signal.data {
+        app.limits.signal_bytes(ip, serde_json::to_vec(data).map_or(usize::MAX, |d| d.len()))?;
+    }
+    app.presence.signal(board, signal, proof).await
 }
 
-/// `204`, whether or not the tab was on the board (leaving twice is leaving).
+/// `204`, whether or not the tab was on the board (leaving twice is leaving); `403` for
+/// another connection's tab.
 pub async fn leave(
     State(app): State<AppState>,
     Reader(grant): Reader,
+    ClientIp(ip): ClientIp,
     JsonBody(leave): JsonBody<Leave>,
 ) -> Result<StatusCode, AppError> {
     check_id("client", &leave.client).map_err(AppError::BadRequest)?;
-    app.presence.leave(&grant.board, &leave.client);
+    app.presence.leave(&grant.board, &leave.client, Proof::Request { ip, secret: leave.secret.as_deref() })?;
     Ok(StatusCode::NO_CONTENT)
 }
 

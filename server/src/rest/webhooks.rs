@@ -1,7 +1,11 @@
 //! `/api/boards/{board}/webhooks`: other servers subscribed to the board's change log (see
-//! `webhooks`). Managing them needs the write key: a webhook reads every change and signs
-//! with a secret its owner holds, so a read key may not add one (`403`), and no key finds
-//! nothing (`404`).
+//! `webhooks`). Administering them needs the board's write key, public boards included: a
+//! webhook sends every change to an address of its owner's choosing and signs it with a
+//! secret its owner holds. Anyone who may read the board may list them, but sees only
+//! where they point (scheme, host, port and path: a URL's query or userinfo often carries
+//! the receiver's own token) and how they fare, never the secret nor the delivery errors.
+//! No key finds nothing on a private board (`404`); a key that reads but does not own is
+//! `403`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,7 +17,7 @@ use app::api::{CreateWebhook, Delivery, ReplayWebhook, WebhookCreated, WebhookIn
 use app::patterns::PatternKind;
 
 use super::extract::JsonBody;
-use crate::access::Writer;
+use crate::access::{Admin, Reader, Role};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::webhooks::WebhookRow;
@@ -26,6 +30,7 @@ pub const MAX_WEBHOOKS_PER_BOARD: usize = 20;
 /// How many attempts `GET .../deliveries` returns (the newest).
 const DELIVERIES_SHOWN: i64 = 100;
 
+/// A webhook as its owner sees it.
 fn info(row: &WebhookRow) -> WebhookInfo {
     WebhookInfo {
         id: row.id.clone(),
@@ -37,6 +42,26 @@ fn info(row: &WebhookRow) -> WebhookInfo {
     }
 }
 
+/// A webhook as anyone else who may read the board sees it: where it points without its
+/// query, fragment or userinfo, and no delivery error.
+fn public_info(row: &WebhookRow) -> WebhookInfo {
+    WebhookInfo { url: without_secrets(&row.url), last_error: None, ..info(row) }
+}
+
+/// `https://user:pass@hooks.example/in?token=t#x` → `https://hooks.example/in`.
+fn without_secrets(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => String::new(),
+    }
+}
+
 fn no_webhook(id: &str) -> AppError {
     AppError::NotFound(format!("webhook `{id}` does not exist on this board"))
 }
@@ -44,7 +69,7 @@ fn no_webhook(id: &str) -> AppError {
 /// `201` with the secret (shown once); `422` for a URL this server will not call.
 pub async fn create(
     State(app): State<AppState>,
-    Writer(grant): Writer,
+    Admin(grant): Admin,
     JsonBody(body): JsonBody<CreateWebhook>,
 ) -> Result<(StatusCode, Json<WebhookCreated>), AppError> {
     let pattern = PatternKind::from_param(body.pattern.as_deref()).map_err(AppError::BadRequest)?;
@@ -69,13 +94,15 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(WebhookCreated { secret: shown, webhook: info(&row) })))
 }
 
-pub async fn list(State(app): State<AppState>, Writer(grant): Writer) -> Result<Json<Vec<WebhookInfo>>, AppError> {
-    Ok(Json(app.store.webhooks(&grant.board).await?.iter().map(info).collect()))
+/// The board's webhooks: whole for its owner, without secrets for anyone who may read it.
+pub async fn list(State(app): State<AppState>, Reader(grant): Reader) -> Result<Json<Vec<WebhookInfo>>, AppError> {
+    let shown = if grant.role >= Role::Admin { info } else { public_info };
+    Ok(Json(app.store.webhooks(&grant.board).await?.iter().map(shown).collect()))
 }
 
 pub async fn delete(
     State(app): State<AppState>,
-    Writer(grant): Writer,
+    Admin(grant): Admin,
     Path((_board, id)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     match app.store.delete_webhook(&grant.board, &id).await? {
@@ -87,7 +114,7 @@ pub async fn delete(
 /// Delivers again from `since + 1`; `422` beyond the board's head.
 pub async fn replay(
     State(app): State<AppState>,
-    Writer(grant): Writer,
+    Admin(grant): Admin,
     Path((_board, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<ReplayWebhook>,
 ) -> Result<Json<WebhookInfo>, AppError> {
@@ -104,7 +131,7 @@ pub async fn replay(
 /// receivers can switch without losing a delivery.
 pub async fn rotate_secret(
     State(app): State<AppState>,
-    Writer(grant): Writer,
+    Admin(grant): Admin,
     Path((_board, id)): Path<(String, String)>,
 ) -> Result<Json<WebhookCreated>, AppError> {
     let (stored, shown) = sign::new_secret();
@@ -118,7 +145,7 @@ pub async fn rotate_secret(
 
 pub async fn deliveries(
     State(app): State<AppState>,
-    Writer(grant): Writer,
+    Admin(grant): Admin,
     Path((_board, id)): Path<(String, String)>,
 ) -> Result<Json<Vec<Delivery>>, AppError> {
     app.store.webhook(&grant.board, &id).await?.ok_or_else(|| no_webhook(&id))?;

@@ -127,6 +127,21 @@ impl Store {
         row.map(|r| r.try_get::<i64, _>("keys_rev").map(|rev| rev as u64)).transpose()
     }
 
+    /// Sets both key hashes, whatever they were, and moves the key generation on: the
+    /// configuration names a board's key (the seeded demo's), or a board made without keys
+    /// gets them. `false` if there is no such board.
+    pub async fn set_keys(&self, board: &str, read_hash: &str, write_hash: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE boards SET read_key_hash = $1, write_key_hash = $2, keys_rev = keys_rev + 1 WHERE id = $3",
+        )
+        .bind(read_hash)
+        .bind(write_hash)
+        .bind(board)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The key generation alone: what open streams of a private board watch.
     pub async fn keys_rev(&self, board: &str) -> Result<Option<u64>, sqlx::Error> {
         let row =

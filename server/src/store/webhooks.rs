@@ -263,25 +263,35 @@ impl Store {
     }
 
     /// Takes the lease of up to `limit` webhooks that have something to deliver now (not
-    /// disabled, behind their board's head, past their backoff) and whose lease is free,
-    /// lapsed, or already `owner`'s; returns them. The lease conditions are on the updated
-    /// row itself, so two replicas racing for one webhook cannot both win (Postgres
-    /// re-checks them on the row it locked; SQLite has one writer).
+    /// disabled, behind their board's head, past their backoff) and whose lease is free or
+    /// lapsed; returns them, the longest due first. A board has at most `per_board` leased
+    /// at once, whoever holds them: a board whose receivers hang holds that many slots, not
+    /// every replica's. A lease held and not lapsed is never taken, not even by its owner
+    /// (whose task for it is still running). The lease conditions are on the updated row
+    /// itself, so two replicas racing for one webhook cannot both win (Postgres re-checks
+    /// them on the row it locked; SQLite has one writer).
     pub async fn claim_webhooks(
         &self,
         owner: &str,
         lease: Duration,
         limit: i64,
+        per_board: i64,
     ) -> Result<Vec<WebhookRow>, sqlx::Error> {
         let now = now_ms();
         let rows = sqlx::query(concat!(
             "UPDATE webhooks SET lease_owner = $1, lease_until = $2 \
-             WHERE (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $3) AND status <> 'disabled' \
+             WHERE (lease_owner IS NULL OR lease_until < $3) AND status <> 'disabled' \
              AND next_attempt_at <= $3 AND id IN ( \
-                 SELECT w.id FROM webhooks w JOIN boards b ON b.id = w.board_id \
-                 WHERE w.status <> 'disabled' AND w.next_attempt_at <= $3 AND w.delivered_seq < b.seq \
-                 AND (w.lease_owner IS NULL OR w.lease_owner = $1 OR w.lease_until < $3) \
-                 ORDER BY w.next_attempt_at LIMIT $4) \
+                 SELECT id FROM ( \
+                     SELECT w.id, w.next_attempt_at, \
+                         ROW_NUMBER() OVER (PARTITION BY w.board_id ORDER BY w.next_attempt_at, w.id) AS n, \
+                         (SELECT COUNT(*) FROM webhooks l WHERE l.board_id = w.board_id \
+                             AND l.lease_owner IS NOT NULL AND l.lease_until >= $3) AS leased \
+                     FROM webhooks w JOIN boards b ON b.id = w.board_id \
+                     WHERE w.status <> 'disabled' AND w.next_attempt_at <= $3 AND w.delivered_seq < b.seq \
+                     AND (w.lease_owner IS NULL OR w.lease_until < $3) \
+                 ) due WHERE n + leased <= $5 \
+                 ORDER BY next_attempt_at, id LIMIT $4) \
              RETURNING ",
             columns!()
         ))
@@ -289,6 +299,7 @@ impl Store {
         .bind(now + lease.as_millis() as i64)
         .bind(now)
         .bind(limit)
+        .bind(per_board)
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(webhook).collect()
@@ -363,10 +374,15 @@ impl Store {
             Outcome::RetryAt(at) => (false, WebhookStatus::Failing, at),
             Outcome::Disable => (false, WebhookStatus::Disabled, 0),
         };
+        // Delivered: the lease goes on (the task delivers the next change). Otherwise the
+        // task ends here, and so does its lease: the slot is free for another webhook, and
+        // this one is leased again (by any replica) when its retry is due.
         sqlx::query(
             "UPDATE webhooks SET \
                delivered_seq = CASE WHEN $1 AND delivered_seq = $2 THEN $3 ELSE delivered_seq END, \
                failures = CASE WHEN $1 THEN 0 ELSE failures + 1 END, \
+               lease_owner = CASE WHEN $1 THEN lease_owner ELSE NULL END, \
+               lease_until = CASE WHEN $1 THEN lease_until ELSE 0 END, \
                status = $4, last_error = $5, next_attempt_at = $6 \
              WHERE id = $7",
         )

@@ -32,7 +32,7 @@ pub async fn handler(
         .increment(1);
     // A held request is a stream while it waits: it takes one of the client's slots.
     let slot = app.limits.open_stream(ip)?;
-    let here = params.enter(&app, &grant.board, Transport::LongPoll).await;
+    let here = params.enter(&app, &grant.board, Transport::LongPoll, ip).await?;
     let from = params.from.clone().unwrap_or_default();
     let (head, frames) =
         batch(&app, &grant, Some(slot), pattern, from, hold, here, params.wants(Transport::LongPoll)).await?;

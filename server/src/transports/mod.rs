@@ -18,6 +18,7 @@ pub mod poll;
 pub mod sse;
 pub mod ws;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Path, Query};
@@ -30,7 +31,7 @@ use serde::Deserialize;
 
 use app::api::{Position, EPOCH_HEADER};
 use app::patterns::PatternKind;
-use app::presence::Identity;
+use app::presence::{check_secret, Identity};
 use app::protocol::Transport;
 
 use crate::access::{self, Grant};
@@ -52,6 +53,7 @@ struct StreamQuery {
     name: Option<String>,
     presence: Option<u64>,
     every: Option<u64>,
+    secret: Option<String>,
 }
 
 /// `?pattern=P&since=N[&epoch=E][&timeout=S]`, checked: an unknown pattern is a `400`
@@ -74,6 +76,8 @@ pub struct StreamParams {
     pub presence: Option<u64>,
     /// Poll: the client's interval in milliseconds, which its presence lease allows for.
     pub every: Option<u64>,
+    /// The tab's secret (`secret=S`), which claims its client id (see `presence`).
+    pub secret: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for StreamParams {
@@ -90,6 +94,9 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamParams {
             ),
             None => None,
         };
+        if let Some(secret) = &query.secret {
+            check_secret(secret).map_err(AppError::BadRequest)?;
+        }
         Ok(StreamParams {
             pattern,
             from,
@@ -98,20 +105,28 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamParams {
             identity,
             presence: query.presence,
             every: query.every,
+            secret: query.secret,
         })
     }
 }
 
 impl StreamParams {
-    /// Enters the board's presence for this stream or request (see `presence::Here`).
-    pub async fn enter(&self, app: &AppState, board: &str, transport: Transport) -> Here {
-        let tab = self.identity.clone().map(|identity| TabInfo { identity, pattern: self.pattern, transport });
+    /// Enters the board's presence for this stream or request (see `presence::Here`): `409`
+    /// when its tab id is another connection's, `429` when its client has too many tabs.
+    pub async fn enter(&self, app: &AppState, board: &str, transport: Transport, ip: IpAddr) -> Result<Here, AppError> {
+        let tab = self.identity.clone().map(|identity| TabInfo {
+            identity,
+            pattern: self.pattern,
+            transport,
+            joined: 0,
+            claim: None,
+        });
         let stay = match transport {
             Transport::Sse | Transport::Ws => Stay::Stream,
             Transport::Poll => Stay::request(self.every),
             Transport::LongPoll => Stay::request(None),
         };
-        app.presence.enter(board, tab, stay).await
+        app.presence.enter(board, tab, stay, ip, self.secret.as_deref()).await
     }
 
     /// What this client wants of the presence list: a stream gets every list; a poll or

@@ -14,6 +14,7 @@ use app::protocol::Transport;
 use super::{batch, etag, foreign_epoch, frames_page, StreamParams};
 use crate::access::Reader;
 use crate::error::AppError;
+use crate::limits::ClientIp;
 use crate::rest::boards::if_none_match;
 use crate::state::AppState;
 
@@ -23,6 +24,7 @@ const READ_LIMIT: Duration = Duration::from_secs(10);
 pub async fn handler(
     State(app): State<AppState>,
     Reader(grant): Reader,
+    ClientIp(ip): ClientIp,
     params: StreamParams,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -30,7 +32,7 @@ pub async fn handler(
     let since = params.from.as_ref().map_or(0, |from| from.seq);
     let head = app.known_head(&grant.board, app.broker.follows(&grant.board), since).await?;
     // Each poll renews the tab's place on the presence list.
-    let here = params.enter(&app, &grant.board, Transport::Poll).await;
+    let here = params.enter(&app, &grant.board, Transport::Poll, ip).await?;
     metrics::counter!("board_polls_total", "transport" => Transport::Poll.as_str(), "pattern" => pattern.as_str())
         .increment(1);
     // Nothing newer: `304`, whether the client says so by its position (in this epoch) or

@@ -46,7 +46,7 @@ pub async fn handler(
     // A revoked key's stream sends the `revoked` frame and ends; the browser's automatic
     // reconnect then gets 404.
     let slot = app.limits.open_stream(ip)?;
-    let here = params.enter(&app, &grant.board, Transport::Sse).await;
+    let here = params.enter(&app, &grant.board, Transport::Sse, ip).await?;
     let (_head, frames) =
         subscribe(&app, &grant, Some(slot), pattern, from, here, params.wants(Transport::Sse)).await?;
     // A client that stops reading is cut off after SEND_TIMEOUT instead of held.

@@ -33,6 +33,7 @@ use super::{subscribe, StreamParams, SEND_TIMEOUT};
 use crate::access::{Grant, Reader};
 use crate::error::AppError;
 use crate::limits::ClientIp;
+use crate::presence::Proof;
 use crate::rest::MAX_BODY_BYTES;
 use crate::rest::{commands, signals};
 use crate::state::AppState;
@@ -65,7 +66,9 @@ pub async fn handler(
     })?;
     // Checked before the upgrade, so a bad board, pattern or key is a plain HTTP refusal.
     let slot = app.limits.open_stream(ip)?;
-    let here = params.enter(&app, &grant.board, Transport::Ws).await;
+    let here = params.enter(&app, &grant.board, Transport::Ws, ip).await?;
+    // The tab this socket is: what it may sign its signals as.
+    let me = params.identity.as_ref().map(|identity| identity.client.clone());
     let (_head, frames) =
         subscribe(&app, &grant, Some(slot), pattern, params.from.clone(), here, params.wants(Transport::Ws)).await?;
     metrics::counter!("board_stream_opened_total", "transport" => Transport::Ws.as_str(), "pattern" => pattern.as_str()).increment(1);
@@ -74,7 +77,7 @@ pub async fn handler(
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| session(app, grant, ip, socket, frames)))
+        .on_upgrade(move |socket| session(app, grant, ip, me, socket, frames)))
 }
 
 /// A message from the peer, sorted.
@@ -89,7 +92,14 @@ enum Inbound {
     Violation(u16, &'static str),
 }
 
-async fn session(app: AppState, grant: Grant, ip: std::net::IpAddr, mut socket: WebSocket, mut frames: Frames) {
+async fn session(
+    app: AppState,
+    grant: Grant,
+    ip: std::net::IpAddr,
+    me: Option<String>,
+    mut socket: WebSocket,
+    mut frames: Frames,
+) {
     let mut check = tokio::time::interval(CHECK_EVERY);
     let mut last_heard = Instant::now();
     let mut last_ping = Instant::now();
@@ -119,7 +129,7 @@ async fn session(app: AppState, grant: Grant, ip: std::net::IpAddr, mut socket: 
                     Inbound::Command(text) => {
                         // Boxed: a command's future (its transaction) is large and only
                         // lives while it runs, not in every idle session.
-                        let Some(reply) = Box::pin(message(&app, &grant, ip, &text)).await else { continue };
+                        let Some(reply) = Box::pin(message(&app, &grant, ip, me.as_deref(), &text)).await else { continue };
                         if let Some(close) = send(&mut socket, Message::Text(reply.to_json().into())).await {
                             break close;
                         }
@@ -231,15 +241,15 @@ async fn within_send_timeout(send: impl std::future::Future<Output = Result<(), 
 }
 
 /// Handles one text message from the peer: a signal (`{"signal":{...}}`, answered only
-/// when refused) or a command.
-async fn message(app: &AppState, grant: &Grant, ip: std::net::IpAddr, text: &str) -> Option<Frame> {
+/// when refused; only in the name of the tab the socket is, `me`) or a command.
+async fn message(app: &AppState, grant: &Grant, ip: std::net::IpAddr, me: Option<&str>, text: &str) -> Option<Frame> {
     let is_signal = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
         .is_ok_and(|message| message.contains_key("signal"));
     if !is_signal {
         return Some(command(app, grant, ip, text).await);
     }
     let refused = match serde_json::from_str::<SocketSignal>(text) {
-        Ok(SocketSignal { signal }) => signals::send(app, &grant.board, &signal).await.err()?,
+        Ok(SocketSignal { signal }) => signals::send(app, &grant.board, &signal, ip, Proof::Socket(me)).await.err()?,
         Err(err) => AppError::BadRequest(format!("invalid signal message: {err}")),
     };
     let error = refused.body()["error"].as_str().unwrap_or_default().to_owned();

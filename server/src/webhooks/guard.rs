@@ -1,21 +1,30 @@
 //! No SSRF: a webhook URL is a request this server makes on a stranger's behalf, so it must
 //! not reach what only the server can reach (its loopback, the private network, the cloud's
-//! metadata service).
+//! metadata service), nor any address whose meaning is special.
 //!
 //! * Only `http` and `https` URLs, with a host.
 //! * The host is resolved and every address checked **at each delivery**, not only at
 //!   registration: DNS can change between the two (rebinding). The checked addresses are
 //!   the ones connected to: the delivery client resolves through [`Guarded`], which drops
 //!   forbidden addresses, so there is no window between check and use.
-//! * Loopback, private, link-local, unique-local, shared (CGNAT), unspecified, broadcast,
-//!   multicast and the metadata address are refused, unless the URL's `host:port` is listed
-//!   in `WEBHOOK_ALLOW` (a receiver on this machine, in tests and demos).
+//! * Every range of the IANA IPv4 and IPv6 special-purpose address registries is refused
+//!   ([`SPECIAL_V4`], [`SPECIAL_V6`]: loopback, private, shared, link-local, documentation,
+//!   benchmarking, reserved, the metadata address, ...), and multicast and broadcast; an
+//!   IPv6 address that carries an IPv4 one (mapped `::ffff:a.b.c.d`) is judged by the IPv4
+//!   address, and every other transition form (NAT64 `64:ff9b::/96`, 6to4 `2002::/16`,
+//!   Teredo, IPv4-compatible `::a.b.c.d`, SIIT `::ffff:0:a.b.c.d`) is refused outright: each
+//!   can lead to an inside IPv4 address through a translator. Unless the URL's `host:port`
+//!   is listed in `WEBHOOK_ALLOW` (a receiver on this machine, in tests and demos).
+//! * A refusal says the same whatever the reason (it does not resolve, or resolves inside):
+//!   the answer must not tell a stranger what a name resolves to.
 //! * Redirects are never followed (the delivery client's policy), since a redirect could
 //!   point anywhere.
 
 use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, LazyLock};
+
+use ipnet::{Ipv4Net, Ipv6Net};
 
 /// How names are resolved: the system's DNS in production; tests supply their own to play
 /// a DNS change.
@@ -34,48 +43,81 @@ impl Lookup for SystemDns {
     }
 }
 
-/// Why an address may not be delivered to; `None` if it may.
+/// The IANA IPv4 special-purpose address registry (every entry, globally reachable or
+/// not), with multicast and the limited broadcast.
+pub const SPECIAL_V4: &[(&str, &str)] = &[
+    ("0.0.0.0/8", "this network"),
+    ("10.0.0.0/8", "private-use"),
+    ("100.64.0.0/10", "shared address space (carrier-grade NAT)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local (the cloud metadata service)"),
+    ("172.16.0.0/12", "private-use"),
+    ("192.0.0.0/24", "IETF protocol assignments"),
+    ("192.0.2.0/24", "documentation (TEST-NET-1)"),
+    ("192.31.196.0/24", "AS112-v4"),
+    ("192.52.193.0/24", "AMT"),
+    ("192.88.99.0/24", "deprecated 6to4 relay anycast"),
+    ("192.168.0.0/16", "private-use"),
+    ("192.175.48.0/24", "direct delegation AS112"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation (TEST-NET-2)"),
+    ("203.0.113.0/24", "documentation (TEST-NET-3)"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+    ("255.255.255.255/32", "limited broadcast"),
+];
+
+/// The IANA IPv6 special-purpose address registry (every entry), with multicast, the
+/// deprecated site-local range, and every form that carries an IPv4 address but the mapped
+/// one (which [`forbidden`] judges by its IPv4 address).
+pub const SPECIAL_V6: &[(&str, &str)] = &[
+    ("::/96", "IPv4-compatible (deprecated), unspecified, loopback"),
+    ("::ffff:0:0:0/96", "IPv4-translated (SIIT)"),
+    ("64:ff9b::/96", "IPv4/IPv6 translation (NAT64)"),
+    ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation"),
+    ("100::/64", "discard-only"),
+    ("100:0:0:1::/64", "dummy prefix"),
+    ("2001::/23", "IETF protocol assignments (Teredo, benchmarking, ORCHID, ...)"),
+    ("2001:db8::/32", "documentation"),
+    ("2002::/16", "6to4"),
+    ("2620:4f:8000::/48", "direct delegation AS112"),
+    ("3fff::/20", "documentation"),
+    ("5f00::/16", "segment routing (SRv6) SIDs"),
+    ("fc00::/7", "unique-local (private; AWS's metadata service is fd00:ec2::254)"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local (deprecated)"),
+    ("ff00::/8", "multicast"),
+];
+
+static V4: LazyLock<Vec<(Ipv4Net, &'static str)>> =
+    LazyLock::new(|| SPECIAL_V4.iter().map(|(net, why)| (net.parse().expect("a network"), *why)).collect());
+static V6: LazyLock<Vec<(Ipv6Net, &'static str)>> =
+    LazyLock::new(|| SPECIAL_V6.iter().map(|(net, why)| (net.parse().expect("a network"), *why)).collect());
+
+/// Why an address may not be delivered to (for the log); `None` if it may.
 pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            if v4.is_loopback() {
-                Some("a loopback address")
-            } else if v4 == std::net::Ipv4Addr::new(169, 254, 169, 254) {
-                Some("the cloud metadata address")
-            } else if v4.is_link_local() {
-                Some("a link-local address")
-            } else if v4.is_private() {
-                Some("a private address")
-            } else if a == 100 && (64..128).contains(&b) {
-                Some("a shared (carrier-grade NAT) address")
-            } else if v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() || a == 0 {
-                Some("not a unicast address")
-            } else {
-                None
-            }
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            if v6.is_loopback() {
-                Some("a loopback address")
-            } else if v6.is_unspecified() || v6.is_multicast() {
-                Some("not a unicast address")
-            } else if first & 0xffc0 == 0xfe80 {
-                Some("a link-local address")
-            } else if first & 0xfe00 == 0xfc00 {
-                // fc00::/7, which includes AWS's metadata address fd00:ec2::254.
-                Some("a unique-local (private) address")
-            } else {
-                None
-            }
-        }
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        // Mapped (`::ffff:a.b.c.d`): the IPv4 address itself, as the kernel connects to it.
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => forbidden_v4(v4),
+            None => forbidden_v6(v6),
+        },
     }
 }
+
+fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    V4.iter().find(|(net, _)| net.contains(&ip)).map(|(_, why)| *why)
+}
+
+fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    V6.iter().find(|(net, _)| net.contains(&ip)).map(|(_, why)| *why)
+}
+
+/// The one answer to a URL whose host does not resolve, or resolves to an address this
+/// server will not deliver to: the same words either way.
+pub const NOT_PUBLIC: &str =
+    "this URL's host does not resolve to public addresses only; a webhook must reach a public http(s) server";
 
 /// The rules for one server: the resolver and the `host:port`s allowed anyway.
 pub struct Guard {
@@ -112,15 +154,22 @@ impl Guard {
         }
         let addresses = match host.parse::<IpAddr>() {
             Ok(ip) => vec![ip],
-            Err(_) => self.lookup.lookup(&host).await.map_err(|e| format!("{host} does not resolve: {e}"))?,
+            Err(_) => match self.lookup.lookup(&host).await {
+                Ok(addresses) => addresses,
+                Err(err) => {
+                    tracing::debug!(%host, error = %err, "a webhook host does not resolve");
+                    return Err(NOT_PUBLIC.into());
+                }
+            },
         };
-        if addresses.is_empty() {
-            return Err(format!("{host} does not resolve"));
-        }
         // One forbidden address is enough to refuse: a name that also points inside is not
-        // one to trust.
+        // one to trust. Why is logged, not answered.
         if let Some((ip, why)) = addresses.iter().find_map(|ip| forbidden(*ip).map(|why| (ip, why))) {
-            return Err(format!("{host} resolves to {ip}, {why}; list {host}:{port} in WEBHOOK_ALLOW to allow it"));
+            tracing::debug!(%host, %ip, why, "a webhook host resolves to a special-purpose address");
+            return Err(NOT_PUBLIC.into());
+        }
+        if addresses.is_empty() {
+            return Err(NOT_PUBLIC.into());
         }
         Ok(Route::Checked(addresses))
     }
@@ -167,9 +216,12 @@ mod tests {
         Guard::new(Arc::new(Fixed(ips)), &allow.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
     }
 
+    /// Every form the re-audit found accepted, and every range of the registries: refused,
+    /// with the same words, unless allowed by `host:port`.
     #[tokio::test]
-    async fn inside_addresses_are_refused_unless_allowed() {
+    async fn every_special_purpose_address_is_refused_unless_allowed() {
         let refused = [
+            // IPv4: loopback, private, shared, link-local and metadata, this network.
             "127.0.0.1",
             "10.1.2.3",
             "172.16.0.1",
@@ -178,21 +230,77 @@ mod tests {
             "169.254.1.1",
             "100.64.0.1",
             "0.0.0.0",
+            // IETF assignments, documentation, benchmarking, reserved, multicast, broadcast.
+            "192.0.0.9",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.19.255.254",
+            "198.51.100.7",
+            "203.0.113.9",
+            "240.0.0.1",
+            "250.1.2.3",
+            "224.0.0.1",
+            "255.255.255.255",
+            "192.88.99.1",
+            // IPv6: loopback, unspecified, link-local, unique-local, site-local, multicast.
             "::1",
+            "::",
             "fe80::1",
             "fd00:ec2::254",
+            "fec0::1",
+            "ff02::1",
+            "2001:db8::1",
+            "100::1",
+            // IPv4 inside IPv6, every transition form.
             "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "::a9fe:a9fe",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ];
         for ip in refused {
             let err = guard(&[ip], &[]).check("https://hooks.example/in").await.unwrap_err();
-            assert!(err.contains("WEBHOOK_ALLOW"), "{ip}: {err}");
+            assert_eq!(err, NOT_PUBLIC, "{ip}");
+            assert!(forbidden(ip.parse().unwrap()).is_some(), "{ip}");
+            // As a literal host too.
+            let literal = if ip.contains(':') { format!("http://[{ip}]/") } else { format!("http://{ip}/") };
+            assert_eq!(guard(&[], &[]).check(&literal).await.unwrap_err(), NOT_PUBLIC, "{literal}");
         }
-        let ok = guard(&["93.184.215.14"], &[]).check("https://hooks.example/in").await;
-        assert_eq!(ok, Ok(Route::Checked(vec!["93.184.215.14".parse().unwrap()])));
+        // The table's every range is refused at its first address.
+        for (net, _) in SPECIAL_V4 {
+            let net: Ipv4Net = net.parse().unwrap();
+            assert!(forbidden(IpAddr::V4(net.network())).is_some(), "{net}");
+        }
+        for (net, _) in SPECIAL_V6 {
+            let net: Ipv6Net = net.parse().unwrap();
+            assert!(forbidden(IpAddr::V6(net.network())).is_some(), "{net}");
+        }
+        // Public addresses pass, a mapped public IPv4 too.
+        for ip in ["93.184.215.14", "1.1.1.1", "2606:4700:4700::1111", "::ffff:93.184.215.14"] {
+            let ok = guard(&[ip], &[]).check("https://hooks.example/in").await;
+            assert_eq!(ok, Ok(Route::Checked(vec![ip.parse().unwrap()])), "{ip}");
+        }
         // Any inside address among several is enough to refuse.
         assert!(guard(&["93.184.215.14", "10.0.0.1"], &[]).check("http://hooks.example/").await.is_err());
-        // Literal addresses are checked too, and the allow list is host:port.
-        assert!(guard(&[], &[]).check("http://127.0.0.1:9000/").await.is_err());
+        // A name that does not resolve gets the same words as one that resolves inside.
+        assert_eq!(guard(&[], &[]).check("http://hooks.example/").await.unwrap_err(), NOT_PUBLIC);
+        struct Fails;
+        #[async_trait::async_trait]
+        impl Lookup for Fails {
+            async fn lookup(&self, _host: &str) -> std::io::Result<Vec<IpAddr>> {
+                Err(std::io::Error::other("no such host"))
+            }
+        }
+        let failing = Guard::new(Arc::new(Fails), &[]);
+        assert_eq!(failing.check("http://nowhere.example/").await.unwrap_err(), NOT_PUBLIC);
+        // The allow list is host:port.
         assert_eq!(guard(&[], &["127.0.0.1:9000"]).check("http://127.0.0.1:9000/x").await, Ok(Route::Allowed));
         assert!(guard(&[], &["127.0.0.1:9000"]).check("http://127.0.0.1:9001/x").await.is_err());
         assert!(guard(&["93.184.215.14"], &[]).check("ftp://hooks.example/").await.is_err());

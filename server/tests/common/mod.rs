@@ -22,7 +22,7 @@ pub use child::Replica;
 #[allow(unused_imports)]
 pub use client::TestClient;
 #[allow(unused_imports)]
-pub use server::{fresh_postgres_database, postgres_admin_url, redis_url, rss_kib, Backend, TestServer};
+pub use server::{fresh_postgres_database, postgres_admin_url, redis_url, rss_kib, Backend, TestServer, DEMO_KEY};
 #[allow(unused_imports)]
 pub use sse::SseReader;
 #[allow(unused_imports)]

@@ -14,6 +14,9 @@ pub enum Backend {
     Postgres,
 }
 
+/// The seeded demo board's write key in every test server (`DEMO_WRITE_KEY`).
+pub const DEMO_KEY: &str = "w_the-demo-board-key-of-the-tests";
+
 pub struct TestServer {
     pub base: String,
     /// The server's state, for tests that reach inside (metrics, the store).
@@ -21,6 +24,8 @@ pub struct TestServer {
     /// The server's broker, which loses the next notices when told to.
     pub lossy: std::sync::Arc<super::lossy::Lossy>,
     pub http: reqwest::Client,
+    /// The write key of each board `create_board` made (and the demo's): what administers it.
+    keys: std::sync::Mutex<std::collections::HashMap<String, String>>,
     stop_signal: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -98,6 +103,7 @@ impl TestServer {
         let mut config = Config::for_database(url);
         config.replica_id = Some("test-replica".into());
         config.site_root = dir.path().join("site");
+        config.demo_write_key = Some(DEMO_KEY.into());
         tweak(&mut config);
         Self::serve(config, dir, tweak_state).await
     }
@@ -119,6 +125,7 @@ impl TestServer {
         config.redis_url = Some(redis_url.to_owned());
         config.replica_id = Some(name.to_owned());
         config.site_root = dir.path().join("site");
+        config.demo_write_key = Some(DEMO_KEY.into());
         tweak(&mut config);
         Self::serve(config, dir, |_| {}).await
     }
@@ -154,9 +161,11 @@ impl TestServer {
         for _ in 0..200 {
             if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
                 if r.status().is_success() {
+                    let keys = std::collections::HashMap::from([("demo".to_owned(), DEMO_KEY.to_owned())]);
                     return TestServer {
                         base,
                         http,
+                        keys: std::sync::Mutex::new(keys),
                         app,
                         lossy,
                         stop_signal: std::sync::Mutex::new(Some(stop)),
@@ -179,11 +188,22 @@ impl TestServer {
     }
 
     /// A public board: these tests are about delivery, not access (that is `access.rs`).
+    /// Its write key is kept: [`TestServer::owner`].
     pub async fn create_board(&self, name: &str) -> String {
         let body = serde_json::json!({ "name": name, "visibility": "public" });
         let r = self.http.post(self.url("/api/boards")).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 201);
-        r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+        let created = r.json::<Value>().await.unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        let key = created["keys"]["write"].as_str().unwrap().to_owned();
+        self.keys.lock().unwrap().insert(id.clone(), key);
+        id
+    }
+
+    /// The write key of a board this server's `create_board` made (or the demo's): what
+    /// administering it (webhooks, keys, the fault lab) takes.
+    pub fn owner(&self, board: &str) -> String {
+        self.keys.lock().unwrap().get(board).cloned().unwrap_or_else(|| panic!("no key kept for {board}"))
     }
 
     /// Sends a command and returns (status, body).
