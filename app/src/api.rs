@@ -155,6 +155,10 @@ pub struct ApiError {
 pub struct Refused {
     pub status: u16,
     pub error: String,
+    /// How many seconds to wait before trying again, when waiting helps (a `429`): the
+    /// server function's answer carries it as `Retry-After` too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl leptos::server_fn::error::FromServerFnError for Refused {
@@ -169,7 +173,7 @@ impl leptos::server_fn::error::FromServerFnError for Refused {
             | leptos::server_fn::error::ServerFnErrorErr::Deserialization(_) => 400,
             _ => 500,
         };
-        Refused { status, error: value.to_string() }
+        Refused { status, error: value.to_string(), retry_after: None }
     }
 }
 

@@ -64,10 +64,15 @@ pub fn check_id(what: &str, id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A display name as shown: trimmed, control characters removed; `None` when nothing is
-/// left or it is longer than [`MAX_NAME_CHARS`].
+/// A display name as shown: trimmed, control characters and invisible ones (direction
+/// overrides, zero-width characters that join nothing: `domain::decide::hidden_character`)
+/// removed; `None` when nothing is left or it is longer than [`MAX_NAME_CHARS`].
 pub fn clean_name(name: &str) -> Option<String> {
-    let name: String = name.trim().chars().filter(|c| !c.is_control()).collect();
+    let mut name: String = name.trim().chars().filter(|c| !c.is_control()).collect();
+    while let Some(hidden) = crate::domain::decide::hidden_character(&name) {
+        name = name.replacen(hidden, "", 1);
+    }
+    let name = name.trim().to_owned();
     let chars = name.chars().count();
     (chars > 0 && chars <= MAX_NAME_CHARS).then_some(name)
 }
@@ -211,6 +216,10 @@ mod tests {
         assert!(Identity::parse("ok", Some("bad/person"), None).is_err());
         assert!(Identity::parse("ok", None, Some(&"n".repeat(41))).is_err());
         assert_eq!(clean_name("a\u{0}b"), Some("ab".into()));
+        // Direction overrides and lone zero-width characters are taken out of names.
+        assert_eq!(clean_name("\u{202E}nimda"), Some("nimda".into()));
+        assert_eq!(clean_name("Ad\u{200B}a\u{200D}"), Some("Ada".into()));
+        assert_eq!(clean_name("\u{2066}\u{2069}"), None);
     }
 
     #[test]

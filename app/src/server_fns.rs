@@ -41,6 +41,67 @@ pub async fn add_todo(board: String, title: String, sprint_id: Option<Id>) -> Re
     result
 }
 
+/// Why the no-script add form was refused, as the page's URL carries it (`?error=`) and the
+/// page words it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormError {
+    /// The title was empty or too long, or the column takes no todos (`422`).
+    Refused,
+    /// This browser may read the board, not change it (`403`).
+    ReadOnly,
+    /// Too many commands from this address (`429`).
+    SlowDown,
+    /// The server could not store it just now (`503`).
+    Unavailable,
+    /// Anything else.
+    Failed,
+}
+
+impl FormError {
+    pub fn of(status: u16) -> FormError {
+        match status {
+            400 | 413 | 415 | 422 => FormError::Refused,
+            403 | 404 => FormError::ReadOnly,
+            429 => FormError::SlowDown,
+            503 => FormError::Unavailable,
+            _ => FormError::Failed,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            FormError::Refused => "refused",
+            FormError::ReadOnly => "read-only",
+            FormError::SlowDown => "slow-down",
+            FormError::Unavailable => "unavailable",
+            FormError::Failed => "failed",
+        }
+    }
+
+    /// The code in a page's URL; anything else is `Failed`.
+    pub fn parse(code: &str) -> FormError {
+        [FormError::Refused, FormError::ReadOnly, FormError::SlowDown, FormError::Unavailable]
+            .into_iter()
+            .find(|e| e.code() == code)
+            .unwrap_or(FormError::Failed)
+    }
+
+    /// What the page says.
+    pub fn words(self) -> &'static str {
+        match self {
+            FormError::Refused => {
+                "The todo was not added: its title was empty or too long, or the column takes no more todos."
+            }
+            FormError::ReadOnly => "The todo was not added: this link lets you see the board, not change it.",
+            FormError::SlowDown => "The todo was not added: too many changes from here at once. Try again in a moment.",
+            FormError::Unavailable => {
+                "The todo was not added: the server could not store it just now. Try again in a moment."
+            }
+            FormError::Failed => "The todo was not added.",
+        }
+    }
+}
+
 /// The server's half: find the service the server provided, run it, set the status.
 #[cfg(feature = "ssr")]
 mod service {
@@ -49,10 +110,16 @@ mod service {
     use crate::domain::Command;
 
     pub async fn run(board: &str, command: Command, key: Option<String>) -> Result<CommandAnswer, Refused> {
-        let commands = leptos::prelude::use_context::<crate::ssr::SharedCommands>()
-            .ok_or_else(|| Refused { status: 500, error: "internal error".into() })?;
-        let request = leptos::prelude::use_context::<http::request::Parts>()
-            .ok_or_else(|| Refused { status: 500, error: "internal error".into() })?;
+        let commands = leptos::prelude::use_context::<crate::ssr::SharedCommands>().ok_or_else(|| Refused {
+            status: 500,
+            error: "internal error".into(),
+            retry_after: None,
+        })?;
+        let request = leptos::prelude::use_context::<http::request::Parts>().ok_or_else(|| Refused {
+            status: 500,
+            error: "internal error".into(),
+            retry_after: None,
+        })?;
         let result = commands.run(board, &request, command, key).await;
         if let Err(refused) = &result {
             // The refusal's own status, not the generic 500 of a failed server function.
@@ -60,6 +127,10 @@ mod service {
                 response.set_status(
                     http::StatusCode::from_u16(refused.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
                 );
+                // A `429` says when to come back, as the REST API's does.
+                if let Some(seconds) = refused.retry_after {
+                    response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds.max(1)));
+                }
             }
         }
         result
@@ -80,7 +151,11 @@ mod service {
         let board_path = format!("/boards/{}", encode(board));
         match refused {
             None => leptos_axum::redirect(&board_path),
-            Some(refused) => leptos_axum::redirect(&format!("{board_path}?error={}", encode(&refused.error))),
+            // A code, not the words: the page says what each code means in its own words,
+            // so a link cannot make a board page show text of a stranger's choosing.
+            Some(refused) => {
+                leptos_axum::redirect(&format!("{board_path}?error={}", super::FormError::of(refused.status).code()))
+            }
         }
     }
 

@@ -51,9 +51,67 @@ fn titles_and_names_refuse_control_characters() {
     assert_eq!(b.todo(1).unwrap().title, "fine");
 }
 
+/// A board's storage quota: the text it holds (titles and names) is bounded, and a command
+/// that would pass it is refused (422) whatever it is: an add, a longer rename, a sprint.
+/// A rename that makes a title shorter, or a delete, is always allowed.
+#[test]
+fn a_board_holds_a_bounded_amount_of_text() {
+    let limits = BoardLimits { max_text_bytes: 1000, ..BoardLimits::default() };
+    let mut b = board();
+    let add = |b: &mut BoardState, command: Command| -> Result<Event, DomainError> {
+        let done = execute_within(b, &command, &limits)?;
+        *b = done.state;
+        Ok(done.event)
+    };
+    for _ in 0..4 {
+        add(&mut b, Command::AddTodo { title: "x".repeat(200), sprint_id: None }).unwrap();
+    }
+    // 5 (the board's name) + 800: 200 more would pass 1,000.
+    let refused = add(&mut b, Command::AddTodo { title: "y".repeat(200), sprint_id: None });
+    assert!(matches!(&refused, Err(DomainError::Rule(words)) if words.contains("text")), "{refused:?}");
+    assert!(add(&mut b, Command::AddSprint { name: "z".repeat(196) }).is_err());
+    assert!(add(&mut b, Command::RenameTodo { id: 1, title: "x".repeat(396), expected_version: None }).is_err());
+    // Shorter, or gone: allowed, and room comes back.
+    add(&mut b, Command::RenameTodo { id: 1, title: "short".into(), expected_version: None }).unwrap();
+    add(&mut b, Command::AddTodo { title: "y".repeat(190), sprint_id: None }).unwrap();
+    add(&mut b, Command::DeleteTodo { id: 2, expected_version: None }).unwrap();
+    add(&mut b, Command::AddSprint { name: "room again".into() }).unwrap();
+}
+
+/// Invisible characters that change how text reads are refused: direction overrides
+/// ("Trojan Source": `\u{202E}` shows `txt.exe` as `exe.txt`), isolates and marks, and
+/// zero-width characters that join nothing (two titles that look alike but differ). The
+/// joiners that emoji and some scripts need, between two visible characters, stay.
+#[test]
+fn titles_and_names_refuse_invisible_characters_that_change_how_text_reads() {
+    let mut b = board();
+    let refused = [
+        "pay \u{202E}txt.exe",
+        "a\u{200B}b",
+        "\u{2066}isolated\u{2069}",
+        "marked\u{200F}",
+        "bom\u{FEFF}",
+        "join\u{200D}",
+        "\u{200C}x",
+    ];
+    for bad in refused {
+        let todo = run(&mut b, Command::AddTodo { title: bad.into(), sprint_id: None });
+        assert!(matches!(&todo, Err(DomainError::Rule(words)) if words.contains("invisible")), "{bad:?}: {todo:?}");
+        let sprint = run(&mut b, Command::AddSprint { name: bad.into() });
+        assert!(matches!(sprint, Err(DomainError::Rule(_))), "{bad:?}");
+    }
+    assert_eq!(b.seq, 0, "nothing was added");
+    // An emoji sequence (woman + ZWJ + laptop) and a Persian word with a non-joiner.
+    for fine in
+        ["\u{1F469}\u{200D}\u{1F4BB} ship it", "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}"]
+    {
+        run(&mut b, Command::AddTodo { title: fine.into(), sprint_id: None }).unwrap();
+    }
+}
+
 #[test]
 fn a_board_holds_a_bounded_number_of_todos_and_sprints() {
-    let limits = BoardLimits { max_todos: 2, max_sprints: 1 };
+    let limits = BoardLimits { max_todos: 2, max_sprints: 1, ..BoardLimits::default() };
     let mut b = board();
     for command in [
         Command::AddTodo { title: "a".into(), sprint_id: None },
@@ -66,7 +124,10 @@ fn a_board_holds_a_bounded_number_of_todos_and_sprints() {
     assert_eq!(todo.unwrap_err(), DomainError::Rule("a board holds at most 2 todos".into()));
     let sprint = execute_within(&b, &Command::AddSprint { name: "T".into() }, &limits);
     assert!(matches!(sprint, Err(DomainError::Rule(_))));
-    assert_eq!(BoardLimits::default(), BoardLimits { max_todos: 5000, max_sprints: 200 });
+    assert_eq!(
+        BoardLimits::default(),
+        BoardLimits { max_todos: 5000, max_sprints: 200, max_text_bytes: 4 * 1024 * 1024 }
+    );
 }
 
 #[test]

@@ -130,7 +130,7 @@ test('with JavaScript disabled, the add form posts to the server function and re
   // A refusal comes back to the board as a notice, and changes nothing.
   await page.locator('[data-column="backlog"] [data-add-todo]').fill('   ');
   await page.locator('[data-column="backlog"] .add-todo button').click();
-  await expect(page.locator('[data-form-error]')).toContainText('must not be empty');
+  await expect(page.locator('[data-form-error]')).toContainText('its title was empty or too long');
   expect((await state(api, board.id)).seq).toBe(1);
   await context.close();
   await api.dispose();

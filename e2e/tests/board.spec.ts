@@ -1,7 +1,7 @@
 // The board end to end, in Debian's Chromium: two browser contexts (two users) on one
 // board converge through the UI, a reload loses nothing, and user text is never HTML.
 import { test, expect } from '@playwright/test';
-import { command, createBoard, expectConverged, open, seqOf, state } from './helpers';
+import { command, createBoard, expectConverged, open, seqOf, state, HYDRATION_MS } from './helpers';
 
 // Pages left open keep polling and streaming (every 250 ms on poll) and slow every later
 // page's hydration on two cores: each test's browsers close when it ends.
@@ -72,7 +72,7 @@ test('a reload in the middle of a stream of changes loses nothing', async ({ bro
   })();
   await reloader.waitForTimeout(150);
   await reloader.reload();
-  await expect(reloader.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true');
+  await expect(reloader.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true', { timeout: HYDRATION_MS });
   await writes;
   await expectConverged(request, board, [watcher, reloader]);
   expect(await seqOf(reloader)).toBe(28);
@@ -98,12 +98,12 @@ test('todo text is shown as text, never as HTML', async ({ browser, request }) =
 test('the home page lists boards and creates a private one that only this browser sees', async ({ page, browser, request }) => {
   await page.goto('/');
   await expect(page.locator('[data-board-id="demo"] a')).toHaveText('Demo board');
-  await expect(page.locator('section.home')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('section.home')).toHaveAttribute('data-hydrated', 'true', { timeout: HYDRATION_MS });
   await page.fill('input[name="name"]', 'Made from the home page');
   await page.click('.create-board button');
   // The creator lands on the board with its write key in a cookie, not in the URL.
   await expect(page).toHaveURL(/\/boards\/made-from-the-home-page-[A-Za-z0-9_-]{22}$/);
-  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true', { timeout: HYDRATION_MS });
   await expect(page.locator('h1')).toHaveText('Made from the home page');
   await expect(page.locator('[data-share="write"]')).toHaveValue(/\?key=w_/);
   const id = page.url().split('/').pop()!;
@@ -152,4 +152,25 @@ test('bad pattern or transport on the page answers 400 naming the valid ones', a
   expect(await res.text()).toContain('push-events');
   const missing = await request.get('/boards/no-such-board');
   expect(missing.status()).toBe(404);
+});
+
+test('a big column shows its first cards and the rest on demand, and keeps up with changes', async ({ browser, request }) => {
+  const board = await createBoard(request, 'Big column');
+  for (let i = 0; i < 320; i++) {
+    await command(request, board, { type: 'add_todo', title: `todo ${i}` });
+  }
+  const page = await open(await browser.newContext(), board);
+  const cards = page.locator('[data-column="backlog"] [data-todo-id]');
+  // The page renders a bounded part of a big board: 300 cards, then a button for the rest.
+  await expect(cards).toHaveCount(300);
+  const more = page.locator('[data-column="backlog"] [data-more-cards]');
+  await expect(more).toHaveAttribute('data-more-cards', '20');
+  await expect(more).toHaveText('Show 20 more');
+  await more.click();
+  await expect(cards).toHaveCount(320);
+  await expect(more).toHaveCount(0);
+  // What comes later shows too, at the end of the column.
+  await command(request, board, { type: 'add_todo', title: 'the newest' });
+  await expect(cards).toHaveCount(321);
+  await expect(cards.last()).toContainText('the newest');
 });

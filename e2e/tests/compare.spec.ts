@@ -1,7 +1,7 @@
 // The compare page: one board in five panes (one per pattern, mixed transports), each
 // showing its seq and whether it agrees with the others.
 import { test, expect } from '@playwright/test';
-import { command, createBoard, state } from './helpers';
+import { command, createBoard, state, HYDRATION_MS } from './helpers';
 
 // Pages left open keep polling and streaming (every 250 ms on poll) and slow every later
 // page's hydration on two cores: each test's browsers close when it ends.
@@ -12,7 +12,7 @@ test.afterEach(async ({ browser }) => {
 test('every pane of the compare page converges and says so', async ({ page, request }) => {
   const board = await createBoard(request, 'Compared');
   await page.goto(`/boards/${board}/compare`);
-  await expect(page.locator('section.compare')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('section.compare')).toHaveAttribute('data-hydrated', 'true', { timeout: HYDRATION_MS });
   const panes = page.locator('.pane-wrap [data-board-seq]');
   await expect(panes).toHaveCount(5);
   for (let i = 0; i < 5; i++) {

@@ -30,6 +30,10 @@ export async function state(request: APIRequestContext, board: string): Promise<
   return res.json();
 }
 
+/** How long a page may take to hydrate: the release bundle takes well under a second
+ * here, but a machine with a load of 6 on 2 cores is slower at everything. */
+export const HYDRATION_MS = 30_000;
+
 /** Opens the board and waits until the client engine runs and its stream is live. With a
  * `key`, through its share link: the browser keeps the key (a cookie) and the URL drops it. */
 export async function open(
@@ -46,7 +50,9 @@ export async function open(
   // A short poll interval keeps the poll cells quick; the default (2 s) is for people.
   const share = key ? `&key=${key}` : '';
   await page.goto(`/boards/${board}?pattern=${pattern}&transport=${transport}&poll_ms=250${share}`);
-  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true');
+  // The page says when it is ready (its engine runs once the wasm has hydrated it): wait
+  // for that, as long as a busy machine needs, rather than a fixed few seconds.
+  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true', { timeout: HYDRATION_MS });
   await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-conn', 'live');
   return page;
 }

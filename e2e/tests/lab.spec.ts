@@ -3,7 +3,7 @@
 // server's board, and the inspector's timeline lists the fault and the steps that recovered
 // from it.
 import { test, expect, Page } from '@playwright/test';
-import { command, createBoard, expectConverged, open, state } from './helpers';
+import { command, createBoard, expectConverged, open, state, HYDRATION_MS } from './helpers';
 
 // Pages left open keep polling and streaming and slow every later page's hydration on two
 // cores: each test's browsers close when it ends.
@@ -128,7 +128,7 @@ test('a pause holds frames, however long; resuming applies them', async ({ brows
 test('a compare pane broken by a preset recovers alone, and every pane converges', async ({ page, request }) => {
   const board = await createBoard(request, 'Presets');
   await page.goto(`/boards/${board}/compare?panes=push-ops:sse,event-diff:ws,push-events:long-poll`);
-  await expect(page.locator('section.compare')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('section.compare')).toHaveAttribute('data-hydrated', 'true', { timeout: HYDRATION_MS });
   const panes = page.locator('.pane-wrap');
   await expect(panes).toHaveCount(3);
   for (let i = 0; i < 3; i++) {

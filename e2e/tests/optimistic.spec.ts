@@ -3,7 +3,7 @@
 // the server refuses (409) goes back, with the server's message on the card; commands made
 // offline survive a reload and are applied exactly once, seen by a second browser too.
 import { test, expect, Page, Route } from '@playwright/test';
-import { command, createBoard, expectConverged, open, state } from './helpers';
+import { command, createBoard, expectConverged, open, state, HYDRATION_MS } from './helpers';
 
 // Pages left open keep polling and streaming (every 250 ms on poll) and slow every later
 // page's hydration on two cores: each test's browsers close when it ends.
@@ -141,7 +141,7 @@ test('three commands made offline survive a reload and apply once, here and else
   await page.reload().catch(() => {});
   await context.setOffline(false);
   await page.reload();
-  await expect(root).toHaveAttribute('data-hydrated', 'true');
+  await expect(root).toHaveAttribute('data-hydrated', 'true', { timeout: HYDRATION_MS });
   await expect(root).toHaveAttribute('data-pending-count', '0');
   await expect(root).toHaveAttribute('data-board-seq', '3');
 

@@ -3,7 +3,7 @@
 // over a WebRTC data channel (`p2p`), or through the server (`relay`) when one of them has
 // no WebRTC; closing a browser takes it off the other's list.
 import { test, expect, Page, BrowserContext } from '@playwright/test';
-import { createBoard, open } from './helpers';
+import { createBoard, open, HYDRATION_MS } from './helpers';
 
 /** This tab's client id and its browser's person id, from the page root. */
 async function who(page: Page) {
@@ -131,7 +131,7 @@ test("the compare page's panes are present: one person, a tab per pane", async (
   contexts = [await browser.newContext(), await browser.newContext()];
   const compare = await contexts[0].newPage();
   await compare.goto(`/boards/${board}/compare?panes=push-ops:ws,poke-pull:long-poll,event-diff:poll`);
-  await expect(compare.locator('section.compare')).toHaveAttribute('data-hydrated', 'true');
+  await expect(compare.locator('section.compare')).toHaveAttribute('data-hydrated', 'true', { timeout: HYDRATION_MS });
   const b = await open(contexts[1], board);
   const me = await who(b);
   await expect(b.locator('[data-presence-person]')).toHaveCount(2);

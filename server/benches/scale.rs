@@ -739,7 +739,7 @@ async fn affinity(out: &std::path::Path, replicas: usize, boards: u64, clients: 
         );
     }
     println!();
-    println!("replicas per board: board_replicas_following, averaged; redis msgs/commit: messages Redis delivered to replicas (board_redis_messages_received_total{{kind=\"change\"}}, a replica's own echo included) per commit, beside the one PUBLISH; head reads/commit: board_head_reads_total over all replicas per commit; cpu: all replicas' CPU per commit");
+    println!("replicas per board: board_boards_by_followers, averaged; redis msgs/commit: messages Redis delivered to replicas (board_redis_messages_received_total{{kind=\"change\"}}, a replica's own echo included) per commit, beside the one PUBLISH; head reads/commit: board_head_reads_total over all replicas per commit; cpu: all replicas' CPU per commit");
     chart::write_json(
         out,
         "affinity",
@@ -811,7 +811,8 @@ async fn affinity_run(replicas: usize, boards: u64, clients: u64, changes: u64, 
         let got = task.await.expect("a client panicked");
         check(PatternKind::EventDiff, transport, &got.seqs, changes);
     }
-    let per_board = following.values().sum::<f64>() / boards as f64;
+    // Followers over all boards, per board.
+    let per_board = following.iter().map(|(n, count)| *n as f64 * count).sum::<f64>() / boards as f64;
     json!({
         "affinity": mode,
         "replicas_per_board": per_board,

@@ -107,6 +107,17 @@ pub struct Config {
     #[arg(long, env = "MAX_SPRINTS_PER_BOARD", default_value_t = 200)]
     pub max_sprints_per_board: usize,
 
+    /// A board's storage quota: the kibibytes of text (titles and names) it may hold
+    /// (commands past it answer `422`), and of history its change log keeps
+    /// (`LOG_RETAIN_KIB`: older changes are pruned, as past `LOG_RETAIN`).
+    #[arg(long, env = "MAX_BOARD_TEXT_KIB", default_value_t = 4096)]
+    pub max_board_text_kib: usize,
+
+    /// The kibibytes of change log a board keeps at most (besides `LOG_RETAIN` changes):
+    /// a client behind what is kept gets `reset`, as for a change pruned by count.
+    #[arg(long, env = "LOG_RETAIN_KIB", default_value_t = 32 * 1024)]
+    pub log_retain_kib: u64,
+
     /// Seconds a stored Idempotency-Key answer is kept.
     #[arg(long, env = "IDEMPOTENCY_TTL", default_value_t = 24 * 60 * 60)]
     pub idempotency_ttl: u64,
@@ -117,6 +128,20 @@ pub struct Config {
     /// peer-to-peer fails (else their cursors go through the server's relay).
     #[arg(long, env = "ICE_SERVERS", default_value = "[]", value_parser = parse_ice_servers)]
     pub ice_servers: String,
+
+    /// TURN servers (`turn:host:3478`, comma-separated) that share `TURN_SECRET` with this
+    /// server: each page gets a credential of its own that expires after `TURN_TTL`
+    /// (the TURN REST API convention, `turn`), never a standing password.
+    #[arg(long, env = "TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+
+    /// The secret this server and the TURN servers share (coturn's `static-auth-secret`).
+    #[arg(long, env = "TURN_SECRET")]
+    pub turn_secret: Option<String>,
+
+    /// Seconds a TURN credential works.
+    #[arg(long, env = "TURN_TTL", default_value_t = 3600)]
+    pub turn_ttl: u64,
 
     /// Seconds a webhook receiver has to answer one delivery.
     #[arg(long, env = "WEBHOOK_TIMEOUT", default_value_t = 10)]
@@ -159,10 +184,17 @@ pub struct Config {
     pub demo_write_key_file: Option<PathBuf>,
 }
 
-/// `ICE_SERVERS` must be a JSON array (of `RTCIceServer` objects); kept as given.
+/// `ICE_SERVERS` must be a JSON array (of `RTCIceServer` objects) without credentials: it
+/// goes to every page as it is, so a TURN password in it would be everyone's for ever
+/// (`TURN_URLS` and `TURN_SECRET` make short-lived ones). Kept as given.
 fn parse_ice_servers(value: &str) -> Result<String, String> {
     match serde_json::from_str::<serde_json::Value>(value) {
-        Ok(serde_json::Value::Array(_)) => Ok(value.to_owned()),
+        Ok(serde_json::Value::Array(servers)) => {
+            if servers.iter().any(|s| s.get("credential").is_some() || s.get("username").is_some()) {
+                return Err("ICE_SERVERS must carry no credentials (every page gets them): set TURN_URLS and TURN_SECRET for short-lived TURN credentials".into());
+            }
+            Ok(value.to_owned())
+        }
         _ => Err("ICE_SERVERS must be a JSON array such as [{\"urls\":\"stun:stun.example.org:3478\"}]".into()),
     }
 }

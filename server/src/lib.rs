@@ -19,7 +19,8 @@
 //!   every transport adapts; [`recent`]: per-board values it re-reads (the head its
 //!   heartbeats report, the key generation it watches), read once per board per interval.
 //! * [`presence`]: ephemeral state beside the log: who is on each board, signals between
-//!   tabs, relayed cursors (never stored, no seq; between replicas through the broker).
+//!   tabs, relayed cursors (never stored, no seq; between replicas through the broker);
+//!   [`turn`]: the short-lived TURN credentials the page's WebRTC mesh gets.
 //! * [`access`]: the one gate every path goes through (board keys, roles, revocation).
 //! * [`webhooks`]: other servers as subscribers of the log: a saved position, a lease per
 //!   webhook, signed deliveries in order, retries, no SSRF.
@@ -55,6 +56,7 @@ pub mod state;
 pub mod store;
 pub mod stream;
 pub mod transports;
+pub mod turn;
 pub mod webhooks;
 
 use std::future::Future;
@@ -87,9 +89,11 @@ pub async fn build_state(
     let store = Store::connect(&config.database_url, config.log_retain)
         .await?
         .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl))
+        .with_log_retain_bytes(config.log_retain_kib.saturating_mul(1024))
         .with_board_limits(app::domain::BoardLimits {
             max_todos: config.max_todos_per_board,
             max_sprints: config.max_sprints_per_board,
+            max_text_bytes: config.max_board_text_kib.saturating_mul(1024),
         });
     let replica: Arc<str> = config.replica(local).into();
     let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
@@ -134,6 +138,10 @@ pub async fn build_state(
         webhooks,
         lab,
         ice_servers: config.ice_servers.as_str().into(),
+        turn: match (&config.turn_secret, config.turn_urls.is_empty()) {
+            (Some(secret), false) => Some(turn::Turn::new(config.turn_urls.clone(), secret.clone(), config.turn_ttl)),
+            _ => None,
+        },
         replica,
         heartbeat,
         key_revs: Arc::new(Recent::new(access::CHECK_EVERY)),

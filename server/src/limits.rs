@@ -45,6 +45,8 @@ pub struct Limits {
     cursors: DefaultKeyedRateLimiter<String>,
     /// Per client IP: the kibibytes of signals it sends.
     signal_kib: DefaultKeyedRateLimiter<IpAddr>,
+    /// Per client IP: `GET /api/ice-servers` (each answer may be a TURN credential).
+    ice: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 /// Signals a tab may send a second, in bursts of [`SIGNAL_BURST`]: joining a mesh of eight
@@ -58,6 +60,8 @@ pub const CURSORS_PER_SECOND: u32 = 30;
 /// behind one address in a megabyte or two; fifty made-up tabs cannot push a gigabyte in.
 pub const SIGNAL_KIB_PER_SECOND: u32 = 1024;
 pub const SIGNAL_BURST_KIB: u32 = 4096;
+/// `GET /api/ice-servers` per client IP a minute (a page asks once as it starts).
+pub const ICE_SERVERS_PER_MINUTE: u32 = 60;
 
 impl Limits {
     pub fn new(config: &Config) -> Self {
@@ -71,6 +75,7 @@ impl Limits {
                     .allow_burst(NonZeroU32::new(SIGNAL_BURST).expect("positive")),
             ),
             cursors: RateLimiter::keyed(Quota::per_second(NonZeroU32::new(CURSORS_PER_SECOND).expect("positive"))),
+            ice: RateLimiter::keyed(per_minute(ICE_SERVERS_PER_MINUTE)),
             signal_kib: RateLimiter::keyed(
                 Quota::per_second(NonZeroU32::new(SIGNAL_KIB_PER_SECOND).expect("positive"))
                     .allow_burst(NonZeroU32::new(SIGNAL_BURST_KIB).expect("positive")),
@@ -119,6 +124,11 @@ impl Limits {
         }
     }
 
+    /// One `GET /api/ice-servers` for client `ip`.
+    pub fn ice_servers(&self, ip: IpAddr) -> Result<(), AppError> {
+        take(&self.ice, ip, Limit::Ice)
+    }
+
     /// The bytes of one signal, from client `ip`: `429` with `Retry-After` past its rate.
     pub fn signal_bytes(&self, ip: IpAddr, bytes: usize) -> Result<(), AppError> {
         let kib =
@@ -143,6 +153,7 @@ impl Limits {
         self.signals.retain_recent();
         self.cursors.retain_recent();
         self.signal_kib.retain_recent();
+        self.ice.retain_recent();
         self.commands.shrink_to_fit();
         self.boards.shrink_to_fit();
         self.signals.shrink_to_fit();
@@ -210,6 +221,7 @@ impl Counted {
 #[derive(Clone, Copy, Debug)]
 enum Limit {
     Streams,
+    Ice,
     Commands,
     Boards,
     Signals,
@@ -220,6 +232,7 @@ impl Limit {
     fn as_str(self) -> &'static str {
         match self {
             Limit::Streams => "streams",
+            Limit::Ice => "ice_servers",
             Limit::Commands => "commands",
             Limit::Boards => "boards",
             Limit::Signals => "signals",

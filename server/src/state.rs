@@ -61,6 +61,8 @@ pub struct Shared {
     pub lab: Arc<crate::lab::Lab>,
     /// `ICE_SERVERS`, the JSON the page's WebRTC mesh asks for (`GET /api/ice-servers`).
     pub ice_servers: Arc<str>,
+    /// `TURN_URLS` and `TURN_SECRET`: a TURN server to make short-lived credentials for.
+    pub turn: Option<crate::turn::Turn>,
     /// This replica's name: `X-Replica`, `hello` frames, the page footer.
     pub replica: Arc<str>,
     /// How often idle streams get a `heartbeat` frame carrying the head seq.

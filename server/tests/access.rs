@@ -411,6 +411,61 @@ async fn cross_site_requests_and_foreign_hosts_are_refused() {
     let rebound = srv.http.get(srv.url("/api/boards/demo")).header("host", "rebound.attacker.example").send().await;
     assert_eq!(rebound.unwrap().status(), 421);
     assert_eq!(srv.state("demo").await.seq, before + 2, "only the two allowed commands applied");
+
+    // Two Host headers: this check would read one and a proxy perhaps the other.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = own.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST /api/boards/demo/commands HTTP/1.1\r\nHost: {address}\r\nHost: rebound.attacker.example\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{add}",
+        add.to_string().len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(srv.state("demo").await.seq, before + 2, "refused before any handler");
+    srv.stop().await;
+}
+
+/// A share link stores its key in a cookie named after the board, but only for what can be
+/// a board id and a key that opens it: a path segment cannot add attributes to the cookie
+/// (`x;Domain=evil.example`) or make it huge, and a wrong key stores nothing; the key leaves
+/// the address bar either way. (The raw segment was copied into the cookie's name.)
+#[tokio::test]
+async fn a_share_link_names_its_cookie_after_a_real_board_only() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let board = private_board(&srv).await;
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let open = |path: String| {
+        let request = no_redirects.get(srv.url(&path));
+        async move { request.send().await.unwrap() }
+    };
+    // The real thing: a cookie, and the key gone from the URL.
+    let r = open(format!("/boards/{}?key={}", board.id, board.write)).await;
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with(&format!("board_key.{}={}", board.id, board.write)), "{cookie}");
+    // An injected attribute, a huge name, a key that opens nothing: no cookie.
+    let long = "b".repeat(4000);
+    for path in [
+        format!("/boards/x;Domain=evil.example?key={}", board.write),
+        format!("/boards/{long}?key={}", board.write),
+        format!("/boards/{}?key=w_not-this-boards-key-0000000000000000000000", board.id),
+        format!("/boards/demo?key={}", board.write),
+    ] {
+        let r = open(path.clone()).await;
+        assert!(
+            r.headers().get("set-cookie").is_none(),
+            "{}: {:?}",
+            &path[..40.min(path.len())],
+            r.headers().get("set-cookie")
+        );
+        if r.status() == 303 {
+            assert!(!r.headers()["location"].to_str().unwrap().contains("key="), "the key leaves the URL");
+        }
+    }
     srv.stop().await;
 }
 

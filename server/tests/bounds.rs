@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{Backend, TestServer};
 use futures::StreamExt;
@@ -263,3 +263,109 @@ async fn a_stuck_subscriber_pins_notices_not_boards() {
     );
     srv.stop().await;
 }
+
+/// Readers that keep reading, slowly, a `push-state` board whose every frame is about half
+/// a megabyte, changed every second: the queue of frames waiting for each is bounded in
+/// bytes (one big frame, or 256 KiB), so a frame that finds no room within the send timeout
+/// cuts the stream: every reader is cut within the timeout and a few seconds. (Bounded by a
+/// count of 32 frames alone, such a queue filled only after 32 changes: 100 readers at
+/// 100 KB/s held 300 MB and none was cut in 40 s. The memory is measured by
+/// `cargo bench -p server --bench abuse -- slow-sse`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_sse_readers_are_cut_and_hold_little() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (srv, board) = server_with_long_todos("slow readers", 1000).await;
+    let address: std::net::SocketAddr = srv.base.trim_start_matches("http://").parse().unwrap();
+    let mut readers = Vec::new();
+    for _ in 0..10 {
+        // A small receive buffer, as a slow link has: the kernel holds little for the reader.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(16 * 1024).unwrap();
+        let mut tcp = socket.connect(address).await.unwrap();
+        let request = format!("GET /api/boards/{board}/sse?pattern=push-state HTTP/1.1\r\nHost: {address}\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        // 20 KB a second, steadily: alive to the kernel, far too slow for the board.
+        readers.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let mut buffer = [0u8; 2048];
+            loop {
+                match tcp.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return started.elapsed(),
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        }));
+    }
+    let title = "w".repeat(480);
+    let started = Instant::now();
+    let writer = {
+        let (http, url) = (srv.http.clone(), srv.url(&format!("/api/boards/{board}/commands")));
+        tokio::spawn(async move {
+            for i in 0..40 {
+                let body =
+                    serde_json::json!({"type": "rename_todo", "id": 1 + (i % 1000), "title": format!("{i} {title}")});
+                let _ = http.post(&url).json(&body).send().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    };
+    let mut cut = Vec::new();
+    for reader in readers {
+        let after = tokio::time::timeout(Duration::from_secs(40), reader).await.expect("a reader was not cut in 40 s");
+        cut.push(after.unwrap());
+    }
+    writer.abort();
+    let last = cut.iter().max().unwrap();
+    println!("10 SSE readers at 20 KB/s of a board with half-megabyte frames, changed every second: all cut, the last {last:?} in ({:?} since the changes began)", started.elapsed());
+    assert!(*last < Duration::from_secs(25), "the last reader was cut after {last:?}");
+    srv.stop().await;
+}
+
+/// A board's storage is bounded: the text it holds (a command past `MAX_BOARD_TEXT_KIB`
+/// answers `422` and changes nothing), and its change log in bytes (`LOG_RETAIN_KIB`: the
+/// oldest changes go, and a client behind what is kept is told to take a snapshot: `410`
+/// on `/changes`), on SQLite and Postgres. (Each command stored about 7 KB with no bound
+/// but the count of changes: 40 MB a minute for one client.)
+async fn a_boards_storage_is_bounded(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| {
+        c.commands_per_minute = 1_000_000;
+        c.max_board_text_kib = 100;
+        c.log_retain_kib = 64;
+    })
+    .await;
+    let board = srv.create_board("quota").await;
+    let title = "q".repeat(480);
+    let mut refused = None;
+    for i in 0..400 {
+        let (status, answer) =
+            srv.command(&board, serde_json::json!({"type": "add_todo", "title": format!("{i:03} {title}")})).await;
+        if status != 200 {
+            refused = Some((i, status, answer));
+            break;
+        }
+    }
+    let (accepted, status, answer) = refused.expect("the text quota was reached");
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("KiB of text"), "{answer}");
+    // 100 KiB of text holds about 210 titles of 484 bytes.
+    assert!((200..=212).contains(&accepted), "{accepted} todos fit");
+    let state = srv.state(&board).await;
+    assert_eq!((state.seq, state.todos.len()), (accepted as u64, accepted), "the refusal changed nothing");
+
+    // The log keeps its newest 64 KiB: the first changes are gone, the last are there.
+    let r = srv
+        .http
+        .get(srv.url(&format!("/api/boards/{board}/changes?since=0&pattern=push-events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410, "the start of the log was pruned for its size");
+    let recent = state.seq - 10;
+    let page = srv.frames(&format!("/api/boards/{board}/changes?since={recent}&pattern=push-events")).await;
+    assert_eq!(page.frames.len(), 10);
+    let kept = srv.app.store.log_bytes(&board).await.unwrap().unwrap();
+    assert!(kept <= 64 * 1024 && kept > 32 * 1024, "the log keeps {kept} bytes");
+    srv.stop().await;
+}
+
+on_both_backends!(a_boards_storage_is_bounded);

@@ -458,6 +458,32 @@ async fn the_page_learns_its_ice_servers() {
     use clap::Parser;
     let refused = server::config::Config::try_parse_from(["server", "--ice-servers", "{\"urls\":1}"]);
     assert!(refused.is_err(), "ICE_SERVERS must be a JSON array");
+    // A standing TURN password would be every visitor's for ever: refused.
+    let standing = json!([{"urls": "turn:turn.example.org", "username": "u", "credential": "p"}]).to_string();
+    let refused = server::config::Config::try_parse_from(["server", "--ice-servers", standing.as_str()]);
+    assert!(refused.unwrap_err().to_string().contains("TURN_SECRET"));
+
+    // With TURN_URLS and TURN_SECRET, each answer carries a credential of its own that
+    // expires (the TURN REST API convention), and the answer is never cached.
+    let with_turn = TestServer::start_with(Backend::Sqlite, |c| {
+        c.ice_servers = servers.to_string();
+        c.turn_urls = vec!["turn:turn.example.org:3478".into()];
+        c.turn_secret = Some("shared-with-the-turn-server".into());
+        c.turn_ttl = 600;
+    })
+    .await;
+    let r = with_turn.http.get(with_turn.url("/api/ice-servers")).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let got: Value = r.json().await.unwrap();
+    assert_eq!(got[0], servers[0]);
+    let username = got[1]["username"].as_str().unwrap();
+    let expiry: u64 = username.split_once(':').unwrap().0.parse().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(expiry > now && expiry <= now + 600, "expires within TURN_TTL: {expiry} vs {now}");
+    assert_eq!(got[1]["credential"], server::turn::password("shared-with-the-turn-server", username));
+    let again: Value =
+        with_turn.http.get(with_turn.url("/api/ice-servers")).send().await.unwrap().json().await.unwrap();
+    assert_ne!(again[1]["username"], got[1]["username"], "a credential per request");
 }
 
 /// A tab whose network vanishes sends nothing, not even a FIN: the server's kernel finds

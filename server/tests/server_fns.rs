@@ -84,6 +84,7 @@ async fn the_add_form_posts_and_returns_to_the_board() {
         no_redirects
             .post(srv.url("/api/fn/add_todo"))
             .header("accept", "text/html,application/xhtml+xml")
+            .header("origin", srv.base.clone())
             .header("cookie", cookie)
             .form(&form)
             .send()
@@ -94,11 +95,20 @@ async fn the_add_form_posts_and_returns_to_the_board() {
     assert_eq!(r.status(), 302);
     assert_eq!(r.headers()["location"], format!("/boards/{board}").as_str());
 
-    // Refused (a blank title): back to the board with the reason, and nothing changed.
+    // Refused (a blank title): back to the board with a code the page words itself, and
+    // nothing changed.
     let r = post(vec![("board", board.clone()), ("title", " ".into())], cookie.clone()).await.unwrap();
     assert_eq!(r.status(), 302);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with(&format!("/boards/{board}?error=")), "{location}");
+    assert_eq!(location, format!("/boards/{board}?error=refused"));
+    // The page says what a code means in its own words; any other text in the URL is not shown.
+    let page = |query: &'static str| {
+        let request = srv.http.get(srv.url(&format!("/boards/{board}?{query}"))).header("cookie", cookie.clone());
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(page("error=refused").await.contains("its title was empty or too long"));
+    let forged = page("error=Your%20account%20is%20locked%3A%20call%20555-0100").await;
+    assert!(!forged.contains("account is locked") && forged.contains("The todo was not added."), "a stranger's words");
 
     // Without the cookie the board is not this browser's to change.
     let r = post(vec![("board", board.clone()), ("title", "anonymous".into())], String::new()).await.unwrap();
@@ -108,5 +118,58 @@ async fn the_add_form_posts_and_returns_to_the_board() {
     let state: app::domain::BoardState = state.json().await.unwrap();
     let titles: Vec<&str> = state.todos.iter().map(|t| t.title.as_str()).collect();
     assert_eq!(titles, ["from a form"]);
+    srv.stop().await;
+}
+
+/// The server functions take only what docs/security.md says: `run_command` JSON (`415`
+/// for `text/plain` and forms, which any site's form can send), `add_todo` the page's form,
+/// and only from a browser that names its origin (`403` without); and a `429` says when to
+/// come back (`Retry-After`), as the REST API's does. Nothing refused changes anything.
+#[tokio::test]
+async fn server_functions_take_only_what_they_should() {
+    let srv = TestServer::start_with(Backend::Sqlite, |c| c.commands_per_minute = 2).await;
+    let (board, read, write) = private_board(&srv).await;
+    let command = json!({"board": board, "command": {"type": "add_todo", "title": "smuggled"}}).to_string();
+    for mime in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+        let r = srv
+            .http
+            .post(srv.url("/api/fn/run_command"))
+            .bearer_auth(&write)
+            .header("content-type", mime)
+            .body(command.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 415, "{mime}");
+        assert!(r.json::<Value>().await.unwrap()["error"].is_string());
+    }
+    let form = [("board", board.clone()), ("title", "no origin".into())];
+    let r = srv.http.post(srv.url("/api/fn/add_todo")).bearer_auth(&write).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 403, "a form without a browser's Origin");
+    let r = srv
+        .http
+        .post(srv.url("/api/fn/add_todo"))
+        .bearer_auth(&write)
+        .header("origin", srv.base.clone())
+        .json(&json!({"board": board, "title": "json to the form"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415, "the form's function takes the form");
+    let state = srv.http.get(srv.url(&format!("/api/boards/{board}"))).bearer_auth(&read).send().await.unwrap();
+    assert_eq!(state.json::<app::domain::BoardState>().await.unwrap().seq, 0, "nothing refused changed anything");
+
+    // Past the command rate (2 a minute): 429 with Retry-After.
+    let mut limited = None;
+    for i in 0..5 {
+        let add = json!({"board": board, "command": {"type": "add_todo", "title": format!("t{i}")}});
+        let r = srv.http.post(srv.url("/api/fn/run_command")).bearer_auth(&write).json(&add).send().await.unwrap();
+        if r.status() == 429 {
+            limited = Some(r.headers().get("retry-after").map(|v| v.to_str().unwrap().parse::<u64>().unwrap()));
+            break;
+        }
+    }
+    let wait = limited.expect("the command rate was reached").expect("a 429 says when to come back");
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
     srv.stop().await;
 }

@@ -24,14 +24,17 @@ pub fn decide_within(state: &BoardState, command: &Command, limits: &BoardLimits
             if state.todos.len() >= limits.max_todos {
                 return Err(DomainError::rule(format!("a board holds at most {} todos", limits.max_todos)));
             }
+            within_text(state, 0, title.len(), limits)?;
             if let Some(sprint_id) = sprint_id {
                 open_sprint(state, *sprint_id)?;
             }
             Event::TodoAdded { id: next_id, title, sprint_id: *sprint_id, position: state.after_last(*sprint_id) }
         }
         Command::RenameTodo { id, title, expected_version } => {
-            todo_at(state, *id, *expected_version)?;
-            Event::TodoRenamed { id: *id, title: valid_title(title)? }
+            let todo = todo_at(state, *id, *expected_version)?;
+            let title = valid_title(title)?;
+            within_text(state, todo.title.len(), title.len(), limits)?;
+            Event::TodoRenamed { id: *id, title }
         }
         Command::SetTodoStatus { id, status, expected_version } => {
             todo_at(state, *id, *expected_version)?;
@@ -63,6 +66,7 @@ pub fn decide_within(state: &BoardState, command: &Command, limits: &BoardLimits
             if state.sprints.len() >= limits.max_sprints {
                 return Err(DomainError::rule(format!("a board holds at most {} sprints", limits.max_sprints)));
             }
+            within_text(state, 0, name.len(), limits)?;
             Event::SprintAdded { id: next_id, name }
         }
         Command::StartSprint { id } => {
@@ -122,6 +126,21 @@ fn neighbours<'a>(column: &mut [&'a Todo], at: usize) -> (Option<&'a Todo>, Opti
     (Some(*before), rest.iter().copied().min_by(order))
 }
 
+/// The board's text (titles and names) once `removed` bytes give way to `added`: within
+/// the board's storage quota, or refused.
+fn within_text(state: &BoardState, removed: usize, added: usize, limits: &BoardLimits) -> Result<(), DomainError> {
+    let text: usize = state.todos.iter().map(|t| t.title.len()).sum::<usize>()
+        + state.sprints.iter().map(|s| s.name.len()).sum::<usize>()
+        + state.board.name.len();
+    if text - removed.min(text) + added > limits.max_text_bytes {
+        return Err(DomainError::rule(format!(
+            "a board holds at most {} KiB of text (titles and names); delete or shorten some first",
+            limits.max_text_bytes / 1024
+        )));
+    }
+    Ok(())
+}
+
 /// The todo, if it exists and (when the client said which) is still at the version it saw.
 fn todo_at(state: &BoardState, id: Id, expected: Option<u64>) -> Result<&Todo, DomainError> {
     let todo = state.todo(id).ok_or(DomainError::TodoNotFound(id))?;
@@ -143,7 +162,8 @@ fn open_sprint(state: &BoardState, id: Id) -> Result<(), DomainError> {
 }
 
 /// Titles are stored trimmed; an empty or overlong one, or one with control characters
-/// (line breaks, escapes: a title is one line of text), is refused.
+/// (line breaks, escapes: a title is one line of text), or with invisible characters that
+/// change how text around them reads (see [`hidden_character`]), is refused.
 pub fn valid_title(title: &str) -> Result<String, DomainError> {
     let title = title.trim();
     if title.is_empty() {
@@ -151,6 +171,12 @@ pub fn valid_title(title: &str) -> Result<String, DomainError> {
     }
     if title.chars().any(char::is_control) {
         return Err(DomainError::rule("title must not contain control characters"));
+    }
+    if let Some(c) = hidden_character(title) {
+        return Err(DomainError::rule(format!(
+            "title must not contain the invisible character U+{:04X} (a direction override or a zero-width character)",
+            u32::from(c)
+        )));
     }
     if title.chars().count() > MAX_TITLE_CHARS {
         return Err(DomainError::rule(format!("title must be at most {MAX_TITLE_CHARS} characters")));
@@ -167,8 +193,44 @@ pub fn valid_name(name: &str) -> Result<String, DomainError> {
     if name.chars().any(char::is_control) {
         return Err(DomainError::rule("name must not contain control characters"));
     }
+    if let Some(c) = hidden_character(name) {
+        return Err(DomainError::rule(format!(
+            "name must not contain the invisible character U+{:04X} (a direction override or a zero-width character)",
+            u32::from(c)
+        )));
+    }
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(DomainError::rule(format!("name must be at most {MAX_NAME_CHARS} characters")));
     }
     Ok(name.to_owned())
+}
+
+/// The first character of `text` that is invisible and changes how the text around it
+/// reads, if any: bidirectional overrides and isolates (U+202A to U+202E, U+2066 to U+2069,
+/// and the marks U+200E, U+200F, U+061C: "Trojan Source" text that shows one order and
+/// means another), and zero-width characters (U+200B, U+2060 to U+2064, U+FEFF, U+180E: two
+/// titles that look alike but differ). The zero-width joiner and non-joiner (U+200D,
+/// U+200C) are refused only where they join nothing: between two visible characters they
+/// are how emoji sequences and Persian or Indic words are written.
+pub fn hidden_character(text: &str) -> Option<char> {
+    let chars: Vec<char> = text.chars().collect();
+    let visible = |c: Option<&char>| {
+        c.is_some_and(|c| !c.is_whitespace() && !is_invisible(*c) && *c != '\u{200D}' && *c != '\u{200C}')
+    };
+    chars.iter().enumerate().find_map(|(i, c)| match c {
+        '\u{200C}' | '\u{200D}' => {
+            let joins = i > 0 && visible(chars.get(i - 1)) && visible(chars.get(i + 1));
+            (!joins).then_some(*c)
+        }
+        c if is_invisible(*c) => Some(*c),
+        _ => None,
+    })
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{180E}' | '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+    )
 }

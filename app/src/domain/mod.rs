@@ -47,11 +47,14 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub struct BoardLimits {
     pub max_todos: usize,
     pub max_sprints: usize,
+    /// The bytes of text (titles and names, UTF-8) one board may hold: its storage quota.
+    /// Every snapshot, page and `push-state` frame carries them all.
+    pub max_text_bytes: usize,
 }
 
 impl Default for BoardLimits {
     fn default() -> Self {
-        BoardLimits { max_todos: 5000, max_sprints: 200 }
+        BoardLimits { max_todos: 5000, max_sprints: 200, max_text_bytes: 4 * 1024 * 1024 }
     }
 }
 

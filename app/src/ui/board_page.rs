@@ -40,10 +40,11 @@ pub fn BoardPage() -> impl IntoView {
                             let poll_ms = query.read_untracked().get("poll_ms").and_then(|ms| ms.parse().ok());
                             let client = live_client(state.into(), pattern, transport, replica, poll_ms, viewer.can_write, true);
                             client.can_admin.set(viewer.admin);
-                            // A refusal of the no-script add form (`server_fns::add_todo`) comes back here.
-                            let refused = query.read_untracked().get("error");
+                            // A refusal of the no-script add form (`server_fns::add_todo`) comes
+                            // back here as a code, worded by the page (never the URL's text).
+                            let refused = query.read_untracked().get("error").map(|code| crate::server_fns::FormError::parse(&code));
                             view! {
-                                {refused.map(|e| view! { <p class="notice" data-form-error="">{e}</p> })}
+                                {refused.map(|e| view! { <p class="notice" data-form-error=e.code()>{e.words()}</p> })}
                                 <BoardView client viewer/>
                             }.into_any()
                         }

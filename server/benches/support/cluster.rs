@@ -159,20 +159,17 @@ impl Cluster {
         sample_sum(&text, name)
     }
 
-    /// `board_replicas_following` per board: how many replicas follow it (each replica
-    /// reports the boards it follows, the count read from Redis, so they agree).
-    pub async fn following(
-        &self,
-        replicas: impl IntoIterator<Item = usize>,
-    ) -> std::collections::BTreeMap<String, f64> {
+    /// How many boards are followed by N replicas, for each N (`board_boards_by_followers`):
+    /// a board followed by N replicas is counted on each of them, so each replica's count is
+    /// divided by N.
+    pub async fn following(&self, replicas: impl IntoIterator<Item = usize>) -> std::collections::BTreeMap<usize, f64> {
         let mut boards = std::collections::BTreeMap::new();
         for replica in replicas {
             let text = reqwest::get(&self.replicas[replica].metrics).await.unwrap().text().await.unwrap();
-            for line in text.lines().filter_map(|l| l.strip_prefix("board_replicas_following{board=\"")) {
-                let Some((board, value)) = line.split_once("\"} ") else { continue };
-                let value: f64 = value.trim().parse().unwrap_or(0.0);
-                let seen = boards.entry(board.to_owned()).or_insert(0.0f64);
-                *seen = seen.max(value);
+            for line in text.lines().filter_map(|l| l.strip_prefix("board_boards_by_followers{replicas=\"")) {
+                let Some((n, value)) = line.split_once("\"} ") else { continue };
+                let (Ok(n), Ok(value)) = (n.parse::<usize>(), value.trim().parse::<f64>()) else { continue };
+                *boards.entry(n).or_insert(0.0) += value / n as f64;
             }
         }
         boards

@@ -81,8 +81,9 @@ pub struct Presented {
     cookies: Vec<(String, String)>,
 }
 
-/// More cookies than this in one request are ignored (each costs a hash per check).
-const MAX_COOKIE_KEYS: usize = 64;
+/// More key cookies than this in one request are ignored: each is a lookup of its board
+/// wherever the cookies are listed (`/` and `GET /api/boards` check every one).
+pub const MAX_COOKIE_KEYS: usize = 16;
 
 impl Presented {
     pub fn from_headers(headers: &HeaderMap) -> Self {
@@ -157,6 +158,14 @@ pub async fn authorize(app: &AppState, board: &str, presented: &Presented, need:
         write_key,
         epoch: access.epoch,
     })
+}
+
+/// Is `key` one of `board`'s keys (read or write)? For the share link, before it stores
+/// the key in a cookie.
+pub async fn key_opens(app: &AppState, board: &str, key: &str) -> Result<bool, AppError> {
+    let Some(access) = app.store.board_access(board).await? else { return Ok(false) };
+    let hash = keys::hash(key);
+    Ok(access.write_hash.as_deref() == Some(&*hash) || access.read_hash.as_deref() == Some(&*hash))
 }
 
 /// Ends `frames` when the keys of the board they come from are rotated (or the board is
@@ -240,5 +249,21 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
         let board = board_param(parts, app).await?;
         authorize(app, &board, &Presented::from_headers(&parts.headers), Role::Admin).await.map(Admin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 64 key cookies cost 64 lookups wherever the cookies are listed: only the first
+    /// [`MAX_COOKIE_KEYS`] count.
+    #[test]
+    fn a_request_presents_a_bounded_number_of_key_cookies() {
+        let mut headers = HeaderMap::new();
+        let cookies: Vec<String> = (0..64).map(|i| format!("{COOKIE_PREFIX}board{i}=w_key{i}")).collect();
+        headers.insert(header::COOKIE, cookies.join("; ").parse().unwrap());
+        let presented = Presented::from_headers(&headers);
+        assert_eq!(presented.cookie_boards().count(), MAX_COOKIE_KEYS);
     }
 }

@@ -66,9 +66,14 @@ impl Origins {
     }
 }
 
-/// Middleware: `421` for a foreign `Host`, `403` for a cross-site `POST` or WebSocket.
-/// Its state is the `Origins` alone, so this module needs nothing else of the server.
+/// Middleware: `400` for several `Host` headers, `421` for a foreign `Host`, `403` for a
+/// cross-site `POST` or WebSocket. Its state is the `Origins` alone, so this module needs
+/// nothing else of the server.
 pub async fn same_origin(State(origins): State<Arc<Origins>>, request: Request, next: Next) -> Response {
+    // Two `Host`s: this check would read one and a proxy in front perhaps the other.
+    if request.headers().get_all(header::HOST).iter().nth(1).is_some() {
+        return AppError::BadRequest("a request has one Host header".into()).into_response();
+    }
     let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).or(request.uri().host());
     if let Some(host) = host {
         if !origins.serves_host(host) {

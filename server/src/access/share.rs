@@ -34,23 +34,37 @@ pub async fn key_to_cookie(State(app): State<AppState>, request: Request, next: 
     let Some(key) = key.filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(is_key_byte)) else {
         return next.run(request).await;
     };
-    // `/boards/{board}` or `/boards/{board}/compare`: the board is the second segment.
+    // `/boards/{board}` or `/boards/{board}/compare`: the board is the second segment, and
+    // names a cookie only if it can be a board id (so `x;Domain=evil.example` cannot add
+    // attributes to the cookie, nor 4,000 characters make one of 4 KB), and only if the key
+    // opens it (a cookie a year long for nothing helps nobody).
     let mut segments = request.uri().path().split('/').skip(1);
-    let (Some("boards"), Some(board)) = (segments.next(), segments.next().filter(|b| !b.is_empty())) else {
+    let (Some("boards"), Some(board)) = (segments.next(), segments.next().filter(|b| is_board_id(b))) else {
         return next.run(request).await;
     };
+    let opens = matches!(super::key_opens(&app, board, &key).await, Ok(true));
     let mut location = request.uri().path().to_owned();
     if !rest.is_empty() {
         location.push('?');
         location.push_str(&rest.join("&"));
     }
+    let Ok(location) = HeaderValue::from_str(&location) else { return next.run(request).await };
+    if !opens {
+        // The key leaves the address bar either way; the page then says what it says
+        // without one (a private board: not found).
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    }
     let secure = if app.origins.secure() { "; Secure" } else { "" };
     let cookie =
         format!("{}={key}; Path=/; Max-Age={COOKIE_MAX_AGE_SECS}; HttpOnly; SameSite=Lax{secure}", cookie_name(board));
-    let (Ok(cookie), Ok(location)) = (HeaderValue::from_str(&cookie), HeaderValue::from_str(&location)) else {
-        return next.run(request).await;
-    };
+    let Ok(cookie) = HeaderValue::from_str(&cookie) else { return next.run(request).await };
     (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, location)]).into_response()
+}
+
+/// Can this be a board id? 1 to 100 URL-safe characters, as `keys::board_id` makes them
+/// (and `demo`).
+pub fn is_board_id(board: &str) -> bool {
+    !board.is_empty() && board.len() <= 100 && board.bytes().all(is_key_byte)
 }
 
 /// Keys are URL-safe base64 with a prefix; anything else cannot be one.

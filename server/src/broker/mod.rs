@@ -70,16 +70,22 @@ pub trait Broker: Send + Sync + 'static {
     async fn followers(&self) -> Vec<(String, usize)>;
 }
 
-/// The `board_replicas_following` gauge, one line per board this replica follows,
-/// rendered at each scrape (so a board no longer followed here leaves no stale series).
+/// The `board_boards_by_followers` gauge: how many of the boards this replica follows are
+/// followed by N replicas in all, for each N. (It named each board: a metric label that
+/// carries a private board's unguessable id hands it to whoever reads the metrics, and a
+/// label per board is a series per board, without bound. What board affinity achieves is
+/// the distribution: with it, every board is followed by one replica.)
 pub async fn followers_metric(broker: &dyn Broker) -> String {
     let mut text = String::from(
-        "# HELP board_replicas_following Replicas following the board (subscribed to its channel), for each board followed here.\n\
-         # TYPE board_replicas_following gauge\n",
+        "# HELP board_boards_by_followers Boards followed here, by how many replicas follow each.\n\
+         # TYPE board_boards_by_followers gauge\n",
     );
-    for (board, replicas) in broker.followers().await {
-        let board = board.replace('\\', "\\\\").replace('"', "\\\"");
-        text.push_str(&format!("board_replicas_following{{board=\"{board}\"}} {replicas}\n"));
+    let mut by_followers = std::collections::BTreeMap::<usize, usize>::new();
+    for (_board, replicas) in broker.followers().await {
+        *by_followers.entry(replicas).or_default() += 1;
+    }
+    for (replicas, boards) in by_followers {
+        text.push_str(&format!("board_boards_by_followers{{replicas=\"{replicas}\"}} {boards}\n"));
     }
     text
 }

@@ -8,7 +8,7 @@ use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use app::api::CommandAnswer;
 use app::domain::Command;
@@ -40,7 +40,8 @@ impl Commands for AppState {
         result.map_err(|err| {
             // No `IntoResponse` carries this error to `log_errors`: report it here, once.
             err.report();
-            Refused { status: err.status().as_u16(), error: err.to_string() }
+            let retry_after = err.retry_after().map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+            Refused { status: err.status().as_u16(), error: err.to_string(), retry_after }
         })
     }
 }
@@ -52,11 +53,21 @@ pub async fn unknown() -> AppError {
     AppError::NotFound("no such server function".into())
 }
 
-/// Middleware for the server functions' routes: arguments that do not decode fail before
-/// the function runs, and Leptos answers them `500`; the body (a `Refused`) knows it was
-/// the client's mistake, and the status says so.
+/// Middleware for the server functions' routes. Each takes only what docs/security.md says:
+/// `run_command` a JSON body (`415` otherwise: a form cannot send one), `add_todo` the
+/// no-script page's form (`application/x-www-form-urlencoded`) and only with an `Origin`
+/// header, which every browser sends with a form's post (and the origin check has already
+/// refused a foreign one); so no other site's form, and no form without a browser, reaches
+/// a command. And arguments that do not decode fail before the function runs, which Leptos
+/// answers `500`; the body (a `Refused`) knows it was the client's mistake, and the status
+/// says so.
 pub async fn refusal_status(request: Request<Body>, next: Next) -> Response {
     let ours = request.uri().path().starts_with(PREFIX);
+    if ours {
+        if let Err(refused) = takes(&request) {
+            return refused.into_response();
+        }
+    }
     let response = next.run(request).await;
     if !ours || response.status() != StatusCode::INTERNAL_SERVER_ERROR || !is_json(&response) {
         return response;
@@ -73,6 +84,31 @@ pub async fn refusal_status(request: Request<Body>, next: Next) -> Response {
 
 /// Where `app::server_fns` mounts its functions.
 const PREFIX: &str = "/api/fn/";
+
+/// Does the server function at this path take this request's body?
+fn takes(request: &Request<Body>) -> Result<(), AppError> {
+    let mime = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let path = request.uri().path();
+    if path == "/api/fn/add_todo" {
+        if mime != "application/x-www-form-urlencoded" {
+            return Err(AppError::UnsupportedMediaType("add_todo takes the page's form".into()));
+        }
+        if !request.headers().contains_key(axum::http::header::ORIGIN) {
+            return Err(AppError::Forbidden("a form's post comes from a browser, which names its origin".into()));
+        }
+        return Ok(());
+    }
+    if mime != "application/json" {
+        return Err(AppError::UnsupportedMediaType("send the body as Content-Type: application/json".into()));
+    }
+    Ok(())
+}
 
 fn is_json(response: &Response) -> bool {
     response

@@ -65,7 +65,22 @@ pub async fn leave(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/ice-servers`: the `iceServers` JSON array (`[]` unless configured).
-pub async fn ice_servers(State(app): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], app.ice_servers.to_string())
+/// `GET /api/ice-servers`: the `iceServers` JSON array: `ICE_SERVERS` (STUN, `[]` unless
+/// configured) and, with `TURN_URLS` and `TURN_SECRET`, a TURN server with a credential of
+/// this request's own that expires (`turn`). Not cached; limited per client like board
+/// creation (each answer is a credential).
+pub async fn ice_servers(State(app): State<AppState>, ClientIp(ip): ClientIp) -> Result<impl IntoResponse, AppError> {
+    app.limits.ice_servers(ip)?;
+    let mut servers: Vec<serde_json::Value> = serde_json::from_str(&app.ice_servers).map_err(AppError::internal)?;
+    if let Some(turn) = &app.turn {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        servers.push(turn.credentials(now));
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        serde_json::Value::Array(servers).to_string(),
+    ))
 }

@@ -142,6 +142,13 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The bytes of change log the board keeps (`None`: no such board).
+    pub async fn log_bytes(&self, board: &str) -> Result<Option<u64>, sqlx::Error> {
+        let row =
+            sqlx::query("SELECT log_bytes FROM boards WHERE id = $1").bind(board).fetch_optional(self.pool()).await?;
+        row.map(|r| r.try_get::<i64, _>("log_bytes").map(|b| b as u64)).transpose()
+    }
+
     /// The key generation alone: what open streams of a private board watch.
     pub async fn keys_rev(&self, board: &str) -> Result<Option<u64>, sqlx::Error> {
         let row =

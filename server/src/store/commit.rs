@@ -97,13 +97,14 @@ impl Store {
         cached: Cached,
     ) -> Result<Outcome, CommitError> {
         let mut tx = self.pool().begin().await?;
-        let row = sqlx::query("UPDATE boards SET seq = seq + 1 WHERE id = $1 RETURNING seq, pruned_through")
+        let row = sqlx::query("UPDATE boards SET seq = seq + 1 WHERE id = $1 RETURNING seq, pruned_through, log_bytes")
             .bind(board)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| CommitError::NoBoard(board.to_owned()))?;
         let seq = row.try_get::<i64, _>("seq")? as u64;
         let pruned_through = row.try_get::<i64, _>("pruned_through")? as u64;
+        let log_bytes = row.try_get::<i64, _>("log_bytes")? as u64;
 
         // The command as the key remembers it: its normalised JSON, so the same command
         // sent with its fields in another order still matches.
@@ -153,18 +154,22 @@ impl Store {
         write_rows(&mut tx, board, &done.ops).await?;
         let at = now_ms();
         let record = ChangeRecord::new(&done, at).keyed(idempotency_key);
+        let (event, ops, diff) = (to_json(&record.event), to_json(&record.ops), to_json(&record.diff));
+        let bytes = (event.len() + ops.len() + diff.len()) as u64;
         sqlx::query(
-            "INSERT INTO changes (board_id, seq, at, event, ops, diff, command_key) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO changes (board_id, seq, at, event, ops, diff, command_key, bytes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-            .bind(board)
-            .bind(seq as i64)
-            .bind(at)
-            .bind(to_json(&record.event))
-            .bind(to_json(&record.ops))
-            .bind(to_json(&record.diff))
-            .bind(record.key.as_deref())
-            .execute(&mut *tx)
-            .await?;
+        .bind(board)
+        .bind(seq as i64)
+        .bind(at)
+        .bind(event)
+        .bind(ops)
+        .bind(diff)
+        .bind(record.key.as_deref())
+        .bind(bytes as i64)
+        .execute(&mut *tx)
+        .await?;
 
         let answer = CommandAnswer { seq, id: done.created, event: done.event };
         if let Some(key) = idempotency_key {
@@ -181,7 +186,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        self.prune(&mut tx, board, seq, pruned_through).await?;
+        self.prune(&mut tx, board, seq, pruned_through, log_bytes + bytes).await?;
         tx.commit().await?;
         Ok(Outcome::Committed(Box::new(Committed { record, state: Arc::new(done.state), answer, respace })))
     }
@@ -211,25 +216,48 @@ impl Store {
     }
 
     /// Drops log entries beyond the retention, remembering how far it pruned.
+    /// Keeps the board's log within [`Store::retain`] changes and [`Store::retain_bytes`]
+    /// bytes (`log_bytes`, with the change just written), the oldest going first; never
+    /// the change just written (`seq`). The board's `log_bytes` moves with what goes.
     async fn prune(
         &self,
         tx: &mut AnyConnection,
         board: &str,
         seq: u64,
         pruned_through: u64,
+        log_bytes: u64,
     ) -> Result<(), sqlx::Error> {
-        let keep_after = seq.saturating_sub(self.retain);
-        if keep_after <= pruned_through {
-            return Ok(());
-        }
-        sqlx::query("DELETE FROM changes WHERE board_id = $1 AND seq <= $2")
+        let mut keep_after = seq.saturating_sub(self.retain).max(pruned_through);
+        if log_bytes > self.retain_bytes {
+            // The newest change whose own size and all newer ones' pass the quota: it and
+            // everything older go.
+            let over = sqlx::query(
+                "SELECT seq FROM (SELECT seq, SUM(bytes) OVER (ORDER BY seq DESC) AS newer \
+                 FROM changes WHERE board_id = $1) log WHERE newer > $2 ORDER BY seq DESC LIMIT 1",
+            )
             .bind(board)
-            .bind(keep_after as i64)
-            .execute(&mut *tx)
+            .bind(self.retain_bytes as i64)
+            .fetch_optional(&mut *tx)
             .await?;
-        sqlx::query("UPDATE boards SET pruned_through = $2 WHERE id = $1")
+            if let Some(over) = over {
+                let over = over.try_get::<i64, _>("seq")? as u64;
+                keep_after = keep_after.max(over.min(seq - 1));
+            }
+        }
+        let gone = if keep_after > pruned_through {
+            let gone = sqlx::query("DELETE FROM changes WHERE board_id = $1 AND seq <= $2 RETURNING bytes")
+                .bind(board)
+                .bind(keep_after as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+            gone.iter().map(|row| row.try_get::<i64, _>("bytes").unwrap_or(0) as u64).sum::<u64>()
+        } else {
+            0
+        };
+        sqlx::query("UPDATE boards SET pruned_through = $2, log_bytes = $3 WHERE id = $1")
             .bind(board)
-            .bind(keep_after as i64)
+            .bind(keep_after.max(pruned_through) as i64)
+            .bind(log_bytes.saturating_sub(gone) as i64)
             .execute(&mut *tx)
             .await?;
         Ok(())

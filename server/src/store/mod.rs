@@ -42,6 +42,8 @@ pub struct Store {
     backend: Backend,
     /// How many changes each board's log keeps (see `Config::log_retain`).
     retain: u64,
+    /// How many bytes of changes each board's log keeps (see `Config::log_retain_kib`).
+    retain_bytes: u64,
     /// How long a stored Idempotency-Key answer counts (see `Config::idempotency_ttl`).
     idempotency_ttl: Duration,
     /// How big a board may grow (see `Config::max_todos_per_board`).
@@ -113,6 +115,7 @@ impl Store {
             pool,
             backend,
             retain,
+            retain_bytes: u64::MAX,
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
             board_limits: Default::default(),
             gate,
@@ -122,6 +125,12 @@ impl Store {
     /// The same store, remembering Idempotency-Key answers for `ttl` (default 24 h).
     pub fn with_idempotency_ttl(mut self, ttl: Duration) -> Self {
         self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// The same store, keeping at most `bytes` of each board's change log.
+    pub fn with_log_retain_bytes(mut self, bytes: u64) -> Self {
+        self.retain_bytes = bytes.max(1);
         self
     }
 

@@ -19,6 +19,7 @@ pub mod sse;
 pub mod ws;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Path, Query};
@@ -28,6 +29,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::{FutureExt, Stream, StreamExt};
 use serde::Deserialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use app::api::{Position, EPOCH_HEADER};
 use app::patterns::PatternKind;
@@ -148,16 +150,23 @@ pub async fn unknown(Path((_board, name)): Path<(String, String)>) -> AppError {
 /// How long a frame may wait for a client that is not reading before the client is cut off
 /// (SSE: the stream ends; WebSocket: close 1013). It reconnects and resumes from its seq.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// How many frames may wait for one SSE client.
+/// How many frames may wait for one SSE client...
 const QUEUE_FRAMES: usize = 32;
+/// ... and how many bytes of them: at least one frame, however big (a `push-state` frame of
+/// a big board is megabytes), then no more than this.
+pub const QUEUE_BYTES: usize = 256 * 1024;
 
 /// An SSE response body is pulled by the connection only as fast as the client reads; a
-/// client that stops reading would leave its stream (and the broker notices it holds)
-/// waiting for ever. So the frames go through a bounded queue filled by a task of its own,
-/// which gives up when the queue stays full for [`SEND_TIMEOUT`]: the stream and its
-/// subscription are dropped at once, and the response ends once the client reads again.
+/// client that stops reading, or reads too slowly for what the board sends, would leave its
+/// stream (and the frames and notices it holds) waiting for ever. So the frames go through
+/// a queue bounded in frames and in bytes ([`QUEUE_FRAMES`], [`QUEUE_BYTES`]) and filled by
+/// a task of its own, which gives up when a frame cannot join it for [`SEND_TIMEOUT`]: the
+/// stream and its subscription are dropped at once, and the response ends once the client
+/// reads again. (Bounded by frames alone, 100 readers of a `push-state` board at 100 KB/s
+/// held 300 MB and none was cut: a few big frames never filled a queue of 32.)
 pub fn bounded(mut frames: Frames, transport: &'static str) -> impl Stream<Item = Outgoing> + Send + 'static {
-    let (queue, taken) = tokio::sync::mpsc::channel::<Outgoing>(QUEUE_FRAMES);
+    let budget = Arc::new(Semaphore::new(QUEUE_BYTES));
+    let (queue, taken) = tokio::sync::mpsc::channel::<(Outgoing, OwnedSemaphorePermit)>(QUEUE_FRAMES);
     tokio::spawn(async move {
         loop {
             // A client that left is noticed at once, not at the next frame.
@@ -168,25 +177,38 @@ pub fn bounded(mut frames: Frames, transport: &'static str) -> impl Stream<Item 
                 },
                 _ = queue.closed() => return,
             };
-            // Usually the queue has room: `try_send` then costs no timer; only a full
-            // queue (a client not reading) arms one.
-            let frame = match queue.try_send(frame) {
+            // Usually there is room: no timer is armed; only a full queue (a client not
+            // reading fast enough) arms one, for the frame's bytes and then its place.
+            let bytes = frame.json.len().clamp(1, QUEUE_BYTES) as u32;
+            let deadline = tokio::time::Instant::now() + SEND_TIMEOUT;
+            let permit = match budget.clone().try_acquire_many_owned(bytes) {
+                Ok(permit) => permit,
+                Err(_) => match tokio::time::timeout_at(deadline, budget.clone().acquire_many_owned(bytes)).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => return,
+                    Err(_) => return slow(transport),
+                },
+            };
+            let item = match queue.try_send((frame, permit)) {
                 Ok(()) => continue,
                 Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
-                Err(tokio::sync::mpsc::error::TrySendError::Full(frame)) => frame,
+                Err(tokio::sync::mpsc::error::TrySendError::Full(item)) => item,
             };
-            match queue.send_timeout(frame, SEND_TIMEOUT).await {
-                Ok(()) => {}
-                Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => {
-                    metrics::counter!("board_slow_consumers_total", "transport" => transport).increment(1);
-                    return;
-                }
+            match tokio::time::timeout_at(deadline, queue.send(item)).await {
+                Ok(Ok(())) => {}
                 // The client left.
-                Err(tokio::sync::mpsc::error::SendTimeoutError::Closed(_)) => return,
+                Ok(Err(_)) => return,
+                Err(_) => return slow(transport),
             }
         }
     });
-    futures::stream::unfold(taken, |mut taken| async move { taken.recv().await.map(|frame| (frame, taken)) })
+    // A frame's bytes leave the queue's count as the connection takes it.
+    futures::stream::unfold(taken, |mut taken| async move { taken.recv().await.map(|(frame, _bytes)| (frame, taken)) })
+}
+
+/// A client cut off for reading too slowly.
+fn slow(transport: &'static str) {
+    metrics::counter!("board_slow_consumers_total", "transport" => transport).increment(1);
 }
 
 /// Opens the board's stream for a client the gate let in: the change log's frames with the

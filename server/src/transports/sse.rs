@@ -2,14 +2,22 @@
 //! (or any SSE client) resumes with `Last-Event-ID` after a reconnect; the epoch is in the
 //! URL (`&epoch=E`), which the browser repeats. Keep-alive comments
 //! every heartbeat interval stop proxies from closing an idle stream.
+//!
+//! The events are written here ([`events`]) rather than by axum's `Sse`, which copies
+//! each event's data into a buffer of its own: a frame is encoded once and shared by every
+//! subscriber (`live`), and a `push-state` frame of a big board is megabytes, so a copy per
+//! slow client is what grew the server by hundreds of megabytes. A big frame goes out as
+//! its shared bytes between the event's header and its end; a small one, in one piece.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
 
 use app::api::Position;
 use app::protocol::Transport;
@@ -19,6 +27,7 @@ use crate::access::Reader;
 use crate::error::AppError;
 use crate::limits::ClientIp;
 use crate::state::AppState;
+use crate::stream::Outgoing;
 
 /// `GET /api/boards/{board}/sse?pattern=P[&since=N]`
 pub async fn handler(
@@ -52,17 +61,52 @@ pub async fn handler(
     // A client that stops reading is cut off after SEND_TIMEOUT instead of held.
     let frames = bounded(frames, "sse");
     metrics::counter!("board_stream_opened_total", "transport" => Transport::Sse.as_str(), "pattern" => pattern.as_str()).increment(1);
-    let events = frames.map(|out| {
-        // Frames are JSON, which is always valid UTF-8 and has no raw newlines.
-        let mut event = Event::default().data(std::str::from_utf8(&out.json).unwrap_or_default());
-        if let Some(seq) = out.seq {
-            event = event.id(seq.to_string());
-        }
-        Ok::<_, Infallible>(event)
-    });
-    let keep_alive = KeepAlive::new().interval(app.heartbeat).text("keep-alive");
-    let mut response = Sse::new(events).keep_alive(keep_alive).into_response();
+    let mut response = Body::from_stream(events(frames, app.heartbeat)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // nginx and other proxies must pass events through as they come, not buffer them.
-    response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// Frames at least this long go out without a copy: their shared bytes, between the
+/// event's header and its end; shorter ones are copied into one piece (one chunk).
+const SHARED_FROM_BYTES: usize = 4096;
+
+/// The event stream's bytes: each frame as `id: N` (when it has a seq) and `data: <json>`,
+/// and a `:keep-alive` comment after each `keep_alive` without a frame.
+fn events(
+    frames: impl Stream<Item = Outgoing> + Send + 'static,
+    keep_alive: Duration,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
+    async_stream::stream! {
+        let mut frames = std::pin::pin!(frames);
+        loop {
+            let out = match tokio::time::timeout(keep_alive, frames.next()).await {
+                Ok(Some(out)) => out,
+                Ok(None) => return,
+                Err(_) => {
+                    yield Ok(Bytes::from_static(b":keep-alive\n\n"));
+                    continue;
+                }
+            };
+            // Frames are JSON: valid UTF-8, and never a raw line break.
+            let head = match out.seq {
+                Some(seq) => format!("id: {seq}\ndata: "),
+                None => "data: ".to_owned(),
+            };
+            if out.json.len() < SHARED_FROM_BYTES {
+                let mut event = Vec::with_capacity(head.len() + out.json.len() + 2);
+                event.extend_from_slice(head.as_bytes());
+                event.extend_from_slice(&out.json);
+                event.extend_from_slice(b"\n\n");
+                yield Ok(Bytes::from(event));
+            } else {
+                yield Ok(Bytes::from(head));
+                yield Ok(out.json);
+                yield Ok(Bytes::from_static(b"\n\n"));
+            }
+        }
+    }
 }
