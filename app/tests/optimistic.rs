@@ -203,7 +203,7 @@ impl Sim {
                         }
                         Err(message) => {
                             // Gone, unless an earlier answer to the same key already settled it.
-                            if let Some(refusal) = self.outbox.refused(&key, message.clone()) {
+                            if let Some(refusal) = self.outbox.refused(&key, Some(409), message.clone()) {
                                 assert_eq!(refusal.message, message);
                             }
                             assert!(self.outbox.iter().all(|p| p.key != key), "a refused command leaves");

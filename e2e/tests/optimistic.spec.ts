@@ -1,6 +1,6 @@
 // Optimistic updates in Chromium: a change shows at once, marked pending, and the mark
 // clears when the server's frame is applied; turned off, it waits for the server; a rename
-// the server refuses (409) goes back, with the server's message on the card; commands made
+// the server refuses (409) goes back, and the card offers both values; commands made
 // offline survive a reload and are applied exactly once, seen by a second browser too.
 import { test, expect, Page, Route } from '@playwright/test';
 import { command, createBoard, expectConverged, open, state, HYDRATION_MS } from './helpers';
@@ -95,7 +95,7 @@ test('the time from a click to the card, optimistic and not, with 500 ms of late
   await expectConverged(request, board, [page]);
 });
 
-test('a rename the server refuses (409) goes back, with its message on the card', async ({ browser, request }) => {
+test('a rename the server refuses (409) goes back, and the card offers both values', async ({ browser, request }) => {
   const board = await createBoard(request, 'Conflicts');
   await command(request, board, { type: 'add_todo', title: 'original' });
   const page = await open(await browser.newContext(), board, 'push-ops', 'sse');
@@ -110,12 +110,25 @@ test('a rename the server refuses (409) goes back, with its message on the card'
   await card.locator('.todo-title').click();
   await card.locator('input[name="rename"]').fill('mine');
   await card.locator('input[name="rename"]').press('Enter');
-  await expect(card.locator('[data-refusal]')).toBeVisible();
-  await expect(card.locator('[data-refusal]')).not.toHaveText('');
+  // Not a bare message: the choice, in words, once (no banner, no second copy).
+  const conflict = card.locator('[data-conflict]');
+  await expect(conflict).toBeVisible();
+  await expect(conflict).toContainText('theirs');
+  await expect(conflict.locator('[data-mine]')).toHaveText('mine');
+  await expect(page.locator('.notice')).toHaveCount(0);
+  await expect(page.locator('[data-refusal]')).toHaveCount(0);
   await expect(card.locator('.todo-title')).toHaveText('theirs');
   await expect(card).not.toHaveAttribute('data-pending', 'true');
   const server = await state(request, board);
   expect(server.todos.map((t) => t.title)).toEqual(['theirs']);
+  await expectConverged(request, board, [page]);
+
+  // Keeping one's own renames on top of theirs; the choice goes away.
+  await page.unroute('**/api/boards/*/commands');
+  await conflict.getByRole('button', { name: 'Keep yours' }).click();
+  await expect(card.locator('.todo-title')).toHaveText('mine');
+  await expect(conflict).toHaveCount(0);
+  await expect.poll(async () => (await state(request, board)).todos.map((t) => t.title)).toEqual(['mine']);
   await expectConverged(request, board, [page]);
 });
 

@@ -12,13 +12,25 @@ use super::inbox::{Inbox, Input};
 use super::lab::{Fault, LabInbox, LabState};
 use super::optimistic::{Outbox, Refusal, Shown};
 use super::wire::WireLog;
-use crate::domain::{BoardState, Command};
+use crate::domain::{BoardState, Command, Id};
 use crate::patterns::PatternKind;
 use crate::presence::{clean_name, Identity, Member, Signal};
 use crate::protocol::Transport;
 
 /// The short-poll interval unless the page says otherwise.
 pub const DEFAULT_POLL_MS: u32 = 2000;
+
+/// Refusals kept to show at most (see `BoardClient::refused`).
+pub const MAX_REFUSALS: usize = 50;
+
+/// A title being edited: what the person typed, and the todo as it was when the editor
+/// opened, so that a save can tell whether someone else renamed it meanwhile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draft {
+    pub text: String,
+    /// The title the editor opened on.
+    pub base_title: String,
+}
 
 /// The connection indicator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,8 +100,12 @@ pub struct BoardClient {
     /// What the page renders: `state` with the outbox re-applied (or `state` alone when
     /// `optimistic` is off), and which todos are pending.
     pub shown: Memo<Shown>,
-    /// Commands the server refused, with its message, shown where they were until dismissed.
+    /// Commands the server refused, with its message, shown where they were until dismissed
+    /// (or until the person acts on the same todo again).
     pub refusals: RwSignal<Vec<Refusal>>,
+    /// Titles being edited, by todo: kept here rather than in the card, so that neither a
+    /// remote change nor the card moving to another column loses what was typed.
+    pub drafts: RwSignal<BTreeMap<Id, Draft>>,
     pub conn: RwSignal<Conn>,
     pub pattern: RwSignal<PatternKind>,
     pub transport: RwSignal<Transport>,
@@ -158,6 +174,7 @@ impl BoardClient {
             optimistic,
             shown,
             refusals: RwSignal::new(Vec::new()),
+            drafts: RwSignal::new(BTreeMap::new()),
             conn: RwSignal::new(Conn::Connecting),
             pattern: RwSignal::new(pattern),
             transport: RwSignal::new(transport),
@@ -227,10 +244,24 @@ impl BoardClient {
         self.tell(Input::Switch);
     }
 
-    /// Sends a command. The result shows up as a frame like everyone else's change;
-    /// a refusal shows in `notice`.
+    /// Sends a command. The result shows up as a frame like everyone else's change; a
+    /// refusal shows where the action was (`refusals`). A new command about a todo clears
+    /// the refusals of earlier ones about it: they are no longer what the person sees.
     pub fn send(self, command: Command) {
+        if let Some(todo) = super::optimistic::subject(&command) {
+            self.refusals.update(|all| all.retain(|r| r.todo != Some(todo)));
+        }
         self.tell(Input::Send(command));
+    }
+
+    /// Keeps a refusal to show where its action was; the oldest go first beyond
+    /// `MAX_REFUSALS` (a page left open for a day must not grow without end).
+    pub fn refused(self, refusal: Refusal) {
+        self.refusals.update(|all| {
+            all.push(refusal);
+            let over = all.len().saturating_sub(MAX_REFUSALS);
+            all.drain(..over);
+        });
     }
 
     /// Changes this tab's display name (trimmed; ignored if empty or too long): the

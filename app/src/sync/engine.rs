@@ -279,8 +279,8 @@ impl<P: Platform> Engine<P> {
         // What waits to be sent never will be: it leaves the board, like a refusal.
         let waiting: Vec<String> = self.outbox.iter().filter(|p| p.seq.is_none()).map(|p| p.key.clone()).collect();
         for key in waiting {
-            if let Some(refusal) = self.outbox.refused(&key, message.into()) {
-                self.client.refusals.update(|r| r.push(refusal));
+            if let Some(refusal) = self.outbox.refused(&key, None, message.into()) {
+                self.client.refused(refusal);
             }
         }
         self.publish_outbox(true);
@@ -528,13 +528,14 @@ impl<P: Platform> Engine<P> {
                     .notice
                     .set(Some(format!("the server cannot be reached; {waiting} change(s) waiting, sent when it can")));
             }
-            // Refused (409, 422, 403, ...): gone from the board, the message where it was.
+            // Refused (409, 422, 403, ...): gone from the board, the message shown once,
+            // where the action was (its card or its column), else in the page's banner.
             Err(err) => {
                 let message = err.message();
-                if let Some(refusal) = self.outbox.refused(key, message.clone()) {
-                    self.client.refusals.update(|r| r.push(refusal));
+                match self.outbox.refused(key, err.status(), message.clone()) {
+                    Some(refusal) if refusal.has_place() => self.client.refused(refusal),
+                    _ => self.client.notice.set(Some(message)),
                 }
-                self.client.notice.set(Some(message));
                 self.flush();
             }
         }

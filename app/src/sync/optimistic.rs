@@ -54,7 +54,28 @@ pub struct Refusal {
     pub command: Command,
     /// The todo it was about (`None` for a new todo or a sprint command).
     pub todo: Option<Id>,
+    /// The HTTP status of the answer (`None`: refused by the page itself, as when access
+    /// was withdrawn). A `409` on a rename is an edit that lost a race: the card offers
+    /// both values instead of the message.
+    pub status: Option<u16>,
     pub message: String,
+}
+
+impl Refusal {
+    /// Does the board show this refusal where the action was (on its card, or under the
+    /// column a new todo was for)? Those that it does not are shown in the page's banner.
+    pub fn has_place(&self) -> bool {
+        self.todo.is_some() || matches!(self.command, Command::AddTodo { .. })
+    }
+
+    /// A rename refused because the title changed since the editor opened: `Some(the
+    /// refused title)`, which the card offers beside the one that won.
+    pub fn lost_rename(&self, todo: Id) -> Option<&str> {
+        match &self.command {
+            Command::RenameTodo { id, title, .. } if *id == todo && self.status == Some(409) => Some(title),
+            _ => None,
+        }
+    }
 }
 
 /// What the page shows: the confirmed board with the pending commands applied.
@@ -66,6 +87,10 @@ pub struct Shown {
     pub state: Arc<BoardState>,
     /// Todos a pending command added or changed: their cards are marked pending.
     pub pending_todos: BTreeSet<Id>,
+    /// Todos a pending command added: their ids are provisional until the server assigns
+    /// theirs, so no command may name them yet (it could reach another todo). A pending
+    /// change to an existing todo is no such reason: its card stays usable (and keeps focus).
+    pub provisional: BTreeSet<Id>,
     /// Keys of pending commands that do not apply to the confirmed board (the server will
     /// refuse them; until then they are left out).
     pub conflicts: Vec<String>,
@@ -98,11 +123,12 @@ impl Outbox {
         before - self.pending.len()
     }
 
-    /// The server refused the command sent with `key`: it leaves the outbox.
-    pub fn refused(&mut self, key: &str, message: String) -> Option<Refusal> {
+    /// The server refused the command sent with `key` (with this HTTP `status`; `None`
+    /// when the page gives up on it itself): it leaves the outbox.
+    pub fn refused(&mut self, key: &str, status: Option<u16>, message: String) -> Option<Refusal> {
         let at = self.pending.iter().position(|p| p.key == key)?;
         let command = self.pending.remove(at).command;
-        Some(Refusal { todo: subject(&command), command, message })
+        Some(Refusal { todo: subject(&command), command, status, message })
     }
 
     /// Commands the server has not answered yet (on their way, or waiting offline): what
@@ -127,10 +153,16 @@ impl Outbox {
     /// The board to show: `confirmed` with every pending command re-applied on top.
     pub fn show(&self, confirmed: &Arc<BoardState>) -> Shown {
         if self.pending.is_empty() {
-            return Shown { state: confirmed.clone(), pending_todos: BTreeSet::new(), conflicts: Vec::new() };
+            return Shown {
+                state: confirmed.clone(),
+                pending_todos: BTreeSet::new(),
+                provisional: BTreeSet::new(),
+                conflicts: Vec::new(),
+            };
         }
         let mut state = (**confirmed).clone();
         let mut pending_todos = BTreeSet::new();
+        let mut provisional = BTreeSet::new();
         let mut conflicts = Vec::new();
         for p in &self.pending {
             match execute(&state, &p.command) {
@@ -139,9 +171,13 @@ impl Outbox {
                         match op {
                             Op::PutTodo { todo } => {
                                 pending_todos.insert(todo.id);
+                                if matches!(p.command, Command::AddTodo { .. }) {
+                                    provisional.insert(todo.id);
+                                }
                             }
                             Op::DeleteTodo { id } => {
                                 pending_todos.remove(id);
+                                provisional.remove(id);
                             }
                             _ => {}
                         }
@@ -153,7 +189,7 @@ impl Outbox {
         }
         // Pending changes have no seq: the page's seq is the one it applied.
         state.seq = confirmed.seq;
-        Shown { state: Arc::new(state), pending_todos, conflicts }
+        Shown { state: Arc::new(state), pending_todos, provisional, conflicts }
     }
 
     fn find(&mut self, key: &str) -> Option<&mut Pending> {
@@ -224,7 +260,9 @@ mod tests {
         let mut outbox = Outbox::default();
         outbox.push("k1".into(), Command::SetTodoStatus { id: 1, status: TodoStatus::Done, expected_version: None });
         outbox.push("k2".into(), add("after"));
-        assert_eq!(outbox.show(&Arc::new(confirmed.clone())).pending_todos, BTreeSet::from([1, 3]));
+        let shown = outbox.show(&Arc::new(confirmed.clone()));
+        assert_eq!(shown.pending_todos, BTreeSet::from([1, 3]));
+        assert_eq!(shown.provisional, BTreeSet::from([3]), "only the new todo's id is provisional");
 
         // Another tab deletes the todo: the pending status change no longer applies.
         confirmed = execute(&confirmed, &Command::DeleteTodo { id: 1, expected_version: None }).unwrap().state;
@@ -232,7 +270,7 @@ mod tests {
         assert_eq!(shown.conflicts, ["k1"]);
         assert_eq!(shown.state.todos.len(), 1, "the later command still shows");
 
-        let refusal = outbox.refused("k1", "no todo 1".into()).unwrap();
+        let refusal = outbox.refused("k1", Some(422), "no todo 1".into()).unwrap();
         assert_eq!((refusal.todo, refusal.message.as_str()), (Some(1), "no todo 1"));
         assert_eq!(outbox.len(), 1);
     }

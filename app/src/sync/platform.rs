@@ -99,6 +99,14 @@ impl HttpError {
         }
     }
 
+    /// The HTTP status, if the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpError::Network(_) => None,
+            HttpError::Status { status, .. } => Some(*status),
+        }
+    }
+
     pub fn message(&self) -> String {
         match self {
             HttpError::Network(_) => "the server cannot be reached".into(),

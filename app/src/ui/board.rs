@@ -154,8 +154,15 @@ pub fn BoardView(
         let _ = ev;
     };
 
+    let section = NodeRef::<leptos::html::Section>::new();
+    super::focus::keep_focus(client, section);
+
     view! {
         <section
+            node_ref=section
+            // The skip link's target (one board per page; a compare pane is not it).
+            id=(!pane).then_some("board")
+            tabindex=(!pane).then_some("-1")
             class=if pane { "board pane" } else { "board" }
             on:mousemove=move |ev| if !pane { moved(ev) }
             data-client=move || client.me.get().map(|me| me.client)
@@ -403,7 +410,7 @@ fn Column(
     let status = sprint.as_ref().map(|s| s.status);
     let limit = RwSignal::new(first);
     // Each card shown with whether a pending command touched it.
-    let todos = move || {
+    let cards = Memo::new(move |_| {
         client.shown.with(|s| {
             s.state
                 .column(sprint_id)
@@ -412,7 +419,7 @@ fn Column(
                 .map(|t| (t.clone(), s.pending_todos.contains(&t.id)))
                 .collect::<Vec<_>>()
         })
-    };
+    });
     let count = move || client.shown.with(|s| s.state.todos.iter().filter(|t| t.sprint_id == sprint_id).count());
     let hidden = move || count().saturating_sub(limit.get());
     // The column's first and last todo, for the cards' up and down buttons: one pass per
@@ -436,10 +443,10 @@ fn Column(
                 {status.map(|st| view! { <span class=format!("badge badge-{}", st.as_str())>{st.as_str()}</span> })}
                 {move || match (sprint_id, status, client.can_write.get()) {
                     (Some(id), Some(SprintStatus::Planned), true) => Some(view! {
-                        <button class="small" on:click=move |_| client.send(Command::StartSprint { id })>"Start"</button>
+                        <button class="small" data-focus="sprint" on:click=move |_| client.send(Command::StartSprint { id })>"Start"</button>
                     }.into_any()),
                     (Some(id), Some(SprintStatus::Active), true) => Some(view! {
-                        <button class="small" on:click=move |_| client.send(Command::CompleteSprint { id })>"Complete"</button>
+                        <button class="small" data-focus="sprint" on:click=move |_| client.send(Command::CompleteSprint { id })>"Complete"</button>
                     }.into_any()),
                     _ => None,
                 }}
@@ -455,10 +462,22 @@ fn Column(
                     }
                 }
             >
+                // Keyed by id alone: a card is updated in place when its todo changes, so
+                // the focus and an open editor in it stay (its memo picks its todo out of
+                // the column's; until the `<For>` drops it, it keeps the last it had).
                 <For
-                    each=todos
-                    key=|(t, pending)| (t.id, t.version, *pending)
-                    children=move |(todo, pending)| view! { <TodoCard client todo pending ends targets/> }
+                    each=move || cards.get()
+                    key=|(t, _)| t.id
+                    children=move |(todo, pending)| {
+                        let id = todo.id;
+                        let card = Memo::new(move |last: Option<&(crate::domain::Todo, bool)>| {
+                            cards
+                                .with(|all| all.iter().find(|(t, _)| t.id == id).cloned())
+                                .or_else(|| last.cloned())
+                                .unwrap_or_else(|| (todo.clone(), pending))
+                        });
+                        view! { <TodoCard client id card ends targets/> }
+                    }
                 />
             </ol>
             {move || (hidden() > 0).then(|| view! {

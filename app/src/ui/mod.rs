@@ -7,6 +7,7 @@
 //! * [`board`]: the kanban: header, columns, the forms that send commands.
 //! * [`todo_card`]: one todo with its controls (none while it is pending).
 //! * [`refusals`]: the server's refusals of this tab's commands, where the change was.
+//! * [`focus`]: keeps keyboard focus on the control that acted when the board re-renders.
 //! * [`inspector`]: the wire inspector (what this client received, and the timeline of
 //!   faults and recovery steps).
 //! * [`lab`]: the fault lab's controls (this tab's faults, the replica's, the compare
@@ -19,6 +20,7 @@ pub mod board_page;
 pub mod compare;
 pub mod cursors;
 pub mod data;
+pub mod focus;
 pub mod home;
 pub mod inspector;
 pub mod lab;
@@ -57,6 +59,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The skip link's click: focus (and so scroll to) the page's content.
+fn skip_to_content(ev: leptos::ev::MouseEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let content = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("content"))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+        if let Some(content) = content {
+            ev.prevent_default();
+            let _ = content.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -66,11 +86,15 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="main" href="/main.css"/>
         <Title text="Realtime board"/>
         <Router>
+            // The first thing Tab reaches: past the top bar, straight to the page's content.
+            // (Without the script the browser follows it; with it, the router would take the
+            // click and only scroll, so it moves focus itself.)
+            <a class="skip-link" href="#content" on:click=skip_to_content>"Skip to content"</a>
             <header class="topbar">
                 <A href="/" attr:class="brand">"▦ Realtime board"</A>
                 <span class="tagline">"five ways to deliver a change, side by side"</span>
             </header>
-            <main>
+            <main id="content" tabindex="-1">
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async/>
                     // Async: the whole page renders before the response starts, so a missing board

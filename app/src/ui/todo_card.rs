@@ -1,39 +1,87 @@
 //! One todo: its title (click to rename), status, and where it sits.
+//!
+//! A card lives as long as its todo stays in its column: remote changes update it in place
+//! (its `<For>` is keyed by id alone), so focus and an open editor survive them. What is
+//! typed lives in the client's `drafts`, so it survives even the card moving to another
+//! column. Every control carries `data-focus`, the name `focus` uses to put keyboard focus
+//! back after a re-render.
 
 use leptos::prelude::*;
 
 use super::refusals::Refusals;
 use crate::domain::{Command, Id, Todo, TodoStatus};
+use crate::sync::client::Draft;
+use crate::sync::optimistic::Refusal;
 use crate::sync::BoardClient;
 
-/// `ends` is the first and last todo of the card's column (the up and down buttons of
-/// those are disabled); `targets` the sprints it can be moved to (the board's, computed
-/// once for every card). A `pending` card shows a change the server has not confirmed yet:
-/// it is marked, and cannot be edited until then (a new todo's id is provisional until its
-/// seq is known, so a command naming it could reach another todo).
+/// `card` is this todo as the page shows it, and whether a pending command touched it;
+/// `ends` the first and last todo of the card's column (the up and down buttons of those
+/// are disabled); `targets` the sprints it can be moved to (the board's, computed once for
+/// every card). A `pending` card shows a change the server has not confirmed yet: it is
+/// marked; a new todo's card cannot be edited until the server gives it its id.
 #[component]
 pub fn TodoCard(
     client: BoardClient,
-    todo: Todo,
-    pending: bool,
+    id: Id,
+    card: Memo<(Todo, bool)>,
     ends: Memo<(Option<Id>, Option<Id>)>,
     targets: Memo<Vec<(Id, String)>>,
 ) -> impl IntoView {
-    let id = todo.id;
-    let version = todo.version;
-    let editing = RwSignal::new(false);
-    let draft = RwSignal::new(todo.title.clone());
-    let title = todo.title.clone();
-    let original = StoredValue::new(todo.title.clone());
-    let sprint_id = todo.sprint_id;
+    let pending = move || card.with(|(_, p)| *p);
+    let title = move || card.with(|(t, _)| t.title.clone());
+    let sprint_id = move || card.with(|(t, _)| t.sprint_id);
+    // A new todo's card waits for its real id; a pending change to an existing one does not
+    // stop the next (commands go in order), and the controls stay where focus is.
+    let editable = move || client.can_write.get() && !client.shown.with(|s| s.provisional.contains(&id));
+    let draft = move || client.drafts.with(|d| d.get(&id).map(|d| d.text.clone()));
+    let editing = move || client.drafts.with(|d| d.contains_key(&id));
+    // Someone renamed the todo while this editor was open: shown above the draft.
+    let changed_underneath =
+        move || client.drafts.with(|d| d.get(&id).map(|d| d.base_title.clone())).filter(|base| *base != title());
 
-    let rename = move || {
-        editing.set(false);
-        let text = draft.get_untracked();
-        if original.with_value(|o| text.trim() != o.as_str()) {
-            client.send(Command::RenameTodo { id, title: text, expected_version: Some(version) });
+    let open_editor = move |text: String| {
+        let base_title = title();
+        client.drafts.update(|d| {
+            d.insert(id, Draft { text, base_title });
+        });
+    };
+    let close_editor = move || client.drafts.update(|d| _ = d.remove(&id));
+    // Save: sent on top of the todo as it is now when only other fields changed (a status
+    // change does not conflict with a rename); if the title itself changed since the editor
+    // opened, nothing is sent and the card offers both values (as when the server refuses
+    // a rename that lost a race on the wire: see `lost`).
+    let save = move || {
+        let Some(Draft { text, base_title }) = client.drafts.get_untracked().get(&id).cloned() else { return };
+        let (now, version) = card.with_untracked(|(t, _)| (t.title.clone(), t.version));
+        close_editor();
+        if text.trim() == now {
+            return;
+        }
+        let command = Command::RenameTodo { id, title: text, expected_version: Some(version) };
+        if now != base_title {
+            let message = format!("renamed to \u{201c}{now}\u{201d} while you were editing");
+            client.refused(Refusal { command, todo: Some(id), status: Some(409), message });
+        } else {
+            client.send(command);
         }
     };
+    // The rename this card lost, if any: the title typed here.
+    let lost = move || client.refusals.with(|all| all.iter().find_map(|r| r.lost_rename(id).map(str::to_owned)));
+    let resolve = move |keep_mine: bool| {
+        let Some(mine) = lost() else { return };
+        client.refusals.update(|all| all.retain(|r| r.lost_rename(id).is_none()));
+        if keep_mine {
+            let version = card.with_untracked(|(t, _)| t.version);
+            client.send(Command::RenameTodo { id, title: mine, expected_version: Some(version) });
+        }
+    };
+    let edit_mine = move || {
+        if let Some(mine) = lost() {
+            client.refusals.update(|all| all.retain(|r| r.lost_rename(id).is_none()));
+            open_editor(mine);
+        }
+    };
+
     let on_status = move |ev: leptos::ev::Event| {
         if let Some(status) = TodoStatus::parse(&event_target_value(&ev)) {
             client.send(Command::SetTodoStatus { id, status, expected_version: None });
@@ -47,24 +95,29 @@ pub fn TodoCard(
     // One place up or down: the index in the column (as it will be without this todo)
     // that the command asks for; the server picks the key between the new neighbours.
     let nudge = move |delta: i64| {
-        let index = client.shown.with_untracked(|s| s.state.column(sprint_id).iter().position(|t| t.id == id));
+        let column = sprint_id();
+        let index = client.shown.with_untracked(|s| s.state.column(column).iter().position(|t| t.id == id));
         let Some(index) = index else { return };
         let to = (index as i64 + delta).max(0) as u32;
-        client.send(Command::MoveTodo { id, sprint_id, position: Some(to), expected_version: None });
+        client.send(Command::MoveTodo { id, sprint_id: column, position: Some(to), expected_version: None });
     };
-    let status_class = format!("todo todo-{}{}", todo.status.as_str(), if pending { " pending" } else { "" });
-    let status = todo.status;
-    let editable = move || client.can_write.get() && !pending;
+    let class =
+        move || card.with(|(t, p)| format!("todo todo-{}{}", t.status.as_str(), if *p { " pending" } else { "" }));
+    let input = NodeRef::<leptos::html::Input>::new();
+    // The editor takes focus when it opens (and keeps it: the card is not re-created).
+    input.on_load(move |input| {
+        let _ = input.focus();
+    });
 
     view! {
         <li
-            class=status_class
+            class=class
             data-todo-id=id
-            data-version=version
-            data-pending=pending.then_some("true")
+            data-version=move || card.with(|(t, _)| t.version)
+            data-pending=move || pending().then_some("true")
             // Drag to another column or place (the column's drop sends `move_todo`); the
             // move select and the arrow buttons do the same from the keyboard.
-            draggable=move || if editable() { "true" } else { "false" }
+            draggable=move || if editable() && !editing() { "true" } else { "false" }
             on:dragstart=move |ev: leptos::ev::DragEvent| {
                 #[cfg(feature = "hydrate")]
                 if let Some(data) = ev.data_transfer() {
@@ -76,52 +129,83 @@ pub fn TodoCard(
             }
         >
             <Show
-                when=move || editing.get()
-                fallback=move || {
-                    let title = title.clone();
-                    view! {
-                        <button
-                            class="todo-title"
-                            title="click to rename"
-                            disabled=move || !editable()
-                            on:click=move |_| editing.set(true)
-                        >{title}</button>
-                    }
+                when=editing
+                fallback=move || view! {
+                    <button
+                        class="todo-title"
+                        title="rename"
+                        data-focus="title"
+                        disabled=move || !editable()
+                        on:click=move |_| open_editor(title())
+                    >{title}</button>
                 }
             >
-                <form class="rename" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); rename(); }>
+                <form class="rename" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); save(); }>
+                    {move || changed_underneath().map(|_| view! {
+                        <p class="underneath" data-underneath="">
+                            "Meanwhile renamed to \u{201c}" {title} "\u{201d}"
+                        </p>
+                    })}
                     <input
+                        node_ref=input
                         name="rename"
                         aria-label="Todo title"
-                        maxlength="500"
-                        prop:value=move || draft.get()
-                        on:input:target=move |ev| draft.set(ev.target().value())
-                        on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { editing.set(false) }
+                        data-focus="title"
+                        maxlength=crate::domain::MAX_TITLE_CHARS.to_string()
+                        prop:value=move || draft().unwrap_or_default()
+                        on:input:target=move |ev| {
+                            let text = ev.target().value();
+                            client.drafts.update(|d| if let Some(draft) = d.get_mut(&id) { draft.text = text });
+                        }
+                        on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { close_editor() }
                     />
                     <button type="submit" class="small">"Save"</button>
                 </form>
             </Show>
+            {move || lost().map(|mine| view! {
+                <div class="conflict" role="group" aria-label="Rename conflict" data-conflict="">
+                    <p>
+                        "Renamed to \u{201c}" {title} "\u{201d} while you were editing; yours was \u{201c}"
+                        <span data-mine="">{mine}</span> "\u{201d}."
+                    </p>
+                    <button class="small" data-focus="keep-mine" on:click=move |_| resolve(true)>"Keep yours"</button>
+                    <button class="small" data-focus="take-theirs" on:click=move |_| resolve(false)>"Take theirs"</button>
+                    <button class="small link" data-focus="edit-mine" on:click=move |_| edit_mine()>"Edit yours"</button>
+                </div>
+            })}
             <Show when=editable>
             <div class="todo-controls">
-                <select name="status" aria-label="Status" on:change=on_status>
+                <select
+                    name="status"
+                    aria-label="Status"
+                    data-focus="status"
+                    on:change=on_status
+                    prop:value=move || card.with(|(t, _)| t.status.as_str())
+                >
                     {TodoStatus::ALL.iter().map(|st| view! {
-                        <option value=st.as_str() selected=status == *st>{st.as_str()}</option>
+                        <option value=st.as_str() selected=move || card.with(|(t, _)| t.status == *st)>{st.as_str()}</option>
                     }).collect_view()}
                 </select>
-                <select name="move" aria-label="Move to" on:change=on_move>
-                    <option value="backlog" selected=sprint_id.is_none()>"Backlog"</option>
+                <select
+                    name="move"
+                    aria-label="Move to"
+                    data-focus="move"
+                    on:change=on_move
+                    prop:value=move || sprint_id().map(|s| s.to_string()).unwrap_or_else(|| "backlog".into())
+                >
+                    <option value="backlog" selected=move || sprint_id().is_none()>"Backlog"</option>
                     {move || targets.get().into_iter().map(|(sid, name)| {
-                        let selected = sprint_id == Some(sid);
-                        view! { <option value=sid.to_string() selected=selected>{name}</option> }
+                        view! { <option value=sid.to_string() selected=move || sprint_id() == Some(sid)>{name}</option> }
                     }).collect_view()}
                 </select>
-                <button class="icon" title="move up" aria-label="Move up" disabled=move || ends.get().0 == Some(id) on:click=move |_| nudge(-1)>"↑"</button>
-                <button class="icon" title="move down" aria-label="Move down" disabled=move || ends.get().1 == Some(id) on:click=move |_| nudge(1)>"↓"</button>
-                <button class="icon danger" title="delete" aria-label="Delete" on:click=move |_| client.send(Command::DeleteTodo { id, expected_version: None })>"✕"</button>
+                <button class="icon" title="move up" aria-label="Move up" data-focus="up" disabled=move || ends.get().0 == Some(id) on:click=move |_| nudge(-1)>"↑"</button>
+                <button class="icon" title="move down" aria-label="Move down" data-focus="down" disabled=move || ends.get().1 == Some(id) on:click=move |_| nudge(1)>"↓"</button>
+                <button class="icon danger" title="delete" aria-label="Delete" data-focus="delete" on:click=move |_| client.send(Command::DeleteTodo { id, expected_version: None })>"✕"</button>
             </div>
             </Show>
-            // The server's refusals of commands about this todo.
-            <Refusals client here=|r, todo| r.todo == todo at=Some(id)/>
+            // The server's other refusals of commands about this todo (a lost rename is
+            // offered above instead).
+            <Refusals client here=|r, todo| r.todo == todo && todo.is_some_and(|t| r.lost_rename(t).is_none()) at=Some(id)/>
         </li>
     }
 }
