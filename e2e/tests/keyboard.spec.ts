@@ -152,3 +152,30 @@ test('focus is visible on every control, the card title included, and icon butto
     expect(box.height).toBeGreaterThanOrEqual(24);
   }
 });
+
+test('a screen reader hears changes by others, together, and the connection when it changes', async ({ browser, request }) => {
+  const board = await createBoard(request, 'Announcements');
+  const page = await open(await browser.newContext(), board, 'push-events', 'ws');
+  const region = page.locator('[data-announce]');
+  await expect(region).toHaveAttribute('aria-live', 'polite');
+  // Opening the page announces no changes (the board as it was is what the page shows).
+  await expect(region).not.toContainText('by others');
+
+  // Three changes by someone else, in a burst: one announcement for the three.
+  for (const title of ['one', 'two', 'three']) await command(request, board, { type: 'add_todo', title });
+  await expect(region).toHaveText('3 changes by others.');
+  // This tab's own change is not announced as someone else's.
+  await page.locator('[data-column="backlog"] [data-add-todo]').fill('mine');
+  await page.locator('[data-column="backlog"] [data-add-todo]').press('Enter');
+  await expect(page.locator('[data-todo-id]:not([data-pending])')).toHaveCount(4);
+  await page.waitForTimeout(2_500);
+  await expect(region).toHaveText('3 changes by others.');
+
+  // A cut (the fault lab, this tab only): offline, then live again.
+  const lab = page.locator('details[data-lab]');
+  await lab.locator('summary').first().click();
+  await page.locator('[data-lab-input="cut"]').fill('2');
+  await page.locator('[data-lab-action="cut"]').click();
+  await expect(region).toContainText('Offline');
+  await expect(region).toContainText('Connection live', { timeout: 30_000 });
+});

@@ -107,6 +107,9 @@ pub struct BoardClient {
     /// remote change nor the card moving to another column loses what was typed.
     pub drafts: RwSignal<BTreeMap<Id, Draft>>,
     pub conn: RwSignal<Conn>,
+    /// How many changes by others this client has applied (their seqs, less this tab's
+    /// own commits): what the page's live region announces.
+    pub remote_changes: RwSignal<u64>,
     pub pattern: RwSignal<PatternKind>,
     pub transport: RwSignal<Transport>,
     /// The short-poll interval in milliseconds.
@@ -176,6 +179,7 @@ impl BoardClient {
             refusals: RwSignal::new(Vec::new()),
             drafts: RwSignal::new(BTreeMap::new()),
             conn: RwSignal::new(Conn::Connecting),
+            remote_changes: RwSignal::new(0),
             pattern: RwSignal::new(pattern),
             transport: RwSignal::new(transport),
             poll_ms: RwSignal::new(DEFAULT_POLL_MS),

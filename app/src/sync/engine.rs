@@ -554,6 +554,13 @@ impl<P: Platform> Engine<P> {
     /// The confirmed board moved: it may now contain commands of the outbox.
     fn confirm(&mut self, state: impl Into<Arc<crate::domain::BoardState>>) {
         let state = state.into();
+        // The seqs it moved over, less this tab's own commits among them: others' changes.
+        let before = self.client.state.with_untracked(|s| s.seq);
+        let ours = self.outbox.iter().filter(|p| p.seq.is_some_and(|seq| seq > before && seq <= state.seq)).count();
+        let others = state.seq.saturating_sub(before).saturating_sub(ours as u64);
+        if others > 0 {
+            self.client.remote_changes.update(|n| *n += others);
+        }
         let settled = self.outbox.settle(state.seq);
         self.client.state.set(state);
         if settled > 0 {

@@ -4,6 +4,7 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+use super::announcer::Announcer;
 use super::cursors::Cursors;
 use super::inspector::WireInspector;
 use super::lab::FaultLab;
@@ -226,6 +227,7 @@ pub fn BoardView(
                 </Show>
             </div>
             {(!pane).then(|| view! { <Cursors client/> })}
+            {(!pane).then(|| view! { <Announcer client/> })}
             {(!pane).then(|| view! {
                 <Show
                     when=move || client.can_admin.get()

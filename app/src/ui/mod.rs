@@ -8,6 +8,8 @@
 //! * [`todo_card`]: one todo with its controls (none while it is pending).
 //! * [`refusals`]: the server's refusals of this tab's commands, where the change was.
 //! * [`focus`]: keeps keyboard focus on the control that acted when the board re-renders.
+//! * [`announcer`]: the live region that tells a screen reader of connection changes and
+//!   (together, every two seconds) of changes by others.
 //! * [`inspector`]: the wire inspector (what this client received, and the timeline of
 //!   faults and recovery steps).
 //! * [`lab`]: the fault lab's controls (this tab's faults, the replica's, the compare
@@ -15,6 +17,7 @@
 //! * [`one_line_form`]: the input-and-button form the add and create forms share.
 //! * [`data`]: page data: read from the server's store while rendering, fetched in the browser.
 
+pub mod announcer;
 pub mod board;
 pub mod board_page;
 pub mod compare;
