@@ -161,9 +161,6 @@ pub fn BoardView(
     view! {
         <section
             node_ref=section
-            // The skip link's target (one board per page; a compare pane is not it).
-            id=(!pane).then_some("board")
-            tabindex=(!pane).then_some("-1")
             class=if pane { "board pane" } else { "board" }
             on:mousemove=move |ev| if !pane { moved(ev) }
             data-client=move || client.me.get().map(|me| me.client)

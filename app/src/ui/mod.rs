@@ -5,7 +5,8 @@
 //! * [`board_page`]: `/boards/{board}?pattern=&transport=`: loads the board, starts the client.
 //! * [`compare`]: `/boards/{board}/compare`, several clients of one board side by side.
 //! * [`board`]: the kanban: header, columns, the forms that send commands.
-//! * [`todo_card`]: one todo with its controls (none while it is pending).
+//! * [`todo_card`]: one todo with its controls (none until a new todo has its id), its
+//!   editor and the choice a lost rename offers.
 //! * [`refusals`]: the server's refusals of this tab's commands, where the change was.
 //! * [`focus`]: keeps keyboard focus on the control that acted when the board re-renders.
 //! * [`announcer`]: the live region that tells a screen reader of connection changes and
