@@ -53,7 +53,9 @@ export async function open(
   // The page says when it is ready (its engine runs once the wasm has hydrated it): wait
   // for that, as long as a busy machine needs, rather than a fixed few seconds.
   await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-hydrated', 'true', { timeout: HYDRATION_MS });
-  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-conn', 'live');
+  // Then the stream: on a busy machine its first connection (and the reconnect that
+  // carries the tab's presence name) can take longer than the default 10 s as well.
+  await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-conn', 'live', { timeout: HYDRATION_MS });
   return page;
 }
 
