@@ -21,9 +21,10 @@ use app::domain::{execute, BoardState, Command, DomainError};
 use app::patterns::{ChangeRecord, Frame, PatternKind};
 use app::presence::{Cursor, Identity, Member, Signal};
 use app::protocol::Transport;
+use app::sync::connection::Connection;
 use app::sync::lab::{Fault, Faulty};
 use app::sync::optimistic::Outbox;
-use app::sync::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
+use app::sync::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Platform, Report};
 use app::sync::wire::NoteStep;
 use app::sync::{BoardClient, Conn};
 use leptos::prelude::*;
@@ -35,12 +36,20 @@ struct Server {
     records: Vec<ChangeRecord>,
 }
 
+impl Server {
+    fn todos_len(&self) -> usize {
+        self.states.last().map_or(0, |s| s.todos.len())
+    }
+}
+
 /// One link the engine opened, as the test sees it.
 struct Opened {
     transport: Transport,
     from: Position,
     report: Report,
     closed: Rc<RefCell<bool>>,
+    /// Reported open (a WebSocket carries commands only then, as a real one).
+    open: Rc<RefCell<bool>>,
     /// Commands sent up this link: `(Idempotency-Key, command)`.
     sent: Rc<RefCell<Vec<(String, Command)>>>,
     /// Signals sent up this link.
@@ -67,6 +76,8 @@ struct World {
     stored_outbox: Outbox,
     /// While set, `POST /commands` finds no network.
     offline: bool,
+    /// The engine's callback for the browser's `online` and `offline` events.
+    network: Option<Rc<dyn Fn(bool)>>,
 }
 
 #[derive(Clone)]
@@ -74,29 +85,30 @@ struct Fake(Rc<RefCell<World>>);
 
 struct FakeLink {
     closed: Rc<RefCell<bool>>,
-    /// A WebSocket: commands and signals go up it.
-    carries_commands: bool,
+    open: Rc<RefCell<bool>>,
+    /// A WebSocket: commands and signals go up it once it is open.
+    websocket: bool,
     sent: Rc<RefCell<Vec<(String, Command)>>>,
     signals: Rc<RefCell<Vec<Signal>>>,
 }
 
 impl Link for FakeLink {
     fn carries_commands(&self) -> bool {
-        self.carries_commands
+        self.websocket && *self.open.borrow()
     }
 
     fn send_command(&self, _request_id: &str, key: &str, command: &Command) -> bool {
-        if self.carries_commands {
+        if self.carries_commands() {
             self.sent.borrow_mut().push((key.to_owned(), command.clone()));
         }
-        self.carries_commands
+        self.carries_commands()
     }
 
     fn send_signal(&self, signal: &Signal) -> bool {
-        if self.carries_commands {
+        if self.carries_commands() {
             self.signals.borrow_mut().push(signal.clone());
         }
-        self.carries_commands
+        self.carries_commands()
     }
 
     fn close(self: Box<Self>) {
@@ -107,22 +119,24 @@ impl Link for FakeLink {
 impl Platform for Fake {
     fn open(&self, opening: Opening, report: Report) -> Option<Box<dyn Link>> {
         let closed = Rc::new(RefCell::new(false));
+        let open = Rc::new(RefCell::new(false));
         let sent = Rc::new(RefCell::new(Vec::new()));
         let signals = Rc::new(RefCell::new(Vec::new()));
-        let carries_commands = opening.transport == Transport::Ws;
+        let websocket = opening.transport == Transport::Ws;
         self.0.borrow_mut().links.push(Opened {
             transport: opening.transport,
             from: opening.from,
             report,
             closed: closed.clone(),
+            open: open.clone(),
             sent: sent.clone(),
             signals: signals.clone(),
             me: opening.me,
         });
-        Some(Box::new(FakeLink { closed, carries_commands, sent, signals }))
+        Some(Box::new(FakeLink { closed, open, websocket, sent, signals }))
     }
 
-    async fn changes(&self, _board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError> {
+    async fn changes(&self, _board: &str, from: &Position, pattern: PatternKind) -> Metered<FramesPage> {
         let mut world = self.0.borrow_mut();
         world.changes_from.push(from.seq);
         let server = &world.server;
@@ -130,48 +144,38 @@ impl Platform for Fake {
             .iter()
             .map(|record| pattern.frame_for(record, &server.states[record.seq as usize]))
             .collect();
-        Ok(FramesPage { head: server.records.len() as u64, frames, epoch: "e".into() })
+        metered("changes", Ok(FramesPage { head: server.records.len() as u64, frames, epoch: "e".into() }))
     }
 
-    async fn state(&self, _board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError> {
+    async fn state(&self, _board: &str, have: Option<&Position>) -> Metered<Option<BoardState>> {
         let world = self.0.borrow();
         let now = world.server.states.last().unwrap().clone();
-        Ok((have.map(|h| h.seq) != Some(now.seq)).then_some(now))
+        metered("state", Ok((have.map(|h| h.seq) != Some(now.seq)).then_some(now)))
     }
 
     /// The server holds the head only, as the real one does.
-    async fn snapshot_at(&self, _board: &str, seq: u64, _epoch: Option<&str>) -> Result<BoardState, HttpError> {
+    async fn snapshot_at(&self, _board: &str, seq: u64, _epoch: Option<&str>) -> Metered<BoardState> {
         let mut world = self.0.borrow_mut();
         world.snapshots_asked.push(seq);
         let now = world.server.states.last().unwrap().clone();
-        match seq.cmp(&now.seq) {
-            std::cmp::Ordering::Equal => Ok(now),
-            std::cmp::Ordering::Less => Err(HttpError::Status { status: 410, message: "gone".into() }),
-            std::cmp::Ordering::Greater => Err(HttpError::Status { status: 404, message: "beyond".into() }),
-        }
+        metered(
+            "snapshot",
+            match seq.cmp(&now.seq) {
+                std::cmp::Ordering::Equal => Ok(now),
+                std::cmp::Ordering::Less => Err(HttpError::Status { status: 410, message: "gone".into() }),
+                std::cmp::Ordering::Greater => Err(HttpError::Status { status: 404, message: "beyond".into() }),
+            },
+        )
     }
 
-    async fn command(&self, _board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
-        if self.0.borrow().offline {
-            return Err(HttpError::Network("offline".into()));
-        }
-        self.0.borrow_mut().posted.push(key.to_owned());
-        // Idempotency-Key: a key already committed gets its first answer again.
-        if let Some(record) = self.0.borrow().server.records.iter().find(|r| r.key.as_deref() == Some(key)) {
-            return Ok(CommandAnswer { seq: record.seq, id: None, event: record.event.clone() });
-        }
-        match self.commit_keyed(command, Some(key)) {
-            Ok(record) => Ok(CommandAnswer { seq: record.seq, id: None, event: record.event }),
-            // 409 or 422 on the real server; either is a refusal.
-            Err(err) => Err(HttpError::Status { status: 422, message: err.to_string() }),
-        }
+    async fn command(&self, board: &str, command: &Command, key: &str) -> Metered<CommandAnswer> {
+        metered("command", self.answer_command(board, command, key))
     }
 
-    async fn signal(&self, _board: &str, signal: &Signal) -> Result<(), HttpError> {
+    async fn signal(&self, _board: &str, signal: &Signal) -> Metered<()> {
         self.0.borrow_mut().signals_posted.push(signal.clone());
-        Ok(())
+        metered("signal", Ok(()))
     }
-
     fn letter(&self, frame: Frame) {
         self.0.borrow_mut().letters.push(frame);
     }
@@ -203,12 +207,30 @@ impl Platform for Fake {
         self.0.borrow().stored_outbox.clone()
     }
 
-    fn on_online(&self, _wake: Rc<dyn Fn()>) -> Box<dyn Any> {
+    fn on_network(&self, change: Rc<dyn Fn(bool)>) -> Box<dyn Any> {
+        self.0.borrow_mut().network = Some(change);
         Box::new(())
     }
 }
 
 impl Fake {
+    /// `POST /commands` on the fake server.
+    fn answer_command(&self, _board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
+        if self.0.borrow().offline {
+            return Err(HttpError::Network("offline".into()));
+        }
+        self.0.borrow_mut().posted.push(key.to_owned());
+        // Idempotency-Key: a key already committed gets its first answer again.
+        if let Some(record) = self.0.borrow().server.records.iter().find(|r| r.key.as_deref() == Some(key)) {
+            return Ok(CommandAnswer { seq: record.seq, id: None, event: record.event.clone() });
+        }
+        match self.commit_keyed(command, Some(key)) {
+            Ok(record) => Ok(CommandAnswer { seq: record.seq, id: None, event: record.event }),
+            // 409 or 422 on the real server; either is a refusal.
+            Err(err) => Err(HttpError::Status { status: 422, message: err.to_string() }),
+        }
+    }
+
     fn new() -> Fake {
         let world = World {
             server: Server { states: vec![BoardState::empty("b", "B")], records: Vec::new() },
@@ -244,6 +266,9 @@ impl Fake {
 
     /// What link `n` (0: the first opened) reports.
     fn report(&self, n: usize, event: LinkEvent) {
+        if event == LinkEvent::Opened {
+            *self.0.borrow().links[n].open.borrow_mut() = true;
+        }
         let report = self.0.borrow().links[n].report.clone();
         report(event);
     }
@@ -251,6 +276,31 @@ impl Fake {
     fn links(&self) -> usize {
         self.0.borrow().links.len()
     }
+
+    /// The browser goes offline (`false`) or comes back (`true`): its event, and its
+    /// requests fail meanwhile.
+    fn network(&self, online: bool) {
+        self.0.borrow_mut().offline = !online;
+        let change = self.0.borrow().network.clone().expect("the engine listens");
+        change(online);
+    }
+
+    fn closed(&self, n: usize) -> bool {
+        *self.0.borrow().links[n].closed.borrow()
+    }
+}
+
+/// An answer of the fake server, costed as the browser would be: no network, no cost;
+/// else its status and the bytes of its JSON.
+fn metered<T: serde::Serialize>(kind: &'static str, answer: Result<T, HttpError>) -> Metered<T> {
+    let cost = match &answer {
+        Err(HttpError::Network(_)) => None,
+        Err(HttpError::Status { status, message }) => {
+            Some(Exchange { kind, status: *status, sent: 0, received: message.len() })
+        }
+        Ok(body) => Some(Exchange { kind, status: 200, sent: 0, received: serde_json::to_string(body).unwrap().len() }),
+    };
+    Metered { answer, cost }
 }
 
 /// Lets the engine run until it waits for something (paused time does not move).
@@ -358,6 +408,9 @@ async fn pokes_are_answered_by_one_pull_of_the_newest_seqs_immutable_snapshot() 
         settle().await;
         assert_eq!(fake.0.borrow().snapshots_asked, [3], "three pokes, one pull, of the newest seq");
         assert_eq!(*client.state.get_untracked(), fake.0.borrow().server.states[3]);
+        let pulled = serde_json::to_string(&fake.0.borrow().server.states[3]).unwrap().len() as u64;
+        let wire = client.wire.get_untracked();
+        assert_eq!((wire.frames, wire.bytes), (3, 3 * 20 + pulled), "the pokes one pull answered count too");
 
         // The board moved on before the pull: seq 4 is gone (410), so the client takes the
         // current state, which is newer.
@@ -688,7 +741,9 @@ async fn lab_cut_ends_in_a_reconnect_and_a_resend() {
         assert_eq!(fake.links(), 2, "reconnected as soon as the network is back");
         assert_eq!(fake.0.borrow().links[1].from.seq, 0);
         fake.report(1, LinkEvent::Opened);
-        // The POST retries are spaced by backoff; give them time to end one way or the other.
+        settle().await;
+        assert_eq!(fake.0.borrow().server.todos_len(), 1, "sent as the network came back, not after a retry delay");
+        // Whatever retry was still due must not apply it again.
         tokio::time::sleep(Duration::from_secs(10)).await;
         settle().await;
         let server = fake.0.borrow().server.states.last().unwrap().clone();
@@ -773,6 +828,162 @@ async fn a_reset_takes_a_fresh_snapshot_and_says_so() {
         assert_eq!(*client.state.get_untracked(), fake.0.borrow().server.states[3]);
         assert!(fake.0.borrow().changes_from.is_empty(), "a snapshot, not a backfill");
         assert_eq!(steps(client), [NoteStep::Reset]);
+    })
+    .await;
+}
+
+/// The browser goes offline: the open stream is closed at once (it could outlive the
+/// network and look live), nothing is tried while it lasts, and the page says so with the
+/// changes waiting. Back online, the stream reopens and what waited goes at once.
+#[tokio::test(start_paused = true)]
+async fn offline_closes_the_stream_and_back_online_sends_at_once() {
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        let now = now_ms;
+        fake.report(0, LinkEvent::Opened);
+        settle().await;
+        assert_eq!(client.connection(now()), Connection::Live);
+
+        fake.network(false);
+        settle().await;
+        assert!(fake.closed(0), "the stream is closed at once");
+        assert_eq!(client.connection(now()), Connection::Offline);
+        client.send(Command::AddTodo { title: "offline".into(), sprint_id: None });
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        settle().await;
+        assert_eq!(fake.links(), 1, "no connection is tried offline");
+        assert!(fake.0.borrow().posted.is_empty(), "no request is tried offline");
+        let words = client.connection(now()).words(client.outbox.get_untracked().waiting(), |_| String::new());
+        assert_eq!(words, "offline: 1 change waiting");
+
+        fake.network(true);
+        settle().await;
+        assert_eq!(fake.links(), 2, "back online, the stream reopens at once");
+        assert_eq!(fake.0.borrow().posted.len(), 1, "and the waiting command goes at once");
+        fake.report(1, LinkEvent::Opened);
+        settle().await;
+        assert_eq!(client.connection(now()), Connection::Live);
+        assert_eq!(fake.0.borrow().posted.len(), 1, "once");
+    })
+    .await;
+}
+
+/// A command whose `POST` failed waits out a retry delay; a connection that opens meanwhile
+/// shows the server is back, and the command goes at once rather than when the delay ends.
+#[tokio::test(start_paused = true)]
+async fn a_connection_that_opens_wakes_a_command_waiting_to_retry() {
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        fake.0.borrow_mut().offline = true;
+        fake.report(0, LinkEvent::Failed);
+        settle().await;
+        assert!(matches!(client.connection(now_ms()), Connection::Reconnecting { in_ms: Some(_) }));
+        client.send(Command::AddTodo { title: "t".into(), sprint_id: None });
+        // Attempt 1 fails at once, attempt 2 after 125 ms; the next waits until 375 ms.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        settle().await;
+        assert_eq!(fake.links(), 2, "the reconnect is under way");
+        fake.0.borrow_mut().offline = false;
+        fake.report(1, LinkEvent::Opened);
+        settle().await;
+        assert_eq!(fake.0.borrow().posted.len(), 1, "sent as the connection opened, with no time passing");
+        assert_eq!(fake.0.borrow().server.states.last().unwrap().todos.len(), 1);
+        assert!(steps(client).contains(&NoteStep::Resend), "the timeline says it went again");
+    })
+    .await;
+}
+
+/// Failures in a row keep the time of the first: after `UNREACHABLE_AFTER_MS` without a
+/// connection the page says the server is not answering since then; "try now" skips the
+/// wait; a connection that opens ends it.
+#[tokio::test(start_paused = true)]
+async fn a_run_of_failures_becomes_unreachable_and_try_now_skips_the_wait() {
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        settle().await;
+        let first = now_ms();
+        fake.report(0, LinkEvent::Failed);
+        settle().await;
+        // Every attempt fails as it opens.
+        let deadline = first + app::sync::connection::UNREACHABLE_AFTER_MS + 1_000;
+        while now_ms() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            settle().await;
+            let last = fake.links() - 1;
+            if !fake.closed(last) && client.conn.get_untracked() == Conn::Connecting {
+                fake.report(last, LinkEvent::Failed);
+                settle().await;
+            }
+        }
+        let trouble = client.trouble.get_untracked().expect("failing");
+        assert_eq!(trouble.since, first, "since the first failure of the run");
+        assert!(trouble.failures >= 5, "{trouble:?}");
+        match client.connection(now_ms()) {
+            Connection::Unreachable { since, in_ms: Some(in_ms) } => assert!(since == first && in_ms > 0),
+            other => panic!("{other:?}"),
+        }
+
+        let links = fake.links();
+        client.retry_now();
+        settle().await;
+        assert_eq!(fake.links(), links + 1, "try now opens a connection at once");
+        fake.report(links, LinkEvent::Opened);
+        settle().await;
+        assert_eq!(client.connection(now_ms()), Connection::Live);
+        assert_eq!(client.trouble.get_untracked(), None);
+    })
+    .await;
+}
+
+/// The fake platform's clock.
+fn now_ms() -> i64 {
+    Fake::new().now_ms()
+}
+
+/// The inspector counts everything a pattern causes, once: a poke and the pull it makes
+/// (its answer's bytes), a gap's backfill (its answer's bytes) with each frame it read
+/// listed beside the request but not counted again.
+#[tokio::test(start_paused = true)]
+async fn the_inspector_counts_pulls_and_backfills_once() {
+    with_engine(PatternKind::PokePull, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        fake.add("t1");
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PokePull, 1), 40));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        settle().await;
+        let pulled = serde_json::to_string(&fake.0.borrow().server.states[1]).unwrap().len();
+        let wire = client.wire.get_untracked();
+        assert_eq!(client.state.get_untracked().seq, 1);
+        assert_eq!((wire.frames, wire.requests, wire.bytes), (1, 1, 40 + pulled as u64), "the pull is counted");
+        let kinds: Vec<&str> = wire.recent.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["pull", "poke"], "newest first");
+        assert_eq!(wire.latencies.len(), 1, "the change's latency is taken when its pull applied it");
+    })
+    .await;
+
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        for seq in 1..=3 {
+            fake.add(&format!("t{seq}"));
+        }
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, 1), 100));
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, 3), 100));
+        settle().await;
+        assert_eq!(client.state.get_untracked().seq, 3);
+        let page = {
+            let world = fake.0.borrow();
+            let server = &world.server;
+            let frames = server.records[1..]
+                .iter()
+                .map(|r| PatternKind::PushOps.frame_for(r, &server.states[r.seq as usize]))
+                .collect();
+            FramesPage { head: 3, frames, epoch: "e".into() }
+        };
+        let answer = serde_json::to_string(&page).unwrap().len() as u64;
+        let wire = client.wire.get_untracked();
+        assert_eq!(wire.bytes, 100 + 100 + answer, "two stream frames and one backfill answer");
+        assert_eq!((wire.requests, wire.frames), (1, 4), "the backfilled frames are listed");
+        let carried: Vec<Option<u64>> = wire.recent.iter().filter(|e| e.carried).map(|e| e.seq).collect();
+        assert_eq!(carried, [Some(3), Some(2)]);
     })
     .await;
 }

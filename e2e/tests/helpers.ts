@@ -95,6 +95,11 @@ export function expected(s: BoardState) {
  * load balancer may reach a replica that hears of it a moment later, so wait for it.
  */
 export async function expectConverged(request: APIRequestContext, board: string, pages: Page[], atLeast = 0) {
+  // A page's own commands first reach the server: until then it rightly shows them (pending)
+  // and the truth does not have them yet.
+  for (const page of pages) {
+    await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-pending-count', '0');
+  }
   let truth = await state(request, board);
   for (let i = 0; truth.seq < atLeast && i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));

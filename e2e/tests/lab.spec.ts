@@ -95,9 +95,9 @@ test('latency: frames reach the engine no sooner than the latency set, in order'
   await command(request, board, { type: 'add_todo', title: 'slower' });
   await expect(page.locator('[data-board-seq]')).toHaveAttribute('data-board-seq', '2');
   expect(Date.now() - started).toBeGreaterThanOrEqual(600);
-  // The inspector's latency is commit to the engine: the lab's share is in it.
+  // The inspector's latency (its fifth column) is commit to the engine: the lab's share is in it.
   const latencies = await page
-    .locator('[data-wire="log"] tr.frame-event-diff td:nth-child(4)')
+    .locator('[data-wire="log"] tr.frame-event-diff td:nth-child(5)')
     .evaluateAll((cells) => cells.map((c) => parseInt(c.textContent ?? '0', 10)));
   expect(latencies).toHaveLength(2);
   for (const ms of latencies) {

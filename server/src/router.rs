@@ -17,7 +17,9 @@ use app::ssr::{SharedCommands, SharedPageData};
 
 use crate::access::{origin, share};
 use crate::error::AppError;
-use crate::rest::{boards, changes, commands, health, lab, server_fns, signals, snapshots, webhooks, MAX_BODY_BYTES};
+use crate::rest::{
+    boards, changes, commands, docs, health, lab, server_fns, signals, snapshots, webhooks, MAX_BODY_BYTES,
+};
 use crate::state::AppState;
 use crate::transports::{self, long_poll, poll, sse, ws};
 
@@ -50,6 +52,8 @@ pub fn router(app: AppState) -> Router {
         // Anything else under /api is a JSON 404, never the HTML app.
         .route("/api/{*rest}", any(|| async { AppError::NotFound("no such API route".into()) }))
         .route("/boards", post(boards::create_from_form))
+        // The project's docs as plain text, which the page's legend links to.
+        .route("/docs/{file}", get(docs::get))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         // Metrics have their own listener (METRICS_BIND); here they do not exist.

@@ -1,5 +1,5 @@
 //! The browser as the engine's [`Platform`]: links over `EventSource`, `WebSocket` and
-//! `fetch`, timers, `Math.random`, the `online` event. Compiled for `hydrate` only.
+//! `fetch`, timers, `Math.random`, the `online` and `offline` events. Compiled for `hydrate` only.
 
 use std::any::Any;
 use std::future::Future;
@@ -14,7 +14,7 @@ use super::http;
 use super::link;
 use super::mesh::Mesh;
 use super::optimistic::Outbox;
-use super::platform::{HttpError, Link, Opening, Platform, Report};
+use super::platform::{Link, Metered, NetworkChange, Opening, Platform, Report};
 use crate::api::{CommandAnswer, FramesPage, Position};
 use crate::domain::{BoardState, Command};
 use crate::patterns::{Frame, PatternKind};
@@ -67,23 +67,23 @@ impl Platform for Browser {
         link::open(opening, report)
     }
 
-    async fn changes(&self, board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError> {
+    async fn changes(&self, board: &str, from: &Position, pattern: PatternKind) -> Metered<FramesPage> {
         http::changes(board, from, pattern).await
     }
 
-    async fn state(&self, board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError> {
+    async fn state(&self, board: &str, have: Option<&Position>) -> Metered<Option<BoardState>> {
         http::state(board, have).await
     }
 
-    async fn snapshot_at(&self, board: &str, seq: u64, epoch: Option<&str>) -> Result<BoardState, HttpError> {
+    async fn snapshot_at(&self, board: &str, seq: u64, epoch: Option<&str>) -> Metered<BoardState> {
         http::snapshot_at(board, seq, epoch).await
     }
 
-    async fn command(&self, board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
+    async fn command(&self, board: &str, command: &Command, key: &str) -> Metered<CommandAnswer> {
         http::command(board, command, key).await
     }
 
-    async fn signal(&self, board: &str, signal: &Signal) -> Result<(), HttpError> {
+    async fn signal(&self, board: &str, signal: &Signal) -> Metered<()> {
         http::signal(board, signal).await
     }
 
@@ -128,12 +128,20 @@ impl Platform for Browser {
             .unwrap_or_default()
     }
 
-    fn on_online(&self, wake: Rc<dyn Fn()>) -> Box<dyn Any> {
-        let callback = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| wake());
-        if let Some(window) = web_sys::window() {
-            let _ = window.add_event_listener_with_callback("online", callback.as_ref().unchecked_ref());
-        }
-        Box::new(OnlineListener(callback))
+    fn online(&self) -> bool {
+        web_sys::window().is_none_or(|window| window.navigator().on_line())
+    }
+
+    fn on_network(&self, change: NetworkChange) -> Box<dyn Any> {
+        let listeners = [("online", true), ("offline", false)].map(|(name, online)| {
+            let change = change.clone();
+            let callback = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| change(online));
+            if let Some(window) = web_sys::window() {
+                let _ = window.add_event_listener_with_callback(name, callback.as_ref().unchecked_ref());
+            }
+            (name, callback)
+        });
+        Box::new(NetworkListeners(listeners))
     }
 }
 
@@ -147,13 +155,17 @@ fn outbox_key(board: &str) -> String {
     format!("board-outbox:{board}")
 }
 
-/// Removes the `online` listener when the engine stops.
-struct OnlineListener(Closure<dyn FnMut(web_sys::Event)>);
+/// Removes the `online` and `offline` listeners when the engine stops.
+struct NetworkListeners([(&'static str, Listener); 2]);
 
-impl Drop for OnlineListener {
+type Listener = Closure<dyn FnMut(web_sys::Event)>;
+
+impl Drop for NetworkListeners {
     fn drop(&mut self) {
         if let Some(window) = web_sys::window() {
-            let _ = window.remove_event_listener_with_callback("online", self.0.as_ref().unchecked_ref());
+            for (name, callback) in &self.0 {
+                let _ = window.remove_event_listener_with_callback(name, callback.as_ref().unchecked_ref());
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
+use super::connection::{Connection, Trouble};
 use super::inbox::{Inbox, Input};
 use super::lab::{Fault, LabInbox, LabState};
 use super::optimistic::{Outbox, Refusal, Shown};
@@ -32,11 +33,16 @@ pub struct Draft {
     pub base_title: String,
 }
 
-/// The connection indicator.
+/// The link's own state (what the engine's connection is doing; the page marks it
+/// `data-conn`). What a person is told also weighs the network and the run of failures:
+/// [`Connection`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Conn {
+    /// A connection is opening.
     Connecting,
     Live,
+    /// No connection: it failed (another opens after a backoff delay) or the browser is
+    /// offline (another opens when it is back).
     Offline,
     /// The key this page used no longer opens the board (its keys were rotated): the
     /// engine stops and the page says so.
@@ -107,6 +113,12 @@ pub struct BoardClient {
     /// remote change nor the card moving to another column loses what was typed.
     pub drafts: RwSignal<BTreeMap<Id, Draft>>,
     pub conn: RwSignal<Conn>,
+    /// Does the browser say it has a network (`navigator.onLine`, its `online` and
+    /// `offline` events)? Kept by the engine.
+    pub online: RwSignal<bool>,
+    /// Connections failed since the last one that opened (`None`: none failed). Kept by
+    /// the engine; with `conn` and `online` it decides [`BoardClient::connection`].
+    pub trouble: RwSignal<Option<Trouble>>,
     /// How many changes by others this client has applied (their seqs, less this tab's
     /// own commits): what the page's live region announces.
     pub remote_changes: RwSignal<u64>,
@@ -179,6 +191,8 @@ impl BoardClient {
             refusals: RwSignal::new(Vec::new()),
             drafts: RwSignal::new(BTreeMap::new()),
             conn: RwSignal::new(Conn::Connecting),
+            online: RwSignal::new(true),
+            trouble: RwSignal::new(None),
             remote_changes: RwSignal::new(0),
             pattern: RwSignal::new(pattern),
             transport: RwSignal::new(transport),
@@ -239,6 +253,18 @@ impl BoardClient {
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = (x, y);
+    }
+
+    /// What the page tells a person about the connection at `now` (Unix ms). Tracks
+    /// `conn`, `online` and `trouble`, not the clock: a countdown re-reads it as it ticks.
+    pub fn connection(self, now: i64) -> Connection {
+        Connection::of(self.conn.get(), self.online.get(), self.trouble.get(), now)
+    }
+
+    /// "Try now": the next connection attempt, and any command waiting out a retry delay,
+    /// go at once.
+    pub fn retry_now(self) {
+        self.tell(Input::RetryNow);
     }
 
     /// Switches pattern and transport live: the new stream resumes from the applied seq.

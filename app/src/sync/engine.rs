@@ -9,8 +9,12 @@
 //!   (coalesced: pokes that arrive meanwhile are answered by the same pull), or take a
 //!   fresh snapshot after `reset`.
 //! * A failed connection is reopened after a jittered, growing delay ([`Backoff`]), from the
-//!   applied seq, so the server sends exactly what is missing; coming back online skips
-//!   the rest of the delay.
+//!   applied seq, so the server sends exactly what is missing; coming back online, or the
+//!   person's "try now", skips the rest of the delay. When the browser goes offline the
+//!   connection is closed at once (an open stream can outlive the network and claim to be
+//!   live) and nothing is tried until it is back. The link's state, the network and the run
+//!   of failures are kept apart on the client, which tells a person one
+//!   [`Connection`](super::connection::Connection) state from them.
 //! * Ephemeral frames never touch the board: a `presence` list replaces the last one,
 //!   signals and relayed cursors go to the platform's peer mesh; signals the page sends go
 //!   up the WebSocket when it is open, else by `POST`, once.
@@ -20,29 +24,34 @@
 //! * Every command waits in the [`Outbox`] (kept in the browser's storage) until the board
 //!   it shows contains it or the server refuses it; the page shows the confirmed board with
 //!   the outbox re-applied (optimistic updates). A command that cannot reach the server
-//!   (offline) stays there and is sent again, with its key, whenever a connection opens.
+//!   (offline) stays there and is sent again, with its key, whenever a connection opens or
+//!   the network returns: at once, not after a retry delay still running.
 //! * Every recovery step (a gap found, a backfill, a reset, a reconnect, a resend) is noted
 //!   in the wire inspector's timeline with its time, so a learner who breaks the
 //!   connection on purpose (`lab`) sees why nothing was lost.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use futures::channel::mpsc::{self, UnboundedReceiver};
+use futures::future::{AbortHandle, Abortable};
 use futures::{FutureExt, StreamExt};
 use leptos::prelude::*;
 
 use super::backoff::Backoff;
 use super::client::{BoardClient, Conn};
+use super::connection::Trouble;
 use super::inbox::{Inbox, Input};
 use super::optimistic::Outbox;
-use super::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
+use super::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Platform, Report};
 use super::step::{step, Step};
 use super::wire::{NoteStep, WireEntry};
 use crate::api::Position;
 use crate::domain::Command;
 use crate::patterns::Frame;
+use crate::protocol::Transport;
 
 /// How many times a command is posted in a row before it waits in the outbox for the next
 /// connection to open.
@@ -63,10 +72,10 @@ pub fn start<P: Platform>(client: BoardClient, platform: P) -> impl std::future:
 
 /// The loop. `sender` is how links report back; the client holds another.
 async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, inputs: UnboundedReceiver<Input>) {
-    let online = {
+    let network = {
         let sender = sender.clone();
-        platform.on_online(Rc::new(move || {
-            let _ = sender.unbounded_send(Input::Online);
+        platform.on_network(Rc::new(move |online| {
+            let _ = sender.unbounded_send(Input::Network(online));
         }))
     };
     let mut engine = Engine {
@@ -90,7 +99,11 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
     // A previous page of this tab sent these (or tried to): sending them again is a resend.
     engine.sent = engine.outbox.iter().map(|p| p.key.clone()).collect();
     engine.publish_outbox(false);
-    engine.connect();
+    if engine.platform.online() {
+        engine.connect();
+    } else {
+        engine.went_offline();
+    }
     while let Some(input) = engine.next_input().await {
         // The page that owned the client is gone: so is the engine.
         if engine.client.conn.try_get_untracked().is_none() {
@@ -99,7 +112,16 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
         engine.handle(input).await;
     }
     engine.close();
-    drop(online);
+    drop(network);
+}
+
+/// A command's `POST` task, which retries by itself while the server is unreachable.
+struct Posting {
+    key: String,
+    /// Set while the task waits out a retry delay: a connection that opens, or the network
+    /// coming back, stops the wait (`Engine::wake_posting`) so the command goes at once.
+    resting: Rc<Cell<bool>>,
+    abort: AbortHandle,
 }
 
 struct Engine<P: Platform> {
@@ -122,8 +144,8 @@ struct Engine<P: Platform> {
     in_flight: Vec<(String, String)>,
     /// Every command not yet in the confirmed board nor refused (see `optimistic`).
     outbox: Outbox,
-    /// The key whose `POST` is under way beside the engine (one at a time, see `dispatch`).
-    posting: Option<String>,
+    /// The `POST` under way beside the engine (one at a time, see `dispatch`).
+    posting: Option<Posting>,
     /// Commands this page has issued (part of each new key).
     issued: u64,
     /// Keys of the outbox's commands that were sent at least once: sending one again is
@@ -167,11 +189,14 @@ impl<P: Platform> Engine<P> {
             Input::Link { generation, .. } if generation != self.generation => {}
             Input::Link { event, .. } => self.link_event(event).await,
             Input::Switch => self.connect(),
-            Input::Online => {
-                self.backoff.reset();
-                if self.client.conn.get_untracked() == Conn::Offline {
+            Input::Network(false) => self.went_offline(),
+            Input::Network(true) => self.back_online(),
+            Input::RetryNow => {
+                if self.client.conn.get_untracked() == Conn::Offline && self.client.online.get_untracked() {
+                    self.note(NoteStep::Reconnect, "trying now, as asked");
                     self.connect();
                 }
+                self.wake_posting();
             }
             Input::Send(command) => self.send(command),
             Input::Answer { key, answer } => self.answered(&key, answer),
@@ -189,13 +214,19 @@ impl<P: Platform> Engine<P> {
                     );
                 }
                 self.client.conn.set(Conn::Live);
+                self.client.trouble.set(None);
                 self.backoff.reset();
-                // A connection works: what waits in the outbox goes now.
-                self.flush();
+                // A connection works: what waits in the outbox goes now, not after the
+                // retry delay a POST may still be waiting out.
+                self.wake_posting();
             }
             LinkEvent::Frame(frame, bytes) => self.frame(frame, bytes).await,
             LinkEvent::Epoch(epoch) => self.saw_epoch(&epoch),
-            LinkEvent::Request => self.client.wire.update(|w| w.requests += 1),
+            LinkEvent::Exchange(cost) => self.metered(Some(cost)),
+            LinkEvent::Sent { bytes, ephemeral } => {
+                let now = self.platform.now_ms();
+                self.client.wire.update(|w| w.sent(now, bytes, ephemeral));
+            }
             LinkEvent::Failed => self.failed(),
             LinkEvent::Revoked => self.revoked(),
         }
@@ -260,8 +291,53 @@ impl<P: Platform> Engine<P> {
         self.in_flight.clear();
         self.flush();
         let delay = self.backoff.next_delay_ms(self.platform.random());
-        self.retry_at = Some(self.platform.now_ms() + i64::from(delay));
+        let now = self.platform.now_ms();
+        self.retry_at = Some(now + i64::from(delay));
+        let since = self.client.trouble.with_untracked(|t| t.map_or(now, |t| t.since));
+        let trouble = Trouble { since, retry_at: now + i64::from(delay), failures: self.backoff.failures() };
+        self.client.trouble.set(Some(trouble));
         self.note(NoteStep::Reconnect, format!("connection lost; trying again in {delay} ms"));
+    }
+
+    /// The browser has no network: close the connection now (a stream can stay open
+    /// without one and would look live) and try nothing until it is back. What the page
+    /// sends meanwhile waits in the outbox.
+    fn went_offline(&mut self) {
+        self.client.online.set(false);
+        if self.client.conn.get_untracked() == Conn::Revoked {
+            return;
+        }
+        self.close();
+        // What the closed link still reports belongs to the past.
+        self.generation += 1;
+        self.retry_at = None;
+        self.in_flight.clear();
+        self.client.conn.set(Conn::Offline);
+        self.client.trouble.set(None);
+        self.note(NoteStep::Reconnect, "the browser is offline: waiting for the network");
+    }
+
+    /// The network is back: connect now, from the start of the backoff, and send what
+    /// waits at once.
+    fn back_online(&mut self) {
+        self.client.online.set(true);
+        self.backoff.reset();
+        if self.client.conn.get_untracked() == Conn::Offline {
+            self.connect();
+        }
+        self.wake_posting();
+    }
+
+    /// A `POST` waiting out a retry delay goes now, and so does everything behind it. (One
+    /// in the middle of its request keeps going: a second request with the same key could
+    /// only be answered the same way, but there is no need for it.)
+    fn wake_posting(&mut self) {
+        if self.posting.as_ref().is_some_and(|p| p.resting.get()) {
+            if let Some(posting) = self.posting.take() {
+                posting.abort.abort();
+            }
+        }
+        self.flush();
     }
 
     /// The server says this page's key no longer opens the board (a `revoked` frame,
@@ -288,7 +364,9 @@ impl<P: Platform> Engine<P> {
 
     async fn frame(&mut self, frame: Frame, bytes: usize) {
         let now = self.platform.now_ms();
-        self.client.wire.update(|w| w.record(entry(&frame, bytes, now)));
+        // A poll's frames came inside its answer, which was counted whole.
+        let carried = matches!(self.client.transport.get_untracked(), Transport::Poll | Transport::LongPoll);
+        self.client.wire.update(|w| w.record(entry(&frame, bytes, now, carried)));
         match &frame {
             Frame::Hello { replica, epoch, .. } => {
                 self.saw_epoch(epoch);
@@ -328,7 +406,10 @@ impl<P: Platform> Engine<P> {
         let pattern = self.client.pattern.get_untracked();
         let mut state = self.client.state.get_untracked();
         match step(Arc::make_mut(&mut state), pattern, &frame) {
-            Ok(Step::Applied) => self.confirm(state),
+            Ok(Step::Applied) => {
+                self.confirm(state);
+                self.applied_at(frame.at());
+            }
             Ok(Step::Skip) => {}
             Ok(Step::Backfill { since }) => {
                 let text = match &frame {
@@ -351,7 +432,12 @@ impl<P: Platform> Engine<P> {
                     Frame::Heartbeat { head } => Some(*head),
                     _ => frame.seq(),
                 };
+                let before = self.client.state.with_untracked(|s| s.seq);
                 self.pull(told.max(newest)).await;
+                // The change this poke told of is on the page once its pull is.
+                if self.client.state.with_untracked(|s| s.seq) > before {
+                    self.applied_at(frame.at());
+                }
             }
             Ok(Step::Snapshot) => {
                 self.note(NoteStep::Reset, "the server cannot catch this tab up: taking a fresh snapshot");
@@ -373,12 +459,25 @@ impl<P: Platform> Engine<P> {
         }
         let generation = self.generation;
         let mut newest = None;
+        let mut coalesced = Vec::new();
         self.deferred.retain(|input| match input {
-            Input::Link { generation: g, event: LinkEvent::Frame(Frame::Poke { seq, .. }, _) } if *g == generation => {
+            Input::Link { generation: g, event: LinkEvent::Frame(poke @ Frame::Poke { seq, .. }, bytes) }
+                if *g == generation =>
+            {
                 newest = newest.max(Some(*seq));
+                coalesced.push((poke.clone(), *bytes));
                 false
             }
             _ => true,
+        });
+        // They crossed the network all the same: the inspector lists and counts each.
+        let now = self.platform.now_ms();
+        self.client.wire.update(|w| {
+            for (poke, bytes) in &coalesced {
+                let mut row = entry(poke, *bytes, now, false);
+                row.summary = "answered by the pull under way".into();
+                w.record(row);
+            }
         });
         newest
     }
@@ -387,12 +486,20 @@ impl<P: Platform> Engine<P> {
     async fn backfill(&mut self, mut since: u64) {
         let started = since;
         loop {
-            self.client.wire.update(|w| w.requests += 1);
             let pattern = self.client.pattern.get_untracked();
             let from = Position { seq: since, ..self.position() };
-            match self.platform.changes(&self.client.board_id(), &from, pattern).await {
+            let Metered { answer, cost } = self.platform.changes(&self.client.board_id(), &from, pattern).await;
+            self.metered(cost);
+            match answer {
                 Ok(page) => {
                     let mut state = self.client.state.get_untracked();
+                    // Each frame read from the log is listed under the request that read it.
+                    let now = self.platform.now_ms();
+                    self.client.wire.update(|w| {
+                        for frame in &page.frames {
+                            w.record(entry(frame, frame.to_json().len(), now, true));
+                        }
+                    });
                     for frame in &page.frames {
                         self.keyed(frame);
                         if !matches!(step(Arc::make_mut(&mut state), pattern, frame), Ok(Step::Applied | Step::Skip)) {
@@ -426,11 +533,12 @@ impl<P: Platform> Engine<P> {
     /// that seq is no longer the head (`410`) or nothing named one, the current state
     /// (`If-None-Match` our seq, in our epoch: `304` costs the server nothing).
     async fn pull(&mut self, told: Option<u64>) {
-        self.client.wire.update(|w| w.requests += 1);
         let have = self.position();
         let board = self.client.board_id();
         if let Some(seq) = told.filter(|seq| *seq > have.seq) {
-            match self.platform.snapshot_at(&board, seq, have.epoch.as_deref()).await {
+            let Metered { answer, cost } = self.platform.snapshot_at(&board, seq, have.epoch.as_deref()).await;
+            self.metered(cost.map(|cost| Exchange { kind: "pull", ..cost }));
+            match answer {
                 Ok(state) => {
                     if state.seq > self.client.state.get_untracked().seq {
                         self.confirm(state);
@@ -438,11 +546,13 @@ impl<P: Platform> Engine<P> {
                     return;
                 }
                 // Moved on (or another epoch): the current state below is newer anyway.
-                Err(HttpError::Status { status: 404 | 410, .. }) => self.client.wire.update(|w| w.requests += 1),
+                Err(HttpError::Status { status: 404 | 410, .. }) => {}
                 Err(err) => return leptos::logging::warn!("pull failed: {}", err.message()),
             }
         }
-        match self.platform.state(&board, Some(&have)).await {
+        let Metered { answer, cost } = self.platform.state(&board, Some(&have)).await;
+        self.metered(cost.map(|cost| Exchange { kind: "pull", ..cost }));
+        match answer {
             Ok(Some(state)) if state.seq >= have.seq => self.confirm(state),
             Ok(_) => {}
             Err(err) => leptos::logging::warn!("pull failed: {}", err.message()),
@@ -452,8 +562,9 @@ impl<P: Platform> Engine<P> {
     /// Takes the board as it is now, whatever we hold: after `reset`, our seq may be from
     /// another epoch, so neither a `304` nor a lower seq means anything.
     async fn snapshot(&mut self) {
-        self.client.wire.update(|w| w.requests += 1);
-        match self.platform.state(&self.client.board_id(), None).await {
+        let Metered { answer, cost } = self.platform.state(&self.client.board_id(), None).await;
+        self.metered(cost.map(|cost| Exchange { kind: "snapshot", ..cost }));
+        match answer {
             Ok(Some(state)) => self.confirm(state),
             Ok(None) => {}
             Err(err) => leptos::logging::warn!("snapshot failed: {}", err.message()),
@@ -486,6 +597,10 @@ impl<P: Platform> Engine<P> {
     /// person made them, so the next waits for the previous one's answer. Never one
     /// command twice at once.
     fn dispatch(&mut self, key: &str) {
+        // Offline, nothing can go: it waits for the network (`back_online`).
+        if !self.client.online.get_untracked() {
+            return;
+        }
         if self.posting.is_some() || self.in_flight.iter().any(|(_, k)| k == key) {
             return;
         }
@@ -497,8 +612,7 @@ impl<P: Platform> Engine<P> {
         if self.link.as_ref().is_some_and(|link| link.send_command(&request_id, key, &command)) {
             self.in_flight.push((request_id, key.to_owned()));
         } else {
-            self.posting = Some(key.to_owned());
-            self.post(command, key.to_owned());
+            self.posting = Some(self.post(command, key.to_owned()));
         }
     }
 
@@ -510,7 +624,7 @@ impl<P: Platform> Engine<P> {
 
     /// The server's answer to the command sent with `key` (by `POST` or up the socket).
     fn answered(&mut self, key: &str, answer: Result<u64, HttpError>) {
-        if self.posting.as_deref() == Some(key) {
+        if self.posting.as_ref().is_some_and(|p| p.key == key) {
             self.posting = None;
         }
         match answer {
@@ -568,6 +682,22 @@ impl<P: Platform> Engine<P> {
         }
     }
 
+    /// Counts an HTTP request of this engine and its answer in the inspector.
+    fn metered(&self, cost: Option<Exchange>) {
+        if let Some(cost) = cost {
+            let at = self.platform.now_ms();
+            self.client.wire.update(|w| w.exchange(at, cost));
+        }
+    }
+
+    /// A change committed at `at` (Unix ms, from its frame) is now on the page.
+    fn applied_at(&self, at: Option<i64>) {
+        if let Some(at) = at.filter(|at| *at > 0) {
+            let now = self.platform.now_ms();
+            self.client.wire.update(|w| w.latency(now - at));
+        }
+    }
+
     /// Adds a line to the inspector's timeline.
     fn note(&self, step: NoteStep, text: impl Into<String>) {
         let at = self.platform.now_ms();
@@ -593,9 +723,14 @@ impl<P: Platform> Engine<P> {
         }
         // Over HTTP the server knows this tab by its secret (a socket is the tab itself).
         signal.secret = self.client.claim.get_value();
-        let (board, platform) = (self.client.board_id(), self.platform.clone());
+        let (board, platform, client) = (self.client.board_id(), self.platform.clone(), self.client);
         self.platform.spawn(async move {
-            if let Err(err) = platform.signal(&board, &signal).await {
+            let Metered { answer, cost } = platform.signal(&board, &signal).await;
+            if let Some(cost) = cost {
+                let at = platform.now_ms();
+                client.wire.update(|w| w.exchange(at, cost));
+            }
+            if let Err(err) = answer {
                 leptos::logging::warn!("a signal was not delivered: {}", err.message());
             }
         });
@@ -603,27 +738,42 @@ impl<P: Platform> Engine<P> {
 
     /// `POST /commands` beside the engine, retried with the same key while the server is
     /// unreachable (a few times; then it waits in the outbox for the next connection);
-    /// the answer goes back to the engine.
-    fn post(&self, command: Command, key: String) {
+    /// the answer goes back to the engine. Aborted (`wake_posting`) only while it rests.
+    fn post(&self, command: Command, key: String) -> Posting {
         let (client, platform, sender) = (self.client, self.platform.clone(), self.sender.clone());
-        self.platform.spawn(async move {
-            let mut backoff = Backoff::default();
-            let mut answer = Err(HttpError::Network("not sent".into()));
-            for attempt in 0..POST_ATTEMPTS {
-                if attempt > 0 {
-                    let at = platform.now_ms();
-                    let text = format!("{} again (attempt {}), key {}", command.kind(), attempt + 1, short(&key));
-                    client.wire.update(|w| w.note(at, NoteStep::Resend, text));
+        let resting = Rc::new(Cell::new(false));
+        let (abort, registration) = AbortHandle::new_pair();
+        let task = {
+            let (resting, key) = (resting.clone(), key.clone());
+            async move {
+                let mut backoff = Backoff::default();
+                let mut answer = Err(HttpError::Network("not sent".into()));
+                for attempt in 0..POST_ATTEMPTS {
+                    if attempt > 0 {
+                        let at = platform.now_ms();
+                        let text = format!("{} again (attempt {}), key {}", command.kind(), attempt + 1, short(&key));
+                        client.wire.update(|w| w.note(at, NoteStep::Resend, text));
+                    }
+                    let metered = platform.command(&client.board_id(), &command, &key).await;
+                    if let Some(cost) = metered.cost {
+                        let at = platform.now_ms();
+                        client.wire.update(|w| w.exchange(at, cost));
+                    }
+                    answer = metered.answer.map(|a| a.seq);
+                    match &answer {
+                        Err(err) if err.retryable() => {
+                            resting.set(true);
+                            platform.sleep(backoff.next_delay_ms(platform.random())).await;
+                            resting.set(false);
+                        }
+                        _ => break,
+                    }
                 }
-                client.wire.update(|w| w.requests += 1);
-                answer = platform.command(&client.board_id(), &command, &key).await.map(|a| a.seq);
-                match &answer {
-                    Err(err) if err.retryable() => platform.sleep(backoff.next_delay_ms(platform.random())).await,
-                    _ => break,
-                }
+                let _ = sender.unbounded_send(Input::Answer { key, answer });
             }
-            let _ = sender.unbounded_send(Input::Answer { key, answer });
-        });
+        };
+        self.platform.spawn(Abortable::new(task, registration).map(|_| ()));
+        Posting { key, resting, abort }
     }
 
     fn random_u64(&self) -> u64 {
@@ -636,8 +786,9 @@ fn short(key: &str) -> &str {
     key.get(..8).unwrap_or(key)
 }
 
-/// The inspector's line for a frame received at `now` (Unix ms).
-fn entry(frame: &Frame, bytes: usize, now: i64) -> WireEntry {
+/// The inspector's line for a frame received at `now` (Unix ms); `carried`: inside an HTTP
+/// answer, whose bytes count it.
+fn entry(frame: &Frame, bytes: usize, now: i64, carried: bool) -> WireEntry {
     let summary = match frame {
         Frame::Event { event, .. } | Frame::EventDiff { event, .. } => event.describe(),
         Frame::Ops { ops, .. } => format!("{} op(s)", ops.len()),
@@ -656,10 +807,13 @@ fn entry(frame: &Frame, bytes: usize, now: i64) -> WireEntry {
         Frame::Cursor { from, x, y } => format!("{from} at {:.0}%, {:.0}%", x * 100.0, y * 100.0),
     };
     WireEntry {
+        at: now,
         ephemeral: frame.is_ephemeral(),
         kind: frame.kind(),
         seq: frame.seq(),
         bytes,
+        carried,
+        request: false,
         latency_ms: frame.at().filter(|at| *at > 0).map(|at| now - at),
         summary,
     }

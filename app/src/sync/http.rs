@@ -1,17 +1,21 @@
-//! The REST calls the browser makes, over `fetch` (gloo-net).
+//! The REST calls the browser makes, over `fetch` (gloo-net). The sync engine's calls read
+//! each answer whole and say what it cost ([`Metered`]), so the wire inspector counts every
+//! byte a pattern causes; the page's other calls (boards, webhooks, the lab) do not.
 
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, CreateWebhook, Delivery, FramesPage, Position,
-    ReplayWebhook, ServerFaults, ServerLab, Viewer, WebhookCreated, WebhookInfo, EPOCH_HEADER,
+    ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, CreateWebhook, Delivery, FramesPage, KeysRotated,
+    Position, ReplayWebhook, ServerFaults, ServerLab, Viewer, WebhookCreated, WebhookInfo, EPOCH_HEADER,
 };
 use crate::domain::{BoardState, Command};
 use crate::patterns::PatternKind;
 use crate::presence::{Leave, Signal};
 
 pub use super::platform::HttpError;
+use super::platform::{Exchange, Metered};
+use crate::protocol::Transport;
 
 async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, HttpError> {
     if !response.ok() {
@@ -30,7 +34,7 @@ fn network(err: gloo_net::Error) -> HttpError {
 }
 
 /// `GET` state; `Ok(None)` when the server answers `304` to our seq.
-pub async fn state(board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError> {
+pub async fn state(board: &str, have: Option<&Position>) -> Metered<Option<BoardState>> {
     let mut request = Request::get(&format!("/api/boards/{board}"));
     if let Some(have) = have {
         request = request.header("If-None-Match", &format!("\"{}\"", have.seq));
@@ -38,35 +42,42 @@ pub async fn state(board: &str, have: Option<&Position>) -> Result<Option<BoardS
             request = request.header(EPOCH_HEADER, epoch);
         }
     }
-    let response = request.send().await.map_err(network)?;
-    if response.status() == 304 {
-        return Ok(None);
-    }
-    decode(response).await.map(Some)
+    metered("state", request.build(), 0, |answered| match answered.status {
+        304 => Ok(None),
+        _ => answered.parse().map(Some),
+    })
+    .await
 }
 
 /// `GET /snapshots/{seq}`: the board at one seq, at a URL whose answer never changes (so
 /// the browser's and any shared cache may answer it). The epoch makes it name one
 /// incarnation of the board.
-pub async fn snapshot_at(board: &str, seq: u64, epoch: Option<&str>) -> Result<BoardState, HttpError> {
+pub async fn snapshot_at(board: &str, seq: u64, epoch: Option<&str>) -> Metered<BoardState> {
     let url = match epoch {
         Some(epoch) => format!("/api/boards/{board}/snapshots/{seq}?epoch={epoch}"),
         None => format!("/api/boards/{board}/snapshots/{seq}"),
     };
-    decode(Request::get(&url).send().await.map_err(network)?).await
+    metered("snapshot", Request::get(&url).build(), 0, Answered::parse).await
 }
 
-pub async fn changes(board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError> {
+pub async fn changes(board: &str, from: &Position, pattern: PatternKind) -> Metered<FramesPage> {
     let url = format!("/api/boards/{board}/changes?{}&pattern={pattern}", from.query());
-    decode(Request::get(&url).send().await.map_err(network)?).await
+    metered("backfill", Request::get(&url).build(), 0, Answered::parse).await
 }
 
-pub async fn command(board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
+pub async fn command(board: &str, command: &Command, key: &str) -> Metered<CommandAnswer> {
+    let body = serde_json::to_string(command).expect("commands serialise");
     let request = Request::post(&format!("/api/boards/{board}/commands"))
         .header("Idempotency-Key", key)
-        .json(command)
-        .map_err(network)?;
-    decode(request.send().await.map_err(network)?).await
+        .header("Content-Type", "application/json")
+        .body(body.clone());
+    metered("command", request, body.len(), Answered::parse).await
+}
+
+/// `POST /api/boards/{board}/keys`: new keys for the board (this browser's cookie holds
+/// its write key); the old ones open nothing from now on.
+pub async fn rotate_keys(board: &str) -> Result<KeysRotated, HttpError> {
+    decode(Request::post(&format!("/api/boards/{board}/keys")).send().await.map_err(network)?).await
 }
 
 /// What this browser may do with the board (`GET /api/boards/{board}/access`).
@@ -85,36 +96,89 @@ pub async fn create_board(name: &str) -> Result<BoardCreated, HttpError> {
 }
 
 /// One poll or long-poll request. `Ok(None)` for `304`; otherwise the page and each
-/// frame's size in bytes (measured on its JSON, for the wire inspector).
+/// frame's size in bytes (measured on its JSON, for the wire inspector). `abort` ends it
+/// early (the link closed).
 pub async fn frames(
     board: &str,
-    endpoint: &str,
+    transport: Transport,
     pattern: PatternKind,
     from: &Position,
     hold_secs: Option<u32>,
     extra_query: &str,
-) -> Result<Option<(FramesPage, Vec<usize>)>, HttpError> {
-    let mut url = format!("/api/boards/{board}/{endpoint}?pattern={pattern}&{}{extra_query}", from.query());
+    abort: Option<&web_sys::AbortSignal>,
+) -> Metered<Option<(FramesPage, Vec<usize>)>> {
+    let mut url = format!("/api/boards/{board}/{transport}?pattern={pattern}&{}{extra_query}", from.query());
     if let Some(hold) = hold_secs {
         url.push_str(&format!("&timeout={hold}"));
     }
-    let response = Request::get(&url).send().await.map_err(network)?;
-    if response.status() == 304 {
-        return Ok(None);
-    }
-    let page: FramesPage = decode(response).await?;
-    let sizes = page.frames.iter().map(|f| f.to_json().len()).collect();
-    Ok(Some((page, sizes)))
+    let request = Request::get(&url).abort_signal(abort).build();
+    metered(transport.as_str(), request, 0, |answered| {
+        if answered.status == 304 {
+            return Ok(None);
+        }
+        let page: FramesPage = answered.parse()?;
+        let sizes = page.frames.iter().map(|f| f.to_json().len()).collect();
+        Ok(Some((page, sizes)))
+    })
+    .await
 }
 
 /// `POST /signal`: a signal or relayed cursor for other tabs.
-pub async fn signal(board: &str, signal: &Signal) -> Result<(), HttpError> {
-    let request = Request::post(&format!("/api/boards/{board}/signal")).json(signal).map_err(network)?;
-    let response = request.send().await.map_err(network)?;
-    if response.ok() {
-        return Ok(());
+pub async fn signal(board: &str, signal: &Signal) -> Metered<()> {
+    let body = serde_json::to_string(signal).expect("signals serialise");
+    let request = Request::post(&format!("/api/boards/{board}/signal"))
+        .header("Content-Type", "application/json")
+        .body(body.clone());
+    metered("signal", request, body.len(), |answered| match answered.status {
+        200..=299 => Ok(()),
+        _ => answered.parse::<serde_json::Value>().map(|_| ()),
+    })
+    .await
+}
+
+/// An answer read whole: its status and body.
+struct Answered {
+    status: u16,
+    body: String,
+}
+
+impl Answered {
+    /// The body as `T`, or the server's refusal with its message.
+    fn parse<T: DeserializeOwned>(self) -> Result<T, HttpError> {
+        if !(200..300).contains(&self.status) {
+            let message = match serde_json::from_str::<ApiError>(&self.body) {
+                Ok(body) => body.error,
+                Err(_) => format!("the server answered {}", self.status),
+            };
+            return Err(HttpError::Status { status: self.status, message });
+        }
+        serde_json::from_str(&self.body).map_err(|e| HttpError::Network(e.to_string()))
     }
-    decode::<serde_json::Value>(response).await.map(|_| ())
+}
+
+/// Sends one request of the sync engine (`sent`: the bytes of its body), reads the whole
+/// answer, and says what the exchange cost; `read` makes the answer of it.
+async fn metered<T>(
+    kind: &'static str,
+    request: Result<Request, gloo_net::Error>,
+    sent: usize,
+    read: impl FnOnce(Answered) -> Result<T, HttpError>,
+) -> Metered<T> {
+    let failed = |err| Metered { answer: Err(network(err)), cost: None };
+    let response = match request {
+        Ok(request) => match request.send().await {
+            Ok(response) => response,
+            Err(err) => return failed(err),
+        },
+        Err(err) => return failed(err),
+    };
+    let status = response.status();
+    let body = match response.text().await {
+        Ok(body) => body,
+        Err(err) => return failed(err),
+    };
+    let cost = Some(Exchange { kind, status, sent, received: body.len() });
+    Metered { answer: read(Answered { status, body }), cost }
 }
 
 /// `POST /leave` as the page unloads: a `keepalive` fetch, which the browser completes

@@ -20,8 +20,10 @@ pub enum Input {
     Answer { key: String, answer: Result<u64, HttpError> },
     /// The page sends a signal or relayed cursor (ephemeral: lost if it fails).
     Signal(Signal),
-    /// The device came back online.
-    Online,
+    /// The browser went offline (`false`) or came back online (`true`).
+    Network(bool),
+    /// The person asked to try the connection now rather than after the backoff delay.
+    RetryNow,
 }
 
 /// A sender of inputs to the engine.

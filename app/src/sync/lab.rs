@@ -35,7 +35,7 @@ use leptos::prelude::*;
 
 use super::client::BoardClient;
 use super::optimistic::Outbox;
-use super::platform::{HttpError, Link, LinkEvent, Opening, Platform, Report};
+use super::platform::{HttpError, Link, LinkEvent, Metered, NetworkChange, Opening, Platform, Report};
 use super::wire::NoteStep;
 use crate::api::{CommandAnswer, FramesPage, Position};
 use crate::domain::{BoardState, Command};
@@ -141,9 +141,12 @@ struct Bench<P: Platform> {
     cut_link: Cell<u64>,
     /// The newest link and the engine's callback for it (a cut tells it `Failed`).
     current: RefCell<Option<(u64, Report)>>,
-    /// The engine's "online" callbacks: the end of a cut calls them.
-    online: RefCell<Vec<Weak<dyn Fn()>>>,
+    /// The engine's network callbacks: the end of a cut says "online" to them.
+    online: RefCell<Vec<WeakNetworkChange>>,
 }
+
+/// An engine's network callback, held without keeping the engine alive.
+type WeakNetworkChange = Weak<dyn Fn(bool)>;
 
 /// One report on its way to the engine.
 struct Held {
@@ -269,9 +272,9 @@ impl<P: Platform> Bench<P> {
             bench.state.borrow_mut().cut_until = None;
             bench.note(NoteStep::Restored, "the network is back");
             bench.publish();
-            let online: Vec<Rc<dyn Fn()>> = bench.online.borrow().iter().filter_map(Weak::upgrade).collect();
-            for wake in online {
-                wake();
+            let online: Vec<NetworkChange> = bench.online.borrow().iter().filter_map(Weak::upgrade).collect();
+            for change in online {
+                change(true);
             }
         });
     }
@@ -405,29 +408,39 @@ impl<P: Platform> Platform for Faulty<P> {
         Some(Box::new(LabLink { inner: Rc::new(RefCell::new(Some(inner))), bench: bench.clone() }))
     }
 
-    async fn changes(&self, board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError> {
-        self.bench.request().await?;
-        self.bench.platform.changes(board, from, pattern).await
+    async fn changes(&self, board: &str, from: &Position, pattern: PatternKind) -> Metered<FramesPage> {
+        match self.bench.request().await {
+            Ok(()) => self.bench.platform.changes(board, from, pattern).await,
+            Err(cut) => Metered { answer: Err(cut), cost: None },
+        }
     }
 
-    async fn state(&self, board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError> {
-        self.bench.request().await?;
-        self.bench.platform.state(board, have).await
+    async fn state(&self, board: &str, have: Option<&Position>) -> Metered<Option<BoardState>> {
+        match self.bench.request().await {
+            Ok(()) => self.bench.platform.state(board, have).await,
+            Err(cut) => Metered { answer: Err(cut), cost: None },
+        }
     }
 
-    async fn snapshot_at(&self, board: &str, seq: u64, epoch: Option<&str>) -> Result<BoardState, HttpError> {
-        self.bench.request().await?;
-        self.bench.platform.snapshot_at(board, seq, epoch).await
+    async fn snapshot_at(&self, board: &str, seq: u64, epoch: Option<&str>) -> Metered<BoardState> {
+        match self.bench.request().await {
+            Ok(()) => self.bench.platform.snapshot_at(board, seq, epoch).await,
+            Err(cut) => Metered { answer: Err(cut), cost: None },
+        }
     }
 
-    async fn command(&self, board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError> {
-        self.bench.request().await?;
-        self.bench.platform.command(board, command, key).await
+    async fn command(&self, board: &str, command: &Command, key: &str) -> Metered<CommandAnswer> {
+        match self.bench.request().await {
+            Ok(()) => self.bench.platform.command(board, command, key).await,
+            Err(cut) => Metered { answer: Err(cut), cost: None },
+        }
     }
 
-    async fn signal(&self, board: &str, signal: &Signal) -> Result<(), HttpError> {
-        self.bench.request().await?;
-        self.bench.platform.signal(board, signal).await
+    async fn signal(&self, board: &str, signal: &Signal) -> Metered<()> {
+        match self.bench.request().await {
+            Ok(()) => self.bench.platform.signal(board, signal).await,
+            Err(cut) => Metered { answer: Err(cut), cost: None },
+        }
     }
 
     fn letter(&self, frame: Frame) {
@@ -458,9 +471,13 @@ impl<P: Platform> Platform for Faulty<P> {
         self.bench.platform.load_outbox(board)
     }
 
-    fn on_online(&self, wake: Rc<dyn Fn()>) -> Box<dyn std::any::Any> {
-        self.bench.online.borrow_mut().push(Rc::downgrade(&wake));
+    fn online(&self) -> bool {
+        self.bench.platform.online()
+    }
+
+    fn on_network(&self, change: NetworkChange) -> Box<dyn std::any::Any> {
+        self.bench.online.borrow_mut().push(Rc::downgrade(&change));
         // The engine keeps the guard: the callback lives as long as it does.
-        Box::new((self.bench.platform.on_online(wake.clone()), wake))
+        Box::new((self.bench.platform.on_network(change.clone()), change))
     }
 }

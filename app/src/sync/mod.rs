@@ -4,6 +4,8 @@
 //! * [`client`]: [`BoardClient`], the reactive handle the components use: the board, the
 //!   connection status, the wire log (signals), and `switch` and `send`, which it hands to
 //!   the engine.
+//! * [`connection`]: the one connection state a person is told (live, reconnecting,
+//!   offline, unreachable, withdrawn), from the link, the network and the failures. Pure.
 //! * [`engine`]: the one loop that owns the connection: frames in order through [`step`],
 //!   gap backfill, coalesced pulls, reconnects with backoff, command retries.
 //! * [`inbox`]: what the engine hears (link events, the page's requests), on one channel.
@@ -26,6 +28,7 @@ pub mod backoff;
 #[cfg(feature = "hydrate")]
 mod browser;
 pub mod client;
+pub mod connection;
 pub mod engine;
 #[cfg(feature = "hydrate")]
 pub mod http;
@@ -45,6 +48,7 @@ pub mod wire;
 /// The transport names live with the pattern names, in `protocol`.
 pub use crate::protocol::Transport;
 pub use client::{BoardClient, Conn};
+pub use connection::Connection;
 
 /// Keeps a new display name for this browser's next tabs (local storage).
 #[cfg(feature = "hydrate")]

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use super::optimistic::Outbox;
+pub use super::wire::Exchange;
 use crate::api::{CommandAnswer, FramesPage, Position};
 use crate::domain::{BoardState, Command};
 use crate::patterns::{Frame, PatternKind};
@@ -18,12 +19,16 @@ use crate::protocol::Transport;
 pub enum LinkEvent {
     /// Connected: a stream opened, or a poll got its first answer.
     Opened,
-    /// One frame, and its size on the wire in bytes.
+    /// One frame, and its size on the wire in bytes (a poll's frames: their size inside
+    /// the answer, which its `Exchange` counted).
     Frame(Frame, usize),
     /// The board's epoch, as a poll answer tells it (streams say it in `hello`).
     Epoch(String),
-    /// A request went out (the inspector counts them).
-    Request,
+    /// A poll or long-poll request was answered, at this cost (the inspector counts it).
+    Exchange(Exchange),
+    /// A message went up the connection (a command or a signal up a WebSocket): its bytes,
+    /// and whether it was ephemeral (a signal).
+    Sent { bytes: usize, ephemeral: bool },
     /// The connection failed or closed: the engine reconnects with backoff.
     Failed,
     /// The server says this page's key no longer opens the board.
@@ -33,9 +38,13 @@ pub enum LinkEvent {
 /// How a link reports: a callback from the engine, tagged with the connection it is for.
 pub type Report = Rc<dyn Fn(LinkEvent)>;
 
+/// How the platform tells the engine the device went offline (`false`) or back (`true`).
+pub type NetworkChange = Rc<dyn Fn(bool)>;
+
 /// An open connection to the server.
 pub trait Link {
-    /// Sends a command up the connection, if it can carry one (an open WebSocket).
+    /// Sends a command up the connection, if it can carry one (an open WebSocket; it then
+    /// reports what it sent as `LinkEvent::Sent`).
     fn send_command(&self, _request_id: &str, _key: &str, _command: &Command) -> bool {
         false
     }
@@ -80,6 +89,14 @@ impl Opening {
     }
 }
 
+/// A REST call's answer and what it cost on the wire (`None`: nothing reached the network,
+/// as when the fault lab cuts it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metered<T> {
+    pub answer: Result<T, HttpError>,
+    pub cost: Option<Exchange>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum HttpError {
     /// No answer at all: offline, DNS, connection refused.
@@ -121,17 +138,18 @@ impl HttpError {
 pub trait Platform: 'static {
     /// Opens a connection that reports to `report`; `None` when it cannot even start.
     fn open(&self, opening: Opening, report: Report) -> Option<Box<dyn Link>>;
+    // Each REST call says what it cost, so the inspector counts every byte a pattern causes.
     /// `GET /changes`: one page of the frames after `from`.
-    async fn changes(&self, board: &str, from: &Position, pattern: PatternKind) -> Result<FramesPage, HttpError>;
+    async fn changes(&self, board: &str, from: &Position, pattern: PatternKind) -> Metered<FramesPage>;
     /// `GET` state; `Ok(None)` for `304` (the board is still at `have`).
-    async fn state(&self, board: &str, have: Option<&Position>) -> Result<Option<BoardState>, HttpError>;
+    async fn state(&self, board: &str, have: Option<&Position>) -> Metered<Option<BoardState>>;
     /// `GET /snapshots/{seq}`: the board at `seq` (an immutable, cacheable URL); `404`
     /// beyond the head, `410` when the server no longer holds it.
-    async fn snapshot_at(&self, board: &str, seq: u64, epoch: Option<&str>) -> Result<BoardState, HttpError>;
+    async fn snapshot_at(&self, board: &str, seq: u64, epoch: Option<&str>) -> Metered<BoardState>;
     /// `POST /commands` with an Idempotency-Key.
-    async fn command(&self, board: &str, command: &Command, key: &str) -> Result<CommandAnswer, HttpError>;
+    async fn command(&self, board: &str, command: &Command, key: &str) -> Metered<CommandAnswer>;
     /// `POST /signal`: a signal or relayed cursor for other tabs.
-    async fn signal(&self, board: &str, signal: &Signal) -> Result<(), HttpError>;
+    async fn signal(&self, board: &str, signal: &Signal) -> Metered<()>;
     /// A signal or relayed cursor for this tab: the page's peer mesh takes it.
     fn letter(&self, frame: Frame);
     async fn sleep(&self, ms: u32);
@@ -146,7 +164,11 @@ pub trait Platform: 'static {
     fn save_outbox(&self, board: &str, outbox: &Outbox);
     /// The pending commands a previous page of this board left (empty if none).
     fn load_outbox(&self, board: &str) -> Outbox;
-    /// Calls `wake` whenever the device comes back online, for as long as the returned
-    /// guard lives.
-    fn on_online(&self, wake: Rc<dyn Fn()>) -> Box<dyn std::any::Any>;
+    /// Does the device have a network now (the browser's `navigator.onLine`)?
+    fn online(&self) -> bool {
+        true
+    }
+    /// Calls `change(false)` when the device goes offline and `change(true)` when it comes
+    /// back, for as long as the returned guard lives.
+    fn on_network(&self, change: NetworkChange) -> Box<dyn std::any::Any>;
 }

@@ -1,14 +1,23 @@
-//! The wire inspector's data: what this client received, so a person can see how the
-//! patterns differ (frame kinds, sizes, latency from commit to receipt); and the timeline
-//! of faults and recoveries, so a person who breaks the connection on purpose (the fault
-//! lab) sees each step that made sure nothing was lost.
+//! The wire inspector's data: everything this client's sync traffic cost, so a person can
+//! see how the patterns differ (frame kinds, sizes, latency from commit to receipt); and
+//! the timeline of faults and recoveries, so a person who breaks the connection on purpose
+//! (the fault lab) sees each step that made sure nothing was lost.
+//!
+//! What is counted is what crossed the network, once: each message of a stream (SSE, a
+//! WebSocket, both ways) and each HTTP request of the sync engine with its answer (polls,
+//! long-polls, pulls, snapshots, backfills, commands, signals), by the bytes of their
+//! bodies as sent and received. Headers, the stream's own framing (`data:`, WebSocket
+//! frame headers) and compression are not counted. Frames that came inside an HTTP answer
+//! are listed too, with their own size, but their bytes are the answer's, counted once.
 
 use std::collections::VecDeque;
 
-/// How many recent frames the inspector keeps.
+/// How many recent rows the inspector keeps.
 pub const RECENT: usize = 25;
 /// How many faults and recovery steps the timeline keeps.
 pub const NOTES: usize = 40;
+/// How many latencies the percentiles are taken over (the most recent).
+pub const LATENCIES: usize = 500;
 
 /// The log keeps the two kinds of state apart, as the protocol does: the change log's
 /// frames (and the stream's control frames), and ephemeral ones (presence, signals,
@@ -16,17 +25,38 @@ pub const NOTES: usize = 40;
 /// pattern's byte count.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WireLog {
+    /// The most recent rows of the change log's side: frames, and the HTTP requests that
+    /// carried or fetched them.
     pub recent: VecDeque<WireEntry>,
+    /// Change-log and control frames received (also those inside HTTP answers).
     pub frames: u64,
+    /// Bytes of the change log's traffic: its stream messages and every HTTP request of
+    /// the engine with its answer (a poll's answer counts whole, presence frames in it too).
     pub bytes: u64,
     /// The most recent ephemeral frames.
     pub ephemeral: VecDeque<WireEntry>,
     pub ephemeral_frames: u64,
+    /// Bytes of ephemeral stream messages and signal requests.
     pub ephemeral_bytes: u64,
-    /// HTTP requests made besides the stream: pulls, backfills, commands.
+    /// HTTP requests made: polls, long-polls, pulls, snapshots, backfills, commands, signals.
     pub requests: u64,
+    /// Commit-to-apply latencies of changes, newest last (at most `LATENCIES`).
+    pub latencies: VecDeque<i64>,
     /// Faults injected and the steps the engine took to recover, newest first.
     pub notes: VecDeque<Note>,
+}
+
+/// One HTTP request of the sync engine and its answer: what it was for, and its cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    /// `poll`, `long-poll`, `pull`, `snapshot`, `backfill`, `command` or `signal`.
+    pub kind: &'static str,
+    /// The answer's status (`0`: no answer came).
+    pub status: u16,
+    /// Bytes of the request's body.
+    pub sent: usize,
+    /// Bytes of the answer's body, as received.
+    pub received: usize,
 }
 
 /// One line of the timeline: a fault the lab injected, or a step the engine took because
@@ -103,9 +133,17 @@ impl NoteStep {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct WireEntry {
+    /// Unix ms when it arrived (or the request was answered).
+    pub at: i64,
+    /// A frame's kind, or an HTTP request's (`Exchange::kind`).
     pub kind: &'static str,
     pub seq: Option<u64>,
     pub bytes: usize,
+    /// A frame that came inside an HTTP answer (or a backfill's page): listed, but its
+    /// bytes are the answer's and counted there.
+    pub carried: bool,
+    /// An HTTP request rather than a frame.
+    pub request: bool,
     /// Commit to receipt, for data frames (clocks of server and browser may differ a little).
     pub latency_ms: Option<i64>,
     /// What the frame said in words (the event, for patterns that carry one).
@@ -120,12 +158,87 @@ impl WireLog {
             true => (&mut self.ephemeral_frames, &mut self.ephemeral_bytes, &mut self.ephemeral),
             false => (&mut self.frames, &mut self.bytes, &mut self.recent),
         };
-        *frames += 1;
+        if entry.request {
+            self.requests += 1;
+        } else {
+            *frames += 1;
+        }
+        if !entry.carried {
+            *bytes += entry.bytes as u64;
+        }
+        if recent.len() == RECENT {
+            recent.pop_back();
+        }
+        recent.push_front(entry);
+    }
+
+    /// An HTTP request answered at `at` (Unix ms): a row of its own, counted whole.
+    pub fn exchange(&mut self, at: i64, exchange: Exchange) {
+        let summary = match exchange.status {
+            0 => format!("no answer ({} bytes sent)", exchange.sent),
+            status if exchange.sent > 0 => {
+                format!("{status}, {} bytes sent, {} received", exchange.sent, exchange.received)
+            }
+            status => format!("{status}, {} bytes received", exchange.received),
+        };
+        self.record(WireEntry {
+            at,
+            kind: exchange.kind,
+            seq: None,
+            bytes: exchange.sent + exchange.received,
+            carried: false,
+            request: true,
+            latency_ms: None,
+            summary,
+            ephemeral: exchange.kind == "signal",
+        });
+    }
+
+    /// A message went up a stream (a command or signal up a WebSocket) at `at`.
+    pub fn sent(&mut self, at: i64, bytes: usize, ephemeral: bool) {
+        let what = if ephemeral { "a signal up the socket" } else { "a command up the socket" };
+        let entry = WireEntry {
+            at,
+            kind: "sent",
+            seq: None,
+            bytes,
+            carried: false,
+            request: false,
+            latency_ms: None,
+            summary: what.into(),
+            ephemeral,
+        };
+        // A row and its bytes, but not a frame received.
+        let (bytes, recent) = match ephemeral {
+            true => (&mut self.ephemeral_bytes, &mut self.ephemeral),
+            false => (&mut self.bytes, &mut self.recent),
+        };
         *bytes += entry.bytes as u64;
         if recent.len() == RECENT {
             recent.pop_back();
         }
         recent.push_front(entry);
+    }
+
+    /// A change was applied `ms` after its commit.
+    pub fn latency(&mut self, ms: i64) {
+        if self.latencies.len() == LATENCIES {
+            self.latencies.pop_front();
+        }
+        self.latencies.push_back(ms);
+    }
+
+    /// Everything this client's sync traffic transferred, both ways (`data-wire-bytes`).
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes + self.ephemeral_bytes
+    }
+
+    /// The `p`th percentile (0 to 100) of the recent latencies, nearest rank.
+    pub fn latency_percentile(&self, p: u32) -> Option<i64> {
+        let mut sorted: Vec<i64> = self.latencies.iter().copied().collect();
+        sorted.sort_unstable();
+        let rank = (p as usize * sorted.len()).div_ceil(100).max(1);
+        sorted.get(rank - 1).copied()
     }
 
     /// Adds a line to the timeline (at `at`, Unix ms).
@@ -148,7 +261,46 @@ mod tests {
     use super::*;
 
     fn entry(kind: &'static str, bytes: usize, ephemeral: bool) -> WireEntry {
-        WireEntry { kind, seq: None, bytes, latency_ms: None, summary: String::new(), ephemeral }
+        WireEntry {
+            at: 0,
+            kind,
+            seq: None,
+            bytes,
+            carried: false,
+            request: false,
+            latency_ms: None,
+            summary: String::new(),
+            ephemeral,
+        }
+    }
+
+    #[test]
+    fn an_answer_counts_once_and_the_frames_it_carried_are_listed() {
+        let mut log = WireLog::default();
+        log.exchange(5, Exchange { kind: "poll", status: 200, sent: 0, received: 900 });
+        for _ in 0..3 {
+            log.record(WireEntry { carried: true, ..entry("ops", 250, false) });
+        }
+        log.exchange(6, Exchange { kind: "command", status: 200, sent: 60, received: 40 });
+        log.record(entry("ops", 250, false));
+        assert_eq!((log.requests, log.frames, log.bytes), (2, 4, 900 + 100 + 250));
+        assert_eq!(log.recent.len(), 6, "every frame and request has a row");
+        log.exchange(7, Exchange { kind: "signal", status: 200, sent: 80, received: 0 });
+        assert_eq!((log.ephemeral_bytes, log.total_bytes()), (80, 1250 + 80));
+    }
+
+    #[test]
+    fn latency_percentiles_take_the_nearest_rank() {
+        let mut log = WireLog::default();
+        assert_eq!(log.latency_percentile(50), None);
+        for ms in (1..=100).rev() {
+            log.latency(ms);
+        }
+        assert_eq!((log.latency_percentile(50), log.latency_percentile(95)), (Some(50), Some(95)));
+        for _ in 0..LATENCIES {
+            log.latency(7);
+        }
+        assert_eq!((log.latencies.len(), log.latency_percentile(95)), (LATENCIES, Some(7)), "the most recent only");
     }
 
     #[test]

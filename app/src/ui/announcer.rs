@@ -8,7 +8,7 @@
 
 use leptos::prelude::*;
 
-use crate::sync::{BoardClient, Conn};
+use crate::sync::{BoardClient, Connection};
 
 /// How long remote changes gather before one announcement says them all.
 pub const EVERY_MS: u64 = 2_000;
@@ -18,12 +18,13 @@ pub const SETTLE_MS: u64 = 1_000;
 
 /// The words for a connection state (the first `live` of a page is not announced: the
 /// page was just opened, nothing changed).
-pub fn connection_words(conn: Conn) -> &'static str {
-    match conn {
-        Conn::Connecting => "Connection lost; reconnecting.",
-        Conn::Live => "Connection live: changes arrive as they happen.",
-        Conn::Offline => "Offline: your changes wait and are sent when the connection returns.",
-        Conn::Revoked => "Access to this board was withdrawn.",
+pub fn connection_words(connection: Connection) -> &'static str {
+    match connection {
+        Connection::Reconnecting { .. } => "Connection lost; reconnecting.",
+        Connection::Live => "Connection live: changes arrive as they happen.",
+        Connection::Offline => "Offline: your changes wait and are sent when the network returns.",
+        Connection::Unreachable { .. } => "The server is not answering; still trying.",
+        Connection::Withdrawn => "Access to this board was withdrawn.",
     }
 }
 
@@ -36,24 +37,27 @@ pub fn changes_words(n: u64) -> String {
 }
 
 #[component]
-pub fn Announcer(client: BoardClient) -> impl IntoView {
+pub fn Announcer(client: BoardClient, connection: Memo<Connection>) -> impl IntoView {
     let message = RwSignal::new(String::new());
     // Connection: a state that holds for `SETTLE_MS` and differs from the last one said.
     // The first `live` is only noted (the page just opened); a reconnect that is over
     // within the moment (a switch of pattern, a new name) says nothing.
-    let said_conn: StoredValue<Option<Conn>> = StoredValue::new(None);
+    // States are compared by name: a countdown that moves is the same state.
+    let said_conn: StoredValue<Option<&'static str>> = StoredValue::new(None);
     Effect::new(move |_| {
-        let conn = client.conn.get();
+        let state = connection.get();
+        let name = state.as_str();
         if said_conn.get_value().is_none() {
-            if conn == Conn::Live {
-                said_conn.set_value(Some(conn));
+            if state == Connection::Live {
+                said_conn.set_value(Some(name));
             }
             return;
         }
         let settle = move || {
-            if client.conn.get_untracked() == conn && said_conn.get_value() != Some(conn) {
-                said_conn.set_value(Some(conn));
-                message.set(connection_words(conn).into());
+            let now = connection.get_untracked();
+            if now.as_str() == name && said_conn.get_value() != Some(name) {
+                said_conn.set_value(Some(name));
+                message.set(connection_words(now).into());
             }
         };
         set_timeout(settle, std::time::Duration::from_millis(SETTLE_MS));
@@ -89,6 +93,6 @@ mod tests {
     fn changes_are_counted_in_words() {
         assert_eq!(changes_words(1), "1 change by others.");
         assert_eq!(changes_words(12), "12 changes by others.");
-        assert!(connection_words(Conn::Offline).starts_with("Offline"));
+        assert!(connection_words(Connection::Offline).starts_with("Offline"));
     }
 }

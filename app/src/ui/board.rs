@@ -5,16 +5,19 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 
 use super::announcer::Announcer;
+use super::connection::ConnectionStatus;
 use super::cursors::Cursors;
 use super::inspector::WireInspector;
 use super::lab::FaultLab;
+use super::legend::Legend;
+use super::length::{too_long, LengthHint};
 use super::one_line_form::OneLineForm;
 use super::presence::PresenceList;
 use super::refusals::Refusals;
 use super::todo_card::TodoCard;
 use super::webhooks::WebhooksPanel;
 use crate::api::{ShareLinks, Viewer};
-use crate::domain::{BoardState, Command, Id, Sprint, SprintStatus};
+use crate::domain::{BoardState, Command, Id, Sprint, SprintStatus, MAX_TITLE_CHARS};
 use crate::patterns::PatternKind;
 use crate::sync::optimistic::Refusal;
 use crate::sync::{BoardClient, Conn, Transport};
@@ -155,6 +158,7 @@ pub fn BoardView(
         let _ = ev;
     };
 
+    let connection = super::connection::use_connection(client);
     let section = NodeRef::<leptos::html::Section>::new();
     super::focus::keep_focus(client, section);
 
@@ -168,21 +172,15 @@ pub fn BoardView(
             data-board-seq=seq
             data-hydrated=move || client.running.get().to_string()
             data-conn=move || client.conn.get().as_str()
+            data-connection=move || connection.get().as_str()
             data-fingerprint=client.fingerprint
             data-pending-count=waiting
         >
             <header class="board-head">
                 <div class="board-title">
                     <h1>{name}</h1>
-                    <span class=move || format!("conn conn-{}", client.conn.get().as_str()) title="connection">
-                        {move || client.conn.get().as_str()}
-                    </span>
+                    <ConnectionStatus client connection/>
                     <span class="seq" title="the seq this client has applied">"seq " {seq}</span>
-                    {move || (waiting() > 0).then(|| view! {
-                        <span class="waiting" title="commands not yet answered by the server">
-                            {waiting()} " waiting"
-                        </span>
-                    })}
                     {(!pane).then(|| {
                         let href = format!("/boards/{}/compare", client.board_id());
                         view! { <a class="compare-link" href=href>"compare patterns side by side →"</a> }
@@ -190,8 +188,9 @@ pub fn BoardView(
                 </div>
                 <Pickers client pane/>
             </header>
-            {share.map(|links| view! { <ShareLinksView links/> })}
-            {(!pane).then(|| view! { <PresenceList client/> })}
+            {(!pane).then(|| view! { <Legend/> })}
+            {share.map(|links| view! { <ShareLinksView board=client.board_id() links/> })}
+            {(!pane).then(|| view! { <PresenceList client connection/> })}
             {move || (!client.can_write.get() && client.conn.get() != Conn::Revoked).then(|| view! {
                 <p class="muted read-only" data-read-only="true">"Read-only: this link lets you see the board, not change it."</p>
             })}
@@ -224,7 +223,7 @@ pub fn BoardView(
                 </Show>
             </div>
             {(!pane).then(|| view! { <Cursors client/> })}
-            {(!pane).then(|| view! { <Announcer client/> })}
+            {(!pane).then(|| view! { <Announcer client connection/> })}
             {(!pane).then(|| view! {
                 <Show
                     when=move || client.can_admin.get()
@@ -250,7 +249,7 @@ pub fn BoardView(
 /// its key in the browser; anyone who has the read link can see the board, the write link
 /// also change it.
 #[component]
-fn ShareLinksView(links: ShareLinks) -> impl IntoView {
+fn ShareLinksView(board: String, links: ShareLinks) -> impl IntoView {
     let absolute = |path: &str| {
         #[cfg(feature = "hydrate")]
         if let Some(origin) = web_sys::window().and_then(|w| w.location().origin().ok()) {
@@ -259,13 +258,80 @@ fn ShareLinksView(links: ShareLinks) -> impl IntoView {
         path.to_owned()
     };
     let (read, write) = (absolute(&links.read), absolute(&links.write));
+    // Just rotated (this page was reopened with the new write link): say what changed.
+    let rotated = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("rotated").is_some());
+    let error = RwSignal::new(None::<String>);
+    let rotate = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let Some(window) = web_sys::window() else { return };
+            let question = "Change this board's keys? Both links stop working at once for everyone who has them, \
+                            your other tabs included; you get two new links to share.";
+            if !window.confirm_with_message(question).unwrap_or(false) {
+                return;
+            }
+            let board = board.clone();
+            leptos::task::spawn_local(async move {
+                match crate::sync::http::rotate_keys(&board).await {
+                    // The new write link puts the new key in this browser's cookie; the page
+                    // comes back with the panel open on the new links.
+                    Ok(rotated) => {
+                        let _ =
+                            window.location().replace(&format!("/boards/{board}?key={}&rotated=1", rotated.keys.write));
+                    }
+                    Err(err) => error.set(Some(err.message())),
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &board;
+    };
     view! {
-        <details class="share">
+        <details class="share" open=rotated data-share-panel="">
             <summary>"Share this private board"</summary>
-            <p class="muted">"Anyone with a link can open the board; rotate the keys to withdraw every link."</p>
-            <label>"read-only " <input readonly data-share="read" prop:value=read.clone() value=read/></label>
-            <label>"read-write " <input readonly data-share="write" prop:value=write.clone() value=write/></label>
+            <p class="muted">
+                "Anyone with a link can open the board: the read-write link lets them change it, the read-only one only shows it. "
+                "Changing the keys withdraws both links at once and makes new ones."
+            </p>
+            {rotated.then(|| view! {
+                <p class="rotated" data-rotated="" role="status">
+                    "New links made: the old ones no longer open this board. Send these to whoever should keep access."
+                </p>
+            })}
+            <ShareLink kind="read" label="read-only" url=read/>
+            <ShareLink kind="write" label="read-write" url=write/>
+            <button class="small danger-outline" data-rotate-keys="" on:click=rotate>"Change the keys…"</button>
+            {move || error.get().map(|e| view! { <p class="notice" role="alert">{e}</p> })}
         </details>
+    }
+}
+
+/// One share link: the whole of it, selectable, and a button that copies it.
+#[component]
+fn ShareLink(kind: &'static str, label: &'static str, url: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = {
+        let url = url.clone();
+        move |_| {
+            #[cfg(feature = "hydrate")]
+            if let Some(window) = web_sys::window() {
+                let _ = window.navigator().clipboard().write_text(&url);
+                copied.set(true);
+                set_timeout(move || copied.set(false), std::time::Duration::from_secs(2));
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = &url;
+        }
+    };
+    let id = format!("share-{kind}");
+    view! {
+        <div class="share-link">
+            <label for=id.clone()>{label}</label>
+            <input id=id readonly data-share=kind prop:value=url.clone() value=url/>
+            <button class="small" data-copy=kind on:click=copy aria-label=format!("Copy the {label} link")>
+                {move || if copied.get() { "Copied" } else { "Copy" }}
+            </button>
+        </div>
     }
 }
 
@@ -421,6 +487,15 @@ fn Column(
     });
     let count = move || client.shown.with(|s| s.state.todos.iter().filter(|t| t.sprint_id == sprint_id).count());
     let hidden = move || count().saturating_sub(limit.get());
+    let unfinished = move || {
+        client.shown.with(|s| {
+            s.state
+                .todos
+                .iter()
+                .filter(|t| t.sprint_id == sprint_id && t.status != crate::domain::TodoStatus::Done)
+                .count()
+        })
+    };
     // The column's first and last todo, for the cards' up and down buttons: one pass per
     // change for the column, not one per card.
     let ends = Memo::new(move |_| {
@@ -450,6 +525,23 @@ fn Column(
                     _ => None,
                 }}
             </header>
+            // Completing a sprint moves its unfinished cards: say where, before and after.
+            {move || match status {
+                Some(SprintStatus::Active) => (unfinished() > 0 && client.can_write.get()).then(|| view! {
+                    <p class="muted sprint-note" data-sprint-note="active">
+                        {move || match unfinished() {
+                            1 => "Completing it moves its 1 unfinished card to the end of the backlog.".to_owned(),
+                            n => format!("Completing it moves its {n} unfinished cards to the end of the backlog."),
+                        }}
+                    </p>
+                }.into_any()),
+                Some(SprintStatus::Completed) => Some(view! {
+                    <p class="muted sprint-note" data-sprint-note="completed">
+                        "Completed: what was unfinished went to the end of the backlog."
+                    </p>
+                }.into_any()),
+                _ => None,
+            }}
             <ol
                 class="todos"
                 // A drop target: allow it, then move the dragged todo to where it fell.
@@ -509,7 +601,7 @@ fn AddTodo(client: BoardClient, sprint_id: Option<Id>) -> impl IntoView {
     let send = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let value = title.get_untracked();
-        if !value.trim().is_empty() {
+        if !value.trim().is_empty() && !too_long(&value, MAX_TITLE_CHARS) {
             client.send(Command::AddTodo { title: value, sprint_id });
             title.set(String::new());
         }
@@ -522,11 +614,11 @@ fn AddTodo(client: BoardClient, sprint_id: Option<Id>) -> impl IntoView {
                     data-add-todo=""
                     placeholder="Add a todo"
                     aria-label="New todo title"
-                    maxlength=crate::domain::MAX_TITLE_CHARS.to_string()
                     prop:value=move || title.get()
                     on:input:target=move |ev| title.set(ev.target().value())
                 />
                 <button type="submit">"Add"</button>
+                <LengthHint text=title max=MAX_TITLE_CHARS/>
                 // After the visible field, so `.add-todo input` still finds the title first.
                 <input type="hidden" name="board" value=client.board_id()/>
                 {sprint_id.map(|id| view! { <input type="hidden" name="sprint_id" value=id.to_string()/> })}

@@ -2,6 +2,7 @@
 //! rendering; the browser reuses that data when it hydrates) and hands it to the kanban.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::board::{live_client, BoardView};
@@ -37,18 +38,22 @@ pub fn BoardPage() -> impl IntoView {
                             view! { <section class="empty"><h1>"Bad request"</h1><p class="notice">{message}</p></section> }.into_any()
                         }
                         (Ok(Some((state, viewer))), Ok((pattern, transport))) => {
+                            let state_name = state.board.name.clone();
                             let poll_ms = query.read_untracked().get("poll_ms").and_then(|ms| ms.parse().ok());
                             let client = live_client(state.into(), pattern, transport, replica, poll_ms, viewer.can_write, true);
                             client.can_admin.set(viewer.admin);
                             // A refusal of the no-script add form (`server_fns::add_todo`) comes
                             // back here as a code, worded by the page (never the URL's text).
                             let refused = query.read_untracked().get("error").map(|code| crate::server_fns::FormError::parse(&code));
+                            // The tab says which board it is.
+                            let title = format!("{} · Realtime board", state_name);
                             view! {
+                                <Title text=title/>
                                 {refused.map(|e| view! { <p class="notice" data-form-error=e.code()>{e.words()}</p> })}
                                 <BoardView client viewer/>
                             }.into_any()
                         }
-                        (Ok(None), _) => view! { <NotFound/> }.into_any(),
+                        (Ok(None), _) => view! { <NotFound board=true/> }.into_any(),
                         (Err(err), _) => {
                             set_unavailable();
                             view! { <p class="notice">{err}</p> }.into_any()

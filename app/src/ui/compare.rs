@@ -2,9 +2,14 @@
 //! each with its own client, pattern and transport, side by side. Each pane shows its
 //! applied seq and whether it agrees with the others: **converged** (same seq and the same
 //! state fingerprint as every pane at that seq), **catching up** (behind the newest pane),
-//! or **diverged** (same seq, different state: a bug this page exists to make visible).
+//! **between polls** (a short-poll pane behind: it has not asked yet, which is how short
+//! polling works, not a fault), or **diverged** (same seq, different state: a bug this page
+//! exists to make visible). Under it, what each pane's changes cost since the page opened:
+//! bytes and requests per change, and the commit-to-screen latency (p50, p95), from the
+//! pane's wire inspector, so the patterns compare on equal terms.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::board::{live_client, BoardView, Budget};
@@ -72,9 +77,10 @@ pub fn ComparePage() -> impl IntoView {
                                     live_client(state.clone(), p, t, replica.clone(), Some(PANE_POLL_MS), viewer.can_write, false)
                                 })
                                 .collect();
-                            view! { <Comparison clients/> }.into_any()
+                            let title = format!("{} compared · Realtime board", state.board.name);
+                            view! { <Title text=title/> <Comparison clients/> }.into_any()
                         }
-                        (Ok(None), _) => view! { <NotFound/> }.into_any(),
+                        (Ok(None), _) => view! { <NotFound board=true/> }.into_any(),
                         (Err(err), _) => {
                             set_unavailable();
                             view! { <p class="notice">{err}</p> }.into_any()
@@ -113,6 +119,7 @@ fn Comparison(clients: Vec<BoardClient>) -> impl IntoView {
                     view! {
                         <div class="pane-wrap">
                             <Agreement client all/>
+                            <Costs client/>
                             <BoardView client pane=true budget/>
                         </div>
                     }
@@ -129,7 +136,9 @@ fn Agreement(client: BoardClient, all: Vec<BoardClient>) -> impl IntoView {
     let verdict = Memo::new(move |_| {
         let (seq, print) = (client.state.with(|s| s.seq), client.fingerprint.get());
         let newest = all.iter().map(|c| c.state.with(|s| s.seq)).max().unwrap_or(seq);
-        if seq < newest {
+        if seq < newest && client.transport.get() == Transport::Poll {
+            "between-polls"
+        } else if seq < newest {
             "catching-up"
         } else if all.iter().filter(|c| c.state.with(|s| s.seq) == seq).all(|c| c.fingerprint.with(|p| *p == print)) {
             "converged"
@@ -146,5 +155,42 @@ fn Agreement(client: BoardClient, all: Vec<BoardClient>) -> impl IntoView {
             <span class="muted">"state " <code class="fingerprint">{print}</code></span>
             <PresetButtons client/>
         </div>
+    }
+}
+
+/// What this pane's changes cost since the page opened, per change applied: bytes (all of
+/// its sync traffic, ephemeral frames aside), requests, and the commit-to-screen latency.
+#[component]
+fn Costs(client: BoardClient) -> impl IntoView {
+    // Counted from here: the seq the pane started at, and what its inspector had then.
+    let start = client.state.with_untracked(|s| s.seq);
+    let figures = move || {
+        let changes = client.state.with(|s| s.seq).saturating_sub(start);
+        client.wire.with(|w| {
+            if changes == 0 {
+                return "no change yet: make one to see what it costs".to_owned();
+            }
+            let per = |total: u64| total as f64 / changes as f64;
+            let latency = match (w.latency_percentile(50), w.latency_percentile(95)) {
+                (Some(p50), Some(p95)) => format!(" · latency p50 {p50} ms, p95 {p95} ms"),
+                _ => String::new(),
+            };
+            format!(
+                "{changes} change(s): {:.0} bytes and {:.1} requests per change{latency}",
+                per(w.bytes),
+                per(w.requests)
+            )
+        })
+    };
+    view! {
+        <p
+            class="muted pane-costs"
+            data-bytes-per-change=move || {
+                let changes = client.state.with(|s| s.seq).saturating_sub(start);
+                (changes > 0).then(|| client.wire.with(|w| w.bytes / changes))
+            }
+        >
+            {figures}
+        </p>
     }
 }

@@ -54,7 +54,7 @@ pub fn replica() -> String {
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
 pub fn board(id: String) -> impl Future<Output = BoardResult> + Send + 'static {
     send_wrapper::SendWrapper::new(async move {
-        let state = match crate::sync::http::state(&id, None).await {
+        let state = match crate::sync::http::state(&id, None).await.answer {
             Ok(Some(state)) => state,
             Ok(None) => return Ok(None),
             Err(crate::sync::http::HttpError::Status { status: 404, .. }) => return Ok(None),

@@ -20,6 +20,12 @@ pub fn HomePage() -> impl IntoView {
                 "Open a board in two windows and change it in one: the other follows at once. "
                 "Pick how changes travel (the pattern) and over what (the transport) on the board itself."
             </p>
+            <p class="lead" data-private-note="">
+                "A new board is private: only people with one of its two links can open it, one that "
+                "lets them change it and one that only shows it. You get both on the board once it is "
+                "made, and its owner (the holder of the first) can withdraw them. The demo board is public: "
+                "anyone can open and change it."
+            </p>
             <CreateBoard/>
             <Suspense fallback=|| view! { <p class="muted">"Loading boards…"</p> }>
                 {move || Suspend::new(async move {

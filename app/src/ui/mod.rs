@@ -9,6 +9,8 @@
 //!   editor and the choice a lost rename offers.
 //! * [`refusals`]: the server's refusals of this tab's commands, where the change was.
 //! * [`focus`]: keeps keyboard focus on the control that acted when the board re-renders.
+//! * [`connection`]: the connection state in words (live, reconnecting with a countdown and
+//!   "try now", offline with the changes waiting, unreachable since when, withdrawn).
 //! * [`announcer`]: the live region that tells a screen reader of connection changes and
 //!   (together, every two seconds) of changes by others.
 //! * [`inspector`]: the wire inspector (what this client received, and the timeline of
@@ -16,18 +18,23 @@
 //! * [`lab`]: the fault lab's controls (this tab's faults, the replica's, the compare
 //!   page's presets).
 //! * [`one_line_form`]: the input-and-button form the add and create forms share.
+//! * [`legend`]: what the patterns and transports are, beside the pickers, with the docs.
+//! * [`length`]: text limits counted as the server counts them, shown near the limit.
 //! * [`data`]: page data: read from the server's store while rendering, fetched in the browser.
 
 pub mod announcer;
 pub mod board;
 pub mod board_page;
 pub mod compare;
+pub mod connection;
 pub mod cursors;
 pub mod data;
 pub mod focus;
 pub mod home;
 pub mod inspector;
 pub mod lab;
+pub mod legend;
+pub mod length;
 pub mod one_line_form;
 pub mod presence;
 pub mod refusals;
@@ -111,16 +118,23 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// `404`. For a board (`board`): it may never have existed, or the link used for it was
+/// withdrawn (a private board opened without a key that opens it looks the same, on
+/// purpose: whether it exists is the owner's to tell).
 #[component]
-pub fn NotFound() -> impl IntoView {
+pub fn NotFound(#[prop(optional)] board: bool) -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http_status::NOT_FOUND);
     }
+    let why = match board {
+        true => "No board opens here. Check the address; if you came by a link, it may have been withdrawn:                  a board's owner can change its keys, and old links stop working. Ask the owner for a new link. ",
+        false => "There is nothing here. ",
+    };
     view! {
-        <section class="empty">
+        <section class="empty" data-not-found=board.then_some("board")>
             <h1>"Not found"</h1>
-            <p>"There is nothing here. " <A href="/">"See all boards"</A></p>
+            <p>{why} <A href="/">"See all boards"</A></p>
         </section>
     }
 }

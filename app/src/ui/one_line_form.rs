@@ -1,7 +1,10 @@
 //! A one-line text form: an input and a button. It hands the text to `on_submit` (blank
-//! text is ignored) and clears itself. The board's "add" forms and the home page use it.
+//! text, and text over `max_chars` as the server counts it, are not sent: see `length`)
+//! and clears itself. The board's "add" forms and the home page use it.
 
 use leptos::prelude::*;
+
+use super::length::{too_long, LengthHint};
 
 #[component]
 pub fn OneLineForm(
@@ -23,7 +26,7 @@ pub fn OneLineForm(
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let value = text.get_untracked();
-        if !value.trim().is_empty() {
+        if !value.trim().is_empty() && !too_long(&value, max_chars) {
             on_submit(value);
             text.set(String::new());
         }
@@ -34,11 +37,11 @@ pub fn OneLineForm(
                 name=name
                 placeholder=placeholder
                 aria-label=label
-                maxlength=max_chars.to_string()
                 prop:value=move || text.get()
                 on:input:target=move |ev| text.set(ev.target().value())
             />
             <button type="submit">{button}</button>
+            <LengthHint text max=max_chars/>
         </form>
     }
 }

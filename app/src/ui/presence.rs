@@ -1,15 +1,19 @@
 //! Who is on the board: one entry per person (`data-presence-person`), their tabs with the
 //! pattern and transport of each, and this browser's own name, which its person can
-//! change. Ephemeral: it shows the latest `presence` frame, nothing stored.
+//! change. Ephemeral: it shows the latest `presence` frame, nothing stored. While this tab
+//! is not connected the list is the last one it heard, and says so; this person's own
+//! entry shows this tab's connection rather than a green dot it cannot vouch for (the
+//! others see this tab leave their lists when its connection closes).
 
 use leptos::prelude::*;
 
 use crate::presence::Member;
 use crate::protocol::Transport;
-use crate::sync::BoardClient;
+use crate::sync::{BoardClient, Connection};
 
 #[component]
-pub fn PresenceList(client: BoardClient) -> impl IntoView {
+pub fn PresenceList(client: BoardClient, connection: Memo<Connection>) -> impl IntoView {
+    let stale = move || connection.get() != Connection::Live;
     let me = move || client.me.get().map(|me| me.person);
     let rename = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
@@ -19,15 +23,19 @@ pub fn PresenceList(client: BoardClient) -> impl IntoView {
         }
     };
     view! {
-        <aside class="presence" aria-label="Who is here">
+        <aside class="presence" aria-label="Who is here" class:stale=stale data-stale=move || stale().to_string()>
             <h2>"Here now"</h2>
+            {move || stale().then(|| view! {
+                <p class="muted">"As last heard: this tab is not connected."</p>
+            })}
             <ul class="people">
                 <For
                     each=move || client.presence.get()
                     key=|m: &Member| format!("{m:?}")
                     children=move |m: Member| {
                         let mine = me() == Some(m.person.clone());
-                        view! { <Person member=m mine/> }
+                        let this_tab = client.me.get_untracked().map(|me| me.client);
+                        view! { <Person member=m mine this_tab connection/> }
                     }
                 />
             </ul>
@@ -55,12 +63,24 @@ pub fn PresenceList(client: BoardClient) -> impl IntoView {
 /// fades between its requests (it is present because it keeps asking); a held
 /// connection's dot stays lit.
 #[component]
-fn Person(member: Member, mine: bool) -> impl IntoView {
+fn Person(member: Member, mine: bool, this_tab: Option<String>, connection: Memo<Connection>) -> impl IntoView {
     let tabs = member.tabs;
+    // This tab's dot is its connection as it is now, not as the list last said.
+    let my_dot = move || match connection.get() {
+        Connection::Live => "dot".to_owned(),
+        other => format!("dot dot-{}", other.as_str()),
+    };
     view! {
         <li class="person" class:me=mine data-presence-person=member.person.clone()>
             <span class="person-name">{member.name.clone()}</span>
-            {mine.then(|| view! { <span class="muted">" (you)"</span> })}
+            {mine.then(|| view! {
+                <span class="muted" data-my-connection=move || connection.get().as_str()>
+                    {move || match connection.get() {
+                        Connection::Live => " (you)".to_owned(),
+                        other => format!(" (you: {})", other.as_str()),
+                    }}
+                </span>
+            })}
             {(tabs > 1).then(|| view! { <span class="tabs">{format!(" · {tabs} tabs")}</span> })}
             <ul class="via">
                 {member.via.iter().map(|via| {
@@ -68,6 +88,8 @@ fn Person(member: Member, mine: bool) -> impl IntoView {
                         Transport::Poll => "dot dot-fading",
                         _ => "dot",
                     };
+                    let this = this_tab.as_deref() == Some(via.client.as_str());
+                    let dot = move || if this { my_dot() } else { dot.to_owned() };
                     view! {
                         <li data-via-client=via.client.clone()>
                             <span class=dot></span>

@@ -8,8 +8,9 @@
 
 use leptos::prelude::*;
 
+use super::length::{too_long, LengthHint};
 use super::refusals::Refusals;
-use crate::domain::{Command, Id, Todo, TodoStatus};
+use crate::domain::{Command, Id, Todo, TodoStatus, MAX_TITLE_CHARS};
 use crate::sync::client::Draft;
 use crate::sync::optimistic::Refusal;
 use crate::sync::BoardClient;
@@ -52,6 +53,10 @@ pub fn TodoCard(
     // a rename that lost a race on the wire: see `lost`).
     let save = move || {
         let Some(Draft { text, base_title }) = client.drafts.get_untracked().get(&id).cloned() else { return };
+        // Too long: the editor stays open with the text and says why (`LengthHint`).
+        if too_long(&text, MAX_TITLE_CHARS) {
+            return;
+        }
         let (now, version) = card.with_untracked(|(t, _)| (t.title.clone(), t.version));
         close_editor();
         if text.trim() == now {
@@ -151,7 +156,6 @@ pub fn TodoCard(
                         name="rename"
                         aria-label="Todo title"
                         data-focus="title"
-                        maxlength=crate::domain::MAX_TITLE_CHARS.to_string()
                         prop:value=move || draft().unwrap_or_default()
                         on:input:target=move |ev| {
                             let text = ev.target().value();
@@ -160,6 +164,7 @@ pub fn TodoCard(
                         on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { close_editor() }
                     />
                     <button type="submit" class="small">"Save"</button>
+                    <LengthHint text=Signal::derive(move || draft().unwrap_or_default()) max=MAX_TITLE_CHARS/>
                 </form>
             </Show>
             {move || lost().map(|mine| view! {

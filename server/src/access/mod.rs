@@ -191,8 +191,10 @@ pub fn until_revoked(app: &AppState, grant: &Grant, mut frames: Frames) -> Frame
                     // Boxed: a database read's future is large, and only needed now and then.
                     let now = Box::pin(app.key_revs.get(&board, || async { Ok(app.store.keys_rev(&board).await?) })).await;
                     // A database that cannot answer right now is not a revocation: the stream
-                    // goes on and asks again at the next check.
-                    if matches!(now, Ok(current) if current != Some(rev)) {
+                    // goes on and asks again at the next check. Nor is an older generation
+                    // than this stream's own: the cached value predates the rotation this
+                    // stream's key came from (a page reopened with the new link at once).
+                    if matches!(now, Ok(current) if current.is_none_or(|current| current > rev)) {
                         metrics::counter!("board_streams_revoked_total").increment(1);
                         yield Outgoing::revoked();
                         return;

@@ -10,11 +10,13 @@
 //! * [`server_fns`]: the command service as Leptos server functions (`/api/fn/...`).
 //! * [`webhooks`]: register, list, remove and replay webhooks; their delivery log.
 //! * [`lab`]: the fault lab's faults on this replica (`FAULTS=1`), read and set.
+//! * [`docs`]: the project's docs as plain text (`/docs/{file}`), for the page's legend.
 //! * [`extract`]: request extractors whose rejections are our JSON errors.
 
 pub mod boards;
 pub mod changes;
 pub mod commands;
+pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod lab;

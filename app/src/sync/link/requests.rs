@@ -6,6 +6,8 @@
 //!   (or its timeout). Near-SSE latency over plain requests, one round trip per batch.
 //!
 //! A capped answer (its last seq below `head`) is followed at once by the next request.
+//! Closing the link aborts the request in flight: a held long-poll would otherwise keep its
+//! place on the server (and this tab on everyone's presence list) until its timeout.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -15,7 +17,7 @@ use leptos::task::spawn_local;
 use crate::patterns::Frame;
 use crate::protocol::Transport;
 use crate::sync::http;
-use crate::sync::platform::{HttpError, Link, LinkEvent, Opening, Report};
+use crate::sync::platform::{HttpError, Link, LinkEvent, Metered, Opening, Report};
 
 /// How long a long-poll asks the server to hold: shorter than the server's cap and typical
 /// proxy timeouts.
@@ -26,11 +28,16 @@ const MIN_POLL_MS: u32 = 100;
 pub struct RequestLink {
     /// Set by `close`: the loop stops before its next request, and ignores an answer in flight.
     stopped: Rc<Cell<bool>>,
+    /// Aborts the request in flight.
+    abort: Option<web_sys::AbortController>,
 }
 
 impl Link for RequestLink {
     fn close(self: Box<Self>) {
         self.stopped.set(true);
+        if let Some(abort) = &self.abort {
+            abort.abort();
+        }
     }
 }
 
@@ -38,13 +45,14 @@ pub fn open(opening: Opening, report: Report) -> RequestLink {
     let stopped = Rc::new(Cell::new(false));
     let flag = stopped.clone();
     let who = opening.identity_query(super::encode);
+    let abort = web_sys::AbortController::new().ok();
+    let signal = abort.as_ref().map(|a| a.signal());
     spawn_local(async move {
         let Opening { board, transport, pattern, mut from, poll_ms, .. } = opening;
         let mut requests = 0u32;
         // The rev of the presence list we hold: the server sends a list only when it differs.
         let mut presence: Option<u64> = None;
         while !flag.get() {
-            report(LinkEvent::Request);
             // A long-poll's first request is not held: its answer says we are connected.
             let hold = (transport == Transport::LongPoll).then_some(if requests == 0 { 0 } else { HOLD_SECS });
             // Who we are, the list we hold, and (short poll) how often we ask, so that the
@@ -56,10 +64,14 @@ pub fn open(opening: Opening, report: Report) -> RequestLink {
             if transport == Transport::Poll {
                 extra.push_str(&format!("&every={}", poll_ms()));
             }
-            let answer = http::frames(&board, transport.as_str(), pattern, &from, hold, &extra).await;
+            let Metered { answer, cost } =
+                http::frames(&board, transport, pattern, &from, hold, &extra, signal.as_ref()).await;
             requests += 1;
             if flag.get() {
                 return;
+            }
+            if let Some(cost) = cost {
+                report(LinkEvent::Exchange(cost));
             }
             match answer {
                 Ok(batch) => {
@@ -93,7 +105,7 @@ pub fn open(opening: Opening, report: Report) -> RequestLink {
             }
         }
     });
-    RequestLink { stopped }
+    RequestLink { stopped, abort }
 }
 
 /// The seq to ask from next after a batch: past every frame received (a `reset` moves it

@@ -15,6 +15,8 @@ const CLOSE_REVOKED: u16 = 4403;
 
 pub struct WsLink {
     socket: WebSocket,
+    /// What goes up the socket is reported too (`LinkEvent::Sent`), for the inspector.
+    report: Report,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
     _on_open: Closure<dyn FnMut(web_sys::Event)>,
@@ -40,11 +42,14 @@ pub fn open(path: &str, report: Report) -> Option<WsLink> {
             report(if event.code() == CLOSE_REVOKED { LinkEvent::Revoked } else { LinkEvent::Failed })
         })
     };
-    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| report(LinkEvent::Opened));
+    let on_open = {
+        let report = report.clone();
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| report(LinkEvent::Opened))
+    };
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    Some(WsLink { socket, _on_message: on_message, _on_close: on_close, _on_open: on_open })
+    Some(WsLink { socket, report, _on_message: on_message, _on_close: on_close, _on_open: on_open })
 }
 
 impl Link for WsLink {
@@ -58,7 +63,7 @@ impl Link for WsLink {
             return false;
         }
         let text = serde_json::to_string(&SocketSignal { signal: signal.clone() }).expect("signals serialise");
-        self.socket.send_with_str(&text).is_ok()
+        self.send(&text, true)
     }
 
     fn carries_commands(&self) -> bool {
@@ -75,6 +80,16 @@ impl Link for WsLink {
             command: command.clone(),
         };
         let text = serde_json::to_string(&message).expect("commands serialise");
-        self.socket.send_with_str(&text).is_ok()
+        self.send(&text, false)
+    }
+}
+
+impl WsLink {
+    fn send(&self, text: &str, ephemeral: bool) -> bool {
+        let sent = self.socket.send_with_str(text).is_ok();
+        if sent {
+            (self.report)(LinkEvent::Sent { bytes: text.len(), ephemeral });
+        }
+        sent
     }
 }
