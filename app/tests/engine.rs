@@ -987,3 +987,38 @@ async fn the_inspector_counts_pulls_and_backfills_once() {
     })
     .await;
 }
+
+/// A delete waits `UNDO_MS` before it goes: undone meanwhile it never reaches the server;
+/// otherwise it goes when the time is up, once.
+#[tokio::test(start_paused = true)]
+async fn a_delete_can_be_undone_until_it_goes() {
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        fake.add("keep");
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, 1), 100));
+        settle().await;
+        let delete = || Command::DeleteTodo { id: 1, expected_version: None };
+
+        client.delete_with_undo(delete());
+        settle().await;
+        assert!(client.shown.get_untracked().state.todos.is_empty(), "gone from the page at once");
+        tokio::time::sleep(Duration::from_millis(u64::from(app::sync::client::UNDO_MS) - 100)).await;
+        settle().await;
+        assert!(fake.0.borrow().posted.is_empty(), "not sent while it can be undone");
+        client.undo(1);
+        settle().await;
+        assert_eq!(client.shown.get_untracked().state.todos.len(), 1, "undone: back on the page");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        settle().await;
+        assert!(fake.0.borrow().posted.is_empty(), "and never sent");
+
+        client.delete_with_undo(delete());
+        tokio::time::sleep(Duration::from_millis(u64::from(app::sync::client::UNDO_MS) + 10)).await;
+        settle().await;
+        assert_eq!(fake.0.borrow().posted.len(), 1, "sent when its time was up");
+        client.undo(1);
+        settle().await;
+        assert!(fake.0.borrow().server.states.last().unwrap().todos.is_empty(), "too late to undo: deleted");
+    })
+    .await;
+}

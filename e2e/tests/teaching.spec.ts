@@ -120,3 +120,26 @@ test('the share panel copies each link and rotating shows new links that replace
   await visit.goto(newRead);
   await expect(visit.locator('[data-board-seq]')).toBeVisible();
 });
+
+test('a delete can be undone for a few seconds; undone, nobody ever saw it go', async ({ browser, request }) => {
+  const board = await createBoard(request, 'Undo');
+  await command(request, board, { type: 'add_todo', title: 'precious' });
+  const page = await open(await browser.newContext(), board);
+  const other = await open(await browser.newContext(), board);
+  await page.locator('[data-todo-id="1"] [data-focus="delete"]').click();
+  await expect(page.locator('[data-todo-id="1"]')).toHaveCount(0);
+  await expect(page.locator('[data-undo="1"]')).toContainText('Deleted \u201cprecious\u201d');
+  await page.locator('[data-undo="1"] button').click();
+  await expect(page.locator('[data-todo-id="1"]')).toHaveCount(1);
+  await expect(page.locator('[data-undo]')).toHaveCount(0);
+  // Past the undo window: still there, for everyone.
+  await page.waitForTimeout(6_000);
+  expect((await state(request, board)).todos.map((t) => t.title)).toEqual(['precious']);
+  await expect(other.locator('[data-todo-id="1"]')).toHaveCount(1);
+
+  // Not undone: it goes when the time is up.
+  await page.locator('[data-todo-id="1"] [data-focus="delete"]').click();
+  await expect.poll(async () => (await state(request, board)).todos.length, { timeout: 10_000 }).toBe(0);
+  await expect(other.locator('[data-todo-id="1"]')).toHaveCount(0);
+  await expect(page.locator('[data-undo]')).toHaveCount(0);
+});

@@ -24,6 +24,9 @@ pub const DEFAULT_POLL_MS: u32 = 2000;
 /// Refusals kept to show at most (see `BoardClient::refused`).
 pub const MAX_REFUSALS: usize = 50;
 
+/// How long a delete can be undone before it is sent.
+pub const UNDO_MS: u32 = 5_000;
+
 /// A title being edited: what the person typed, and the todo as it was when the editor
 /// opened, so that a save can tell whether someone else renamed it meanwhile.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -282,6 +285,20 @@ impl BoardClient {
             self.refusals.update(|all| all.retain(|r| r.todo != Some(todo)));
         }
         self.tell(Input::Send(command));
+    }
+
+    /// Deletes a todo after `UNDO_MS`, during which the card is gone from the page and the
+    /// person can take it back (`undo`): nothing to invert, nobody else saw it go.
+    pub fn delete_with_undo(self, command: Command) {
+        if let Some(todo) = super::optimistic::subject(&command) {
+            self.refusals.update(|all| all.retain(|r| r.todo != Some(todo)));
+        }
+        self.tell(Input::SendHeld { command, ms: UNDO_MS });
+    }
+
+    /// Takes back the held delete of `todo`, if its time is not over.
+    pub fn undo(self, todo: Id) {
+        self.tell(Input::Undo(todo));
     }
 
     /// Keeps a refusal to show where its action was; the oldest go first beyond

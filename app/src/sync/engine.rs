@@ -96,6 +96,8 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
         epoch: None,
     };
     engine.outbox = engine.platform.load_outbox(&engine.client.board_id());
+    // The page that could undo a held delete is gone: it goes now.
+    engine.outbox.release_all();
     // A previous page of this tab sent these (or tried to): sending them again is a resend.
     engine.sent = engine.outbox.iter().map(|p| p.key.clone()).collect();
     engine.publish_outbox(false);
@@ -198,7 +200,19 @@ impl<P: Platform> Engine<P> {
                 }
                 self.wake_posting();
             }
-            Input::Send(command) => self.send(command),
+            Input::Send(command) => self.send(command, None),
+            Input::SendHeld { command, ms } => self.send(command, Some(ms)),
+            Input::Release(key) => {
+                if self.outbox.release(&key) {
+                    self.publish_outbox(true);
+                    self.flush();
+                }
+            }
+            Input::Undo(todo) => {
+                if self.outbox.undo(todo) {
+                    self.publish_outbox(true);
+                }
+            }
             Input::Answer { key, answer } => self.answered(&key, answer),
             Input::Signal(signal) => self.signal(signal),
         }
@@ -572,15 +586,24 @@ impl<P: Platform> Engine<P> {
     }
 
     /// A new command from the page: into the outbox with a fresh Idempotency-Key (the
-    /// page shows it at once), then on its way.
-    fn send(&mut self, command: Command) {
+    /// page shows it at once), then on its way; or, `hold` ms from now, if not undone.
+    fn send(&mut self, command: Command, hold: Option<u32>) {
         // Random (unique across tabs and reloads) and counted (unique within this page
         // whatever the random source).
         self.issued += 1;
         let key = format!("{:016x}{:08x}{:08x}", self.random_u64(), self.random_u64() as u32, self.issued as u32);
-        self.outbox.push(key.clone(), command);
+        let Some(ms) = hold else {
+            self.outbox.push(key.clone(), command);
+            self.publish_outbox(true);
+            return self.dispatch(&key);
+        };
+        self.outbox.push_held(key.clone(), command, self.platform.now_ms() + i64::from(ms));
         self.publish_outbox(true);
-        self.dispatch(&key);
+        let (platform, sender) = (self.platform.clone(), self.sender.clone());
+        self.platform.spawn(async move {
+            platform.sleep(ms).await;
+            let _ = sender.unbounded_send(Input::Release(key));
+        });
     }
 
     /// Sends every command of the outbox that has no answer yet and is not on its way.
@@ -597,8 +620,9 @@ impl<P: Platform> Engine<P> {
     /// person made them, so the next waits for the previous one's answer. Never one
     /// command twice at once.
     fn dispatch(&mut self, key: &str) {
-        // Offline, nothing can go: it waits for the network (`back_online`).
-        if !self.client.online.get_untracked() {
+        // Offline, nothing can go: it waits for the network (`back_online`). A held
+        // command goes when its hold ends (`Input::Release`).
+        if !self.client.online.get_untracked() || self.outbox.held(key) {
             return;
         }
         if self.posting.is_some() || self.in_flight.iter().any(|(_, k)| k == key) {

@@ -16,6 +16,12 @@ pub enum Input {
     Switch,
     /// The page sends a command.
     Send(Command),
+    /// The page sends a command that waits `ms` before it goes, undoable meanwhile.
+    SendHeld { command: Command, ms: u32 },
+    /// A held command's wait is over (its key).
+    Release(String),
+    /// The person undid the held command about this todo.
+    Undo(crate::domain::Id),
     /// The server's answer to a command posted beside the engine: its seq, or why not.
     Answer { key: String, answer: Result<u64, HttpError> },
     /// The page sends a signal or relayed cursor (ephemeral: lost if it fails).

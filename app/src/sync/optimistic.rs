@@ -40,6 +40,10 @@ pub struct Pending {
     /// The seq it committed at, once the server said so (`None`: waiting for an answer).
     #[serde(default)]
     pub seq: Option<u64>,
+    /// Held back until this time (Unix ms): a delete the person may still undo. Shown on
+    /// the board at once, sent when the hold ends, dropped if undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_until: Option<i64>,
 }
 
 /// The pending commands of one board, oldest first.
@@ -99,7 +103,39 @@ pub struct Shown {
 impl Outbox {
     /// Queues a new command, to be sent.
     pub fn push(&mut self, key: String, command: Command) {
-        self.pending.push(Pending { key, command, seq: None });
+        self.pending.push(Pending { key, command, seq: None, hold_until: None });
+    }
+
+    /// Queues a new command that is not sent before `until` (Unix ms): it can be undone
+    /// until then (`undo`).
+    pub fn push_held(&mut self, key: String, command: Command, until: i64) {
+        self.pending.push(Pending { key, command, seq: None, hold_until: Some(until) });
+    }
+
+    /// The hold of `key` is over: it goes like any other. `false` if it was not held
+    /// (undone meanwhile, or released already).
+    pub fn release(&mut self, key: &str) -> bool {
+        self.find(key).and_then(|p| p.hold_until.take()).is_some()
+    }
+
+    /// Every hold is over (the page that could undo them is gone: a reload).
+    pub fn release_all(&mut self) {
+        for pending in &mut self.pending {
+            pending.hold_until = None;
+        }
+    }
+
+    /// Undoes the held command about `todo`: it leaves the outbox unsent. `false` if there
+    /// was none (its hold ended: it went).
+    pub fn undo(&mut self, todo: Id) -> bool {
+        let before = self.pending.len();
+        self.pending.retain(|p| p.hold_until.is_none() || subject(&p.command) != Some(todo));
+        self.pending.len() < before
+    }
+
+    /// Is the command with `key` held back?
+    pub fn held(&self, key: &str) -> bool {
+        self.pending.iter().any(|p| p.key == key && p.hold_until.is_some())
     }
 
     /// The server committed the command sent with `key` at `seq` (its answer, or a frame
@@ -218,6 +254,25 @@ mod tests {
 
     fn add(title: &str) -> Command {
         Command::AddTodo { title: title.into(), sprint_id: None }
+    }
+
+    #[test]
+    fn a_held_delete_shows_at_once_and_undo_takes_it_back_unsent() {
+        let mut confirmed = BoardState::empty("b", "B");
+        confirmed = execute(&confirmed, &add("keep me")).unwrap().state;
+        let confirmed = Arc::new(confirmed);
+        let mut outbox = Outbox::default();
+        outbox.push_held("k1".into(), Command::DeleteTodo { id: 1, expected_version: None }, 5_000);
+        assert!(outbox.held("k1"));
+        assert!(outbox.show(&confirmed).state.todos.is_empty(), "gone from the page at once");
+        assert_eq!(outbox.waiting(), 1);
+        assert!(outbox.undo(1) && outbox.is_empty(), "undone: nothing left to send");
+        assert_eq!(outbox.show(&confirmed).state.todos.len(), 1, "and the card is back");
+
+        outbox.push_held("k2".into(), Command::DeleteTodo { id: 1, expected_version: None }, 5_000);
+        assert!(outbox.release("k2") && !outbox.held("k2"));
+        assert!(!outbox.undo(1), "released: it went, too late to undo");
+        assert!(!outbox.release("k2"));
     }
 
     #[test]

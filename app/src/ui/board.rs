@@ -15,6 +15,7 @@ use super::one_line_form::OneLineForm;
 use super::presence::PresenceList;
 use super::refusals::Refusals;
 use super::todo_card::TodoCard;
+use super::undo::UndoDeletes;
 use super::webhooks::WebhooksPanel;
 use crate::api::{ShareLinks, Viewer};
 use crate::domain::{BoardState, Command, Id, Sprint, SprintStatus, MAX_TITLE_CHARS};
@@ -200,6 +201,7 @@ pub fn BoardView(
                     <button class="link" on:click=move |_| client.notice.set(None)>"dismiss"</button>
                 </p>
             })}
+            {(!pane).then(|| view! { <UndoDeletes client/> })}
             <div class="columns">
                 <Column client sprint=None first=first(None) targets/>
                 <For

@@ -7,6 +7,7 @@
 //! * [`board`]: the kanban: header, columns, the forms that send commands.
 //! * [`todo_card`]: one todo with its controls (none until a new todo has its id), its
 //!   editor and the choice a lost rename offers.
+//! * [`undo`]: the deletes this tab can still take back (held for a few seconds).
 //! * [`refusals`]: the server's refusals of this tab's commands, where the change was.
 //! * [`focus`]: keeps keyboard focus on the control that acted when the board re-renders.
 //! * [`connection`]: the connection state in words (live, reconnecting with a countdown and
@@ -39,6 +40,7 @@ pub mod one_line_form;
 pub mod presence;
 pub mod refusals;
 pub mod todo_card;
+pub mod undo;
 pub mod webhooks;
 
 use leptos::prelude::*;

@@ -205,7 +205,7 @@ pub fn TodoCard(
                 </select>
                 <button class="icon" title="move up" aria-label="Move up" data-focus="up" disabled=move || ends.get().0 == Some(id) on:click=move |_| nudge(-1)>"↑"</button>
                 <button class="icon" title="move down" aria-label="Move down" data-focus="down" disabled=move || ends.get().1 == Some(id) on:click=move |_| nudge(1)>"↓"</button>
-                <button class="icon danger" title="delete" aria-label="Delete" data-focus="delete" on:click=move |_| client.send(Command::DeleteTodo { id, expected_version: None })>"✕"</button>
+                <button class="icon danger" title="delete" aria-label="Delete" data-focus="delete" on:click=move |_| client.delete_with_undo(Command::DeleteTodo { id, expected_version: None })>"✕"</button>
             </div>
             </Show>
             // The server's other refusals of commands about this todo (a lost rename is
