@@ -823,9 +823,15 @@ fn entry(frame: &Frame, bytes: usize, now: i64, carried: bool) -> WireEntry {
         Frame::Ack { seq, .. } => format!("command committed at seq {seq}"),
         Frame::Error { error, .. } => error.clone(),
         Frame::Revoked {} => "access withdrawn".into(),
-        Frame::Presence { members, .. } => {
+        Frame::Presence { members, more, .. } => {
             let tabs: usize = members.iter().map(|m| m.tabs).sum();
-            format!("{} here, {tabs} tab(s)", members.len())
+            match (members.len(), tabs) {
+                (0, _) => "nobody on the list yet".into(),
+                (1, 1) => "1 person here, in 1 tab".into(),
+                (1, tabs) => format!("1 person here, in {tabs} tabs"),
+                (people, tabs) if *more > 0 => format!("{people} people listed ({more} more), in {tabs} tabs"),
+                (people, tabs) => format!("{people} people here, in {tabs} tabs"),
+            }
         }
         Frame::Signal { from, .. } => format!("from {from}"),
         Frame::Cursor { from, x, y } => format!("{from} at {:.0}%, {:.0}%", x * 100.0, y * 100.0),
