@@ -15,8 +15,8 @@
 //!   could pair a cached `frontend.js` with the next deploy's wasm and fail to hydrate.
 //! * **Nothing is compressed per request.** [`file`] sends the `.br` or `.gz` the browser
 //!   accepts as it is (`ServeDir`'s precompressed files); the router's `CompressionLayer`
-//!   leaves any response with a `Content-Encoding` alone. Gzipping the 1.6 MB wasm on the
-//!   fly cost about 100 ms of CPU per cold load.
+//!   leaves any response with a `Content-Encoding` alone. Gzipping the 1.7 MiB wasm on the
+//!   fly cost about 115 ms of CPU per cold load (`node e2e/bench/page-load.mjs`).
 //!
 //! The site root is resolved once, too: `target/site` is a link that each build moves to a
 //! fresh folder (`site-<stamp>`), and a server keeps serving the folder it started with,
