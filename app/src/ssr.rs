@@ -40,3 +40,9 @@ pub trait Commands: Send + Sync + 'static {
 
 /// The context value the server provides to server functions.
 pub type SharedCommands = Arc<dyn Commands>;
+
+/// The stylesheet's address, which the shell links: `/main-<hash>.css`, a name by content
+/// that the server reads from the site's manifest at startup and provides to every page
+/// (without it, `/main.css`).
+#[derive(Clone, Debug)]
+pub struct Stylesheet(pub Arc<str>);

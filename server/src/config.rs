@@ -30,7 +30,9 @@ pub struct Config {
     #[arg(long, env = "LOG_RETAIN", default_value_t = 10_000)]
     pub log_retain: u64,
 
-    /// Where the built browser bundle (`pkg/`) and static files live.
+    /// Where the built browser bundle (`pkg/`) and the stylesheet live: `scripts/build-site`
+    /// makes it a link to its latest build, which the server resolves once, at startup, and
+    /// whose `assets.json` names the fingerprinted files (`assets`).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 

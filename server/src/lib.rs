@@ -26,6 +26,8 @@
 //!   webhook, signed deliveries in order, retries, no SSRF.
 //! * [`page_data`]: what the pages read while rendering; [`pages`]: what rendering one may
 //!   cost (render slots per client and per replica); [`seed`]: the `demo` board.
+//! * [`assets`]: the browser bundle: the fingerprinted names of the site's manifest (read
+//!   once at startup), its files sent as the build compressed them, cached for good.
 //! * [`lab`]: the fault lab, server side (`FAULTS=1`): drop or delay this replica's change
 //!   notices, pause its database, so that a learner can watch the protocol recover
 //!   (`GET`/`POST /api/lab`, in [`rest`]).
@@ -36,6 +38,7 @@
 #![recursion_limit = "256"]
 
 pub mod access;
+pub mod assets;
 pub mod broker;
 pub mod config;
 pub mod connection;
@@ -86,6 +89,8 @@ pub async fn build_state(
     local: std::net::SocketAddr,
     closing: tokio::sync::watch::Receiver<bool>,
 ) -> Result<AppState, BoxError> {
+    // First: a broken site stops the server before it touches the database.
+    let assets = assets::Assets::open(&config.site_root)?;
     let store = Store::connect(&config.database_url, config.log_retain)
         .await?
         .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl))
@@ -124,10 +129,12 @@ pub async fn build_state(
         Arc::new(webhooks::guard::SystemDns),
     ));
     tokio::spawn(presence.clone().keep_ticking(closing.clone()));
+    // The hydration script loads `/pkg/{output_name}.js` and `/pkg/{output_name}_bg.wasm`:
+    // the bundle's fingerprinted name, from the site's manifest.
     let leptos = LeptosOptions::builder()
-        .output_name("frontend")
-        .site_root(config.site_root.to_string_lossy().to_string())
-        .site_pkg_dir("pkg")
+        .output_name(assets.output_name.as_str())
+        .site_root(assets.root.to_string_lossy().to_string())
+        .site_pkg_dir(assets::PKG_DIR)
         .site_addr(local)
         .build();
     let app = AppState::new(state::Shared {
@@ -157,6 +164,7 @@ pub async fn build_state(
         header_timeout: Duration::from_secs(config.header_timeout.max(1)),
         idempotency_ttl: Duration::from_secs(config.idempotency_ttl),
         metrics: metrics_handle(),
+        assets: Arc::new(assets),
         leptos,
     });
     seed::seed_demo(&app, config.demo_write_key()?.as_deref()).await?;

@@ -1,9 +1,10 @@
-//! Every route in one place: the REST API, the streams, health, and the Leptos pages.
+//! Every route in one place: the REST API, the streams, health, the Leptos pages, and the
+//! site's files (`assets`).
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::routing::{any, get, post};
 use axum::{middleware, Router};
 use leptos::prelude::provide_context;
@@ -63,6 +64,15 @@ pub fn router(app: AppState) -> Router {
     // The command service behind the server functions (`app::server_fns`), which Leptos
     // routes with the pages' context.
     let commands: SharedCommands = Arc::new(app.clone());
+    // The stylesheet's fingerprinted address, which the shell links on every page.
+    let stylesheet = app::ssr::Stylesheet(app.assets.stylesheet.as_str().into());
+    let not_found = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+        {
+            let stylesheet = stylesheet.clone();
+            move || provide_context(stylesheet.clone())
+        },
+        app::shell,
+    );
     let options = app.leptos.clone();
     let pages = Router::new()
         .leptos_routes_with_context(
@@ -71,6 +81,7 @@ pub fn router(app: AppState) -> Router {
             move || {
                 provide_context(page_data.clone());
                 provide_context(commands.clone());
+                provide_context(stylesheet.clone());
                 // A fresh nonce per page: the hydration script carries it, the CSP names it.
                 leptos::nonce::provide_nonce();
             },
@@ -81,8 +92,19 @@ pub fn router(app: AppState) -> Router {
         .route_layer(middleware::from_fn(server_fns::refusal_status))
         // Render slots per client and per replica: a page of a big board is dear.
         .route_layer(middleware::from_fn_with_state(app.clone(), crate::pages::gate))
-        // Static files (the wasm bundle under /pkg, the stylesheet) or the app's 404 page.
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell));
+        // A file of the site (the bundle under /pkg, the stylesheet), or the app's 404 page.
+        .fallback(move |State(app): State<AppState>, request: Request| {
+            let not_found = not_found.clone();
+            async move {
+                match crate::assets::file(&app.assets, request).await {
+                    Ok(file) => file,
+                    Err(request) => not_found(request.uri().clone(), State(app), request).await,
+                }
+            }
+        })
+        // Pages are revalidated at every load: they show the board as it is now, and name
+        // the bundle of the build the server runs. The site's files say their own.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
 
     let replica =
         HeaderValue::from_str(&app.replica).unwrap_or_else(|_| HeaderValue::from_static("invalid-replica-id"));
@@ -108,8 +130,10 @@ pub fn router(app: AppState) -> Router {
             HeaderName::from_static("referrer-policy"),
             HeaderValue::from_static("no-referrer"),
         ))
-        // gzip for pages, JSON and the wasm bundle; its default predicate leaves
-        // `text/event-stream` alone, so SSE frames are never held back in a buffer.
+        // gzip for pages and JSON; its default predicate leaves `text/event-stream` alone, so
+        // SSE frames are never held back in a buffer. The site's files come compressed at
+        // build time (`assets`): a response that has a `Content-Encoding` is never
+        // compressed again.
         .layer(CompressionLayer::new())
         // Outside everything that can refuse, so every error response passes it.
         .layer(middleware::from_fn(crate::error::log_errors))

@@ -87,6 +87,8 @@ pub struct Shared {
     pub idempotency_ttl: Duration,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The site's files and their fingerprinted names, as they were at startup.
+    pub assets: Arc<crate::assets::Assets>,
     pub leptos: LeptosOptions,
 }
 

@@ -44,12 +44,19 @@ pub mod undo;
 pub mod webhooks;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
-/// The document around the app. The hydration scripts load `/pkg/frontend.js`.
+/// The document around the app. The hydration scripts load `/pkg/{output_name}.js`; the
+/// server sets `output_name` and the stylesheet's address (`crate::ssr::Stylesheet`) to
+/// the fingerprinted names of the built site. The stylesheet is linked here, where only
+/// the server renders, rather than in [`App`], where the browser would need its name too.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let stylesheet = use_context::<crate::ssr::Stylesheet>().map_or_else(|| "/main.css".into(), |s| s.0.to_string());
+    #[cfg(not(feature = "ssr"))]
+    let stylesheet = String::from("/main.css");
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -62,6 +69,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // carry their origin, and no other site ever gets a `Referer` from it.
                 <meta name="referrer" content="same-origin"/>
                 <link rel="icon" href="data:,"/>
+                <link rel="stylesheet" id="main" href=stylesheet/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -96,7 +104,6 @@ pub fn App() -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_security_headers();
     view! {
-        <Stylesheet id="main" href="/main.css"/>
         <Title text="Realtime board"/>
         <Router>
             // The first thing Tab reaches: past the top bar, straight to the page's content.
