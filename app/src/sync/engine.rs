@@ -321,14 +321,20 @@ impl<P: Platform> Engine<P> {
         if self.client.conn.get_untracked() == Conn::Revoked {
             return;
         }
+        self.stop(Conn::Offline);
+        self.client.trouble.set(None);
+        self.note(NoteStep::Reconnect, "the browser is offline: waiting for the network");
+    }
+
+    /// Closes the connection and waits, in state `conn`: nothing reconnects by itself, and
+    /// what the closed link still reports belongs to the past. (Commands that went up it
+    /// unanswered are posted again with their keys when the next connection opens.)
+    fn stop(&mut self, conn: Conn) {
         self.close();
-        // What the closed link still reports belongs to the past.
         self.generation += 1;
         self.retry_at = None;
         self.in_flight.clear();
-        self.client.conn.set(Conn::Offline);
-        self.client.trouble.set(None);
-        self.note(NoteStep::Reconnect, "the browser is offline: waiting for the network");
+        self.client.conn.set(conn);
     }
 
     /// The network is back: connect now, from the start of the backoff, and send what
@@ -357,11 +363,7 @@ impl<P: Platform> Engine<P> {
     /// The server says this page's key no longer opens the board (a `revoked` frame,
     /// WebSocket close 4403, or 404 on a poll): stop for good, retrying cannot help.
     fn revoked(&mut self) {
-        self.close();
-        self.generation += 1;
-        self.retry_at = None;
-        self.in_flight.clear();
-        self.client.conn.set(Conn::Revoked);
+        self.stop(Conn::Revoked);
         self.client.can_write.set(false);
         self.client.can_admin.set(false);
         let message = "Access to this board was withdrawn: its keys were changed. Ask its owner for a new link.";
