@@ -129,3 +129,22 @@ async fn renders_are_bounded_per_client_and_per_replica() {
     }
     srv.stop().await;
 }
+
+/// `/docs/{file}`: the project's docs, which the board's legend links, as plain text that
+/// public caches may keep; only the listed names exist, so no path reaches another file.
+#[tokio::test]
+async fn docs_are_the_listed_files_as_plain_text_and_nothing_else() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let r = srv.http.get(srv.url("/docs/patterns.md")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
+    assert!(r.text().await.unwrap().contains("poke-pull"));
+    for path in ["/docs/nope.md", "/docs/..%2FCargo.toml", "/docs/%2e%2e%2fREADME.md", "/docs/performance%2Fstorm.json"]
+    {
+        let r = srv.http.get(srv.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    let r = srv.http.post(srv.url("/docs/patterns.md")).send().await.unwrap();
+    assert_eq!(r.status(), 405, "read-only");
+}
