@@ -281,18 +281,22 @@ impl BoardClient {
     /// refusal shows where the action was (`refusals`). A new command about a todo clears
     /// the refusals of earlier ones about it: they are no longer what the person sees.
     pub fn send(self, command: Command) {
-        if let Some(todo) = super::optimistic::subject(&command) {
+        self.forget_refusals_about(&command);
+        self.tell(Input::Send(command));
+    }
+
+    /// A new command about a todo: the refusals of earlier ones about it are no longer what
+    /// the person sees.
+    fn forget_refusals_about(self, command: &Command) {
+        if let Some(todo) = super::optimistic::subject(command) {
             self.refusals.update(|all| all.retain(|r| r.todo != Some(todo)));
         }
-        self.tell(Input::Send(command));
     }
 
     /// Deletes a todo after `UNDO_MS`, during which the card is gone from the page and the
     /// person can take it back (`undo`): nothing to invert, nobody else saw it go.
     pub fn delete_with_undo(self, command: Command) {
-        if let Some(todo) = super::optimistic::subject(&command) {
-            self.refusals.update(|all| all.retain(|r| r.todo != Some(todo)));
-        }
+        self.forget_refusals_about(&command);
         self.tell(Input::SendHeld { command, ms: UNDO_MS });
     }
 

@@ -154,13 +154,19 @@ pub struct WireEntry {
 
 impl WireLog {
     pub fn record(&mut self, entry: WireEntry) {
+        self.push(entry, true);
+    }
+
+    /// Lists `entry` (the newest `RECENT` rows are kept) and counts it: a request, or a
+    /// frame when `frame`, and its bytes unless an answer already counted them.
+    fn push(&mut self, entry: WireEntry, frame: bool) {
         let (frames, bytes, recent) = match entry.ephemeral {
             true => (&mut self.ephemeral_frames, &mut self.ephemeral_bytes, &mut self.ephemeral),
             false => (&mut self.frames, &mut self.bytes, &mut self.recent),
         };
         if entry.request {
             self.requests += 1;
-        } else {
+        } else if frame {
             *frames += 1;
         }
         if !entry.carried {
@@ -209,15 +215,7 @@ impl WireLog {
             ephemeral,
         };
         // A row and its bytes, but not a frame received.
-        let (bytes, recent) = match ephemeral {
-            true => (&mut self.ephemeral_bytes, &mut self.ephemeral),
-            false => (&mut self.bytes, &mut self.recent),
-        };
-        *bytes += entry.bytes as u64;
-        if recent.len() == RECENT {
-            recent.pop_back();
-        }
-        recent.push_front(entry);
+        self.push(entry, false);
     }
 
     /// A change was applied `ms` after its commit.

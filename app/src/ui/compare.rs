@@ -164,8 +164,9 @@ fn Agreement(client: BoardClient, all: Vec<BoardClient>) -> impl IntoView {
 fn Costs(client: BoardClient) -> impl IntoView {
     // Counted from here: the seq the pane started at, and what its inspector had then.
     let start = client.state.with_untracked(|s| s.seq);
+    let changes = Memo::new(move |_| client.state.with(|s| s.seq).saturating_sub(start));
     let figures = move || {
-        let changes = client.state.with(|s| s.seq).saturating_sub(start);
+        let changes = changes.get();
         client.wire.with(|w| {
             if changes == 0 {
                 return "no change yet: make one to see what it costs".to_owned();
@@ -186,7 +187,7 @@ fn Costs(client: BoardClient) -> impl IntoView {
         <p
             class="muted pane-costs"
             data-bytes-per-change=move || {
-                let changes = client.state.with(|s| s.seq).saturating_sub(start);
+                let changes = changes.get();
                 (changes > 0).then(|| client.wire.with(|w| w.bytes / changes))
             }
         >

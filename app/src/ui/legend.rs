@@ -55,31 +55,27 @@ fn transport_words(transport: Transport) -> (&'static str, &'static str) {
     }
 }
 
+/// One list of names, each linking `doc`, with what it is and when to pick it.
+fn terms<const N: usize>(doc: &'static str, rows: [(&'static str, (&'static str, &'static str)); N]) -> impl IntoView {
+    view! {
+        <dl>
+            {rows.into_iter().map(|(name, (is, pick))| view! {
+                <dt><a href=doc>{name}</a></dt>
+                <dd>{is} <span class="muted">" · pick it for " {pick}</span></dd>
+            }).collect_view()}
+        </dl>
+    }
+}
+
 #[component]
 pub fn Legend() -> impl IntoView {
     view! {
         <details class="legend" data-legend="">
             <summary>"What do these choices mean?"</summary>
             <h3>"Patterns: what a change sends"</h3>
-            <dl>
-                {PatternKind::ALL.iter().map(|p| {
-                    let (sends, pick) = pattern_words(*p);
-                    view! {
-                        <dt><a href="/docs/patterns.md">{p.as_str()}</a></dt>
-                        <dd>{sends} <span class="muted">" · pick it for " {pick}</span></dd>
-                    }
-                }).collect_view()}
-            </dl>
+            {terms("/docs/patterns.md", PatternKind::ALL.map(|p| (p.as_str(), pattern_words(p))))}
             <h3>"Transports: how it travels"</h3>
-            <dl>
-                {Transport::ALL.iter().map(|t| {
-                    let (is, pick) = transport_words(*t);
-                    view! {
-                        <dt><a href="/docs/transports.md">{t.as_str()}</a></dt>
-                        <dd>{is} <span class="muted">" · pick it for " {pick}</span></dd>
-                    }
-                }).collect_view()}
-            </dl>
+            {terms("/docs/transports.md", Transport::ALL.map(|t| (t.as_str(), transport_words(t))))}
             <p class="muted">
                 "Every combination delivers every change exactly once, in order; they differ in bytes, requests and latency: "
                 "the wire inspector below counts them, and the compare page shows them side by side."
