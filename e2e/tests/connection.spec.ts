@@ -34,7 +34,9 @@ for (const transport of ['sse', 'ws', 'long-poll']) {
     await expect(page.locator(`[data-my-connection="offline"]`)).toBeVisible();
     await expect(page.locator('aside.presence')).toHaveAttribute('data-stale', 'true');
     // The stream was closed (a held long-poll aborted: its lease of a few seconds runs out),
-    // so the others see this tab leave rather than a green dot.
+    // so the others see this tab leave rather than a green dot. A WebSocket's close frame may
+    // be held back by the emulated network, as a real one's is; then the server's ping goes
+    // unanswered and it lets the socket go after 7 s of silence, inside the protocol's 10 s.
     await expect(other.locator(`[data-presence-person="${me.person}"]`)).toHaveCount(0, { timeout: 10_000 });
 
     for (const title of ['one', 'two', 'three']) await addTodo(page, title);

@@ -2,12 +2,17 @@
 //! messages, one frame each; commands come up (`app::api::SocketCommand`) and are answered
 //! with an `ack` or `error` frame; so do presence signals (`app::api::SocketSignal`),
 //! answered only when refused. The session is one task and one loop over three things:
-//! the board's frames, the peer's messages and a check timer. (axum's chat example reads
+//! the board's frames, the peer's messages and a liveness timer. (axum's chat example reads
 //! in a task of its own and forwards over a channel; that costs a task and a channel
 //! block, about 2.3 KB, per idle socket. While the session runs a command or waits on a
 //! slow send it does not read, and TCP holds the peer back meanwhile.)
 //!
-//! Liveness: a ping every 10 s; a peer silent for 30 s is dropped (within 35 s).
+//! Liveness: a ping after 3 s without a word from the peer; a peer silent for 7 s is
+//! dropped, so its tab leaves the presence list within the 10 s the protocol promises. The
+//! kernel finds a vanished network by itself (`serve::find_dead_peers`), but not a peer
+//! whose TCP connection is alive and whose socket is not: a proxy in front (nginx keeps its
+//! own connection to the replica open), a frozen tab, a browser whose emulated network went
+//! offline. Only an answer to a ping tells those apart.
 //! Limits: messages and frames up to 64 KiB (larger: close 1009); a 1 KiB read buffer to start.
 //! Close codes (RFC 6455): 1000 after the peer's close, 1002 protocol error, 1007 a text
 //! message that is not UTF-8, 1009 message too big, 1011 the stream failed, 1012 the server is restarting (clients reconnect);
@@ -47,9 +52,11 @@ pub const MAX_MESSAGE_BYTES: usize = MAX_BODY_BYTES;
 const READ_BUFFER_BYTES: usize = 1024;
 /// How much the socket's writes collect before going out; each send flushes anyway.
 const WRITE_BUFFER_BYTES: usize = 4 * 1024;
-const PING_EVERY: Duration = Duration::from_secs(10);
-const CHECK_EVERY: Duration = Duration::from_secs(5);
-const DEAD_AFTER: Duration = Duration::from_secs(30);
+/// Quiet this long (nothing heard, nothing pinged), the peer gets a ping: an idle socket
+/// costs a ping and a pong every 3 s; one whose peer talks, none.
+const PING_WHEN_QUIET: Duration = Duration::from_secs(3);
+/// Nothing heard for this long, pings included: the peer is gone.
+pub const DEAD_AFTER: Duration = Duration::from_secs(7);
 /// The close code when the socket's key is revoked (the 4000s are the application's).
 pub const CLOSE_REVOKED: u16 = 4403;
 
@@ -100,15 +107,17 @@ async fn session(
     mut socket: WebSocket,
     mut frames: Frames,
 ) {
-    let mut check = tokio::time::interval(CHECK_EVERY);
     let mut last_heard = Instant::now();
-    let mut last_ping = Instant::now();
+    // A ping went out after the last word heard: the next deadline is the end, not a ping.
+    let mut pinged = false;
     // A `revoked` frame that was waiting behind a batch: it ends the session next.
     let mut revoked = false;
     let close: Option<(u16, &'static str)> = loop {
         if revoked {
             break Some((CLOSE_REVOKED, "access revoked"));
         }
+        // Quiet since the last word: a ping is due. Pinged and still silent: the peer is gone.
+        let wake = last_heard + if pinged { DEAD_AFTER } else { PING_WHEN_QUIET };
         // (The socket is not split: `select!` drops its branches' futures, and with them
         // their borrows of the socket, before a branch's body runs.)
         tokio::select! {
@@ -125,6 +134,7 @@ async fn session(
             },
             heard = socket.next() => {
                 last_heard = Instant::now();
+                pinged = false;
                 match inbound(heard) {
                     Inbound::Command(text) => {
                         // Boxed: a command's future (its transaction) is large and only
@@ -145,16 +155,14 @@ async fn session(
                     Inbound::Gone => break None,
                 }
             }
-            _ = check.tick() => {
-                if last_heard.elapsed() > DEAD_AFTER {
+            _ = tokio::time::sleep_until(wake) => {
+                if last_heard.elapsed() >= DEAD_AFTER {
                     metrics::counter!("board_ws_dead_peers_total").increment(1);
                     break None;
                 }
-                if last_ping.elapsed() >= PING_EVERY {
-                    last_ping = Instant::now();
-                    if let Some(close) = send(&mut socket, Message::Ping(Default::default())).await {
-                        break close;
-                    }
+                pinged = true;
+                if let Some(close) = send(&mut socket, Message::Ping(Default::default())).await {
+                    break close;
                 }
             }
         }
