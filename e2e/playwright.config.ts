@@ -54,7 +54,8 @@ export default defineConfig({
           BIND: `127.0.0.1:${port}`,
           LEPTOS_SITE_ROOT: path.join(target, 'site'),
           REPLICA_ID: 'e2e',
-          RUST_LOG: 'warn',
+          // E2E_RUST_LOG=debug shows the server's own account of a failing run.
+          RUST_LOG: process.env.E2E_RUST_LOG ?? 'warn',
           // Every browser of the suite comes from 127.0.0.1, and contexts live until the
           // suite ends: one address holds more streams than a person would.
           MAX_STREAMS_PER_IP: '2000',

@@ -158,6 +158,7 @@ async fn session(
             _ = tokio::time::sleep_until(wake) => {
                 if last_heard.elapsed() >= DEAD_AFTER {
                     metrics::counter!("board_ws_dead_peers_total").increment(1);
+                    tracing::debug!(client = me.as_deref(), "websocket peer silent for 7 s: dropped");
                     break None;
                 }
                 pinged = true;
@@ -167,6 +168,7 @@ async fn session(
             }
         }
     };
+    tracing::debug!(client = me.as_deref(), close = ?close, "websocket session ends");
     // Briefly: a client too slow to read frames may not read this either.
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         match close {
