@@ -10,16 +10,15 @@
 //!   board. With the script running, the page sends the command through its sync engine
 //!   instead (see `ui::board`).
 //!
-//! Refusals are [`Refused`] (defined with the other bodies in `api`): the HTTP status of
-//! the refusal and the message the REST API gives (`{"status":422,"error":"..."}`,
-//! answered with that status).
+//! Refusals are [`Refused`] (`crate::refused`): the HTTP status of the refusal and the
+//! message the REST API gives (`{"status":422,"error":"..."}`, answered with that status).
 
+use board_core::api::CommandAnswer;
+use board_core::domain::{Command, Id};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
-use crate::api::CommandAnswer;
-pub use crate::api::Refused;
-use crate::domain::{Command, Id};
+pub use crate::refused::Refused;
 
 /// Runs any command on `board` for this request's client, as
 /// `POST /api/boards/{board}/commands` with an optional `Idempotency-Key` would.
@@ -106,8 +105,8 @@ impl FormError {
 #[cfg(feature = "ssr")]
 mod service {
     use super::Refused;
-    use crate::api::CommandAnswer;
-    use crate::domain::Command;
+    use board_core::api::CommandAnswer;
+    use board_core::domain::Command;
 
     pub async fn run(board: &str, command: Command, key: Option<String>) -> Result<CommandAnswer, Refused> {
         let commands = leptos::prelude::use_context::<crate::ssr::SharedCommands>().ok_or_else(|| Refused {

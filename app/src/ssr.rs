@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::api::{BoardSummary, Viewer};
-use crate::domain::BoardState;
+use board_core::api::{BoardSummary, Viewer};
+use board_core::domain::BoardState;
 
 /// Every method gets the page request's headers: what a page shows depends on the keys the
 /// browser presents (its cookies), checked by the server's access gate.
@@ -33,9 +33,9 @@ pub trait Commands: Send + Sync + 'static {
         &self,
         board: &str,
         request: &http::request::Parts,
-        command: crate::domain::Command,
+        command: board_core::domain::Command,
         idempotency_key: Option<String>,
-    ) -> Result<crate::api::CommandAnswer, crate::api::Refused>;
+    ) -> Result<board_core::api::CommandAnswer, crate::refused::Refused>;
 }
 
 /// The context value the server provides to server functions.

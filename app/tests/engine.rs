@@ -16,17 +16,17 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use app::api::{CommandAnswer, FramesPage, Position};
-use app::domain::{execute, BoardState, Command, DomainError};
-use app::patterns::{ChangeRecord, Frame, PatternKind};
-use app::presence::{Cursor, Identity, Member, Signal};
-use app::protocol::Transport;
 use app::sync::connection::Connection;
 use app::sync::lab::{Fault, Faulty};
-use app::sync::optimistic::Outbox;
 use app::sync::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Platform, Report};
 use app::sync::wire::NoteStep;
 use app::sync::{BoardClient, Conn};
+use board_core::api::{CommandAnswer, FramesPage, Position};
+use board_core::domain::{execute, BoardState, Command, DomainError};
+use board_core::optimistic::Outbox;
+use board_core::patterns::{ChangeRecord, Frame, PatternKind};
+use board_core::presence::{Cursor, Identity, Member, Signal};
+use board_core::protocol::Transport;
 use leptos::prelude::*;
 
 /// The server side: every board state by seq and each change's record.

@@ -11,7 +11,7 @@
 
 use std::sync::LazyLock;
 
-use app::domain::{apply, decide::respace_due, demo, execute, BoardState, Command, DomainError, Event, Id};
+use board_core::domain::{apply, decide::respace_due, demo, execute, BoardState, Command, DomainError, Event, Id};
 use libfuzzer_sys::fuzz_target;
 
 /// The seeded demo board: sprints in every status, todos in every column.
@@ -33,7 +33,7 @@ fuzz_target!(|bytes: &[u8]| {
             assert_columns_in_order(&done.state);
             // What the server stores and sends must serialise and read back the same.
             let event = serde_json::to_string(&done.event).expect("events serialise");
-            assert_eq!(serde_json::from_str::<app::domain::Event>(&event).expect("events read back"), done.event);
+            assert_eq!(serde_json::from_str::<board_core::domain::Event>(&event).expect("events read back"), done.event);
         }
     }
 });

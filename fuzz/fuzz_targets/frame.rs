@@ -5,9 +5,9 @@
 
 use std::sync::LazyLock;
 
-use app::domain::{demo, BoardState};
-use app::patterns::{Frame, PatternKind};
-use app::sync::step::step;
+use board_core::domain::{demo, BoardState};
+use board_core::patterns::{Frame, PatternKind};
+use board_core::step::step;
 use libfuzzer_sys::fuzz_target;
 
 /// The seeded demo board: sprints in every status, todos in every column.

@@ -166,7 +166,7 @@ async fn time_moves(http: &reqwest::Client, server: &Server, board: &str, moves:
 
 /// The ids of the board's todos.
 async fn todo_ids(http: &reqwest::Client, server: &Server, board: &str) -> Vec<i64> {
-    let state: app::domain::BoardState =
+    let state: board_core::domain::BoardState =
         http.get(format!("{}/api/boards/{board}", server.base)).send().await.unwrap().json().await.unwrap();
     state.todos.iter().map(|t| t.id).collect()
 }
@@ -180,11 +180,11 @@ async fn last_change_sizes(http: &reqwest::Client, server: &Server, board: &str)
             .send()
             .await
             .unwrap()
-            .json::<app::api::FramesPage>()
+            .json::<board_core::api::FramesPage>()
             .await
             .unwrap()
             .head;
-        let page: app::api::FramesPage = http
+        let page: board_core::api::FramesPage = http
             .get(format!("{}/api/boards/{board}/changes?since={}&pattern={pattern}", server.base, head - 1))
             .send()
             .await

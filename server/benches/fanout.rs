@@ -46,8 +46,8 @@ use clients::{check, sse_data, Client, Hold};
 use futures::StreamExt;
 use serde_json::json;
 
-use app::patterns::{Frame, PatternKind};
-use app::sync::Transport;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::protocol::Transport;
 
 #[derive(Parser, Debug)]
 #[command(about = "Fan-out latency and memory per transport")]

@@ -14,7 +14,7 @@
 //!   pulls through nginx's snapshot cache (`proxy_cache_lock`), to count the pulls per
 //!   change that reach the replica.
 //! * `storm`: clients on one replica that is SIGKILLed; they reconnect to the survivors
-//!   with the page's backoff (`app::sync::backoff`), with its jitter and without. Reconnects
+//!   with the page's backoff (`board_core::backoff`), with its jitter and without. Reconnects
 //!   per 100 ms, time until everyone is live again, the peak accept rate, and what the
 //!   survivors refused (`503` + `Retry-After` when `--max-connections` sheds) or let time out.
 //! * `affinity`: boards followed through nginx with board affinity on and off: Redis
@@ -48,9 +48,9 @@ use child::create_board;
 use clients::{check, sse_data, Client, Hold, Puller, Pulls};
 use cluster::{Cluster, Options};
 
-use app::patterns::{Frame, PatternKind};
-use app::sync::backoff::Backoff;
-use app::sync::Transport;
+use board_core::backoff::Backoff;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::protocol::Transport;
 
 #[derive(Parser, Debug)]
 #[command(about = "Scale scenarios: the celebrity board, the reconnect storm, board affinity")]
@@ -533,7 +533,7 @@ async fn storm_run(
     let mut heads = BTreeMap::new();
     for board in &ids {
         let r = http.get(format!("{}/api/boards/{board}", survivors[0])).send().await.unwrap();
-        let state: app::domain::model::BoardState = r.json().await.unwrap();
+        let state: board_core::domain::model::BoardState = r.json().await.unwrap();
         heads.insert(board.clone(), state.seq);
     }
     assert!(

@@ -25,8 +25,8 @@ use axum::http::{HeaderMap, StatusCode};
 use clap::Parser;
 use serde::Deserialize;
 
-use app::domain::BoardState;
-use app::patterns::{Applied, Frame, PatternKind};
+use board_core::domain::BoardState;
+use board_core::patterns::{Applied, Frame, PatternKind};
 
 #[derive(Parser)]
 struct Args {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use app::domain::{DomainError, Todo};
+use board_core::domain::{DomainError, Todo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use app::domain::op;
-use app::patterns::ChangeRecord;
+use board_core::domain::op;
+use board_core::patterns::ChangeRecord;
 
 use crate::broker::{Broker, Notice};
 use crate::error::AppError;
@@ -307,7 +307,7 @@ impl Freshness {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::domain::{execute, BoardState, Command};
+    use board_core::domain::{execute, BoardState, Command};
 
     fn board_of(todos: usize, title: usize) -> Arc<Snapshot> {
         let mut state = BoardState::empty("b", "B");

@@ -42,7 +42,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use app::api::{ServerFaults, ServerLab};
+use board_core::api::{ServerFaults, ServerLab};
 
 use crate::error::AppError;
 use crate::store::Store;

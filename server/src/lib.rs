@@ -8,7 +8,7 @@
 //!   drain); [`connection`]: one connection's time limits (a first request, no idle
 //!   stretch), whatever its protocol; [`limits`]: per-client limits (streams, command and
 //!   board-creation rates).
-//! * [`router`]: every route; [`rest`] holds the REST handlers (the JSON shapes they speak are `app::api`), [`transports`] the stream
+//! * [`router`]: every route; [`rest`] holds the REST handlers (the JSON shapes they speak are `board_core::api`), [`transports`] the stream
 //!   endpoints (thin adapters), [`error`] the one error type every refusal becomes.
 //! * [`store`]: the database: rows, the change log, the one write transaction.
 //! * [`state`]: what handlers share; [`live`]: a committed change and a board at one seq,
@@ -95,7 +95,7 @@ pub async fn build_state(
         .await?
         .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl))
         .with_log_retain_bytes(config.log_retain_kib.saturating_mul(1024))
-        .with_board_limits(app::domain::BoardLimits {
+        .with_board_limits(board_core::domain::BoardLimits {
             max_todos: config.max_todos_per_board,
             max_sprints: config.max_sprints_per_board,
             max_text_bytes: config.max_board_text_kib.saturating_mul(1024),
@@ -180,7 +180,7 @@ struct FromOthers {
 }
 
 impl broker::Listener for FromOthers {
-    fn heard(&self, board: String, record: app::patterns::ChangeRecord) -> live::LiveChange {
+    fn heard(&self, board: String, record: board_core::patterns::ChangeRecord) -> live::LiveChange {
         self.freshness.heard(board, record)
     }
 

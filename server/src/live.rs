@@ -12,8 +12,8 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use bytes::Bytes;
 
-use app::domain::BoardState;
-use app::patterns::{ChangeRecord, PatternKind};
+use board_core::domain::BoardState;
+use board_core::patterns::{ChangeRecord, PatternKind};
 
 /// What a board's broadcast ring carries: one per committed change, shared by every
 /// subscriber on this replica.

@@ -2,9 +2,9 @@
 //! snapshot cache, so a rendered page shows exactly what `GET` state would answer, and
 //! only to a browser the access gate lets in (the page request's cookies hold its keys).
 
-use app::api::{BoardSummary, Viewer};
-use app::domain::BoardState;
 use app::ssr::PageData;
+use board_core::api::{BoardSummary, Viewer};
+use board_core::domain::BoardState;
 
 use crate::access::{self, Presented, Role};
 use crate::error::AppError;

@@ -24,7 +24,7 @@ pub async fn seed_demo(app: &AppState, configured_key: Option<&str>) -> Result<(
         key_hashes: Some(hashes.clone()),
     };
     if app.store.create_board(&demo).await? {
-        let script = app::domain::demo::script();
+        let script = board_core::domain::demo::script();
         for command in &script {
             commands::run(app, DEMO_BOARD, command, None).await?;
         }

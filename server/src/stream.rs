@@ -14,7 +14,7 @@
 //!   the same repair.
 //!
 //! A client behind the retained log gets `reset` and must take a fresh snapshot; so does one
-//! whose position is from another epoch of the board (see `app::api::Position`).
+//! whose position is from another epoch of the board (see `board_core::api::Position`).
 //! Self-contained patterns (`poke-pull`, `push-state`) never catch up through history: one frame at
 //! the newest seq is enough.
 
@@ -22,8 +22,8 @@ use bytes::Bytes;
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use app::api::Position;
-use app::patterns::{Frame, PatternKind};
+use board_core::api::Position;
+use board_core::patterns::{Frame, PatternKind};
 
 use crate::broker::Notice;
 use crate::error::AppError;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use app::sync::step::Step;
+use board_core::step::Step;
 use common::{Backend, TestServer};
 use serde_json::{json, Value};
 
@@ -86,7 +86,7 @@ async fn demo_board_and_etags(backend: Backend) {
     let r = srv.http.get(srv.url("/api/boards/demo")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
-    let state: app::domain::BoardState = r.json().await.unwrap();
+    let state: board_core::domain::BoardState = r.json().await.unwrap();
     assert!(state.seq > 0 && !state.todos.is_empty() && !state.sprints.is_empty(), "the demo board is seeded");
     assert_eq!(etag, format!("\"{}\"", state.seq));
     let r = srv.http.get(srv.url("/api/boards/demo")).header("If-None-Match", &etag).send().await.unwrap();
@@ -113,8 +113,8 @@ async fn snapshots_at_immutable_urls(backend: Backend) {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "public, max-age=31536000, immutable");
     assert_eq!(r.headers()["etag"], format!("\"{head}\""));
-    let epoch = r.headers()[app::api::EPOCH_HEADER].to_str().unwrap().to_owned();
-    let at_head: app::domain::BoardState = r.json().await.unwrap();
+    let epoch = r.headers()[board_core::api::EPOCH_HEADER].to_str().unwrap().to_owned();
+    let at_head: board_core::domain::BoardState = r.json().await.unwrap();
     assert_eq!(at_head, srv.state(&board).await, "the same board as GET state");
     let r = get(format!("/api/boards/{board}/snapshots/{head}?epoch={epoch}")).await.unwrap();
     assert_eq!(r.status(), 200, "its own epoch");
@@ -350,7 +350,7 @@ async fn every_refusal_changes_nothing(backend: Backend) {
 }
 
 async fn changes_backfill_rebuilds_the_board(backend: Backend) {
-    use app::patterns::{Frame, PatternKind};
+    use board_core::patterns::{Frame, PatternKind};
     let srv = TestServer::start(backend).await;
     let board = srv.create_board("backfill").await;
     let start = srv.state(&board).await;
@@ -430,8 +430,8 @@ async fn concurrent_writers_get_contiguous_seqs(backend: Backend) {
 /// that brings a self-contained client to the head. The tab that sent the command
 /// recognises its change by it, even when the frame overtakes the command's answer.
 async fn frames_carry_their_commands_key(backend: Backend) {
-    use app::patterns::{Frame, PatternKind};
-    use app::sync::Transport;
+    use board_core::patterns::{Frame, PatternKind};
+    use board_core::protocol::Transport;
     let srv = TestServer::start(backend).await;
     let board = srv.create_board("keyed").await;
     let mut live = Vec::new();

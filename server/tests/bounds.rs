@@ -59,7 +59,7 @@ async fn a_boards_channel_goes_with_its_last_stream() {
 /// concurrent catch-ups from seq 0 hold a page each, not the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_log_is_caught_up_in_pages_on_every_path() {
-    use app::patterns::Frame;
+    use board_core::patterns::Frame;
     use common::Subscriber;
 
     // 1,200 changes with long titles: megabytes of log in every delta pattern.
@@ -97,11 +97,13 @@ async fn a_long_log_is_caught_up_in_pages_on_every_path() {
         })
     };
     let readers = (0..10).map(|i| {
-        let transport = if i % 2 == 0 { app::sync::Transport::Sse } else { app::sync::Transport::Ws };
+        let transport =
+            if i % 2 == 0 { board_core::protocol::Transport::Sse } else { board_core::protocol::Transport::Ws };
         let srv = &srv;
         let board = board.clone();
         async move {
-            let mut sub: Subscriber = srv.subscribe(&board, transport, app::patterns::PatternKind::PushOps, 0).await;
+            let mut sub: Subscriber =
+                srv.subscribe(&board, transport, board_core::patterns::PatternKind::PushOps, 0).await;
             let mut applied = 0;
             while applied < total {
                 for frame in sub.next_batch(applied).await {
@@ -252,11 +254,12 @@ async fn a_stuck_subscriber_pins_notices_not_boards() {
     }
     assert_eq!(held.len(), 64, "the ring held every notice");
     let (newest, older) = held.split_last().unwrap();
-    let push_state = app::patterns::PatternKind::PushState;
+    let push_state = board_core::patterns::PatternKind::PushState;
     assert!(newest.frame(push_state).is_some(), "the newest board is cached");
     let frame_bytes = newest.frame(push_state).unwrap().len();
     assert!(older.iter().all(|c| c.frame(push_state).is_none()), "an older board outlived its turn in the cache");
-    let notice_bytes: usize = held.iter().map(|c| c.frame(app::patterns::PatternKind::EventDiff).unwrap().len()).sum();
+    let notice_bytes: usize =
+        held.iter().map(|c| c.frame(board_core::patterns::PatternKind::EventDiff).unwrap().len()).sum();
     println!(
         "one stuck subscriber on a 1000-todo board ({frame_bytes} B per push-state frame): the ring holds \
          64 notices of {notice_bytes} B in all; resident memory grew {grown} KiB over the 64 changes"

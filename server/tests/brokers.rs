@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use app::domain::{execute, BoardState, Command};
-use app::patterns::ChangeRecord;
+use board_core::domain::{execute, BoardState, Command};
+use board_core::patterns::ChangeRecord;
 use server::broker::memory::MemoryBroker;
 use server::broker::redis::RedisBroker;
 use server::broker::{Broker, Listener, Notice, Subscription, CHANNEL_CAPACITY};

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::domain::{BoardState, Event};
-use app::patterns::{Frame, PatternKind};
-use app::sync::Transport;
+use board_core::domain::{BoardState, Event};
+use board_core::patterns::{Frame, PatternKind};
+use board_core::protocol::Transport;
 use common::TestServer;
 use serde_json::{json, Value};
 

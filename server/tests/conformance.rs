@@ -4,8 +4,8 @@
 
 mod common;
 
-use app::patterns::{Frame, PatternKind};
-use app::sync::Transport;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::protocol::Transport;
 use common::{Backend, Subscriber, TestClient, TestServer};
 use serde_json::{json, Value};
 
@@ -100,7 +100,7 @@ async fn poll_answers_304_when_nothing_is_newer_and_long_poll_holds() {
     let r = poll(0).await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["etag"], "\"1\"");
-    let page: app::api::FramesPage = r.json().await.unwrap();
+    let page: board_core::api::FramesPage = r.json().await.unwrap();
     assert_eq!((page.head, page.frames.len()), (1, 1));
     assert_eq!(poll(1).await.unwrap().status(), 304);
 
@@ -111,13 +111,13 @@ async fn poll_answers_304_when_nothing_is_newer_and_long_poll_holds() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(!held.is_finished(), "the long-poll holds while nothing changes");
     srv.ok(&board, json!({"type": "add_todo", "title": "y"})).await;
-    let page: app::api::FramesPage = held.await.unwrap().unwrap().json().await.unwrap();
+    let page: board_core::api::FramesPage = held.await.unwrap().unwrap().json().await.unwrap();
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "answered when the change landed");
     assert_eq!(page.frames.iter().filter_map(|f| f.seq()).collect::<Vec<_>>(), vec![2]);
 
     // The timeout answers with no frames.
     let r = srv.http.get(srv.url(&format!("/api/boards/{board}/long-poll?since=2&timeout=1"))).send().await.unwrap();
-    let page: app::api::FramesPage = r.json().await.unwrap();
+    let page: board_core::api::FramesPage = r.json().await.unwrap();
     assert_eq!((page.head, page.frames.len()), (2, 0));
     // Unknown pattern: 400 naming the valid ones, on every transport.
     for path in ["poll", "long-poll", "sse", "ws"] {
@@ -165,7 +165,7 @@ async fn two_hundred_held_long_polls_are_answered_by_one_commit() {
     let started = std::time::Instant::now();
     srv.ok(&board, json!({"type": "add_todo", "title": "wake up"})).await;
     for h in held {
-        let page: app::api::FramesPage = h.await.unwrap().unwrap().json().await.unwrap();
+        let page: board_core::api::FramesPage = h.await.unwrap().unwrap().json().await.unwrap();
         assert_eq!(page.frames.iter().filter_map(|f| f.seq()).collect::<Vec<_>>(), vec![1]);
     }
     println!("200 held long-polls answered {:?} after the commit", started.elapsed());

@@ -5,8 +5,8 @@
 
 mod common;
 
-use app::api::{FramesPage, EPOCH_HEADER};
-use app::patterns::Frame;
+use board_core::api::{FramesPage, EPOCH_HEADER};
+use board_core::patterns::Frame;
 use common::{Backend, TestServer};
 use futures::StreamExt;
 use serde_json::json;
@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 async fn state(srv: &TestServer) -> (u64, String) {
     let r = srv.http.get(srv.url("/api/boards/demo")).send().await.unwrap();
     let epoch = r.headers()[EPOCH_HEADER].to_str().unwrap().to_owned();
-    let state: app::domain::BoardState = r.json().await.unwrap();
+    let state: board_core::domain::BoardState = r.json().await.unwrap();
     (state.seq, epoch)
 }
 

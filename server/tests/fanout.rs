@@ -14,8 +14,8 @@ use futures::future::join_all;
 use futures::StreamExt;
 use serde_json::Value;
 
-use app::domain::Command;
-use app::patterns::{Frame, PatternKind};
+use board_core::domain::Command;
+use board_core::patterns::{Frame, PatternKind};
 use server::config::Config;
 use server::rest::commands;
 use server::store::{NewBoard, Visibility};
@@ -188,7 +188,7 @@ async fn a_hundred_poke_pull_clients_cost_one_snapshot_build_per_change() {
                 let r = http.get(&url).header("If-None-Match", format!("\"{have}\"")).send().await.unwrap();
                 pulls += 1;
                 if r.status() == 200 {
-                    have = r.json::<app::domain::BoardState>().await.unwrap().seq;
+                    have = r.json::<board_core::domain::BoardState>().await.unwrap().seq;
                 }
             }
             pulls

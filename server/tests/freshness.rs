@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::domain::Command;
-use app::patterns::{ChangeRecord, PatternKind};
+use board_core::domain::Command;
+use board_core::patterns::{ChangeRecord, PatternKind};
 use server::broker::memory::MemoryBroker;
 use server::broker::{Broker, Notice};
 use server::freshness::{Freshness, SWEEP_EVERY};

@@ -14,9 +14,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app::api::ServerLab;
-use app::patterns::{Frame, PatternKind};
-use app::sync::step::Step;
+use board_core::api::ServerLab;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::step::Step;
 use common::{Backend, SseReader, TestServer};
 use serde_json::{json, Value};
 

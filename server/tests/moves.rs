@@ -7,8 +7,8 @@ mod common;
 use common::{Backend, TestServer};
 use futures::StreamExt;
 
-use app::domain::Op;
-use app::patterns::Frame;
+use board_core::domain::Op;
+use board_core::patterns::Frame;
 
 /// Fills a board with `todos` short todos, eight commands at a time, each sent as a client
 /// sends it: with an Idempotency-Key, and again after a `503` (eight writers on one SQLite

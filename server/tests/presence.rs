@@ -7,9 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app::patterns::Frame;
-use app::presence::Member;
-use app::protocol::Transport;
+use board_core::patterns::Frame;
+use board_core::presence::Member;
+use board_core::protocol::Transport;
 use common::{Backend, SseReader, TestServer, WsStream};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -91,7 +91,7 @@ impl Tab {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         Vec::new()
                     }
-                    200 => r.json::<app::api::FramesPage>().await.unwrap().frames,
+                    200 => r.json::<board_core::api::FramesPage>().await.unwrap().frames,
                     other => panic!("{path} answered {other}"),
                 }
             }
@@ -272,7 +272,7 @@ async fn signals_reach_one_tab_and_cursors_everyone(backend: Backend) {
     assert_eq!(a.letter().await, cursor);
     // What one relayed move costs, against the same move over a data channel.
     let body = json!({"from": "c-0", "to": "*", "cursor": {"x": 0.25, "y": 0.75}}).to_string();
-    let p2p = serde_json::to_string(&app::presence::Cursor { x: 0.25, y: 0.75 }).unwrap();
+    let p2p = serde_json::to_string(&board_core::presence::Cursor { x: 0.25, y: 0.75 }).unwrap();
     println!(
         "a cursor move: relayed, a {}-byte POST body up and a {}-byte frame down to each other tab; p2p, a {}-byte message to each peer",
         body.len(),

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app::patterns::Frame;
+use board_core::patterns::Frame;
 use common::{Backend, SseReader, TestServer};
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -170,9 +170,9 @@ async fn one_client_has_a_bounded_number_of_tabs_and_a_crowd_is_counted() {
     assert_eq!(clients.len(), 50, "listed");
     assert_eq!(more, 70, "counted");
     assert!(clients.contains(&"viewer".to_owned()), "the first here is listed");
-    let frame = app::patterns::Frame::Presence {
+    let frame = board_core::patterns::Frame::Presence {
         rev: 0,
-        members: vec![app::presence::Member {
+        members: vec![board_core::presence::Member {
             person: "p".repeat(64),
             name: "n".repeat(40),
             tabs: 1,

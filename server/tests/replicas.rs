@@ -9,8 +9,8 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app::patterns::PatternKind;
-use app::sync::Transport;
+use board_core::patterns::PatternKind;
+use board_core::protocol::Transport;
 use common::{Subscriber, TestClient, TestServer};
 use serde_json::json;
 
@@ -139,7 +139,7 @@ async fn a_client_ahead_of_what_a_replica_has_heard_is_not_reset() {
     loop {
         let (status, body) = poll(seen).await;
         if status == 200 {
-            let page: app::api::FramesPage = serde_json::from_str(&body).unwrap();
+            let page: board_core::api::FramesPage = serde_json::from_str(&body).unwrap();
             assert_eq!(page.frames.iter().filter_map(|f| f.seq()).collect::<Vec<_>>(), vec![ahead], "{body}");
             break;
         }

@@ -53,7 +53,7 @@ async fn run_command_is_the_command_service() {
         assert!(refused["error"].as_str().unwrap().contains(words), "{name}: {refused}");
     }
     let state = srv.http.get(srv.url(&format!("/api/boards/{board}"))).bearer_auth(&read).send().await.unwrap();
-    let state: app::domain::BoardState = state.json().await.unwrap();
+    let state: board_core::domain::BoardState = state.json().await.unwrap();
     assert_eq!((state.seq, state.todos.len()), (1, 1), "no refusal changed the board");
 
     // A name that is no server function is a JSON 404; a cross-site post never runs one.
@@ -115,7 +115,7 @@ async fn the_add_form_posts_and_returns_to_the_board() {
     assert!(r.headers()["location"].to_str().unwrap().contains("?error="));
 
     let state = srv.http.get(srv.url(&format!("/api/boards/{board}"))).bearer_auth(&read).send().await.unwrap();
-    let state: app::domain::BoardState = state.json().await.unwrap();
+    let state: board_core::domain::BoardState = state.json().await.unwrap();
     let titles: Vec<&str> = state.todos.iter().map(|t| t.title.as_str()).collect();
     assert_eq!(titles, ["from a form"]);
     srv.stop().await;
@@ -157,7 +157,11 @@ async fn server_functions_take_only_what_they_should() {
         .unwrap();
     assert_eq!(r.status(), 415, "the form's function takes the form");
     let state = srv.http.get(srv.url(&format!("/api/boards/{board}"))).bearer_auth(&read).send().await.unwrap();
-    assert_eq!(state.json::<app::domain::BoardState>().await.unwrap().seq, 0, "nothing refused changed anything");
+    assert_eq!(
+        state.json::<board_core::domain::BoardState>().await.unwrap().seq,
+        0,
+        "nothing refused changed anything"
+    );
 
     // Past the command rate (2 a minute): 429 with Retry-After.
     let mut limited = None;

@@ -3,8 +3,8 @@
 
 mod common;
 
-use app::patterns::{Frame, PatternKind};
-use app::sync::step::Step;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::step::Step;
 use common::{Backend, TestClient, TestServer};
 use serde_json::json;
 

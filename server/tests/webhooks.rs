@@ -159,8 +159,8 @@ async fn register(srv: &TestServer, board: &str, url: &str, pattern: &str) -> (S
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    // Decoded as the page decodes it: the shapes in `app::api`.
-    let created: app::api::WebhookCreated = r.json().await.unwrap();
+    // Decoded as the page decodes it: the shapes in `board_core::api`.
+    let created: board_core::api::WebhookCreated = r.json().await.unwrap();
     assert_eq!(created.webhook.status, "active");
     (created.webhook.id, created.secret)
 }

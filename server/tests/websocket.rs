@@ -4,8 +4,8 @@
 
 mod common;
 
-use app::patterns::{Frame, PatternKind};
-use app::sync::Transport;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::protocol::Transport;
 use common::{Backend, TestServer};
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
@@ -286,7 +286,7 @@ async fn shutdown_tells_every_transport_to_go_elsewhere() {
     };
     assert_eq!(u16::from(close.expect("a close code").code), 1012);
     // ...the held long-poll is answered with no frames...
-    let page: app::api::FramesPage = held.await.unwrap().unwrap().json().await.unwrap();
+    let page: board_core::api::FramesPage = held.await.unwrap().unwrap().json().await.unwrap();
     assert!(page.frames.is_empty());
     // ...and the SSE stream ends, all well within the drain.
     assert!(sse.ended().await);

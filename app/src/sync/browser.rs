@@ -13,12 +13,12 @@ use super::client::BoardClient;
 use super::http;
 use super::link;
 use super::mesh::Mesh;
-use super::optimistic::Outbox;
 use super::platform::{Link, Metered, NetworkChange, Opening, Platform, Report};
-use crate::api::{CommandAnswer, FramesPage, Position};
-use crate::domain::{BoardState, Command};
-use crate::patterns::{Frame, PatternKind};
-use crate::presence::Signal;
+use board_core::api::{CommandAnswer, FramesPage, Position};
+use board_core::domain::{BoardState, Command};
+use board_core::optimistic::Outbox;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::presence::Signal;
 
 /// The browser, with this page's peer mesh once it runs (letters go to it).
 pub struct Browser {

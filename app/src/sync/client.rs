@@ -11,12 +11,12 @@ use leptos::prelude::*;
 use super::connection::{Connection, Trouble};
 use super::inbox::{Inbox, Input};
 use super::lab::{Fault, LabInbox, LabState};
-use super::optimistic::{Outbox, Refusal, Shown};
 use super::wire::WireLog;
-use crate::domain::{BoardState, Command, Id};
-use crate::patterns::PatternKind;
-use crate::presence::{clean_name, Identity, Member, Signal};
-use crate::protocol::Transport;
+use board_core::domain::{BoardState, Command, Id};
+use board_core::optimistic::{Outbox, Refusal, Shown};
+use board_core::patterns::PatternKind;
+use board_core::presence::{clean_name, Identity, Member, Signal};
+use board_core::protocol::Transport;
 
 /// The short-poll interval unless the page says otherwise.
 pub const DEFAULT_POLL_MS: u32 = 2000;
@@ -288,7 +288,7 @@ impl BoardClient {
     /// A new command about a todo: the refusals of earlier ones about it are no longer what
     /// the person sees.
     fn forget_refusals_about(self, command: &Command) {
-        if let Some(todo) = super::optimistic::subject(command) {
+        if let Some(todo) = board_core::optimistic::subject(command) {
             self.refusals.update(|all| all.retain(|r| r.todo != Some(todo)));
         }
     }

@@ -40,18 +40,18 @@ use futures::future::{AbortHandle, Abortable};
 use futures::{FutureExt, StreamExt};
 use leptos::prelude::*;
 
-use super::backoff::Backoff;
 use super::client::{BoardClient, Conn};
 use super::connection::Trouble;
 use super::inbox::{Inbox, Input};
-use super::optimistic::Outbox;
 use super::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Platform, Report};
-use super::step::{step, Step};
 use super::wire::{NoteStep, WireEntry};
-use crate::api::Position;
-use crate::domain::Command;
-use crate::patterns::Frame;
-use crate::protocol::Transport;
+use board_core::api::Position;
+use board_core::backoff::Backoff;
+use board_core::domain::Command;
+use board_core::optimistic::Outbox;
+use board_core::patterns::Frame;
+use board_core::protocol::Transport;
+use board_core::step::{step, Step};
 
 /// How many times a command is posted in a row before it waits in the outbox for the next
 /// connection to open.
@@ -692,7 +692,7 @@ impl<P: Platform> Engine<P> {
     }
 
     /// The confirmed board moved: it may now contain commands of the outbox.
-    fn confirm(&mut self, state: impl Into<Arc<crate::domain::BoardState>>) {
+    fn confirm(&mut self, state: impl Into<Arc<board_core::domain::BoardState>>) {
         let state = state.into();
         // The seqs it moved over, less this tab's own commits among them: others' changes.
         let before = self.client.state.with_untracked(|s| s.seq);
@@ -743,7 +743,7 @@ impl<P: Platform> Engine<P> {
 
     /// A signal or relayed cursor: up the WebSocket if that is the open connection, else
     /// `POST`ed beside the engine, once (it is ephemeral: a lost one is not retried).
-    fn signal(&mut self, mut signal: crate::presence::Signal) {
+    fn signal(&mut self, mut signal: board_core::presence::Signal) {
         if self.link.as_ref().is_some_and(|link| link.send_signal(&signal)) {
             return;
         }

@@ -5,17 +5,17 @@
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 
-use crate::api::{
+use board_core::api::{
     ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, CreateWebhook, Delivery, FramesPage, KeysRotated,
     Position, ReplayWebhook, ServerFaults, ServerLab, Viewer, WebhookCreated, WebhookInfo, EPOCH_HEADER,
 };
-use crate::domain::{BoardState, Command};
-use crate::patterns::PatternKind;
-use crate::presence::{Leave, Signal};
+use board_core::domain::{BoardState, Command};
+use board_core::patterns::PatternKind;
+use board_core::presence::{Leave, Signal};
 
 pub use super::platform::HttpError;
 use super::platform::{Exchange, Metered};
-use crate::protocol::Transport;
+use board_core::protocol::Transport;
 
 async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, HttpError> {
     if !response.ok() {

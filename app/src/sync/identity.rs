@@ -3,7 +3,7 @@
 //! storage so that every tab of this browser shows as one person, under one name, across
 //! visits. Browser only.
 
-use crate::presence::{clean_name, friendly_name, random_id, Identity};
+use board_core::presence::{clean_name, friendly_name, random_id, Identity};
 
 const PERSON_KEY: &str = "board.person";
 const NAME_KEY: &str = "board.name";
@@ -19,13 +19,14 @@ pub fn load() -> (Identity, String) {
     let random = js_sys::Math::random;
     let storage = storage();
     let stored = |key: &str| storage.as_ref().and_then(|s| s.get_item(key).ok().flatten());
-    let person = stored(PERSON_KEY).filter(|p| crate::presence::check_id("person", p).is_ok()).unwrap_or_else(|| {
-        let person = random_id(16, random);
-        if let Some(storage) = &storage {
-            let _ = storage.set_item(PERSON_KEY, &person);
-        }
-        person
-    });
+    let person =
+        stored(PERSON_KEY).filter(|p| board_core::presence::check_id("person", p).is_ok()).unwrap_or_else(|| {
+            let person = random_id(16, random);
+            if let Some(storage) = &storage {
+                let _ = storage.set_item(PERSON_KEY, &person);
+            }
+            person
+        });
     let name = stored(NAME_KEY).and_then(|n| clean_name(&n)).unwrap_or_else(|| {
         let name = friendly_name(random(), random());
         if let Some(storage) = &storage {

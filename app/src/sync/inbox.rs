@@ -5,8 +5,8 @@
 use futures::channel::mpsc::UnboundedSender;
 
 use super::platform::{HttpError, LinkEvent};
-use crate::domain::Command;
-use crate::presence::Signal;
+use board_core::domain::Command;
+use board_core::presence::Signal;
 
 #[derive(Debug)]
 pub enum Input {
@@ -21,7 +21,7 @@ pub enum Input {
     /// A held command's wait is over (its key).
     Release(String),
     /// The person undid the held command about this todo.
-    Undo(crate::domain::Id),
+    Undo(board_core::domain::Id),
     /// The server's answer to a command posted beside the engine: its seq, or why not.
     Answer { key: String, answer: Result<u64, HttpError> },
     /// The page sends a signal or relayed cursor (ephemeral: lost if it fails).

@@ -34,13 +34,13 @@ use futures::StreamExt;
 use leptos::prelude::*;
 
 use super::client::BoardClient;
-use super::optimistic::Outbox;
 use super::platform::{HttpError, Link, LinkEvent, Metered, NetworkChange, Opening, Platform, Report};
 use super::wire::NoteStep;
-use crate::api::{CommandAnswer, FramesPage, Position};
-use crate::domain::{BoardState, Command};
-use crate::patterns::{Frame, PatternKind};
-use crate::presence::Signal;
+use board_core::api::{CommandAnswer, FramesPage, Position};
+use board_core::domain::{BoardState, Command};
+use board_core::optimistic::Outbox;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::presence::Signal;
 
 /// A fault the page asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -32,8 +32,8 @@ use web_sys::{
 };
 
 use super::client::{BoardClient, CursorLink, RemoteCursor};
-use crate::patterns::Frame;
-use crate::presence::{Cursor, Signal, EVERYONE};
+use board_core::patterns::Frame;
+use board_core::presence::{Cursor, Signal, EVERYONE};
 
 /// The most peers one tab connects to directly: a mesh costs every tab a connection per
 /// peer, so past a handful the relay (or an SFU) is the better deal.
@@ -163,7 +163,7 @@ impl Mesh {
         for client in &others {
             self.seen.borrow_mut().entry(client.clone()).or_insert(t);
         }
-        let mesh = crate::presence::peers_of(&me, &others, MAX_PEERS);
+        let mesh = board_core::presence::peers_of(&me, &others, MAX_PEERS);
         *self.mesh.borrow_mut() = mesh.clone();
         self.peers.borrow_mut().retain(|client, _| mesh.contains(client));
         if self.config.is_none() {

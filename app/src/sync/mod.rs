@@ -13,18 +13,15 @@
 //!   trait, so the engine runs natively in its tests with a fake.
 //! * [`lab`]: the fault lab, a platform in front of the real one that injects latency,
 //!   lost frames, cuts and pauses for this tab, so the engine's recovery can be watched.
-//! * [`optimistic`]: the [`optimistic::Outbox`] of pending commands and the board the page
-//!   shows (the confirmed one with them re-applied). Pure.
-//! * [`step`]: what one frame means for the local state (apply, skip, backfill, pull,
-//!   reset). Pure.
-//! * [`backoff`]: jittered exponential reconnect delays. Pure.
+//! * From `board_core`, pure: `step` (what one frame means for the local state),
+//!   `optimistic` (the outbox of pending commands and the board the page shows) and
+//!   `backoff` (jittered exponential reconnect delays).
 //! * [`wire`]: the wire inspector's record of received frames.
 //! * `browser`, `http`, `link` (browser only): the platform of a real page: the REST calls
 //!   and the four transports as links that report [`platform::LinkEvent`]s.
 //! * `identity`, `mesh` (browser only): who this tab is on the presence list (kept in
 //!   local storage), and the WebRTC mesh that carries cursors between tabs.
 
-pub mod backoff;
 #[cfg(feature = "hydrate")]
 mod browser;
 pub mod client;
@@ -40,13 +37,9 @@ pub mod lab;
 mod link;
 #[cfg(feature = "hydrate")]
 pub mod mesh;
-pub mod optimistic;
 pub mod platform;
-pub mod step;
 pub mod wire;
 
-/// The transport names live with the pattern names, in `protocol`.
-pub use crate::protocol::Transport;
 pub use client::{BoardClient, Conn};
 pub use connection::Connection;
 

@@ -6,13 +6,13 @@
 use std::future::Future;
 use std::rc::Rc;
 
-use super::optimistic::Outbox;
 pub use super::wire::Exchange;
-use crate::api::{CommandAnswer, FramesPage, Position};
-use crate::domain::{BoardState, Command};
-use crate::patterns::{Frame, PatternKind};
-use crate::presence::{Identity, Signal};
-use crate::protocol::Transport;
+use board_core::api::{CommandAnswer, FramesPage, Position};
+use board_core::domain::{BoardState, Command};
+use board_core::optimistic::Outbox;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::presence::{Identity, Signal};
+use board_core::protocol::Transport;
 
 /// What a link reports to the engine. A link knows nothing else of it.
 #[derive(Clone, Debug, PartialEq)]

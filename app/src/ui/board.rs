@@ -17,11 +17,12 @@ use super::refusals::Refusals;
 use super::todo_card::TodoCard;
 use super::undo::UndoDeletes;
 use super::webhooks::WebhooksPanel;
-use crate::api::{ShareLinks, Viewer};
-use crate::domain::{BoardState, Command, Id, Sprint, SprintStatus, MAX_TITLE_CHARS};
-use crate::patterns::PatternKind;
-use crate::sync::optimistic::Refusal;
-use crate::sync::{BoardClient, Conn, Transport};
+use crate::sync::{BoardClient, Conn};
+use board_core::api::{ShareLinks, Viewer};
+use board_core::domain::{BoardState, Command, Id, Sprint, SprintStatus, MAX_TITLE_CHARS};
+use board_core::optimistic::Refusal;
+use board_core::patterns::PatternKind;
+use board_core::protocol::Transport;
 
 /// A client for one view of the board, started once the page is hydrated; `cursors`: it
 /// shows and sends live cursors (the board page; a compare pane is only present).
@@ -494,7 +495,7 @@ fn Column(
             s.state
                 .todos
                 .iter()
-                .filter(|t| t.sprint_id == sprint_id && t.status != crate::domain::TodoStatus::Done)
+                .filter(|t| t.sprint_id == sprint_id && t.status != board_core::domain::TodoStatus::Done)
                 .count()
         })
     };
@@ -563,7 +564,7 @@ fn Column(
                     key=|(t, _)| t.id
                     children=move |(todo, pending)| {
                         let id = todo.id;
-                        let card = Memo::new(move |last: Option<&(crate::domain::Todo, bool)>| {
+                        let card = Memo::new(move |last: Option<&(board_core::domain::Todo, bool)>| {
                             cards
                                 .with(|all| all.iter().find(|(t, _)| t.id == id).cloned())
                                 .or_else(|| last.cloned())
@@ -638,7 +639,7 @@ fn AddSprint(client: BoardClient) -> impl IntoView {
             name="sprint"
             placeholder="New sprint name"
             label="New sprint name"
-            max_chars=crate::domain::MAX_NAME_CHARS
+            max_chars=board_core::domain::MAX_NAME_CHARS
             button="Add sprint"
             on_submit=move |name| client.send(Command::AddSprint { name })
         />

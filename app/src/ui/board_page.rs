@@ -7,8 +7,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::board::{live_client, BoardView};
 use super::{data, set_bad_request, set_unavailable, NotFound};
-use crate::patterns::PatternKind;
-use crate::sync::Transport;
+use board_core::patterns::PatternKind;
+use board_core::protocol::Transport;
 
 #[component]
 pub fn BoardPage() -> impl IntoView {

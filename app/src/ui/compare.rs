@@ -15,8 +15,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::board::{live_client, BoardView, Budget};
 use super::lab::PresetButtons;
 use super::{data, set_bad_request, set_unavailable, NotFound};
-use crate::patterns::PatternKind;
-use crate::sync::{BoardClient, Transport};
+use crate::sync::BoardClient;
+use board_core::patterns::PatternKind;
+use board_core::protocol::Transport;
 
 /// One pane per pattern, over a spread of transports.
 const DEFAULT_PANES: [(PatternKind, Transport); 5] = [

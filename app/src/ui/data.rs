@@ -4,8 +4,8 @@
 
 use std::future::Future;
 
-use crate::api::{BoardSummary, Viewer};
-use crate::domain::BoardState;
+use board_core::api::{BoardSummary, Viewer};
+use board_core::domain::BoardState;
 
 /// The board and what this browser may do with it; `None`: not found (or not ours to see).
 pub type BoardResult = Result<Option<(BoardState, Viewer)>, String>;

@@ -81,7 +81,7 @@ fn CreateBoard() -> impl IntoView {
             name="name"
             placeholder="New board name"
             label="New board name"
-            max_chars=crate::domain::MAX_NAME_CHARS
+            max_chars=board_core::domain::MAX_NAME_CHARS
             button="Create board"
             action="/boards"
             on_submit=create

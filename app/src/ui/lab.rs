@@ -7,9 +7,9 @@
 
 use leptos::prelude::*;
 
-use crate::api::{ServerFaults, ServerLab};
 use crate::sync::lab::{Fault, Preset};
 use crate::sync::BoardClient;
+use board_core::api::{ServerFaults, ServerLab};
 
 /// A number input bound to `value` (whole numbers, clamped to `max`).
 #[component]

@@ -6,8 +6,8 @@
 
 use leptos::prelude::*;
 
-use crate::patterns::PatternKind;
-use crate::protocol::Transport;
+use board_core::patterns::PatternKind;
+use board_core::protocol::Transport;
 
 /// What a pattern sends on each change, and when to pick it.
 fn pattern_words(pattern: PatternKind) -> (&'static str, &'static str) {

@@ -42,7 +42,7 @@ pub fn LengthHint(#[prop(into)] text: Signal<String>, max: usize) -> impl IntoVi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{decide::valid_title, MAX_TITLE_CHARS};
+    use board_core::domain::{decide::valid_title, MAX_TITLE_CHARS};
 
     #[test]
     fn counts_as_the_server_does() {

@@ -7,9 +7,9 @@
 
 use leptos::prelude::*;
 
-use crate::presence::Member;
-use crate::protocol::Transport;
 use crate::sync::{BoardClient, Connection};
+use board_core::presence::Member;
+use board_core::protocol::Transport;
 
 #[component]
 pub fn PresenceList(client: BoardClient, connection: Memo<Connection>) -> impl IntoView {
@@ -49,7 +49,7 @@ pub fn PresenceList(client: BoardClient, connection: Memo<Connection>) -> impl I
                     "Your name "
                     <input
                         data-my-name=""
-                        maxlength=crate::presence::MAX_NAME_CHARS.to_string()
+                        maxlength=board_core::presence::MAX_NAME_CHARS.to_string()
                         prop:value=move || client.me.get().map(|me| me.name).unwrap_or_default()
                         on:change=rename
                     />

@@ -1,11 +1,11 @@
 //! The server's refusals of this tab's commands (`409`, `422`, `403`), each shown where the
 //! change was (on its card, or under the column a new todo was for) until dismissed. The
-//! optimistic change itself is already gone from the board (`sync::optimistic`).
+//! optimistic change itself is already gone from the board (`board_core::optimistic`).
 
 use leptos::prelude::*;
 
-use crate::sync::optimistic::Refusal;
 use crate::sync::BoardClient;
+use board_core::optimistic::Refusal;
 
 /// The refusals that `here` picks out, with the server's message and a dismiss button.
 #[component]

@@ -10,10 +10,10 @@ use leptos::prelude::*;
 
 use super::length::{too_long, LengthHint};
 use super::refusals::Refusals;
-use crate::domain::{Command, Id, Todo, TodoStatus, MAX_TITLE_CHARS};
 use crate::sync::client::Draft;
-use crate::sync::optimistic::Refusal;
 use crate::sync::BoardClient;
+use board_core::domain::{Command, Id, Todo, TodoStatus, MAX_TITLE_CHARS};
+use board_core::optimistic::Refusal;
 
 /// `card` is this todo as the page shows it, and whether a pending command touched it;
 /// `ends` the first and last todo of the card's column (the up and down buttons of those

@@ -6,9 +6,9 @@
 
 use leptos::prelude::*;
 
-use crate::domain::{Command, Id};
 use crate::sync::client::UNDO_MS;
 use crate::sync::BoardClient;
+use board_core::domain::{Command, Id};
 
 #[component]
 pub fn UndoDeletes(client: BoardClient) -> impl IntoView {

@@ -5,9 +5,9 @@
 
 use leptos::prelude::*;
 
-use crate::api::{Delivery, WebhookInfo};
-use crate::patterns::PatternKind;
 use crate::sync::BoardClient;
+use board_core::api::{Delivery, WebhookInfo};
+use board_core::patterns::PatternKind;
 
 /// How often an open panel reads the webhooks and the shown delivery log again.
 #[cfg(feature = "hydrate")]

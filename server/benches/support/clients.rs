@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use app::api::FramesPage;
-use app::patterns::{Frame, PatternKind};
-use app::sync::Transport;
+use board_core::api::FramesPage;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::protocol::Transport;
 
 /// Each change once, in order, ending at `target`; the self-contained patterns (poke-pull,
 /// push-state) may skip to the newest, since one frame carries everything.
@@ -265,7 +265,7 @@ impl Puller {
             }
             other => panic!("a snapshot pull was answered {other}"),
         };
-        let state: app::domain::model::BoardState = serde_json::from_slice(&body).expect("a board state");
+        let state: board_core::domain::model::BoardState = serde_json::from_slice(&body).expect("a board state");
         let mut counts = self.counts.lock().unwrap();
         counts.sent += 1 + u64::from(fell_back);
         counts.cache_hits += u64::from(hit);

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use app::api::ShareLinks;
+use board_core::api::ShareLinks;
 
 use super::keys::KeyPair;
 use super::{cookie_name, Grant};

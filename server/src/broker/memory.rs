@@ -206,8 +206,8 @@ impl Broker for MemoryBroker {
 mod tests {
     use std::time::Duration;
 
-    use app::domain::{execute, BoardState, Command};
-    use app::patterns::ChangeRecord;
+    use board_core::domain::{execute, BoardState, Command};
+    use board_core::patterns::ChangeRecord;
 
     use super::*;
 

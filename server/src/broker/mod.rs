@@ -23,7 +23,7 @@ pub mod redis;
 
 use std::sync::Arc;
 
-use app::patterns::ChangeRecord;
+use board_core::patterns::ChangeRecord;
 
 use crate::live::LiveChange;
 

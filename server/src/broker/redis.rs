@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tokio::task::AbortHandle;
 
-use app::patterns::ChangeRecord;
+use board_core::patterns::ChangeRecord;
 
 use super::memory::MemoryBroker;
 use super::{Broker, Listener, Notice, Subscription};

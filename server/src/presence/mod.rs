@@ -14,7 +14,7 @@
 //! * [`mailbox`]: one tab's waiting signals and cursors.
 //!
 //! **A tab's id is claimed by the connection that first presents it** ([`Presence::enter`]),
-//! with the secret the page made for it (`secret=S`, `app::presence::check_secret`), or, for
+//! with the secret the page made for it (`secret=S`, `board_core::presence::check_secret`), or, for
 //! a tool that gives none, with its address: while the tab is on the list, another
 //! connection that presents the same id without its claim is refused (`409`), and
 //! `/leave`, signals and relayed cursors in its name need the same proof ([`Proof`]; up a
@@ -51,8 +51,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use app::patterns::Frame;
-use app::presence::{check_id, Signal, EVERYONE, MAX_SIGNAL_BYTES};
+use board_core::patterns::Frame;
+use board_core::presence::{check_id, Signal, EVERYONE, MAX_SIGNAL_BYTES};
 
 use crate::broker::{Broker, Subscription};
 use crate::error::AppError;

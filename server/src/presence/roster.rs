@@ -14,9 +14,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use app::patterns::{Frame, PatternKind};
-use app::presence::{Identity, Member, Via, MAX_LISTED};
-use app::protocol::Transport;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::presence::{Identity, Member, Via, MAX_LISTED};
+use board_core::protocol::Transport;
 
 /// One tab on the board: who it is and how it is connected. This is what replicas tell
 /// each other (see `share`), and what the list is built from.

@@ -6,8 +6,8 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use app::api::{BoardCreated, BoardKeys, BoardSummary, CreateBoard, KeysRotated, Viewer};
-use app::domain::decide::valid_name;
+use board_core::api::{BoardCreated, BoardKeys, BoardSummary, CreateBoard, KeysRotated, Viewer};
+use board_core::domain::decide::valid_name;
 
 use super::extract::{FormBody, JsonBody};
 use crate::access::keys::{self, KeyPair};
@@ -105,7 +105,7 @@ pub async fn state(
     let etag = format!("\"{}\"", snapshot.seq());
     let etag_value = HeaderValue::from_str(&etag).expect("a quoted number is a valid header");
     let cache = (header::CACHE_CONTROL, HeaderValue::from_static(cache_control(&grant)));
-    let epoch = (HeaderName::from_static(app::api::EPOCH_HEADER), transports::epoch_value(&grant.epoch));
+    let epoch = (HeaderName::from_static(board_core::api::EPOCH_HEADER), transports::epoch_value(&grant.epoch));
     // A seq from another epoch (a board wiped and regrown to the same seq) matches nothing.
     if if_none_match(&headers, &etag) && !transports::foreign_epoch(&headers, &grant.epoch) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value), cache, epoch]).into_response());
@@ -121,7 +121,7 @@ pub fn board_response(snapshot: &crate::live::Snapshot, grant: &access::Grant, c
         [
             (header::ETAG, transports::etag(snapshot.seq())),
             (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-            (HeaderName::from_static(app::api::EPOCH_HEADER), transports::epoch_value(&grant.epoch)),
+            (HeaderName::from_static(board_core::api::EPOCH_HEADER), transports::epoch_value(&grant.epoch)),
             (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
         ],
         snapshot.json(),

@@ -7,8 +7,8 @@ use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 
-use app::api::{FramesPage, Position};
-use app::patterns::{Frame, PatternKind};
+use board_core::api::{FramesPage, Position};
+use board_core::patterns::{Frame, PatternKind};
 
 use crate::access::Reader;
 use crate::error::AppError;

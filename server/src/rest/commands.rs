@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 
-use app::api::CommandAnswer;
-use app::domain::{Command, DomainError};
+use board_core::api::CommandAnswer;
+use board_core::domain::{Command, DomainError};
 
 use super::extract::JsonBody;
 use crate::access::{Grant, Role, Writer};
@@ -124,7 +124,7 @@ async fn answer(app: &AppState, board: &str, outcome: Result<Outcome, CommitErro
 async fn respace(
     app: &AppState,
     board: &str,
-    sprint_id: Option<app::domain::Id>,
+    sprint_id: Option<board_core::domain::Id>,
     cached: Cached,
 ) -> Result<(), AppError> {
     match app.store.commit(board, Write::Respace { sprint_id }, None, cached).await {

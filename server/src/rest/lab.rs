@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 
-use app::api::{ServerFaults, ServerLab};
+use board_core::api::{ServerFaults, ServerLab};
 
 use super::extract::JsonBody;
 use crate::access::{self, Presented, Role};

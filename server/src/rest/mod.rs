@@ -1,4 +1,4 @@
-//! The REST API of the contract: its handlers (the JSON shapes they speak are `app::api`,
+//! The REST API of the contract: its handlers (the JSON shapes they speak are `board_core::api`,
 //! shared with the browser). Each file is one resource:
 //!
 //! * [`boards`]: list, create, and read a board's state (ETag/304).

@@ -10,10 +10,10 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use app::api::CommandAnswer;
-use app::domain::Command;
 use app::server_fns::Refused;
 use app::ssr::Commands;
+use board_core::api::CommandAnswer;
+use board_core::domain::Command;
 
 use super::{commands, MAX_BODY_BYTES};
 use crate::access::{self, Presented, Role};

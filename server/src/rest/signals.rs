@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 
-use app::presence::{check_id, Leave, Signal, EVERYONE};
+use board_core::presence::{check_id, Leave, Signal, EVERYONE};
 
 use super::extract::JsonBody;
 use crate::access::Reader;

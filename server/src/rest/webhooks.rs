@@ -13,8 +13,8 @@ use axum::Json;
 use base64::Engine;
 use rand::RngCore;
 
-use app::api::{CreateWebhook, Delivery, ReplayWebhook, WebhookCreated, WebhookInfo};
-use app::patterns::PatternKind;
+use board_core::api::{CreateWebhook, Delivery, ReplayWebhook, WebhookCreated, WebhookInfo};
+use board_core::patterns::PatternKind;
 
 use super::extract::JsonBody;
 use crate::access::{Admin, Reader, Role};

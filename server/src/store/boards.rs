@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use app::api::BoardSummary;
+use board_core::api::BoardSummary;
 
 use super::{now_ms, Store};
 

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use app::api::CommandAnswer;
-use app::domain::{decide::respace_due, execute_within, BoardState, Command, DomainError, Event, Id, Op, Todo};
-use app::patterns::ChangeRecord;
+use board_core::api::CommandAnswer;
+use board_core::domain::{decide::respace_due, execute_within, BoardState, Command, DomainError, Event, Id, Op, Todo};
+use board_core::patterns::ChangeRecord;
 
 use super::reads::load_state;
 use super::{detached, now_ms, rows, Store};
@@ -28,7 +28,7 @@ use super::{detached, now_ms, rows, Store};
 pub enum Write {
     /// A client's command.
     Command(Command),
-    /// The server re-spaces a column's position keys (see `app::domain::position`): a
+    /// The server re-spaces a column's position keys (see `board_core::domain::position`): a
     /// change of its own, in the log like any other, never asked for by a client.
     Respace { sprint_id: Option<Id> },
 }
@@ -145,7 +145,7 @@ impl Store {
         let done = match write {
             Write::Command(command) => execute_within(&before, command, self.board_limits())?,
             Write::Respace { sprint_id } => {
-                app::domain::apply(&before, Event::ColumnRespaced { sprint_id: *sprint_id })
+                board_core::domain::apply(&before, Event::ColumnRespaced { sprint_id: *sprint_id })
             }
         };
         let respace = respace_due(&done.state, &done.event);

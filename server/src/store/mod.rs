@@ -47,7 +47,7 @@ pub struct Store {
     /// How long a stored Idempotency-Key answer counts (see `Config::idempotency_ttl`).
     idempotency_ttl: Duration,
     /// How big a board may grow (see `Config::max_todos_per_board`).
-    board_limits: app::domain::BoardLimits,
+    board_limits: board_core::domain::BoardLimits,
     /// Closed while the fault lab pauses the database (`lab`): the pool hands out no
     /// connection until it opens. Open unless a replica with `FAULTS=1` is told otherwise.
     gate: Arc<Gate>,
@@ -135,12 +135,12 @@ impl Store {
     }
 
     /// The same store, refusing commands that would grow a board beyond `limits`.
-    pub fn with_board_limits(mut self, limits: app::domain::BoardLimits) -> Self {
+    pub fn with_board_limits(mut self, limits: board_core::domain::BoardLimits) -> Self {
         self.board_limits = limits;
         self
     }
 
-    pub(crate) fn board_limits(&self) -> &app::domain::BoardLimits {
+    pub(crate) fn board_limits(&self) -> &board_core::domain::BoardLimits {
         &self.board_limits
     }
 

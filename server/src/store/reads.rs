@@ -2,8 +2,8 @@
 
 use sqlx::{AnyConnection, Row};
 
-use app::domain::{Board, BoardState};
-use app::patterns::ChangeRecord;
+use board_core::domain::{Board, BoardState};
+use board_core::patterns::ChangeRecord;
 
 use super::{detached, rows, Store};
 

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use app::domain::{Position, Sprint, SprintStatus, Todo, TodoStatus};
+use board_core::domain::{Position, Sprint, SprintStatus, Todo, TodoStatus};
 
 pub fn sprint(row: &AnyRow) -> Result<Sprint, sqlx::Error> {
     let status: String = row.try_get("status")?;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use app::patterns::PatternKind;
+use board_core::patterns::PatternKind;
 
 use super::{now_ms, Store};
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::Response;
 
-use app::protocol::Transport;
+use board_core::protocol::Transport;
 
 use super::{batch, frames_page, StreamParams};
 use crate::access::Reader;

@@ -31,10 +31,10 @@ use futures::{FutureExt, Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use app::api::{Position, EPOCH_HEADER};
-use app::patterns::PatternKind;
-use app::presence::{check_secret, Identity};
-use app::protocol::Transport;
+use board_core::api::{Position, EPOCH_HEADER};
+use board_core::patterns::PatternKind;
+use board_core::presence::{check_secret, Identity};
+use board_core::protocol::Transport;
 
 use crate::access::{self, Grant};
 use crate::error::AppError;
@@ -144,7 +144,7 @@ impl StreamParams {
 
 /// `GET /api/boards/{board}/{anything else}`: a transport that does not exist.
 pub async fn unknown(Path((_board, name)): Path<(String, String)>) -> AppError {
-    AppError::BadRequest(app::protocol::Transport::unknown(&name))
+    AppError::BadRequest(board_core::protocol::Transport::unknown(&name))
 }
 
 /// How long a frame may wait for a client that is not reading before the client is cut off

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use app::protocol::Transport;
+use board_core::protocol::Transport;
 
 use super::{batch, etag, foreign_epoch, frames_page, StreamParams};
 use crate::access::Reader;

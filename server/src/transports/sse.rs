@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
-use app::api::Position;
-use app::protocol::Transport;
+use board_core::api::Position;
+use board_core::protocol::Transport;
 
 use super::{bounded, subscribe, StreamParams};
 use crate::access::Reader;

@@ -1,6 +1,6 @@
 //! WebSocket: `GET /api/boards/{board}/ws?pattern=P&since=N`. Frames go down as text
-//! messages, one frame each; commands come up (`app::api::SocketCommand`) and are answered
-//! with an `ack` or `error` frame; so do presence signals (`app::api::SocketSignal`),
+//! messages, one frame each; commands come up (`board_core::api::SocketCommand`) and are answered
+//! with an `ack` or `error` frame; so do presence signals (`board_core::api::SocketSignal`),
 //! answered only when refused. The session is one task and one loop over three things:
 //! the board's frames, the peer's messages and a liveness timer. (axum's chat example reads
 //! in a task of its own and forwards over a channel; that costs a task and a channel
@@ -30,9 +30,9 @@ use axum::response::Response;
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::time::Instant;
 
-use app::api::{SocketCommand, SocketSignal};
-use app::patterns::Frame;
-use app::protocol::Transport;
+use board_core::api::{SocketCommand, SocketSignal};
+use board_core::patterns::Frame;
+use board_core::protocol::Transport;
 
 use super::{subscribe, StreamParams, SEND_TIMEOUT};
 use crate::access::{Grant, Reader};

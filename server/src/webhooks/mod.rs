@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 
-use app::patterns::Frame;
+use board_core::patterns::Frame;
 
 use crate::store::webhooks::{Attempt, Outcome, WebhookRow};
 use crate::store::{now_ms, ChangesSince, Loaded, Store};

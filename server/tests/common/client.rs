@@ -1,13 +1,13 @@
 //! The one test client: a board kept current the way the browser keeps it. For every
-//! frame it asks the browser's own `app::sync::step` what the frame means, and does what
+//! frame it asks the browser's own `board_core::step` what the frame means, and does what
 //! the engine does: apply, skip, backfill from `/changes`, pull the state (`If-None-Match`),
 //! or take a fresh snapshot after `reset`. Tests that expect a smooth stream assert on the
 //! [`Step`] each frame took; none of them applies frames by hand.
 
-use app::api::FramesPage;
-use app::domain::BoardState;
-use app::patterns::{Frame, PatternKind};
-use app::sync::step::{step, Step};
+use board_core::api::FramesPage;
+use board_core::domain::BoardState;
+use board_core::patterns::{Frame, PatternKind};
+use board_core::step::{step, Step};
 
 use super::TestServer;
 

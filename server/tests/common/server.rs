@@ -221,13 +221,13 @@ impl TestServer {
     }
 
     /// `GET path` that must answer `200` with a frames page (`/changes`, poll, long-poll).
-    pub async fn frames(&self, path: &str) -> app::api::FramesPage {
+    pub async fn frames(&self, path: &str) -> board_core::api::FramesPage {
         let r = self.http.get(self.url(path)).send().await.unwrap();
         assert_eq!(r.status(), 200, "GET {path}");
         r.json().await.unwrap()
     }
 
-    pub async fn state(&self, board: &str) -> app::domain::BoardState {
+    pub async fn state(&self, board: &str) -> board_core::domain::BoardState {
         let r = self.http.get(self.url(&format!("/api/boards/{board}"))).send().await.unwrap();
         assert_eq!(r.status(), 200);
         r.json().await.unwrap()

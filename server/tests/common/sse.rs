@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use app::patterns::Frame;
+use board_core::patterns::Frame;
 use futures::StreamExt;
 
 use super::TestServer;

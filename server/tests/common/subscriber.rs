@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
-use app::patterns::Frame;
+use board_core::patterns::Frame;
 use futures::StreamExt;
 
 use super::{SseReader, TestServer};
 
 /// A client of one transport, as a test sees it: batches of frames from `since` on.
 pub struct Subscriber {
-    pub transport: app::sync::Transport,
-    pub pattern: app::patterns::PatternKind,
+    pub transport: board_core::protocol::Transport,
+    pub pattern: board_core::patterns::PatternKind,
     board: String,
     base: String,
     http: reqwest::Client,
@@ -26,11 +26,11 @@ impl TestServer {
     pub async fn subscribe(
         &self,
         board: &str,
-        transport: app::sync::Transport,
-        pattern: app::patterns::PatternKind,
+        transport: board_core::protocol::Transport,
+        pattern: board_core::patterns::PatternKind,
         since: u64,
     ) -> Subscriber {
-        use app::sync::Transport;
+        use board_core::protocol::Transport;
         let mut sub = Subscriber {
             transport,
             pattern,
@@ -65,7 +65,7 @@ impl Subscriber {
 
     /// Like `next_batch`, but an empty batch when nothing came within `wait`.
     pub async fn batch_within(&mut self, applied: u64, wait: Duration) -> Vec<Frame> {
-        use app::sync::Transport;
+        use board_core::protocol::Transport;
         let deadline = tokio::time::Instant::now() + wait;
         while tokio::time::Instant::now() < deadline {
             let left = deadline - tokio::time::Instant::now();
@@ -97,7 +97,7 @@ impl Subscriber {
                             tokio::time::sleep(Duration::from_millis(30)).await;
                             Vec::new()
                         }
-                        200 => r.json::<app::api::FramesPage>().await.unwrap().frames,
+                        200 => r.json::<board_core::api::FramesPage>().await.unwrap().frames,
                         other => panic!("{path} answered {other}"),
                     }
                 }

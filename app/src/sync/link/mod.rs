@@ -7,9 +7,9 @@ mod requests;
 mod sse;
 mod ws;
 
-use crate::patterns::Frame;
-use crate::protocol::Transport;
 use crate::sync::platform::{Link, LinkEvent, Opening, Report};
+use board_core::patterns::Frame;
+use board_core::protocol::Transport;
 
 /// Opens `opening.transport`; `None` when the browser refuses to even start it.
 pub fn open(opening: Opening, report: Report) -> Option<Box<dyn Link>> {

@@ -14,10 +14,10 @@ use std::rc::Rc;
 
 use leptos::task::spawn_local;
 
-use crate::patterns::Frame;
-use crate::protocol::Transport;
 use crate::sync::http;
 use crate::sync::platform::{HttpError, Link, LinkEvent, Metered, Opening, Report};
+use board_core::patterns::Frame;
+use board_core::protocol::Transport;
 
 /// How long a long-poll asks the server to hold: shorter than the server's cap and typical
 /// proxy timeouts.

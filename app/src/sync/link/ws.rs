@@ -5,10 +5,10 @@ use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::report_text;
-use crate::api::{SocketCommand, SocketSignal};
-use crate::domain::Command;
-use crate::presence::Signal;
 use crate::sync::platform::{Link, LinkEvent, Report};
+use board_core::api::{SocketCommand, SocketSignal};
+use board_core::domain::Command;
+use board_core::presence::Signal;
 
 /// The server's close code for a socket whose key was revoked.
 const CLOSE_REVOKED: u16 = 4403;

@@ -1,8 +1,8 @@
 //! Property tests: for any sequence of commands, a client of every pattern that applies the
 //! frames the server would send ends with exactly the server's board.
 
-use app::domain::{apply, decide::respace_due, execute, BoardState, Command, Event, Id, Op, TodoStatus};
-use app::patterns::{Applied, ChangeRecord, Frame, PatternKind};
+use board_core::domain::{apply, decide::respace_due, execute, BoardState, Command, Event, Id, Op, TodoStatus};
+use board_core::patterns::{Applied, ChangeRecord, Frame, PatternKind};
 use proptest::prelude::*;
 
 /// A command with its ids picked from small ranges, so that many of them hit existing
@@ -159,7 +159,7 @@ fn keys_stay_short_under_many_moves_between_the_same_neighbours() {
     let longest = log.iter().flat_map(|(_, s)| s.todos.iter().map(|t| t.position.as_str().len())).max().unwrap();
     println!("2000 moves between the same neighbours: {respaced} re-spacings, longest key {longest} characters");
     assert!(respaced > 0 && respaced <= 2000 / 20, "{respaced} re-spacings");
-    assert!(longest <= app::domain::Position::LONGEST + 2, "a key of {longest} characters");
+    assert!(longest <= board_core::domain::Position::LONGEST + 2, "a key of {longest} characters");
     // The last move (of todo 4, the 2000th) put it right after todo 1.
     let order: Vec<Id> = state.column(None).iter().map(|t| t.id).collect();
     assert_eq!(order, [1, 4, 3, 2]);

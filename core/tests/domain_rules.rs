@@ -1,6 +1,6 @@
 //! The rules of the board, one example each.
 
-use app::domain::{
+use board_core::domain::{
     execute, execute_within, BoardLimits, BoardState, Command, DomainError, Event, SprintStatus, TodoStatus,
 };
 
@@ -183,7 +183,7 @@ fn moving_places_the_todo_between_its_new_neighbours_and_changes_nothing_else() 
     assert_eq!(b.column(None).iter().map(|t| t.title.as_str()).collect::<Vec<_>>(), ["c", "b"]);
     assert_eq!(b.column(Some(5)).iter().map(|t| t.id).collect::<Vec<_>>(), [1]);
     assert_eq!(b.todo(2).unwrap().version, 1, "a neighbour's move keeps my version");
-    let middle = app::domain::execute(
+    let middle = board_core::domain::execute(
         &b,
         &Command::MoveTodo { id: 3, sprint_id: None, position: Some(1), expected_version: None },
     )

@@ -14,10 +14,10 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use app::domain::{apply, decide::respace_due, execute, BoardState, Command, Event, TodoStatus};
-use app::patterns::{ChangeRecord, PatternKind};
-use app::sync::optimistic::Outbox;
-use app::sync::step::{step, Step};
+use board_core::domain::{apply, decide::respace_due, execute, BoardState, Command, Event, TodoStatus};
+use board_core::optimistic::Outbox;
+use board_core::patterns::{ChangeRecord, PatternKind};
+use board_core::step::{step, Step};
 use proptest::prelude::*;
 
 /// What a person (this page's or another tab's) does, with the todo picked by index among
@@ -249,7 +249,7 @@ impl Sim {
     }
 
     /// The page's engine: a frame through `step`, its key to the outbox, settle.
-    fn receive(&mut self, frame: &app::patterns::Frame) {
+    fn receive(&mut self, frame: &board_core::patterns::Frame) {
         let seq = frame.seq().expect("a data frame");
         if let Some(key) = frame.key() {
             self.outbox.committed(key, seq);

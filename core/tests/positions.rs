@@ -4,7 +4,9 @@
 //! is where the keys grow deep (about 256 moves to the front made keys begin `00 00`, where
 //! the position crate's `between` failed and a move landed elsewhere while answering 200).
 
-use app::domain::{apply, decide::respace_due, execute, BoardState, Command, DomainError, Event, Id, Position, Todo};
+use board_core::domain::{
+    apply, decide::respace_due, execute, BoardState, Command, DomainError, Event, Id, Position, Todo,
+};
 use proptest::prelude::*;
 
 /// Runs a command as the server's command service does: a move that finds no room (two
@@ -219,7 +221,7 @@ fn a_column_with_shared_keys_is_respaced_before_a_move_into_it() {
         state.put_todo(Todo {
             id,
             title: format!("t{id}"),
-            status: app::domain::TodoStatus::Todo,
+            status: board_core::domain::TodoStatus::Todo,
             sprint_id: None,
             position: shared.clone(),
             version: 1,

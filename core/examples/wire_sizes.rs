@@ -1,9 +1,9 @@
 //! Measures what each pattern puts on the wire for typical changes to the demo board.
-//! `cargo run -p app --example wire_sizes` prints a table of frame sizes in bytes (the
+//! `cargo run -p board-core --example wire_sizes` prints a table of frame sizes in bytes (the
 //! JSON of one frame, before transport framing or compression).
 
-use app::domain::{demo, execute, Command, TodoStatus};
-use app::patterns::{ChangeRecord, PatternKind};
+use board_core::domain::{demo, execute, Command, TodoStatus};
+use board_core::patterns::{ChangeRecord, PatternKind};
 
 fn main() {
     let mut board = demo::board();
