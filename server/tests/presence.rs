@@ -79,6 +79,9 @@ impl Tab {
             },
             Transport::Ws => match tokio::time::timeout(wait, self.ws.as_mut().unwrap().next()).await {
                 Ok(Some(Ok(Message::Text(text)))) => vec![serde_json::from_str(&text).unwrap()],
+                // The server pings a socket that has been quiet for a while; the library
+                // answers as it reads.
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => Vec::new(),
                 Ok(other) => panic!("the socket ended: {other:?}"),
                 Err(_) => Vec::new(),
             },
