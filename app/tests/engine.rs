@@ -346,7 +346,10 @@ where
         .run_until(async move {
             let (client, fake) = (client(pattern, transport), Fake::new());
             match lab {
-                true => tokio::task::spawn_local(app::sync::engine::start(client, Faulty::new(fake.clone(), client))),
+                true => tokio::task::spawn_local(app::sync::engine::start(
+                    client,
+                    Faulty::new(fake.clone(), client.open_lab()),
+                )),
                 false => tokio::task::spawn_local(app::sync::engine::start(client, fake.clone())),
             };
             settle().await;

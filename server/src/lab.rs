@@ -12,8 +12,8 @@
 //!   this replica's streams D ms late, still in order (see the delay line in
 //!   `broker::memory`). Nothing breaks; the board just lags, and a tab's own answer arrives
 //!   before its frame.
-//! * **pause the database for S seconds**: the pool hands out no connection (the [`Gate`]
-//!   the `store` holds). Requests that need the database wait; past the pool's acquire
+//! * **pause the database for S seconds**: the pool hands out no connection (the gate
+//!   the `store` holds, `store::gate`). Requests that need the database wait; past the pool's acquire
 //!   timeout (3 s, which counts the wait) they answer `503`, and clients retry commands
 //!   with the same Idempotency-Key, which applies them once.
 //!
@@ -39,7 +39,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use board_core::api::{ServerFaults, ServerLab};
@@ -287,54 +286,6 @@ fn too_many_boards() -> AppError {
     }
 }
 
-/// The database's gate: while it is closed, the store's pool hands out no connection
-/// (the pool awaits [`Gate::pass`] before it hands out an idle connection and after it
-/// opens a new one). A `watch` of the instant it opens again, so that waiters wake when a
-/// pause is lifted or changed, not only when it runs out.
-#[derive(Debug)]
-pub struct Gate {
-    until: watch::Sender<Option<Instant>>,
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        Gate { until: watch::Sender::new(None) }
-    }
-}
-
-impl Gate {
-    /// Closes the gate for `duration` from now, replacing any pause in force; zero opens it.
-    pub fn pause(&self, duration: Duration) {
-        self.until.send_replace((!duration.is_zero()).then(|| Instant::now() + duration));
-    }
-
-    /// How much longer the gate stays closed (zero: it is open).
-    pub fn paused_for(&self) -> Duration {
-        self.until.borrow().map_or(Duration::ZERO, |until| until.saturating_duration_since(Instant::now()))
-    }
-
-    /// Completes once the gate is open: at once when it is, else when the pause ends or
-    /// is lifted. Dropping the future (the pool's acquire timeout does) stops the wait.
-    pub async fn pass(&self) {
-        let paused_for = self.paused_for();
-        if paused_for.is_zero() {
-            return;
-        }
-        metrics::counter!("board_lab_faults_total", "fault" => "pause_database").increment(1);
-        tracing::info!(paused_ms = paused_for.as_millis() as u64, "fault lab: a database connection waits");
-        let mut changes = self.until.subscribe();
-        loop {
-            let until = *changes.borrow_and_update();
-            let Some(until) = until.filter(|until| *until > Instant::now()) else { return };
-            tokio::select! {
-                () = tokio::time::sleep_until(until) => {}
-                // Paused again, for longer or shorter, or resumed: look again.
-                _ = changes.changed() => {}
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,35 +302,5 @@ mod tests {
         assert!(lab.boards.lock().unwrap().is_empty(), "a board without faults leaves the map");
         assert!(!Lab::off().drop_notice("b", 1), "a lab that is off drops nothing");
         assert_eq!(Lab::off().notice_delay("b", 1), Duration::ZERO);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_gate_holds_until_the_pause_ends_or_is_lifted() {
-        let gate = std::sync::Arc::new(Gate::default());
-        // Open: passes at once.
-        let started = Instant::now();
-        gate.pass().await;
-        assert_eq!(started.elapsed(), Duration::ZERO);
-
-        gate.pause(Duration::from_secs(2));
-        assert_eq!(gate.paused_for(), Duration::from_secs(2));
-        gate.pass().await;
-        // (The paused clock's timers tick in whole milliseconds.)
-        let waited = started.elapsed();
-        assert!(waited >= Duration::from_secs(2) && waited < Duration::from_millis(2002), "waited {waited:?}");
-        assert_eq!(gate.paused_for(), Duration::ZERO);
-
-        // Lifted early: the waiter goes on at once.
-        gate.pause(Duration::from_secs(60));
-        let waiter = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.pass().await }
-        });
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        assert!(!waiter.is_finished());
-        let lifted = Instant::now();
-        gate.pause(Duration::ZERO);
-        waiter.await.unwrap();
-        assert_eq!(lifted.elapsed(), Duration::ZERO);
     }
 }

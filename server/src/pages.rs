@@ -31,7 +31,6 @@ use tokio::sync::Semaphore;
 
 use crate::error::AppError;
 use crate::limits::ClientIp;
-use crate::state::AppState;
 
 /// How long a page waits for a render slot (the client's, then the replica's).
 pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
@@ -110,11 +109,15 @@ fn too_many() -> AppError {
 
 /// Middleware for the page routes: one of the client's render slots, then one of the
 /// replica's, held while the page renders.
-pub async fn gate(State(app): State<AppState>, ClientIp(ip): ClientIp, request: Request, next: Next) -> Response {
+pub async fn gate(
+    State(renders): State<Arc<Renders>>,
+    ClientIp(ip): ClientIp,
+    request: Request,
+    next: Next,
+) -> Response {
     if request.uri().path().starts_with("/api/") {
         return next.run(request).await;
     }
-    let renders = &app.renders;
     let entered = match renders.enter(ip) {
         Ok(entered) => entered,
         Err(refused) => return refused.into_response(),

@@ -140,3 +140,10 @@ impl axum::extract::FromRef<AppState> for Arc<crate::limits::Limits> {
         app.limits.clone()
     }
 }
+
+/// The page routes' render slots (`pages::gate` takes only these, not the whole state).
+impl axum::extract::FromRef<AppState> for Arc<crate::pages::Renders> {
+    fn from_ref(app: &AppState) -> Self {
+        app.renders.clone()
+    }
+}

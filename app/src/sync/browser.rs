@@ -45,7 +45,7 @@ pub fn start(client: BoardClient, cursors: bool) -> Rc<std::cell::RefCell<Option
     }
     let browser = Browser { mesh: mesh.clone(), keep_outbox: cursors };
     // The fault lab stands between the engine and the browser: idle, it passes everything.
-    let platform = super::lab::Faulty::new(browser, client);
+    let platform = super::lab::Faulty::new(browser, client.open_lab());
     leptos::task::spawn_local(super::engine::start(client, platform));
     mesh
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::connection::{Connection, Trouble};
+use super::connection::{Conn, Connection, Trouble};
 use super::inbox::{Inbox, Input};
-use super::lab::{Fault, LabInbox, LabState};
+use super::lab::{Fault, LabFaults, LabInbox, LabShown, LabState};
 use super::wire::WireLog;
 use board_core::domain::{BoardState, Command, Id};
 use board_core::optimistic::{Outbox, Refusal, Shown};
@@ -34,33 +34,6 @@ pub struct Draft {
     pub text: String,
     /// The title the editor opened on.
     pub base_title: String,
-}
-
-/// The link's own state (what the engine's connection is doing; the page marks it
-/// `data-conn`). What a person is told also weighs the network and the run of failures:
-/// [`Connection`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Conn {
-    /// A connection is opening.
-    Connecting,
-    Live,
-    /// No connection: it failed (another opens after a backoff delay) or the browser is
-    /// offline (another opens when it is back).
-    Offline,
-    /// The key this page used no longer opens the board (its keys were rotated): the
-    /// engine stops and the page says so.
-    Revoked,
-}
-
-impl Conn {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Conn::Connecting => "connecting",
-            Conn::Live => "live",
-            Conn::Offline => "offline",
-            Conn::Revoked => "revoked",
-        }
-    }
 }
 
 /// How another tab's pointer reaches this one.
@@ -228,9 +201,13 @@ impl BoardClient {
         self.engine.set_value(Some(inbox));
     }
 
-    /// The fault lab in front of the engine's platform attaches here (see `lab::Faulty`).
-    pub(super) fn attach_lab(self, inbox: LabInbox) {
-        self.faults.set_value(Some(inbox));
+    /// Opens this client to a fault lab (`lab::Faulty::new` takes the answer): the faults
+    /// the page injects go to the receiver, and the lab shows what it does in this client's
+    /// signals.
+    pub fn open_lab(self) -> (LabShown, LabFaults) {
+        let (sender, faults) = futures::channel::mpsc::unbounded();
+        self.faults.set_value(Some(sender));
+        (LabShown { settings: self.lab, wire: self.wire }, faults)
     }
 
     /// Injects a fault into this tab's connection (the fault lab; nothing else sees it).

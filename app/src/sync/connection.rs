@@ -6,7 +6,32 @@
 //!
 //! Pure: the same answer for the same inputs, so every case is a unit test.
 
-use super::client::Conn;
+/// The link's own state (what the engine's connection is doing; the page marks it
+/// `data-conn`). What a person is told also weighs the network and the run of failures:
+/// [`Connection`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conn {
+    /// A connection is opening.
+    Connecting,
+    Live,
+    /// No connection: it failed (another opens after a backoff delay) or the browser is
+    /// offline (another opens when it is back).
+    Offline,
+    /// The key this page used no longer opens the board (its keys were rotated): the
+    /// engine stops and the page says so.
+    Revoked,
+}
+
+impl Conn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conn::Connecting => "connecting",
+            Conn::Live => "live",
+            Conn::Offline => "offline",
+            Conn::Revoked => "revoked",
+        }
+    }
+}
 
 /// After this long without a connection the server is called unreachable rather than a
 /// reconnect being under way (a restart of one replica takes less; a server that is down

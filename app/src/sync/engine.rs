@@ -40,7 +40,8 @@ use futures::future::{AbortHandle, Abortable};
 use futures::{FutureExt, StreamExt};
 use leptos::prelude::*;
 
-use super::client::{BoardClient, Conn};
+use super::client::BoardClient;
+use super::connection::Conn;
 use super::connection::Trouble;
 use super::inbox::{Inbox, Input};
 use super::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Platform, Report};

@@ -33,9 +33,8 @@ use futures::channel::mpsc;
 use futures::StreamExt;
 use leptos::prelude::*;
 
-use super::client::BoardClient;
 use super::platform::{HttpError, Link, LinkEvent, Metered, NetworkChange, Opening, Platform, Report};
-use super::wire::NoteStep;
+use super::wire::{NoteStep, WireLog};
 use board_core::api::{CommandAnswer, FramesPage, Position};
 use board_core::domain::{BoardState, Command};
 use board_core::optimistic::Outbox;
@@ -117,6 +116,17 @@ impl Preset {
 
 /// A sender of faults to a tab's lab (the client holds one).
 pub type LabInbox = mpsc::UnboundedSender<Fault>;
+/// Where the lab takes the page's faults from.
+pub type LabFaults = mpsc::UnboundedReceiver<Fault>;
+
+/// What the lab writes on the page: its settings (the lab panel reads them) and notes in
+/// the wire log's timeline. Signals, not the client: the lab depends on nothing that
+/// depends on it.
+#[derive(Clone, Copy)]
+pub struct LabShown {
+    pub settings: RwSignal<LabState>,
+    pub wire: RwSignal<WireLog>,
+}
 
 /// The platform `P` with the lab in front of it.
 pub struct Faulty<P: Platform> {
@@ -127,7 +137,7 @@ pub struct Faulty<P: Platform> {
 /// the page's faults.
 struct Bench<P: Platform> {
     platform: Rc<P>,
-    client: BoardClient,
+    shown: LabShown,
     state: RefCell<LabState>,
     /// What links reported, on its way to the engine, oldest first.
     line: RefCell<VecDeque<Held>>,
@@ -157,12 +167,12 @@ struct Held {
 }
 
 impl<P: Platform> Faulty<P> {
-    /// Puts the lab in front of `platform` and attaches it to `client`, whose `fault`
-    /// then reaches it.
-    pub fn new(platform: P, client: BoardClient) -> Self {
+    /// Puts the lab in front of `platform`: it takes the page's `faults` and shows what it
+    /// does on `shown` (`BoardClient::open_lab` gives both).
+    pub fn new(platform: P, (shown, mut faults): (LabShown, LabFaults)) -> Self {
         let bench = Rc::new(Bench {
             platform: Rc::new(platform),
-            client,
+            shown,
             state: RefCell::default(),
             line: RefCell::default(),
             pumping: Cell::new(false),
@@ -172,8 +182,6 @@ impl<P: Platform> Faulty<P> {
             current: RefCell::new(None),
             online: RefCell::default(),
         });
-        let (sender, mut faults) = mpsc::unbounded();
-        client.attach_lab(sender);
         let taker = bench.clone();
         bench.platform.spawn(async move {
             while let Some(fault) = faults.next().await {
@@ -187,14 +195,14 @@ impl<P: Platform> Faulty<P> {
 impl<P: Platform> Bench<P> {
     fn note(&self, step: NoteStep, text: impl Into<String>) {
         let at = self.platform.now_ms();
-        self.client.wire.update(|w| w.note(at, step, text));
+        self.shown.wire.update(|w| w.note(at, step, text));
     }
 
     /// Shows the settings on the page.
     fn publish(&self) {
         let mut state = self.state.borrow().clone();
         state.held = self.line.borrow().len();
-        self.client.lab.set(state);
+        self.shown.settings.set(state);
     }
 
     fn cut(&self) -> bool {

@@ -40,8 +40,8 @@ pub mod mesh;
 pub mod platform;
 pub mod wire;
 
-pub use client::{BoardClient, Conn};
-pub use connection::Connection;
+pub use client::BoardClient;
+pub use connection::{Conn, Connection};
 
 /// Keeps a new display name for this browser's next tabs (local storage).
 #[cfg(feature = "hydrate")]

@@ -434,37 +434,6 @@ fn remember_choice(client: BoardClient) {
     let _ = client;
 }
 
-/// The drag data type a dragged card carries: its todo id.
-pub const DRAGGED_TODO: &str = "application/x-board-todo";
-
-/// A card dropped on a column's list: the todo's id, and its place in that column as it
-/// will be without it (the cards of the list whose middle is above the pointer), which is
-/// what `move_todo`'s `position` means.
-fn dropped(ev: &leptos::ev::DragEvent) -> Option<(Id, u32)> {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        let id: Id = ev.data_transfer()?.get_data(DRAGGED_TODO).ok()?.parse().ok()?;
-        let list = ev.current_target()?.dyn_into::<web_sys::Element>().ok()?;
-        let cards = list.query_selector_all("[data-todo-id]").ok()?;
-        let y = f64::from(ev.client_y());
-        let above = (0..cards.length())
-            .filter_map(|i| cards.item(i)?.dyn_into::<web_sys::Element>().ok())
-            .filter(|card| card.get_attribute("data-todo-id").and_then(|v| v.parse::<Id>().ok()) != Some(id))
-            .filter(|card| {
-                let rect = card.get_bounding_client_rect();
-                rect.top() + rect.height() / 2.0 < y
-            })
-            .count();
-        Some((id, above as u32))
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = ev;
-        None
-    }
-}
-
 /// The backlog (`sprint: None`) or one sprint: its `first` cards at first, and a button
 /// for more. `targets`: where its cards can move.
 #[component]
@@ -551,7 +520,7 @@ fn Column(
                 on:dragover=move |ev: leptos::ev::DragEvent| ev.prevent_default()
                 on:drop=move |ev: leptos::ev::DragEvent| {
                     ev.prevent_default();
-                    if let Some((id, position)) = dropped(&ev) {
+                    if let Some((id, position)) = super::drag::dropped(&ev) {
                         client.send(Command::MoveTodo { id, sprint_id, position: Some(position), expected_version: None });
                     }
                 }

@@ -7,6 +7,7 @@
 //! * [`board`]: the kanban: header, columns, the forms that send commands.
 //! * [`todo_card`]: one todo with its controls (none until a new todo has its id), its
 //!   editor and the choice a lost rename offers.
+//! * [`drag`]: dragging a card: what it carries and where it falls in a column.
 //! * [`undo`]: the deletes this tab can still take back (held for a few seconds).
 //! * [`refusals`]: the server's refusals of this tab's commands, where the change was.
 //! * [`focus`]: keeps keyboard focus on the control that acted when the board re-renders.
@@ -30,6 +31,7 @@ pub mod compare;
 pub mod connection;
 pub mod cursors;
 pub mod data;
+pub mod drag;
 pub mod focus;
 pub mod home;
 pub mod inspector;

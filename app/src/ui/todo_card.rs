@@ -123,15 +123,7 @@ pub fn TodoCard(
             // Drag to another column or place (the column's drop sends `move_todo`); the
             // move select and the arrow buttons do the same from the keyboard.
             draggable=move || if editable() && !editing() { "true" } else { "false" }
-            on:dragstart=move |ev: leptos::ev::DragEvent| {
-                #[cfg(feature = "hydrate")]
-                if let Some(data) = ev.data_transfer() {
-                    let _ = data.set_data(super::board::DRAGGED_TODO, &id.to_string());
-                    data.set_effect_allowed("move");
-                }
-                #[cfg(not(feature = "hydrate"))]
-                let _ = ev;
-            }
+            on:dragstart=move |ev: leptos::ev::DragEvent| super::drag::started(&ev, id)
         >
             <Show
                 when=editing

@@ -8,11 +8,13 @@
 //! * [`reads`]: board list, state, head seq, changes since a seq.
 //! * [`commit`]: the one write path: a command in one transaction.
 //! * [`webhooks`]: webhooks, their lease and their delivery log.
+//! * `gate`: the pause the fault lab puts on the pool (no connection handed out).
 //! * [`boards`]: creating a board, and what the access gate reads and rotates (visibility,
 //!   key hashes, key generation).
 
 mod boards;
 mod commit;
+mod gate;
 mod reads;
 mod rows;
 pub mod webhooks;
@@ -23,11 +25,11 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+use gate::Gate;
+
 pub use boards::{BoardAccess, NewBoard, Visibility};
 pub use commit::{Cached, CommitError, Committed, Outcome, Write};
 pub use reads::{ChangesSince, Loaded};
-
-use crate::lab::Gate;
 
 /// Which database is behind the pool; only connection set-up depends on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
