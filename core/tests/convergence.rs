@@ -164,3 +164,25 @@ fn keys_stay_short_under_many_moves_between_the_same_neighbours() {
     let order: Vec<Id> = state.column(None).iter().map(|t| t.id).collect();
     assert_eq!(order, [1, 4, 3, 2]);
 }
+
+/// The recipe for a new command ends with a case in [`command`]'s strategy; forgetting it
+/// leaves the command out of every property above, silently. The kinds a `Command` can be
+/// are read from the type itself (serde names them all when refusing an unknown one), and
+/// the strategy must produce each.
+#[test]
+fn the_strategy_makes_every_kind_of_command() {
+    let refusal = serde_json::from_str::<Command>(r#"{"type":"no-such-command"}"#).unwrap_err().to_string();
+    let listed = refusal.split("expected one of ").nth(1).expect("serde lists the variants");
+    // `add_todo`, `rename_todo`, ... : the names are the quoted words.
+    let kinds: std::collections::BTreeSet<String> = listed.split('`').skip(1).step_by(2).map(str::to_owned).collect();
+    assert!(kinds.len() >= 8, "read the kinds from {refusal:?}: {kinds:?}");
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = command();
+    let mut made = std::collections::BTreeSet::new();
+    for _ in 0..2_000 {
+        let command = proptest::strategy::ValueTree::current(&strategy.new_tree(&mut runner).unwrap());
+        made.insert(serde_json::to_value(command).unwrap()["type"].as_str().unwrap().to_owned());
+    }
+    let missing: Vec<&String> = kinds.difference(&made).collect();
+    assert!(missing.is_empty(), "the strategy never makes {missing:?}: add a case to `command()`");
+}

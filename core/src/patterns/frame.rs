@@ -104,9 +104,20 @@ pub enum Frame {
 }
 
 impl Frame {
-    /// The seq a data frame brings the client to; `None` for control frames.
-    pub fn seq(&self) -> Option<u64> {
+    /// What a data frame says of its change: the seq it brings the client to, its commit
+    /// time and the Idempotency-Key of the command behind it. `None` for a control frame.
+    ///
+    /// The match lists every kind, with no `_` arm, on purpose: a new kind of frame does not
+    /// compile until it is put on one side, and on the data side it must carry all three.
+    /// (Without its key, the tab that sent the command could not recognise its own change,
+    /// and an optimistic page would show it twice.)
+    pub fn header(&self) -> Option<DataHeader<'_>> {
         match self {
+            Frame::Poke { seq, at, key }
+            | Frame::State { seq, at, key, .. }
+            | Frame::Ops { seq, at, key, .. }
+            | Frame::Event { seq, at, key, .. }
+            | Frame::EventDiff { seq, at, key, .. } => Some(DataHeader { seq: *seq, at: *at, key: key.as_deref() }),
             Frame::Hello { .. }
             | Frame::Heartbeat { .. }
             | Frame::Reset { .. }
@@ -116,47 +127,42 @@ impl Frame {
             | Frame::Presence { .. }
             | Frame::Signal { .. }
             | Frame::Cursor { .. } => None,
-            Frame::Poke { seq, .. }
-            | Frame::State { seq, .. }
-            | Frame::Ops { seq, .. }
-            | Frame::Event { seq, .. }
-            | Frame::EventDiff { seq, .. } => Some(*seq),
         }
+    }
+
+    /// The seq a data frame brings the client to; `None` for control frames.
+    pub fn seq(&self) -> Option<u64> {
+        self.header().map(|h| h.seq)
     }
 
     /// Commit time of a data frame, Unix milliseconds.
     pub fn at(&self) -> Option<i64> {
-        match self {
-            Frame::Poke { at, .. }
-            | Frame::State { at, .. }
-            | Frame::Ops { at, .. }
-            | Frame::Event { at, .. }
-            | Frame::EventDiff { at, .. } => Some(*at),
-            _ => None,
-        }
+        self.header().map(|h| h.at)
     }
 
     /// The Idempotency-Key of the command behind a data frame, when the frame carries it.
     pub fn key(&self) -> Option<&str> {
-        match self {
+        self.header().and_then(|h| h.key)
+    }
+
+    /// The same frame carrying `key` (a data frame; any other is returned as it is).
+    /// Exhaustive for the same reason as [`Frame::header`].
+    pub fn keyed(mut self, new: Option<String>) -> Frame {
+        match &mut self {
             Frame::Poke { key, .. }
             | Frame::State { key, .. }
             | Frame::Ops { key, .. }
             | Frame::Event { key, .. }
-            | Frame::EventDiff { key, .. } => key.as_deref(),
-            _ => None,
-        }
-    }
-
-    /// The same frame carrying `key` (a data frame; any other is returned as it is).
-    pub fn keyed(mut self, new: Option<String>) -> Frame {
-        if let Frame::Poke { key, .. }
-        | Frame::State { key, .. }
-        | Frame::Ops { key, .. }
-        | Frame::Event { key, .. }
-        | Frame::EventDiff { key, .. } = &mut self
-        {
-            *key = new;
+            | Frame::EventDiff { key, .. } => *key = new,
+            Frame::Hello { .. }
+            | Frame::Heartbeat { .. }
+            | Frame::Reset { .. }
+            | Frame::Revoked {}
+            | Frame::Ack { .. }
+            | Frame::Error { .. }
+            | Frame::Presence { .. }
+            | Frame::Signal { .. }
+            | Frame::Cursor { .. } => {}
         }
         self
     }
@@ -190,6 +196,17 @@ impl Frame {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("frames always serialise")
     }
+}
+
+/// What every data frame carries besides its pattern's payload ([`Frame::header`]). On the
+/// wire these are fields of the frame itself (`"seq"`, `"at"`, `"key"`), where they always
+/// were; this is how the code reads them, whatever the pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataHeader<'a> {
+    pub seq: u64,
+    /// Commit time, Unix milliseconds.
+    pub at: i64,
+    pub key: Option<&'a str>,
 }
 
 fn is_zero(n: &usize) -> bool {

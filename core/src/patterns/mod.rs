@@ -26,7 +26,7 @@ use crate::domain::{BoardState, Diff, Event, Executed, Op};
 pub use crate::protocol::PatternKind;
 
 pub use event_diff::EventDiff;
-pub use frame::Frame;
+pub use frame::{DataHeader, Frame};
 pub use poke_pull::PokePull;
 pub use push_events::PushEvents;
 pub use push_ops::PushOps;
@@ -104,38 +104,56 @@ pub trait Pattern {
     fn apply_data(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError>;
 }
 
+/// A pattern's answers, for a [`PatternKind`] known only at run time (a client's choice, a
+/// webhook's setting): the trait's constants and functions as values.
+struct Answers {
+    kind: PatternKind,
+    self_contained: bool,
+    encode: fn(&ChangeRecord) -> Option<Frame>,
+    snapshot_frame: fn(&BoardState, i64) -> Option<Frame>,
+    apply_data: fn(&mut BoardState, &Frame) -> Result<Applied, ApplyError>,
+}
+
+impl Answers {
+    const fn of<P: Pattern>() -> Answers {
+        Answers {
+            kind: P::KIND,
+            self_contained: P::SELF_CONTAINED,
+            encode: P::encode,
+            snapshot_frame: P::snapshot_frame,
+            apply_data: P::apply_data,
+        }
+    }
+}
+
 /// What each pattern does (the names themselves are in [`crate::protocol`]).
 impl PatternKind {
+    /// The one place a pattern's name meets its implementation: a new pattern is a new
+    /// arm here, and every method below follows.
+    fn answers(self) -> Answers {
+        let answers = match self {
+            PatternKind::PokePull => Answers::of::<PokePull>(),
+            PatternKind::PushState => Answers::of::<PushState>(),
+            PatternKind::PushOps => Answers::of::<PushOps>(),
+            PatternKind::PushEvents => Answers::of::<PushEvents>(),
+            PatternKind::EventDiff => Answers::of::<EventDiff>(),
+        };
+        debug_assert_eq!(answers.kind, self, "{self} answered by another pattern");
+        answers
+    }
+
     pub fn self_contained(self) -> bool {
-        match self {
-            PatternKind::PokePull => PokePull::SELF_CONTAINED,
-            PatternKind::PushState => PushState::SELF_CONTAINED,
-            PatternKind::PushOps => PushOps::SELF_CONTAINED,
-            PatternKind::PushEvents => PushEvents::SELF_CONTAINED,
-            PatternKind::EventDiff => EventDiff::SELF_CONTAINED,
-        }
+        self.answers().self_contained
     }
 
     /// See [`Pattern::encode`].
     pub fn encode(self, change: &ChangeRecord) -> Option<Frame> {
-        match self {
-            PatternKind::PokePull => PokePull::encode(change),
-            PatternKind::PushState => PushState::encode(change),
-            PatternKind::PushOps => PushOps::encode(change),
-            PatternKind::PushEvents => PushEvents::encode(change),
-            PatternKind::EventDiff => EventDiff::encode(change),
-        }
+        (self.answers().encode)(change)
     }
 
     /// See [`Pattern::snapshot_frame`].
     pub fn snapshot_frame(self, state: &BoardState, at: i64) -> Option<Frame> {
-        match self {
-            PatternKind::PokePull => PokePull::snapshot_frame(state, at),
-            PatternKind::PushState => PushState::snapshot_frame(state, at),
-            PatternKind::PushOps => PushOps::snapshot_frame(state, at),
-            PatternKind::PushEvents => PushEvents::snapshot_frame(state, at),
-            PatternKind::EventDiff => EventDiff::snapshot_frame(state, at),
-        }
+        (self.answers().snapshot_frame)(state, at)
     }
 
     /// The frame for `change` whatever the pattern: encoded from the change, or (for
@@ -149,13 +167,7 @@ impl PatternKind {
     /// Applies a data frame to a state at `frame.seq() - 1` (or older, if self-contained);
     /// once applied, the state is at the frame's seq.
     pub fn apply(self, state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {
-        let applied = match self {
-            PatternKind::PokePull => PokePull::apply_data(state, frame),
-            PatternKind::PushState => PushState::apply_data(state, frame),
-            PatternKind::PushOps => PushOps::apply_data(state, frame),
-            PatternKind::PushEvents => PushEvents::apply_data(state, frame),
-            PatternKind::EventDiff => EventDiff::apply_data(state, frame),
-        }?;
+        let applied = (self.answers().apply_data)(state, frame)?;
         if let (Applied::Applied, Some(seq)) = (applied, frame.seq()) {
             state.seq = seq;
         }
@@ -166,4 +178,16 @@ impl PatternKind {
 /// The refusal every pattern gives a frame that is not its own.
 pub(crate) fn wrong_kind(pattern: PatternKind, frame: &Frame) -> ApplyError {
     ApplyError::WrongKind { pattern, kind: frame.kind() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_answers_with_its_own_pattern() {
+        for kind in PatternKind::ALL {
+            assert_eq!(kind.answers().kind, kind);
+        }
+    }
 }
