@@ -154,7 +154,7 @@ impl From<DomainError> for AppError {
                 AppError::Conflict { message: err.to_string(), current: current.clone() }
             }
             DomainError::Rule(message) => AppError::Unprocessable(message),
-            // The command service re-spaces the column and decides again (`rest::commands`);
+            // The command service re-spaces the column and decides again (`service::commands`);
             // meeting it here is a bug, logged like any internal error.
             DomainError::NoRoom { .. } => AppError::internal(err),
         }

@@ -8,8 +8,11 @@
 //!   drain); [`connection`]: one connection's time limits (a first request, no idle
 //!   stretch), whatever its protocol; [`limits`]: per-client limits (streams, command and
 //!   board-creation rates).
-//! * [`router`]: every route; [`rest`] holds the REST handlers (the JSON shapes they speak are `board_core::api`), [`transports`] the stream
-//!   endpoints (thin adapters), [`error`] the one error type every refusal becomes.
+//! * [`router`]: every route; [`rest`] holds the REST handlers (the JSON shapes they speak
+//!   are `board_core::api`), [`transports`] the stream endpoints (thin adapters), [`error`]
+//!   the one error type every refusal becomes. Below both: [`service`], the operations
+//!   every way in shares (the command service, board creation), and [`caching`], the
+//!   board's HTTP validators (ETag, If-None-Match, the epoch header).
 //! * [`store`]: the database: rows, the change log, the one write transaction.
 //! * [`state`]: what handlers share; [`live`]: a committed change and a board at one seq,
 //!   each encoded once; [`broker`]: who tells subscribers that something committed (it
@@ -40,6 +43,7 @@
 pub mod access;
 pub mod assets;
 pub mod broker;
+pub mod caching;
 pub mod config;
 pub mod connection;
 pub mod error;
@@ -55,6 +59,7 @@ pub mod rest;
 pub mod router;
 pub mod seed;
 pub mod serve;
+pub mod service;
 pub mod state;
 pub mod store;
 pub mod stream;

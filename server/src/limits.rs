@@ -49,6 +49,10 @@ pub struct Limits {
     ice: DefaultKeyedRateLimiter<IpAddr>,
 }
 
+/// The largest request body accepted, in bytes (the contract's 64 KiB); a WebSocket
+/// message gets the same.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// Signals a tab may send a second, in bursts of [`SIGNAL_BURST`]: joining a mesh of eight
 /// peers takes an offer or answer and a few ICE candidates for each.
 pub const SIGNALS_PER_SECOND: u32 = 20;

@@ -8,13 +8,13 @@ use board_core::domain::BoardState;
 
 use crate::access::{self, Presented, Role};
 use crate::error::AppError;
-use crate::rest::boards::{viewer_of, visible_boards};
+use crate::service::boards;
 use crate::state::AppState;
 
 #[async_trait::async_trait]
 impl PageData for AppState {
     async fn boards(&self, request: &http::HeaderMap) -> Result<Vec<BoardSummary>, String> {
-        visible_boards(self, &Presented::from_headers(request)).await.map_err(|e| public_message(&e))
+        boards::visible(self, &Presented::from_headers(request)).await.map_err(|e| public_message(&e))
     }
 
     async fn board(&self, id: &str, request: &http::HeaderMap) -> Result<Option<(BoardState, Viewer)>, String> {
@@ -24,7 +24,7 @@ impl PageData for AppState {
             Err(err) => return Err(public_message(&err)),
         };
         match self.snapshot(id).await {
-            Ok(snapshot) => Ok(Some(((*snapshot.state).clone(), viewer_of(&grant)))),
+            Ok(snapshot) => Ok(Some(((*snapshot.state).clone(), boards::viewer(&grant)))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(err) => Err(public_message(&err)),
         }

@@ -18,9 +18,8 @@ use app::ssr::{SharedCommands, SharedPageData};
 
 use crate::access::{origin, share};
 use crate::error::AppError;
-use crate::rest::{
-    boards, changes, commands, docs, health, lab, server_fns, signals, snapshots, webhooks, MAX_BODY_BYTES,
-};
+use crate::limits::MAX_BODY_BYTES;
+use crate::rest::{boards, changes, commands, docs, health, lab, server_fns, signals, snapshots, webhooks};
 use crate::state::AppState;
 use crate::transports::{self, long_poll, poll, sse, ws};
 

@@ -8,7 +8,7 @@
 
 use crate::access::keys::{self, KeyPair};
 use crate::error::AppError;
-use crate::rest::commands;
+use crate::service::commands;
 use crate::state::AppState;
 use crate::store::{NewBoard, Visibility};
 

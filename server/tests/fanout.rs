@@ -17,7 +17,7 @@ use serde_json::Value;
 use board_core::domain::Command;
 use board_core::patterns::{Frame, PatternKind};
 use server::config::Config;
-use server::rest::commands;
+use server::service::commands;
 use server::store::{NewBoard, Visibility};
 
 async fn state() -> (server::state::AppState, tempfile::TempDir) {

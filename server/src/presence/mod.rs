@@ -53,6 +53,7 @@ use tokio::time::Instant;
 
 use board_core::patterns::Frame;
 use board_core::presence::{check_id, Signal, EVERYONE, MAX_SIGNAL_BYTES};
+use board_core::protocol::Transport;
 
 use crate::broker::{Broker, Subscription};
 use crate::error::AppError;
@@ -89,6 +90,17 @@ pub enum Stay {
 }
 
 impl Stay {
+    /// How a tab on `transport` stays on the list: an open stream while it is open, a poll
+    /// or long-poll request for its lease (`every_ms`: the poll interval the client says).
+    /// The one place presence tells the transports apart.
+    pub fn on(transport: Transport, every_ms: Option<u64>) -> Stay {
+        match transport {
+            Transport::Sse | Transport::Ws => Stay::Stream,
+            Transport::Poll => Stay::request(every_ms),
+            Transport::LongPoll => Stay::request(None),
+        }
+    }
+
     /// A request's lease: [`REQUEST_LEASE`] plus twice the interval the client says it
     /// polls at, if it says (capped at two minutes).
     pub fn request(every_ms: Option<u64>) -> Stay {
@@ -105,6 +117,19 @@ pub enum Wants {
     /// No lists, only letters: a poll or long-poll client that never asked (a list would
     /// end each of its holds, for nothing).
     Letters,
+}
+
+impl Wants {
+    /// What a tab on `transport` wants: a stream, every list; a poll or long-poll client,
+    /// the lists it has not seen (`holds`: the rev it has) once it `takes_part` (names
+    /// itself or a rev), else only letters.
+    pub fn on(transport: Transport, holds: Option<u64>, takes_part: bool) -> Wants {
+        match transport {
+            Transport::Sse | Transport::Ws => Wants::Lists { holds: None },
+            Transport::Poll | Transport::LongPoll if takes_part => Wants::Lists { holds },
+            Transport::Poll | Transport::LongPoll => Wants::Letters,
+        }
+    }
 }
 
 /// Every board's presence on this replica.

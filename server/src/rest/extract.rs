@@ -9,8 +9,8 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
-use super::MAX_BODY_BYTES;
 use crate::error::AppError;
+use crate::limits::MAX_BODY_BYTES;
 use crate::state::AppState;
 
 /// A JSON body: `415` unless it is sent as `Content-Type: application/json` (so that a

@@ -24,6 +24,3 @@ pub mod server_fns;
 pub mod signals;
 pub mod snapshots;
 pub mod webhooks;
-
-/// The largest request body accepted, in bytes (the contract's 64 KiB).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;

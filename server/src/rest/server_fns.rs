@@ -15,10 +15,11 @@ use app::ssr::Commands;
 use board_core::api::CommandAnswer;
 use board_core::domain::Command;
 
-use super::{commands, MAX_BODY_BYTES};
 use crate::access::{self, Presented, Role};
 use crate::error::AppError;
 use crate::limits::ClientIp;
+use crate::limits::MAX_BODY_BYTES;
+use crate::service::commands;
 use crate::state::AppState;
 
 #[async_trait::async_trait]

@@ -13,13 +13,14 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 
-use board_core::presence::{check_id, Leave, Signal, EVERYONE};
+use board_core::presence::{check_id, Leave, Signal};
 
 use super::extract::JsonBody;
 use crate::access::Reader;
 use crate::error::AppError;
 use crate::limits::ClientIp;
 use crate::presence::Proof;
+use crate::service::signals;
 use crate::state::AppState;
 
 /// `202`: handed to the addressee's stream (or its replica), which may still lose it.
@@ -30,26 +31,8 @@ pub async fn signal(
     JsonBody(signal): JsonBody<Signal>,
 ) -> Result<StatusCode, AppError> {
     let proof = Proof::Request { ip, secret: signal.secret.as_deref() };
-    send(&app, &grant.board, &signal, ip, proof).await?;
+    signals::send(&app, &grant.board, &signal, ip, proof).await?;
     Ok(StatusCode::ACCEPTED)
-}
-
-/// Sends a signal or a relayed cursor for a tab, over HTTP or its WebSocket alike: the
-/// tab's rate and its client's signal bytes first (`429`), then presence's checks (`404`
-/// for a tab not on the board, `403` for a request that is not the sending tab's).
-pub async fn send(
-    app: &AppState,
-    board: &str,
-    signal: &Signal,
-    ip: std::net::IpAddr,
-    proof: Proof<'_>,
-) -> Result<(), AppError> {
-    check_id("from", &signal.from).map_err(AppError::BadRequest)?;
-    app.limits.signal(board, &signal.from, signal.to == EVERYONE)?;
-    if let Some(data) = &signal.data {
-        app.limits.signal_bytes(ip, serde_json::to_vec(data).map_or(usize::MAX, |d| d.len()))?;
-    }
-    app.presence.signal(board, signal, proof).await
 }
 
 /// `204`, whether or not the tab was on the board (leaving twice is leaving); `403` for

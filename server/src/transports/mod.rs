@@ -24,19 +24,20 @@ use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::{FutureExt, Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use board_core::api::{Position, EPOCH_HEADER};
+use board_core::api::Position;
 use board_core::patterns::PatternKind;
 use board_core::presence::{check_secret, Identity};
 use board_core::protocol::Transport;
 
 use crate::access::{self, Grant};
+use crate::caching;
 use crate::error::AppError;
 use crate::limits::Slot;
 use crate::presence::{Here, Stay, TabInfo, Wants};
@@ -123,22 +124,13 @@ impl StreamParams {
             joined: 0,
             claim: None,
         });
-        let stay = match transport {
-            Transport::Sse | Transport::Ws => Stay::Stream,
-            Transport::Poll => Stay::request(self.every),
-            Transport::LongPoll => Stay::request(None),
-        };
-        app.presence.enter(board, tab, stay, ip, self.secret.as_deref()).await
+        app.presence.enter(board, tab, Stay::on(transport, self.every), ip, self.secret.as_deref()).await
     }
 
     /// What this client wants of the presence list: a stream gets every list; a poll or
     /// long-poll client those it has not seen, once it takes part (names itself or a rev).
     pub fn wants(&self, transport: Transport) -> Wants {
-        match transport {
-            Transport::Sse | Transport::Ws => Wants::Lists { holds: None },
-            _ if self.presence.is_some() || self.identity.is_some() => Wants::Lists { holds: self.presence },
-            _ => Wants::Letters,
-        }
+        Wants::on(transport, self.presence, self.presence.is_some() || self.identity.is_some())
     }
 }
 
@@ -332,25 +324,10 @@ pub fn frames_page(head: u64, epoch: &str, frames: &[Outgoing]) -> Response {
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (header::ETAG, etag(head)),
-            (HeaderName::from_static(EPOCH_HEADER), epoch_value(epoch)),
+            (header::ETAG, caching::etag(head)),
+            caching::epoch_header(epoch),
         ],
         Bytes::from(body),
     )
         .into_response()
-}
-
-pub fn etag(seq: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{seq}\"")).expect("a quoted number is a valid header")
-}
-
-/// The board's epoch as a header value (epochs are URL-safe text).
-pub fn epoch_value(epoch: &str) -> HeaderValue {
-    HeaderValue::from_str(epoch).unwrap_or_else(|_| HeaderValue::from_static("invalid-epoch"))
-}
-
-/// Does the request name, in the epoch header, another epoch than `epoch`? Then its
-/// `If-None-Match` seq is from another incarnation of the board and matches nothing.
-pub fn foreign_epoch(headers: &axum::http::HeaderMap, epoch: &str) -> bool {
-    headers.get(EPOCH_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|theirs| theirs != epoch)
 }

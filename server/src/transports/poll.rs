@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Response};
 
 use board_core::protocol::Transport;
 
-use super::{batch, etag, foreign_epoch, frames_page, StreamParams};
+use super::{batch, frames_page, StreamParams};
 use crate::access::Reader;
+use crate::caching;
 use crate::error::AppError;
 use crate::limits::ClientIp;
-use crate::rest::boards::if_none_match;
 use crate::state::AppState;
 
 /// A poll never holds; this only bounds the log read behind the answer.
@@ -39,12 +39,12 @@ pub async fn handler(
     // by `If-None-Match`.
     let current = match &params.from {
         Some(from) => from.seq == head && !from.is_foreign(&grant.epoch),
-        None => if_none_match(&headers, &format!("\"{head}\"")) && !foreign_epoch(&headers, &grant.epoch),
+        None => caching::holds(&headers, head, &grant.epoch),
     };
     // ... and nothing ephemeral either (the client holds the presence list, no letters wait).
     let wants = params.wants(Transport::Poll);
     if current && !here.has_news(wants) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag(head))]).into_response());
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, caching::etag(head))]).into_response());
     }
     let from = params.from.clone().unwrap_or_default();
     let (head, frames) = batch(&app, &grant, None, pattern, from, READ_LIMIT, here, wants).await?;

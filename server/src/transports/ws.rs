@@ -38,9 +38,9 @@ use super::{subscribe, StreamParams, SEND_TIMEOUT};
 use crate::access::{Grant, Reader};
 use crate::error::AppError;
 use crate::limits::ClientIp;
+use crate::limits::MAX_BODY_BYTES;
 use crate::presence::Proof;
-use crate::rest::MAX_BODY_BYTES;
-use crate::rest::{commands, signals};
+use crate::service::{commands, signals};
 use crate::state::AppState;
 use crate::stream::{Frames, Outgoing};
 
