@@ -41,8 +41,7 @@ use futures::{FutureExt, StreamExt};
 use leptos::prelude::*;
 
 use super::client::BoardClient;
-use super::connection::Conn;
-use super::connection::Trouble;
+use super::connection::{Conn, Trouble};
 use super::inbox::{Inbox, Input};
 use super::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Platform, Report};
 use super::wire::{NoteStep, WireEntry};
