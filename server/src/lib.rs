@@ -36,6 +36,10 @@
 //!   (`GET`/`POST /api/lab`, in [`rest`]).
 //!
 //! [`launch`] takes a bound listener, so tests bind port 0 and run many servers at once.
+//! Every background task a server starts goes into its `TaskTracker`
+//! ([`state::Shared::background`]) and ends on the shutdown signal; [`serve`] returns only
+//! after they have, and the database is closed: nothing of a server outlives it
+//! (`tests/lifetimes.rs`).
 
 // The page's view types (monomorphised here for rendering) nest deeply.
 #![recursion_limit = "256"]
@@ -74,6 +78,7 @@ use std::time::Duration;
 use leptos::config::LeptosOptions;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 
 use crate::broker::memory::MemoryBroker;
 use crate::broker::redis::RedisBroker;
@@ -106,6 +111,8 @@ pub async fn build_state(
             max_text_bytes: config.max_board_text_kib.saturating_mul(1024),
         });
     let replica: Arc<str> = config.replica(local).into();
+    // Every background task starts in here; `serve` waits for them all when it closes.
+    let background = TaskTracker::new();
     let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
     let freshness = Arc::new(Freshness::new(store.clone(), heartbeat));
     let presence = Arc::new(Presence::new(config.max_tabs_per_ip));
@@ -117,7 +124,7 @@ pub async fn build_state(
             let others = Arc::new(FromOthers { freshness: freshness.clone(), presence: presence.clone() });
             let redis: Arc<dyn Broker> = Arc::new(RedisBroker::start(url, replica.clone(), others, lab.clone()).await?);
             // Redis can lose notices: sweep the heads until the server closes.
-            tokio::spawn(freshness.clone().keep_sweeping(redis.clone(), closing.clone()));
+            background.spawn(freshness.clone().keep_sweeping(redis.clone(), closing.clone()));
             redis
         }
         None => Arc::new(MemoryBroker::with_lab(lab.clone())),
@@ -133,7 +140,7 @@ pub async fn build_state(
         },
         Arc::new(webhooks::guard::SystemDns),
     ));
-    tokio::spawn(presence.clone().keep_ticking(closing.clone()));
+    background.spawn(presence.clone().keep_ticking(closing.clone()));
     // The hydration script loads `/pkg/{output_name}.js` and `/pkg/{output_name}_bg.wasm`:
     // the bundle's fingerprinted name, from the site's manifest.
     let leptos = LeptosOptions::builder()
@@ -144,6 +151,7 @@ pub async fn build_state(
         .build();
     let app = AppState::new(state::Shared {
         store,
+        background,
         broker,
         freshness,
         presence,
@@ -208,32 +216,56 @@ pub async fn launch(
     let local = listener.local_addr()?;
     let (close, closing) = tokio::sync::watch::channel(false);
     let app = build_state(&config, local, closing).await?;
-    serve::metrics_listener(&config.metrics_bind, app.metrics.clone(), app.broker.clone()).await;
+    serve::metrics_listener(
+        &config.metrics_bind,
+        app.metrics.clone(),
+        app.broker.clone(),
+        &app.background,
+        app.closing.clone(),
+    )
+    .await;
     tracing::info!(addr = %local, replica = %app.replica, database = ?app.store.backend(), "serving");
     serve(listener, app, close, shutdown).await
 }
 
 /// Serves a built state. When `shutdown` completes, `close` tells the open streams to end
 /// (WebSockets close with 1012, SSE ends, held long-polls answer), then the server waits
-/// for the requests still running, for at most [`serve::DRAIN`].
+/// for the requests still running, for at most [`serve::DRAIN`]; then for its background
+/// tasks, which end on the same signal, and closes the database. When this returns, nothing
+/// of the server runs.
 pub async fn serve(
     listener: TcpListener,
     app: AppState,
     close: tokio::sync::watch::Sender<bool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
-    tokio::spawn(async move {
-        shutdown.await;
+    let background = app.background.clone();
+    let closing = app.closing.clone();
+    // Shutdown, or the server ending otherwise (its listener failed), closes everything.
+    let (ended, ends) = tokio::sync::oneshot::channel::<()>();
+    background.spawn(async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = ends => {}
+        }
         let _ = close.send(true);
     });
-    let closing = app.closing.clone();
     let (max_connections, header_timeout) = (app.max_connections, app.header_timeout);
     // Limits and idempotency keys are swept in the background while the server runs.
-    tokio::spawn(upkeep(app.clone()));
+    background.spawn(upkeep(app.clone()));
     // Webhooks are delivered while it runs (here, not in `build_state`, so that a test may
     // give the state another resolver first).
-    tokio::spawn(app.webhooks.clone().keep_delivering(app.closing.clone()));
-    serve::serve(listener, router::router(app), max_connections, header_timeout, closing).await
+    background.spawn(app.webhooks.clone().keep_delivering(app.closing.clone()));
+    background.spawn(metrics_upkeep(app.metrics.clone(), app.closing.clone()));
+    let store = app.store.clone();
+    let served = serve::serve(listener, router::router(app), max_connections, header_timeout, closing).await;
+    drop(ended);
+    background.close();
+    if tokio::time::timeout(serve::DRAIN, background.wait()).await.is_err() {
+        tracing::warn!(running = background.len(), "background tasks still running after the drain");
+    }
+    store.close().await;
+    served
 }
 
 /// How many stored Idempotency-Key answers a board keeps at most (the newest): a client
@@ -274,13 +306,20 @@ fn metrics_handle() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
             }
-            // Histograms need periodic upkeep or they grow between scrapes.
-            let upkeep = handle.clone();
-            std::thread::spawn(move || loop {
-                std::thread::sleep(Duration::from_secs(5));
-                upkeep.run_upkeep();
-            });
             handle
         })
         .clone()
+}
+
+/// Histograms need periodic upkeep or they grow between scrapes: every 5 s while the
+/// server runs. (The recorder is the process's; with several servers in one process, as in
+/// the tests, each keeps it, which does no harm.)
+async fn metrics_upkeep(handle: PrometheusHandle, mut closing: tokio::sync::watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = every.tick() => handle.run_upkeep(),
+            _ = closing.wait_for(|closing| *closing) => return,
+        }
+    }
 }

@@ -186,6 +186,8 @@ pub async fn metrics_listener(
     bind: &str,
     handle: metrics_exporter_prometheus::PrometheusHandle,
     broker: std::sync::Arc<dyn crate::broker::Broker>,
+    background: &tokio_util::task::TaskTracker,
+    mut closing: tokio::sync::watch::Receiver<bool>,
 ) -> Option<SocketAddr> {
     if bind == "off" {
         return None;
@@ -203,8 +205,11 @@ pub async fn metrics_listener(
         async move { handle.render() + &crate::broker::followers_metric(&*broker).await }
     };
     let app = axum::Router::new().route("/metrics", axum::routing::get(render));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+    background.spawn(async move {
+        let closed = async move {
+            let _ = closing.wait_for(|closing| *closing).await;
+        };
+        let _ = axum::serve(listener, app).with_graceful_shutdown(closed).await;
     });
     tracing::info!(addr = %local, "metrics");
     Some(local)

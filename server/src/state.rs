@@ -46,6 +46,10 @@ impl AppState {
 /// The components: each field is one concern of the server.
 pub struct Shared {
     pub store: Store,
+    /// Every background task of this server (presence ticks, the head sweep, upkeep,
+    /// webhook delivery, the metrics' upkeep and listener), started here and waited for
+    /// when it shuts down (`serve`): nothing of a server runs after it returned.
+    pub background: tokio_util::task::TaskTracker,
     /// Notifies subscribers of commits (in-process, or Redis between replicas).
     pub broker: Arc<dyn Broker>,
     /// Whether this replica's copy of a board is current: the snapshot cache (so `GET`

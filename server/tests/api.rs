@@ -18,8 +18,15 @@ async fn health_and_replica_header(backend: Backend) {
     // Metrics live on their own listener; the public one does not show them.
     let public = srv.http.get(srv.url("/metrics")).send().await.unwrap();
     assert_eq!(public.status(), 404);
-    let metrics_addr =
-        server::serve::metrics_listener("127.0.0.1:0", srv.app.metrics.clone(), srv.app.broker.clone()).await.unwrap();
+    let metrics_addr = server::serve::metrics_listener(
+        "127.0.0.1:0",
+        srv.app.metrics.clone(),
+        srv.app.broker.clone(),
+        &srv.app.background,
+        srv.app.closing.clone(),
+    )
+    .await
+    .unwrap();
     let metrics = srv.http.get(format!("http://{metrics_addr}/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("board_commands_total"), "{metrics}");
     srv.stop().await;

@@ -150,6 +150,11 @@ impl Store {
         self.idempotency_ttl.as_millis() as i64
     }
 
+    /// Closes the pool: its connections, and the pool's own upkeep task, end.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
