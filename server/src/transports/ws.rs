@@ -110,10 +110,6 @@ async fn session(
     let mut last_heard = Instant::now();
     // A ping went out after the last word heard: the next deadline is the end, not a ping.
     let mut pinged = false;
-    // One timer for the session, moved only when its deadline does (a word heard, a ping
-    // sent), not rebuilt for every frame that goes out.
-    let liveness = tokio::time::sleep(PING_WHEN_QUIET);
-    tokio::pin!(liveness);
     // A `revoked` frame that was waiting behind a batch: it ends the session next.
     let mut revoked = false;
     let close: Option<(u16, &'static str)> = loop {
@@ -122,9 +118,6 @@ async fn session(
         }
         // Quiet since the last word: a ping is due. Pinged and still silent: the peer is gone.
         let wake = last_heard + if pinged { DEAD_AFTER } else { PING_WHEN_QUIET };
-        if liveness.deadline() != wake {
-            liveness.as_mut().reset(wake);
-        }
         // (The socket is not split: `select!` drops its branches' futures, and with them
         // their borrows of the socket, before a branch's body runs.)
         tokio::select! {
@@ -162,7 +155,7 @@ async fn session(
                     Inbound::Gone => break None,
                 }
             }
-            () = &mut liveness => {
+            _ = tokio::time::sleep_until(wake) => {
                 if last_heard.elapsed() >= DEAD_AFTER {
                     metrics::counter!("board_ws_dead_peers_total").increment(1);
                     tracing::debug!(client = me.as_deref(), "websocket peer silent for 7 s: dropped");
