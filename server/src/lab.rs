@@ -28,7 +28,9 @@
 //! `Notice::Head` is never dropped or delayed on purpose: a head read from the database is
 //! the repair. The faults act on the replica that receives `POST /api/lab` (`rest::lab`),
 //! on its local fan-out, which both its own commits and what it hears from the other
-//! replicas pass through. A replica without `FAULTS=1` costs one load of a flag per notice.
+//! replicas pass through: the lab is that fan-out's `broker::NoticeFilter`, the hook the
+//! broker defines (so the broker knows nothing of the lab), as the database's gate is one
+//! the store defines. A replica without `FAULTS=1` costs one load of a flag per notice.
 //!
 //! Every fault that acts is logged (`info`) and counted in `board_lab_faults_total` with
 //! `fault` = `drop_notice` (per notice dropped), `delay_notice` (per notice delayed) or
@@ -43,6 +45,7 @@ use tokio::time::Instant;
 
 use board_core::api::{ServerFaults, ServerLab};
 
+use crate::broker::NoticeFilter;
 use crate::error::AppError;
 use crate::store::Store;
 
@@ -236,19 +239,13 @@ impl Lab {
         self.boards.lock().expect("lab lock").get(board).copied().unwrap_or_default()
     }
 
-    /// Sets a board's faults directly (the broker's tests; `apply` is the checked way).
-    #[cfg(test)]
-    pub(crate) fn set_board(&self, board: &str, drops_left: u32, delay_ms: u32) {
-        self.boards.lock().expect("lab lock").insert(board.to_owned(), BoardFaults { drops_left, delay_ms });
-    }
-
     /// The board's change notices still to be dropped.
     pub fn drops_left(&self, board: &str) -> u32 {
         self.faults_of(board).drops_left
     }
 
     /// Should this change notice be dropped? Each `true` uses up one of the board's drops.
-    pub fn drop_notice(&self, board: &str, seq: u64) -> bool {
+    fn drop_notice(&self, board: &str, seq: u64) -> bool {
         if !self.enabled {
             return false;
         }
@@ -265,7 +262,7 @@ impl Lab {
     }
 
     /// How long this change notice is held back (zero: not at all).
-    pub fn notice_delay(&self, board: &str, seq: u64) -> Duration {
+    fn notice_delay(&self, board: &str, seq: u64) -> Duration {
         if !self.enabled {
             return Duration::ZERO;
         }
@@ -276,6 +273,13 @@ impl Lab {
         metrics::counter!("board_lab_faults_total", "fault" => "delay_notice").increment(1);
         tracing::info!(%board, seq, delay_ms = ms, "fault lab: delayed a change notice");
         Duration::from_millis(ms.into())
+    }
+}
+
+/// The broker asks the lab about each change notice of a board followed here.
+impl NoticeFilter for Lab {
+    fn pass(&self, board: &str, seq: u64) -> Option<Duration> {
+        (!self.drop_notice(board, seq)).then(|| self.notice_delay(board, seq))
     }
 }
 
@@ -302,5 +306,16 @@ mod tests {
         assert!(lab.boards.lock().unwrap().is_empty(), "a board without faults leaves the map");
         assert!(!Lab::off().drop_notice("b", 1), "a lab that is off drops nothing");
         assert_eq!(Lab::off().notice_delay("b", 1), Duration::ZERO);
+    }
+
+    #[test]
+    fn as_the_brokers_filter_it_drops_then_delays() {
+        let lab = Lab::new(true, None);
+        lab.boards.lock().unwrap().insert("b".into(), BoardFaults { drops_left: 1, delay_ms: 250 });
+        assert_eq!(lab.pass("b", 1), None, "the drop first");
+        assert_eq!(lab.pass("b", 2), Some(Duration::from_millis(250)), "then the delay, which stays");
+        assert_eq!(lab.pass("b", 3), Some(Duration::from_millis(250)));
+        assert_eq!(lab.pass("other", 1), Some(Duration::ZERO), "another board's notices pass at once");
+        assert_eq!(Lab::off().pass("b", 1), Some(Duration::ZERO));
     }
 }

@@ -122,12 +122,14 @@ pub async fn build_state(
     let broker: Arc<dyn Broker> = match &config.redis_url {
         Some(url) => {
             let others = Arc::new(FromOthers { freshness: freshness.clone(), presence: presence.clone() });
-            let redis: Arc<dyn Broker> = Arc::new(RedisBroker::start(url, replica.clone(), others, lab.clone()).await?);
+            let redis: Arc<dyn Broker> = Arc::new(
+                RedisBroker::start(url, replica.clone(), others, lab.clone(), &background, closing.clone()).await?,
+            );
             // Redis can lose notices: sweep the heads until the server closes.
             background.spawn(freshness.clone().keep_sweeping(redis.clone(), closing.clone()));
             redis
         }
-        None => Arc::new(MemoryBroker::with_lab(lab.clone())),
+        None => Arc::new(MemoryBroker::with_filter(lab.clone())),
     };
     presence.attach(broker.clone());
     let webhooks = Arc::new(webhooks::Webhooks::new(

@@ -55,14 +55,23 @@ fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// A `closing` signal that never turns true (a closed channel would read as closing).
+fn open() -> tokio::sync::watch::Receiver<bool> {
+    static NEVER: std::sync::OnceLock<tokio::sync::watch::Sender<bool>> = std::sync::OnceLock::new();
+    NEVER.get_or_init(|| tokio::sync::watch::channel(false).0).subscribe()
+}
+
 /// A Redis broker whose subscription is up, and what it reports to.
 async fn redis_replica(name: &str) -> (RedisBroker, Arc<Heard>) {
     let url = redis_url();
     let heard = Arc::new(Heard::default());
     // No faults: the table is about the broker as it is (the lab is `lab.rs`'s).
-    let broker = RedisBroker::start(&url, name.into(), heard.clone(), Arc::new(server::lab::Lab::off()))
-        .await
-        .unwrap_or_else(|e| panic!("Redis must run at {url}: {e}"));
+    // No server closes here: its tasks end when the broker is dropped.
+    let tasks = tokio_util::task::TaskTracker::new();
+    let broker =
+        RedisBroker::start(&url, name.into(), heard.clone(), Arc::new(server::broker::PassAll), &tasks, open())
+            .await
+            .unwrap_or_else(|e| panic!("Redis must run at {url}: {e}"));
     for _ in 0..100 {
         if broker.ready().await.is_ok() {
             return (broker, heard);

@@ -1,6 +1,7 @@
 //! What a server leaves running when it stops: nothing. Its background work (presence
-//! ticks, upkeep, webhook delivery, the metrics' upkeep and listener), its connections and
-//! its streams have all ended when `launch` returns, and its database is closed.
+//! ticks, upkeep, webhook delivery, the metrics' upkeep and listener; with Redis, the
+//! pub/sub connection, the pruning of idle channels and the head sweep), its connections
+//! and its streams have all ended when `launch` returns, and its database is closed.
 //!
 //! The clients here are a raw TCP request and a tungstenite socket, which start no tasks
 //! of their own, so the runtime's count of live tasks is the server's alone.
@@ -18,11 +19,24 @@ fn live_tasks() -> usize {
 
 #[tokio::test]
 async fn after_shutdown_nothing_of_the_server_still_runs() {
+    launch_use_and_stop(|_| {}).await;
+}
+
+#[tokio::test]
+async fn after_shutdown_nothing_of_a_redis_replica_still_runs() {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    launch_use_and_stop(|config| config.redis_url = Some(url)).await;
+}
+
+/// Launches a server, opens a stream and a socket and sends a command, stops it, and
+/// checks that the runtime runs exactly the tasks it ran before.
+async fn launch_use_and_stop(tweak: impl FnOnce(&mut Config)) {
     let before = live_tasks();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_database(format!("sqlite://{}/board.db", dir.path().display()));
     config.site_root = dir.path().join("site");
     config.replica_id = Some("lifetimes".into());
+    tweak(&mut config);
     // Its metrics on a listener of their own, as in production.
     config.metrics_bind = "127.0.0.1:0".into();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -31,10 +45,14 @@ async fn after_shutdown_nothing_of_the_server_still_runs() {
     let serving = tokio::spawn(server::launch(listener, config, async move {
         let _ = stopped.await;
     }));
-    // Ready once it answers (migrations and the demo board come first).
+    // Ready once it answers (migrations and the demo board come first); a server that
+    // could not start (no Redis) says why.
     for _ in 0..200 {
         if tokio::net::TcpStream::connect(local).await.is_ok() {
             break;
+        }
+        if serving.is_finished() {
+            panic!("the server did not start: {:?}", serving.await.unwrap().err());
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }

@@ -608,8 +608,11 @@ async fn another_replica_takes_over_from_a_killed_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_receiver_verifies_deduplicates_and_applies() {
     use tokio::io::AsyncBufReadExt;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let allow = format!("127.0.0.1:{port}");
+    // A port free on 127.0.0.2, a loopback address nothing else in the tests binds: one free
+    // on 127.0.0.1 could be taken, between this check and the receiver's bind, by another
+    // test's listener or by a connection's own port (it happened).
+    let port = std::net::TcpListener::bind("127.0.0.2:0").unwrap().local_addr().unwrap().port();
+    let allow = format!("127.0.0.2:{port}");
     let srv = TestServer::start_with(Backend::Sqlite, |c| c.webhook_allow = vec![allow.clone()]).await;
     let board = srv.create_board("received").await;
     let (id, secret) = register(&srv, &board, &format!("http://{allow}/hook"), "event-diff").await;

@@ -4,8 +4,8 @@
 //! replica's local fan-out.
 //!
 //! Every notice for this replica's subscribers passes [`MemoryBroker::deliver`], so that is
-//! where the fault lab (`lab`, `FAULTS=1`) acts: it may drop a change notice, or hold it
-//! back in its delay line (`DelayLine`).
+//! where its [`NoticeFilter`] acts (the fault lab's, with `FAULTS=1`): it may drop a change
+//! notice, or hold it back in the delay line (`DelayLine`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,22 +15,26 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::{Broker, Notice, CHANNEL_CAPACITY};
-use crate::lab::Lab;
+use super::{Broker, Notice, NoticeFilter, PassAll, CHANNEL_CAPACITY};
 use crate::live::LiveChange;
 
 type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Notice>>>>;
 
-#[derive(Default)]
 pub struct MemoryBroker {
     /// One channel per board with subscribers here; shared with each [`Subscription`],
     /// which removes its board's channel when it is the last to leave.
     boards: Channels,
-    /// This replica's fault lab: it may drop or delay change notices on their way to the
-    /// subscribers here. The default is off.
-    lab: Arc<Lab>,
-    /// The notices the lab holds back, in order; started the first time one is delayed.
+    /// What may drop or delay change notices on their way to the subscribers here (the
+    /// replica's fault lab); by default, nothing does.
+    filter: Arc<dyn NoticeFilter>,
+    /// The notices the filter holds back, in order; started the first time one is delayed.
     line: OnceLock<DelayLine>,
+}
+
+impl Default for MemoryBroker {
+    fn default() -> Self {
+        MemoryBroker::with_filter(Arc::new(PassAll))
+    }
 }
 
 /// One subscriber's end of a board's channel on this replica. Dropping it leaves the
@@ -61,7 +65,7 @@ impl Drop for Subscription {
     }
 }
 
-/// The lab's delay line: one task and one FIFO queue per broker. A delayed notice waits
+/// The delay line: one task and one FIFO queue per broker. A delayed notice waits
 /// here until it is due; while the line holds any notice, every new one (delayed or not, a
 /// head too) joins it behind the others, so that no notice overtakes another, whatever
 /// the delay did meanwhile (turned down, or off).
@@ -116,14 +120,14 @@ fn send(boards: &mut HashMap<String, broadcast::Sender<Notice>>, board: &str, no
 }
 
 impl MemoryBroker {
-    /// A broker whose notices pass `lab` (the replica's fault lab).
-    pub fn with_lab(lab: Arc<Lab>) -> Self {
-        MemoryBroker { lab, ..MemoryBroker::default() }
+    /// A broker whose change notices pass `filter` (the replica's fault lab).
+    pub fn with_filter(filter: Arc<dyn NoticeFilter>) -> Self {
+        MemoryBroker { boards: Channels::default(), filter, line: OnceLock::new() }
     }
 
-    /// Hands a notice to this replica's subscribers of `board`: at once, unless the lab
+    /// Hands a notice to this replica's subscribers of `board`: at once, unless the filter
     /// drops it or holds it back (only a board with subscribers here has anything to lose,
-    /// so only its notices use up the lab's drops).
+    /// so only its notices are asked about: a lab's drops are not used up elsewhere).
     pub fn deliver(&self, board: &str, notice: Notice) {
         let mut boards = self.boards.lock().expect("broker lock");
         if !boards.contains_key(board) {
@@ -131,8 +135,10 @@ impl MemoryBroker {
         }
         // A head is never dropped, nor given a delay of its own: it is how subscribers repair.
         let delay = match &notice {
-            Notice::Change(change) if self.lab.drop_notice(board, change.seq()) => return,
-            Notice::Change(change) => self.lab.notice_delay(board, change.seq()),
+            Notice::Change(change) => match self.filter.pass(board, change.seq()) {
+                Some(delay) => delay,
+                None => return,
+            },
             Notice::Head(_) => std::time::Duration::ZERO,
         };
         let waiting = self.line.get().is_some_and(|line| line.holding.load(Ordering::SeqCst) > 0);
@@ -211,6 +217,32 @@ mod tests {
 
     use super::*;
 
+    /// A filter the test sets: the next `drops` change notices are dropped, the rest
+    /// delayed by `delay_ms`. (The fault lab's own rules are `lab.rs`'s to test.)
+    #[derive(Default)]
+    struct Scripted(Mutex<(u32, u64)>);
+
+    impl Scripted {
+        fn set(&self, drops: u32, delay_ms: u64) {
+            *self.0.lock().unwrap() = (drops, delay_ms);
+        }
+
+        fn drops_left(&self) -> u32 {
+            self.0.lock().unwrap().0
+        }
+    }
+
+    impl NoticeFilter for Scripted {
+        fn pass(&self, _board: &str, _seq: u64) -> Option<Duration> {
+            let mut script = self.0.lock().unwrap();
+            if script.0 > 0 {
+                script.0 -= 1;
+                return None;
+            }
+            Some(Duration::from_millis(script.1))
+        }
+    }
+
     fn change(seq: u64) -> Notice {
         let mut before = BoardState::empty("b", "B");
         before.seq = seq - 1;
@@ -237,17 +269,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn delayed_notices_keep_their_order_and_nothing_overtakes_them() {
-        let lab = Arc::new(Lab::new(true, None));
-        let broker = MemoryBroker::with_lab(lab.clone());
+        let filter = Arc::new(Scripted::default());
+        let broker = MemoryBroker::with_filter(filter.clone());
         let mut rx = broker.subscribe("b").await;
         let start = Instant::now();
 
-        lab.set_board("b", 0, 300);
+        filter.set(0, 300);
         broker.deliver("b", change(1));
         tokio::time::sleep(Duration::from_millis(100)).await;
         broker.deliver("b", change(2));
         // Turned off while two wait: the next ones still queue behind them, a head too.
-        lab.set_board("b", 0, 0);
+        filter.set(0, 0);
         broker.deliver("b", change(3));
         broker.deliver("b", Notice::Head(3));
 
@@ -266,9 +298,9 @@ mod tests {
 
     #[tokio::test]
     async fn dropped_notices_are_changes_on_followed_boards_never_heads() {
-        let lab = Arc::new(Lab::new(true, None));
-        let broker = MemoryBroker::with_lab(lab.clone());
-        lab.set_board("b", 2, 0);
+        let filter = Arc::new(Scripted::default());
+        let broker = MemoryBroker::with_filter(filter.clone());
+        filter.set(2, 0);
         // Nobody follows `b` yet: nothing to lose, no drop used up.
         broker.deliver("b", change(1));
         let mut rx = broker.subscribe("b").await;
@@ -278,6 +310,6 @@ mod tests {
         broker.deliver("b", change(4));
         assert_eq!(next(&mut rx).await.0, 2, "the head passes");
         assert_eq!(next(&mut rx).await.0, 4, "changes 2 and 3 were dropped");
-        assert_eq!(lab.drops_left("b"), 0);
+        assert_eq!(filter.drops_left(), 0);
     }
 }

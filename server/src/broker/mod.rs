@@ -14,6 +14,10 @@
 //! signals, cursors: see `presence`). It does not read them: to the broker they are
 //! opaque JSON, lost as easily as a notice, and a replica on its own has nobody to tell.
 //!
+//! What a replica does to a notice on its way to its own subscribers is a [`NoticeFilter`]'s
+//! decision, one the broker defines and asks: the fault lab (`crate::lab`) implements it to
+//! drop or delay notices on purpose; otherwise every notice passes ([`PassAll`]).
+//!
 //! A broker only carries notices. Knowing whether a copy of a board is current (reading
 //! heads, marking cached boards stale, sweeping for lost notices) is `freshness`'s job; a
 //! broker between replicas reports what it hears to a [`Listener`] and needs nothing else.
@@ -22,6 +26,7 @@ pub mod memory;
 pub mod redis;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use board_core::patterns::ChangeRecord;
 
@@ -37,6 +42,24 @@ pub enum Notice {
     /// The board's head seq, read from the database: a subscriber behind it missed a
     /// notice and repairs from the log.
     Head(u64),
+}
+
+/// What becomes of a change notice on its way to this replica's subscribers of a board.
+/// Asked once per change notice of a board followed here (heads always pass: they are how
+/// subscribers repair).
+pub trait NoticeFilter: Send + Sync {
+    /// `None`: the notice is dropped. `Some(delay)`: it is delivered after `delay` (zero:
+    /// at once), and no later notice overtakes it.
+    fn pass(&self, board: &str, seq: u64) -> Option<Duration>;
+}
+
+/// The filter of a replica without a fault lab: every notice passes at once.
+pub struct PassAll;
+
+impl NoticeFilter for PassAll {
+    fn pass(&self, _board: &str, _seq: u64) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
 }
 
 #[async_trait::async_trait]

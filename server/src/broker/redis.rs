@@ -14,8 +14,9 @@
 //! `freshness`) what it heard and when it reconnected, and the listener sweeps the heads
 //! from the database. So this module needs Redis and the broker's own types, nothing else.
 //!
-//! Its two background tasks (the pub/sub connection, the pruning of idle channels) end
-//! when the broker is dropped.
+//! Its two background tasks (the pub/sub connection, the pruning of idle channels) go into
+//! the server's `TaskTracker` and end when the server closes, so the server waits for them
+//! like for the rest of its work; they are aborted, too, if the broker is dropped first.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,14 +27,14 @@ use futures::StreamExt;
 use redis::aio::{ConnectionManager, PubSubSink};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 use tokio::task::AbortHandle;
+use tokio_util::task::TaskTracker;
 
 use board_core::patterns::ChangeRecord;
 
 use super::memory::MemoryBroker;
-use super::{Broker, Listener, Notice, Subscription};
-use crate::lab::Lab;
+use super::{Broker, Listener, Notice, NoticeFilter, Subscription};
 use crate::live::LiveChange;
 
 /// How often each replica unsubscribes the channels of boards nobody here follows.
@@ -83,8 +84,9 @@ pub struct RedisBroker {
     subscribed: Arc<AtomicBool>,
     /// Which boards' channels this replica listens to.
     subscriptions: Arc<Mutex<Subscriptions>>,
-    /// The pub/sub connection's task and the pruning task: aborted when the broker is
-    /// dropped, so a stopped server leaves nothing running and no connection open.
+    /// The pub/sub connection's task and the pruning task: they end on the server's
+    /// `closing`, and are aborted if the broker is dropped before (a test's broker), so
+    /// nothing of it runs, and no connection stays open, once it is gone.
     tasks: [AbortHandle; 2],
 }
 
@@ -109,30 +111,29 @@ impl RedisBroker {
         }
     }
 
-    /// Connects the publisher and starts the subscriber and the pruning of idle channels.
-    /// What other replicas publish goes to `listener`, and so does each reconnect. `lab`
-    /// is this replica's fault lab: its local fan-out, which this replica's own changes and
-    /// those heard from the others both pass, goes through it.
+    /// Connects the publisher and starts the subscriber and the pruning of idle channels,
+    /// in `tasks`, until `closing` turns true. What other replicas publish goes to
+    /// `listener`, and so does each reconnect. `filter` (this replica's fault lab) decides
+    /// what becomes of each change notice in its local fan-out, which this replica's own
+    /// changes and those heard from the others both pass.
     pub async fn start(
         url: &str,
         replica: Arc<str>,
         listener: Arc<dyn Listener>,
-        lab: Arc<Lab>,
+        filter: Arc<dyn NoticeFilter>,
+        tasks: &TaskTracker,
+        closing: watch::Receiver<bool>,
     ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let publisher = ConnectionManager::new(client.clone()).await?;
-        let local = Arc::new(MemoryBroker::with_lab(lab));
+        let local = Arc::new(MemoryBroker::with_filter(filter));
         let subscribed = Arc::new(AtomicBool::new(false));
         let subscriptions: Arc<Mutex<Subscriptions>> = Arc::default();
-        let connection = tokio::spawn(subscribe_loop(
-            client,
-            local.clone(),
-            replica.clone(),
-            subscribed.clone(),
-            subscriptions.clone(),
-            listener,
+        let connection = tasks.spawn(until_closing(
+            closing.clone(),
+            subscribe_loop(client, local.clone(), replica.clone(), subscribed.clone(), subscriptions.clone(), listener),
         ));
-        let pruning = tokio::spawn(prune_idle(local.clone(), subscriptions.clone()));
+        let pruning = tasks.spawn(until_closing(closing, prune_idle(local.clone(), subscriptions.clone())));
         Ok(RedisBroker {
             local,
             publisher,
@@ -225,6 +226,14 @@ impl Broker for RedisBroker {
             (Ok(_), false) => Err("redis subscription is down".into()),
             (Err(err), _) => Err(err.to_string()),
         }
+    }
+}
+
+/// Runs `task` until the server closes. (Both tasks loop for ever otherwise.)
+async fn until_closing(mut closing: watch::Receiver<bool>, task: impl std::future::Future<Output = ()>) {
+    tokio::select! {
+        () = task => {}
+        _ = closing.wait_for(|closing| *closing) => {}
     }
 }
 

@@ -9,7 +9,7 @@ use axum::response::Response;
 
 use board_core::protocol::Transport;
 
-use super::{batch, frames_page, StreamParams};
+use super::{frames_page, StreamParams};
 use crate::access::Reader;
 use crate::error::AppError;
 use crate::limits::ClientIp;
@@ -31,10 +31,6 @@ pub async fn handler(
     metrics::counter!("board_polls_total", "transport" => Transport::LongPoll.as_str(), "pattern" => pattern.as_str())
         .increment(1);
     // A held request is a stream while it waits: it takes one of the client's slots.
-    let slot = app.limits.open_stream(ip)?;
-    let here = params.enter(&app, &grant.board, Transport::LongPoll, ip).await?;
-    let from = params.from.clone().unwrap_or_default();
-    let (head, frames) =
-        batch(&app, &grant, Some(slot), pattern, from, hold, here, params.wants(Transport::LongPoll)).await?;
+    let (head, frames) = params.open(&app, &grant, Transport::LongPoll, ip).await?.batch(hold).await?;
     Ok(frames_page(head, &grant.epoch, &frames))
 }

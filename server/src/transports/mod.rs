@@ -7,11 +7,13 @@
 //! * [`sse`]: `text/event-stream`, `id:` = seq, `Last-Event-ID` resumes.
 //! * [`ws`]: frames down, commands up, pings, RFC 6455 close codes.
 //!
-//! Every one of them opens its stream through [`subscribe`]: the gate's grant in (the
-//! handler took a `Reader`, so resume is checked like the first connect), a stream slot of
-//! the client's taken for as long as the stream lives, and the stream ended when the key
-//! it was opened with is revoked. Poll and long-poll take a [`batch`] of the same stream:
-//! the same catch-up and gap repair, cut off when nothing more is ready.
+//! Every one of them opens its stream the same way, [`StreamParams::open`]: the gate's grant
+//! in (the handler took a `Reader`, so resume is checked like the first connect), a stream
+//! slot of the client's taken for as long as the stream lives, its tab on the presence
+//! list. The [`Subscription`] it returns is forwarded as a stream ([`Subscription::frames`],
+//! which ends when the key it was opened with is revoked) or taken as one
+//! [`Subscription::batch`] by poll and long-poll: the same catch-up and gap repair, cut off
+//! when nothing more is ready.
 
 pub mod long_poll;
 pub mod poll;
@@ -114,23 +116,133 @@ impl<S: Send + Sync> FromRequestParts<S> for StreamParams {
 }
 
 impl StreamParams {
-    /// Enters the board's presence for this stream or request (see `presence::Here`): `409`
-    /// when its tab id is another connection's, `429` when its client has too many tabs.
-    pub async fn enter(&self, app: &AppState, board: &str, transport: Transport, ip: IpAddr) -> Result<Here, AppError> {
-        let tab = self.identity.clone().map(|identity| TabInfo {
+    /// The prologue every transport shares: takes one of the client's stream slots (every
+    /// transport but `poll`, whose request holds nothing; `429` when it has none left),
+    /// enters the board's presence as this tab (`409` when its tab id is another
+    /// connection's, `429` when its client has too many tabs), and notes what the client
+    /// wants of the presence list. The [`Subscription`] it returns opens the stream.
+    pub async fn open<'a>(
+        self,
+        app: &'a AppState,
+        grant: &'a Grant,
+        transport: Transport,
+        ip: IpAddr,
+    ) -> Result<Subscription<'a>, AppError> {
+        let slot = match transport {
+            Transport::Poll => None,
+            Transport::LongPoll | Transport::Sse | Transport::Ws => Some(app.limits.open_stream(ip)?),
+        };
+        // A stream gets every presence list; a poll or long-poll client those it has not
+        // seen, once it takes part (names itself or a rev).
+        let wants = Wants::on(transport, self.presence, self.presence.is_some() || self.identity.is_some());
+        let client = self.identity.as_ref().map(|identity| identity.client.clone());
+        let tab = self.identity.map(|identity| TabInfo {
             identity,
             pattern: self.pattern,
             transport,
             joined: 0,
             claim: None,
         });
-        app.presence.enter(board, tab, Stay::on(transport, self.every), ip, self.secret.as_deref()).await
+        let here =
+            app.presence.enter(&grant.board, tab, Stay::on(transport, self.every), ip, self.secret.as_deref()).await?;
+        Ok(Subscription { app, grant, slot, pattern: self.pattern, from: self.from, client, here, wants })
+    }
+}
+
+/// A client let in, counted and on the presence list, about to read the board: what
+/// [`StreamParams::open`] gathered, opened as a stream ([`Subscription::frames`]) or taken
+/// as one batch ([`Subscription::batch`]).
+pub struct Subscription<'a> {
+    app: &'a AppState,
+    /// The gate's answer: the board, its epoch, the key generation the stream watches.
+    grant: &'a Grant,
+    /// One of the client's `MAX_STREAMS_PER_IP`, held while the stream lives (`None`: a poll).
+    slot: Option<Slot>,
+    pattern: PatternKind,
+    /// Where the client is; `None` when it named no seq.
+    from: Option<Position>,
+    /// The tab this is, if it named itself: what it may sign its signals as.
+    client: Option<String>,
+    /// This tab on the board's presence list, and its letters.
+    here: Here,
+    /// The presence lists the client wants.
+    wants: Wants,
+}
+
+impl Subscription<'_> {
+    /// Whether anything ephemeral waits for the client (a presence list it does not hold, a
+    /// letter): a poll with nothing newer answers `304` only when there is not.
+    pub fn has_news(&self) -> bool {
+        self.here.has_news(self.wants)
     }
 
-    /// What this client wants of the presence list: a stream gets every list; a poll or
-    /// long-poll client those it has not seen, once it takes part (names itself or a rev).
-    pub fn wants(&self, transport: Transport) -> Wants {
-        Wants::on(transport, self.presence, self.presence.is_some() || self.identity.is_some())
+    /// The tab this stream is, if it named one: what it may sign its signals as.
+    pub fn client(&self) -> Option<&str> {
+        self.client.as_deref()
+    }
+
+    /// Opens the board's stream: the change log's frames with the board's presence beside
+    /// them (the lists the client wants, and the tab's letters). Holds the client's stream
+    /// slot while it lives, and ends with a `revoked` frame when the grant's key stops
+    /// working. Returns the head it opened at, too.
+    pub async fn frames(self) -> Result<(u64, Frames), AppError> {
+        let Subscription { app, grant, slot, pattern, from, here, wants, client: _ } = self;
+        let (head, frames) = stream::open(app, &grant.board, &grant.epoch, pattern, from).await?;
+        let frames = alongside(frames, Box::pin(here.frames(wants)));
+        let frames = access::until_revoked(app, grant, frames).map(move |frame| {
+            let _held = &slot;
+            frame
+        });
+        Ok((head, Box::pin(frames)))
+    }
+
+    /// Takes one batch of the stream (poll and long-poll): waits up to `hold` for the first
+    /// frame that moves the client (a data frame or `reset`; or, for a client at the head,
+    /// an ephemeral frame), then takes every frame already waiting behind it, up to a page
+    /// of bytes. Returns the head and the frames; `404` if the key was revoked meanwhile.
+    pub async fn batch(mut self, hold: Duration) -> Result<(u64, Vec<Outgoing>), AppError> {
+        let from = self.from.get_or_insert_with(Position::default);
+        let behind = from.seq;
+        let revoked = AppError::no_board(&self.grant.board);
+        let (mut head, mut frames) = self.frames().await?;
+        // A client behind the head waits for its changes; ephemeral frames ride along.
+        let at_head = behind >= head;
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + hold;
+        loop {
+            match tokio::time::timeout_at(deadline, frames.next()).await {
+                Ok(Some(frame)) if frame.revoked => return Err(revoked),
+                Ok(Some(frame)) if frame.seq.is_some() => {
+                    out.push(frame);
+                    break;
+                }
+                Ok(Some(frame)) if frame.ephemeral => {
+                    out.push(frame);
+                    if at_head {
+                        break;
+                    }
+                }
+                Ok(Some(_hello_or_heartbeat)) => continue,
+                // The stream ended (shutdown) or the hold is over: answer with what we have.
+                Ok(None) | Err(_) => return Ok((head, out)),
+            }
+        }
+        // Everything the catch-up produced is ready now; live changes may follow too. An
+        // answer holds at most one page's worth of bytes: the client asks again from its
+        // last seq.
+        let mut bytes = out.iter().map(|f| f.json.len()).sum::<usize>();
+        while bytes < stream::PAGE_BYTES {
+            let Some(Some(frame)) = frames.next().now_or_never() else { break };
+            if frame.revoked {
+                return Err(revoked);
+            }
+            if frame.seq.is_some() || frame.ephemeral {
+                bytes += frame.json.len();
+                out.push(frame);
+            }
+        }
+        head = head.max(out.iter().filter_map(|f| f.seq).max().unwrap_or(0));
+        Ok((head, out))
     }
 }
 
@@ -203,29 +315,6 @@ fn slow(transport: &'static str) {
     metrics::counter!("board_slow_consumers_total", "transport" => transport).increment(1);
 }
 
-/// Opens the board's stream for a client the gate let in: the change log's frames with the
-/// board's presence beside them (`here`: the lists the client `wants`, and the tab's
-/// letters). Holds one of the client's stream
-/// slots (`MAX_STREAMS_PER_IP`) while it lives, and ends with a `revoked` frame when the
-/// grant's key stops working. `slot: None` for a poll, which holds nothing.
-pub async fn subscribe(
-    app: &AppState,
-    grant: &Grant,
-    slot: Option<Slot>,
-    pattern: PatternKind,
-    from: Option<Position>,
-    here: Here,
-    wants: Wants,
-) -> Result<(u64, Frames), AppError> {
-    let (head, frames) = stream::open(app, &grant.board, &grant.epoch, pattern, from).await?;
-    let frames = alongside(frames, Box::pin(here.frames(wants)));
-    let frames = access::until_revoked(app, grant, frames).map(move |frame| {
-        let _held = &slot;
-        frame
-    });
-    Ok((head, Box::pin(frames)))
-}
-
 /// The log's frames with the ephemeral ones beside them: `hello` first, then whichever
 /// comes; it ends when the log's stream ends (the ephemeral one never does).
 fn alongside(
@@ -248,63 +337,6 @@ fn alongside(
             }
         }
     })
-}
-
-/// Takes one batch of the stream from `since`: waits up to `hold` for the first frame that
-/// moves the client (a data frame or `reset`; or, for a client at the head, an ephemeral
-/// frame), then takes every frame already waiting behind it. Returns the head and the
-/// frames; `404` if the key was revoked meanwhile.
-#[allow(clippy::too_many_arguments)]
-pub async fn batch(
-    app: &AppState,
-    grant: &Grant,
-    slot: Option<Slot>,
-    pattern: PatternKind,
-    from: Position,
-    hold: Duration,
-    here: Here,
-    wants: Wants,
-) -> Result<(u64, Vec<Outgoing>), AppError> {
-    let behind = from.seq;
-    let (mut head, mut frames) = subscribe(app, grant, slot, pattern, Some(from), here, wants).await?;
-    // A client behind the head waits for its changes; ephemeral frames ride along.
-    let at_head = behind >= head;
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + hold;
-    let revoked = || AppError::no_board(&grant.board);
-    loop {
-        match tokio::time::timeout_at(deadline, frames.next()).await {
-            Ok(Some(frame)) if frame.revoked => return Err(revoked()),
-            Ok(Some(frame)) if frame.seq.is_some() => {
-                out.push(frame);
-                break;
-            }
-            Ok(Some(frame)) if frame.ephemeral => {
-                out.push(frame);
-                if at_head {
-                    break;
-                }
-            }
-            Ok(Some(_hello_or_heartbeat)) => continue,
-            // The stream ended (shutdown) or the hold is over: answer with what we have.
-            Ok(None) | Err(_) => return Ok((head, out)),
-        }
-    }
-    // Everything the catch-up produced is ready now; live changes may follow too. An answer
-    // holds at most one page's worth of bytes: the client asks again from its last seq.
-    let mut bytes = out.iter().map(|f| f.json.len()).sum::<usize>();
-    while bytes < stream::PAGE_BYTES {
-        let Some(Some(frame)) = frames.next().now_or_never() else { break };
-        if frame.revoked {
-            return Err(revoked());
-        }
-        if frame.seq.is_some() || frame.ephemeral {
-            bytes += frame.json.len();
-            out.push(frame);
-        }
-    }
-    head = head.max(out.iter().filter_map(|f| f.seq).max().unwrap_or(0));
-    Ok((head, out))
 }
 
 /// `{"head":H,"epoch":E,"frames":[...]}` assembled from the frames' bytes (no

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use board_core::protocol::Transport;
 
-use super::{batch, frames_page, StreamParams};
+use super::{frames_page, StreamParams};
 use crate::access::Reader;
 use crate::caching;
 use crate::error::AppError;
@@ -31,22 +31,21 @@ pub async fn handler(
     let pattern = params.pattern;
     let since = params.from.as_ref().map_or(0, |from| from.seq);
     let head = app.known_head(&grant.board, app.broker.follows(&grant.board), since).await?;
+    let from = params.from.clone();
     // Each poll renews the tab's place on the presence list.
-    let here = params.enter(&app, &grant.board, Transport::Poll, ip).await?;
+    let subscription = params.open(&app, &grant, Transport::Poll, ip).await?;
     metrics::counter!("board_polls_total", "transport" => Transport::Poll.as_str(), "pattern" => pattern.as_str())
         .increment(1);
     // Nothing newer: `304`, whether the client says so by its position (in this epoch) or
     // by `If-None-Match`.
-    let current = match &params.from {
+    let current = match &from {
         Some(from) => from.seq == head && !from.is_foreign(&grant.epoch),
         None => caching::holds(&headers, head, &grant.epoch),
     };
     // ... and nothing ephemeral either (the client holds the presence list, no letters wait).
-    let wants = params.wants(Transport::Poll);
-    if current && !here.has_news(wants) {
+    if current && !subscription.has_news() {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, caching::etag(head))]).into_response());
     }
-    let from = params.from.clone().unwrap_or_default();
-    let (head, frames) = batch(&app, &grant, None, pattern, from, READ_LIMIT, here, wants).await?;
+    let (head, frames) = subscription.batch(READ_LIMIT).await?;
     Ok(frames_page(head, &grant.epoch, &frames))
 }

@@ -22,7 +22,7 @@ use futures::{Stream, StreamExt};
 use board_core::api::Position;
 use board_core::protocol::Transport;
 
-use super::{bounded, subscribe, StreamParams};
+use super::{bounded, StreamParams};
 use crate::access::Reader;
 use crate::error::AppError;
 use crate::limits::ClientIp;
@@ -34,30 +34,24 @@ pub async fn handler(
     State(app): State<AppState>,
     Reader(grant): Reader,
     ClientIp(ip): ClientIp,
-    params: StreamParams,
+    mut params: StreamParams,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let pattern = params.pattern;
     // A reconnecting EventSource repeats the original URL and adds Last-Event-ID: the
     // header is the newer position, so it wins over `since`.
     // The epoch comes from the URL either way (`EventSource` repeats it).
-    let from = match headers.get("last-event-id") {
-        Some(value) => {
-            let seq = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| AppError::BadRequest("Last-Event-ID must be a seq (a whole number)".into()))?;
-            Some(Position { seq, epoch: params.epoch.clone() })
-        }
-        None => params.from.clone(),
-    };
+    if let Some(value) = headers.get("last-event-id") {
+        let seq = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| AppError::BadRequest("Last-Event-ID must be a seq (a whole number)".into()))?;
+        params.from = Some(Position { seq, epoch: params.epoch.clone() });
+    }
     // A revoked key's stream sends the `revoked` frame and ends; the browser's automatic
     // reconnect then gets 404.
-    let slot = app.limits.open_stream(ip)?;
-    let here = params.enter(&app, &grant.board, Transport::Sse, ip).await?;
-    let (_head, frames) =
-        subscribe(&app, &grant, Some(slot), pattern, from, here, params.wants(Transport::Sse)).await?;
+    let (_head, frames) = params.open(&app, &grant, Transport::Sse, ip).await?.frames().await?;
     // A client that stops reading is cut off after SEND_TIMEOUT instead of held.
     let frames = bounded(frames, "sse");
     metrics::counter!("board_stream_opened_total", "transport" => Transport::Sse.as_str(), "pattern" => pattern.as_str()).increment(1);
