@@ -7,15 +7,32 @@
 pub const BASE_MS: f64 = 250.0;
 pub const CAP_MS: f64 = 10_000.0;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Backoff {
     attempt: u32,
+    /// The first delay's ceiling, in ms.
+    base_ms: f64,
+    /// The largest ceiling, in ms.
+    cap_ms: f64,
+}
+
+/// The browser's reconnects: from [`BASE_MS`] up to [`CAP_MS`].
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new(BASE_MS, CAP_MS)
+    }
 }
 
 impl Backoff {
+    /// Delays whose ceiling starts at `base_ms` and doubles per failed attempt up to
+    /// `cap_ms` (a server's link between replicas comes back sooner than a tab need).
+    pub fn new(base_ms: f64, cap_ms: f64) -> Self {
+        Backoff { attempt: 0, base_ms, cap_ms }
+    }
+
     /// The delay before the next attempt; `random` is uniform in [0, 1).
     pub fn next_delay_ms(&mut self, random: f64) -> u32 {
-        let ceiling = (BASE_MS * 2f64.powi(self.attempt.min(16) as i32)).min(CAP_MS);
+        let ceiling = (self.base_ms * 2f64.powi(self.attempt.min(16) as i32)).min(self.cap_ms);
         self.attempt = self.attempt.saturating_add(1);
         // Half fixed, half random: never zero (a tight loop), never all at once.
         (ceiling * (0.5 + random.clamp(0.0, 1.0) * 0.5)) as u32
@@ -47,5 +64,13 @@ mod tests {
         assert!(high.iter().all(|&d| d as f64 <= CAP_MS));
         b.reset();
         assert_eq!(b.next_delay_ms(0.0), 125);
+    }
+
+    #[test]
+    fn a_server_link_has_its_own_range() {
+        let mut b = Backoff::new(200.0, 4_000.0);
+        let low: Vec<u32> = (0..7).map(|_| b.next_delay_ms(0.0)).collect();
+        assert_eq!(low, [100, 200, 400, 800, 1600, 2000, 2000]);
+        assert!((0..20).map(|_| b.next_delay_ms(0.999_999)).all(|d| d <= 4_000));
     }
 }

@@ -739,7 +739,7 @@ async fn affinity(out: &std::path::Path, replicas: usize, boards: u64, clients: 
         );
     }
     println!();
-    println!("replicas per board: board_boards_by_followers, averaged; redis msgs/commit: messages Redis delivered to replicas (board_redis_messages_received_total{{kind=\"change\"}}, a replica's own echo included) per commit, beside the one PUBLISH; head reads/commit: board_head_reads_total over all replicas per commit; cpu: all replicas' CPU per commit");
+    println!("replicas per board: board_boards_by_followers, averaged; redis msgs/commit: messages Redis delivered to replicas (board_bus_messages_received_total{{kind=\"change\"}}, a replica's own echo included) per commit, beside the one PUBLISH; head reads/commit: board_head_reads_total over all replicas per commit; cpu: all replicas' CPU per commit");
     chart::write_json(
         out,
         "affinity",
@@ -782,7 +782,7 @@ async fn affinity_run(replicas: usize, boards: u64, clients: u64, changes: u64, 
         ready_rx.recv().await.expect("every client connects");
     }
     let all = 0..replicas;
-    let messages = "board_redis_messages_received_total{kind=\"change\"}";
+    let messages = "board_bus_messages_received_total{kind=\"change\"}";
     let heads = "board_head_reads_total";
     let cpu = |cluster: &Cluster| cluster.replicas.iter().map(|r| r.cpu()).sum::<Duration>();
     let (messages_before, heads_before, cpu_before) = (

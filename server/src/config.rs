@@ -13,7 +13,13 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/board.db")]
     pub database_url: String,
 
-    /// Unset: the in-process broker (one replica). Set: Redis pub/sub between replicas.
+    /// The bus between replicas: `redis://host:port` (Redis pub/sub) or `postgres://…`
+    /// (Postgres LISTEN/NOTIFY, the database's own). Unset, and `REDIS_URL` unset too: the
+    /// in-process broker (one replica).
+    #[arg(long, env = "BROKER_URL")]
+    pub broker_url: Option<String>,
+
+    /// The older name of a Redis `BROKER_URL`, still honoured (`BROKER_URL` wins).
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
@@ -235,6 +241,11 @@ fn parse_network(value: &str) -> Result<ipnet::IpNet, String> {
 }
 
 impl Config {
+    /// The bus between replicas: `BROKER_URL`, or else `REDIS_URL`; `None`: one replica.
+    pub fn bus_url(&self) -> Option<&str> {
+        self.broker_url.as_deref().or(self.redis_url.as_deref()).filter(|url| !url.trim().is_empty())
+    }
+
     /// `LAB_TOKEN`, or what `LAB_TOKEN_FILE` holds.
     pub fn lab_token(&self) -> Result<Option<String>, String> {
         match (&self.lab_token, &self.lab_token_file) {

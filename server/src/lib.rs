@@ -81,7 +81,7 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use crate::broker::memory::MemoryBroker;
-use crate::broker::redis::RedisBroker;
+use crate::broker::relay::Relay;
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::freshness::Freshness;
@@ -118,16 +118,16 @@ pub async fn build_state(
     let presence = Arc::new(Presence::new(config.max_tabs_per_ip));
     // FAULTS=1 lets `POST /api/lab` break this replica on purpose; otherwise it never acts.
     let lab = Arc::new(lab::Lab::new(config.faults, config.lab_token()?.as_deref()));
-    // REDIS_URL makes this process one replica of a cluster; without it, one process.
-    let broker: Arc<dyn Broker> = match &config.redis_url {
+    // BROKER_URL makes this process one replica of a cluster; without it, one process.
+    let broker: Arc<dyn Broker> = match config.bus_url() {
         Some(url) => {
+            let bus = broker::connect(url).await?;
             let others = Arc::new(FromOthers { freshness: freshness.clone(), presence: presence.clone() });
-            let redis: Arc<dyn Broker> = Arc::new(
-                RedisBroker::start(url, replica.clone(), others, lab.clone(), &background, closing.clone()).await?,
-            );
-            // Redis can lose notices: sweep the heads until the server closes.
-            background.spawn(freshness.clone().keep_sweeping(redis.clone(), closing.clone()));
-            redis
+            let relay: Arc<dyn Broker> =
+                Arc::new(Relay::start(bus, replica.clone(), others, lab.clone(), &background, closing.clone()));
+            // A bus can lose notices: sweep the heads until the server closes.
+            background.spawn(freshness.clone().keep_sweeping(relay.clone(), closing.clone()));
+            relay
         }
         None => Arc::new(MemoryBroker::with_filter(lab.clone())),
     };

@@ -1,5 +1,6 @@
-//! One table of broker behaviour, run against both brokers (the shape of centrifuge's
-//! broker tests): the in-process one, and Redis between two replicas. Whatever a stream
+//! One table of broker behaviour, run against every broker (the shape of centrifuge's
+//! broker tests): the in-process one, and two replicas relayed over each bus (Redis
+//! pub/sub, Postgres LISTEN/NOTIFY). Whatever a stream
 //! relies on from a broker is here; what it does *not* rely on (delivery of every notice)
 //! is why the last case exists: a receiver that falls behind is told, so it can repair
 //! from the log.
@@ -13,11 +14,11 @@ use tokio::sync::broadcast::error::RecvError;
 use board_core::domain::{execute, BoardState, Command};
 use board_core::patterns::ChangeRecord;
 use server::broker::memory::MemoryBroker;
-use server::broker::redis::RedisBroker;
+use server::broker::relay::Relay;
 use server::broker::{Broker, Listener, Notice, Subscription, CHANNEL_CAPACITY};
 use server::live::LiveChange;
 
-/// Who publishes and who listens. In-process they are one broker; over Redis they are two
+/// Who publishes and who listens. In-process they are one broker; over a bus they are two
 /// replicas, so every case crosses the network.
 struct Pair {
     publisher: Arc<dyn Broker>,
@@ -61,30 +62,43 @@ fn open() -> tokio::sync::watch::Receiver<bool> {
     NEVER.get_or_init(|| tokio::sync::watch::channel(false).0).subscribe()
 }
 
-/// A Redis broker whose subscription is up, and what it reports to.
-async fn redis_replica(name: &str) -> (RedisBroker, Arc<Heard>) {
-    let url = redis_url();
+fn postgres_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A replica on the bus at `url`, once it listens, and what it reports to.
+async fn replica_on(url: &str, name: &str) -> (Relay, Arc<Heard>) {
     let heard = Arc::new(Heard::default());
-    // No faults: the table is about the broker as it is (the lab is `lab.rs`'s).
     // No server closes here: its tasks end when the broker is dropped.
     let tasks = tokio_util::task::TaskTracker::new();
-    let broker =
-        RedisBroker::start(&url, name.into(), heard.clone(), Arc::new(server::broker::PassAll), &tasks, open())
-            .await
-            .unwrap_or_else(|e| panic!("Redis must run at {url}: {e}"));
+    let bus = server::broker::connect(url).await.unwrap_or_else(|e| panic!("the bus must run at {url}: {e}"));
+    let broker = Relay::start(bus, name.into(), heard.clone(), Arc::new(server::broker::PassAll), &tasks, open());
     for _ in 0..100 {
         if broker.ready().await.is_ok() {
             return (broker, heard);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the Redis subscription did not come up");
+    panic!("the subscription to {url} did not come up");
+}
+
+async fn redis_replica(name: &str) -> (Relay, Arc<Heard>) {
+    replica_on(&redis_url(), name).await
+}
+
+/// Two replicas on the bus at `url`.
+async fn pair_on(url: &str) -> Pair {
+    let (publisher, _) = replica_on(url, "broker-test-a").await;
+    let (listener, _) = replica_on(url, "broker-test-b").await;
+    Pair { publisher: Arc::new(publisher), listener: Arc::new(listener) }
 }
 
 async fn redis() -> Pair {
-    let (publisher, _) = redis_replica("broker-test-a").await;
-    let (listener, _) = redis_replica("broker-test-b").await;
-    Pair { publisher: Arc::new(publisher), listener: Arc::new(listener) }
+    pair_on(&redis_url()).await
+}
+
+async fn postgres() -> Pair {
+    pair_on(&postgres_url()).await
 }
 
 /// How many Redis connections listen to `board`'s channel.
@@ -217,6 +231,9 @@ async fn a_replica_listens_only_to_the_boards_it_serves() {
     let rx = pair.listener.subscribe(&served).await;
     assert_eq!(listeners(&served).await, 1, "subscribed before subscribe() returned");
     assert_eq!(listeners(&other).await, 0, "no replica listens to a board nobody follows");
+    let also = pair.publisher.subscribe(&served).await;
+    assert_eq!(pair.listener.followers().await, vec![(served.clone(), 2)], "both replicas follow it");
+    drop(also);
     drop(rx);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while listeners(&served).await > 0 {
@@ -243,12 +260,19 @@ async fn a_dropped_broker_lets_go_of_redis() {
     }
 }
 
-/// Redis only (one replica has nobody to tell): an ephemeral message reaches the other
-/// replicas that follow its board, opaque and with its sender's name, and not its sender.
+/// Between replicas only (one replica has nobody to tell): an ephemeral message reaches
+/// the other replicas that follow its board, opaque and with its sender's name, and not its
+/// sender.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ephemeral_messages_reach_the_other_replicas_that_follow_the_board() {
-    let (a, heard_a) = redis_replica("broker-test-eph-a").await;
-    let (b, heard_b) = redis_replica("broker-test-eph-b").await;
+    for url in [redis_url(), postgres_url()] {
+        ephemeral_messages_reach_the_other_replicas_on(&url).await;
+    }
+}
+
+async fn ephemeral_messages_reach_the_other_replicas_on(url: &str) {
+    let (a, heard_a) = replica_on(url, "broker-test-eph-a").await;
+    let (b, heard_b) = replica_on(url, "broker-test-eph-b").await;
     let (followed, other) = (board("eph"), board("eph-unfollowed"));
     let _a_follows = a.subscribe(&followed).await;
     let _b_follows = b.subscribe(&followed).await;
@@ -259,7 +283,7 @@ async fn ephemeral_messages_reach_the_other_replicas_that_follow_the_board() {
         assert!(std::time::Instant::now() < deadline, "the other replica heard nothing within 5 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Redis keeps the order of one publisher's messages: had the first come, it came first.
+    // The bus keeps the order of one publisher's messages: had the first come, it came first.
     let heard = heard_b.ephemeral.lock().unwrap().clone();
     assert_eq!(heard, vec![(followed.clone(), "broker-test-eph-a".to_owned(), serde_json::json!({"n": 1}))]);
     assert!(heard_a.ephemeral.lock().unwrap().is_empty(), "the sender does not hear itself");
@@ -267,7 +291,7 @@ async fn ephemeral_messages_reach_the_other_replicas_that_follow_the_board() {
     MemoryBroker::default().publish_ephemeral(&followed, serde_json::json!({})).await;
 }
 
-macro_rules! on_both_brokers {
+macro_rules! on_every_broker {
     ($($name:ident),* $(,)?) => {
         // No network in-process: time is paused, and the waits for what must not arrive
         // cost nothing.
@@ -287,10 +311,18 @@ macro_rules! on_both_brokers {
                 }
             )*
         }
+        mod postgres_between_replicas {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::postgres().await).await;
+                }
+            )*
+        }
     };
 }
 
-on_both_brokers!(
+on_every_broker!(
     publishes_arrive_in_order,
     other_boards_are_not_heard,
     every_subscriber_hears_each_change,

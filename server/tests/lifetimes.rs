@@ -1,7 +1,8 @@
 //! What a server leaves running when it stops: nothing. Its background work (presence
-//! ticks, upkeep, webhook delivery, the metrics' upkeep and listener; with Redis, the
-//! pub/sub connection, the pruning of idle channels and the head sweep), its connections
-//! and its streams have all ended when `launch` returns, and its database is closed.
+//! ticks, upkeep, webhook delivery, the metrics' upkeep and listener; with a bus between
+//! replicas, its listening connection, the pruning of idle channels and the head sweep),
+//! its connections and its streams have all ended when `launch` returns, and its database
+//! is closed. With the in-process broker, Redis and Postgres NOTIFY.
 //!
 //! The clients here are a raw TCP request and a tungstenite socket, which start no tasks
 //! of their own, so the runtime's count of live tasks is the server's alone.
@@ -26,6 +27,13 @@ async fn after_shutdown_nothing_of_the_server_still_runs() {
 async fn after_shutdown_nothing_of_a_redis_replica_still_runs() {
     let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     launch_use_and_stop(|config| config.redis_url = Some(url)).await;
+}
+
+#[tokio::test]
+async fn after_shutdown_nothing_of_a_replica_on_postgres_notify_still_runs() {
+    let url =
+        std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    launch_use_and_stop(|config| config.broker_url = Some(url)).await;
 }
 
 /// Launches a server, opens a stream and a socket and sends a command, stops it, and

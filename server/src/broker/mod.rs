@@ -5,10 +5,15 @@
 //!
 //! * [`memory`]: in-process `tokio::sync::broadcast`, one channel per board (one replica,
 //!   and the local fan-out of every replica).
-//! * [`redis`]: Redis pub/sub between replicas, over the local fan-out.
+//! * [`relay`]: a replica among others: the local fan-out, and a [`bus::Bus`] to the other
+//!   replicas, with everything that is the same whatever the bus (the envelope, echoes,
+//!   reconnects, following and pruning channels).
+//! * [`bus`]: what a bus is (the link between replicas only); [`redis`] (Redis pub/sub)
+//!   and [`postgres`] (`LISTEN`/`NOTIFY`) are two. [`connect`] picks the bus by
+//!   `BROKER_URL`'s scheme.
 //!
-//! Both pass one table of cases (`server/tests/brokers.rs`): in order, per board, to every
-//! subscriber, and a receiver that falls behind is told.
+//! Both brokers pass one table of cases (`server/tests/brokers.rs`): in order, per board,
+//! to every subscriber, and a receiver that falls behind is told.
 //!
 //! Beside change notices a broker carries ephemeral messages between replicas (presence,
 //! signals, cursors: see `presence`). It does not read them: to the broker they are
@@ -22,8 +27,11 @@
 //! heads, marking cached boards stale, sweeping for lost notices) is `freshness`'s job; a
 //! broker between replicas reports what it hears to a [`Listener`] and needs nothing else.
 
+pub mod bus;
 pub mod memory;
+pub mod postgres;
 pub mod redis;
+pub mod relay;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,6 +119,18 @@ pub async fn followers_metric(broker: &dyn Broker) -> String {
         text.push_str(&format!("board_boards_by_followers{{replicas=\"{replicas}\"}} {boards}\n"));
     }
     text
+}
+
+/// The bus `url` names, connected: `redis://` (or `rediss://`) is Redis pub/sub,
+/// `postgres://` (or `postgresql://`) Postgres `LISTEN`/`NOTIFY`. Any other scheme is
+/// refused at startup, naming the ones this build knows.
+pub async fn connect(url: &str) -> Result<Arc<dyn bus::Bus>, crate::BoxError> {
+    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+    match scheme {
+        "redis" | "rediss" => Ok(Arc::new(redis::RedisBus::connect(url).await?)),
+        "postgres" | "postgresql" => Ok(Arc::new(postgres::PostgresBus::connect(url).await?)),
+        _ => Err(format!("BROKER_URL: unknown scheme `{scheme}://`; this build knows redis:// and postgres://").into()),
+    }
 }
 
 /// How many notices a board's channel holds for its slowest receiver before that receiver

@@ -1,0 +1,524 @@
+//! The relay: a [`Broker`] for a replica among others, over any [`Bus`]. Everything the
+//! server asks of a broker between replicas is here, once, whatever the bus:
+//!
+//! * **the local fan-out**: this replica's subscribers hear its own changes at once from
+//!   its [`MemoryBroker`], with no round trip through the bus, and what the bus brings
+//!   from the others through the same fan-out (where the fault lab's filter acts);
+//! * **the envelope**: each message says which replica sent it and about which board, and
+//!   carries a change record or an opaque ephemeral message ([`Envelope`]); a replica's
+//!   own echoes are dropped;
+//! * **following**: the first stream of a board here follows its channel and waits (up to
+//!   [`FOLLOW_WAIT`]) for the bus to confirm, so whatever commits after
+//!   [`Broker::subscribe`] returns is heard; every [`PRUNE_EVERY`] the channels of boards
+//!   nobody here follows any more are unfollowed. One lock orders every follow and
+//!   unfollow, so a board cannot be unfollowed under a stream that has just joined it;
+//! * **the link's life**: one listening connection, reopened with jittered backoff when it
+//!   drops, following every board served here again; each reconnect is told to the
+//!   [`Listener`], which sweeps the heads for what was lost meanwhile (a bus is at most
+//!   once: the log is the truth, the bus only says where to look).
+//!
+//! Its two tasks (the listening connection, the pruning) are in the server's
+//! `TaskTracker` and end when the server closes; they are aborted, too, if the relay is
+//! dropped first.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{watch, Mutex};
+use tokio::task::AbortHandle;
+use tokio_util::task::TaskTracker;
+
+use board_core::backoff::Backoff;
+use board_core::patterns::ChangeRecord;
+
+use super::bus::{Bus, Channels, Listening};
+use super::memory::MemoryBroker;
+use super::{Broker, Listener, Notice, NoticeFilter, Subscription};
+use crate::live::LiveChange;
+
+/// How often each replica unfollows the channels of boards nobody here follows.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3);
+/// How long a new stream waits for the bus to confirm its board's channel before it goes
+/// on without (the head sweep then covers it).
+const FOLLOW_WAIT: Duration = Duration::from_secs(2);
+/// Reconnect delays: from 100-200 ms, doubling, up to 2-4 s (half fixed, half random, so
+/// the replicas of a cluster do not all come back at the same instant).
+const RECONNECT_BASE_MS: f64 = 200.0;
+const RECONNECT_CAP_MS: f64 = 4_000.0;
+
+/// What goes over the bus: a change or an ephemeral message, and which replica sent it
+/// (that replica already delivered it locally). The JSON is the wire format between
+/// replicas: `{"replica":R,"board":B,"record":{...}}` or `{...,"ephemeral":{...}}`.
+#[derive(Serialize, Deserialize)]
+pub struct Envelope {
+    pub replica: String,
+    pub board: String,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Body {
+    Record(ChangeRecord),
+    /// Opaque here (presence's own messages).
+    Ephemeral(serde_json::Value),
+}
+
+/// A broker between replicas: the local fan-out, and a bus to the others.
+pub struct Relay {
+    link: Arc<Link>,
+    /// The listening task and the pruning task: they end on the server's `closing`, and
+    /// are aborted if the relay is dropped before (a test's relay), so nothing of it runs,
+    /// and no connection stays open, once it is gone.
+    tasks: [AbortHandle; 2],
+}
+
+/// What the relay and its two tasks share.
+struct Link {
+    bus: Arc<dyn Bus>,
+    /// This replica's subscribers.
+    local: Arc<MemoryBroker>,
+    /// This replica's name, in every envelope it sends: how it knows its own echoes.
+    replica: Arc<str>,
+    /// `true` while the listening connection is up (readiness).
+    listening: AtomicBool,
+    /// Which boards' channels this replica listens to.
+    following: Mutex<Following>,
+}
+
+/// This replica's channels on the bus. Behind one async lock held across each follow and
+/// unfollow, so the set always says what the bus was last told.
+#[derive(Default)]
+struct Following {
+    /// The live connection's channels; `None` while disconnected.
+    channels: Option<Box<dyn Channels>>,
+    /// The boards followed on that connection.
+    boards: HashSet<String>,
+}
+
+impl Relay {
+    /// Starts listening on `bus` (in `tasks`, until `closing` turns true) and pruning idle
+    /// channels. What other replicas publish goes to `listener`, and so does each
+    /// reconnect; `filter` (this replica's fault lab) decides what becomes of each change
+    /// notice in the local fan-out, which this replica's own changes and those heard from
+    /// the others both pass.
+    pub fn start(
+        bus: Arc<dyn Bus>,
+        replica: Arc<str>,
+        listener: Arc<dyn Listener>,
+        filter: Arc<dyn NoticeFilter>,
+        tasks: &TaskTracker,
+        closing: watch::Receiver<bool>,
+    ) -> Relay {
+        let link = Arc::new(Link {
+            bus,
+            local: Arc::new(MemoryBroker::with_filter(filter)),
+            replica,
+            listening: AtomicBool::new(false),
+            following: Mutex::default(),
+        });
+        let listening = tasks.spawn(until_closing(closing.clone(), link.clone().keep_listening(listener)));
+        let pruning = tasks.spawn(until_closing(closing, link.clone().keep_pruning()));
+        Relay { link, tasks: [listening.abort_handle(), pruning.abort_handle()] }
+    }
+
+    /// Publishes on the board's channel, at most once.
+    async fn send(&self, board: &str, body: Body) {
+        let envelope = Envelope { replica: self.link.replica.to_string(), board: board.to_owned(), body };
+        let text = serde_json::to_string(&envelope).expect("envelopes serialise");
+        if let Err(err) = self.link.bus.publish(board, text).await {
+            metrics::counter!("board_bus_publish_failed_total").increment(1);
+            tracing::warn!(%board, bus = self.link.bus.name(), error = %err, "publish failed");
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Broker for Relay {
+    async fn publish(&self, change: Arc<LiveChange>) {
+        // This replica's subscribers first: they need no round trip through the bus.
+        self.link.local.publish(change.clone()).await;
+        // If this fails, other replicas notice through their head sweep; nothing is lost.
+        self.send(&change.board, Body::Record(change.record.clone())).await;
+    }
+
+    async fn publish_ephemeral(&self, board: &str, message: serde_json::Value) {
+        self.send(board, Body::Ephemeral(message)).await;
+    }
+
+    async fn subscribe(&self, board: &str) -> Subscription {
+        // Locally first: from here on the board counts as served, so no prune drops it.
+        let receiver = self.link.local.subscribe(board).await;
+        let mut following = self.link.following.lock().await;
+        if following.boards.contains(board) {
+            return receiver;
+        }
+        // Disconnected: the connection that comes next follows every board served here.
+        let Some(channels) = following.channels.as_mut() else { return receiver };
+        let boards = [board.to_owned()];
+        match tokio::time::timeout(FOLLOW_WAIT, channels.follow(&boards)).await {
+            Ok(Ok(())) => {
+                following.boards.insert(board.to_owned());
+            }
+            Ok(Err(err)) => tracing::warn!(%board, error = %err, "follow failed"),
+            Err(_) => tracing::warn!(%board, "follow timed out"),
+        }
+        receiver
+    }
+
+    /// Following the board's channel on the live connection. While the set is being
+    /// changed the answer is "no": the caller then asks the database, which is always safe.
+    fn follows(&self, board: &str) -> bool {
+        self.link.following.try_lock().is_ok_and(|following| following.boards.contains(board))
+    }
+
+    fn channels(&self) -> usize {
+        self.link.local.channels()
+    }
+
+    fn boards(&self) -> Vec<String> {
+        self.link.local.boards()
+    }
+
+    fn deliver_here(&self, board: &str, notice: Notice) {
+        self.link.local.deliver(board, notice);
+    }
+
+    /// What the bus says of this replica's boards; empty when it cannot tell.
+    async fn followers(&self) -> Vec<(String, usize)> {
+        let boards = self.link.local.boards();
+        if boards.is_empty() {
+            return Vec::new();
+        }
+        match self.link.bus.followers(&boards).await {
+            Some(counts) => boards.into_iter().zip(counts).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    async fn ready(&self) -> Result<(), String> {
+        self.link.bus.ready().await.map_err(|err| err.to_string())?;
+        if !self.link.listening.load(Ordering::SeqCst) {
+            return Err(format!("{} subscription is down", self.link.bus.name()));
+        }
+        Ok(())
+    }
+}
+
+impl Link {
+    /// Holds the listening connection, reopening it with backoff whenever it drops.
+    async fn keep_listening(self: Arc<Self>, listener: Arc<dyn Listener>) {
+        let mut backoff = Backoff::new(RECONNECT_BASE_MS, RECONNECT_CAP_MS);
+        loop {
+            match self.connect().await {
+                Ok(messages) => {
+                    backoff.reset();
+                    tracing::info!(bus = self.bus.name(), "listening to the other replicas");
+                    // Whatever was published while we were away is gone: the listener
+                    // checks the log.
+                    listener.reconnected();
+                    let mut messages = std::pin::pin!(messages);
+                    while let Some(text) = messages.next().await {
+                        self.hear(&text, listener.as_ref());
+                    }
+                    self.listening.store(false, Ordering::SeqCst);
+                    *self.following.lock().await = Following::default();
+                    metrics::counter!("board_bus_disconnects_total").increment(1);
+                    tracing::warn!(bus = self.bus.name(), "connection to the other replicas lost; reconnecting");
+                }
+                Err(err) => tracing::warn!(bus = self.bus.name(), error = %err, "cannot listen to the other replicas"),
+            }
+            let delay = backoff.next_delay_ms(rand::random::<f64>());
+            tokio::time::sleep(Duration::from_millis(delay.into())).await;
+        }
+    }
+
+    /// Opens a listening connection and follows every board served here on it, in one
+    /// call. (The connection is opened before the lock is taken: while the bus is away,
+    /// new streams go on without waiting for it.)
+    async fn connect(&self) -> Result<futures::stream::BoxStream<'static, String>, crate::BoxError> {
+        let Listening { mut channels, messages } = self.bus.listen().await?;
+        let mut following = self.following.lock().await;
+        let boards: Vec<String> = self.local.boards();
+        if !boards.is_empty() {
+            channels.follow(&boards).await?;
+        }
+        *following = Following { channels: Some(channels), boards: boards.into_iter().collect() };
+        self.listening.store(true, Ordering::SeqCst);
+        Ok(messages)
+    }
+
+    /// One message from the bus: another replica's change goes to the listener, then to
+    /// the subscribers here; an ephemeral message to the listener; an echo nowhere.
+    fn hear(&self, text: &str, listener: &dyn Listener) {
+        let parsed = serde_json::from_str::<Envelope>(text);
+        // Every message the bus hands this replica, its own echoes too: what a commit
+        // costs in bus traffic (followers of its board).
+        let kind = match &parsed {
+            Ok(Envelope { body: Body::Record(_), .. }) => "change",
+            Ok(Envelope { body: Body::Ephemeral(_), .. }) => "ephemeral",
+            Err(_) => "unreadable",
+        };
+        metrics::counter!("board_bus_messages_received_total", "kind" => kind).increment(1);
+        match parsed {
+            Ok(envelope) if *envelope.replica == *self.replica => {}
+            Ok(Envelope { board, body: Body::Record(record), .. }) => {
+                let change = listener.heard(board.clone(), record);
+                self.local.deliver(&board, Notice::Change(Arc::new(change)));
+            }
+            Ok(Envelope { board, replica, body: Body::Ephemeral(message) }) => {
+                listener.ephemeral(&board, &replica, message);
+            }
+            Err(err) => tracing::warn!(error = %err, "ignoring a message that does not parse"),
+        }
+    }
+
+    /// Every [`PRUNE_EVERY`]: unfollows the boards nobody here follows any more.
+    async fn keep_pruning(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tick.tick().await;
+            self.unfollow_idle().await;
+        }
+    }
+
+    /// Unfollows the boards nobody on this replica follows any more.
+    async fn unfollow_idle(&self) {
+        let mut following = self.following.lock().await;
+        let served: HashSet<String> = self.local.boards().into_iter().collect();
+        let idle: Vec<String> = following.boards.difference(&served).cloned().collect();
+        if idle.is_empty() {
+            return;
+        }
+        let Some(channels) = following.channels.as_mut() else { return };
+        match channels.unfollow(&idle).await {
+            Ok(()) => {
+                for board in &idle {
+                    following.boards.remove(board);
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "unfollow failed"),
+        }
+    }
+}
+
+/// Runs `task` until the server closes. (Both tasks loop for ever otherwise.)
+async fn until_closing(mut closing: watch::Receiver<bool>, task: impl std::future::Future<Output = ()>) {
+    tokio::select! {
+        () = task => {}
+        _ = closing.wait_for(|closing| *closing) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The relay over a bus that lives in memory: what is the relay's whatever the bus
+    //! (echoes, reconnects, following again, pruning), with no server to run.
+    use std::collections::HashMap;
+    use std::sync::atomic::AtomicUsize;
+
+    use futures::channel::mpsc;
+
+    use board_core::domain::{execute, BoardState, Command};
+
+    use super::*;
+    use crate::broker::PassAll;
+    use crate::BoxError;
+
+    /// The bus: its listening connections, each with the boards it follows. A clone is
+    /// the same bus.
+    #[derive(Clone, Default)]
+    struct MemoryBus(Arc<std::sync::Mutex<Connections>>);
+
+    #[derive(Default)]
+    struct Connections {
+        open: HashMap<usize, (HashSet<String>, mpsc::UnboundedSender<String>)>,
+        opened: usize,
+    }
+
+    impl MemoryBus {
+        /// The bus restarts: every listening connection drops.
+        fn restart(&self) {
+            self.0.lock().unwrap().open.clear();
+        }
+
+        /// How many connections follow `board`.
+        fn followers_of(&self, board: &str) -> usize {
+            self.0.lock().unwrap().open.values().filter(|(boards, _)| boards.contains(board)).count()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Bus for MemoryBus {
+        fn name(&self) -> &'static str {
+            "memory"
+        }
+
+        async fn publish(&self, board: &str, text: String) -> Result<(), BoxError> {
+            for (boards, sender) in self.0.lock().unwrap().open.values() {
+                if boards.contains(board) {
+                    let _ = sender.unbounded_send(text.clone());
+                }
+            }
+            Ok(())
+        }
+
+        async fn listen(&self) -> Result<Listening, BoxError> {
+            let (sender, messages) = mpsc::unbounded();
+            let mut connections = self.0.lock().unwrap();
+            let id = connections.opened;
+            connections.opened += 1;
+            connections.open.insert(id, (HashSet::new(), sender));
+            Ok(Listening { channels: Box::new(Follows { bus: self.clone(), id }), messages: messages.boxed() })
+        }
+
+        async fn ready(&self) -> Result<(), BoxError> {
+            Ok(())
+        }
+    }
+
+    /// One connection's channels.
+    struct Follows {
+        bus: MemoryBus,
+        id: usize,
+    }
+
+    impl Follows {
+        fn set(&self, boards: &[String], follow: bool) -> Result<(), BoxError> {
+            let mut connections = self.bus.0.lock().unwrap();
+            let (followed, _) = connections.open.get_mut(&self.id).ok_or("the connection dropped")?;
+            for board in boards {
+                if follow {
+                    followed.insert(board.clone());
+                } else {
+                    followed.remove(board);
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Channels for Follows {
+        async fn follow(&mut self, boards: &[String]) -> Result<(), BoxError> {
+            self.set(boards, true)
+        }
+
+        async fn unfollow(&mut self, boards: &[String]) -> Result<(), BoxError> {
+            self.set(boards, false)
+        }
+    }
+
+    /// What a relay reports: its reconnects, and the changes it heard from others.
+    #[derive(Default)]
+    struct Heard {
+        reconnects: AtomicUsize,
+        changes: AtomicUsize,
+    }
+
+    impl Listener for Heard {
+        fn heard(&self, board: String, record: ChangeRecord) -> LiveChange {
+            self.changes.fetch_add(1, Ordering::SeqCst);
+            LiveChange::with_snapshot(board, record, None)
+        }
+
+        fn ephemeral(&self, _board: &str, _replica: &str, _message: serde_json::Value) {}
+
+        fn reconnected(&self) {
+            self.reconnects.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A relay on `bus` named `name`, once its first connection is up. (No server closes
+    /// here: its tasks end when the relay is dropped.)
+    async fn relay(bus: &MemoryBus, name: &str) -> (Relay, Arc<Heard>) {
+        static OPEN: std::sync::OnceLock<watch::Sender<bool>> = std::sync::OnceLock::new();
+        let closing = OPEN.get_or_init(|| watch::channel(false).0).subscribe();
+        let heard = Arc::new(Heard::default());
+        let bus = Arc::new(bus.clone());
+        let relay = Relay::start(bus, name.into(), heard.clone(), Arc::new(PassAll), &TaskTracker::new(), closing);
+        while relay.ready().await.is_err() {
+            tokio::task::yield_now().await;
+        }
+        (relay, heard)
+    }
+
+    fn change(board: &str, seq: u64) -> Arc<LiveChange> {
+        let mut before = BoardState::empty(board, "B");
+        before.seq = seq - 1;
+        let done = execute(&before, &Command::AddTodo { title: format!("t{seq}"), sprint_id: None }).unwrap();
+        Arc::new(LiveChange::with_snapshot(board.to_owned(), ChangeRecord::new(&done, 0), None))
+    }
+
+    async fn next_change(rx: &mut Subscription) -> u64 {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("a notice").unwrap() {
+                Notice::Change(change) => return change.seq(),
+                Notice::Head(_) => continue,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn another_replicas_change_arrives_once_and_its_own_echo_is_dropped() {
+        let bus = MemoryBus::default();
+        let (a, heard_a) = relay(&bus, "a").await;
+        let (b, heard_b) = relay(&bus, "b").await;
+        let (mut at_a, mut at_b) = (a.subscribe("x").await, b.subscribe("x").await);
+        a.publish(change("x", 1)).await;
+        a.publish(change("x", 2)).await;
+        assert_eq!((next_change(&mut at_b).await, next_change(&mut at_b).await), (1, 2));
+        assert_eq!((next_change(&mut at_a).await, next_change(&mut at_a).await), (1, 2));
+        // The echo of a's own changes came back over the bus and went nowhere.
+        assert!(tokio::time::timeout(Duration::from_millis(100), at_a.recv()).await.is_err(), "no change twice");
+        assert_eq!(heard_a.changes.load(Ordering::SeqCst), 0, "a heard only its own echoes");
+        assert_eq!(heard_b.changes.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn after_the_bus_restarts_a_relay_says_so_and_follows_its_boards_again() {
+        let bus = MemoryBus::default();
+        let (a, _) = relay(&bus, "a").await;
+        let (b, heard_b) = relay(&bus, "b").await;
+        let mut at_b = b.subscribe("x").await;
+        assert_eq!(heard_b.reconnects.load(Ordering::SeqCst), 1);
+
+        bus.restart();
+        // Back within the backoff's first delays, following "x" again.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while heard_b.reconnects.load(Ordering::SeqCst) < 2 || bus.followers_of("x") == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "b did not come back");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(b.follows("x"), "the board a stream here follows is followed again");
+        a.publish(change("x", 1)).await;
+        assert_eq!(next_change(&mut at_b).await, 1, "heard over the new connection");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_board_nobody_here_follows_is_unfollowed_within_a_prune() {
+        let bus = MemoryBus::default();
+        let (b, _) = relay(&bus, "b").await;
+        let at_b = b.subscribe("x").await;
+        assert_eq!(bus.followers_of("x"), 1);
+        tokio::time::sleep(PRUNE_EVERY * 2).await;
+        assert_eq!(bus.followers_of("x"), 1, "followed while a stream here follows it");
+        drop(at_b);
+        tokio::time::sleep(PRUNE_EVERY + Duration::from_millis(10)).await;
+        assert_eq!(bus.followers_of("x"), 0, "unfollowed after the last stream left");
+        assert!(!b.follows("x"));
+    }
+}
