@@ -13,8 +13,8 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/board.db")]
     pub database_url: String,
 
-    /// The bus between replicas: `redis://host:port` (Redis pub/sub) or `postgres://…`
-    /// (Postgres LISTEN/NOTIFY, the database's own). Unset, and `REDIS_URL` unset too: the
+    /// The bus between replicas: `redis://host:port` (Redis pub/sub), `nats://host:port`
+    /// (NATS core subjects) or `postgres://…` (Postgres LISTEN/NOTIFY, the database's own). Unset, and `REDIS_URL` unset too: the
     /// in-process broker (one replica).
     #[arg(long, env = "BROKER_URL")]
     pub broker_url: Option<String>,

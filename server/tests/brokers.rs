@@ -1,6 +1,6 @@
 //! One table of broker behaviour, run against every broker (the shape of centrifuge's
 //! broker tests): the in-process one, and two replicas relayed over each bus (Redis
-//! pub/sub, Postgres LISTEN/NOTIFY). Whatever a stream
+//! pub/sub, NATS, Postgres LISTEN/NOTIFY). Whatever a stream
 //! relies on from a broker is here; what it does *not* rely on (delivery of every notice)
 //! is why the last case exists: a receiver that falls behind is told, so it can repair
 //! from the log.
@@ -62,6 +62,10 @@ fn open() -> tokio::sync::watch::Receiver<bool> {
     NEVER.get_or_init(|| tokio::sync::watch::channel(false).0).subscribe()
 }
 
+fn nats_url() -> String {
+    std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
 fn postgres_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
@@ -95,6 +99,10 @@ async fn pair_on(url: &str) -> Pair {
 
 async fn redis() -> Pair {
     pair_on(&redis_url()).await
+}
+
+async fn nats() -> Pair {
+    pair_on(&nats_url()).await
 }
 
 async fn postgres() -> Pair {
@@ -265,7 +273,7 @@ async fn a_dropped_broker_lets_go_of_redis() {
 /// sender.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ephemeral_messages_reach_the_other_replicas_that_follow_the_board() {
-    for url in [redis_url(), postgres_url()] {
+    for url in [redis_url(), nats_url(), postgres_url()] {
         ephemeral_messages_reach_the_other_replicas_on(&url).await;
     }
 }
@@ -308,6 +316,14 @@ macro_rules! on_every_broker {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name(super::redis().await).await;
+                }
+            )*
+        }
+        mod nats_between_replicas {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::nats().await).await;
                 }
             )*
         }

@@ -30,6 +30,12 @@ async fn after_shutdown_nothing_of_a_redis_replica_still_runs() {
 }
 
 #[tokio::test]
+async fn after_shutdown_nothing_of_a_replica_on_nats_still_runs() {
+    let url = std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    launch_use_and_stop(|config| config.broker_url = Some(url)).await;
+}
+
+#[tokio::test]
 async fn after_shutdown_nothing_of_a_replica_on_postgres_notify_still_runs() {
     let url =
         std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());

@@ -8,9 +8,9 @@
 //! * [`relay`]: a replica among others: the local fan-out, and a [`bus::Bus`] to the other
 //!   replicas, with everything that is the same whatever the bus (the envelope, echoes,
 //!   reconnects, following and pruning channels).
-//! * [`bus`]: what a bus is (the link between replicas only); [`redis`] (Redis pub/sub)
-//!   and [`postgres`] (`LISTEN`/`NOTIFY`) are two. [`connect`] picks the bus by
-//!   `BROKER_URL`'s scheme.
+//! * [`bus`]: what a bus is (the link between replicas only); [`redis`] (Redis pub/sub),
+//!   [`nats`] (NATS core subjects) and [`postgres`] (`LISTEN`/`NOTIFY`) are three.
+//!   [`connect`] picks the bus by `BROKER_URL`'s scheme.
 //!
 //! Both brokers pass one table of cases (`server/tests/brokers.rs`): in order, per board,
 //! to every subscriber, and a receiver that falls behind is told.
@@ -29,6 +29,7 @@
 
 pub mod bus;
 pub mod memory;
+pub mod nats;
 pub mod postgres;
 pub mod redis;
 pub mod relay;
@@ -121,15 +122,19 @@ pub async fn followers_metric(broker: &dyn Broker) -> String {
     text
 }
 
-/// The bus `url` names, connected: `redis://` (or `rediss://`) is Redis pub/sub,
-/// `postgres://` (or `postgresql://`) Postgres `LISTEN`/`NOTIFY`. Any other scheme is
+/// The bus `url` names, connected: `redis://` (or `rediss://`) is Redis pub/sub, `nats://`
+/// NATS, `postgres://` (or `postgresql://`) Postgres `LISTEN`/`NOTIFY`. Any other scheme is
 /// refused at startup, naming the ones this build knows.
 pub async fn connect(url: &str) -> Result<Arc<dyn bus::Bus>, crate::BoxError> {
     let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
     match scheme {
         "redis" | "rediss" => Ok(Arc::new(redis::RedisBus::connect(url).await?)),
+        "nats" => Ok(Arc::new(nats::NatsBus::connect(url).await?)),
         "postgres" | "postgresql" => Ok(Arc::new(postgres::PostgresBus::connect(url).await?)),
-        _ => Err(format!("BROKER_URL: unknown scheme `{scheme}://`; this build knows redis:// and postgres://").into()),
+        _ => {
+            Err(format!("BROKER_URL: unknown scheme `{scheme}://`; this build knows redis://, nats:// and postgres://")
+                .into())
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 //!   affinity metric stays empty on this bus.
 //! * Channel names are identifiers of at most 63 bytes; a longer board id is hashed.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use futures::stream::BoxStream;
@@ -84,11 +85,18 @@ impl Bus for PostgresBus {
         let mut listener = PgListener::connect(&self.url).await?;
         // Lost means lost: the relay opens a new session and follows its boards again.
         listener.eager_reconnect(false);
-        let session = Arc::new(Session { listener: Mutex::new(listener), wanted: Notify::new() });
+        let session =
+            Arc::new(Session { listener: Mutex::new(listener), wanting: AtomicUsize::new(0), wanted: Notify::new() });
         let reading = session.clone();
         let messages: BoxStream<'static, String> = Box::pin(async_stream::stream! {
             loop {
                 let mut listener = reading.listener.lock().await;
+                // A follow that asked before this lock was taken goes first.
+                if reading.wanting.load(Ordering::SeqCst) > 0 {
+                    drop(listener);
+                    tokio::task::yield_now().await;
+                    continue;
+                }
                 let payload = tokio::select! {
                     biased;
                     () = reading.wanted.notified() => None,
@@ -118,7 +126,11 @@ impl Bus for PostgresBus {
 /// The listening session, shared by its reading loop and its channels.
 struct Session {
     listener: Mutex<PgListener>,
-    /// Rung by a follow or unfollow that wants the listener from the reading loop.
+    /// Follows and unfollows waiting for the listener: the reading loop does not take it
+    /// back while there are any.
+    wanting: AtomicUsize,
+    /// Rung by a follow or unfollow that wants the listener while the reading loop waits
+    /// for a notification with it.
     wanted: Notify,
 }
 
@@ -127,8 +139,11 @@ struct Follows(Arc<Session>);
 
 impl Follows {
     async fn listener(&self) -> tokio::sync::MutexGuard<'_, PgListener> {
+        self.0.wanting.fetch_add(1, Ordering::SeqCst);
         self.0.wanted.notify_one();
-        self.0.listener.lock().await
+        let listener = self.0.listener.lock().await;
+        self.0.wanting.fetch_sub(1, Ordering::SeqCst);
+        listener
     }
 }
 
