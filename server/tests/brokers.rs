@@ -250,6 +250,127 @@ async fn a_replica_listens_only_to_the_boards_it_serves() {
     }
 }
 
+/// A bus server of this test's own, on a port of 127.0.0.2 (which no other test binds, so
+/// the port found free is still free when the server binds it), that it kills and starts
+/// again.
+struct OwnServer {
+    program: &'static str,
+    args: Vec<String>,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnServer {
+    fn redis() -> OwnServer {
+        let port = free_port();
+        let args = ["--port", &port.to_string(), "--bind", "127.0.0.2", "--save", "", "--appendonly", "no"];
+        OwnServer::start("redis-server", args.map(str::to_owned).to_vec(), port)
+    }
+
+    fn nats() -> OwnServer {
+        let port = free_port();
+        OwnServer::start("nats-server", ["-a", "127.0.0.2", "-p", &port.to_string()].map(str::to_owned).to_vec(), port)
+    }
+
+    fn start(program: &'static str, args: Vec<String>, port: u16) -> OwnServer {
+        let mut server = OwnServer { program, args, port, child: None };
+        server.restart();
+        server
+    }
+
+    fn restart(&mut self) {
+        self.kill();
+        let child = std::process::Command::new(self.program)
+            .args(&self.args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} is installed: {e}", self.program));
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.2", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{} did not start", self.program);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.2:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The bus goes away under two replicas and comes back: the listening replica says it
+/// reconnected (so its head sweep looks for what was lost) and hears the next change.
+async fn a_relay_listens_again_after_its_bus_restarts(url: &str, restart: impl AsyncFnOnce()) {
+    let (a, _) = replica_on(url, "restart-a").await;
+    let (b, heard_b) = replica_on(url, "restart-b").await;
+    let board = board("restart");
+    let mut rx = b.subscribe(&board).await;
+    a.publish(change(&board, 1)).await;
+    assert_eq!(next_seq(&mut rx).await, 1);
+    assert_eq!(heard_b.connections.load(Ordering::SeqCst), 1);
+
+    restart().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while heard_b.connections.load(Ordering::SeqCst) < 2 || b.ready().await.is_err() || a.ready().await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "not listening again 20 s after the bus came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(b.follows(&board), "the board followed before is followed again");
+    a.publish(change(&board, 2)).await;
+    assert_eq!(next_seq(&mut rx).await, 2, "heard over the new connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_redis_restarts_a_relay_listens_again() {
+    let mut redis = OwnServer::redis();
+    let url = format!("redis://127.0.0.2:{}", redis.port);
+    a_relay_listens_again_after_its_bus_restarts(&url, async || redis.restart()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_nats_restarts_a_relay_listens_again() {
+    let mut nats = OwnServer::nats();
+    let url = format!("nats://127.0.0.2:{}", nats.port);
+    a_relay_listens_again_after_its_bus_restarts(&url, async || nats.restart()).await;
+}
+
+/// Postgres is not restarted (other tests use it): the listening sessions of this test's
+/// replicas, and only those (their application name), are ended by the server, as a
+/// restart or a failover would end them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_its_postgres_session_ends_a_relay_listens_again() {
+    let name = format!("board-bus-restart-{}", std::process::id());
+    let url = format!("{}?application_name={name}", postgres_url());
+    a_relay_listens_again_after_its_bus_restarts(&url, async || {
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_url()).await.unwrap();
+        let ended: Vec<(bool,)> = sqlx::query_as(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+        )
+        .bind(&name)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        assert!(!ended.is_empty(), "the listening sessions were found");
+    })
+    .await;
+}
+
 /// Redis only: a broker's background tasks end with it. Dropped while a subscriber still
 /// holds a board (a server shutting down), it closes its pub/sub connection at once instead
 /// of listening, and reconnecting, forever.
@@ -288,7 +409,7 @@ async fn ephemeral_messages_reach_the_other_replicas_on(url: &str) {
     a.publish_ephemeral(&followed, serde_json::json!({"n": 1})).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while heard_b.ephemeral.lock().unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the other replica heard nothing within 5 s");
+        assert!(std::time::Instant::now() < deadline, "the other replica heard nothing within 5 s on {url}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The bus keeps the order of one publisher's messages: had the first come, it came first.

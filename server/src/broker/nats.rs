@@ -6,9 +6,9 @@
 //! The client reconnects by itself and replays its subscriptions; what was published
 //! meanwhile is lost, and the relay must hear of it to sweep. So the listening connection
 //! reports its first disconnect and its messages end there: the relay opens another and
-//! sweeps, as over every bus. A follow is flushed to the server before it returns (not
-//! confirmed by it, as Redis does: the window is the time the server takes to read it,
-//! and a notice lost in it is found by the head sweep).
+//! sweeps, as over every bus. NATS does not confirm a `SUB`; a follow returns after a round
+//! trip on the same connection (a request nobody answers, which the server answers "no
+//! responders"), and the server reads a connection in order, so it has the `SUB` by then.
 
 use std::collections::HashSet;
 
@@ -105,12 +105,29 @@ enum Change {
     Unfollow(String),
 }
 
+/// A subject nobody subscribes to: a request to it is answered at once, by the server,
+/// with "no responders".
+const BARRIER: &str = "board-bus.barrier";
+
 /// The listening connection's subscriptions.
 struct Subscriptions {
     client: async_nats::Client,
     changes: mpsc::UnboundedSender<Change>,
     /// The boards subscribed here (the reading loop holds the subscribers themselves).
     followed: HashSet<String>,
+}
+
+impl Subscriptions {
+    /// A round trip on this connection. The server reads a connection's messages in order,
+    /// so once it has answered a request sent after the `SUB`s, it has them: what is
+    /// published from now on reaches this replica.
+    async fn barrier(&self) -> Result<(), BoxError> {
+        match self.client.request(BARRIER, bytes::Bytes::new()).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -124,9 +141,7 @@ impl Channels for Subscriptions {
             self.changes.send(Change::Follow(board.clone(), subscriber)).map_err(|_| "the connection is lost")?;
             self.followed.insert(board.clone());
         }
-        // On the wire before this returns.
-        self.client.flush().await?;
-        Ok(())
+        self.barrier().await
     }
 
     async fn unfollow(&mut self, boards: &[String]) -> Result<(), BoxError> {
