@@ -1,7 +1,8 @@
 //! A checker in the style of Jepsen's total-queue test, over every acknowledged write.
 //!
-//! Two replicas share Postgres and Redis. Four writers (two per replica) add uniquely
-//! titled todos with Idempotency-Keys while Redis notices are dropped on purpose. Clients
+//! Two replicas share Postgres and a bus (Redis, NATS or Postgres NOTIFY: the check runs on
+//! each). Four writers (two per replica) add uniquely titled todos with Idempotency-Keys
+//! while notices are dropped on purpose. Clients
 //! on both replicas follow the board on every transport with each delta pattern. Then:
 //!
 //! * the log holds seqs 1..=H, each once;
@@ -25,12 +26,28 @@ const WRITERS: usize = 4;
 const WRITES_EACH: usize = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_write_is_applied_once_in_order_by_every_client() {
+async fn over_redis_every_acknowledged_write_is_applied_once_in_order_by_every_client() {
     let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    check_every_acknowledged_write(&redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_nats_every_acknowledged_write_is_applied_once_in_order_by_every_client() {
+    let nats = std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    check_every_acknowledged_write(&nats).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_postgres_notify_every_acknowledged_write_is_applied_once_in_order_by_every_client() {
+    check_every_acknowledged_write(&common::postgres_admin_url()).await;
+}
+
+/// The check, with the replicas talking over the bus at `bus`.
+async fn check_every_acknowledged_write(bus: &str) {
     let database = common::fresh_postgres_database().await;
     let replicas = Arc::new([
-        TestServer::replica(&database, &redis, "checker-a").await,
-        TestServer::replica(&database, &redis, "checker-b").await,
+        TestServer::replica(&database, bus, "checker-a").await,
+        TestServer::replica(&database, bus, "checker-b").await,
     ]);
     let board = replicas[0].create_board("checker").await;
     let start = replicas[0].state(&board).await;

@@ -26,6 +26,7 @@ async fn after_shutdown_nothing_of_the_server_still_runs() {
 #[tokio::test]
 async fn after_shutdown_nothing_of_a_redis_replica_still_runs() {
     let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    // Through the older REDIS_URL, which still works.
     launch_use_and_stop(|config| config.redis_url = Some(url)).await;
 }
 

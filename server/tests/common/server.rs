@@ -108,21 +108,22 @@ impl TestServer {
         Self::serve(config, dir, tweak_state).await
     }
 
-    /// Two or more of these with the same database and REDIS_URL are replicas of one cluster.
-    pub async fn replica(database_url: &str, redis_url: &str, name: &str) -> TestServer {
-        Self::replica_with(database_url, redis_url, name, |_| {}).await
+    /// Two or more of these with the same database and bus (`BROKER_URL`) are replicas of one
+    /// cluster.
+    pub async fn replica(database_url: &str, bus_url: &str, name: &str) -> TestServer {
+        Self::replica_with(database_url, bus_url, name, |_| {}).await
     }
 
     /// A replica with settings of its own.
     pub async fn replica_with(
         database_url: &str,
-        redis_url: &str,
+        bus_url: &str,
         name: &str,
         tweak: impl FnOnce(&mut Config),
     ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::for_database(database_url);
-        config.redis_url = Some(redis_url.to_owned());
+        config.broker_url = Some(bus_url.to_owned());
         config.replica_id = Some(name.to_owned());
         config.site_root = dir.path().join("site");
         config.demo_write_key = Some(DEMO_KEY.into());
