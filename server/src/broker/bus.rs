@@ -50,4 +50,8 @@ pub trait Channels: Send + Sync {
     async fn follow(&mut self, boards: &[String]) -> Result<(), BoxError>;
     /// Stops following these boards' channels.
     async fn unfollow(&mut self, boards: &[String]) -> Result<(), BoxError>;
+    /// Closes the connection, and returns once nothing of it runs any more: the server's
+    /// shutdown waits for this. A bus whose connection is gone once dropped has nothing
+    /// to do here; one whose client finishes closing in a task of its own waits for it.
+    async fn close(&mut self) {}
 }

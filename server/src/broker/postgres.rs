@@ -80,23 +80,34 @@ impl Bus for PostgresBus {
     /// notifications, and sqlx's `PgListener` does both through `&mut`, so it is shared
     /// behind a lock: the reading loop holds it while it waits for a notification and
     /// gives it up whenever a follow or unfollow asks for it (`PgListener::try_recv` may
-    /// be cancelled: sqlx 0.8.1 made it so). The stream ends when the session is lost.
+    /// be cancelled: sqlx 0.8.1 made it so). The stream ends when the session is lost or
+    /// closed.
     async fn listen(&self) -> Result<Listening, BoxError> {
-        let mut listener = PgListener::connect(&self.url).await?;
+        // The session's own pool of one: closing it is how `close` knows the session has
+        // ended (see there).
+        let pool =
+            PgPoolOptions::new().max_connections(1).max_lifetime(None).idle_timeout(None).connect(&self.url).await?;
+        let mut listener = PgListener::connect_with(&pool).await?;
         // Lost means lost: the relay opens a new session and follows its boards again.
         listener.eager_reconnect(false);
-        let session =
-            Arc::new(Session { listener: Mutex::new(listener), wanting: AtomicUsize::new(0), wanted: Notify::new() });
+        let session = Arc::new(Session {
+            listener: Mutex::new(Some(listener)),
+            pool,
+            wanting: AtomicUsize::new(0),
+            wanted: Notify::new(),
+        });
         let reading = session.clone();
         let messages: BoxStream<'static, String> = Box::pin(async_stream::stream! {
             loop {
-                let mut listener = reading.listener.lock().await;
+                let mut guard = reading.listener.lock().await;
                 // A follow that asked before this lock was taken goes first.
                 if reading.wanting.load(Ordering::SeqCst) > 0 {
-                    drop(listener);
+                    drop(guard);
                     tokio::task::yield_now().await;
                     continue;
                 }
+                // Closed.
+                let Some(listener) = guard.as_mut() else { return };
                 let payload = tokio::select! {
                     biased;
                     () = reading.wanted.notified() => None,
@@ -106,7 +117,7 @@ impl Bus for PostgresBus {
                     },
                 };
                 // Unlocked before yielding: the relay may follow a board meanwhile.
-                drop(listener);
+                drop(guard);
                 match payload {
                     Some(payload) => yield payload,
                     // A follow or unfollow waits for the lock (the mutex is fair: it is next).
@@ -125,7 +136,10 @@ impl Bus for PostgresBus {
 
 /// The listening session, shared by its reading loop and its channels.
 struct Session {
-    listener: Mutex<PgListener>,
+    /// `None` once closed.
+    listener: Mutex<Option<PgListener>>,
+    /// The listener's pool (of one connection), closed with it.
+    pool: PgPool,
     /// Follows and unfollows waiting for the listener: the reading loop does not take it
     /// back while there are any.
     wanting: AtomicUsize,
@@ -134,11 +148,13 @@ struct Session {
     wanted: Notify,
 }
 
+const CLOSED: &str = "the listening session is closed";
+
 /// The listening session's channels.
 struct Follows(Arc<Session>);
 
 impl Follows {
-    async fn listener(&self) -> tokio::sync::MutexGuard<'_, PgListener> {
+    async fn listener(&self) -> tokio::sync::MutexGuard<'_, Option<PgListener>> {
         self.0.wanting.fetch_add(1, Ordering::SeqCst);
         self.0.wanted.notify_one();
         let listener = self.0.listener.lock().await;
@@ -151,14 +167,26 @@ impl Follows {
 impl Channels for Follows {
     async fn follow(&mut self, boards: &[String]) -> Result<(), BoxError> {
         let channels: Vec<String> = boards.iter().map(|board| channel(board)).collect();
-        Ok(self.listener().await.listen_all(channels.iter().map(String::as_str)).await?)
+        let mut listener = self.listener().await;
+        let listener = listener.as_mut().ok_or(CLOSED)?;
+        Ok(listener.listen_all(channels.iter().map(String::as_str)).await?)
     }
 
     async fn unfollow(&mut self, boards: &[String]) -> Result<(), BoxError> {
         let mut listener = self.listener().await;
+        let listener = listener.as_mut().ok_or(CLOSED)?;
         for board in boards {
             listener.unlisten(&channel(board)).await?;
         }
         Ok(())
+    }
+
+    /// sqlx's `PgListener`, dropped, says `UNLISTEN *` and gives its connection back to
+    /// its pool in a task of its own; closing that pool waits until the connection is back
+    /// and closed, so once this returns nothing of the session runs. (Just dropping it
+    /// would leave that task running after the server stopped.)
+    async fn close(&mut self) {
+        drop(self.listener().await.take());
+        self.0.pool.close().await;
     }
 }

@@ -18,8 +18,8 @@
 //!   once: the log is the truth, the bus only says where to look).
 //!
 //! Its two tasks (the listening connection, the pruning) are in the server's
-//! `TaskTracker` and end when the server closes; they are aborted, too, if the relay is
-//! dropped first.
+//! `TaskTracker` and end when the server closes, the listening one after closing its
+//! connection (up to [`CLOSE_WAIT`]); they are aborted, too, if the relay is dropped first.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,6 +49,9 @@ const FOLLOW_WAIT: Duration = Duration::from_secs(2);
 /// the replicas of a cluster do not all come back at the same instant).
 const RECONNECT_BASE_MS: f64 = 200.0;
 const RECONNECT_CAP_MS: f64 = 4_000.0;
+/// How long the server's shutdown waits for the listening connection to close: a bus
+/// that does not answer is then simply dropped.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// What goes over the bus: a change or an ephemeral message, and which replica sent it
 /// (that replica already delivered it locally). The JSON is the wire format between
@@ -122,7 +125,14 @@ impl Relay {
             listening: AtomicBool::new(false),
             following: Mutex::default(),
         });
-        let listening = tasks.spawn(until_closing(closing.clone(), link.clone().keep_listening(listener)));
+        let listening = tasks.spawn({
+            let link = link.clone();
+            let closing = closing.clone();
+            async move {
+                until_closing(closing, link.clone().keep_listening(listener)).await;
+                link.close().await;
+            }
+        });
         let pruning = tasks.spawn(until_closing(closing, link.clone().keep_pruning()));
         Relay { link, tasks: [listening.abort_handle(), pruning.abort_handle()] }
     }
@@ -283,6 +293,17 @@ impl Link {
                 listener.ephemeral(&board, &replica, message);
             }
             Err(err) => tracing::warn!(error = %err, "ignoring a message that does not parse"),
+        }
+    }
+
+    /// Closes the listening connection, waiting up to [`CLOSE_WAIT`] for it.
+    async fn close(&self) {
+        self.listening.store(false, Ordering::SeqCst);
+        let channels = self.following.lock().await.channels.take();
+        if let Some(mut channels) = channels {
+            if tokio::time::timeout(CLOSE_WAIT, channels.close()).await.is_err() {
+                tracing::warn!(bus = self.bus.name(), "the listening connection did not close in time");
+            }
         }
     }
 
