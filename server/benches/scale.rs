@@ -5,7 +5,8 @@
 //! ```text
 //! cargo bench -p server --bench scale -- celebrity --clients 2000
 //! cargo bench -p server --bench scale -- storm --clients 3000
-//! cargo bench -p server --bench scale -- affinity
+//! cargo bench -p server --bench scale -- affinity [--bus nats]
+//! cargo bench -p server --bench scale -- buses
 //! ```
 //!
 //! * `celebrity`: one board followed by many clients on one replica, a steady write rate,
@@ -17,8 +18,11 @@
 //!   with the page's backoff (`board_core::backoff`), with its jitter and without. Reconnects
 //!   per 100 ms, time until everyone is live again, the peak accept rate, and what the
 //!   survivors refused (`503` + `Retry-After` when `--max-connections` sheds) or let time out.
-//! * `affinity`: boards followed through nginx with board affinity on and off: Redis
-//!   messages each replica receives and head reads, per commit.
+//! * `affinity`: boards followed through nginx with board affinity on and off: the bus's
+//!   messages each replica receives and head reads, per commit (`--bus`: Redis, NATS or
+//!   Postgres NOTIFY).
+//! * `buses`: two replicas over each bus in turn: from commit to delivery on the other
+//!   replica, the bus going away mid-stream and the log's repair ([`buses`]).
 //!
 //! Each scenario fails on any lost, repeated or out-of-order change, and writes its figures
 //! as JSON and its chart as SVG (`--out`, by default `docs/performance/`). Bounded in count
@@ -35,6 +39,11 @@ use clap::{Parser, Subcommand};
 use futures::StreamExt;
 use serde_json::json;
 
+#[path = "../tests/common/bus_server.rs"]
+#[allow(dead_code)]
+mod bus_server;
+#[path = "scale/buses.rs"]
+mod buses;
 #[path = "support/chart.rs"]
 mod chart;
 #[path = "support/child.rs"]
@@ -53,7 +62,7 @@ use board_core::patterns::{Frame, PatternKind};
 use board_core::protocol::Transport;
 
 #[derive(Parser, Debug)]
-#[command(about = "Scale scenarios: the celebrity board, the reconnect storm, board affinity")]
+#[command(about = "Scale scenarios: the celebrity board, the reconnect storm, board affinity, the buses")]
 struct Args {
     #[command(subcommand)]
     scenario: Scenario,
@@ -111,6 +120,25 @@ enum Scenario {
         /// Changes per board.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=200))]
         changes: u64,
+        /// The bus between the replicas.
+        #[arg(long, default_value = "redis", value_parser = ["redis", "nats", "postgres"])]
+        bus: String,
+    },
+    /// Each bus between two replicas: from commit to delivery on the other replica, and the
+    /// bus going away mid-stream.
+    Buses {
+        /// Comma-separated; default all three.
+        #[arg(long, value_delimiter = ',', default_value = "redis,nats,postgres", value_parser = ["redis", "nats", "postgres"])]
+        buses: Vec<String>,
+        /// Changes whose delivery is timed, on one board.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=2000))]
+        commits: u64,
+        /// Milliseconds between them.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        pace_ms: u64,
+        /// Changes committed while the bus is away (one every 100 ms).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100))]
+        outage: u64,
     },
 }
 
@@ -131,8 +159,11 @@ async fn main() {
             Scenario::Storm { clients, replicas, boards, transport, max_connections } => {
                 storm(&out, clients, replicas as usize, boards, transport, max_connections).await
             }
-            Scenario::Affinity { replicas, boards, clients, changes } => {
-                affinity(&out, replicas as usize, boards, clients, changes).await
+            Scenario::Affinity { replicas, boards, clients, changes, bus } => {
+                affinity(&out, replicas as usize, boards, clients, changes, &bus).await
+            }
+            Scenario::Buses { buses, commits, pace_ms, outage } => {
+                buses::compare(&out, &buses, commits, Duration::from_millis(pace_ms), outage).await
             }
         }
     };
@@ -192,6 +223,8 @@ async fn celebrity(
         affinity: "board",
         nginx_connections: (clients as u32) * 2 + 256,
         env: vec![],
+        bus: "redis",
+        bus_url: None,
     })
     .await;
     let mut runs = Vec::new();
@@ -486,7 +519,15 @@ async fn storm_run(
         assert!(max * (replicas as u64 - 1) > clients, "--max-connections must let the survivors hold the clients");
     }
     let env = max_connections.map(|max| vec![("MAX_CONNECTIONS", max.to_string())]).unwrap_or_default();
-    let mut cluster = Cluster::start(Options { replicas, affinity: "board", nginx_connections: 1024, env }).await;
+    let mut cluster = Cluster::start(Options {
+        replicas,
+        affinity: "board",
+        nginx_connections: 1024,
+        env,
+        bus: "redis",
+        bus_url: None,
+    })
+    .await;
     if max_connections.is_some() {
         cluster.restart(0, &[("MAX_CONNECTIONS", "100000".into())]).await;
     }
@@ -715,44 +756,55 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
 // ---------------------------------------------------------------------------------------
 // Board affinity.
 
-async fn affinity(out: &std::path::Path, replicas: usize, boards: u64, clients: u64, changes: u64) {
+async fn affinity(out: &std::path::Path, replicas: usize, boards: u64, clients: u64, changes: u64, bus: &str) {
     println!(
-        "affinity: {boards} boards, {clients} followers each (SSE and long-poll alternately) through nginx to {replicas} replicas; {changes} changes per board"
+        "affinity: {boards} boards, {clients} followers each (SSE and long-poll alternately) through nginx to {replicas} replicas over {bus}; {changes} changes per board"
     );
     let mut results = Vec::new();
     for mode in ["board", "none"] {
-        results.push(affinity_run(replicas, boards, clients, changes, mode).await);
+        results.push(affinity_run(replicas, boards, clients, changes, mode, bus).await);
     }
     println!();
     println!(
         "{:<9} {:>20} {:>22} {:>18} {:>16}",
-        "affinity", "replicas per board", "redis msgs/commit", "head reads/commit", "replica cpu/commit"
+        "affinity", "replicas per board", "bus msgs/commit", "head reads/commit", "replica cpu/commit"
     );
     for run in &results {
         println!(
             "{:<9} {:>20.2} {:>22.2} {:>18.2} {:>16}",
             run["affinity"].as_str().unwrap(),
             run["replicas_per_board"].as_f64().unwrap(),
-            run["redis_messages_per_commit"].as_f64().unwrap(),
+            run["bus_messages_per_commit"].as_f64().unwrap(),
             run["head_reads_per_commit"].as_f64().unwrap(),
             format!("{:.2} ms", run["cpu_ms_per_commit"].as_f64().unwrap()),
         );
     }
     println!();
-    println!("replicas per board: board_boards_by_followers, averaged; redis msgs/commit: messages Redis delivered to replicas (board_bus_messages_received_total{{kind=\"change\"}}, a replica's own echo included) per commit, beside the one PUBLISH; head reads/commit: board_head_reads_total over all replicas per commit; cpu: all replicas' CPU per commit");
+    println!("replicas per board: board_boards_by_followers, averaged (Redis and NATS count them; Postgres cannot tell); bus msgs/commit: messages the bus delivered to replicas (board_bus_messages_received_total{{kind=\"change\"}}, a replica's own echo included) per commit, beside the one publish; head reads/commit: board_head_reads_total over all replicas per commit; cpu: all replicas' CPU per commit");
+    // Redis keeps the name the figures have had since the first run; another bus, its own.
+    let name = if bus == "redis" { "affinity".to_owned() } else { format!("affinity-{bus}") };
     chart::write_json(
         out,
-        "affinity",
-        &json!({"replicas": replicas, "boards": boards, "clients_per_board": clients, "changes_per_board": changes, "runs": results}),
+        &name,
+        &json!({"replicas": replicas, "boards": boards, "clients_per_board": clients, "changes_per_board": changes, "bus": bus, "runs": results}),
     );
 }
 
-async fn affinity_run(replicas: usize, boards: u64, clients: u64, changes: u64, mode: &str) -> serde_json::Value {
+async fn affinity_run(
+    replicas: usize,
+    boards: u64,
+    clients: u64,
+    changes: u64,
+    mode: &str,
+    bus: &str,
+) -> serde_json::Value {
     let cluster = Cluster::start(Options {
         replicas,
         affinity: mode,
         nginx_connections: (boards * clients * 2 + 256) as u32,
         env: vec![],
+        bus,
+        bus_url: None,
     })
     .await;
     let mut ids = Vec::new();
@@ -816,7 +868,7 @@ async fn affinity_run(replicas: usize, boards: u64, clients: u64, changes: u64, 
     json!({
         "affinity": mode,
         "replicas_per_board": per_board,
-        "redis_messages_per_commit": messages / commits,
+        "bus_messages_per_commit": messages / commits,
         "head_reads_per_commit": head_reads / commits,
         "cpu_ms_per_commit": cpu.as_secs_f64() * 1e3 / commits,
     })

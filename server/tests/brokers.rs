@@ -5,6 +5,8 @@
 //! is why the last case exists: a receiver that falls behind is told, so it can repair
 //! from the log.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +19,8 @@ use server::broker::memory::MemoryBroker;
 use server::broker::relay::Relay;
 use server::broker::{Broker, Listener, Notice, Subscription, CHANNEL_CAPACITY};
 use server::live::LiveChange;
+
+use common::bus_server::BusServer;
 
 /// Who publishes and who listens. In-process they are one broker; over a bus they are two
 /// replicas, so every case crosses the network.
@@ -250,70 +254,6 @@ async fn a_replica_listens_only_to_the_boards_it_serves() {
     }
 }
 
-/// A bus server of this test's own, on a port of 127.0.0.2 (which no other test binds, so
-/// the port found free is still free when the server binds it), that it kills and starts
-/// again.
-struct OwnServer {
-    program: &'static str,
-    args: Vec<String>,
-    port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl OwnServer {
-    fn redis() -> OwnServer {
-        let port = free_port();
-        let args = ["--port", &port.to_string(), "--bind", "127.0.0.2", "--save", "", "--appendonly", "no"];
-        OwnServer::start("redis-server", args.map(str::to_owned).to_vec(), port)
-    }
-
-    fn nats() -> OwnServer {
-        let port = free_port();
-        OwnServer::start("nats-server", ["-a", "127.0.0.2", "-p", &port.to_string()].map(str::to_owned).to_vec(), port)
-    }
-
-    fn start(program: &'static str, args: Vec<String>, port: u16) -> OwnServer {
-        let mut server = OwnServer { program, args, port, child: None };
-        server.restart();
-        server
-    }
-
-    fn restart(&mut self) {
-        self.kill();
-        let child = std::process::Command::new(self.program)
-            .args(&self.args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{} is installed: {e}", self.program));
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.2", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("{} did not start", self.program);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.2:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The bus goes away under two replicas and comes back: the listening replica says it
 /// reconnected (so its head sweep looks for what was lost) and hears the next change.
 async fn a_relay_listens_again_after_its_bus_restarts(url: &str, restart: impl AsyncFnOnce()) {
@@ -338,15 +278,15 @@ async fn a_relay_listens_again_after_its_bus_restarts(url: &str, restart: impl A
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_redis_restarts_a_relay_listens_again() {
-    let mut redis = OwnServer::redis();
-    let url = format!("redis://127.0.0.2:{}", redis.port);
+    let mut redis = BusServer::redis();
+    let url = redis.url();
     a_relay_listens_again_after_its_bus_restarts(&url, async || redis.restart()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_nats_restarts_a_relay_listens_again() {
-    let mut nats = OwnServer::nats();
-    let url = format!("nats://127.0.0.2:{}", nats.port);
+    let mut nats = BusServer::nats();
+    let url = nats.url();
     a_relay_listens_again_after_its_bus_restarts(&url, async || nats.restart()).await;
 }
 

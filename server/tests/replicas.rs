@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use board_core::patterns::PatternKind;
@@ -18,54 +17,6 @@ use serde_json::json;
 async fn two_replicas(redis: &str) -> (TestServer, TestServer) {
     let database = common::fresh_postgres_database().await;
     (TestServer::replica(&database, redis, "replica-a").await, TestServer::replica(&database, redis, "replica-b").await)
-}
-
-/// A Redis of this test's own, on a free port, that it may kill and restart.
-struct OwnRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> OwnRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut redis = OwnRedis { port, child: None };
-        redis.restart();
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// Receives until the client reaches `target`, applying as the browser does.
@@ -256,7 +207,7 @@ async fn a_replica_never_serves_an_older_board_than_it_has_streamed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restart_costs_seconds_not_changes() {
-    let mut redis = OwnRedis::start();
+    let mut redis = common::bus_server::BusServer::redis();
     let (a, b) = two_replicas(&redis.url()).await;
     let board = a.create_board("restart").await;
     let mut client = b.client(&board, PatternKind::EventDiff).await;

@@ -1,6 +1,7 @@
 //! Several replicas for the scale benchmark: `scripts/cluster` (the docker-compose topology
 //! without Docker) run with the bench profile's server binary, on free loopback ports, a
-//! fresh Postgres database and the machine's Redis, behind its nginx. The benchmark reads
+//! fresh Postgres database and a bus between the replicas (the machine's Redis by default;
+//! NATS, Postgres NOTIFY, or a bus server of the benchmark's own), behind its nginx. The benchmark reads
 //! each replica's pid (CPU, memory, SIGKILL) and `/metrics` from there, so what it measures
 //! is the topology a team deploys, not a copy of it.
 
@@ -20,6 +21,8 @@ pub struct Cluster {
     /// nginx in front: `http://127.0.0.1:PORT`.
     pub base: String,
     pub replicas: Vec<Replica>,
+    /// The replicas' database (Postgres' name for it): a benchmark may end its sessions.
+    pub database: String,
     script: Child,
     /// Replicas started again by [`Cluster::restart`]: not the script's, so stopped here.
     restarted: Vec<Child>,
@@ -44,6 +47,11 @@ pub struct Options<'a> {
     pub nginx_connections: u32,
     /// More environment for the replicas (`MAX_CONNECTIONS`, say).
     pub env: Vec<(&'a str, String)>,
+    /// The bus between the replicas: `redis`, `nats` or `postgres` (scripts/cluster's `--bus`).
+    pub bus: &'a str,
+    /// The bus server's URL, for Redis or NATS; `None`: the machine's (`TEST_REDIS_URL`,
+    /// `TEST_NATS_URL`, else the default ports).
+    pub bus_url: Option<String>,
 }
 
 impl Cluster {
@@ -59,7 +67,18 @@ impl Cluster {
             std::process::id(),
             port
         );
-        let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let machine = |variable: &str, default: &str| std::env::var(variable).unwrap_or_else(|_| default.into());
+        let (bus_variable, bus_url) = match options.bus {
+            "redis" => {
+                ("REDIS_URL", options.bus_url.unwrap_or_else(|| machine("TEST_REDIS_URL", "redis://127.0.0.1:6379")))
+            }
+            "nats" => {
+                ("NATS_URL", options.bus_url.unwrap_or_else(|| machine("TEST_NATS_URL", "nats://127.0.0.1:4222")))
+            }
+            // The database's own: scripts/cluster gives the replicas DATABASE_URL as the bus.
+            "postgres" => ("DATABASE_URL", database.clone()),
+            other => panic!("no bus named {other}"),
+        };
         let mut command = Command::new(root.join("scripts/cluster"));
         command
             .arg(options.replicas.to_string())
@@ -71,7 +90,8 @@ impl Cluster {
             .env("AFFINITY", options.affinity)
             .env("NGINX_WORKER_CONNECTIONS", options.nginx_connections.to_string())
             .env("DATABASE_URL", &database)
-            .env("REDIS_URL", &redis)
+            .env("BUS", options.bus)
+            .env(bus_variable, &bus_url)
             .env("RUST_LOG", "warn")
             // Every client of the benchmark is 127.0.0.1: lift the per-address limits that
             // would (rightly) stop one address opening thousands of streams.
@@ -98,6 +118,10 @@ impl Cluster {
         })
         .await;
         assert!(matches!(ready, Ok(true)), "scripts/cluster did not start within 60 s (logs in {:?})", dir.path());
+        // Read to the end: the script says more after that line, and a line it cannot
+        // write (its reader gone: EPIPE, since Rust's children inherit an ignored SIGPIPE)
+        // ends it under `set -e`, and its trap stops the cluster.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let replicas = (0..options.replicas)
             .map(|i| {
                 let pid = std::fs::read_to_string(dir.path().join(format!("replica-{}.pid", i + 1)))
@@ -109,7 +133,8 @@ impl Cluster {
                 }
             })
             .collect();
-        Cluster { base: format!("http://127.0.0.1:{port}"), replicas, script, restarted: Vec::new(), dir }
+        let database = database.rsplit_once('/').expect("a database URL").1.to_owned();
+        Cluster { base: format!("http://127.0.0.1:{port}"), replicas, database, script, restarted: Vec::new(), dir }
     }
 
     /// Stops a replica and starts it again with its start command (scripts/cluster keeps

@@ -6,9 +6,11 @@
 //! * [`subscriber`]: a connection of any transport, as batches of frames;
 //! * [`client`]: the one test client, which applies frames as the browser does;
 //! * [`lossy`]: the broker wrapper that loses notices on purpose;
-//! * [`child`]: a replica as its own process, to SIGKILL.
+//! * [`child`]: a replica as its own process, to SIGKILL;
+//! * [`bus_server`]: a Redis or NATS server of the test's own, to kill and restart.
 #![allow(dead_code)] // each test file uses a different part of this harness
 
+pub mod bus_server;
 pub mod child;
 pub mod client;
 pub mod lossy;
