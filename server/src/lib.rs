@@ -80,7 +80,6 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
-use crate::broker::memory::MemoryBroker;
 use crate::broker::relay::Relay;
 use crate::broker::Broker;
 use crate::config::Config;
@@ -129,7 +128,7 @@ pub async fn build_state(
             background.spawn(freshness.clone().keep_sweeping(relay.clone(), closing.clone()));
             relay
         }
-        None => Arc::new(MemoryBroker::with_filter(lab.clone())),
+        None => Arc::new(Relay::alone(lab.clone())),
     };
     presence.attach(broker.clone());
     let webhooks = Arc::new(webhooks::Webhooks::new(

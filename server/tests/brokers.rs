@@ -15,9 +15,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use board_core::domain::{execute, BoardState, Command};
 use board_core::patterns::ChangeRecord;
-use server::broker::memory::MemoryBroker;
 use server::broker::relay::Relay;
-use server::broker::{Broker, Listener, Notice, Subscription, CHANNEL_CAPACITY};
+use server::broker::{Broker, Listener, Notice, PassAll, Subscription, CHANNEL_CAPACITY};
 use server::live::LiveChange;
 
 use common::bus_server::BusServer;
@@ -29,8 +28,9 @@ struct Pair {
     listener: Arc<dyn Broker>,
 }
 
+/// The relay with no bus: the in-process broker.
 async fn memory() -> Pair {
-    let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::default());
+    let broker: Arc<dyn Broker> = Arc::new(Relay::alone(Arc::new(PassAll)));
     Pair { publisher: broker.clone(), listener: broker }
 }
 
@@ -357,7 +357,7 @@ async fn ephemeral_messages_reach_the_other_replicas_on(url: &str) {
     assert_eq!(heard, vec![(followed.clone(), "broker-test-eph-a".to_owned(), serde_json::json!({"n": 1}))]);
     assert!(heard_a.ephemeral.lock().unwrap().is_empty(), "the sender does not hear itself");
     // In-process there is nobody else: publishing is a no-op, not an error.
-    MemoryBroker::default().publish_ephemeral(&followed, serde_json::json!({})).await;
+    Relay::alone(Arc::new(PassAll)).publish_ephemeral(&followed, serde_json::json!({})).await;
 }
 
 macro_rules! on_every_broker {
@@ -412,7 +412,7 @@ on_every_broker!(
 /// Redis, whose local fan-out is the same).
 #[tokio::test]
 async fn the_last_subscriber_to_leave_removes_the_boards_channel() {
-    let broker = MemoryBroker::default();
+    let broker = Relay::alone(Arc::new(PassAll));
     let a1 = broker.subscribe("a").await;
     let a2 = broker.subscribe("a").await;
     let b = broker.subscribe("b").await;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use board_core::domain::Command;
 use board_core::patterns::{ChangeRecord, PatternKind};
-use server::broker::memory::MemoryBroker;
-use server::broker::{Broker, Notice};
+use server::broker::relay::Relay;
+use server::broker::{Broker, Notice, PassAll};
 use server::freshness::{Freshness, SWEEP_EVERY};
 use server::store::{Cached, NewBoard, Outcome, Store, Visibility, Write};
 
@@ -42,7 +42,7 @@ async fn next_head(rx: &mut server::broker::Subscription, within: Duration) -> u
 async fn a_reconnect_sweeps_at_once_and_closing_ends_the_sweep() {
     let (store, _dir) = store().await;
     let freshness = Arc::new(Freshness::new(store.clone(), Duration::from_secs(1)));
-    let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::default());
+    let broker: Arc<dyn Broker> = Arc::new(Relay::alone(Arc::new(PassAll)));
     let mut rx = broker.subscribe("b").await;
     let (close, closing) = tokio::sync::watch::channel(false);
     let sweeping = tokio::spawn(freshness.clone().keep_sweeping(broker.clone(), closing));

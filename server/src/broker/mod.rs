@@ -3,17 +3,18 @@
 //! so nothing relies on them for completeness. Every subscriber checks `seq == last + 1`
 //! and repairs gaps from the change log (see `stream`).
 //!
-//! * [`memory`]: in-process `tokio::sync::broadcast`, one channel per board (one replica,
-//!   and the local fan-out of every replica).
-//! * [`relay`]: a replica among others: the local fan-out, and a [`bus::Bus`] to the other
-//!   replicas, with everything that is the same whatever the bus (the envelope, echoes,
-//!   reconnects, following and pruning channels).
+//! * [`relay`]: the broker. On its own ([`relay::Relay::alone`], the in-process broker)
+//!   it is a replica's local fan-out; among others ([`relay::Relay::start`]) it adds a
+//!   [`bus::Bus`] to the other replicas, with everything that is the same whatever the bus
+//!   (the envelope, echoes, reconnects, following and pruning channels).
+//! * [`fanout`]: the local fan-out, `tokio::sync::broadcast`, one channel per board, and
+//!   where the fault lab's filter acts.
 //! * [`bus`]: what a bus is (the link between replicas only); [`redis`] (Redis pub/sub),
 //!   [`nats`] (NATS core subjects) and [`postgres`] (`LISTEN`/`NOTIFY`) are three.
 //!   [`connect`] picks the bus by `BROKER_URL`'s scheme.
 //!
-//! Both brokers pass one table of cases (`server/tests/brokers.rs`): in order, per board,
-//! to every subscriber, and a receiver that falls behind is told.
+//! The relay alone and over each bus passes one table of cases (`server/tests/brokers.rs`):
+//! in order, per board, to every subscriber, and a receiver that falls behind is told.
 //!
 //! Beside change notices a broker carries ephemeral messages between replicas (presence,
 //! signals, cursors: see `presence`). It does not read them: to the broker they are
@@ -28,7 +29,7 @@
 //! broker between replicas reports what it hears to a [`Listener`] and needs nothing else.
 
 pub mod bus;
-pub mod memory;
+pub mod fanout;
 pub mod nats;
 pub mod postgres;
 pub mod redis;
@@ -41,7 +42,7 @@ use board_core::patterns::ChangeRecord;
 
 use crate::live::LiveChange;
 
-pub use memory::Subscription;
+pub use fanout::Subscription;
 
 /// What a board's subscribers on this replica hear.
 #[derive(Clone)]

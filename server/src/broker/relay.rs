@@ -1,9 +1,11 @@
-//! The relay: a [`Broker`] for a replica among others, over any [`Bus`]. Everything the
-//! server asks of a broker between replicas is here, once, whatever the bus:
+//! The relay: the one [`Broker`], for a replica on its own ([`Relay::alone`]: the
+//! in-process broker is the relay with no bus) or among others over any [`Bus`]
+//! ([`Relay::start`]). Everything the server asks of a broker is here, once, whatever the
+//! bus:
 //!
 //! * **the local fan-out**: this replica's subscribers hear its own changes at once from
-//!   its [`MemoryBroker`], with no round trip through the bus, and what the bus brings
-//!   from the others through the same fan-out (where the fault lab's filter acts);
+//!   its [`Fanout`], with no round trip through the bus, and what the bus brings from the
+//!   others through the same fan-out (where the fault lab's filter acts);
 //! * **the envelope**: each message says which replica sent it and about which board, and
 //!   carries a change record or an opaque ephemeral message ([`Envelope`]); a replica's
 //!   own echoes are dropped;
@@ -36,7 +38,7 @@ use board_core::backoff::Backoff;
 use board_core::patterns::ChangeRecord;
 
 use super::bus::{Bus, Channels, Listening};
-use super::memory::MemoryBroker;
+use super::fanout::Fanout;
 use super::{Broker, Listener, Notice, NoticeFilter, Subscription};
 use crate::live::LiveChange;
 
@@ -72,20 +74,23 @@ pub enum Body {
     Ephemeral(serde_json::Value),
 }
 
-/// A broker between replicas: the local fan-out, and a bus to the others.
+/// The broker: the local fan-out, and a bus to the others when there are others.
 pub struct Relay {
-    link: Arc<Link>,
+    /// This replica's subscribers.
+    local: Arc<Fanout>,
+    /// The link to the other replicas; `None` for a replica on its own.
+    link: Option<Arc<Link>>,
     /// The listening task and the pruning task: they end on the server's `closing`, and
     /// are aborted if the relay is dropped before (a test's relay), so nothing of it runs,
     /// and no connection stays open, once it is gone.
-    tasks: [AbortHandle; 2],
+    tasks: Vec<AbortHandle>,
 }
 
 /// What the relay and its two tasks share.
 struct Link {
     bus: Arc<dyn Bus>,
-    /// This replica's subscribers.
-    local: Arc<MemoryBroker>,
+    /// This replica's subscribers (the relay's own).
+    local: Arc<Fanout>,
     /// This replica's name, in every envelope it sends: how it knows its own echoes.
     replica: Arc<str>,
     /// `true` while the listening connection is up (readiness).
@@ -105,6 +110,12 @@ struct Following {
 }
 
 impl Relay {
+    /// The broker of a replica on its own: the local fan-out, whose change notices pass
+    /// `filter` (its fault lab), and nobody else to tell.
+    pub fn alone(filter: Arc<dyn NoticeFilter>) -> Relay {
+        Relay { local: Arc::new(Fanout::with_filter(filter)), link: None, tasks: Vec::new() }
+    }
+
     /// Starts listening on `bus` (in `tasks`, until `closing` turns true) and pruning idle
     /// channels. What other replicas publish goes to `listener`, and so does each
     /// reconnect; `filter` (this replica's fault lab) decides what becomes of each change
@@ -118,9 +129,10 @@ impl Relay {
         tasks: &TaskTracker,
         closing: watch::Receiver<bool>,
     ) -> Relay {
+        let local = Arc::new(Fanout::with_filter(filter));
         let link = Arc::new(Link {
             bus,
-            local: Arc::new(MemoryBroker::with_filter(filter)),
+            local: local.clone(),
             replica,
             listening: AtomicBool::new(false),
             following: Mutex::default(),
@@ -134,17 +146,7 @@ impl Relay {
             }
         });
         let pruning = tasks.spawn(until_closing(closing, link.clone().keep_pruning()));
-        Relay { link, tasks: [listening.abort_handle(), pruning.abort_handle()] }
-    }
-
-    /// Publishes on the board's channel, at most once.
-    async fn send(&self, board: &str, body: Body) {
-        let envelope = Envelope { replica: self.link.replica.to_string(), board: board.to_owned(), body };
-        let text = serde_json::to_string(&envelope).expect("envelopes serialise");
-        if let Err(err) = self.link.bus.publish(board, text).await {
-            metrics::counter!("board_bus_publish_failed_total").increment(1);
-            tracing::warn!(%board, bus = self.link.bus.name(), error = %err, "publish failed");
-        }
+        Relay { local, link: Some(link), tasks: vec![listening.abort_handle(), pruning.abort_handle()] }
     }
 }
 
@@ -160,19 +162,25 @@ impl Drop for Relay {
 impl Broker for Relay {
     async fn publish(&self, change: Arc<LiveChange>) {
         // This replica's subscribers first: they need no round trip through the bus.
-        self.link.local.publish(change.clone()).await;
+        self.local.deliver(&change.board, Notice::Change(change.clone()));
         // If this fails, other replicas notice through their head sweep; nothing is lost.
-        self.send(&change.board, Body::Record(change.record.clone())).await;
+        if let Some(link) = &self.link {
+            link.send(&change.board, Body::Record(change.record.clone())).await;
+        }
     }
 
+    /// A replica on its own has nobody to tell.
     async fn publish_ephemeral(&self, board: &str, message: serde_json::Value) {
-        self.send(board, Body::Ephemeral(message)).await;
+        if let Some(link) = &self.link {
+            link.send(board, Body::Ephemeral(message)).await;
+        }
     }
 
     async fn subscribe(&self, board: &str) -> Subscription {
         // Locally first: from here on the board counts as served, so no prune drops it.
-        let receiver = self.link.local.subscribe(board).await;
-        let mut following = self.link.following.lock().await;
+        let receiver = self.local.subscribe(board);
+        let Some(link) = &self.link else { return receiver };
+        let mut following = link.following.lock().await;
         if following.boards.contains(board) {
             return receiver;
         }
@@ -189,46 +197,61 @@ impl Broker for Relay {
         receiver
     }
 
-    /// Following the board's channel on the live connection. While the set is being
-    /// changed the answer is "no": the caller then asks the database, which is always safe.
+    /// On its own, a replica commits every change itself. Among others, it follows the
+    /// board's channel on the live connection; while the set is being changed the answer
+    /// is "no": the caller then asks the database, which is always safe.
     fn follows(&self, board: &str) -> bool {
-        self.link.following.try_lock().is_ok_and(|following| following.boards.contains(board))
+        let Some(link) = &self.link else { return true };
+        link.following.try_lock().is_ok_and(|following| following.boards.contains(board))
     }
 
     fn channels(&self) -> usize {
-        self.link.local.channels()
+        self.local.channels()
     }
 
     fn boards(&self) -> Vec<String> {
-        self.link.local.boards()
+        self.local.boards()
     }
 
     fn deliver_here(&self, board: &str, notice: Notice) {
-        self.link.local.deliver(board, notice);
+        self.local.deliver(board, notice);
     }
 
-    /// What the bus says of this replica's boards; empty when it cannot tell.
+    /// What the bus says of this replica's boards; empty when it cannot tell. On its own,
+    /// every board here is followed by this replica alone.
     async fn followers(&self) -> Vec<(String, usize)> {
-        let boards = self.link.local.boards();
+        let boards = self.local.boards();
+        let Some(link) = &self.link else { return boards.into_iter().map(|board| (board, 1)).collect() };
         if boards.is_empty() {
             return Vec::new();
         }
-        match self.link.bus.followers(&boards).await {
+        match link.bus.followers(&boards).await {
             Some(counts) => boards.into_iter().zip(counts).collect(),
             None => Vec::new(),
         }
     }
 
     async fn ready(&self) -> Result<(), String> {
-        self.link.bus.ready().await.map_err(|err| err.to_string())?;
-        if !self.link.listening.load(Ordering::SeqCst) {
-            return Err(format!("{} subscription is down", self.link.bus.name()));
+        let Some(link) = &self.link else { return Ok(()) };
+        link.bus.ready().await.map_err(|err| err.to_string())?;
+        if !link.listening.load(Ordering::SeqCst) {
+            return Err(format!("{} subscription is down", link.bus.name()));
         }
         Ok(())
     }
 }
 
 impl Link {
+    /// Publishes on the board's channel, at most once.
+    async fn send(&self, board: &str, body: Body) {
+        let envelope = Envelope { replica: self.replica.to_string(), board: board.to_owned(), body };
+        let text = serde_json::to_string(&envelope).expect("envelopes serialise");
+        if let Err(err) = self.bus.publish(board, text).await {
+            metrics::counter!("board_bus_publish_failed_total").increment(1);
+            tracing::warn!(%board, bus = self.bus.name(), error = %err, "publish failed");
+        }
+    }
+
     /// Holds the listening connection, reopening it with backoff whenever it drops.
     async fn keep_listening(self: Arc<Self>, listener: Arc<dyn Listener>) {
         let mut backoff = Backoff::new(RECONNECT_BASE_MS, RECONNECT_CAP_MS);

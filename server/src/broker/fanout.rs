@@ -1,11 +1,11 @@
-//! The in-process broker: one `broadcast` channel per board, created on first subscribe
+//! A replica's local fan-out: one `broadcast` channel per board, created on first subscribe
 //! and removed when its last [`Subscription`] is dropped, so a board nobody follows costs
-//! nothing here. On its own it serves one replica; the Redis broker uses it as each
-//! replica's local fan-out.
+//! nothing here. The [`Relay`](super::relay::Relay) hands it every notice for this
+//! replica's subscribers, its own changes and those the bus brings from the others alike.
 //!
-//! Every notice for this replica's subscribers passes [`MemoryBroker::deliver`], so that is
-//! where its [`NoticeFilter`] acts (the fault lab's, with `FAULTS=1`): it may drop a change
-//! notice, or hold it back in the delay line (`DelayLine`).
+//! Every notice passes [`Fanout::deliver`], so that is where its [`NoticeFilter`] acts (the
+//! fault lab's, with `FAULTS=1`): it may drop a change notice, or hold it back in the delay
+//! line (`DelayLine`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,12 +15,11 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::{Broker, Notice, NoticeFilter, PassAll, CHANNEL_CAPACITY};
-use crate::live::LiveChange;
+use super::{Notice, NoticeFilter, PassAll, CHANNEL_CAPACITY};
 
 type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Notice>>>>;
 
-pub struct MemoryBroker {
+pub struct Fanout {
     /// One channel per board with subscribers here; shared with each [`Subscription`],
     /// which removes its board's channel when it is the last to leave.
     boards: Channels,
@@ -31,9 +30,9 @@ pub struct MemoryBroker {
     line: OnceLock<DelayLine>,
 }
 
-impl Default for MemoryBroker {
+impl Default for Fanout {
     fn default() -> Self {
-        MemoryBroker::with_filter(Arc::new(PassAll))
+        Fanout::with_filter(Arc::new(PassAll))
     }
 }
 
@@ -58,14 +57,14 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         drop(self.receiver.take());
         // Under the lock, so a subscriber joining now either counts here or makes a new channel.
-        let mut boards = self.boards.lock().expect("broker lock");
+        let mut boards = self.boards.lock().expect("fan-out lock");
         if boards.get(&self.board).is_some_and(|sender| sender.receiver_count() == 0) {
             boards.remove(&self.board);
         }
     }
 }
 
-/// The delay line: one task and one FIFO queue per broker. A delayed notice waits
+/// The delay line: one task and one FIFO queue per fan-out. A delayed notice waits
 /// here until it is due; while the line holds any notice, every new one (delayed or not, a
 /// head too) joins it behind the others, so that no notice overtakes another, whatever
 /// the delay did meanwhile (turned down, or off).
@@ -86,7 +85,7 @@ struct Held {
 
 impl DelayLine {
     /// Starts the line's task (on the runtime of the first delayed notice); it ends with
-    /// the broker.
+    /// the fan-out.
     fn start(boards: Channels) -> Self {
         let (queue, mut held) = mpsc::unbounded_channel::<Held>();
         let holding = Arc::new(AtomicUsize::new(0));
@@ -94,7 +93,7 @@ impl DelayLine {
         let task = tokio::spawn(async move {
             while let Some(Held { due, board, notice }) = held.recv().await {
                 tokio::time::sleep_until(due).await;
-                let mut boards = boards.lock().expect("broker lock");
+                let mut boards = boards.lock().expect("fan-out lock");
                 send(&mut boards, &board, notice);
                 counted.fetch_sub(1, Ordering::SeqCst);
             }
@@ -119,17 +118,17 @@ fn send(boards: &mut HashMap<String, broadcast::Sender<Notice>>, board: &str, no
     }
 }
 
-impl MemoryBroker {
-    /// A broker whose change notices pass `filter` (the replica's fault lab).
+impl Fanout {
+    /// A fan-out whose change notices pass `filter` (the replica's fault lab).
     pub fn with_filter(filter: Arc<dyn NoticeFilter>) -> Self {
-        MemoryBroker { boards: Channels::default(), filter, line: OnceLock::new() }
+        Fanout { boards: Channels::default(), filter, line: OnceLock::new() }
     }
 
     /// Hands a notice to this replica's subscribers of `board`: at once, unless the filter
     /// drops it or holds it back (only a board with subscribers here has anything to lose,
     /// so only its notices are asked about: a lab's drops are not used up elsewhere).
     pub fn deliver(&self, board: &str, notice: Notice) {
-        let mut boards = self.boards.lock().expect("broker lock");
+        let mut boards = self.boards.lock().expect("fan-out lock");
         if !boards.contains_key(board) {
             return;
         }
@@ -158,53 +157,23 @@ impl MemoryBroker {
 
     /// The boards that have subscribers on this replica.
     pub fn boards(&self) -> Vec<String> {
-        let mut boards = self.boards.lock().expect("broker lock");
+        let mut boards = self.boards.lock().expect("fan-out lock");
         boards.retain(|_, sender| sender.receiver_count() > 0);
         boards.keys().cloned().collect()
     }
-}
 
-#[async_trait::async_trait]
-impl Broker for MemoryBroker {
-    async fn publish(&self, change: Arc<LiveChange>) {
-        let board = change.board.clone();
-        self.deliver(&board, Notice::Change(change));
-    }
-
-    async fn subscribe(&self, board: &str) -> Subscription {
-        let mut boards = self.boards.lock().expect("broker lock");
+    /// Follows one board here: every notice delivered after this returns reaches the
+    /// subscription (unless the filter drops it), until it is dropped.
+    pub fn subscribe(&self, board: &str) -> Subscription {
+        let mut boards = self.boards.lock().expect("fan-out lock");
         let receiver =
             boards.entry(board.to_owned()).or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0).subscribe();
         Subscription { receiver: Some(receiver), board: board.to_owned(), boards: self.boards.clone() }
     }
 
-    /// Every commit of a single replica goes through here.
-    fn follows(&self, _board: &str) -> bool {
-        true
-    }
-
-    fn channels(&self) -> usize {
-        self.boards.lock().expect("broker lock").len()
-    }
-
-    fn boards(&self) -> Vec<String> {
-        MemoryBroker::boards(self)
-    }
-
-    /// One process: every board followed here is followed by this replica alone.
-    async fn followers(&self) -> Vec<(String, usize)> {
-        self.boards().into_iter().map(|board| (board, 1)).collect()
-    }
-
-    fn deliver_here(&self, board: &str, notice: Notice) {
-        self.deliver(board, notice);
-    }
-
-    /// One replica: there is nobody else to tell.
-    async fn publish_ephemeral(&self, _board: &str, _message: serde_json::Value) {}
-
-    async fn ready(&self) -> Result<(), String> {
-        Ok(())
+    /// How many boards have a channel here.
+    pub fn channels(&self) -> usize {
+        self.boards.lock().expect("fan-out lock").len()
     }
 }
 
@@ -216,6 +185,7 @@ mod tests {
     use board_core::patterns::ChangeRecord;
 
     use super::*;
+    use crate::live::LiveChange;
 
     /// A filter the test sets: the next `drops` change notices are dropped, the rest
     /// delayed by `delay_ms`. (The fault lab's own rules are `lab.rs`'s to test.)
@@ -270,18 +240,18 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn delayed_notices_keep_their_order_and_nothing_overtakes_them() {
         let filter = Arc::new(Scripted::default());
-        let broker = MemoryBroker::with_filter(filter.clone());
-        let mut rx = broker.subscribe("b").await;
+        let fanout = Fanout::with_filter(filter.clone());
+        let mut rx = fanout.subscribe("b");
         let start = Instant::now();
 
         filter.set(0, 300);
-        broker.deliver("b", change(1));
+        fanout.deliver("b", change(1));
         tokio::time::sleep(Duration::from_millis(100)).await;
-        broker.deliver("b", change(2));
+        fanout.deliver("b", change(2));
         // Turned off while two wait: the next ones still queue behind them, a head too.
         filter.set(0, 0);
-        broker.deliver("b", change(3));
-        broker.deliver("b", Notice::Head(3));
+        fanout.deliver("b", change(3));
+        fanout.deliver("b", Notice::Head(3));
 
         let (seq, at) = next(&mut rx).await;
         assert!(seq == 1 && after(start, at, 300), "1 came {:?} after", at - start);
@@ -292,22 +262,22 @@ mod tests {
 
         // The line is empty again: notices go straight through.
         tokio::task::yield_now().await;
-        broker.deliver("b", change(4));
+        fanout.deliver("b", change(4));
         assert_eq!(next(&mut rx).await, (4, at));
     }
 
     #[tokio::test]
     async fn dropped_notices_are_changes_on_followed_boards_never_heads() {
         let filter = Arc::new(Scripted::default());
-        let broker = MemoryBroker::with_filter(filter.clone());
+        let fanout = Fanout::with_filter(filter.clone());
         filter.set(2, 0);
         // Nobody follows `b` yet: nothing to lose, no drop used up.
-        broker.deliver("b", change(1));
-        let mut rx = broker.subscribe("b").await;
-        broker.deliver("b", change(2));
-        broker.deliver("b", Notice::Head(2));
-        broker.deliver("b", change(3));
-        broker.deliver("b", change(4));
+        fanout.deliver("b", change(1));
+        let mut rx = fanout.subscribe("b");
+        fanout.deliver("b", change(2));
+        fanout.deliver("b", Notice::Head(2));
+        fanout.deliver("b", change(3));
+        fanout.deliver("b", change(4));
         assert_eq!(next(&mut rx).await.0, 2, "the head passes");
         assert_eq!(next(&mut rx).await.0, 4, "changes 2 and 3 were dropped");
         assert_eq!(filter.drops_left(), 0);
