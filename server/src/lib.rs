@@ -206,6 +206,10 @@ impl broker::Listener for FromOthers {
         self.freshness.reconnected();
         self.presence.reconnected();
     }
+
+    fn head(&self, board: &str, head: u64) {
+        self.freshness.saw_head(board, head);
+    }
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains open requests.

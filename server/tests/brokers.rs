@@ -34,12 +34,13 @@ async fn memory() -> Pair {
     Pair { publisher: broker.clone(), listener: broker }
 }
 
-/// What a Redis broker reports to: here, changes as they came, a count of connections,
-/// and the ephemeral messages heard.
+/// What a relay reports to: here, changes as they came, a count of connections, the
+/// ephemeral messages heard and the heads of changes too long for the bus.
 #[derive(Default)]
 struct Heard {
     connections: AtomicUsize,
     ephemeral: std::sync::Mutex<Vec<(String, String, serde_json::Value)>>,
+    heads: std::sync::Mutex<Vec<(String, u64)>>,
 }
 
 impl Listener for Heard {
@@ -53,6 +54,10 @@ impl Listener for Heard {
 
     fn reconnected(&self) {
         self.connections.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn head(&self, board: &str, head: u64) {
+        self.heads.lock().unwrap().push((board.into(), head));
     }
 }
 
@@ -311,6 +316,37 @@ async fn after_its_postgres_session_ends_a_relay_listens_again() {
     .await;
 }
 
+/// Postgres only (the one bus whose limit a change can reach): a change whose record is
+/// longer than `NOTIFY` carries reaches the other replica as its head, so its subscribers
+/// read it from the log at once; a shorter one still comes whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_too_long_for_notify_arrives_as_its_head() {
+    let (a, _) = replica_on(&postgres_url(), "broker-test-long-a").await;
+    let (b, heard_b) = replica_on(&postgres_url(), "broker-test-long-b").await;
+    let board = board("long");
+    let mut rx = b.subscribe(&board).await;
+    // A column of 300 todos gets fresh order keys: one change that moves them all.
+    let mut state = BoardState::empty(&board, "B");
+    for i in 0..300 {
+        state = execute(&state, &Command::AddTodo { title: format!("todo {i}"), sprint_id: None }).unwrap().state;
+    }
+    let done = board_core::domain::apply(&state, board_core::domain::Event::ColumnRespaced { sprint_id: None });
+    let record = ChangeRecord::new(&done, 0);
+    let seq = record.seq;
+    let bytes = serde_json::to_string(&record).unwrap().len();
+    assert!(bytes > server::broker::postgres::MAX_PAYLOAD_BYTES, "a respace of 300 todos is {bytes} bytes");
+    a.publish(Arc::new(LiveChange::with_snapshot(board.clone(), record, None))).await;
+    match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("a notice within 5 s") {
+        Ok(Notice::Head(head)) if head == seq => {}
+        Ok(Notice::Head(other)) => panic!("the head of another change: {other}"),
+        Ok(Notice::Change(_)) => panic!("a change of {bytes} bytes crossed NOTIFY"),
+        Err(err) => panic!("{err:?}"),
+    }
+    assert_eq!(*heard_b.heads.lock().unwrap(), vec![(board.clone(), seq)], "the listener knows the head moved");
+    a.publish(change(&board, seq + 1)).await;
+    assert_eq!(next_seq(&mut rx).await, seq + 1, "a short one comes whole");
+}
+
 /// Redis only: a broker's background tasks end with it. Dropped while a subscriber still
 /// holds a board (a server shutting down), it closes its pub/sub connection at once instead
 /// of listening, and reconnecting, forever.
@@ -408,8 +444,8 @@ on_every_broker!(
 );
 
 /// A board's channel lives exactly as long as it has subscribers on this replica: the last
-/// one to leave removes it, so boards nobody follows cost nothing (in-process and under
-/// Redis, whose local fan-out is the same).
+/// one to leave removes it, so boards nobody follows cost nothing (the relay's local
+/// fan-out, the same alone and over any bus).
 #[tokio::test]
 async fn the_last_subscriber_to_leave_removes_the_boards_channel() {
     let broker = Relay::alone(Arc::new(PassAll));

@@ -28,6 +28,11 @@ pub trait Bus: Send + Sync + 'static {
     async fn listen(&self) -> Result<Listening, BoxError>;
     /// Can the bus carry a message right now (for `/readyz`)?
     async fn ready(&self) -> Result<(), BoxError>;
+    /// The longest message it carries, in bytes. The relay sends nothing longer: a change
+    /// record that does not fit goes as its seq alone (the others read it from the log).
+    fn max_message_bytes(&self) -> usize {
+        usize::MAX
+    }
     /// How many replicas listen to each of `boards`' channels, in order; `None` when the
     /// bus cannot tell. (Only a metric reads it: it shows what board affinity achieves.)
     async fn followers(&self, _boards: &[String]) -> Option<Vec<usize>> {

@@ -154,4 +154,8 @@ pub trait Listener: Send + Sync + 'static {
     /// The connection to the other replicas came (back) up: whatever was published while
     /// it was down is lost, and the listener should look for it in the log.
     fn reconnected(&self);
+    /// Another replica committed `board`'s change `head`, whose record was too long for
+    /// the bus: only its seq came. (This replica's subscribers are told the head too, and
+    /// read the change from the log.)
+    fn head(&self, board: &str, head: u64);
 }

@@ -51,6 +51,11 @@ impl Bus for NatsBus {
         Ok(())
     }
 
+    /// The server's `max_payload` (1 MB by default).
+    fn max_message_bytes(&self) -> usize {
+        self.publisher.max_payload()
+    }
+
     async fn listen(&self) -> Result<Listening, BoxError> {
         let (lost, mut gone) = watch::channel(false);
         let client = async_nats::ConnectOptions::new()

@@ -8,11 +8,11 @@
 //!   commits, and never if it rolls back: sent from the transaction that writes the
 //!   change, it would be a transactional outbox for free. (The relay sends after the
 //!   commit, as it does over every bus, so here it is one more short statement.)
-//! * **8000 bytes at most** per payload (`MAX_PAYLOAD_BYTES`). A change notice is far
-//!   smaller (a change record); a larger message is refused before it is sent, counted as
-//!   a failed publish, and lost like any lost message: a change is found by the other
-//!   replicas' head sweep, an ephemeral message (a presence list, a signal) is simply not
-//!   heard there, and the next one replaces it.
+//! * **8000 bytes at most** per payload (`MAX_PAYLOAD_BYTES`). Most change records are
+//!   far smaller, but not all (a long title, a column's keys respaced): the relay sends a
+//!   record that does not fit as its seq alone, and the other replicas read the change
+//!   from the log. A larger ephemeral message (a presence list, a signal) is not sent:
+//!   the other replicas do not hear that one, and the next one replaces it.
 //! * **No follower counts**: Postgres tells a session only its own channels, so the
 //!   affinity metric stays empty on this bus.
 //! * Channel names are identifiers of at most 63 bytes; a longer board id is hashed.
@@ -131,6 +131,10 @@ impl Bus for PostgresBus {
     async fn ready(&self) -> Result<(), BoxError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn max_message_bytes(&self) -> usize {
+        MAX_PAYLOAD_BYTES
     }
 }
 

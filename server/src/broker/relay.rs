@@ -8,7 +8,8 @@
 //!   others through the same fan-out (where the fault lab's filter acts);
 //! * **the envelope**: each message says which replica sent it and about which board, and
 //!   carries a change record or an opaque ephemeral message ([`Envelope`]); a replica's
-//!   own echoes are dropped;
+//!   own echoes are dropped. Nothing longer than the bus carries is sent: a record that
+//!   does not fit goes as its seq alone, an ephemeral message that does not fit not at all;
 //! * **following**: the first stream of a board here follows its channel and waits (up to
 //!   [`FOLLOW_WAIT`]) for the bus to confirm, so whatever commits after
 //!   [`Broker::subscribe`] returns is heard; every [`PRUNE_EVERY`] the channels of boards
@@ -70,6 +71,10 @@ pub struct Envelope {
 #[serde(rename_all = "snake_case")]
 pub enum Body {
     Record(ChangeRecord),
+    /// A change whose record is longer than the bus carries: its seq alone
+    /// (`{...,"head":N}`). The others tell their subscribers the head, who read the change
+    /// from the log, as after any lost notice.
+    Head(u64),
     /// Opaque here (presence's own messages).
     Ephemeral(serde_json::Value),
 }
@@ -242,10 +247,25 @@ impl Broker for Relay {
 }
 
 impl Link {
-    /// Publishes on the board's channel, at most once.
+    /// Publishes on the board's channel, at most once; what is too long for the bus goes
+    /// shorter (a record as its seq) or not at all (an ephemeral message), counted.
     async fn send(&self, board: &str, body: Body) {
+        let seq = match &body {
+            Body::Record(record) => Some(record.seq),
+            _ => None,
+        };
         let envelope = Envelope { replica: self.replica.to_string(), board: board.to_owned(), body };
-        let text = serde_json::to_string(&envelope).expect("envelopes serialise");
+        let mut text = serde_json::to_string(&envelope).expect("envelopes serialise");
+        if text.len() > self.bus.max_message_bytes() {
+            let kind = if seq.is_some() { "change" } else { "ephemeral" };
+            metrics::counter!("board_bus_oversize_total", "kind" => kind).increment(1);
+            let Some(seq) = seq else {
+                tracing::warn!(%board, bytes = text.len(), bus = self.bus.name(), "an ephemeral message too long for the bus is not sent");
+                return;
+            };
+            let head = Envelope { body: Body::Head(seq), ..envelope };
+            text = serde_json::to_string(&head).expect("envelopes serialise");
+        }
         if let Err(err) = self.bus.publish(board, text).await {
             metrics::counter!("board_bus_publish_failed_total").increment(1);
             tracing::warn!(%board, bus = self.bus.name(), error = %err, "publish failed");
@@ -301,7 +321,7 @@ impl Link {
         // Every message the bus hands this replica, its own echoes too: what a commit
         // costs in bus traffic (followers of its board).
         let kind = match &parsed {
-            Ok(Envelope { body: Body::Record(_), .. }) => "change",
+            Ok(Envelope { body: Body::Record(_) | Body::Head(_), .. }) => "change",
             Ok(Envelope { body: Body::Ephemeral(_), .. }) => "ephemeral",
             Err(_) => "unreadable",
         };
@@ -311,6 +331,10 @@ impl Link {
             Ok(Envelope { board, body: Body::Record(record), .. }) => {
                 let change = listener.heard(board.clone(), record);
                 self.local.deliver(&board, Notice::Change(Arc::new(change)));
+            }
+            Ok(Envelope { board, body: Body::Head(head), .. }) => {
+                listener.head(&board, head);
+                self.local.deliver(&board, Notice::Head(head));
             }
             Ok(Envelope { board, replica, body: Body::Ephemeral(message) }) => {
                 listener.ephemeral(&board, &replica, message);
@@ -391,6 +415,8 @@ mod tests {
     struct Connections {
         open: HashMap<usize, (HashSet<String>, mpsc::UnboundedSender<String>)>,
         opened: usize,
+        /// The longest message it carries; `None`: no limit.
+        limit: Option<usize>,
     }
 
     impl MemoryBus {
@@ -412,7 +438,11 @@ mod tests {
         }
 
         async fn publish(&self, board: &str, text: String) -> Result<(), BoxError> {
-            for (boards, sender) in self.0.lock().unwrap().open.values() {
+            let connections = self.0.lock().unwrap();
+            if connections.limit.is_some_and(|limit| text.len() > limit) {
+                return Err("too long for this bus".into());
+            }
+            for (boards, sender) in connections.open.values() {
                 if boards.contains(board) {
                     let _ = sender.unbounded_send(text.clone());
                 }
@@ -431,6 +461,10 @@ mod tests {
 
         async fn ready(&self) -> Result<(), BoxError> {
             Ok(())
+        }
+
+        fn max_message_bytes(&self) -> usize {
+            self.0.lock().unwrap().limit.unwrap_or(usize::MAX)
         }
     }
 
@@ -466,11 +500,14 @@ mod tests {
         }
     }
 
-    /// What a relay reports: its reconnects, and the changes it heard from others.
+    /// What a relay reports: its reconnects, the changes it heard from others, and the
+    /// heads of those too long for the bus.
     #[derive(Default)]
     struct Heard {
         reconnects: AtomicUsize,
         changes: AtomicUsize,
+        ephemeral: AtomicUsize,
+        heads: std::sync::Mutex<Vec<u64>>,
     }
 
     impl Listener for Heard {
@@ -479,10 +516,16 @@ mod tests {
             LiveChange::with_snapshot(board, record, None)
         }
 
-        fn ephemeral(&self, _board: &str, _replica: &str, _message: serde_json::Value) {}
+        fn ephemeral(&self, _board: &str, _replica: &str, _message: serde_json::Value) {
+            self.ephemeral.fetch_add(1, Ordering::SeqCst);
+        }
 
         fn reconnected(&self) {
             self.reconnects.fetch_add(1, Ordering::SeqCst);
+        }
+
+        fn head(&self, _board: &str, head: u64) {
+            self.heads.lock().unwrap().push(head);
         }
     }
 
@@ -564,5 +607,34 @@ mod tests {
         tokio::time::sleep(PRUNE_EVERY + Duration::from_millis(10)).await;
         assert_eq!(bus.followers_of("x"), 0, "unfollowed after the last stream left");
         assert!(!b.follows("x"));
+    }
+
+    #[tokio::test]
+    async fn what_is_too_long_for_the_bus_goes_shorter_or_not_at_all() {
+        let bus = MemoryBus::default();
+        bus.0.lock().unwrap().limit = Some(400);
+        let (a, _) = relay(&bus, "a").await;
+        let (b, heard_b) = relay(&bus, "b").await;
+        let (mut at_a, mut at_b) = (a.subscribe("x").await, b.subscribe("x").await);
+        let mut before = BoardState::empty("x", "B");
+        before.seq = 0;
+        let long = execute(&before, &Command::AddTodo { title: "t".repeat(500), sprint_id: None }).unwrap();
+        a.publish(Arc::new(LiveChange::with_snapshot("x".into(), ChangeRecord::new(&long, 0), None))).await;
+        assert_eq!(next_change(&mut at_a).await, 1, "here, the change itself");
+        match tokio::time::timeout(Duration::from_secs(5), at_b.recv()).await.expect("a notice").unwrap() {
+            Notice::Head(1) => {}
+            _ => panic!("there, its head alone"),
+        }
+        assert_eq!(*heard_b.heads.lock().unwrap(), vec![1], "and the listener is told");
+        // An ephemeral message too long is not sent (the bus would have refused it).
+        a.publish_ephemeral("x", serde_json::json!({"tabs": "t".repeat(500)})).await;
+        a.publish(change("x", 2)).await;
+        assert_eq!(next_change(&mut at_b).await, 2, "a short change comes whole, and nothing before it");
+        assert_eq!(heard_b.changes.load(Ordering::SeqCst), 1);
+        assert_eq!(heard_b.ephemeral.load(Ordering::SeqCst), 0, "the long ephemeral message never went");
+        a.publish_ephemeral("x", serde_json::json!({"tabs": 1})).await;
+        a.publish(change("x", 3)).await;
+        assert_eq!(next_change(&mut at_b).await, 3);
+        assert_eq!(heard_b.ephemeral.load(Ordering::SeqCst), 1, "a short one does");
     }
 }
