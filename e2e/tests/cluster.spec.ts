@@ -7,7 +7,8 @@
 // Two topologies run this same file:
 // - by default, scripts/cluster: Postgres, Redis, three replicas of the debug server and
 //   the nginx configuration docker-compose uses, started once per affinity; the victim is
-//   killed with SIGKILL.
+//   killed with SIGKILL. E2E_CLUSTER_BUS=nats or postgres puts that bus between the
+//   replicas instead of Redis (scripts/cluster --bus).
 // - with E2E_CLUSTER_URL set (scripts/compose-check): a cluster that is already running,
 //   such as `docker compose`, with the affinity its nginx was started with (compose-check
 //   runs `-g "affinity on"`, restarts nginx with AFFINITY=none, then `-g "affinity off"`);
@@ -56,6 +57,7 @@ class Cluster {
           CLUSTER_BASE_PORT: String(this.port + 10),
           CLUSTER_DIR: this.dir,
           AFFINITY: this.affinity,
+          BUS: process.env.E2E_CLUSTER_BUS ?? 'redis',
           DATABASE_URL: `postgres://postgres@127.0.0.1:5432/board_e2e_cluster_${Date.now()}`,
           RUST_LOG: 'warn',
         },
