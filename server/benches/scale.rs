@@ -771,16 +771,16 @@ async fn affinity(out: &std::path::Path, replicas: usize, boards: u64, clients: 
     );
     for run in &results {
         println!(
-            "{:<9} {:>20.2} {:>22.2} {:>18.2} {:>16}",
+            "{:<9} {:>20} {:>22.2} {:>18.2} {:>16}",
             run["affinity"].as_str().unwrap(),
-            run["replicas_per_board"].as_f64().unwrap(),
+            run["replicas_per_board"].as_f64().map_or("cannot tell".to_owned(), |n| format!("{n:.2}")),
             run["bus_messages_per_commit"].as_f64().unwrap(),
             run["head_reads_per_commit"].as_f64().unwrap(),
             format!("{:.2} ms", run["cpu_ms_per_commit"].as_f64().unwrap()),
         );
     }
     println!();
-    println!("replicas per board: board_boards_by_followers, averaged (Redis and NATS count them; Postgres cannot tell); bus msgs/commit: messages the bus delivered to replicas (board_bus_messages_received_total{{kind=\"change\"}}, a replica's own echo included) per commit, beside the one publish; head reads/commit: board_head_reads_total over all replicas per commit; cpu: all replicas' CPU per commit");
+    println!("replicas per board: board_boards_by_followers, averaged (Redis counts them; NATS and Postgres cannot tell); bus msgs/commit: messages the bus delivered to replicas (board_bus_messages_received_total{{kind=\"change\"}}, a replica's own echo included) per commit, beside the one publish; head reads/commit: board_head_reads_total over all replicas per commit; cpu: all replicas' CPU per commit");
     // Redis keeps the name the figures have had since the first run; another bus, its own.
     let name = if bus == "redis" { "affinity".to_owned() } else { format!("affinity-{bus}") };
     chart::write_json(
@@ -864,7 +864,9 @@ async fn affinity_run(
         check(PatternKind::EventDiff, transport, &got.seqs, changes);
     }
     // Followers over all boards, per board.
-    let per_board = following.iter().map(|(n, count)| *n as f64 * count).sum::<f64>() / boards as f64;
+    // `None` where the bus cannot count followers (NATS, Postgres): the metric is empty.
+    let per_board = (!following.is_empty())
+        .then(|| following.iter().map(|(n, count)| *n as f64 * count).sum::<f64>() / boards as f64);
     json!({
         "affinity": mode,
         "replicas_per_board": per_board,
