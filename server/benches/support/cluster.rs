@@ -68,15 +68,17 @@ impl Cluster {
             port
         );
         let machine = |variable: &str, default: &str| std::env::var(variable).unwrap_or_else(|_| default.into());
-        let (bus_variable, bus_url) = match options.bus {
-            "redis" => {
-                ("REDIS_URL", options.bus_url.unwrap_or_else(|| machine("TEST_REDIS_URL", "redis://127.0.0.1:6379")))
-            }
+        // Where the bus is, for Redis and NATS; on Postgres scripts/cluster makes
+        // DATABASE_URL the bus.
+        let bus_server = match options.bus {
+            "redis" => Some((
+                "REDIS_URL",
+                options.bus_url.unwrap_or_else(|| machine("TEST_REDIS_URL", "redis://127.0.0.1:6379")),
+            )),
             "nats" => {
-                ("NATS_URL", options.bus_url.unwrap_or_else(|| machine("TEST_NATS_URL", "nats://127.0.0.1:4222")))
+                Some(("NATS_URL", options.bus_url.unwrap_or_else(|| machine("TEST_NATS_URL", "nats://127.0.0.1:4222"))))
             }
-            // The database's own: scripts/cluster gives the replicas DATABASE_URL as the bus.
-            "postgres" => ("DATABASE_URL", database.clone()),
+            "postgres" => None,
             other => panic!("no bus named {other}"),
         };
         let mut command = Command::new(root.join("scripts/cluster"));
@@ -91,13 +93,15 @@ impl Cluster {
             .env("NGINX_WORKER_CONNECTIONS", options.nginx_connections.to_string())
             .env("DATABASE_URL", &database)
             .env("BUS", options.bus)
-            .env(bus_variable, &bus_url)
             .env("RUST_LOG", "warn")
             // Every client of the benchmark is 127.0.0.1: lift the per-address limits that
             // would (rightly) stop one address opening thousands of streams.
             .env("MAX_STREAMS_PER_IP", "1000000")
             .env("COMMANDS_PER_MINUTE", "1000000")
             .env("MAX_CONNECTIONS", "100000");
+        if let Some((variable, url)) = &bus_server {
+            command.env(variable, url);
+        }
         for (name, value) in &options.env {
             command.env(name, value);
         }
