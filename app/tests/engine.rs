@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use app::sync::connection::Connection;
 use app::sync::lab::{Fault, Faulty};
-use app::sync::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Platform, Report};
+use app::sync::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Outgoing, Platform, Report};
 use app::sync::wire::NoteStep;
 use app::sync::{BoardClient, Conn};
 use board_core::api::{CommandAnswer, FramesPage, Position};
+use board_core::domain::undo::Step;
 use board_core::domain::{execute, BoardState, Command, DomainError};
 use board_core::optimistic::Outbox;
 use board_core::patterns::{ChangeRecord, Frame, PatternKind};
@@ -76,6 +77,10 @@ struct World {
     stored_outbox: Outbox,
     /// While set, `POST /commands` finds no network.
     offline: bool,
+    /// The actor each `POST /commands` said it was sent by.
+    actors: Vec<Option<String>>,
+    /// The engine's callback for the page's `visibilitychange`.
+    visibility: Option<Rc<dyn Fn(bool)>>,
     /// The engine's callback for the browser's `online` and `offline` events.
     network: Option<Rc<dyn Fn(bool)>>,
 }
@@ -97,9 +102,9 @@ impl Link for FakeLink {
         self.websocket && *self.open.borrow()
     }
 
-    fn send_command(&self, _request_id: &str, key: &str, command: &Command) -> bool {
+    fn send_command(&self, _request_id: &str, outgoing: &Outgoing) -> bool {
         if self.carries_commands() {
-            self.sent.borrow_mut().push((key.to_owned(), command.clone()));
+            self.sent.borrow_mut().push((outgoing.key.clone(), outgoing.command.clone()));
         }
         self.carries_commands()
     }
@@ -168,8 +173,9 @@ impl Platform for Fake {
         )
     }
 
-    async fn command(&self, board: &str, command: &Command, key: &str) -> Metered<CommandAnswer> {
-        metered("command", self.answer_command(board, command, key))
+    async fn command(&self, board: &str, outgoing: &Outgoing) -> Metered<CommandAnswer> {
+        self.0.borrow_mut().actors.push(outgoing.actor.clone());
+        metered("command", self.answer_command(board, &outgoing.command, &outgoing.key))
     }
 
     async fn signal(&self, _board: &str, signal: &Signal) -> Metered<()> {
@@ -211,6 +217,11 @@ impl Platform for Fake {
         self.0.borrow_mut().network = Some(change);
         Box::new(())
     }
+
+    fn on_visibility(&self, change: Rc<dyn Fn(bool)>) -> Box<dyn Any> {
+        self.0.borrow_mut().visibility = Some(change);
+        Box::new(())
+    }
 }
 
 impl Fake {
@@ -222,10 +233,14 @@ impl Fake {
         self.0.borrow_mut().posted.push(key.to_owned());
         // Idempotency-Key: a key already committed gets its first answer again.
         if let Some(record) = self.0.borrow().server.records.iter().find(|r| r.key.as_deref() == Some(key)) {
-            return Ok(CommandAnswer { seq: record.seq, id: None, event: record.event.clone() });
+            let step = self.step_of(record.seq).map(Box::new);
+            return Ok(CommandAnswer { seq: record.seq, id: None, event: record.event.clone(), step });
         }
         match self.commit_keyed(command, Some(key)) {
-            Ok(record) => Ok(CommandAnswer { seq: record.seq, id: None, event: record.event }),
+            Ok(record) => {
+                let step = self.step_of(record.seq).map(Box::new);
+                Ok(CommandAnswer { seq: record.seq, id: None, event: record.event, step })
+            }
             // 409 or 422 on the real server; either is a refusal.
             Err(err) => Err(HttpError::Status { status: 422, message: err.to_string() }),
         }
@@ -252,6 +267,19 @@ impl Fake {
         world.server.records.push(record.clone());
         world.server.states.push(done.state);
         Ok(record)
+    }
+
+    /// What change `seq` did to its todo, as the real server answers it (for undo).
+    fn step_of(&self, seq: u64) -> Option<Step> {
+        let world = self.0.borrow();
+        let (before, after) = (&world.server.states[seq as usize - 1], &world.server.states[seq as usize]);
+        Step::of(before, after, &world.server.records[seq as usize - 1].event)
+    }
+
+    /// The page goes to the background (`false`) or comes back (`true`).
+    fn visible(&self, visible: bool) {
+        let change = self.0.borrow().visibility.clone().expect("the engine listens");
+        change(visible);
     }
 
     fn add(&self, title: &str) -> ChangeRecord {
@@ -1008,7 +1036,7 @@ async fn a_delete_can_be_undone_until_it_goes() {
         tokio::time::sleep(Duration::from_millis(u64::from(app::sync::client::UNDO_MS) - 100)).await;
         settle().await;
         assert!(fake.0.borrow().posted.is_empty(), "not sent while it can be undone");
-        client.undo(1);
+        client.cancel_delete(1);
         settle().await;
         assert_eq!(client.shown.get_untracked().state.todos.len(), 1, "undone: back on the page");
         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -1019,9 +1047,167 @@ async fn a_delete_can_be_undone_until_it_goes() {
         tokio::time::sleep(Duration::from_millis(u64::from(app::sync::client::UNDO_MS) + 10)).await;
         settle().await;
         assert_eq!(fake.0.borrow().posted.len(), 1, "sent when its time was up");
-        client.undo(1);
+        client.cancel_delete(1);
         settle().await;
         assert!(fake.0.borrow().server.states.last().unwrap().todos.is_empty(), "too late to undo: deleted");
+    })
+    .await;
+}
+
+/// Makes `client` a tab named `name`, as the browser's start does.
+fn named(client: BoardClient, name: &str) {
+    client.me.set(Some(Identity { client: "c1".into(), person: "p1".into(), name: name.into() }));
+}
+
+/// Delivers change `seq` of the fake server on link `n`.
+fn deliver(fake: &Fake, n: usize, seq: u64) {
+    fake.report(n, LinkEvent::Frame(fake.frame(PatternKind::PushOps, seq), 100));
+}
+
+/// Undo is a new command, the domain's inverse of the answer's step, sent (with the tab's
+/// actor) like any other; redo inverts the undo; the buttons say what each would do.
+#[tokio::test(start_paused = true)]
+async fn undo_and_redo_are_new_commands_sent_with_the_tabs_name() {
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        named(client, "Ada");
+        fake.report(0, LinkEvent::Opened);
+        client.send(Command::AddTodo { title: "tea".into(), sprint_id: None });
+        settle().await;
+        deliver(&fake, 0, 1);
+        client.send(Command::RenameTodo { id: 1, title: "coffee".into(), expected_version: None });
+        settle().await;
+        deliver(&fake, 0, 2);
+        settle().await;
+        let shown = client.undo.get_untracked();
+        assert_eq!(shown.undo.as_deref(), Some("renaming “tea” to “coffee”"));
+        assert_eq!(shown.redo, None);
+
+        client.undo_last();
+        settle().await;
+        assert_eq!(client.shown.get_untracked().state.todos[0].title, "tea", "shown at once, like any command");
+        deliver(&fake, 0, 3);
+        settle().await;
+        assert_eq!(fake.0.borrow().server.states[3].todos[0].title, "tea", "the undo is change 3");
+        let shown = client.undo.get_untracked();
+        assert_eq!(shown.undo.as_deref(), Some("adding “tea”"));
+        assert_eq!(shown.redo.as_deref(), Some("renaming “tea” to “coffee”"));
+
+        client.redo_last();
+        settle().await;
+        deliver(&fake, 0, 4);
+        settle().await;
+        assert_eq!(client.state.get_untracked().todos[0].title, "coffee");
+        assert_eq!(client.undo.get_untracked().redo, None);
+        // Undo all the way: the add goes too, and the board is empty again.
+        for seq in [5, 6] {
+            client.undo_last();
+            settle().await;
+            deliver(&fake, 0, seq);
+            settle().await;
+        }
+        assert!(client.state.get_untracked().todos.is_empty());
+        assert_eq!(client.undo.get_untracked().undo, None);
+        let actors = fake.0.borrow().actors.clone();
+        assert_eq!(actors.len(), 6);
+        assert!(actors.iter().all(|a| a.as_deref() == Some("Ada")), "every command says who sent it: {actors:?}");
+    })
+    .await;
+}
+
+/// An undo pressed before the change it takes back is on the board waits for it, rather
+/// than taking back an older change.
+#[tokio::test(start_paused = true)]
+async fn an_undo_pressed_before_the_answer_waits_for_it() {
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        client.send(Command::AddTodo { title: "tea".into(), sprint_id: None });
+        settle().await;
+        deliver(&fake, 0, 1);
+        settle().await;
+        fake.0.borrow_mut().offline = true;
+        client.send(Command::RenameTodo { id: 1, title: "coffee".into(), expected_version: None });
+        client.undo_last();
+        settle().await;
+        assert_eq!(fake.0.borrow().server.records.len(), 1, "nothing reached the server yet");
+        fake.0.borrow_mut().offline = false;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        settle().await;
+        deliver(&fake, 0, 2);
+        settle().await;
+        // The rename landed, then the undo that waited for it: renamed back, not deleted.
+        deliver(&fake, 0, 3);
+        settle().await;
+        let state = client.state.get_untracked();
+        assert_eq!((state.seq, state.todos.len(), state.todos[0].title.as_str()), (3, 1, "tea"));
+    })
+    .await;
+}
+
+/// Somebody else renamed the todo after my rename: my undo would overwrite theirs, so it
+/// is refused, saying what they did, and nothing is sent.
+#[tokio::test(start_paused = true)]
+async fn an_undo_over_someone_elses_change_is_refused_with_what_they_did() {
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        client.send(Command::AddTodo { title: "tea".into(), sprint_id: None });
+        settle().await;
+        deliver(&fake, 0, 1);
+        client.send(Command::RenameTodo { id: 1, title: "coffee".into(), expected_version: None });
+        settle().await;
+        deliver(&fake, 0, 2);
+        fake.commit(&Command::RenameTodo { id: 1, title: "their title".into(), expected_version: None });
+        deliver(&fake, 0, 3);
+        settle().await;
+        client.undo_last();
+        settle().await;
+        let blocked = client.undo_blocked.get_untracked().expect("refused");
+        assert_eq!((blocked.todo, blocked.what.as_str()), (1, "renamed it to “their title”"));
+        assert_eq!(fake.0.borrow().posted.len(), 2, "no undo was sent");
+        assert_eq!(client.state.get_untracked().todos[0].title, "their title");
+    })
+    .await;
+}
+
+/// Offline while three changes were made elsewhere: back online, the page says it missed
+/// three, from the seq it had to the head it caught up to.
+#[tokio::test(start_paused = true)]
+async fn the_page_says_how_many_changes_it_missed_while_offline_or_hidden() {
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        fake.add("before");
+        deliver(&fake, 0, 1);
+        settle().await;
+        fake.network(false);
+        settle().await;
+        for title in ["a", "b", "c"] {
+            fake.add(title);
+        }
+        fake.network(true);
+        settle().await;
+        assert_eq!(fake.links(), 2, "reconnected");
+        fake.report(1, LinkEvent::Opened);
+        let hello = Frame::Hello { replica: "r".into(), head: 4, epoch: String::new() };
+        fake.report(1, LinkEvent::Frame(hello, 50));
+        settle().await;
+        assert_eq!(client.missed.get_untracked(), None, "not caught up yet");
+        for seq in 2..=4 {
+            deliver(&fake, 1, seq);
+        }
+        settle().await;
+        let missed = client.missed.get_untracked().expect("the banner");
+        assert_eq!((missed.from, missed.to, missed.count), (1, 4, 3));
+
+        // In the background: what it applied unseen is missed too, said when it is back.
+        client.missed.set(None);
+        fake.visible(false);
+        fake.add("d");
+        deliver(&fake, 1, 5);
+        settle().await;
+        assert_eq!(client.missed.get_untracked(), None);
+        fake.visible(true);
+        settle().await;
+        let missed = client.missed.get_untracked().expect("the banner again");
+        assert_eq!((missed.from, missed.to, missed.count), (4, 5, 1));
     })
     .await;
 }

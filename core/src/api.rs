@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Event, Id};
+use crate::domain::{BoardState, Event, Id};
 use crate::patterns::Frame;
 
 /// One entry of `GET /api/boards`.
@@ -75,6 +75,61 @@ pub struct CommandAnswer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Id>,
     pub event: Event,
+    /// What the change did to the one todo it was about, for the sender's undo
+    /// (`domain::undo`); absent for changes nobody can undo (sprints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Box<crate::domain::undo::Step>>,
+}
+
+/// One change as history shows it: when, by whom (the presence name its command was sent
+/// with, when it said), what happened, and the field-level changes it caused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub seq: u64,
+    /// Commit time, Unix milliseconds.
+    pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    pub event: Event,
+    pub diff: crate::domain::Diff,
+}
+
+/// `GET /api/boards/{board}/history?at=N&then=M`: the board as it was at seq `at`, the
+/// change that made it, and up to `M` changes after it (so a page can step forward
+/// through them with the shared reducer, without asking again).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub at: u64,
+    /// The oldest seq history reaches (see docs/history.md): older changes were pruned.
+    pub floor: u64,
+    pub head: u64,
+    pub epoch: String,
+    pub state: BoardState,
+    /// The change at `at` (absent at seq 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<HistoryEntry>,
+    /// The changes after `at`, in order: `at + 1`, `at + 2`, ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then: Vec<HistoryEntry>,
+}
+
+/// `GET /api/boards/{board}/todos/{id}/history`: every retained change that touched one
+/// todo, oldest first (the newest [`TodoHistoryPage::LIMIT`] of them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TodoHistoryPage {
+    pub todo: Id,
+    /// The oldest seq the log reaches: the todo may have older changes that were pruned.
+    pub floor: u64,
+    pub head: u64,
+    pub changes: Vec<HistoryEntry>,
+    /// Older retained changes exist beyond the page.
+    #[serde(default)]
+    pub more: bool,
+}
+
+impl TodoHistoryPage {
+    /// The most changes one answer lists.
+    pub const LIMIT: usize = 200;
 }
 
 /// The answer of `/changes`, `/poll` and `/long-poll`: the frames after `since`, in order,
@@ -132,6 +187,9 @@ pub struct SocketCommand {
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The sender's presence name, recorded with the change (as `Board-Actor` over HTTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
     pub command: crate::domain::Command,
 }
 

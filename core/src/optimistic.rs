@@ -241,6 +241,7 @@ pub fn subject(command: &Command) -> Option<Id> {
         | Command::MoveTodo { id, .. }
         | Command::DeleteTodo { id, .. } => Some(*id),
         Command::AddTodo { .. }
+        | Command::RestoreTodo { .. }
         | Command::AddSprint { .. }
         | Command::StartSprint { .. }
         | Command::CompleteSprint { .. } => None,

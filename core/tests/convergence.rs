@@ -19,6 +19,16 @@ fn command() -> impl Strategy<Value = Command> {
         2 => (id.clone(), proptest::option::of(id.clone()), proptest::option::of(0..6u32))
             .prop_map(|(id, sprint_id, position)| Command::MoveTodo { id, sprint_id, position, expected_version: None }),
         1 => id.clone().prop_map(|id| Command::DeleteTodo { id, expected_version: None }),
+        // Restoring a deleted todo at a place; most ids are refused (they exist or never
+        // did), the ones a delete freed come back.
+        1 => (id.clone(), "[a-z]{1,8}", proptest::option::of(id.clone()), proptest::option::of(0..6u32))
+            .prop_map(|(id, title, sprint_id, position)| Command::RestoreTodo {
+                id,
+                title,
+                status: TodoStatus::Doing,
+                sprint_id,
+                position,
+            }),
         1 => "[a-z]{1,8}".prop_map(|name| Command::AddSprint { name }),
         1 => id.clone().prop_map(|id| Command::StartSprint { id }),
         1 => id.prop_map(|id| Command::CompleteSprint { id }),
@@ -63,6 +73,15 @@ impl Lists {
                 let asked = match command {
                     Some(Command::MoveTodo { position, .. }) => *position,
                     _ => unreachable!("a move comes from move_todo"),
+                };
+                let at = asked.map_or(column.len(), |p| (p as usize).min(column.len()));
+                column.insert(at, *id);
+            }
+            Event::TodoRestored { id, sprint_id, .. } => {
+                let column = self.0.entry(*sprint_id).or_default();
+                let asked = match command {
+                    Some(Command::RestoreTodo { position, .. }) => *position,
+                    _ => unreachable!("a restore comes from restore_todo"),
                 };
                 let at = asked.map_or(column.len(), |p| (p as usize).min(column.len()));
                 column.insert(at, *id);

@@ -126,6 +126,12 @@ pub struct Config {
     #[arg(long, env = "LOG_RETAIN_KIB", default_value_t = 32 * 1024)]
     pub log_retain_kib: u64,
 
+    /// A snapshot of each board every this many seqs, kept as long as the log reaches past
+    /// it: the board at any retained seq is the snapshot below it plus fewer than this many
+    /// events (docs/history.md). Smaller: cheaper history reads, more stored boards.
+    #[arg(long, env = "SNAPSHOT_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_every: u64,
+
     /// Seconds a stored Idempotency-Key answer is kept.
     #[arg(long, env = "IDEMPOTENCY_TTL", default_value_t = 24 * 60 * 60)]
     pub idempotency_ttl: u64,

@@ -36,6 +36,10 @@ pub enum AppError {
     /// `since` is older than the retained change log.
     #[error("{0}")]
     Gone(String),
+    /// A seq older than the board's history reaches: the answer says where it starts, so a
+    /// history slider can stop there.
+    #[error("{message}")]
+    BeforeHistory { message: String, floor: u64 },
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
     /// The request body did not arrive in time (`HEADER_TIMEOUT`).
@@ -72,7 +76,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } | AppError::InUse(_) => StatusCode::CONFLICT,
-            AppError::Gone(_) => StatusCode::GONE,
+            AppError::Gone(_) | AppError::BeforeHistory { .. } => StatusCode::GONE,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
@@ -118,6 +122,7 @@ impl AppError {
     pub fn body(&self) -> serde_json::Value {
         match self {
             AppError::Conflict { message, current } => json!({ "error": message, "current": current }),
+            AppError::BeforeHistory { message, floor } => json!({ "error": message, "floor": floor }),
             other => json!({ "error": other.to_string() }),
         }
     }

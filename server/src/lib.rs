@@ -104,6 +104,7 @@ pub async fn build_state(
         .await?
         .with_idempotency_ttl(Duration::from_secs(config.idempotency_ttl))
         .with_log_retain_bytes(config.log_retain_kib.saturating_mul(1024))
+        .with_snapshot_every(config.snapshot_every)
         .with_board_limits(board_core::domain::BoardLimits {
             max_todos: config.max_todos_per_board,
             max_sprints: config.max_sprints_per_board,

@@ -47,6 +47,8 @@ pub struct Limits {
     signal_kib: DefaultKeyedRateLimiter<IpAddr>,
     /// Per client IP: `GET /api/ice-servers` (each answer may be a TURN credential).
     ice: DefaultKeyedRateLimiter<IpAddr>,
+    /// Per client IP: history reads (each replays up to `SNAPSHOT_EVERY` events).
+    history: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 /// The largest request body accepted, in bytes (the contract's 64 KiB); a WebSocket
@@ -66,6 +68,9 @@ pub const SIGNAL_KIB_PER_SECOND: u32 = 1024;
 pub const SIGNAL_BURST_KIB: u32 = 4096;
 /// `GET /api/ice-servers` per client IP a minute (a page asks once as it starts).
 pub const ICE_SERVERS_PER_MINUTE: u32 = 60;
+/// History reads per client IP a minute, in bursts of 100: a page asks once per window of
+/// changes while its slider moves, and once per todo history it opens.
+pub const HISTORY_PER_MINUTE: u32 = 600;
 
 impl Limits {
     pub fn new(config: &Config) -> Self {
@@ -80,6 +85,7 @@ impl Limits {
             ),
             cursors: RateLimiter::keyed(Quota::per_second(NonZeroU32::new(CURSORS_PER_SECOND).expect("positive"))),
             ice: RateLimiter::keyed(per_minute(ICE_SERVERS_PER_MINUTE)),
+            history: RateLimiter::keyed(per_minute(HISTORY_PER_MINUTE)),
             signal_kib: RateLimiter::keyed(
                 Quota::per_second(NonZeroU32::new(SIGNAL_KIB_PER_SECOND).expect("positive"))
                     .allow_burst(NonZeroU32::new(SIGNAL_BURST_KIB).expect("positive")),
@@ -128,6 +134,11 @@ impl Limits {
         }
     }
 
+    /// One history read for client `ip`.
+    pub fn history(&self, ip: IpAddr) -> Result<(), AppError> {
+        take(&self.history, ip, Limit::History)
+    }
+
     /// One `GET /api/ice-servers` for client `ip`.
     pub fn ice_servers(&self, ip: IpAddr) -> Result<(), AppError> {
         take(&self.ice, ip, Limit::Ice)
@@ -158,11 +169,14 @@ impl Limits {
         self.cursors.retain_recent();
         self.signal_kib.retain_recent();
         self.ice.retain_recent();
+        self.history.retain_recent();
         self.commands.shrink_to_fit();
         self.boards.shrink_to_fit();
         self.signals.shrink_to_fit();
         self.cursors.shrink_to_fit();
         self.signal_kib.shrink_to_fit();
+        self.ice.shrink_to_fit();
+        self.history.shrink_to_fit();
     }
 }
 
@@ -230,6 +244,7 @@ enum Limit {
     Boards,
     Signals,
     Cursors,
+    History,
 }
 
 impl Limit {
@@ -241,6 +256,7 @@ impl Limit {
             Limit::Boards => "boards",
             Limit::Signals => "signals",
             Limit::Cursors => "cursors",
+            Limit::History => "history_reads",
         }
     }
 

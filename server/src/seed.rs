@@ -10,6 +10,7 @@ use crate::access::keys::{self, KeyPair};
 use crate::error::AppError;
 use crate::service::commands;
 use crate::state::AppState;
+use crate::store::Envelope;
 use crate::store::{NewBoard, Visibility};
 
 pub const DEMO_BOARD: &str = "demo";
@@ -26,7 +27,7 @@ pub async fn seed_demo(app: &AppState, configured_key: Option<&str>) -> Result<(
     if app.store.create_board(&demo).await? {
         let script = board_core::domain::demo::script();
         for command in &script {
-            commands::run(app, DEMO_BOARD, command, None).await?;
+            commands::run(app, DEMO_BOARD, command, Envelope::default()).await?;
         }
         tracing::info!("seeded the demo board");
         if configured_key.is_none() {

@@ -99,6 +99,8 @@ async fn status(srv: &TestServer, board: &Private, path: &str, key: Option<&str>
         "state" => get(format!("/api/boards/{b}")),
         "access" => get(format!("/api/boards/{b}/access")),
         "changes" => get(format!("/api/boards/{b}/changes?since=0")),
+        "history" => get(format!("/api/boards/{b}/history?at=1")),
+        "todo history" => get(format!("/api/boards/{b}/todos/1/history")),
         "poll" => get(format!("/api/boards/{b}/poll?since=0")),
         "long-poll" => get(format!("/api/boards/{b}/long-poll?since=0&timeout=1")),
         "sse" => get(format!("/api/boards/{b}/sse?since=0")),
@@ -151,8 +153,21 @@ async fn answer(ws: &mut common::WsStream) -> Value {
 async fn every_path_checks_the_key(backend: Backend) {
     let srv = TestServer::start(backend).await;
     let board = private_board(&srv).await;
-    let reads =
-        ["page", "compare", "state", "access", "changes", "poll", "long-poll", "sse", "sse resume", "ws", "leave"];
+    let reads = [
+        "page",
+        "compare",
+        "state",
+        "access",
+        "changes",
+        "history",
+        "todo history",
+        "poll",
+        "long-poll",
+        "sse",
+        "sse resume",
+        "ws",
+        "leave",
+    ];
     let mut table = Vec::new();
     for path in reads {
         let ok = match path {

@@ -51,7 +51,7 @@ async fn a_lagging_subscriber_is_repaired_from_the_log() {
     assert!(tokio::time::timeout(Duration::from_millis(100), stream.next()).await.is_err());
     let total = server::broker::CHANNEL_CAPACITY * 3;
     for i in 0..total {
-        commands::run(&app, "b", &add(i), None).await.unwrap();
+        commands::run(&app, "b", &add(i), Default::default()).await.unwrap();
     }
     let mut seqs = Vec::new();
     while seqs.len() < total {
@@ -85,7 +85,7 @@ async fn a_change_is_encoded_once_for_all_subscribers() {
             .unwrap_or(0.0)
     };
     let before = encoded();
-    commands::run(&app, "b", &add(0), None).await.unwrap();
+    commands::run(&app, "b", &add(0), Default::default()).await.unwrap();
     let mut payloads = Vec::new();
     for s in &mut streams {
         payloads.push(s.next().await.unwrap().json);
@@ -119,7 +119,7 @@ async fn idle_subscribers_share_the_heartbeat_head_read_and_still_notice_a_lost_
 
     // A commit whose notice never went out (what a lost Redis message looks like to a
     // replica): the heartbeats report the new head and every stream repairs from the log.
-    app.store.commit("b", server::store::Write::Command(add(0)), None, Box::new(|_| None)).await.unwrap();
+    app.store.commit("b", server::store::Write::Command(add(0)), Default::default(), Box::new(|_| None)).await.unwrap();
     let after = join_all(streams.iter_mut().map(|s| frames_until(s, |f: &Frame| f.kind() != "heartbeat"))).await;
     for frames in after {
         let (data, heartbeats) = frames.split_last().unwrap();

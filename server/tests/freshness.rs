@@ -25,7 +25,7 @@ async fn store() -> (Store, tempfile::TempDir) {
 async fn commit_unannounced(store: &Store, title: &str) -> ChangeRecord {
     let none: Cached = Box::new(|_| None);
     let command = Command::AddTodo { title: title.into(), sprint_id: None };
-    match store.commit("b", Write::Command(command), None, none).await.unwrap() {
+    match store.commit("b", Write::Command(command), Default::default(), none).await.unwrap() {
         Outcome::Committed(committed) => committed.record,
         Outcome::Replayed(_) => unreachable!("no key, no replay"),
     }

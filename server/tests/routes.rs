@@ -194,6 +194,25 @@ const ROUTES: &[Row] = &[
         held_by: "api.rs snapshots_at_immutable_urls",
     },
     Row {
+        method: "GET",
+        path: "/api/boards/{board}/history",
+        gate: Gate::Reader,
+        rate: "HISTORY_PER_MINUTE 600 per client, bursts of 100 (429)",
+        body: NONE,
+        cost: "one snapshot (the board, up to its 4 MiB of text) and fewer than SNAPSHOT_EVERY (1,000) events \
+               replayed; at most 500 changes after it",
+        held_by: "history.rs history_reads_are_bounded_gated_and_limited",
+    },
+    Row {
+        method: "GET",
+        path: "/api/boards/{board}/todos/{id}/history",
+        gate: Gate::Reader,
+        rate: "HISTORY_PER_MINUTE 600 per client, bursts of 100 (429)",
+        body: NONE,
+        cost: "an index range: the todo's newest 200 changes, and the sprint completions (200 at most)",
+        held_by: "history.rs a_todos_history_names_every_change_and_who_made_it",
+    },
+    Row {
         method: "POST",
         path: "/api/boards/{board}/signal",
         gate: Gate::Reader,

@@ -40,11 +40,28 @@ async fn commands_up_the_socket_are_acked_or_refused() {
     assert!(matches!(next_frame(&mut ws).await, Frame::Hello { head: 0, .. }));
 
     let send = |body: serde_json::Value| Message::Text(body.to_string().into());
-    ws.send(send(json!({"request_id": "r1", "command": {"type": "add_todo", "title": "over the socket"}})))
+    ws.send(send(
+        json!({"request_id": "r1", "actor": "Ada", "command": {"type": "add_todo", "title": "over the socket"}}),
+    ))
+    .await
+    .unwrap();
+    let Frame::Ack { request_id, seq, id, step } = next_answer(&mut ws).await else { panic!("a command gets an ack") };
+    assert_eq!((request_id.as_deref(), seq, id), (Some("r1"), 1, Some(1)));
+    // The ack carries what the change did to its todo, for the sender's undo.
+    let step = step.expect("an add is undoable");
+    assert_eq!((&step.before, step.after.as_ref().map(|t| t.title.as_str())), (&None, Some("over the socket")));
+    assert_eq!(srv.state(&board).await.todos[0].title, "over the socket");
+    // The actor beside the command is kept with the change, as `Board-Actor` is over HTTP.
+    let history: board_core::api::TodoHistoryPage = srv
+        .http
+        .get(srv.url(&format!("/api/boards/{board}/todos/1/history")))
+        .send()
+        .await
+        .unwrap()
+        .json()
         .await
         .unwrap();
-    assert_eq!(next_answer(&mut ws).await, Frame::Ack { request_id: Some("r1".into()), seq: 1, id: Some(1) });
-    assert_eq!(srv.state(&board).await.todos[0].title, "over the socket");
+    assert_eq!(history.changes[0].actor.as_deref(), Some("Ada"));
 
     let cases = [
         (json!({"request_id": "r2", "command": {"type": "add_todo", "title": ""}}), 422),

@@ -13,9 +13,9 @@ use super::client::BoardClient;
 use super::http;
 use super::link;
 use super::mesh::Mesh;
-use super::platform::{Link, Metered, NetworkChange, Opening, Platform, Report};
+use super::platform::{Link, Metered, NetworkChange, Opening, Outgoing, Platform, Report};
 use board_core::api::{CommandAnswer, FramesPage, Position};
-use board_core::domain::{BoardState, Command};
+use board_core::domain::BoardState;
 use board_core::optimistic::Outbox;
 use board_core::patterns::{Frame, PatternKind};
 use board_core::presence::Signal;
@@ -79,8 +79,8 @@ impl Platform for Browser {
         http::snapshot_at(board, seq, epoch).await
     }
 
-    async fn command(&self, board: &str, command: &Command, key: &str) -> Metered<CommandAnswer> {
-        http::command(board, command, key).await
+    async fn command(&self, board: &str, outgoing: &Outgoing) -> Metered<CommandAnswer> {
+        http::command(board, outgoing).await
     }
 
     async fn signal(&self, board: &str, signal: &Signal) -> Metered<()> {
@@ -142,6 +142,40 @@ impl Platform for Browser {
             (name, callback)
         });
         Box::new(NetworkListeners(listeners))
+    }
+
+    fn on_visibility(&self, change: NetworkChange) -> Box<dyn Any> {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else { return Box::new(()) };
+        let seen = document.clone();
+        let callback = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            change(seen.visibility_state() == web_sys::VisibilityState::Visible)
+        });
+        let _ = document.add_event_listener_with_callback("visibilitychange", callback.as_ref().unchecked_ref());
+        Box::new(VisibilityListener(document, callback))
+    }
+
+    fn save_seen(&self, board: &str, seq: u64) {
+        if let Some(storage) = self.keep_outbox.then(session_storage).flatten() {
+            let _ = storage.set_item(&seen_key(board), &seq.to_string());
+        }
+    }
+
+    fn load_seen(&self, board: &str) -> Option<u64> {
+        let storage = self.keep_outbox.then(session_storage).flatten()?;
+        storage.get_item(&seen_key(board)).ok().flatten()?.parse().ok()
+    }
+}
+
+fn seen_key(board: &str) -> String {
+    format!("board-seen:{board}")
+}
+
+/// Removes the `visibilitychange` listener when the engine stops.
+struct VisibilityListener(web_sys::Document, Listener);
+
+impl Drop for VisibilityListener {
+    fn drop(&mut self) {
+        let _ = self.0.remove_event_listener_with_callback("visibilitychange", self.1.as_ref().unchecked_ref());
     }
 }
 

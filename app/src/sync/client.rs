@@ -8,9 +8,12 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
+use super::away::Missed;
 use super::connection::{Conn, Connection, Trouble};
+use super::history::PastView;
 use super::inbox::{Inbox, Input};
 use super::lab::{Fault, LabFaults, LabInbox, LabShown, LabState};
+use super::undo::{BlockedNote, UndoShown};
 use super::wire::WireLog;
 use board_core::domain::{BoardState, Command, Id};
 use board_core::optimistic::{Outbox, Refusal, Shown};
@@ -80,8 +83,22 @@ pub struct BoardClient {
     /// page's switch: off, a change appears only once its frame is applied.)
     pub optimistic: RwSignal<bool>,
     /// What the page renders: `state` with the outbox re-applied (or `state` alone when
-    /// `optimistic` is off), and which todos are pending.
+    /// `optimistic` is off), and which todos are pending; or, while the person looks at
+    /// the past, the board at that seq (read-only).
     pub shown: Memo<Shown>,
+    /// The board at an earlier seq that the history slider shows, instead of the live one
+    /// (which keeps following meanwhile); `None`: the live board.
+    pub past: RwSignal<Option<PastView>>,
+    /// The oldest seq history reaches, once the server said (older changes were pruned).
+    pub history_floor: RwSignal<u64>,
+    /// The history view's window of the log and the seq last asked for (`history::travel`).
+    pub travel: StoredValue<super::history::Travel>,
+    /// What Undo and Redo would do now (kept by the engine).
+    pub undo: RwSignal<UndoShown>,
+    /// The undo or redo the domain refused last, until the next one or dismissed.
+    pub undo_blocked: RwSignal<Option<BlockedNote>>,
+    /// "You missed N changes": set when the page comes back from being away.
+    pub missed: RwSignal<Option<Missed>>,
     /// Commands the server refused, with its message, shown where they were until dismissed
     /// (or until the person acts on the same todo again).
     pub refusals: RwSignal<Vec<Refusal>>,
@@ -150,7 +167,11 @@ impl BoardClient {
         let state = RwSignal::new(initial);
         let outbox = RwSignal::new(Outbox::default());
         let optimistic = RwSignal::new(true);
+        let past: RwSignal<Option<PastView>> = RwSignal::new(None);
         let shown = Memo::new(move |_| {
+            if let Some(past) = past.with(|p| p.as_ref().map(|p| p.state.clone())) {
+                return Outbox::default().show(&past);
+            }
             if optimistic.get() {
                 outbox.with(|outbox| state.with(|state| outbox.show(state)))
             } else {
@@ -164,6 +185,12 @@ impl BoardClient {
             outbox,
             optimistic,
             shown,
+            past,
+            history_floor: RwSignal::new(0),
+            travel: StoredValue::new(Default::default()),
+            undo: RwSignal::new(UndoShown::default()),
+            undo_blocked: RwSignal::new(None),
+            missed: RwSignal::new(None),
             refusals: RwSignal::new(Vec::new()),
             drafts: RwSignal::new(BTreeMap::new()),
             conn: RwSignal::new(Conn::Connecting),
@@ -278,8 +305,18 @@ impl BoardClient {
     }
 
     /// Takes back the held delete of `todo`, if its time is not over.
-    pub fn undo(self, todo: Id) {
-        self.tell(Input::Undo(todo));
+    pub fn cancel_delete(self, todo: Id) {
+        self.tell(Input::CancelHeld(todo));
+    }
+
+    /// Undoes this tab's newest change (a new command, the inverse of it).
+    pub fn undo_last(self) {
+        self.tell(Input::Undo);
+    }
+
+    /// Does again the change this tab undid last.
+    pub fn redo_last(self) {
+        self.tell(Input::Redo);
     }
 
     /// Keeps a refusal to show where its action was; the oldest go first beyond

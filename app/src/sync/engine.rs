@@ -26,6 +26,11 @@
 //!   the outbox re-applied (optimistic updates). A command that cannot reach the server
 //!   (offline) stays there and is sent again, with its key, whenever a connection opens or
 //!   the network returns: at once, not after a retry delay still running.
+//! * Undo and redo ([`super::undo`]): each answer's step goes onto the tab's undo stack;
+//!   an undo is the domain's inverse command, sent like any other once everything sent
+//!   before it is on the confirmed board.
+//! * While the tab is hidden or the connection is down, [`super::away`] counts the changes
+//!   by others it applies unseen, and the page says "you missed N changes" on return.
 //! * Every recovery step (a gap found, a backfill, a reset, a reconnect, a resend) is noted
 //!   in the wire inspector's timeline with its time, so a learner who breaks the
 //!   connection on purpose (`lab`) sees why nothing was lost.
@@ -40,10 +45,12 @@ use futures::future::{AbortHandle, Abortable};
 use futures::{FutureExt, StreamExt};
 use leptos::prelude::*;
 
+use super::away::{Away, Missed};
 use super::client::BoardClient;
 use super::connection::{Conn, Trouble};
-use super::inbox::{Inbox, Input};
-use super::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Platform, Report};
+use super::inbox::{Answered, Inbox, Input};
+use super::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Outgoing, Platform, Report};
+use super::undo::{Direction, Undos};
 use super::wire::{NoteStep, WireEntry};
 use board_core::api::Position;
 use board_core::backoff::Backoff;
@@ -78,6 +85,12 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
             let _ = sender.unbounded_send(Input::Network(online));
         }))
     };
+    let visibility = {
+        let sender = sender.clone();
+        platform.on_visibility(Rc::new(move |visible| {
+            let _ = sender.unbounded_send(Input::Visible(visible));
+        }))
+    };
     let mut engine = Engine {
         client,
         platform: Rc::new(platform),
@@ -94,7 +107,14 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
         issued: 0,
         sent: std::collections::HashSet::new(),
         epoch: None,
+        undos: Undos::default(),
+        away: Away::default(),
     };
+    // A reload: what this tab's previous page had seen, against the board as it is now.
+    let (board, seq) = (engine.client.board_id(), engine.client.state.with_untracked(|s| s.seq));
+    if let Some(seen) = engine.platform.load_seen(&board).filter(|seen| *seen < seq) {
+        engine.client.missed.set(Some(Missed { from: seen, to: seq, count: seq - seen }));
+    }
     engine.outbox = engine.platform.load_outbox(&engine.client.board_id());
     // The page that could undo a held delete is gone: it goes now.
     engine.outbox.release_all();
@@ -114,7 +134,7 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
         engine.handle(input).await;
     }
     engine.close();
-    drop(network);
+    drop((network, visibility));
 }
 
 /// A command's `POST` task, which retries by itself while the server is unreachable.
@@ -156,6 +176,10 @@ struct Engine<P: Platform> {
     /// The board's epoch once `hello` or a poll answer told it: sent with our seq, so a
     /// server whose board is another incarnation tells us to reset (`api::Position`).
     epoch: Option<String>,
+    /// This tab's undo and redo.
+    undos: Undos,
+    /// What the page applied while nobody saw it (hidden, disconnected).
+    away: Away,
 }
 
 impl<P: Platform> Engine<P> {
@@ -200,15 +224,24 @@ impl<P: Platform> Engine<P> {
                 }
                 self.wake_posting();
             }
-            Input::Send(command) => self.send(command, None),
-            Input::SendHeld { command, ms } => self.send(command, Some(ms)),
+            Input::Send(command) => {
+                let key = self.send(command, None);
+                self.undos.made(&key);
+            }
+            Input::SendHeld { command, ms } => {
+                let key = self.send(command, Some(ms));
+                self.undos.made(&key);
+            }
+            Input::Undo => self.undo_redo(Direction::Undo),
+            Input::Redo => self.undo_redo(Direction::Redo),
+            Input::Visible(visible) => self.visible(visible),
             Input::Release(key) => {
                 if self.outbox.release(&key) {
                     self.publish_outbox(true);
                     self.flush();
                 }
             }
-            Input::Undo(todo) => {
+            Input::CancelHeld(todo) => {
                 if self.outbox.undo(todo) {
                     self.publish_outbox(true);
                 }
@@ -241,6 +274,7 @@ impl<P: Platform> Engine<P> {
                 let now = self.platform.now_ms();
                 self.client.wire.update(|w| w.sent(now, bytes, ephemeral));
             }
+            LinkEvent::AtHead(head) => self.at_head(head),
             LinkEvent::Failed => self.failed(),
             LinkEvent::Revoked => self.revoked(),
         }
@@ -299,6 +333,7 @@ impl<P: Platform> Engine<P> {
     /// a jittered, growing delay.
     fn failed(&mut self) {
         self.close();
+        self.away.lost(self.position().seq);
         self.client.conn.set(Conn::Offline);
         // Commands that went up a socket that died may or may not have committed: the same
         // Idempotency-Key over HTTP makes the retry safe either way.
@@ -321,6 +356,7 @@ impl<P: Platform> Engine<P> {
         if self.client.conn.get_untracked() == Conn::Revoked {
             return;
         }
+        self.away.lost(self.position().seq);
         self.stop(Conn::Offline);
         self.client.trouble.set(None);
         self.note(NoteStep::Reconnect, "the browser is offline: waiting for the network");
@@ -384,14 +420,16 @@ impl<P: Platform> Engine<P> {
         let carried = matches!(self.client.transport.get_untracked(), Transport::Poll | Transport::LongPoll);
         self.client.wire.update(|w| w.record(entry(&frame, bytes, now, carried)));
         match &frame {
-            Frame::Hello { replica, epoch, .. } => {
+            Frame::Hello { replica, epoch, head, .. } => {
                 self.saw_epoch(epoch);
                 self.client.replica.set(replica.clone());
                 self.client.conn.set(Conn::Live);
+                self.at_head(*head);
             }
-            Frame::Ack { request_id, seq, .. } => {
+            Frame::Heartbeat { head } => self.at_head(*head),
+            Frame::Ack { request_id, seq, step, .. } => {
                 if let Some(key) = self.answered_up_the_socket(request_id.as_deref()) {
-                    self.answered(&key, Ok(*seq));
+                    self.answered(&key, Ok(Answered { seq: *seq, step: step.as_deref().cloned() }));
                 }
                 return;
             }
@@ -589,7 +627,8 @@ impl<P: Platform> Engine<P> {
 
     /// A new command from the page: into the outbox with a fresh Idempotency-Key (the
     /// page shows it at once), then on its way; or, `hold` ms from now, if not undone.
-    fn send(&mut self, command: Command, hold: Option<u32>) {
+    /// Returns its key.
+    fn send(&mut self, command: Command, hold: Option<u32>) -> String {
         // Random (unique across tabs and reloads) and counted (unique within this page
         // whatever the random source).
         self.issued += 1;
@@ -597,15 +636,78 @@ impl<P: Platform> Engine<P> {
         let Some(ms) = hold else {
             self.outbox.push(key.clone(), command);
             self.publish_outbox(true);
-            return self.dispatch(&key);
+            self.dispatch(&key);
+            return key;
         };
         self.outbox.push_held(key.clone(), command, self.platform.now_ms() + i64::from(ms));
         self.publish_outbox(true);
-        let (platform, sender) = (self.platform.clone(), self.sender.clone());
+        let (platform, sender, release) = (self.platform.clone(), self.sender.clone(), key.clone());
         self.platform.spawn(async move {
             platform.sleep(ms).await;
-            let _ = sender.unbounded_send(Input::Release(key));
+            let _ = sender.unbounded_send(Input::Release(release));
         });
+        key
+    }
+
+    /// The person asked to undo or redo: a held delete is the newest change (Undo takes
+    /// it back unsent); otherwise the stack's inverse goes like any command, or the page
+    /// says why not. With commands still on their way it waits for them (`settled`).
+    fn undo_redo(&mut self, direction: Direction) {
+        if direction == Direction::Undo {
+            let held = self
+                .outbox
+                .iter()
+                .filter(|p| p.hold_until.is_some())
+                .last()
+                .and_then(|p| board_core::optimistic::subject(&p.command));
+            if let Some(todo) = held {
+                if self.outbox.undo(todo) {
+                    self.publish_outbox(true);
+                }
+                return;
+            }
+        }
+        let board = self.client.state.get_untracked();
+        match self.undos.ask(direction, &board, self.outbox.is_empty()) {
+            Ok(Some(command)) => {
+                self.client.undo_blocked.set(None);
+                let key = self.send(command, None);
+                self.undos.sent(&key, direction);
+            }
+            Ok(None) => {}
+            Err(note) => self.client.undo_blocked.set(Some(note)),
+        }
+        self.client.undo.set(self.undos.shown());
+    }
+
+    /// An undo or redo asked for while commands were on their way goes once they are all
+    /// on the board.
+    fn undo_if_due(&mut self) {
+        if let Some(direction) = self.undos.due(self.outbox.is_empty()) {
+            self.undo_redo(direction);
+        }
+    }
+
+    /// The tab went to the background (`false`) or came back (`true`).
+    fn visible(&mut self, visible: bool) {
+        let seq = self.position().seq;
+        if visible {
+            let live = self.client.conn.get_untracked() == Conn::Live;
+            if let Some(missed) = self.away.shown(seq, live) {
+                self.client.missed.set(Some(missed));
+            }
+        } else {
+            self.away.hidden(seq);
+            // A reload hides the page first: the next page knows what this one saw.
+            self.platform.save_seen(&self.client.board_id(), seq);
+        }
+    }
+
+    /// The server named the board's head: a page that was away knows where it catches up to.
+    fn at_head(&mut self, head: u64) {
+        if let Some(missed) = self.away.at_head(head, self.position().seq) {
+            self.client.missed.set(Some(missed));
+        }
     }
 
     /// Sends every command of the outbox that has no answer yet and is not on its way.
@@ -635,10 +737,13 @@ impl<P: Platform> Engine<P> {
             self.note(NoteStep::Resend, format!("{} again, key {}", command.kind(), short(key)));
         }
         let request_id = format!("{:08x}", self.random_u64() as u32);
-        if self.link.as_ref().is_some_and(|link| link.send_command(&request_id, key, &command)) {
+        // The actor: this tab's presence name, kept with the change for history.
+        let actor = self.client.me.with_untracked(|me| me.as_ref().map(|me| me.name.clone()));
+        let outgoing = Outgoing { key: key.to_owned(), command, actor };
+        if self.link.as_ref().is_some_and(|link| link.send_command(&request_id, &outgoing)) {
             self.in_flight.push((request_id, key.to_owned()));
         } else {
-            self.posting = Some(self.post(command, key.to_owned()));
+            self.posting = Some(self.post(outgoing));
         }
     }
 
@@ -649,13 +754,15 @@ impl<P: Platform> Engine<P> {
     }
 
     /// The server's answer to the command sent with `key` (by `POST` or up the socket).
-    fn answered(&mut self, key: &str, answer: Result<u64, HttpError>) {
+    fn answered(&mut self, key: &str, answer: Result<Answered, HttpError>) {
         if self.posting.as_ref().is_some_and(|p| p.key == key) {
             self.posting = None;
         }
         match answer {
-            Ok(seq) => {
+            Ok(Answered { seq, step }) => {
                 self.client.notice.set(None);
+                self.undos.committed(key, step);
+                self.client.undo.set(self.undos.shown());
                 self.outbox.committed(key, seq);
                 self.outbox.settle(self.client.state.with_untracked(|s| s.seq));
                 // The next command in line, if it waited for this one.
@@ -672,6 +779,7 @@ impl<P: Platform> Engine<P> {
             // where the action was (its card or its column), else in the page's banner.
             Err(err) => {
                 let message = err.message();
+                self.undos.refused(key);
                 match self.outbox.refused(key, err.status(), message.clone()) {
                     Some(refusal) if refusal.has_place() => self.client.refused(refusal),
                     _ => self.client.notice.set(Some(message)),
@@ -680,6 +788,7 @@ impl<P: Platform> Engine<P> {
             }
         }
         self.publish_outbox(true);
+        self.undo_if_due();
     }
 
     /// A data frame that carries one of our keys tells the seq that command committed at.
@@ -701,10 +810,14 @@ impl<P: Platform> Engine<P> {
         if others > 0 {
             self.client.remote_changes.update(|n| *n += others);
         }
+        if let Some(missed) = self.away.applied(before, state.seq, ours as u64) {
+            self.client.missed.set(Some(missed));
+        }
         let settled = self.outbox.settle(state.seq);
         self.client.state.set(state);
         if settled > 0 {
             self.publish_outbox(true);
+            self.undo_if_due();
         }
     }
 
@@ -765,8 +878,9 @@ impl<P: Platform> Engine<P> {
     /// `POST /commands` beside the engine, retried with the same key while the server is
     /// unreachable (a few times; then it waits in the outbox for the next connection);
     /// the answer goes back to the engine. Aborted (`wake_posting`) only while it rests.
-    fn post(&self, command: Command, key: String) -> Posting {
+    fn post(&self, outgoing: Outgoing) -> Posting {
         let (client, platform, sender) = (self.client, self.platform.clone(), self.sender.clone());
+        let key = outgoing.key.clone();
         let resting = Rc::new(Cell::new(false));
         let (abort, registration) = AbortHandle::new_pair();
         let task = {
@@ -777,15 +891,16 @@ impl<P: Platform> Engine<P> {
                 for attempt in 0..POST_ATTEMPTS {
                     if attempt > 0 {
                         let at = platform.now_ms();
-                        let text = format!("{} again (attempt {}), key {}", command.kind(), attempt + 1, short(&key));
+                        let text =
+                            format!("{} again (attempt {}), key {}", outgoing.command.kind(), attempt + 1, short(&key));
                         client.wire.update(|w| w.note(at, NoteStep::Resend, text));
                     }
-                    let metered = platform.command(&client.board_id(), &command, &key).await;
+                    let metered = platform.command(&client.board_id(), &outgoing).await;
                     if let Some(cost) = metered.cost {
                         let at = platform.now_ms();
                         client.wire.update(|w| w.exchange(at, cost));
                     }
-                    answer = metered.answer.map(|a| a.seq);
+                    answer = metered.answer.map(|a| Answered { seq: a.seq, step: a.step.map(|s| *s) });
                     match &answer {
                         Err(err) if err.retryable() => {
                             resting.set(true);

@@ -6,15 +6,17 @@ use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 
 use board_core::api::{
-    ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, CreateWebhook, Delivery, FramesPage, KeysRotated,
-    Position, ReplayWebhook, ServerFaults, ServerLab, Viewer, WebhookCreated, WebhookInfo, EPOCH_HEADER,
+    ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, CreateWebhook, Delivery, FramesPage, HistoryPage,
+    KeysRotated, Position, ReplayWebhook, ServerFaults, ServerLab, TodoHistoryPage, Viewer, WebhookCreated,
+    WebhookInfo, EPOCH_HEADER,
 };
-use board_core::domain::{BoardState, Command};
+use board_core::domain::{BoardState, Id};
 use board_core::patterns::PatternKind;
 use board_core::presence::{Leave, Signal};
 
+use super::history::Before;
 pub use super::platform::HttpError;
-use super::platform::{Exchange, Metered};
+use super::platform::{Exchange, Metered, Outgoing};
 use board_core::protocol::Transport;
 
 async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, HttpError> {
@@ -65,12 +67,37 @@ pub async fn changes(board: &str, from: &Position, pattern: PatternKind) -> Mete
     metered("backfill", Request::get(&url).build(), 0, Answered::parse).await
 }
 
-pub async fn command(board: &str, command: &Command, key: &str) -> Metered<CommandAnswer> {
-    let body = serde_json::to_string(command).expect("commands serialise");
-    let request = Request::post(&format!("/api/boards/{board}/commands"))
-        .header("Idempotency-Key", key)
-        .header("Content-Type", "application/json")
-        .body(body.clone());
+/// `GET /history?at=N&then=M`: the board at seq N and the M changes after it; or, `410`,
+/// where history starts.
+pub async fn history(board: &str, at: u64, then: u64) -> Metered<Result<HistoryPage, Before>> {
+    let url = format!("/api/boards/{board}/history?at={at}&then={then}");
+    metered("history", Request::get(&url).build(), 0, |answered| {
+        if answered.status == 410 {
+            if let Ok(before) = serde_json::from_str::<Before>(&answered.body) {
+                return Ok(Err(before));
+            }
+        }
+        answered.parse().map(Ok)
+    })
+    .await
+}
+
+/// `GET /todos/{id}/history`: the retained changes to one todo, and who made them.
+pub async fn todo_history(board: &str, todo: Id) -> Metered<TodoHistoryPage> {
+    let url = format!("/api/boards/{board}/todos/{todo}/history");
+    metered("history", Request::get(&url).build(), 0, Answered::parse).await
+}
+
+pub async fn command(board: &str, outgoing: &Outgoing) -> Metered<CommandAnswer> {
+    let body = serde_json::to_string(&outgoing.command).expect("commands serialise");
+    let mut request = Request::post(&format!("/api/boards/{board}/commands"))
+        .header("Idempotency-Key", &outgoing.key)
+        .header("Content-Type", "application/json");
+    if let Some(actor) = &outgoing.actor {
+        // A header is ASCII: the name goes percent-encoded, as the server expects.
+        request = request.header("Board-Actor", &String::from(js_sys::encode_uri_component(actor)));
+    }
+    let request = request.body(body.clone());
     metered("command", request, body.len(), Answered::parse).await
 }
 

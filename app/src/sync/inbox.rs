@@ -21,15 +21,29 @@ pub enum Input {
     /// A held command's wait is over (its key).
     Release(String),
     /// The person undid the held command about this todo.
-    Undo(board_core::domain::Id),
-    /// The server's answer to a command posted beside the engine: its seq, or why not.
-    Answer { key: String, answer: Result<u64, HttpError> },
+    CancelHeld(board_core::domain::Id),
+    /// The person asked to undo their newest change (Ctrl+Z, the Undo button).
+    Undo,
+    /// ... or to do again the newest one they undid (Ctrl+Shift+Z, Redo).
+    Redo,
+    /// The page went to the background (`false`) or is in front again (`true`).
+    Visible(bool),
+    /// The server's answer to a command posted beside the engine, or why not.
+    Answer { key: String, answer: Result<Answered, HttpError> },
     /// The page sends a signal or relayed cursor (ephemeral: lost if it fails).
     Signal(Signal),
     /// The browser went offline (`false`) or came back online (`true`).
     Network(bool),
     /// The person asked to try the connection now rather than after the backoff delay.
     RetryNow,
+}
+
+/// A command's answer, as far as the engine cares: the seq it committed at, and what it
+/// did to its todo (for undo).
+#[derive(Debug)]
+pub struct Answered {
+    pub seq: u64,
+    pub step: Option<board_core::domain::undo::Step>,
 }
 
 /// A sender of inputs to the engine.

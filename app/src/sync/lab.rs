@@ -33,10 +33,10 @@ use futures::channel::mpsc;
 use futures::StreamExt;
 use leptos::prelude::*;
 
-use super::platform::{HttpError, Link, LinkEvent, Metered, NetworkChange, Opening, Platform, Report};
+use super::platform::{HttpError, Link, LinkEvent, Metered, NetworkChange, Opening, Outgoing, Platform, Report};
 use super::wire::{NoteStep, WireLog};
 use board_core::api::{CommandAnswer, FramesPage, Position};
-use board_core::domain::{BoardState, Command};
+use board_core::domain::BoardState;
 use board_core::optimistic::Outbox;
 use board_core::patterns::{Frame, PatternKind};
 use board_core::presence::Signal;
@@ -366,20 +366,20 @@ struct LabLink<P: Platform> {
 }
 
 impl<P: Platform> Link for LabLink<P> {
-    fn send_command(&self, request_id: &str, key: &str, command: &Command) -> bool {
+    fn send_command(&self, request_id: &str, outgoing: &Outgoing) -> bool {
         let latency = self.bench.latency();
         if latency == 0 {
-            return self.inner.borrow().as_ref().is_some_and(|link| link.send_command(request_id, key, command));
+            return self.inner.borrow().as_ref().is_some_and(|link| link.send_command(request_id, outgoing));
         }
         let carries = self.inner.borrow().as_ref().is_some_and(|link| link.carries_commands());
         if carries {
             let (inner, platform) = (self.inner.clone(), self.bench.platform.clone());
-            let (request_id, key, command) = (request_id.to_owned(), key.to_owned(), command.clone());
+            let (request_id, outgoing) = (request_id.to_owned(), outgoing.clone());
             self.bench.platform.spawn(async move {
                 platform.sleep(latency).await;
                 // Closed meanwhile: the engine resends what this socket never answered.
                 if let Some(link) = inner.borrow().as_ref() {
-                    link.send_command(&request_id, &key, &command);
+                    link.send_command(&request_id, &outgoing);
                 }
             });
         }
@@ -437,9 +437,9 @@ impl<P: Platform> Platform for Faulty<P> {
         }
     }
 
-    async fn command(&self, board: &str, command: &Command, key: &str) -> Metered<CommandAnswer> {
+    async fn command(&self, board: &str, outgoing: &Outgoing) -> Metered<CommandAnswer> {
         match self.bench.request().await {
-            Ok(()) => self.bench.platform.command(board, command, key).await,
+            Ok(()) => self.bench.platform.command(board, outgoing).await,
             Err(cut) => Metered { answer: Err(cut), cost: None },
         }
     }
@@ -481,6 +481,18 @@ impl<P: Platform> Platform for Faulty<P> {
 
     fn online(&self) -> bool {
         self.bench.platform.online()
+    }
+
+    fn on_visibility(&self, change: NetworkChange) -> Box<dyn std::any::Any> {
+        self.bench.platform.on_visibility(change)
+    }
+
+    fn save_seen(&self, board: &str, seq: u64) {
+        self.bench.platform.save_seen(board, seq);
+    }
+
+    fn load_seen(&self, board: &str) -> Option<u64> {
+        self.bench.platform.load_seen(board)
     }
 
     fn on_network(&self, change: NetworkChange) -> Box<dyn std::any::Any> {

@@ -16,17 +16,25 @@
 //! * From `board_core`, pure: `step` (what one frame means for the local state),
 //!   `optimistic` (the outbox of pending commands and the board the page shows) and
 //!   `backoff` (jittered exponential reconnect delays).
+//! * [`undo`]: this tab's undo and redo (the domain's stack, and which commands on their
+//!   way are undos). Pure.
+//! * [`away`]: "you missed N changes": what the page applied while hidden or disconnected.
+//!   Pure.
+//! * [`history`]: the time-travel view's window of the log, fetched and replayed through
+//!   the shared reducer.
 //! * [`wire`]: the wire inspector's record of received frames.
 //! * `browser`, `http`, `link` (browser only): the platform of a real page: the REST calls
 //!   and the four transports as links that report [`platform::LinkEvent`]s.
 //! * `identity`, `mesh` (browser only): who this tab is on the presence list (kept in
 //!   local storage), and the WebRTC mesh that carries cursors between tabs.
 
+pub mod away;
 #[cfg(feature = "hydrate")]
 mod browser;
 pub mod client;
 pub mod connection;
 pub mod engine;
+pub mod history;
 #[cfg(feature = "hydrate")]
 pub mod http;
 #[cfg(feature = "hydrate")]
@@ -38,6 +46,7 @@ mod link;
 #[cfg(feature = "hydrate")]
 pub mod mesh;
 pub mod platform;
+pub mod undo;
 pub mod wire;
 
 pub use client::BoardClient;

@@ -29,6 +29,9 @@ pub enum LinkEvent {
     /// A message went up the connection (a command or a signal up a WebSocket): its bytes,
     /// and whether it was ephemeral (a signal).
     Sent { bytes: usize, ephemeral: bool },
+    /// The server named the board's head (a poll's answer; `hello` and heartbeats carry
+    /// theirs in the frame).
+    AtHead(u64),
     /// The connection failed or closed: the engine reconnects with backoff.
     Failed,
     /// The server says this page's key no longer opens the board.
@@ -41,11 +44,20 @@ pub type Report = Rc<dyn Fn(LinkEvent)>;
 /// How the platform tells the engine the device went offline (`false`) or back (`true`).
 pub type NetworkChange = Rc<dyn Fn(bool)>;
 
+/// A command on its way, with what goes beside it: its Idempotency-Key (the same on
+/// every resend) and its actor (this tab's presence name, kept in the log for history).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outgoing {
+    pub key: String,
+    pub command: Command,
+    pub actor: Option<String>,
+}
+
 /// An open connection to the server.
 pub trait Link {
     /// Sends a command up the connection, if it can carry one (an open WebSocket; it then
     /// reports what it sent as `LinkEvent::Sent`).
-    fn send_command(&self, _request_id: &str, _key: &str, _command: &Command) -> bool {
+    fn send_command(&self, _request_id: &str, _outgoing: &Outgoing) -> bool {
         false
     }
 
@@ -146,8 +158,8 @@ pub trait Platform: 'static {
     /// `GET /snapshots/{seq}`: the board at `seq` (an immutable, cacheable URL); `404`
     /// beyond the head, `410` when the server no longer holds it.
     async fn snapshot_at(&self, board: &str, seq: u64, epoch: Option<&str>) -> Metered<BoardState>;
-    /// `POST /commands` with an Idempotency-Key.
-    async fn command(&self, board: &str, command: &Command, key: &str) -> Metered<CommandAnswer>;
+    /// `POST /commands` with an Idempotency-Key and the actor (`Board-Actor`).
+    async fn command(&self, board: &str, outgoing: &Outgoing) -> Metered<CommandAnswer>;
     /// `POST /signal`: a signal or relayed cursor for other tabs.
     async fn signal(&self, board: &str, signal: &Signal) -> Metered<()>;
     /// A signal or relayed cursor for this tab: the page's peer mesh takes it.
@@ -171,4 +183,16 @@ pub trait Platform: 'static {
     /// Calls `change(false)` when the device goes offline and `change(true)` when it comes
     /// back, for as long as the returned guard lives.
     fn on_network(&self, change: NetworkChange) -> Box<dyn std::any::Any>;
+    /// Calls `change(false)` when the page goes to the background (another tab, a closed
+    /// lid, a reload) and `change(true)` when it is in front again, while the guard lives.
+    fn on_visibility(&self, _change: NetworkChange) -> Box<dyn std::any::Any> {
+        Box::new(())
+    }
+    /// Keeps the seq this page has seen of the board where a reload of the tab finds it,
+    /// to say what it missed meanwhile.
+    fn save_seen(&self, _board: &str, _seq: u64) {}
+    /// The seq a previous page of this tab had seen of the board, if any.
+    fn load_seen(&self, _board: &str) -> Option<u64> {
+        None
+    }
 }

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use super::announcer::Announcer;
 use super::connection::ConnectionStatus;
 use super::cursors::Cursors;
+use super::history::{MissedBanner, TimeTravel};
 use super::inspector::WireInspector;
 use super::lab::FaultLab;
 use super::legend::Legend;
@@ -15,7 +16,7 @@ use super::one_line_form::OneLineForm;
 use super::presence::PresenceList;
 use super::refusals::Refusals;
 use super::todo_card::TodoCard;
-use super::undo::UndoDeletes;
+use super::undo::{UndoDeletes, UndoRedo};
 use super::webhooks::WebhooksPanel;
 use crate::sync::{BoardClient, Conn};
 use board_core::api::{ShareLinks, Viewer};
@@ -202,8 +203,12 @@ pub fn BoardView(
                     <button class="link" on:click=move |_| client.notice.set(None)>"dismiss"</button>
                 </p>
             })}
+            {(!pane).then(|| view! { <MissedBanner client/> })}
             {(!pane).then(|| view! { <UndoDeletes client/> })}
-            <div class="columns">
+            {(!pane).then(|| view! { <UndoRedo client/> })}
+            // Looking at the past, the board is read-only: `inert` takes its controls out
+            // of reach of the mouse and the keyboard alike.
+            <div class="columns" class:past=move || client.past.with(Option::is_some) inert=move || client.past.with(Option::is_some).then_some("")>
                 <Column client sprint=None first=first(None) targets/>
                 <For
                     each=sprints
@@ -225,6 +230,7 @@ pub fn BoardView(
                     <AddSprint client/>
                 </Show>
             </div>
+            {(!pane).then(|| view! { <TimeTravel client/> })}
             {(!pane).then(|| view! { <Cursors client/> })}
             {(!pane).then(|| view! { <Announcer client connection/> })}
             {(!pane).then(|| view! {

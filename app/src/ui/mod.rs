@@ -8,7 +8,10 @@
 //! * [`todo_card`]: one todo with its controls (none until a new todo has its id), its
 //!   editor and the choice a lost rename offers.
 //! * [`drag`]: dragging a card: what it carries and where it falls in a column.
-//! * [`undo`]: the deletes this tab can still take back (held for a few seconds).
+//! * [`undo`]: Undo and Redo of this tab's changes (new commands), and the deletes it can
+//!   still take back unsent (held for a few seconds).
+//! * [`history`]: the history slider (the board as it was at any retained seq) and "you
+//!   missed N changes"; [`card_history`]: one todo's changes and who made them.
 //! * [`refusals`]: the server's refusals of this tab's commands, where the change was.
 //! * [`focus`]: keeps keyboard focus on the control that acted when the board re-renders.
 //! * [`connection`]: the connection state in words (live, reconnecting with a countdown and
@@ -27,12 +30,14 @@
 pub mod announcer;
 pub mod board;
 pub mod board_page;
+pub mod card_history;
 pub mod compare;
 pub mod connection;
 pub mod cursors;
 pub mod data;
 pub mod drag;
 pub mod focus;
+pub mod history;
 pub mod home;
 pub mod inspector;
 pub mod lab;

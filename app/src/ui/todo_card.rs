@@ -8,6 +8,7 @@
 
 use leptos::prelude::*;
 
+use super::card_history::CardHistory;
 use super::length::{too_long, LengthHint};
 use super::refusals::Refusals;
 use crate::sync::client::Draft;
@@ -108,6 +109,8 @@ pub fn TodoCard(
     };
     let class =
         move || card.with(|(t, p)| format!("todo todo-{}{}", t.status.as_str(), if *p { " pending" } else { "" }));
+    // Looking at the past: the change at that seq made or changed this todo.
+    let changed_then = move || client.past.with(|p| p.as_ref().is_some_and(|p| p.touched().contains(&id)));
     let input = NodeRef::<leptos::html::Input>::new();
     // The editor takes focus when it opens (and keeps it: the card is not re-created).
     input.on_load(move |input| {
@@ -118,6 +121,8 @@ pub fn TodoCard(
         <li
             class=class
             data-todo-id=id
+            class:history-changed=changed_then
+            data-history-changed=move || changed_then().then_some("true")
             data-version=move || card.with(|(t, _)| t.version)
             data-pending=move || pending().then_some("true")
             // Drag to another column or place (the column's drop sends `move_todo`); the
@@ -200,6 +205,7 @@ pub fn TodoCard(
                 <button class="icon danger" title="delete" aria-label="Delete" data-focus="delete" on:click=move |_| client.delete_with_undo(Command::DeleteTodo { id, expected_version: None })>"✕"</button>
             </div>
             </Show>
+            <CardHistory client id version=Signal::derive(move || card.with(|(t, _)| t.version))/>
             // The server's other refusals of commands about this todo (a lost rename is
             // offered above instead).
             <Refusals client here=|r, todo| r.todo == todo && todo.is_some_and(|t| r.lost_rename(t).is_none()) at=Some(id)/>

@@ -41,6 +41,19 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expected_version: Option<u64>,
     },
+    /// Brings back a deleted todo, as it was (the undo of its delete): the same id, title
+    /// and status, at `position` in its column (absent or past the end appends). Refused
+    /// for an id the board holds or never gave out.
+    RestoreTodo {
+        id: Id,
+        title: String,
+        status: TodoStatus,
+        /// `None` (or absent) restores to the backlog.
+        #[serde(default)]
+        sprint_id: Option<Id>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<u32>,
+    },
     AddSprint {
         name: String,
     },
@@ -61,6 +74,7 @@ impl Command {
             Command::SetTodoStatus { .. } => "set_todo_status",
             Command::MoveTodo { .. } => "move_todo",
             Command::DeleteTodo { .. } => "delete_todo",
+            Command::RestoreTodo { .. } => "restore_todo",
             Command::AddSprint { .. } => "add_sprint",
             Command::StartSprint { .. } => "start_sprint",
             Command::CompleteSprint { .. } => "complete_sprint",

@@ -42,24 +42,27 @@ pub fn decide_within(state: &BoardState, command: &Command, limits: &BoardLimits
         }
         Command::MoveTodo { id, sprint_id, position, expected_version } => {
             todo_at(state, *id, *expected_version)?;
-            if let Some(sprint_id) = sprint_id {
-                open_sprint(state, *sprint_id)?;
-            }
-            // The target column as it will be without the moving todo; the place asked for
-            // (clamped into it) lies between two neighbours, or at an end.
-            let mut column: Vec<&Todo> =
-                state.todos.iter().filter(|t| t.sprint_id == *sprint_id && t.id != *id).collect();
-            let at = position.map_or(column.len(), |p| (p as usize).min(column.len()));
-            let (before, after) = neighbours(&mut column, at);
-            // Exactly between the two, or not at all: a key "somewhere after" would put the
-            // todo elsewhere while the answer said it moved.
-            let position = Position::between(before.map(|t| &t.position), after.map(|t| &t.position))
-                .ok_or(DomainError::NoRoom { sprint_id: *sprint_id })?;
+            let position = place(state, *id, *sprint_id, *position)?;
             Event::TodoMoved { id: *id, sprint_id: *sprint_id, position }
         }
         Command::DeleteTodo { id, expected_version } => {
             todo_at(state, *id, *expected_version)?;
             Event::TodoDeleted { id: *id }
+        }
+        Command::RestoreTodo { id, title, status, sprint_id, position } => {
+            // Ids are seqs and never reused: only one the board gave out before (below the
+            // next) and no longer holds can come back, so a restore never takes the id of
+            // a todo or sprint that exists or is yet to be made.
+            if *id < 1 || *id >= next_id || state.todo(*id).is_some() || state.sprint(*id).is_some() {
+                return Err(DomainError::rule(format!("todo {id} cannot be restored: it exists or never did")));
+            }
+            let title = valid_title(title)?;
+            if state.todos.len() >= limits.max_todos {
+                return Err(DomainError::rule(format!("a board holds at most {} todos", limits.max_todos)));
+            }
+            within_text(state, 0, title.len(), limits)?;
+            let position = place(state, *id, *sprint_id, *position)?;
+            Event::TodoRestored { id: *id, title, status: *status, sprint_id: *sprint_id, position }
         }
         Command::AddSprint { name } => {
             let name = valid_name(name)?;
@@ -88,13 +91,30 @@ pub fn decide_within(state: &BoardState, command: &Command, limits: &BoardLimits
     })
 }
 
+/// The key for todo `id` at place `position` of column `sprint_id` (which must take
+/// todos): between the two todos that will be its neighbours there, the todo itself
+/// aside; absent or past the end appends.
+fn place(state: &BoardState, id: Id, sprint_id: Option<Id>, position: Option<u32>) -> Result<Position, DomainError> {
+    if let Some(sprint_id) = sprint_id {
+        open_sprint(state, sprint_id)?;
+    }
+    let mut column: Vec<&Todo> = state.todos.iter().filter(|t| t.sprint_id == sprint_id && t.id != id).collect();
+    let at = position.map_or(column.len(), |p| (p as usize).min(column.len()));
+    let (before, after) = neighbours(&mut column, at);
+    // Exactly between the two, or not at all: a key "somewhere after" would put the todo
+    // elsewhere while the answer said it moved.
+    Position::between(before.map(|t| &t.position), after.map(|t| &t.position)).ok_or(DomainError::NoRoom { sprint_id })
+}
+
 /// The column to re-space after `event` made `state` (see `domain::position`), if a key
 /// it chose grew long, or the column it changed holds two todos with one key (a store
 /// written before keys were kept strictly increasing): the server then commits
 /// [`Event::ColumnRespaced`] as a change of its own.
 pub fn respace_due(state: &BoardState, event: &Event) -> Option<Option<Id>> {
     match event {
-        Event::TodoAdded { sprint_id, position, .. } | Event::TodoMoved { sprint_id, position, .. } => {
+        Event::TodoAdded { sprint_id, position, .. }
+        | Event::TodoMoved { sprint_id, position, .. }
+        | Event::TodoRestored { sprint_id, position, .. } => {
             (position.is_long() || shares_a_key(state, *sprint_id)).then_some(*sprint_id)
         }
         // Unfinished todos were appended to the backlog one after another.

@@ -36,6 +36,15 @@ pub enum Event {
     TodoDeleted {
         id: Id,
     },
+    /// A deleted todo back with its id, title and status; `position` chosen by `decide` as
+    /// for a move. Its version starts again at 1.
+    TodoRestored {
+        id: Id,
+        title: String,
+        status: TodoStatus,
+        sprint_id: Option<Id>,
+        position: Position,
+    },
     SprintAdded {
         id: Id,
         name: String,
@@ -59,8 +68,41 @@ impl Event {
     /// The id this event brought into existence, if any.
     pub fn created_id(&self) -> Option<Id> {
         match self {
-            Event::TodoAdded { id, .. } | Event::SprintAdded { id, .. } => Some(*id),
+            Event::TodoAdded { id, .. } | Event::TodoRestored { id, .. } | Event::SprintAdded { id, .. } => Some(*id),
             _ => None,
+        }
+    }
+
+    /// The one todo this event is about, if it is about one: what a todo's history and an
+    /// undo follow. Sprint events and re-spacing are about a column or a sprint.
+    pub fn todo_id(&self) -> Option<Id> {
+        match self {
+            Event::TodoAdded { id, .. }
+            | Event::TodoRenamed { id, .. }
+            | Event::TodoStatusChanged { id, .. }
+            | Event::TodoMoved { id, .. }
+            | Event::TodoDeleted { id }
+            | Event::TodoRestored { id, .. } => Some(*id),
+            Event::SprintAdded { .. }
+            | Event::SprintStarted { .. }
+            | Event::SprintCompleted { .. }
+            | Event::ColumnRespaced { .. } => None,
+        }
+    }
+
+    /// The `type` tag, as the log stores it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::TodoAdded { .. } => "todo_added",
+            Event::TodoRenamed { .. } => "todo_renamed",
+            Event::TodoStatusChanged { .. } => "todo_status_changed",
+            Event::TodoMoved { .. } => "todo_moved",
+            Event::TodoDeleted { .. } => "todo_deleted",
+            Event::TodoRestored { .. } => "todo_restored",
+            Event::SprintAdded { .. } => "sprint_added",
+            Event::SprintStarted { .. } => "sprint_started",
+            Event::SprintCompleted { .. } => "sprint_completed",
+            Event::ColumnRespaced { .. } => "column_respaced",
         }
     }
 
@@ -73,10 +115,38 @@ impl Event {
             Event::TodoMoved { sprint_id: None, .. } => "moved a todo to the backlog".into(),
             Event::TodoMoved { .. } => "moved a todo to a sprint".into(),
             Event::TodoDeleted { .. } => "deleted a todo".into(),
+            Event::TodoRestored { title, .. } => format!("brought back “{title}”"),
             Event::SprintAdded { name, .. } => format!("added sprint “{name}”"),
             Event::SprintStarted { .. } => "started a sprint".into(),
             Event::SprintCompleted { .. } => "completed a sprint".into(),
             Event::ColumnRespaced { .. } => "tidied a column's order keys".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_is_the_type_tag_the_log_stores() {
+        let id = 1;
+        let position = Position::first();
+        let events = [
+            Event::TodoAdded { id, title: "t".into(), sprint_id: None, position: position.clone() },
+            Event::TodoRenamed { id, title: "t".into() },
+            Event::TodoStatusChanged { id, status: TodoStatus::Done },
+            Event::TodoMoved { id, sprint_id: None, position: position.clone() },
+            Event::TodoDeleted { id },
+            Event::TodoRestored { id, title: "t".into(), status: TodoStatus::Done, sprint_id: None, position },
+            Event::SprintAdded { id, name: "s".into() },
+            Event::SprintStarted { id },
+            Event::SprintCompleted { id },
+            Event::ColumnRespaced { sprint_id: None },
+        ];
+        for event in events {
+            assert_eq!(serde_json::to_value(&event).unwrap()["type"], event.kind());
+            assert_eq!(event.todo_id().is_some(), event.kind().starts_with("todo_"));
         }
     }
 }

@@ -37,6 +37,16 @@ pub fn evolve(state: &mut BoardState, event: &Event) {
         Event::TodoDeleted { id } => {
             state.remove_todo(*id);
         }
+        Event::TodoRestored { id, title, status, sprint_id, position } => {
+            state.put_todo(Todo {
+                id: *id,
+                title: title.clone(),
+                status: *status,
+                sprint_id: *sprint_id,
+                position: position.clone(),
+                version: 1,
+            });
+        }
         Event::SprintAdded { id, name } => {
             state.put_sprint(Sprint { id: *id, name: name.clone(), status: SprintStatus::Planned })
         }

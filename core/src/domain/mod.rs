@@ -13,6 +13,9 @@
 //! patterns send: the [`Op`]s (whole entities put or deleted) and the field-level [`Diff`].
 //! Property tests in `tests/` prove that each view rebuilds the server's state.
 //!
+//! [`undo`] computes the command that takes a change back (undo is a new change, not a
+//! deletion from the log).
+//!
 //! A todo's place in its column is a sparse [`Position`] key ([`position`]), so a move
 //! changes the todo that moved and nothing else.
 
@@ -26,6 +29,7 @@ pub mod evolve;
 pub mod model;
 pub mod op;
 pub mod position;
+pub mod undo;
 
 pub use command::Command;
 pub use diff::Diff;

@@ -31,6 +31,9 @@ pub enum Frame {
         /// The id the command created, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<crate::domain::Id>,
+        /// What the change did to its todo, for the sender's undo (as in the HTTP answer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<Box<crate::domain::undo::Step>>,
     },
     /// WebSocket only: a command sent up the socket was refused (`status` as over HTTP).
     Error {

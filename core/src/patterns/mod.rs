@@ -47,6 +47,11 @@ pub struct ChangeRecord {
     /// arrives before the command's answer (an optimistic client must not show it twice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Who made the change: the presence name its command was sent with, if any. Kept in
+    /// the log for history (a todo's changes, the time-travel view); no data frame
+    /// carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 impl ChangeRecord {
@@ -59,12 +64,18 @@ impl ChangeRecord {
             ops: done.ops.clone(),
             diff: done.diff.clone(),
             key: None,
+            actor: None,
         }
     }
 
     /// The same entry, for a command sent with `key`.
     pub fn keyed(self, key: Option<&str>) -> ChangeRecord {
         ChangeRecord { key: key.map(str::to_owned), ..self }
+    }
+
+    /// The same entry, for a command sent by `actor`.
+    pub fn by(self, actor: Option<&str>) -> ChangeRecord {
+        ChangeRecord { actor: actor.map(str::to_owned), ..self }
     }
 }
 

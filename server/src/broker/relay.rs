@@ -70,7 +70,7 @@ pub struct Envelope {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Body {
-    Record(ChangeRecord),
+    Record(Box<ChangeRecord>),
     /// A change whose record is longer than the bus carries: its seq alone
     /// (`{...,"head":N}`). The others tell their subscribers the head, who read the change
     /// from the log, as after any lost notice.
@@ -170,7 +170,7 @@ impl Broker for Relay {
         self.local.deliver(&change.board, Notice::Change(change.clone()));
         // If this fails, other replicas notice through their head sweep; nothing is lost.
         if let Some(link) = &self.link {
-            link.send(&change.board, Body::Record(change.record.clone())).await;
+            link.send(&change.board, Body::Record(Box::new(change.record.clone()))).await;
         }
     }
 
@@ -329,7 +329,7 @@ impl Link {
         match parsed {
             Ok(envelope) if *envelope.replica == *self.replica => {}
             Ok(Envelope { board, body: Body::Record(record), .. }) => {
-                let change = listener.heard(board.clone(), record);
+                let change = listener.heard(board.clone(), *record);
                 self.local.deliver(&board, Notice::Change(Arc::new(change)));
             }
             Ok(Envelope { board, body: Body::Head(head), .. }) => {

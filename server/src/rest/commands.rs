@@ -1,9 +1,10 @@
-//! `POST /api/boards/{board}/commands`: the one way to change a board over HTTP. The
+//! `POST /api/boards/{board}/commands`: the one way to change a board over HTTP, with an
+//! optional `Idempotency-Key` and `Board-Actor` (the sender's name, for history). The
 //! command service it calls (`service::commands`) is the one the WebSocket, the server
 //! functions and the seeding call too.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::Json;
 
 use board_core::api::CommandAnswer;
@@ -15,6 +16,7 @@ use crate::error::AppError;
 use crate::limits::ClientIp;
 use crate::service::commands::{self, bad_key};
 use crate::state::AppState;
+use crate::store::Envelope;
 
 pub async fn post(
     State(app): State<AppState>,
@@ -27,5 +29,14 @@ pub async fn post(
         Some(value) => Some(value.to_str().map_err(|_| bad_key())?),
         None => None,
     };
-    commands::execute(&app, &grant, ip, &command, key).await.map(Json)
+    let actor = headers.get("board-actor").map(actor).transpose()?;
+    commands::execute(&app, &grant, ip, &command, Envelope { key, actor: actor.as_deref() }).await.map(Json)
+}
+
+/// `Board-Actor`: the sender's presence name, percent-encoded UTF-8 (a header carries
+/// ASCII only; a page encodes with `encodeURIComponent`).
+fn actor(value: &HeaderValue) -> Result<String, AppError> {
+    let refused = || AppError::BadRequest("Board-Actor must be a percent-encoded UTF-8 name".into());
+    let ascii = value.to_str().map_err(|_| refused())?;
+    percent_encoding::percent_decode_str(ascii).decode_utf8().map(|name| name.into_owned()).map_err(|_| refused())
 }

@@ -5,6 +5,7 @@
 //! * [`commands`]: the one write endpoint (Idempotency-Key, expected_version).
 //! * [`changes`]: backfill: the frames after a seq, or `410`.
 //! * [`health`]: liveness, readiness, Prometheus metrics.
+//! * [`history`]: the board at an earlier seq, and one todo's changes (time travel, undo).
 //! * [`snapshots`]: the board at one seq, at an immutable (cacheable) URL.
 //! * [`signals`]: presence's requests: a signal or relayed cursor between tabs, a tab leaving.
 //! * [`server_fns`]: the command service as Leptos server functions (`/api/fn/...`).
@@ -19,6 +20,7 @@ pub mod commands;
 pub mod docs;
 pub mod extract;
 pub mod health;
+pub mod history;
 pub mod lab;
 pub mod server_fns;
 pub mod signals;

@@ -21,6 +21,7 @@ use crate::limits::ClientIp;
 use crate::limits::MAX_BODY_BYTES;
 use crate::service::commands;
 use crate::state::AppState;
+use crate::store::Envelope;
 
 #[async_trait::async_trait]
 impl Commands for AppState {
@@ -35,7 +36,8 @@ impl Commands for AppState {
             let grant = access::authorize(self, board, &Presented::from_headers(&request.headers), Role::Write).await?;
             let ClientIp(ip) =
                 ClientIp::from_request_parts(&mut request.clone(), self).await.unwrap_or_else(|never| match never {});
-            commands::execute(self, &grant, ip, &command, idempotency_key.as_deref()).await
+            let envelope = Envelope { key: idempotency_key.as_deref(), actor: None };
+            commands::execute(self, &grant, ip, &command, envelope).await
         }
         .await;
         result.map_err(|err| {

@@ -12,26 +12,42 @@ use board_core::domain::{Command, DomainError};
 use crate::access::{Grant, Role};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{Cached, CommitError, Outcome, Write};
+use crate::store::{Cached, CommitError, Envelope, Outcome, Write};
 
 /// Idempotency keys longer than this are refused: they are stored per board.
 const MAX_KEY_LEN: usize = 200;
 
 /// Runs a command for a client, over HTTP or a WebSocket alike: the grant must allow
 /// writing (`403` for a read key), the client's command rate must allow it (`429`), the
-/// Idempotency-Key must be valid (`400`); then [`run`].
+/// Idempotency-Key and the actor must be valid (`400`); then [`run`].
 pub async fn execute(
     app: &AppState,
     grant: &Grant,
     ip: IpAddr,
     command: &Command,
-    key: Option<&str>,
+    envelope: Envelope<'_>,
 ) -> Result<CommandAnswer, AppError> {
     if grant.role < Role::Write {
         return Err(AppError::Forbidden("this key can read the board but not change it".into()));
     }
     app.limits.command(ip)?;
-    run(app, &grant.board, command, key.map(idempotency_key).transpose()?).await
+    let actor = envelope.actor.map(actor).transpose()?;
+    let envelope = Envelope { key: envelope.key.map(idempotency_key).transpose()?, actor: actor.as_deref() };
+    run(app, &grant.board, command, envelope).await
+}
+
+/// The one rule for an actor, whichever way it came (`Board-Actor`, a field beside a
+/// command on a socket, the server function's argument): a presence name as the page shows
+/// it (`presence::clean_name`: trimmed, without control or invisible characters, 1 to 40
+/// characters). It is what the sender says it is called, as on the presence list: history
+/// shows it as a name, not as proof of who sent the change.
+fn actor(name: &str) -> Result<String, AppError> {
+    board_core::presence::clean_name(name).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "the actor must be a name of 1 to {} visible characters",
+            board_core::presence::MAX_NAME_CHARS
+        ))
+    })
 }
 
 /// The one rule for an Idempotency-Key, whichever way it came (an HTTP header, a field of
@@ -53,20 +69,30 @@ fn idempotency_key(key: &str) -> Result<&str, AppError> {
 /// kept strictly increasing) has no key to take: the column is re-spaced first, as a
 /// change of its own, and the command decided again on the re-spaced column, so the move
 /// lands exactly where it asked.
-pub async fn run(app: &AppState, board: &str, command: &Command, key: Option<&str>) -> Result<CommandAnswer, AppError> {
-    match commit(app, board, command, key).await {
+pub async fn run(
+    app: &AppState,
+    board: &str,
+    command: &Command,
+    envelope: Envelope<'_>,
+) -> Result<CommandAnswer, AppError> {
+    match commit(app, board, command, envelope).await {
         Err(CommitError::Domain(DomainError::NoRoom { sprint_id })) => {
             respace(app, board, sprint_id, cached(app, board)).await?;
-            answer(app, board, commit(app, board, command, key).await).await
+            answer(app, board, commit(app, board, command, envelope).await).await
         }
         outcome => answer(app, board, outcome).await,
     }
 }
 
 /// One attempt at the command, counted and timed.
-async fn commit(app: &AppState, board: &str, command: &Command, key: Option<&str>) -> Result<Outcome, CommitError> {
+async fn commit(
+    app: &AppState,
+    board: &str,
+    command: &Command,
+    envelope: Envelope<'_>,
+) -> Result<Outcome, CommitError> {
     let started = std::time::Instant::now();
-    let outcome = app.store.commit(board, Write::Command(command.clone()), key, cached(app, board)).await;
+    let outcome = app.store.commit(board, Write::Command(command.clone()), envelope, cached(app, board)).await;
     let label = match &outcome {
         Ok(Outcome::Committed(_)) => "committed",
         Ok(Outcome::Replayed(_)) => "replayed",
@@ -110,7 +136,7 @@ async fn respace(
     sprint_id: Option<board_core::domain::Id>,
     cached: Cached,
 ) -> Result<(), AppError> {
-    match app.store.commit(board, Write::Respace { sprint_id }, None, cached).await {
+    match app.store.commit(board, Write::Respace { sprint_id }, Envelope::default(), cached).await {
         Ok(Outcome::Committed(committed)) => {
             metrics::counter!("board_respaces_total").increment(1);
             app.publish(board, &committed).await;

@@ -17,6 +17,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use board_core::api::CommandAnswer;
+use board_core::domain::undo::Step;
 use board_core::domain::{decide::respace_due, execute_within, BoardState, Command, DomainError, Event, Id, Op, Todo};
 use board_core::patterns::ChangeRecord;
 
@@ -31,6 +32,14 @@ pub enum Write {
     /// The server re-spaces a column's position keys (see `board_core::domain::position`): a
     /// change of its own, in the log like any other, never asked for by a client.
     Respace { sprint_id: Option<Id> },
+}
+
+/// What came with a command besides itself: its Idempotency-Key (a retry gets the first
+/// answer) and its actor (the sender's presence name, kept in the log for history).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Envelope<'a> {
+    pub key: Option<&'a str>,
+    pub actor: Option<&'a str>,
 }
 
 /// A change that committed just now.
@@ -82,20 +91,26 @@ impl Store {
         &self,
         board: &str,
         write: Write,
-        idempotency_key: Option<&str>,
+        envelope: Envelope<'_>,
         cached: Cached,
     ) -> Result<Outcome, CommitError> {
-        let (store, board, key) = (self.clone(), board.to_owned(), idempotency_key.map(str::to_owned));
-        detached(async move { store.commit_now(&board, &write, key.as_deref(), cached).await }).await
+        let (store, board) = (self.clone(), board.to_owned());
+        let (key, actor) = (envelope.key.map(str::to_owned), envelope.actor.map(str::to_owned));
+        detached(async move {
+            let envelope = Envelope { key: key.as_deref(), actor: actor.as_deref() };
+            store.commit_now(&board, &write, envelope, cached).await
+        })
+        .await
     }
 
     async fn commit_now(
         &self,
         board: &str,
         write: &Write,
-        idempotency_key: Option<&str>,
+        envelope: Envelope<'_>,
         cached: Cached,
     ) -> Result<Outcome, CommitError> {
+        let idempotency_key = envelope.key;
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query("UPDATE boards SET seq = seq + 1 WHERE id = $1 RETURNING seq, pruned_through, log_bytes")
             .bind(board)
@@ -153,12 +168,12 @@ impl Store {
 
         write_rows(&mut tx, board, &done.ops).await?;
         let at = now_ms();
-        let record = ChangeRecord::new(&done, at).keyed(idempotency_key);
+        let record = ChangeRecord::new(&done, at).keyed(idempotency_key).by(envelope.actor);
         let (event, ops, diff) = (to_json(&record.event), to_json(&record.ops), to_json(&record.diff));
         let bytes = (event.len() + ops.len() + diff.len()) as u64;
         sqlx::query(
-            "INSERT INTO changes (board_id, seq, at, event, ops, diff, command_key, bytes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO changes (board_id, seq, at, event, ops, diff, command_key, bytes, actor, todo_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(board)
         .bind(seq as i64)
@@ -168,10 +183,28 @@ impl Store {
         .bind(diff)
         .bind(record.key.as_deref())
         .bind(bytes as i64)
+        .bind(record.actor.as_deref())
+        .bind(record.event.todo_id())
         .execute(&mut *tx)
         .await?;
+        if seq.is_multiple_of(self.snapshot_every) {
+            // History's stepping stone: the board at this seq, in this change's transaction
+            // (so a snapshot never names a seq that did not commit).
+            sqlx::query("INSERT INTO snapshots (board_id, seq, state) VALUES ($1, $2, $3)")
+                .bind(board)
+                .bind(seq as i64)
+                .bind(to_json(&done.state))
+                .execute(&mut *tx)
+                .await?;
+        }
 
-        let answer = CommandAnswer { seq, id: done.created, event: done.event };
+        // The sender's undo needs the todo just before and after: only here is "before"
+        // exactly the board the command applied to.
+        let step = match write {
+            Write::Command(_) => Step::of(&before, &done.state, &done.event).map(Box::new),
+            Write::Respace { .. } => None,
+        };
+        let answer = CommandAnswer { seq, id: done.created, event: done.event, step };
         if let Some(key) = idempotency_key {
             sqlx::query(
                 "INSERT INTO idempotency_keys (board_id, key, response, created_at, request) VALUES ($1, $2, $3, $4, $5) \
@@ -243,6 +276,14 @@ impl Store {
                 let over = over.try_get::<i64, _>("seq")? as u64;
                 keep_after = keep_after.max(over.min(seq - 1));
             }
+        }
+        if keep_after > pruned_through {
+            // A snapshot below the log's new start can no longer be replayed forward.
+            sqlx::query("DELETE FROM snapshots WHERE board_id = $1 AND seq < $2")
+                .bind(board)
+                .bind(keep_after as i64)
+                .execute(&mut *tx)
+                .await?;
         }
         let gone = if keep_after > pruned_through {
             let gone = sqlx::query("DELETE FROM changes WHERE board_id = $1 AND seq <= $2 RETURNING bytes")

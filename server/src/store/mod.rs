@@ -7,6 +7,7 @@
 //!
 //! * [`reads`]: board list, state, head seq, changes since a seq.
 //! * [`commit`]: the one write path: a command in one transaction.
+//! * [`history`]: the board at an earlier seq (a snapshot plus replay), a todo's changes.
 //! * [`webhooks`]: webhooks, their lease and their delivery log.
 //! * `gate`: the pause the fault lab puts on the pool (no connection handed out).
 //! * [`boards`]: creating a board, and what the access gate reads and rotates (visibility,
@@ -15,6 +16,7 @@
 mod boards;
 mod commit;
 mod gate;
+mod history;
 mod reads;
 mod rows;
 pub mod webhooks;
@@ -28,7 +30,8 @@ use sqlx::{AnyPool, Executor};
 use gate::Gate;
 
 pub use boards::{BoardAccess, NewBoard, Visibility};
-pub use commit::{Cached, CommitError, Committed, Outcome, Write};
+pub use commit::{Cached, CommitError, Committed, Envelope, Outcome, Write};
+pub use history::{Outside, Past, TodoHistory};
 pub use reads::{ChangesSince, Loaded};
 
 /// Which database is behind the pool; only connection set-up depends on it.
@@ -46,6 +49,9 @@ pub struct Store {
     retain: u64,
     /// How many bytes of changes each board's log keeps (see `Config::log_retain_kib`).
     retain_bytes: u64,
+    /// A board's snapshot is stored at every seq that is a multiple of this (see
+    /// `Config::snapshot_every`): what bounds the replay behind a history read.
+    snapshot_every: u64,
     /// How long a stored Idempotency-Key answer counts (see `Config::idempotency_ttl`).
     idempotency_ttl: Duration,
     /// How big a board may grow (see `Config::max_todos_per_board`).
@@ -118,6 +124,7 @@ impl Store {
             backend,
             retain,
             retain_bytes: u64::MAX,
+            snapshot_every: 1000,
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
             board_limits: Default::default(),
             gate,
@@ -136,10 +143,21 @@ impl Store {
         self
     }
 
+    /// The same store, keeping a snapshot of each board every `seqs` seqs.
+    pub fn with_snapshot_every(mut self, seqs: u64) -> Self {
+        self.snapshot_every = seqs.max(1);
+        self
+    }
+
     /// The same store, refusing commands that would grow a board beyond `limits`.
     pub fn with_board_limits(mut self, limits: board_core::domain::BoardLimits) -> Self {
         self.board_limits = limits;
         self
+    }
+
+    /// What the log keeps: changes, bytes, and the seqs between snapshots.
+    pub fn retention(&self) -> (u64, u64, u64) {
+        (self.retain, self.retain_bytes, self.snapshot_every)
     }
 
     pub(crate) fn board_limits(&self) -> &board_core::domain::BoardLimits {

@@ -95,7 +95,7 @@ impl Store {
             return Ok(Some(ChangesSince::Pruned { head }));
         }
         let rows = sqlx::query(
-            "SELECT seq, at, event, ops, diff, command_key FROM changes WHERE board_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            "SELECT seq, at, event, ops, diff, command_key, actor FROM changes WHERE board_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(board)
         .bind(since as i64)
@@ -113,6 +113,7 @@ impl Store {
                     ops: rows::json(r, "ops")?,
                     diff: rows::json(r, "diff")?,
                     key: r.try_get("command_key")?,
+                    actor: r.try_get("actor")?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;

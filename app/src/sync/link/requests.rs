@@ -77,7 +77,10 @@ pub fn open(opening: Opening, report: Report) -> RequestLink {
                 Ok(batch) => {
                     report(LinkEvent::Opened);
                     let mut behind = false;
+                    // `304`: nothing after `from`, which is therefore the head.
+                    let mut head = from.seq;
                     if let Some((page, sizes)) = batch {
+                        head = page.head;
                         if !page.epoch.is_empty() {
                             from.epoch = Some(page.epoch.clone());
                             report(LinkEvent::Epoch(page.epoch.clone()));
@@ -94,6 +97,7 @@ pub fn open(opening: Opening, report: Report) -> RequestLink {
                     if behind {
                         continue;
                     }
+                    report(LinkEvent::AtHead(head));
                 }
                 // 404: the board is gone, or the key this page holds no longer opens it.
                 Err(HttpError::Status { status: 404, .. }) => return report(LinkEvent::Revoked),

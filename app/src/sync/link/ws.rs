@@ -5,9 +5,8 @@ use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::report_text;
-use crate::sync::platform::{Link, LinkEvent, Report};
+use crate::sync::platform::{Link, LinkEvent, Outgoing, Report};
 use board_core::api::{SocketCommand, SocketSignal};
-use board_core::domain::Command;
 use board_core::presence::Signal;
 
 /// The server's close code for a socket whose key was revoked.
@@ -70,14 +69,15 @@ impl Link for WsLink {
         self.socket.ready_state() == WebSocket::OPEN
     }
 
-    fn send_command(&self, request_id: &str, key: &str, command: &Command) -> bool {
+    fn send_command(&self, request_id: &str, outgoing: &Outgoing) -> bool {
         if !self.carries_commands() {
             return false;
         }
         let message = SocketCommand {
             request_id: Some(request_id.to_owned()),
-            idempotency_key: Some(key.to_owned()),
-            command: command.clone(),
+            idempotency_key: Some(outgoing.key.clone()),
+            actor: outgoing.actor.clone(),
+            command: outgoing.command.clone(),
         };
         let text = serde_json::to_string(&message).expect("commands serialise");
         self.send(&text, false)

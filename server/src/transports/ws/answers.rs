@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::presence::Proof;
 use crate::service::{commands, signals};
 use crate::state::AppState;
+use crate::store::Envelope;
 
 /// Who is at the other end of a socket, as the server knows them.
 pub struct Peer {
@@ -62,9 +63,9 @@ impl Peer {
             }
         };
         let request_id = message.request_id.clone();
-        let key = message.idempotency_key.as_deref();
-        match commands::execute(&self.app, &self.grant, self.ip, &message.command, key).await {
-            Ok(answer) => Frame::Ack { request_id, seq: answer.seq, id: answer.id },
+        let envelope = Envelope { key: message.idempotency_key.as_deref(), actor: message.actor.as_deref() };
+        match commands::execute(&self.app, &self.grant, self.ip, &message.command, envelope).await {
+            Ok(answer) => Frame::Ack { request_id, seq: answer.seq, id: answer.id, step: answer.step },
             Err(err) => {
                 // The one log line an HTTP error gets from `log_errors`.
                 err.report();

@@ -189,7 +189,7 @@ async fn a_command_is_answered_with_its_seq_and_a_bad_one_with_a_status() {
     let before = app.head("demo").await.unwrap();
     let command = json!({"request_id": "r1", "command": {"type": "add_todo", "title": "over channels"}});
     test.say(Message::Text(command.to_string().into()));
-    let Frame::Ack { request_id, seq, id } = test.frame().await else { panic!("a command gets an ack") };
+    let Frame::Ack { request_id, seq, id, .. } = test.frame().await else { panic!("a command gets an ack") };
     assert_eq!((request_id.as_deref(), seq), (Some("r1"), before + 1), "the ack carries the request id and the seq");
     let head = seq;
     let state = app.snapshot("demo").await.unwrap();
