@@ -113,6 +113,14 @@ pub struct HistoryPage {
     pub then: Vec<HistoryEntry>,
 }
 
+/// The `410` of `/history`: the seq asked for is older than history reaches, which starts
+/// at `floor` (`error` says why: the log's retention).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BeforeHistory {
+    pub error: String,
+    pub floor: u64,
+}
+
 /// `GET /api/boards/{board}/todos/{id}/history`: every retained change that touched one
 /// todo, oldest first (the newest [`TodoHistoryPage::LIMIT`] of them).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -32,15 +32,9 @@
 // snapshot) and is not counted. Bounded: at most 200 loads, 30 s each, a 10-minute
 // deadline; loopback only (the browser resolves no other host).
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from '@playwright/test';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const target = path.resolve(root, process.env.CARGO_TARGET_DIR ?? 'target');
+import { cpuMs, kb, launchChromium, ms, startServer, stats, stopServer, target } from './support.mjs';
 
 const usage = `usage: node e2e/bench/page-load.mjs [--loads N] [--port P] [--server BIN] [--site DIR] [--path URL-PATH]
   --loads   cold loads to measure (default 20, at most 200)
@@ -80,46 +74,6 @@ const DEADLINE_MS = 10 * 60_000;
 const started = Date.now();
 function checkDeadline() {
   if (Date.now() - started > DEADLINE_MS) throw new Error('deadline: 10 minutes');
-}
-
-/** The process's user + system CPU time in ms (fields 14 and 15 of /proc/<pid>/stat, in ticks). */
-function cpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) is in parentheses and may hold spaces: count after it.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks * (1000 / 100); // USER_HZ is 100 on Linux
-}
-
-async function startServer(o) {
-  const data = mkdtempSync(path.join(tmpdir(), 'board-bench-'));
-  const server = spawn(o.server, [], {
-    cwd: root,
-    env: {
-      ...process.env,
-      DATABASE_URL: `sqlite://${data}/bench.db`,
-      BIND: `127.0.0.1:${o.port}`,
-      LEPTOS_SITE_ROOT: o.site,
-      REPLICA_ID: 'bench',
-      RUST_LOG: 'warn',
-      METRICS_BIND: 'off',
-      MAX_STREAMS_PER_IP: '2000',
-      MAX_TABS_PER_IP: '2000',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const base = `http://127.0.0.1:${o.port}`;
-  for (let i = 0; i < 300; i++) {
-    if (server.exitCode !== null) throw new Error(`the server exited (${server.exitCode})`);
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return { server, base, data };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  server.kill();
-  throw new Error('the server did not become ready in 30 s');
 }
 
 /** Records, in the page, when its root first says it is hydrated and live. */
@@ -201,31 +155,10 @@ async function htmlOnly(base, o, pid, n) {
   return { cpu: (cpuMs(pid) - before) / n, bytes: bytes / n };
 }
 
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  return { mean: s.reduce((a, b) => a + b, 0) / s.length, p50: at(0.5), p90: at(0.9), min: s[0], max: s[s.length - 1] };
-};
-const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
-const ms = (n) => `${n.toFixed(0)} ms`;
-
 async function main() {
   const o = options(process.argv.slice(2));
   const { server, base, data } = await startServer(o);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // Loopback only: any other host name fails to resolve.
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     await coldAndWarm(browser, base, o, server.pid); // warm-up, not counted
     const runs = [];
@@ -261,12 +194,7 @@ async function main() {
     }
   } finally {
     await browser.close();
-    server.kill('SIGTERM');
-    // It drains open requests first (its streams end at once); bounded all the same.
-    const killer = setTimeout(() => server.kill('SIGKILL'), 10_000);
-    await new Promise((r) => (server.exitCode !== null ? r() : server.once('exit', r)));
-    clearTimeout(killer);
-    rmSync(data, { recursive: true, force: true });
+    await stopServer({ server, data });
   }
 }
 

@@ -31,6 +31,7 @@ test('the slider shows earlier titles, and back to now shows what another browse
   await expect(slider).toHaveAttribute('data-history-seq', '3');
 
   // Dragged all the way left: seq 0, the empty board.
+  await slider.scrollIntoViewIfNeeded();
   const box = (await slider.boundingBox())!;
   await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
   await page.mouse.down();
@@ -72,7 +73,7 @@ test('undo and redo a move, seen by another browser', async ({ browser, request 
   const { id } = await command(request, board, { type: 'add_todo', title: 'movable' });
   const page = await open(await named(browser, 'Ada'), board, 'event-diff', 'sse');
   const other = await open(await browser.newContext(), board, 'push-state', 'long-poll');
-  const inSprint = (p: Page) => p.locator(`[data-column="${sprint}"] [data-todo-id="${id}"]`);
+  const inSprint = (p: Page) => p.locator(`[data-column="sprint-${sprint}"] [data-todo-id="${id}"]`);
   const inBacklog = (p: Page) => p.locator(`[data-column="backlog"] [data-todo-id="${id}"]`);
 
   await page.locator(`[data-todo-id="${id}"] select[name="move"]`).selectOption(String(sprint));

@@ -16,10 +16,19 @@ async function who(page: Page) {
   };
 }
 
-/** Moves the pointer to fractions (x, y) of the board's area. */
+/** Moves the pointer to fractions (x, y) of the board's area. The board is taller than the
+ * window (its history, inspector and lab are part of it): a point below the window is
+ * scrolled into view first, since a pointer outside the viewport moves over nothing. */
 async function pointAt(page: Page, x: number, y: number) {
-  const box = await page.locator('[data-board-seq]').boundingBox();
+  const board = page.locator('[data-board-seq]');
+  let box = await board.boundingBox();
   if (!box) throw new Error('the board has no box');
+  const height = page.viewportSize()?.height ?? 720;
+  const at = box.y + box.height * y;
+  if (at < 0 || at > height) {
+    await page.evaluate((by) => window.scrollBy(0, by), at - height / 2);
+    box = (await board.boundingBox())!;
+  }
   await page.mouse.move(box.x + box.width * x, box.y + box.height * y);
 }
 

@@ -94,6 +94,11 @@ pub struct Config {
     #[arg(long, env = "COMMANDS_PER_MINUTE", default_value_t = 6000)]
     pub commands_per_minute: u32,
 
+    /// History reads (`/history`, `/todos/{id}/history`) per minute per client IP (the
+    /// same kind of bucket): each replays up to `SNAPSHOT_EVERY` events.
+    #[arg(long, env = "HISTORY_PER_MINUTE", default_value_t = 600)]
+    pub history_per_minute: u32,
+
     /// Boards created per minute per client IP (the same kind of bucket).
     #[arg(long, env = "BOARDS_PER_MINUTE", default_value_t = 120)]
     pub boards_per_minute: u32,

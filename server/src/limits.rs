@@ -47,7 +47,9 @@ pub struct Limits {
     signal_kib: DefaultKeyedRateLimiter<IpAddr>,
     /// Per client IP: `GET /api/ice-servers` (each answer may be a TURN credential).
     ice: DefaultKeyedRateLimiter<IpAddr>,
-    /// Per client IP: history reads (each replays up to `SNAPSHOT_EVERY` events).
+    /// Per client IP: history reads (each replays up to `SNAPSHOT_EVERY` events). A page
+    /// asks once per window of changes while its slider moves, and once per todo history
+    /// it opens: `HISTORY_PER_MINUTE`.
     history: DefaultKeyedRateLimiter<IpAddr>,
 }
 
@@ -68,9 +70,6 @@ pub const SIGNAL_KIB_PER_SECOND: u32 = 1024;
 pub const SIGNAL_BURST_KIB: u32 = 4096;
 /// `GET /api/ice-servers` per client IP a minute (a page asks once as it starts).
 pub const ICE_SERVERS_PER_MINUTE: u32 = 60;
-/// History reads per client IP a minute, in bursts of 100: a page asks once per window of
-/// changes while its slider moves, and once per todo history it opens.
-pub const HISTORY_PER_MINUTE: u32 = 600;
 
 impl Limits {
     pub fn new(config: &Config) -> Self {
@@ -85,7 +84,7 @@ impl Limits {
             ),
             cursors: RateLimiter::keyed(Quota::per_second(NonZeroU32::new(CURSORS_PER_SECOND).expect("positive"))),
             ice: RateLimiter::keyed(per_minute(ICE_SERVERS_PER_MINUTE)),
-            history: RateLimiter::keyed(per_minute(HISTORY_PER_MINUTE)),
+            history: RateLimiter::keyed(per_minute(config.history_per_minute)),
             signal_kib: RateLimiter::keyed(
                 Quota::per_second(NonZeroU32::new(SIGNAL_KIB_PER_SECOND).expect("positive"))
                     .allow_burst(NonZeroU32::new(SIGNAL_BURST_KIB).expect("positive")),

@@ -232,3 +232,24 @@ async fn an_undo_is_a_new_change_computed_from_the_answers_step() {
     assert_eq!(srv.state(&board).await.todo(id).unwrap().title, "their title");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn pruned_past_every_snapshot_only_now_is_left() {
+    // A log of 10 changes and a snapshot every 1000: after 30 changes nothing older than
+    // the head can be rebuilt, and history says so.
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        c.snapshot_every = 1000;
+        c.log_retain = 10;
+    })
+    .await;
+    let board = srv.create_board("short").await;
+    for i in 0..30 {
+        srv.ok(&board, json!({"type": "add_todo", "title": format!("todo {i}")})).await;
+    }
+    let now = board_at(&srv, &board, 30).await;
+    assert_eq!((now.floor, now.head), (30, 30));
+    assert_eq!(now.state, srv.state(&board).await);
+    let (status, refused) = history(&srv, &board, "at=29").await;
+    assert_eq!((status, refused["floor"].as_u64()), (410, Some(30)));
+    srv.stop().await;
+}

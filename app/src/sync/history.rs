@@ -16,14 +16,6 @@ use board_core::api::{HistoryEntry, HistoryPage};
 use board_core::domain::diff::EntityDiff;
 use board_core::domain::{evolve::evolve, BoardState, Id};
 
-/// `410` from `/history`: the seq asked for is older than history reaches, which starts at
-/// `floor` (and `error` says why: the log's retention).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Before {
-    pub error: String,
-    pub floor: u64,
-}
-
 /// Changes one window carries after its first seq: about 60 KB of events on a board of
 /// short titles, besides the board itself.
 pub const WINDOW: u64 = 200;

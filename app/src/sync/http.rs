@@ -6,15 +6,14 @@ use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 
 use board_core::api::{
-    ApiError, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, CreateWebhook, Delivery, FramesPage, HistoryPage,
-    KeysRotated, Position, ReplayWebhook, ServerFaults, ServerLab, TodoHistoryPage, Viewer, WebhookCreated,
-    WebhookInfo, EPOCH_HEADER,
+    ApiError, BeforeHistory, BoardCreated, BoardSummary, CommandAnswer, CreateBoard, CreateWebhook, Delivery,
+    FramesPage, HistoryPage, KeysRotated, Position, ReplayWebhook, ServerFaults, ServerLab, TodoHistoryPage, Viewer,
+    WebhookCreated, WebhookInfo, EPOCH_HEADER,
 };
 use board_core::domain::{BoardState, Id};
 use board_core::patterns::PatternKind;
 use board_core::presence::{Leave, Signal};
 
-use super::history::Before;
 pub use super::platform::HttpError;
 use super::platform::{Exchange, Metered, Outgoing};
 use board_core::protocol::Transport;
@@ -69,11 +68,11 @@ pub async fn changes(board: &str, from: &Position, pattern: PatternKind) -> Mete
 
 /// `GET /history?at=N&then=M`: the board at seq N and the M changes after it; or, `410`,
 /// where history starts.
-pub async fn history(board: &str, at: u64, then: u64) -> Metered<Result<HistoryPage, Before>> {
+pub async fn history(board: &str, at: u64, then: u64) -> Metered<Result<HistoryPage, BeforeHistory>> {
     let url = format!("/api/boards/{board}/history?at={at}&then={then}");
     metered("history", Request::get(&url).build(), 0, |answered| {
         if answered.status == 410 {
-            if let Ok(before) = serde_json::from_str::<Before>(&answered.body) {
+            if let Ok(before) = serde_json::from_str::<BeforeHistory>(&answered.body) {
                 return Ok(Err(before));
             }
         }

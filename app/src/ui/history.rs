@@ -110,6 +110,7 @@ pub fn TimeTravel(client: BoardClient) -> impl IntoView {
                 <Show when=move || past().is_some()>
                     <button class="small" data-history-now="" on:click=move |_| back_to_now(client)>"Back to now"</button>
                 </Show>
+                <a class="muted" href="/docs/history.md">"how history works"</a>
             </div>
             {move || past().map(|_| view! {
                 <p class="history-caption" role="status" data-history-caption="">

@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use crate::error::AppError;
 
 /// Every doc the server serves, by file name.
-const DOCS: [(&str, &str); 10] = [
+const DOCS: [(&str, &str); 11] = [
     ("architecture.md", include_str!("../../../docs/architecture.md")),
+    ("history.md", include_str!("../../../docs/history.md")),
     ("leptos.md", include_str!("../../../docs/leptos.md")),
     ("optimistic.md", include_str!("../../../docs/optimistic.md")),
     ("patterns.md", include_str!("../../../docs/patterns.md")),
