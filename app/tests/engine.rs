@@ -1064,20 +1064,25 @@ fn deliver(fake: &Fake, n: usize, seq: u64) {
     fake.report(n, LinkEvent::Frame(fake.frame(PatternKind::PushOps, seq), 100));
 }
 
+/// This tab adds "tea" and renames it "coffee", and both are on the board (seqs 1 and 2).
+async fn tea_then_coffee(client: BoardClient, fake: &Fake) {
+    fake.report(0, LinkEvent::Opened);
+    client.send(Command::AddTodo { title: "tea".into(), sprint_id: None });
+    settle().await;
+    deliver(fake, 0, 1);
+    client.send(Command::RenameTodo { id: 1, title: "coffee".into(), expected_version: None });
+    settle().await;
+    deliver(fake, 0, 2);
+    settle().await;
+}
+
 /// Undo is a new command, the domain's inverse of the answer's step, sent (with the tab's
 /// actor) like any other; redo inverts the undo; the buttons say what each would do.
 #[tokio::test(start_paused = true)]
 async fn undo_and_redo_are_new_commands_sent_with_the_tabs_name() {
     with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
         named(client, "Ada");
-        fake.report(0, LinkEvent::Opened);
-        client.send(Command::AddTodo { title: "tea".into(), sprint_id: None });
-        settle().await;
-        deliver(&fake, 0, 1);
-        client.send(Command::RenameTodo { id: 1, title: "coffee".into(), expected_version: None });
-        settle().await;
-        deliver(&fake, 0, 2);
-        settle().await;
+        tea_then_coffee(client, &fake).await;
         let shown = client.undo.get_untracked();
         assert_eq!(shown.undo.as_deref(), Some("renaming “tea” to “coffee”"));
         assert_eq!(shown.redo, None);
@@ -1148,13 +1153,7 @@ async fn an_undo_pressed_before_the_answer_waits_for_it() {
 #[tokio::test(start_paused = true)]
 async fn an_undo_over_someone_elses_change_is_refused_with_what_they_did() {
     with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
-        fake.report(0, LinkEvent::Opened);
-        client.send(Command::AddTodo { title: "tea".into(), sprint_id: None });
-        settle().await;
-        deliver(&fake, 0, 1);
-        client.send(Command::RenameTodo { id: 1, title: "coffee".into(), expected_version: None });
-        settle().await;
-        deliver(&fake, 0, 2);
+        tea_then_coffee(client, &fake).await;
         fake.commit(&Command::RenameTodo { id: 1, title: "their title".into(), expected_version: None });
         deliver(&fake, 0, 3);
         settle().await;

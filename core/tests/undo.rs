@@ -197,6 +197,9 @@ fn an_undo_of_a_field_someone_changed_since_is_refused_with_what_they_did() {
     match mine.inverse(&state, None) {
         Err(blocked @ Blocked::Changed { field: Field::Title, .. }) => {
             assert_eq!(blocked.describe(), "renamed it to “theirs”");
+            // The change that blocked it is found in the todo's history by its event.
+            assert!(Field::Title.changed_by(&Event::TodoRenamed { id: 4, title: "theirs".into() }));
+            assert!(!Field::Title.changed_by(&Event::TodoStatusChanged { id: 4, status: TodoStatus::Done }));
         }
         other => panic!("expected a refusal naming the rename, got {other:?}"),
     }

@@ -27,12 +27,14 @@ pub struct PastView {
     pub state: Arc<BoardState>,
     /// The change at `seq` (none at seq 0): described under the slider, its todos marked.
     pub change: Option<HistoryEntry>,
+    /// The todos that change created or changed: found once per view, which every card
+    /// on the page asks whether it is one of.
+    pub touched: BTreeSet<Id>,
 }
 
 impl PastView {
-    /// The todos the change at this seq created or changed (marked on the board).
-    pub fn touched(&self) -> BTreeSet<Id> {
-        self.change.as_ref().map_or_else(BTreeSet::new, |change| {
+    fn new(seq: u64, state: Arc<BoardState>, change: Option<HistoryEntry>) -> PastView {
+        let touched = change.as_ref().map_or_else(BTreeSet::new, |change| {
             change
                 .diff
                 .todos
@@ -42,7 +44,8 @@ impl PastView {
                     EntityDiff::Deleted { .. } => None,
                 })
                 .collect()
-        })
+        });
+        PastView { seq, state, change, touched }
     }
 }
 
@@ -81,13 +84,13 @@ impl Window {
         }
         let steps = (seq - self.base.seq) as usize;
         if steps == 0 {
-            return Some(PastView { seq, state: self.base.clone(), change: self.base_change.clone() });
+            return Some(PastView::new(seq, self.base.clone(), self.base_change.clone()));
         }
         let mut state = (*self.base).clone();
         for change in &self.then[..steps] {
             evolve(&mut state, &change.event);
         }
-        Some(PastView { seq, state: Arc::new(state), change: Some(self.then[steps - 1].clone()) })
+        Some(PastView::new(seq, Arc::new(state), Some(self.then[steps - 1].clone())))
     }
 
     /// Where to ask for a window that shows `seq`: centred on it, so that stepping either
@@ -208,7 +211,7 @@ mod tests {
             assert_eq!(view.change.map(|c| c.seq), Some(seq));
         }
         // The change at a seq marks the todo it made.
-        assert_eq!(window.at(12).unwrap().touched(), BTreeSet::from([12]));
+        assert_eq!(window.at(12).unwrap().touched, BTreeSet::from([12]));
     }
 
     #[test]

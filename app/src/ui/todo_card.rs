@@ -110,7 +110,7 @@ pub fn TodoCard(
     let class =
         move || card.with(|(t, p)| format!("todo todo-{}{}", t.status.as_str(), if *p { " pending" } else { "" }));
     // Looking at the past: the change at that seq made or changed this todo.
-    let changed_then = move || client.past.with(|p| p.as_ref().is_some_and(|p| p.touched().contains(&id)));
+    let changed_then = move || client.past.with(|p| p.as_ref().is_some_and(|p| p.touched.contains(&id)));
     let input = NodeRef::<leptos::html::Input>::new();
     // The editor takes focus when it opens (and keeps it: the card is not re-created).
     input.on_load(move |input| {

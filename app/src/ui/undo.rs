@@ -92,16 +92,9 @@ fn Blocked(client: BoardClient) -> impl IntoView {
         who.set(None);
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
-            use board_core::domain::undo::Field;
             let page = crate::sync::http::todo_history(&client.board_id(), note.todo).await.answer;
-            let kinds: &[&str] = match note.field {
-                Field::Title => &["todo_renamed"],
-                Field::Status => &["todo_status_changed"],
-                Field::Place => &["todo_moved", "sprint_completed"],
-                Field::Existence => &["todo_deleted", "todo_restored"],
-            };
             let actor = page.ok().and_then(|page| {
-                page.changes.into_iter().rev().find(|c| kinds.contains(&c.event.kind())).and_then(|c| c.actor)
+                page.changes.into_iter().rev().find(|c| note.field.changed_by(&c.event)).and_then(|c| c.actor)
             });
             who.set(Some(actor.unwrap_or_else(|| "Someone".into())));
         });

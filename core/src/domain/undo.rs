@@ -56,6 +56,19 @@ pub enum Field {
     Place,
 }
 
+impl Field {
+    /// Does `event` change this field of its todo? What finds, in a todo's history, the
+    /// change that blocked an undo (and so who made it).
+    pub fn changed_by(self, event: &Event) -> bool {
+        match self {
+            Field::Title => matches!(event, Event::TodoRenamed { .. }),
+            Field::Status => matches!(event, Event::TodoStatusChanged { .. }),
+            Field::Place => matches!(event, Event::TodoMoved { .. } | Event::SprintCompleted { .. }),
+            Field::Existence => matches!(event, Event::TodoDeleted { .. } | Event::TodoRestored { .. }),
+        }
+    }
+}
+
 /// Why a step cannot be taken back on the board as it is now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "blocked", rename_all = "snake_case")]

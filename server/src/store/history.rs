@@ -13,7 +13,7 @@ use sqlx::{AnyConnection, Row};
 use board_core::api::HistoryEntry;
 use board_core::domain::{evolve::evolve, BoardState, Diff, Event, Id};
 
-use super::reads::load_state;
+use super::reads::{load_state, log_row, LogRow};
 use super::{detached, rows, Store};
 
 /// The board at seq N.
@@ -174,15 +174,7 @@ impl Store {
 /// is 0 while the log starts at seq 1 (the empty board is the first snapshot); once pruned,
 /// the oldest snapshot at or past the pruned seq; without one, the head (only now is left).
 async fn bounds(tx: &mut AnyConnection, board: &str) -> Result<Option<(u64, u64, String)>, sqlx::Error> {
-    let Some(row) = sqlx::query("SELECT seq, pruned_through, name FROM boards WHERE id = $1")
-        .bind(board)
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let head = row.try_get::<i64, _>("seq")? as u64;
-    let pruned_through = row.try_get::<i64, _>("pruned_through")? as u64;
+    let Some(LogRow { head, pruned_through, name }) = log_row(tx, board).await? else { return Ok(None) };
     let floor = if pruned_through == 0 {
         0
     } else {
@@ -194,7 +186,7 @@ async fn bounds(tx: &mut AnyConnection, board: &str) -> Result<Option<(u64, u64,
             .try_get::<Option<i64>, _>("seq")?
             .map_or(head, |seq| seq as u64)
     };
-    Ok(Some((head, floor, row.try_get("name")?)))
+    Ok(Some((head, floor, name)))
 }
 
 fn entry(row: &sqlx::any::AnyRow) -> Result<HistoryEntry, sqlx::Error> {

@@ -82,15 +82,7 @@ impl Store {
         limit: i64,
     ) -> Result<Option<ChangesSince>, sqlx::Error> {
         let mut tx = self.pool().begin().await?;
-        let Some(row) = sqlx::query("SELECT seq, pruned_through FROM boards WHERE id = $1")
-            .bind(board)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let head = row.try_get::<i64, _>("seq")? as u64;
-        let pruned_through = row.try_get::<i64, _>("pruned_through")? as u64;
+        let Some(LogRow { head, pruned_through, .. }) = log_row(&mut tx, board).await? else { return Ok(None) };
         if since < pruned_through {
             return Ok(Some(ChangesSince::Pruned { head }));
         }
@@ -119,6 +111,30 @@ impl Store {
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         Ok(Some(ChangesSince::Changes { head, changes }))
     }
+}
+
+/// Where a board's log stands: its head, the seq it was pruned through, and the board's
+/// name (what the empty board at seq 0 is called).
+pub(super) struct LogRow {
+    pub head: u64,
+    pub pruned_through: u64,
+    pub name: String,
+}
+
+/// The board's [`LogRow`], `None` if it does not exist.
+pub(super) async fn log_row(conn: &mut AnyConnection, board: &str) -> Result<Option<LogRow>, sqlx::Error> {
+    let row = sqlx::query("SELECT seq, pruned_through, name FROM boards WHERE id = $1")
+        .bind(board)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| {
+        Ok(LogRow {
+            head: row.try_get::<i64, _>("seq")? as u64,
+            pruned_through: row.try_get::<i64, _>("pruned_through")? as u64,
+            name: row.try_get("name")?,
+        })
+    })
+    .transpose()
 }
 
 /// The current rows of a board, read through any executor (a pool or a transaction).
