@@ -293,7 +293,13 @@ impl Mesh {
         if self.config.is_none() {
             return;
         }
-        if matches!(negotiation, Negotiation::Offer { .. }) && !self.peers.borrow().contains_key(&from) {
+        // The first signal from a tab that offers to us (the smaller id) makes our side of
+        // the connection, whether it is the offer or one of its ICE candidates: a tab on an
+        // HTTP transport sends each signal as a request of its own, so a candidate can
+        // overtake the offer, and must wait for it (`early`) rather than be dropped (with
+        // one host candidate on loopback, the channel then never opened).
+        let offers_to_us = self.my_id().is_some_and(|me| from < me);
+        if offers_to_us && !self.peers.borrow().contains_key(&from) {
             // Only a tab in our mesh gets an answer.
             let in_mesh = self.mesh.borrow().contains(&from);
             let Some(peer) = in_mesh.then(|| self.connect(&from, false)).flatten() else { return };
