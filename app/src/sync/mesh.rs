@@ -42,9 +42,16 @@ pub const MAX_PEERS: usize = 8;
 pub const OPEN_WITHIN_MS: f64 = 5000.0;
 /// At most 20 positions a second.
 pub const SEND_EVERY_MS: f64 = 50.0;
+/// How many times the offering side starts a connection over when its channel did not open
+/// in time (the other side may have dropped it, or never had the offer).
+const OFFERS: u32 = 3;
+/// Letters from tabs not on our list yet, kept for when they are: at most this many tabs,
+/// this many letters each, for at most [`OPEN_WITHIN_MS`].
+const EARLY_TABS: usize = 16;
+const EARLY_LETTERS: usize = 32;
 
 /// What goes through the signalling: the session descriptions and ICE candidates.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Negotiation {
     Offer {
@@ -71,6 +78,12 @@ pub struct Mesh {
     seen: RefCell<BTreeMap<String, f64>>,
     /// The tabs this one peers with: the [`MAX_PEERS`] that rank highest with it.
     mesh: RefCell<BTreeSet<String>>,
+    /// Signals from tabs that are not on our list yet, with when they came. Signals and
+    /// presence lists travel apart: an offer can arrive before the list that names its
+    /// sender, and dropping it left the offering side waiting on a dead connection.
+    early: RefCell<HashMap<String, Vec<(f64, Negotiation)>>>,
+    /// How many offers this tab made to each peer (see [`OFFERS`]).
+    offers: RefCell<HashMap<String, u32>>,
     /// When a position was last sent, and one waiting for its turn.
     last_sent: Cell<f64>,
     waiting: Cell<Option<(f64, f64)>>,
@@ -135,6 +148,8 @@ impl Mesh {
             peers: RefCell::default(),
             seen: RefCell::default(),
             mesh: RefCell::default(),
+            early: RefCell::default(),
+            offers: RefCell::default(),
             last_sent: Cell::new(0.0),
             waiting: Cell::new(None),
             me: me.clone(),
@@ -166,18 +181,52 @@ impl Mesh {
         let mesh = board_core::presence::peers_of(&me, &others, MAX_PEERS);
         *self.mesh.borrow_mut() = mesh.clone();
         self.peers.borrow_mut().retain(|client, _| mesh.contains(client));
+        self.offers.borrow_mut().retain(|client, _| mesh.contains(client));
         if self.config.is_none() {
             return;
         }
         for client in mesh {
             // The smaller id offers; the other waits for the offer.
             if me < client && !self.peers.borrow().contains_key(&client) {
-                if let Some(peer) = self.connect(&client, true) {
-                    self.peers.borrow_mut().insert(client.clone(), peer);
-                    self.offer(client);
-                }
+                self.start_over(client.clone());
+            }
+            // What a tab sent before the list named it.
+            let early = self.early.borrow_mut().remove(&client).unwrap_or_default();
+            for (_, negotiation) in early {
+                self.negotiation(client.clone(), negotiation);
             }
         }
+    }
+
+    /// (Re)connects to `client` as the offering side: a new connection and its offer, and
+    /// a look after [`OPEN_WITHIN_MS`]: a channel not open by then is started over (up to
+    /// [`OFFERS`] times), since the other tab may have let its side go (it briefly missed
+    /// us on its list) and would otherwise wait for an offer that never comes.
+    fn start_over(&self, client: String) {
+        let made = {
+            let mut offers = self.offers.borrow_mut();
+            let made = offers.entry(client.clone()).or_insert(0);
+            *made += 1;
+            *made
+        };
+        if made > OFFERS {
+            return;
+        }
+        let Some(peer) = self.connect(&client, true) else { return };
+        let connection = peer.connection.clone();
+        self.peers.borrow_mut().insert(client.clone(), peer);
+        self.offer(client.clone());
+        let me = self.me.clone();
+        spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(OPEN_WITHIN_MS as u32).await;
+            let Some(mesh) = me.upgrade() else { return };
+            // Still this connection, still in the mesh, and not open: once more.
+            let stuck = mesh.peers.borrow().get(&client).is_some_and(|p| p.connection == connection && !p.open());
+            if stuck {
+                mesh.peers.borrow_mut().remove(&client);
+                mesh.start_over(client);
+            }
+        });
     }
 
     /// A new peer connection to `client`; as the offerer it makes the data channel.
@@ -299,10 +348,18 @@ impl Mesh {
         // overtake the offer, and must wait for it (`early`) rather than be dropped (with
         // one host candidate on loopback, the channel then never opened).
         let offers_to_us = self.my_id().is_some_and(|me| from < me);
+        // A new offer where we have a connection: the other side started over (its
+        // channel did not open), so ours goes too.
+        let described = self.peers.borrow().get(&from).is_some_and(|p| p.described.get());
+        if offers_to_us && described && matches!(negotiation, Negotiation::Offer { .. }) {
+            self.peers.borrow_mut().remove(&from);
+        }
         if offers_to_us && !self.peers.borrow().contains_key(&from) {
-            // Only a tab in our mesh gets an answer.
-            let in_mesh = self.mesh.borrow().contains(&from);
-            let Some(peer) = in_mesh.then(|| self.connect(&from, false)).flatten() else { return };
+            // Only a tab in our mesh gets an answer; one not on our list yet may be soon.
+            if !self.mesh.borrow().contains(&from) {
+                return self.keep_early(from, negotiation);
+            }
+            let Some(peer) = self.connect(&from, false) else { return };
             self.peers.borrow_mut().insert(from.clone(), peer);
         }
         let Some((connection, described, early)) =
@@ -356,6 +413,20 @@ impl Mesh {
                 }
             }
         });
+    }
+
+    /// Keeps a signal from a tab not on our list yet (bounded; stale ones go first).
+    fn keep_early(&self, from: String, negotiation: Negotiation) {
+        let t = now();
+        let mut early = self.early.borrow_mut();
+        early.retain(|_, letters| letters.first().is_some_and(|(at, _)| t - at < OPEN_WITHIN_MS));
+        if early.len() >= EARLY_TABS && !early.contains_key(&from) {
+            return;
+        }
+        let letters = early.entry(from).or_default();
+        if letters.len() < EARLY_LETTERS {
+            letters.push((t, negotiation));
+        }
     }
 
     /// The pointer moved to (`x`, `y`), fractions of the board: send it, at most every
