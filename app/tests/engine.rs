@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use app::sync::connection::Connection;
 use app::sync::lab::{Fault, Faulty};
-use app::sync::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Outgoing, Platform, Report};
+use app::sync::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Outgoing, Platform, Report, Shared};
 use app::sync::wire::NoteStep;
 use app::sync::{BoardClient, Conn};
 use board_core::api::{CommandAnswer, FramesPage, Position};
@@ -83,10 +83,55 @@ struct World {
     visibility: Option<Rc<dyn Fn(bool)>>,
     /// The engine's callback for the browser's `online` and `offline` events.
     network: Option<Rc<dyn Fn(bool)>>,
+    /// `POST /commands` calls, by which tab: `(tab, Idempotency-Key)`.
+    attempts: Vec<(usize, String)>,
+    /// How long the server's answers take on their way back (ms).
+    answer_delay_ms: u64,
 }
 
+/// A platform: the world (one server) and the tab of a browser it is for.
 #[derive(Clone)]
-struct Fake(Rc<RefCell<World>>);
+struct Fake(Rc<RefCell<World>>, Tab);
+
+/// What a browser's tabs share: the channel on which they tell each other changes to the
+/// outbox (a `BroadcastChannel` in a browser) and the leader lock (Web Locks): the first
+/// tab that asks holds it until it goes, then the next in line gets it.
+#[derive(Default)]
+struct Tabs {
+    /// Each open tab's listener, by tab number.
+    listeners: Vec<(usize, Listener)>,
+    /// The tabs waiting for the lock, in order; the first holds it.
+    queue: Vec<(usize, Rc<dyn Fn()>)>,
+}
+
+type Listener = Rc<dyn Fn(Shared)>;
+
+/// One tab: its number and its browser.
+#[derive(Clone)]
+struct Tab {
+    id: usize,
+    tabs: Rc<RefCell<Tabs>>,
+}
+
+/// Takes a tab's listener or place in the lock's line away when its engine stops.
+struct Leaves(Rc<RefCell<Tabs>>, usize, bool);
+
+impl Drop for Leaves {
+    fn drop(&mut self) {
+        let mut tabs = self.0.borrow_mut();
+        if !self.2 {
+            tabs.listeners.retain(|(id, _)| *id != self.1);
+            return;
+        }
+        let held = tabs.queue.first().is_some_and(|(id, _)| *id == self.1);
+        tabs.queue.retain(|(id, _)| *id != self.1);
+        let next = tabs.queue.first().map(|(_, elected)| elected.clone());
+        drop(tabs);
+        if let (true, Some(elected)) = (held, next) {
+            elected();
+        }
+    }
+}
 
 struct FakeLink {
     closed: Rc<RefCell<bool>>,
@@ -175,7 +220,33 @@ impl Platform for Fake {
 
     async fn command(&self, board: &str, outgoing: &Outgoing) -> Metered<CommandAnswer> {
         self.0.borrow_mut().actors.push(outgoing.actor.clone());
-        metered("command", self.answer_command(board, &outgoing.command, &outgoing.key))
+        self.0.borrow_mut().attempts.push((self.1.id, outgoing.key.clone()));
+        let answer = self.answer_command(board, &outgoing.command, &outgoing.key);
+        let delay = self.0.borrow().answer_delay_ms;
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        metered("command", answer)
+    }
+
+    fn share(&self, _board: &str, change: &Shared) {
+        let others: Vec<_> =
+            self.1.tabs.borrow().listeners.iter().filter(|(id, _)| *id != self.1.id).map(|(_, l)| l.clone()).collect();
+        for listener in others {
+            listener(change.clone());
+        }
+    }
+
+    fn on_shared(&self, _board: &str, heard: Rc<dyn Fn(Shared)>) -> Box<dyn Any> {
+        self.1.tabs.borrow_mut().listeners.push((self.1.id, heard));
+        Box::new(Leaves(self.1.tabs.clone(), self.1.id, false))
+    }
+
+    fn lead(&self, _board: &str, elected: Rc<dyn Fn()>) -> Box<dyn Any> {
+        let first = self.1.tabs.borrow().queue.is_empty();
+        self.1.tabs.borrow_mut().queue.push((self.1.id, elected.clone()));
+        if first {
+            elected();
+        }
+        Box::new(Leaves(self.1.tabs.clone(), self.1.id, true))
     }
 
     async fn signal(&self, _board: &str, signal: &Signal) -> Metered<()> {
@@ -190,9 +261,9 @@ impl Platform for Fake {
         tokio::time::sleep(Duration::from_millis(u64::from(ms))).await;
     }
 
-    /// No jitter: delays are the backoff's lower bound.
+    /// No jitter: delays are the backoff's lower bound (a second tab's keys differ).
     fn random(&self) -> f64 {
-        0.0
+        self.1.id as f64 * 0.25
     }
 
     fn now_ms(&self) -> i64 {
@@ -251,7 +322,12 @@ impl Fake {
             server: Server { states: vec![BoardState::empty("b", "B")], records: Vec::new() },
             ..World::default()
         };
-        Fake(Rc::new(RefCell::new(world)))
+        Fake(Rc::new(RefCell::new(world)), Tab { id: 0, tabs: Rc::default() })
+    }
+
+    /// Another tab of the same browser, on the same server.
+    fn tab(&self, id: usize) -> Fake {
+        Fake(self.0.clone(), Tab { id, tabs: self.1.tabs.clone() })
     }
 
     /// Commits a command on the fake server; returns its record.
@@ -360,32 +436,34 @@ where
     run(pattern, transport, true, test).await
 }
 
+/// Runs `body` on one thread, as a page runs, with a reactive owner for its signals.
+async fn in_page(body: impl Future<Output = ()>) {
+    // Signals live in the reactive owner's arena (a sandboxed one when the workspace's
+    // server build turns that feature on): one owner for the test, set on its one thread.
+    let owner = Owner::new();
+    owner.set();
+    tokio::task::LocalSet::new().run_until(body).await;
+    drop(owner);
+}
+
 async fn run<F, Fut>(pattern: PatternKind, transport: Transport, lab: bool, test: F)
 where
     F: FnOnce(BoardClient, Fake) -> Fut,
     Fut: Future<Output = ()>,
 {
-    // Signals live in the reactive owner's arena (a sandboxed one when the workspace's
-    // server build turns that feature on): one owner for the test, set on its one thread.
-    let owner = Owner::new();
-    owner.set();
-    let local = tokio::task::LocalSet::new();
-    local
-        .run_until(async move {
-            let (client, fake) = (client(pattern, transport), Fake::new());
-            match lab {
-                true => tokio::task::spawn_local(app::sync::engine::start(
-                    client,
-                    Faulty::new(fake.clone(), client.open_lab()),
-                )),
-                false => tokio::task::spawn_local(app::sync::engine::start(client, fake.clone())),
-            };
-            settle().await;
-            assert_eq!(fake.links(), 1, "the engine connects at once");
-            test(client, fake).await;
-        })
-        .await;
-    drop(owner);
+    in_page(async move {
+        let (client, fake) = (client(pattern, transport), Fake::new());
+        match lab {
+            true => {
+                tokio::task::spawn_local(app::sync::engine::start(client, Faulty::new(fake.clone(), client.open_lab())))
+            }
+            false => tokio::task::spawn_local(app::sync::engine::start(client, fake.clone())),
+        };
+        settle().await;
+        assert_eq!(fake.links(), 1, "the engine connects at once");
+        test(client, fake).await;
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -1207,6 +1285,196 @@ async fn the_page_says_how_many_changes_it_missed_while_offline_or_hidden() {
         settle().await;
         let missed = client.missed.get_untracked().expect("the banner again");
         assert_eq!((missed.from, missed.to, missed.count), (4, 5, 1));
+    })
+    .await;
+}
+
+/// Runs `test` with two tabs of one browser on one board, each a client with its engine on
+/// the same fake server; tab 0 opened first, so it holds the leader lock and sends. The
+/// test gets tab 0's engine to close it.
+async fn with_two_tabs<F, Fut>(test: F)
+where
+    F: FnOnce([(BoardClient, Fake); 2], tokio::task::JoinHandle<()>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    in_page(async move {
+        let fake = Fake::new();
+        let tabs = [
+            (client(PatternKind::PushOps, Transport::Sse), fake.clone()),
+            (client(PatternKind::PushOps, Transport::Sse), fake.tab(1)),
+        ];
+        let first = tokio::task::spawn_local(app::sync::engine::start(tabs[0].0, tabs[0].1.clone()));
+        settle().await;
+        tokio::task::spawn_local(app::sync::engine::start(tabs[1].0, tabs[1].1.clone()));
+        settle().await;
+        assert_eq!(fake.links(), 2, "each tab has its own connection");
+        test(tabs, first).await;
+    })
+    .await;
+}
+
+fn add_todo(title: &str) -> Command {
+    Command::AddTodo { title: title.into(), sprint_id: None }
+}
+
+fn titles_on_server(fake: &Fake) -> Vec<String> {
+    fake.0.borrow().server.states.last().unwrap().todos.iter().map(|t| t.title.clone()).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn tabs_show_one_outbox_and_only_the_leader_sends_it_in_order() {
+    with_two_tabs(|[(a, fake), (b, _)], _| async move {
+        fake.0.borrow_mut().offline = true;
+        a.send(add_todo("a1"));
+        a.send(add_todo("a2"));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        b.send(add_todo("b1"));
+        settle().await;
+        for tab in [a, b] {
+            assert_eq!(tab.outbox.get_untracked().waiting(), 3, "every tab holds every tab's commands");
+            assert_eq!(tab.shown.get_untracked().state.todos.len(), 3, "and shows them");
+        }
+        assert!((a.sends.get_untracked(), b.sends.get_untracked()) == (true, false), "tab 0 holds the lock");
+        // Offline: the leader tried (and failed); the other tab never sends.
+        assert!(fake.0.borrow().attempts.iter().all(|(tab, _)| *tab == 0));
+
+        // Back online: the leader sends the three, in the order they were made.
+        fake.0.borrow_mut().offline = false;
+        fake.report(0, LinkEvent::Opened);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        settle().await;
+        assert_eq!(titles_on_server(&fake), ["a1", "a2", "b1"], "each applied once, in order");
+        assert!(fake.0.borrow().attempts.iter().all(|(tab, _)| *tab == 0), "tab 1 sent nothing");
+        // Each tab settles them as its own stream brings the changes.
+        for (n, tab) in [a, b].into_iter().enumerate() {
+            assert_eq!(tab.outbox.get_untracked().waiting(), 0, "tab {n} heard the answers");
+            fake.report(n, LinkEvent::Opened);
+            for seq in 1..=3 {
+                fake.report(n, LinkEvent::Frame(fake.frame(PatternKind::PushOps, seq), 100));
+            }
+        }
+        settle().await;
+        for tab in [a, b] {
+            assert!(tab.outbox.get_untracked().is_empty());
+            assert_eq!(tab.shown.get_untracked().state.todos.len(), 3, "shown once, not twice");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_the_sending_tab_closes_another_sends_the_rest_with_the_same_keys() {
+    with_two_tabs(|[(a, fake), (b, _)], first| async move {
+        fake.report(0, LinkEvent::Opened);
+        fake.report(1, LinkEvent::Opened);
+        // The server commits a1, but its answer is still on its way when tab 0 closes.
+        fake.0.borrow_mut().answer_delay_ms = 5_000;
+        a.send(add_todo("a1"));
+        settle().await;
+        assert_eq!(titles_on_server(&fake), ["a1"]);
+        fake.0.borrow_mut().offline = true;
+        b.send(add_todo("b1"));
+        settle().await;
+        assert_eq!(b.outbox.get_untracked().waiting(), 2, "a1 unanswered, b1 made offline");
+        let keys: Vec<String> = b.outbox.get_untracked().iter().map(|p| p.key.clone()).collect();
+
+        // Tab 0 goes: its lock passes to tab 1, which sends both again, with their keys.
+        fake.0.borrow_mut().offline = false;
+        fake.0.borrow_mut().answer_delay_ms = 0;
+        assert!(!b.sends.get_untracked());
+        first.abort();
+        settle().await;
+        assert!(b.sends.get_untracked(), "tab 1 took over");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        settle().await;
+        let by_b: Vec<String> =
+            fake.0.borrow().attempts.iter().filter(|(tab, _)| *tab == 1).map(|(_, k)| k.clone()).collect();
+        assert_eq!(by_b, keys, "tab 1 sent a1 then b1, with their first keys");
+        assert_eq!(titles_on_server(&fake), ["a1", "b1"], "a1 applied once although sent twice");
+        assert_eq!(b.outbox.get_untracked().waiting(), 0);
+        assert!(steps(b).contains(&NoteStep::Resend), "the timeline says it took over");
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_delete_is_held_in_every_tab_and_goes_once_its_time_is_up() {
+    with_two_tabs(|[(a, fake), (b, _)], _| async move {
+        fake.add("keep");
+        for n in 0..2 {
+            fake.report(n, LinkEvent::Opened);
+            fake.report(n, LinkEvent::Frame(fake.frame(PatternKind::PushOps, 1), 100));
+        }
+        settle().await;
+        // Tab 1 deletes, and takes it back: tab 0 (which sends) never sent it.
+        b.delete_with_undo(Command::DeleteTodo { id: 1, expected_version: None });
+        settle().await;
+        assert!(a.shown.get_untracked().state.todos.is_empty(), "gone from the other tab too");
+        b.cancel_delete(1);
+        settle().await;
+        assert_eq!(a.shown.get_untracked().state.todos.len(), 1, "back in the other tab");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(fake.0.borrow().attempts.is_empty());
+
+        b.delete_with_undo(Command::DeleteTodo { id: 1, expected_version: None });
+        tokio::time::sleep(Duration::from_millis(u64::from(app::sync::client::UNDO_MS) + 10)).await;
+        settle().await;
+        assert_eq!(fake.0.borrow().attempts.len(), 1, "sent once, by the leader, when the hold ended");
+        assert!(titles_on_server(&fake).is_empty());
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_overdue_command_waits_for_the_person_in_every_tab() {
+    with_two_tabs(|[(a, fake), (b, _)], _| async move {
+        for tab in [a, b] {
+            tab.max_age_ms.set_value(60_000);
+        }
+        let hello = |epoch: &str| Frame::Hello { replica: "r".into(), head: 0, epoch: epoch.into() };
+        fake.report(0, LinkEvent::Frame(hello("e1"), 40));
+        fake.report(1, LinkEvent::Frame(hello("e1"), 40));
+        settle().await;
+        fake.0.borrow_mut().offline = true;
+        b.send(add_todo("written an hour ago"));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        a.send(add_todo("also old"));
+        tokio::time::sleep(Duration::from_secs(3_600)).await;
+        settle().await;
+
+        // Back after an hour: nothing goes by itself; both tabs list both, with what each would do.
+        fake.0.borrow_mut().offline = false;
+        a.retry_now();
+        fake.report(0, LinkEvent::Opened);
+        fake.report(1, LinkEvent::Opened);
+        settle().await;
+        assert!(fake.0.borrow().posted.is_empty(), "not sent silently");
+        for tab in [a, b] {
+            let listed = tab.overdue.get_untracked();
+            let outcomes: Vec<_> = listed.iter().map(|o| o.outcome.clone()).collect();
+            assert_eq!(outcomes, [Ok("added “written an hour ago”".to_string()), Ok("added “also old”".to_string())]);
+        }
+        // The person sends the first from tab 1 and discards the second from tab 0.
+        let keys: Vec<String> = b.overdue.get_untracked().iter().map(|o| o.key.clone()).collect();
+        b.send_overdue(keys[0].clone());
+        a.discard(keys[1].clone());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        settle().await;
+        assert_eq!(titles_on_server(&fake), ["written an hour ago"]);
+        for tab in [a, b] {
+            assert!(tab.overdue.get_untracked().is_empty());
+            assert_eq!(tab.outbox.get_untracked().waiting(), 0, "the discarded one is gone everywhere");
+        }
+
+        // A board replaced meanwhile (another epoch): a command made before is overdue too.
+        fake.0.borrow_mut().offline = true;
+        a.send(add_todo("for the old board"));
+        settle().await;
+        fake.0.borrow_mut().offline = false;
+        fake.report(0, LinkEvent::Frame(hello("e2"), 40));
+        settle().await;
+        assert_eq!(fake.0.borrow().posted.len(), 1, "still only the approved one");
+        assert_eq!(a.overdue.get_untracked()[0].why, board_core::optimistic::Overdue::OtherEpoch);
     })
     .await;
 }

@@ -23,6 +23,10 @@
 //! The outbox serialises (the engine keeps it in the browser's storage), so pending
 //! commands survive going offline and a reload, and are sent again with their original
 //! keys: the server applies each at most once.
+//!
+//! A command made long ago, or against a board the server has since replaced (another
+//! epoch), is not sent silently: it is [`Overdue`] until the person sends or discards it,
+//! since its author may no longer mean it on the board as it now is.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -44,6 +48,49 @@ pub struct Pending {
     /// the board at once, sent when the hold ends, dropped if undone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_until: Option<i64>,
+    /// When it was made (Unix ms; strictly increasing within a tab, so sorting by it keeps
+    /// each tab's order): how long it has waited, and its place among other tabs' commands.
+    #[serde(default)]
+    pub made_at: i64,
+    /// The board's epoch it was made against, if the page knew it: in another epoch the
+    /// board was replaced, and the command is overdue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+    /// The person looked at it overdue and chose to send it all the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approved: bool,
+}
+
+impl Pending {
+    /// A new command, to be sent.
+    pub fn new(key: String, command: Command, made_at: i64, epoch: Option<String>) -> Pending {
+        Pending { key, command, seq: None, hold_until: None, made_at, epoch, approved: false }
+    }
+
+    /// Why it may not be sent without asking, at `now` (Unix ms), `max_age_ms` being the
+    /// longest a command waits and still goes by itself, and `epoch` the board's as the
+    /// server last said (`None`: not known yet).
+    pub fn overdue(&self, now: i64, max_age_ms: i64, epoch: Option<&str>) -> Option<Overdue> {
+        if self.seq.is_some() || self.hold_until.is_some() || self.approved {
+            return None;
+        }
+        if let (Some(made), Some(now)) = (self.epoch.as_deref(), epoch) {
+            if made != now {
+                return Some(Overdue::OtherEpoch);
+            }
+        }
+        let age = now - self.made_at;
+        (self.made_at > 0 && age > max_age_ms).then_some(Overdue::Old { age_ms: age })
+    }
+}
+
+/// Why a pending command waits for the person rather than going by itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Overdue {
+    /// It has waited this long, more than the limit.
+    Old { age_ms: i64 },
+    /// The board was replaced since it was made (restored, or reset): another epoch.
+    OtherEpoch,
 }
 
 /// The pending commands of one board, oldest first.
@@ -103,13 +150,41 @@ pub struct Shown {
 impl Outbox {
     /// Queues a new command, to be sent.
     pub fn push(&mut self, key: String, command: Command) {
-        self.pending.push(Pending { key, command, seq: None, hold_until: None });
+        self.pending.push(Pending::new(key, command, 0, None));
     }
 
     /// Queues a new command that is not sent before `until` (Unix ms): it can be undone
     /// until then (`undo`).
     pub fn push_held(&mut self, key: String, command: Command, until: i64) {
-        self.pending.push(Pending { key, command, seq: None, hold_until: Some(until) });
+        self.pending.push(Pending { hold_until: Some(until), ..Pending::new(key, command, 0, None) });
+    }
+
+    /// A command as another tab of this browser tells it (made there, released from its
+    /// hold, or answered by the server): added, in order of making (then of key, so that
+    /// every tab holds the same order), or updated. An update never forgets a seq already
+    /// learnt. `false` if nothing changed.
+    pub fn put(&mut self, pending: Pending) -> bool {
+        match self.find(&pending.key) {
+            Some(known) => {
+                let seq = known.seq.or(pending.seq);
+                let merged = Pending { seq, ..pending };
+                let changed = *known != merged;
+                *known = merged;
+                changed
+            }
+            None => {
+                let at = self.pending.partition_point(|p| (p.made_at, &p.key) <= (pending.made_at, &pending.key));
+                self.pending.insert(at, pending);
+                true
+            }
+        }
+    }
+
+    /// Takes a command out unsent (undone in its hold, or discarded). `false` if absent.
+    pub fn drop_key(&mut self, key: &str) -> bool {
+        let before = self.pending.len();
+        self.pending.retain(|p| p.key != key);
+        self.pending.len() < before
     }
 
     /// The hold of `key` is over: it goes like any other. `false` if it was not held
@@ -125,12 +200,23 @@ impl Outbox {
         }
     }
 
-    /// Undoes the held command about `todo`: it leaves the outbox unsent. `false` if there
-    /// was none (its hold ended: it went).
-    pub fn undo(&mut self, todo: Id) -> bool {
-        let before = self.pending.len();
-        self.pending.retain(|p| p.hold_until.is_none() || subject(&p.command) != Some(todo));
-        self.pending.len() < before
+    /// Undoes the held command about `todo`: it leaves the outbox unsent. Returns the keys
+    /// that left: none if there was none (its hold ended: it went).
+    pub fn undo(&mut self, todo: Id) -> Vec<String> {
+        let mut undone = Vec::new();
+        self.pending.retain(|p| {
+            let held = p.hold_until.is_some() && subject(&p.command) == Some(todo);
+            if held {
+                undone.push(p.key.clone());
+            }
+            !held
+        });
+        undone
+    }
+
+    /// The pending command with `key`.
+    pub fn get(&self, key: &str) -> Option<&Pending> {
+        self.pending.iter().find(|p| p.key == key)
     }
 
     /// Is the command with `key` held back?
@@ -267,12 +353,13 @@ mod tests {
         assert!(outbox.held("k1"));
         assert!(outbox.show(&confirmed).state.todos.is_empty(), "gone from the page at once");
         assert_eq!(outbox.waiting(), 1);
-        assert!(outbox.undo(1) && outbox.is_empty(), "undone: nothing left to send");
+        assert_eq!(outbox.undo(1), ["k1"]);
+        assert!(outbox.is_empty(), "undone: nothing left to send");
         assert_eq!(outbox.show(&confirmed).state.todos.len(), 1, "and the card is back");
 
         outbox.push_held("k2".into(), Command::DeleteTodo { id: 1, expected_version: None }, 5_000);
         assert!(outbox.release("k2") && !outbox.held("k2"));
-        assert!(!outbox.undo(1), "released: it went, too late to undo");
+        assert!(outbox.undo(1).is_empty(), "released: it went, too late to undo");
         assert!(!outbox.release("k2"));
     }
 
@@ -329,6 +416,39 @@ mod tests {
         let refusal = outbox.refused("k1", Some(422), "no todo 1".into()).unwrap();
         assert_eq!((refusal.todo, refusal.message.as_str()), (Some(1), "no todo 1"));
         assert_eq!(outbox.len(), 1);
+    }
+
+    #[test]
+    fn another_tabs_commands_take_their_place_by_when_they_were_made() {
+        let mut outbox = Outbox::default();
+        let made = |key: &str, at: i64| Pending::new(key.into(), add(key), at, None);
+        assert!(outbox.put(made("a1", 10)));
+        assert!(outbox.put(made("a2", 30)));
+        assert!(outbox.put(made("b1", 20)), "another tab's, made between the two");
+        let keys: Vec<_> = outbox.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["a1", "b1", "a2"]);
+        // An update (the sender learnt its seq) keeps its place; a stale copy cannot
+        // forget the seq.
+        assert!(outbox.put(Pending { seq: Some(7), ..made("b1", 20) }));
+        assert!(!outbox.put(made("b1", 20)), "nothing new");
+        assert_eq!(outbox.get("b1").unwrap().seq, Some(7));
+        assert!(outbox.drop_key("a1") && !outbox.drop_key("a1"));
+        assert_eq!(outbox.len(), 2);
+    }
+
+    #[test]
+    fn a_command_waiting_too_long_or_made_in_another_epoch_is_overdue_until_approved() {
+        const DAY: i64 = 24 * 3_600_000;
+        let mut pending = Pending::new("k".into(), add("old"), 1_000, Some("e1".into()));
+        assert_eq!(pending.overdue(1_000 + DAY, DAY, Some("e1")), None, "a day old exactly: not yet");
+        assert_eq!(pending.overdue(2_000 + DAY, DAY, Some("e1")), Some(Overdue::Old { age_ms: DAY + 1_000 }));
+        assert_eq!(pending.overdue(2_000, DAY, Some("e2")), Some(Overdue::OtherEpoch), "the board was replaced");
+        assert_eq!(pending.overdue(2_000, DAY, None), None, "an epoch not known yet says nothing");
+        pending.approved = true;
+        assert_eq!(pending.overdue(2_000 + DAY, DAY, Some("e2")), None, "the person chose to send it");
+        // One the server answered is not waiting for anyone.
+        let answered = Pending { seq: Some(3), ..Pending::new("j".into(), add("x"), 1, Some("e1".into())) };
+        assert_eq!(answered.overdue(2 * DAY, DAY, Some("e2")), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::connection::{Conn, Connection, Trouble};
 use super::history::PastView;
 use super::inbox::{Inbox, Input};
 use super::lab::{Fault, LabFaults, LabInbox, LabShown, LabState};
+use super::outbox::OverdueCommand;
 use super::undo::{BlockedNote, UndoShown};
 use super::wire::WireLog;
 use board_core::domain::{BoardState, Command, Id};
@@ -79,6 +80,14 @@ pub struct BoardClient {
     pub fingerprint: Memo<String>,
     /// Commands not yet in `state` nor refused (the engine keeps it; see `optimistic`).
     pub outbox: RwSignal<Outbox>,
+    /// Pending commands too old, or made against an earlier epoch of the board, that wait
+    /// for the person to send or discard them (`outbox::overdue`).
+    pub overdue: RwSignal<Vec<OverdueCommand>>,
+    /// How long a command may wait and still go by itself (ms; `outbox::MAX_AGE_MS`
+    /// unless the server's configuration says otherwise).
+    pub max_age_ms: StoredValue<i64>,
+    /// Is this the tab that sends the outbox this browser's tabs of the board share?
+    pub sends: RwSignal<bool>,
     /// Show the outbox's commands on the board before the server confirms them? (The
     /// page's switch: off, a change appears only once its frame is applied.)
     pub optimistic: RwSignal<bool>,
@@ -183,6 +192,9 @@ impl BoardClient {
             state,
             fingerprint: Memo::new(move |_| state.with(|s| s.fingerprint())),
             outbox,
+            overdue: RwSignal::new(Vec::new()),
+            max_age_ms: StoredValue::new(super::outbox::MAX_AGE_MS),
+            sends: RwSignal::new(false),
             optimistic,
             shown,
             past,
@@ -307,6 +319,16 @@ impl BoardClient {
     /// Takes back the held delete of `todo`, if its time is not over.
     pub fn cancel_delete(self, todo: Id) {
         self.tell(Input::CancelHeld(todo));
+    }
+
+    /// Sends the overdue command with `key` all the same (it goes in its turn).
+    pub fn send_overdue(self, key: String) {
+        self.tell(Input::Approve(key));
+    }
+
+    /// Discards the overdue command with `key`: it leaves every tab's outbox unsent.
+    pub fn discard(self, key: String) {
+        self.tell(Input::Discard(key));
     }
 
     /// Undoes this tab's newest change (a new command, the inverse of it).

@@ -26,6 +26,10 @@
 //!   the outbox re-applied (optimistic updates). A command that cannot reach the server
 //!   (offline) stays there and is sent again, with its key, whenever a connection opens or
 //!   the network returns: at once, not after a retry delay still running.
+//! * The outbox is shared by the browser's tabs of the board ([`super::outbox`]): each tab
+//!   tells the others what it adds or takes back, and only the tab holding the leader lock
+//!   sends, telling every tab the answers. A command overdue (too old, another epoch)
+//!   waits for the person instead, and so does everything made after it.
 //! * Undo and redo ([`super::undo`]): each answer's step goes onto the tab's undo stack;
 //!   an undo is the domain's inverse command, sent like any other once everything sent
 //!   before it is on the confirmed board.
@@ -49,13 +53,14 @@ use super::away::{Away, Missed};
 use super::client::BoardClient;
 use super::connection::{Conn, Trouble};
 use super::inbox::{Answered, Inbox, Input};
+use super::outbox::{self, Shared};
 use super::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Outgoing, Platform, Report};
 use super::undo::{Direction, Undos};
 use super::wire::{NoteStep, WireEntry};
 use board_core::api::Position;
 use board_core::backoff::Backoff;
 use board_core::domain::Command;
-use board_core::optimistic::Outbox;
+use board_core::optimistic::{Outbox, Pending};
 use board_core::patterns::Frame;
 use board_core::protocol::Transport;
 use board_core::step::{step, Step};
@@ -91,6 +96,26 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
             let _ = sender.unbounded_send(Input::Visible(visible));
         }))
     };
+    // The other tabs of this board in this browser: what they share, and who sends.
+    let board = client.board_id();
+    let shared = {
+        let sender = sender.clone();
+        platform.on_shared(
+            &board,
+            Rc::new(move |change| {
+                let _ = sender.unbounded_send(Input::Shared(change));
+            }),
+        )
+    };
+    let leader = {
+        let sender = sender.clone();
+        platform.lead(
+            &board,
+            Rc::new(move || {
+                let _ = sender.unbounded_send(Input::Lead);
+            }),
+        )
+    };
     let mut engine = Engine {
         client,
         platform: Rc::new(platform),
@@ -109,6 +134,8 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
         epoch: None,
         undos: Undos::default(),
         away: Away::default(),
+        sends: false,
+        last_made: 0,
     };
     // A reload: what this tab's previous page had seen, against the board as it is now.
     let (board, seq) = (engine.client.board_id(), engine.client.state.with_untracked(|s| s.seq));
@@ -134,7 +161,8 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
         engine.handle(input).await;
     }
     engine.close();
-    drop((network, visibility));
+    // The leader lock goes with the engine: another tab takes over the sending.
+    drop((network, visibility, shared, leader));
 }
 
 /// A command's `POST` task, which retries by itself while the server is unreachable.
@@ -180,6 +208,12 @@ struct Engine<P: Platform> {
     undos: Undos,
     /// What the page applied while nobody saw it (hidden, disconnected).
     away: Away,
+    /// Does this tab send the shared outbox (it holds the leader lock)? The others only
+    /// show it.
+    sends: bool,
+    /// When this tab made its last command: each next one is stamped later, so the
+    /// shared outbox keeps every tab's commands in the order they were made.
+    last_made: i64,
 }
 
 impl<P: Platform> Engine<P> {
@@ -237,17 +271,33 @@ impl<P: Platform> Engine<P> {
             Input::Visible(visible) => self.visible(visible),
             Input::Release(key) => {
                 if self.outbox.release(&key) {
+                    self.share_pending(&key);
                     self.publish_outbox(true);
                     self.flush();
                 }
             }
-            Input::CancelHeld(todo) => {
-                if self.outbox.undo(todo) {
+            Input::CancelHeld(todo) => self.cancel_held(todo),
+            Input::Answer { key, answer } => self.answered_here(&key, answer),
+            Input::Signal(signal) => self.signal(signal),
+            Input::Shared(change) => self.shared(change),
+            Input::Lead => self.lead(),
+            Input::Approve(key) => {
+                if let Some(pending) = self.outbox.get(&key).filter(|p| p.seq.is_none()) {
+                    let pending = Pending { approved: true, ..pending.clone() };
+                    self.outbox.put(pending.clone());
+                    self.platform.share(&self.client.board_id(), &Shared::Put { pending });
                     self.publish_outbox(true);
+                    self.flush();
                 }
             }
-            Input::Answer { key, answer } => self.answered(&key, answer),
-            Input::Signal(signal) => self.signal(signal),
+            Input::Discard(key) => {
+                if self.outbox.get(&key).is_some_and(|p| p.seq.is_none()) && self.outbox.drop_key(&key) {
+                    self.undos.refused(&key);
+                    self.platform.share(&self.client.board_id(), &Shared::Dropped { key });
+                    self.publish_outbox(true);
+                    self.flush();
+                }
+            }
         }
     }
 
@@ -286,8 +336,10 @@ impl<P: Platform> Engine<P> {
     }
 
     fn saw_epoch(&mut self, epoch: &str) {
-        if !epoch.is_empty() {
+        if !epoch.is_empty() && self.epoch.as_deref() != Some(epoch) {
             self.epoch = Some(epoch.to_owned());
+            // Commands that waited to know the board's epoch go, or wait for the person.
+            self.flush();
         }
     }
 
@@ -429,14 +481,14 @@ impl<P: Platform> Engine<P> {
             Frame::Heartbeat { head } => self.at_head(*head),
             Frame::Ack { request_id, seq, step, .. } => {
                 if let Some(key) = self.answered_up_the_socket(request_id.as_deref()) {
-                    self.answered(&key, Ok(Answered { seq: *seq, step: step.as_deref().cloned() }));
+                    self.answered_here(&key, Ok(Answered { seq: *seq, step: step.as_deref().cloned() }));
                 }
                 return;
             }
             Frame::Error { request_id, status, error } => {
                 match self.answered_up_the_socket(request_id.as_deref()) {
                     Some(key) => {
-                        self.answered(&key, Err(HttpError::Status { status: *status, message: error.clone() }))
+                        self.answered_here(&key, Err(HttpError::Status { status: *status, message: error.clone() }))
                     }
                     None => self.client.notice.set(Some(error.clone())),
                 }
@@ -633,20 +685,97 @@ impl<P: Platform> Engine<P> {
         // whatever the random source).
         self.issued += 1;
         let key = format!("{:016x}{:08x}{:08x}", self.random_u64(), self.random_u64() as u32, self.issued as u32);
-        let Some(ms) = hold else {
-            self.outbox.push(key.clone(), command);
-            self.publish_outbox(true);
-            self.dispatch(&key);
-            return key;
-        };
-        self.outbox.push_held(key.clone(), command, self.platform.now_ms() + i64::from(ms));
+        // Stamped later than this tab's previous command, whatever the clock did.
+        let now = self.platform.now_ms();
+        self.last_made = now.max(self.last_made + 1);
+        let mut pending = Pending::new(key.clone(), command, self.last_made, self.epoch.clone());
+        pending.hold_until = hold.map(|ms| now + i64::from(ms));
+        self.outbox.put(pending.clone());
+        self.platform.share(&self.client.board_id(), &Shared::Put { pending });
         self.publish_outbox(true);
-        let (platform, sender, release) = (self.platform.clone(), self.sender.clone(), key.clone());
+        match hold {
+            // In its turn: after any earlier command still waiting for the person.
+            None => self.flush(),
+            Some(ms) => self.release_after(key.clone(), ms),
+        }
+        key
+    }
+
+    /// Ends the hold of `key` after `ms`, unless undone by then.
+    fn release_after(&self, key: String, ms: u32) {
+        let (platform, sender) = (self.platform.clone(), self.sender.clone());
         self.platform.spawn(async move {
             platform.sleep(ms).await;
-            let _ = sender.unbounded_send(Input::Release(release));
+            let _ = sender.unbounded_send(Input::Release(key));
         });
-        key
+    }
+
+    /// Takes back the held command about `todo`, here and in the browser's other tabs.
+    fn cancel_held(&mut self, todo: board_core::domain::Id) {
+        let undone = self.outbox.undo(todo);
+        for key in &undone {
+            self.platform.share(&self.client.board_id(), &Shared::Dropped { key: key.clone() });
+        }
+        if !undone.is_empty() {
+            self.publish_outbox(true);
+        }
+    }
+
+    /// Tells the other tabs the pending command with `key` as this tab now has it.
+    fn share_pending(&self, key: &str) {
+        if let Some(pending) = self.outbox.get(key) {
+            self.platform.share(&self.client.board_id(), &Shared::Put { pending: pending.clone() });
+        }
+    }
+
+    /// Another tab of this browser changed the shared outbox.
+    fn shared(&mut self, change: Shared) {
+        match change {
+            Shared::Put { pending } => {
+                let (key, hold_until) = (pending.key.clone(), pending.hold_until);
+                // A change the confirmed board already holds has nothing left to show.
+                if pending.seq.is_some_and(|seq| seq <= self.position().seq) {
+                    return;
+                }
+                if self.outbox.put(pending) {
+                    // Held in the tab that made it: released here too when the hold ends,
+                    // should that tab be closed by then.
+                    if let Some(until) = hold_until {
+                        let ms = (until - self.platform.now_ms()).clamp(0, i64::from(u32::MAX)) as u32;
+                        self.release_after(key, ms);
+                    }
+                    self.publish_outbox(true);
+                    self.flush();
+                }
+            }
+            Shared::Answered { key, answer } => {
+                if self.outbox.get(&key).is_some() {
+                    self.answered(&key, answer);
+                }
+            }
+            Shared::Dropped { key } => {
+                if self.outbox.drop_key(&key) {
+                    self.publish_outbox(true);
+                    self.flush();
+                }
+            }
+        }
+    }
+
+    /// This tab now sends the shared outbox: the tab that did is gone, perhaps with
+    /// commands on the wire, so every one waiting is a resend (same key, applied once).
+    fn lead(&mut self) {
+        self.sends = true;
+        self.client.sends.set(true);
+        self.sent = self.outbox.iter().map(|p| p.key.clone()).collect();
+        if self.outbox.waiting() > 0 {
+            let waiting = self.outbox.waiting();
+            self.note(
+                NoteStep::Resend,
+                format!("this tab now sends the {waiting} change(s) this browser's tabs queued"),
+            );
+        }
+        self.flush();
     }
 
     /// The person asked to undo or redo: a held delete is the newest change (Undo takes
@@ -661,10 +790,7 @@ impl<P: Platform> Engine<P> {
                 .last()
                 .and_then(|p| board_core::optimistic::subject(&p.command));
             if let Some(todo) = held {
-                if self.outbox.undo(todo) {
-                    self.publish_outbox(true);
-                }
-                return;
+                return self.cancel_held(todo);
             }
         }
         let board = self.client.state.get_untracked();
@@ -710,11 +836,38 @@ impl<P: Platform> Engine<P> {
         }
     }
 
-    /// Sends every command of the outbox that has no answer yet and is not on its way.
+    /// Sends every command of the outbox that has no answer yet and is not on its way, in
+    /// order, up to the first that may not go by itself (overdue, or its epoch not known
+    /// yet): what was made after it waits too, so nothing overtakes it.
     fn flush(&mut self) {
-        let waiting: Vec<String> = self.outbox.iter().filter(|p| p.seq.is_none()).map(|p| p.key.clone()).collect();
+        self.show_overdue();
+        let (now, max_age) = (self.platform.now_ms(), self.client.max_age_ms.get_value());
+        let epoch = self.epoch.clone();
+        let waiting: Vec<String> = self
+            .outbox
+            .iter()
+            .filter(|p| p.seq.is_none())
+            .take_while(|p| outbox::may_go(p, now, max_age, epoch.as_deref()))
+            .map(|p| p.key.clone())
+            .collect();
         for key in waiting {
             self.dispatch(&key);
+        }
+    }
+
+    /// Lists the overdue commands for the person (computed only when there is one: it
+    /// replays the outbox).
+    fn show_overdue(&self) {
+        let (now, max_age) = (self.platform.now_ms(), self.client.max_age_ms.get_value());
+        let any = self.outbox.iter().any(|p| p.overdue(now, max_age, self.epoch.as_deref()).is_some());
+        let listed = match any {
+            true => self.client.state.with_untracked(|confirmed| {
+                outbox::overdue(&self.outbox, confirmed, now, max_age, self.epoch.as_deref())
+            }),
+            false => Vec::new(),
+        };
+        if self.client.overdue.with_untracked(|shown| *shown != listed) {
+            self.client.overdue.set(listed);
         }
     }
 
@@ -726,7 +879,7 @@ impl<P: Platform> Engine<P> {
     fn dispatch(&mut self, key: &str) {
         // Offline, nothing can go: it waits for the network (`back_online`). A held
         // command goes when its hold ends (`Input::Release`).
-        if !self.client.online.get_untracked() || self.outbox.held(key) {
+        if !self.sends || !self.client.online.get_untracked() || self.outbox.held(key) {
             return;
         }
         if self.posting.is_some() || self.in_flight.iter().any(|(_, k)| k == key) {
@@ -753,7 +906,18 @@ impl<P: Platform> Engine<P> {
         Some(self.in_flight.remove(at).1)
     }
 
-    /// The server's answer to the command sent with `key` (by `POST` or up the socket).
+    /// The server's answer to a command this tab sent: every tab hears it (unless the
+    /// server could not be reached: then it stays pending everywhere).
+    fn answered_here(&mut self, key: &str, answer: Result<Answered, HttpError>) {
+        if !answer.as_ref().is_err_and(HttpError::retryable) {
+            let change = Shared::Answered { key: key.to_owned(), answer: answer.clone() };
+            self.platform.share(&self.client.board_id(), &change);
+        }
+        self.answered(key, answer);
+    }
+
+    /// The server's answer to the command sent with `key` (by `POST` or up the socket,
+    /// from this tab or the one that sends for the browser).
     fn answered(&mut self, key: &str, answer: Result<Answered, HttpError>) {
         if self.posting.as_ref().is_some_and(|p| p.key == key) {
             self.posting = None;

@@ -4,7 +4,9 @@
 
 use futures::channel::mpsc::UnboundedSender;
 
-use super::platform::{HttpError, LinkEvent};
+pub use super::answer::Answered;
+use super::answer::HttpError;
+use super::platform::LinkEvent;
 use board_core::domain::Command;
 use board_core::presence::Signal;
 
@@ -36,14 +38,14 @@ pub enum Input {
     Network(bool),
     /// The person asked to try the connection now rather than after the backoff delay.
     RetryNow,
-}
-
-/// A command's answer, as far as the engine cares: the seq it committed at, and what it
-/// did to its todo (for undo).
-#[derive(Debug)]
-pub struct Answered {
-    pub seq: u64,
-    pub step: Option<board_core::domain::undo::Step>,
+    /// Another tab of this browser changed the board's shared outbox.
+    Shared(super::outbox::Shared),
+    /// This tab became the one that sends the shared outbox (it got the leader lock).
+    Lead,
+    /// The person chose to send an overdue command (its key) all the same...
+    Approve(String),
+    /// ... or to discard it.
+    Discard(String),
 }
 
 /// A sender of inputs to the engine.

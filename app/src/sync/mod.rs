@@ -8,6 +8,8 @@
 //!   offline, unreachable, withdrawn), from the link, the network and the failures. Pure.
 //! * [`engine`]: the one loop that owns the connection: frames in order through [`step`],
 //!   gap backfill, coalesced pulls, reconnects with backoff, command retries.
+//! * [`answer`]: what the server answers a request: a command's seq and undo step, or
+//!   why not (unreachable, or refused with a status).
 //! * [`inbox`]: what the engine hears (link events, the page's requests), on one channel.
 //! * [`platform`]: what the engine needs from the world (links, REST calls, time), as a
 //!   trait, so the engine runs natively in its tests with a fake.
@@ -16,6 +18,8 @@
 //! * From `board_core`, pure: `step` (what one frame means for the local state),
 //!   `optimistic` (the outbox of pending commands and the board the page shows) and
 //!   `backoff` (jittered exponential reconnect delays).
+//! * [`outbox`]: the outbox the browser's tabs of a board share: what they tell each
+//!   other, which one sends, and the commands overdue for the person to decide. Pure.
 //! * [`undo`]: this tab's undo and redo (the domain's stack, and which commands on their
 //!   way are undos). Pure.
 //! * [`away`]: "you missed N changes": what the page applied while hidden or disconnected.
@@ -28,6 +32,7 @@
 //! * `identity`, `mesh` (browser only): who this tab is on the presence list (kept in
 //!   local storage), and the WebRTC mesh that carries cursors between tabs.
 
+pub mod answer;
 pub mod away;
 #[cfg(feature = "hydrate")]
 mod browser;
@@ -45,6 +50,7 @@ pub mod lab;
 mod link;
 #[cfg(feature = "hydrate")]
 pub mod mesh;
+pub mod outbox;
 pub mod platform;
 pub mod undo;
 pub mod wire;

@@ -6,6 +6,8 @@
 use std::future::Future;
 use std::rc::Rc;
 
+pub use super::answer::HttpError;
+pub use super::outbox::Shared;
 pub use super::wire::Exchange;
 use board_core::api::{CommandAnswer, FramesPage, Position};
 use board_core::domain::{BoardState, Command};
@@ -109,41 +111,6 @@ pub struct Metered<T> {
     pub cost: Option<Exchange>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum HttpError {
-    /// No answer at all: offline, DNS, connection refused.
-    Network(String),
-    Status {
-        status: u16,
-        message: String,
-    },
-}
-
-impl HttpError {
-    /// Worth retrying with the same request (and Idempotency-Key)?
-    pub fn retryable(&self) -> bool {
-        match self {
-            HttpError::Network(_) => true,
-            HttpError::Status { status, .. } => matches!(status, 502..=504),
-        }
-    }
-
-    /// The HTTP status, if the server answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            HttpError::Network(_) => None,
-            HttpError::Status { status, .. } => Some(*status),
-        }
-    }
-
-    pub fn message(&self) -> String {
-        match self {
-            HttpError::Network(_) => "the server cannot be reached".into(),
-            HttpError::Status { message, .. } => message.clone(),
-        }
-    }
-}
-
 /// The world as the engine sees it. Everything runs on one thread (the browser's), so no
 /// future here needs to be `Send`; the engine is generic over this trait, never boxed.
 #[allow(async_fn_in_trait)]
@@ -194,5 +161,18 @@ pub trait Platform: 'static {
     /// The seq a previous page of this tab had seen of the board, if any.
     fn load_seen(&self, _board: &str) -> Option<u64> {
         None
+    }
+    /// Tells this browser's other tabs of the board a change to the outbox they share.
+    fn share(&self, _board: &str, _change: &Shared) {}
+    /// Calls `heard` with each change another tab shares, while the guard lives.
+    fn on_shared(&self, _board: &str, _heard: Rc<dyn Fn(Shared)>) -> Box<dyn std::any::Any> {
+        Box::new(())
+    }
+    /// Calls `elected` once this tab is the one of the browser's tabs of the board that
+    /// sends the shared outbox: a lock it holds while the guard lives, which the next
+    /// waiting tab gets when it goes. With no other tab to share with, at once.
+    fn lead(&self, _board: &str, elected: Rc<dyn Fn()>) -> Box<dyn std::any::Any> {
+        elected();
+        Box::new(())
     }
 }

@@ -13,6 +13,7 @@ use super::lab::FaultLab;
 use super::legend::Legend;
 use super::length::{too_long, LengthHint};
 use super::one_line_form::OneLineForm;
+use super::overdue::OverdueList;
 use super::presence::PresenceList;
 use super::refusals::Refusals;
 use super::todo_card::TodoCard;
@@ -204,6 +205,7 @@ pub fn BoardView(
                 </p>
             })}
             {(!pane).then(|| view! { <MissedBanner client/> })}
+            {(!pane).then(|| view! { <OverdueList client/> })}
             {(!pane).then(|| view! { <UndoDeletes client/> })}
             {(!pane).then(|| view! { <UndoRedo client/> })}
             // Looking at the past, the board is read-only: `inert` takes its controls out
