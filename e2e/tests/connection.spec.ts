@@ -3,12 +3,7 @@
 // changes made meanwhile counted and sent the moment it is back; a server that stops
 // answering is called that, with when it stopped and a "try now" that works.
 import { test, expect, Page } from '@playwright/test';
-import { createOwnedBoard, open, expectConverged, state } from './helpers';
-
-async function addTodo(page: Page, title: string) {
-  await page.locator('[data-add-todo]').first().fill(title);
-  await page.locator('[data-add-todo]').first().press('Enter');
-}
+import { addTodo, createOwnedBoard, open, expectConverged, state } from './helpers';
 
 async function who(page: Page) {
   const root = page.locator('[data-board-seq]');

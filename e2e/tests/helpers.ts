@@ -112,3 +112,9 @@ export async function expectConverged(request: APIRequestContext, board: string,
   }
 }
 
+
+/** Adds a todo to the backlog as a person does: its input, then Enter. */
+export async function addTodo(page: Page, title: string) {
+  await page.locator('[data-add-todo]').first().fill(title);
+  await page.locator('[data-add-todo]').first().press('Enter');
+}

@@ -3,7 +3,7 @@
 // server's board, and the inspector's timeline lists the fault and the steps that recovered
 // from it.
 import { test, expect, Page } from '@playwright/test';
-import { command, createBoard, expectConverged, open, state, HYDRATION_MS } from './helpers';
+import { addTodo, command, createBoard, expectConverged, open, state, HYDRATION_MS } from './helpers';
 
 // Pages left open keep polling and streaming and slow every later page's hydration on two
 // cores: each test's browsers close when it ends.
@@ -23,11 +23,6 @@ async function setLab(page: Page, input: string, value: number) {
 /** The timeline's rows of one step (`data-step`). */
 function steps(page: Page, step: string) {
   return page.locator(`[data-wire="timeline"] tr[data-step="${step}"]`);
-}
-
-async function addTodo(page: Page, title: string) {
-  await page.locator('[data-add-todo]').first().fill(title);
-  await page.locator('[data-add-todo]').first().press('Enter');
 }
 
 for (const [pattern, transport] of [

@@ -3,7 +3,7 @@
 // the server refuses (409) goes back, and the card offers both values; commands made
 // offline survive a reload and are applied exactly once, seen by a second browser too.
 import { test, expect, Page, Route } from '@playwright/test';
-import { command, createBoard, expectConverged, open, state, HYDRATION_MS } from './helpers';
+import { addTodo, command, createBoard, expectConverged, open, state, HYDRATION_MS } from './helpers';
 
 // Pages left open keep polling and streaming (every 250 ms on poll) and slow every later
 // page's hydration on two cores: each test's browsers close when it ends.
@@ -23,11 +23,6 @@ async function holdCommands(page: Page) {
     await route.continue();
   });
   return { release, held };
-}
-
-async function addTodo(page: Page, title: string) {
-  await page.locator('[data-add-todo]').first().fill(title);
-  await page.locator('[data-add-todo]').first().press('Enter');
 }
 
 test('a new todo shows at once, marked pending, and the mark clears once applied', async ({ browser, request }) => {

@@ -13,7 +13,8 @@ use super::client::BoardClient;
 use super::http;
 use super::link;
 use super::mesh::Mesh;
-use super::platform::{Link, Metered, NetworkChange, Opening, Outgoing, Platform, Report};
+use super::platform::{Link, Metered, NetworkChange, Opening, Outgoing, Platform, Report, Shared};
+use super::tabs;
 use board_core::api::{CommandAnswer, FramesPage, Position};
 use board_core::domain::BoardState;
 use board_core::optimistic::Outbox;
@@ -23,9 +24,12 @@ use board_core::presence::Signal;
 /// The browser, with this page's peer mesh once it runs (letters go to it).
 pub struct Browser {
     mesh: Rc<std::cell::RefCell<Option<Rc<Mesh>>>>,
-    /// Keep the outbox across reloads? The board page does; a compare page's panes (several
-    /// engines for one board in one tab) do not, or they would overwrite each other's.
+    /// Keep the outbox across reloads, and share it with the browser's other tabs of the
+    /// board? The board page does; a compare page's panes (several engines for one board
+    /// in one tab) do not, or they would overwrite each other's.
     keep_outbox: bool,
+    /// The channel to the browser's other tabs of the board, once opened.
+    tabs: std::cell::RefCell<Option<Rc<tabs::Channel>>>,
 }
 
 /// Starts `client`'s engine in this page, as a tab with its own identity on the presence
@@ -43,7 +47,7 @@ pub fn start(client: BoardClient, cursors: bool) -> Rc<std::cell::RefCell<Option
             *slot.borrow_mut() = Some(Mesh::start(client).await);
         });
     }
-    let browser = Browser { mesh: mesh.clone(), keep_outbox: cursors };
+    let browser = Browser { mesh: mesh.clone(), keep_outbox: cursors, tabs: Default::default() };
     // The fault lab stands between the engine and the browser: idle, it passes everything.
     let platform = super::lab::Faulty::new(browser, client.open_lab());
     leptos::task::spawn_local(super::engine::start(client, platform));
@@ -163,6 +167,43 @@ impl Platform for Browser {
     fn load_seen(&self, board: &str) -> Option<u64> {
         let storage = self.keep_outbox.then(session_storage).flatten()?;
         storage.get_item(&seen_key(board)).ok().flatten()?.parse().ok()
+    }
+
+    fn share(&self, board: &str, change: &Shared) {
+        if let Some(channel) = self.channel(board) {
+            channel.post(change);
+        }
+    }
+
+    fn on_shared(&self, board: &str, heard: Rc<dyn Fn(Shared)>) -> Box<dyn Any> {
+        match self.channel(board) {
+            Some(channel) => Box::new(channel.listen(heard)),
+            None => Box::new(()),
+        }
+    }
+
+    fn lead(&self, board: &str, elected: Rc<dyn Fn()>) -> Box<dyn Any> {
+        match self.keep_outbox {
+            true => tabs::lead(board, elected),
+            false => {
+                elected();
+                Box::new(())
+            }
+        }
+    }
+}
+
+impl Browser {
+    /// The channel to the other tabs of `board` (the board page only; opened once).
+    fn channel(&self, board: &str) -> Option<Rc<tabs::Channel>> {
+        if !self.keep_outbox {
+            return None;
+        }
+        let mut slot = self.tabs.borrow_mut();
+        if slot.is_none() {
+            *slot = tabs::Channel::open(board);
+        }
+        slot.clone()
     }
 }
 

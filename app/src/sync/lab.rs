@@ -33,7 +33,9 @@ use futures::channel::mpsc;
 use futures::StreamExt;
 use leptos::prelude::*;
 
-use super::platform::{HttpError, Link, LinkEvent, Metered, NetworkChange, Opening, Outgoing, Platform, Report};
+use super::platform::{
+    HttpError, Link, LinkEvent, Metered, NetworkChange, Opening, Outgoing, Platform, Report, Shared,
+};
 use super::wire::{NoteStep, WireLog};
 use board_core::api::{CommandAnswer, FramesPage, Position};
 use board_core::domain::BoardState;
@@ -493,6 +495,18 @@ impl<P: Platform> Platform for Faulty<P> {
 
     fn load_seen(&self, board: &str) -> Option<u64> {
         self.bench.platform.load_seen(board)
+    }
+
+    fn share(&self, board: &str, change: &Shared) {
+        self.bench.platform.share(board, change);
+    }
+
+    fn on_shared(&self, board: &str, heard: Rc<dyn Fn(Shared)>) -> Box<dyn std::any::Any> {
+        self.bench.platform.on_shared(board, heard)
+    }
+
+    fn lead(&self, board: &str, elected: Rc<dyn Fn()>) -> Box<dyn std::any::Any> {
+        self.bench.platform.lead(board, elected)
     }
 
     fn on_network(&self, change: NetworkChange) -> Box<dyn std::any::Any> {

@@ -29,6 +29,8 @@
 //! * [`wire`]: the wire inspector's record of received frames.
 //! * `browser`, `http`, `link` (browser only): the platform of a real page: the REST calls
 //!   and the four transports as links that report [`platform::LinkEvent`]s.
+//! * `tabs` (browser only): the browser's other tabs of the board: the channel the shared
+//!   outbox's changes cross on, and the Web Lock that elects the tab that sends.
 //! * `identity`, `mesh` (browser only): who this tab is on the presence list (kept in
 //!   local storage), and the WebRTC mesh that carries cursors between tabs.
 
@@ -52,6 +54,8 @@ mod link;
 pub mod mesh;
 pub mod outbox;
 pub mod platform;
+#[cfg(feature = "hydrate")]
+mod tabs;
 pub mod undo;
 pub mod wire;
 

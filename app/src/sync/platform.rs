@@ -162,17 +162,14 @@ pub trait Platform: 'static {
     fn load_seen(&self, _board: &str) -> Option<u64> {
         None
     }
+    // The three below have no default, so that no platform (nor one wrapping another,
+    // as the fault lab does) can leave them out by mistake and send from every tab.
     /// Tells this browser's other tabs of the board a change to the outbox they share.
-    fn share(&self, _board: &str, _change: &Shared) {}
+    fn share(&self, board: &str, change: &Shared);
     /// Calls `heard` with each change another tab shares, while the guard lives.
-    fn on_shared(&self, _board: &str, _heard: Rc<dyn Fn(Shared)>) -> Box<dyn std::any::Any> {
-        Box::new(())
-    }
+    fn on_shared(&self, board: &str, heard: Rc<dyn Fn(Shared)>) -> Box<dyn std::any::Any>;
     /// Calls `elected` once this tab is the one of the browser's tabs of the board that
     /// sends the shared outbox: a lock it holds while the guard lives, which the next
     /// waiting tab gets when it goes. With no other tab to share with, at once.
-    fn lead(&self, _board: &str, elected: Rc<dyn Fn()>) -> Box<dyn std::any::Any> {
-        elected();
-        Box::new(())
-    }
+    fn lead(&self, board: &str, elected: Rc<dyn Fn()>) -> Box<dyn std::any::Any>;
 }

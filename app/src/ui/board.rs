@@ -179,6 +179,7 @@ pub fn BoardView(
             data-connection=move || connection.get().as_str()
             data-fingerprint=client.fingerprint
             data-pending-count=waiting
+            data-sends-outbox=move || client.sends.get().to_string()
         >
             <header class="board-head">
                 <div class="board-title">
