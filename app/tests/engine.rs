@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use app::sync::connection::Connection;
 use app::sync::lab::{Fault, Faulty};
-use app::sync::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Outgoing, Platform, Report, Shared};
+use app::sync::platform::{
+    Exchange, HttpError, Kept, Link, LinkEvent, LocalCopy, Metered, Opening, Outgoing, Platform, Report, Shared,
+};
 use app::sync::wire::NoteStep;
 use app::sync::{BoardClient, Conn};
 use board_core::api::{CommandAnswer, FramesPage, Position};
@@ -75,6 +77,8 @@ struct World {
     snapshots_asked: Vec<u64>,
     /// The outbox as the engine last saved it (a reload's storage).
     stored_outbox: Outbox,
+    /// The board as the engine last saved it (the browser's local copy).
+    stored_board: Option<Kept>,
     /// While set, `POST /commands` finds no network.
     offline: bool,
     /// The actor each `POST /commands` said it was sent by.
@@ -280,8 +284,14 @@ impl Platform for Fake {
         self.0.borrow_mut().stored_outbox = outbox.clone();
     }
 
-    fn load_outbox(&self, _board: &str) -> Outbox {
-        self.0.borrow().stored_outbox.clone()
+    fn save_board(&self, _board: &str, state: &std::sync::Arc<BoardState>, epoch: Option<&str>) {
+        let kept = Kept { state: (**state).clone(), epoch: epoch.map(str::to_owned), saved_at: self.now_ms() };
+        self.0.borrow_mut().stored_board = Some(kept);
+    }
+
+    async fn load_local(&self, _board: &str) -> LocalCopy {
+        let world = self.0.borrow();
+        LocalCopy { board: world.stored_board.clone(), outbox: world.stored_outbox.clone() }
     }
 
     fn on_network(&self, change: Rc<dyn Fn(bool)>) -> Box<dyn Any> {
@@ -1475,6 +1485,40 @@ async fn an_overdue_command_waits_for_the_person_in_every_tab() {
         settle().await;
         assert_eq!(fake.0.borrow().posted.len(), 1, "still only the approved one");
         assert_eq!(a.overdue.get_untracked()[0].why, board_core::optimistic::Overdue::OtherEpoch);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_page_opened_with_an_older_board_shows_the_browsers_copy_until_it_is_live() {
+    in_page(async {
+        let fake = Fake::new();
+        fake.add("one");
+        fake.add("two");
+        // What an earlier page left: the board at seq 2 and a command it queued offline.
+        let kept = fake.0.borrow().server.states[2].clone();
+        fake.0.borrow_mut().stored_board = Some(Kept { state: kept, epoch: Some("e".into()), saved_at: 0 });
+        fake.0.borrow_mut().stored_outbox.push("queued-key".into(), add_todo("queued"));
+        // This page came with an empty board (the app's shell, opened with no network).
+        let page = client(PatternKind::PushOps, Transport::Sse);
+        tokio::task::spawn_local(app::sync::engine::start(page, fake.clone()));
+        settle().await;
+        assert_eq!(page.state.get_untracked().seq, 2, "the browser's copy is shown");
+        assert_eq!(page.local_copy.get_untracked().map(|copy| copy.seq), Some(2), "marked as such");
+        assert_eq!(page.shown.get_untracked().state.todos.len(), 3, "with the queued command on top");
+        let from = fake.0.borrow().links[0].from.clone();
+        assert_eq!(from, Position { seq: 2, epoch: Some("e".into()) }, "it catches up from the copy's position");
+        assert_eq!(fake.0.borrow().posted, ["queued-key"], "the queued command goes with its key");
+
+        fake.report(0, LinkEvent::Opened);
+        settle().await;
+        assert_eq!(page.local_copy.get_untracked(), None, "live: no longer only the local copy");
+        // What the engine confirms from now on is the browser's next copy.
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, 3), 100));
+        settle().await;
+        let saved = fake.0.borrow().stored_board.clone().unwrap();
+        assert_eq!((saved.state.seq, saved.state.todos.len()), (3, 3));
+        assert!(page.outbox.get_untracked().is_empty() && fake.0.borrow().stored_outbox.is_empty());
     })
     .await;
 }

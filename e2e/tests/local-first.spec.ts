@@ -55,3 +55,55 @@ test('when the tab that sends closes, another takes over and sends what waits, o
   await expectConverged(request, board, [b]);
   await context.close();
 });
+
+/** How many commands the browser keeps for `board` in IndexedDB (what a restart finds). */
+async function storedCommands(page: Page, board: string): Promise<number> {
+  return page.evaluate(
+    (board) =>
+      new Promise<number>((resolve, reject) => {
+        const open = indexedDB.open('realtime-board');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const count = open.result.transaction('outbox').objectStore('outbox').index('board').count(board);
+          count.onsuccess = () => resolve(count.result);
+          count.onerror = () => reject(count.error);
+        };
+      }),
+    board,
+  );
+}
+
+test('changes made offline survive closing the tab, and go once from the next one', async ({ browser, request }) => {
+  const board = await createBoard(request, 'Closed offline');
+  const context = await browser.newContext();
+  const first = await open(context, board, 'push-ops', 'ws');
+  await context.setOffline(true);
+  await expect(root(first)).toHaveAttribute('data-connection', 'offline');
+  await addTodo(first, 'written offline');
+  await addTodo(first, 'and another');
+  await expect(root(first)).toHaveAttribute('data-pending-count', '2');
+  await expect.poll(() => storedCommands(first, board)).toBe(2);
+  await first.close();
+
+  await context.setOffline(false);
+  const next = await open(context, board, 'event-diff', 'sse');
+  await expect(root(next)).toHaveAttribute('data-pending-count', '0');
+  expect((await state(request, board)).todos.map((t) => t.title)).toEqual(['written offline', 'and another']);
+  await expect.poll(() => storedCommands(next, board)).toBe(0);
+  await expectConverged(request, board, [next]);
+  await context.close();
+});
+
+test('a browser without IndexedDB keeps working in memory and says so', async ({ browser, request }) => {
+  const board = await createBoard(request, 'No storage');
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true });
+  });
+  const page = await open(context, board, 'push-ops', 'sse');
+  await expect(page.locator('[data-storage="memory"]')).toContainText('not keeping a copy');
+  await addTodo(page, 'in memory');
+  await expect(root(page)).toHaveAttribute('data-pending-count', '0');
+  expect((await state(request, board)).todos.map((t) => t.title)).toEqual(['in memory']);
+  await context.close();
+});

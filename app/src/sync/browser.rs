@@ -12,8 +12,9 @@ use wasm_bindgen::JsCast;
 use super::client::BoardClient;
 use super::http;
 use super::link;
+use super::local::Local;
 use super::mesh::Mesh;
-use super::platform::{Link, Metered, NetworkChange, Opening, Outgoing, Platform, Report, Shared};
+use super::platform::{Link, LocalCopy, Metered, NetworkChange, Opening, Outgoing, Platform, Report, Shared};
 use super::tabs;
 use board_core::api::{CommandAnswer, FramesPage, Position};
 use board_core::domain::BoardState;
@@ -30,6 +31,8 @@ pub struct Browser {
     keep_outbox: bool,
     /// The channel to the browser's other tabs of the board, once opened.
     tabs: std::cell::RefCell<Option<Rc<tabs::Channel>>>,
+    /// The browser's durable copy of the board and the outbox (the board page only).
+    local: Rc<Local>,
 }
 
 /// Starts `client`'s engine in this page, as a tab with its own identity on the presence
@@ -47,7 +50,8 @@ pub fn start(client: BoardClient, cursors: bool) -> Rc<std::cell::RefCell<Option
             *slot.borrow_mut() = Some(Mesh::start(client).await);
         });
     }
-    let browser = Browser { mesh: mesh.clone(), keep_outbox: cursors, tabs: Default::default() };
+    let local = Local::new(client.storage_failure);
+    let browser = Browser { mesh: mesh.clone(), keep_outbox: cursors, tabs: Default::default(), local };
     // The fault lab stands between the engine and the browser: idle, it passes everything.
     let platform = super::lab::Faulty::new(browser, client.open_lab());
     leptos::task::spawn_local(super::engine::start(client, platform));
@@ -115,21 +119,22 @@ impl Platform for Browser {
     }
 
     fn save_outbox(&self, board: &str, outbox: &Outbox) {
-        let Some(storage) = self.keep_outbox.then(session_storage).flatten() else { return };
-        let key = outbox_key(board);
-        let _ = match outbox.is_empty() {
-            true => storage.remove_item(&key),
-            false => storage.set_item(&key, &serde_json::to_string(outbox).expect("an outbox serialises")),
-        };
+        if self.keep_outbox {
+            self.local.save_outbox(board, outbox);
+        }
     }
 
-    fn load_outbox(&self, board: &str) -> Outbox {
-        self.keep_outbox
-            .then(session_storage)
-            .flatten()
-            .and_then(|storage| storage.get_item(&outbox_key(board)).ok().flatten())
-            .and_then(|json| serde_json::from_str(&json).ok())
-            .unwrap_or_default()
+    fn save_board(&self, _board: &str, state: &std::sync::Arc<BoardState>, epoch: Option<&str>) {
+        if self.keep_outbox {
+            self.local.save_board(state, epoch);
+        }
+    }
+
+    async fn load_local(&self, board: &str) -> LocalCopy {
+        match self.keep_outbox {
+            true => self.local.load(board).await,
+            false => LocalCopy::default(),
+        }
     }
 
     fn online(&self) -> bool {
@@ -220,14 +225,10 @@ impl Drop for VisibilityListener {
     }
 }
 
-/// The tab's session storage: it survives a reload (and going offline) but not closing the
-/// tab, and two tabs of one board each keep their own outbox.
+/// The tab's session storage: it survives a reload but not closing the tab (where this
+/// tab's previous page had got to, for "you missed N changes").
 fn session_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok()?
-}
-
-fn outbox_key(board: &str) -> String {
-    format!("board-outbox:{board}")
 }
 
 /// Removes the `online` and `offline` listeners when the engine stops.

@@ -66,6 +66,14 @@ pub struct RemoteCursor {
     pub link: CursorLink,
 }
 
+/// The browser's local copy of the board, shown before the connection is live.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LocalShown {
+    pub seq: u64,
+    /// When a page saved it (Unix ms).
+    pub saved_at: i64,
+}
+
 /// Every field is a signal or a stored value, so the handle is `Copy` and can be moved
 /// into any event handler.
 #[derive(Clone, Copy)]
@@ -88,6 +96,12 @@ pub struct BoardClient {
     pub max_age_ms: StoredValue<i64>,
     /// Is this the tab that sends the outbox this browser's tabs of the board share?
     pub sends: RwSignal<bool>,
+    /// The board shown is the browser's local copy (the page opened with no connection);
+    /// `None` once the connection is live.
+    pub local_copy: RwSignal<Option<LocalShown>>,
+    /// Why this browser keeps no copy of the board and its outbox (no IndexedDB, storage
+    /// full, evicted): they last only as long as the tab. `None`: kept.
+    pub storage_failure: RwSignal<Option<String>>,
     /// Show the outbox's commands on the board before the server confirms them? (The
     /// page's switch: off, a change appears only once its frame is applied.)
     pub optimistic: RwSignal<bool>,
@@ -195,6 +209,8 @@ impl BoardClient {
             overdue: RwSignal::new(Vec::new()),
             max_age_ms: StoredValue::new(super::outbox::MAX_AGE_MS),
             sends: RwSignal::new(false),
+            local_copy: RwSignal::new(None),
+            storage_failure: RwSignal::new(None),
             optimistic,
             shown,
             past,

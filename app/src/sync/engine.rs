@@ -51,6 +51,7 @@ use leptos::prelude::*;
 
 use super::away::{Away, Missed};
 use super::client::BoardClient;
+use super::client::LocalShown;
 use super::connection::{Conn, Trouble};
 use super::inbox::{Answered, Inbox, Input};
 use super::outbox::{self, Shared};
@@ -137,17 +138,15 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
         sends: false,
         last_made: 0,
     };
+    // What earlier pages of the board left in this browser: the commands pending in its
+    // tabs, and the board as they last had it.
+    let local = engine.platform.load_local(&board).await;
+    engine.restore(local);
     // A reload: what this tab's previous page had seen, against the board as it is now.
-    let (board, seq) = (engine.client.board_id(), engine.client.state.with_untracked(|s| s.seq));
+    let seq = engine.client.state.with_untracked(|s| s.seq);
     if let Some(seen) = engine.platform.load_seen(&board).filter(|seen| *seen < seq) {
         engine.client.missed.set(Some(Missed { from: seen, to: seq, count: seq - seen }));
     }
-    engine.outbox = engine.platform.load_outbox(&engine.client.board_id());
-    // The page that could undo a held delete is gone: it goes now.
-    engine.outbox.release_all();
-    // A previous page of this tab sent these (or tried to): sending them again is a resend.
-    engine.sent = engine.outbox.iter().map(|p| p.key.clone()).collect();
-    engine.publish_outbox(false);
     if engine.platform.online() {
         engine.connect();
     } else {
@@ -310,7 +309,7 @@ impl<P: Platform> Engine<P> {
                         format!("connected again after {} failure(s)", self.backoff.failures()),
                     );
                 }
-                self.client.conn.set(Conn::Live);
+                self.live();
                 self.client.trouble.set(None);
                 self.backoff.reset();
                 // A connection works: what waits in the outbox goes now, not after the
@@ -327,6 +326,49 @@ impl<P: Platform> Engine<P> {
             LinkEvent::AtHead(head) => self.at_head(head),
             LinkEvent::Failed => self.failed(),
             LinkEvent::Revoked => self.revoked(),
+        }
+    }
+
+    /// Takes what earlier pages left: their pending commands (merged with any another tab
+    /// told meanwhile), and their board when it is newer than the one this page came with
+    /// (a page opened with no network: the app's shell from the service worker carries an
+    /// old board or none). Such a board is shown marked as the local copy until the
+    /// connection is live; if the server's board has moved to another epoch since, the
+    /// connection's position says so and the engine takes a fresh snapshot.
+    fn restore(&mut self, local: super::platform::LocalCopy) {
+        for pending in local.outbox.iter() {
+            self.outbox.put(pending.clone());
+        }
+        // A held delete whose time is over goes; one still in its hold (its tab may still
+        // be open and may take it back) is released when the hold ends.
+        let now = self.platform.now_ms();
+        let held: Vec<(String, i64)> =
+            self.outbox.iter().filter_map(|p| p.hold_until.map(|until| (p.key.clone(), until))).collect();
+        for (key, until) in held {
+            match until <= now {
+                true => {
+                    self.outbox.release(&key);
+                }
+                false => self.release_after(key, (until - now).min(i64::from(u32::MAX)) as u32),
+            }
+        }
+        // Earlier pages sent these (or tried to): sending them again is a resend.
+        self.sent = self.outbox.iter().map(|p| p.key.clone()).collect();
+        if let Some(kept) = local.board.filter(|kept| kept.state.seq > self.client.state.with_untracked(|s| s.seq)) {
+            self.epoch = kept.epoch;
+            self.client.local_copy.set(Some(LocalShown { seq: kept.state.seq, saved_at: kept.saved_at }));
+            self.client.state.set(Arc::new(kept.state));
+        }
+        // Commands the board shown already holds are no longer pending.
+        self.outbox.settle(self.client.state.with_untracked(|s| s.seq));
+        self.publish_outbox(true);
+    }
+
+    /// The connection is live: the page no longer shows only what the browser kept.
+    fn live(&mut self) {
+        self.client.conn.set(Conn::Live);
+        if self.client.local_copy.with_untracked(Option::is_some) {
+            self.client.local_copy.set(None);
         }
     }
 
@@ -475,7 +517,7 @@ impl<P: Platform> Engine<P> {
             Frame::Hello { replica, epoch, head, .. } => {
                 self.saw_epoch(epoch);
                 self.client.replica.set(replica.clone());
-                self.client.conn.set(Conn::Live);
+                self.live();
                 self.at_head(*head);
             }
             Frame::Heartbeat { head } => self.at_head(*head),
@@ -978,6 +1020,7 @@ impl<P: Platform> Engine<P> {
             self.client.missed.set(Some(missed));
         }
         let settled = self.outbox.settle(state.seq);
+        self.platform.save_board(&self.client.board_id(), &state, self.epoch.as_deref());
         self.client.state.set(state);
         if settled > 0 {
             self.publish_outbox(true);

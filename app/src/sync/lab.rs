@@ -477,8 +477,12 @@ impl<P: Platform> Platform for Faulty<P> {
         self.bench.platform.save_outbox(board, outbox);
     }
 
-    fn load_outbox(&self, board: &str) -> Outbox {
-        self.bench.platform.load_outbox(board)
+    fn save_board(&self, board: &str, state: &std::sync::Arc<board_core::domain::BoardState>, epoch: Option<&str>) {
+        self.bench.platform.save_board(board, state, epoch);
+    }
+
+    async fn load_local(&self, board: &str) -> super::platform::LocalCopy {
+        self.bench.platform.load_local(board).await
     }
 
     fn online(&self) -> bool {

@@ -29,6 +29,9 @@
 //! * [`wire`]: the wire inspector's record of received frames.
 //! * `browser`, `http`, `link` (browser only): the platform of a real page: the REST calls
 //!   and the four transports as links that report [`platform::LinkEvent`]s.
+//! * `local`, `local_store` (browser only): the browser's durable copy of the board and
+//!   the outbox (IndexedDB): read at start, written as the engine goes, memory (and a
+//!   notice) when the browser keeps nothing.
 //! * `tabs` (browser only): the browser's other tabs of the board: the channel the shared
 //!   outbox's changes cross on, and the Web Lock that elects the tab that sends.
 //! * `identity`, `mesh` (browser only): who this tab is on the presence list (kept in
@@ -50,6 +53,10 @@ pub mod inbox;
 pub mod lab;
 #[cfg(feature = "hydrate")]
 mod link;
+#[cfg(feature = "hydrate")]
+mod local;
+#[cfg(feature = "hydrate")]
+mod local_store;
 #[cfg(feature = "hydrate")]
 pub mod mesh;
 pub mod outbox;

@@ -111,6 +111,23 @@ pub struct Metered<T> {
     pub cost: Option<Exchange>,
 }
 
+/// What earlier pages of this board left in the browser (its durable local copy).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LocalCopy {
+    pub board: Option<Kept>,
+    /// The commands pending in the browser's tabs of the board, oldest first.
+    pub outbox: Outbox,
+}
+
+/// A board as a page left it in the browser.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kept {
+    pub state: BoardState,
+    pub epoch: Option<String>,
+    /// When it was saved (Unix ms): the page says how old the copy it shows is.
+    pub saved_at: i64,
+}
+
 /// The world as the engine sees it. Everything runs on one thread (the browser's), so no
 /// future here needs to be `Send`; the engine is generic over this trait, never boxed.
 #[allow(async_fn_in_trait)]
@@ -138,11 +155,14 @@ pub trait Platform: 'static {
     fn now_ms(&self) -> i64;
     /// Runs a task beside the engine (a command's retries).
     fn spawn(&self, task: impl Future<Output = ()> + 'static);
-    /// Keeps the board's pending commands where a reload of this tab finds them (the
-    /// browser's session storage).
+    /// Keeps the board's pending commands where the browser's next page of the board finds
+    /// them, after a reload or a restart (IndexedDB).
     fn save_outbox(&self, board: &str, outbox: &Outbox);
-    /// The pending commands a previous page of this board left (empty if none).
-    fn load_outbox(&self, board: &str) -> Outbox;
+    /// Keeps the confirmed board (at most now and then: it can be large) where the next
+    /// page finds it, to render before any network answers.
+    fn save_board(&self, board: &str, state: &std::sync::Arc<BoardState>, epoch: Option<&str>);
+    /// What earlier pages of the board left: its copy and the pending commands.
+    async fn load_local(&self, board: &str) -> LocalCopy;
     /// Does the device have a network now (the browser's `navigator.onLine`)?
     fn online(&self) -> bool {
         true

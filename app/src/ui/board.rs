@@ -12,8 +12,8 @@ use super::inspector::WireInspector;
 use super::lab::FaultLab;
 use super::legend::Legend;
 use super::length::{too_long, LengthHint};
+use super::local_copy::{LocalCopyNote, OverdueList};
 use super::one_line_form::OneLineForm;
-use super::overdue::OverdueList;
 use super::presence::PresenceList;
 use super::refusals::Refusals;
 use super::todo_card::TodoCard;
@@ -180,6 +180,7 @@ pub fn BoardView(
             data-fingerprint=client.fingerprint
             data-pending-count=waiting
             data-sends-outbox=move || client.sends.get().to_string()
+            data-local-copy=move || client.local_copy.get().map(|copy| copy.seq)
         >
             <header class="board-head">
                 <div class="board-title">
@@ -207,6 +208,7 @@ pub fn BoardView(
             })}
             {(!pane).then(|| view! { <MissedBanner client/> })}
             {(!pane).then(|| view! { <OverdueList client/> })}
+            {(!pane).then(|| view! { <LocalCopyNote client/> })}
             {(!pane).then(|| view! { <UndoDeletes client/> })}
             {(!pane).then(|| view! { <UndoRedo client/> })}
             // Looking at the past, the board is read-only: `inert` takes its controls out

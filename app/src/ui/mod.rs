@@ -12,8 +12,9 @@
 //!   still take back unsent (held for a few seconds).
 //! * [`history`]: the history slider (the board as it was at any retained seq) and "you
 //!   missed N changes"; [`card_history`]: one todo's changes and who made them.
-//! * [`overdue`]: the queued changes too old (or made against a replaced board) to go by
-//!   themselves: what each would do, Send or Discard.
+//! * [`local_copy`]: the browser's copy of the board: queued changes too old (or made
+//!   against a replaced board) to go by themselves, with Send and Discard; a board shown
+//!   from the copy, and how old; a browser that keeps none.
 //! * [`refusals`]: the server's refusals of this tab's commands, where the change was.
 //! * [`focus`]: keeps keyboard focus on the control that acted when the board re-renders.
 //! * [`connection`]: the connection state in words (live, reconnecting with a countdown and
@@ -45,8 +46,8 @@ pub mod inspector;
 pub mod lab;
 pub mod legend;
 pub mod length;
+pub mod local_copy;
 pub mod one_line_form;
-pub mod overdue;
 pub mod presence;
 pub mod refusals;
 pub mod todo_card;

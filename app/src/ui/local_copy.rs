@@ -1,6 +1,8 @@
-//! The commands that waited too long (or were made against a board since replaced) and
-//! are not sent without the person: each with what it would do now, and Send or Discard.
-//! Every tab of the browser lists the same ones; a choice in one holds in all.
+//! What the page says of the browser's local copy: the commands that waited too long (or
+//! were made against a board since replaced) and are not sent without the person, each
+//! with what it would do now, Send or Discard (every tab lists the same ones; a choice in
+//! one holds in all); a board shown from the local copy, and how old it is; and a
+//! browser that keeps no copy at all.
 
 use leptos::prelude::*;
 
@@ -44,6 +46,34 @@ fn row(client: BoardClient, overdue: OverdueCommand) -> impl IntoView {
             <button class="small" data-overdue-discard="" on:click=move |_| client.discard(discard.clone())>"Discard"</button>
         </li>
     }
+}
+
+/// The board shown is the browser's copy (no connection yet), or the browser keeps none.
+#[component]
+pub fn LocalCopyNote(client: BoardClient) -> impl IntoView {
+    view! {
+        {move || client.local_copy.get().map(|copy| {
+            let old = (js_sys_now() - copy.saved_at).max(0);
+            view! {
+                <p class="local-copy" role="status">
+                    {format!("Showing this browser's copy of the board (seq {}, saved {} ago): it catches up as soon as a connection opens.", copy.seq, age(old))}
+                </p>
+            }
+        })}
+        {move || client.storage_failure.get().map(|why| view! {
+            <p class="notice" role="alert" data-storage="memory">
+                {format!("This browser is not keeping a copy of the board: {why}. Changes you make while offline last only as long as this tab.")}
+            </p>
+        })}
+    }
+}
+
+/// Now (Unix ms) in the browser; rendering on the server has no local copy to age.
+fn js_sys_now() -> i64 {
+    #[cfg(feature = "hydrate")]
+    return js_sys::Date::now() as i64;
+    #[cfg(not(feature = "hydrate"))]
+    0
 }
 
 /// An age in the largest unit that fits: "3 days", "5 hours", "12 minutes".
