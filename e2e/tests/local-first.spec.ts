@@ -1,8 +1,13 @@
 // Local-first: a browser's tabs of one board share one outbox. Commands made in any tab
 // are pending in every tab; exactly one tab (the holder of a Web Lock) sends them, in the
-// order they were made, with their keys; when it closes, another tab takes over.
-import { test, expect, Page } from '@playwright/test';
-import { addTodo, createBoard, open, expectConverged, state } from './helpers';
+// order they were made, with their keys; when it closes, another tab takes over. The board
+// and the outbox are kept in IndexedDB and the app's shell by a service worker, so closing
+// the tab or the whole browser offline loses nothing, and the board opens with no network.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test, expect, Page, chromium } from '@playwright/test';
+import { addTodo, command, createBoard, open, expectConverged, state, HYDRATION_MS } from './helpers';
 
 const root = (page: Page) => page.locator('[data-board-seq]');
 
@@ -106,4 +111,59 @@ test('a browser without IndexedDB keeps working in memory and says so', async ({
   await expect(root(page)).toHaveAttribute('data-pending-count', '0');
   expect((await state(request, board)).todos.map((t) => t.title)).toEqual(['in memory']);
   await context.close();
+});
+
+/** Has the service worker kept the page of `board` (what a start with no network finds)? */
+async function pageKept(page: Page, board: string): Promise<boolean> {
+  return page.evaluate(async (path) => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith('pages-') && (await (await caches.open(name)).match(location.origin + path))) return true;
+    }
+    return false;
+  }, `/boards/${board}`);
+}
+
+test('a browser closed offline starts again offline: the board renders from its copy with the four pending, and they land once', async ({
+  browser,
+  request,
+}, testInfo) => {
+  const board = await createBoard(request, 'Restart offline');
+  await command(request, board, { type: 'add_todo', title: 'before' });
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'board-profile-'));
+  const { launchOptions, baseURL } = testInfo.project.use;
+  const launch = (offline: boolean) => chromium.launchPersistentContext(profile, { ...launchOptions, baseURL, offline });
+  try {
+    let context = await launch(false);
+    const a = await open(context, board, 'push-ops', 'sse');
+    const b = await open(context, board, 'event-diff', 'ws');
+    await expect.poll(() => pageKept(a, board), { timeout: 10_000 }).toBe(true);
+
+    await context.setOffline(true);
+    await expect(root(a)).toHaveAttribute('data-connection', 'offline');
+    for (const title of ['a1', 'a2', 'a3']) await addTodo(a, title);
+    await addTodo(b, 'b1');
+    for (const page of [a, b]) await expect(root(page)).toHaveAttribute('data-pending-count', '4');
+    await expect.poll(() => storedCommands(a, board)).toBe(4);
+    await context.close();
+
+    // The whole browser again, still with no network.
+    context = await launch(true);
+    const page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(`/boards/${board}?pattern=push-ops&transport=sse`);
+    await expect(root(page)).toHaveAttribute('data-hydrated', 'true', { timeout: HYDRATION_MS });
+    await expect(root(page)).toHaveAttribute('data-local-copy', '1');
+    await expect(root(page)).toHaveAttribute('data-pending-count', '4');
+    await expect(page.locator('[data-pending="true"]')).toHaveCount(4);
+    await expect(page.locator('.local-copy')).toContainText('seq 1');
+
+    await context.setOffline(false);
+    await expect(root(page)).toHaveAttribute('data-pending-count', '0', { timeout: HYDRATION_MS });
+    await expect(root(page)).not.toHaveAttribute('data-local-copy', /.*/);
+    expect((await state(request, board)).todos.map((t) => t.title)).toEqual(['before', 'a1', 'a2', 'a3', 'b1']);
+    const other = await open(await browser.newContext(), board, 'push-state', 'long-poll');
+    await expectConverged(request, board, [page, other]);
+    await context.close();
+  } finally {
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
 });

@@ -31,6 +31,8 @@
 //!   cost (render slots per client and per replica); [`seed`]: the `demo` board.
 //! * [`assets`]: the browser bundle: the fingerprinted names of the site's manifest (read
 //!   once at startup), its files sent as the build compressed them, cached for good.
+//! * [`shell`]: `/sw.js`, the service worker that keeps this build's app shell and the
+//!   pages last seen, so a board opens with no network and renders the browser's copy.
 //! * [`lab`]: the fault lab, server side (`FAULTS=1`): drop or delay this replica's change
 //!   notices, pause its database, so that a learner can watch the protocol recover
 //!   (`GET`/`POST /api/lab`, in [`rest`]).
@@ -64,6 +66,7 @@ pub mod router;
 pub mod seed;
 pub mod serve;
 pub mod service;
+pub mod shell;
 pub mod state;
 pub mod store;
 pub mod stream;
@@ -179,6 +182,7 @@ pub async fn build_state(
         header_timeout: Duration::from_secs(config.header_timeout.max(1)),
         idempotency_ttl: Duration::from_secs(config.idempotency_ttl),
         metrics: metrics_handle(),
+        service_worker: shell::worker(&assets).into(),
         assets: Arc::new(assets),
         leptos,
     });

@@ -56,6 +56,7 @@ pub fn router(app: AppState) -> Router {
         .route("/boards", post(boards::create_from_form))
         // The project's docs as plain text, which the page's legend links to.
         .route("/docs/{file}", get(docs::get))
+        .route("/sw.js", get(crate::shell::get))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         // Metrics have their own listener (METRICS_BIND); here they do not exist.

@@ -93,6 +93,8 @@ pub struct Shared {
     pub metrics: PrometheusHandle,
     /// The site's files and their fingerprinted names, as they were at startup.
     pub assets: Arc<crate::assets::Assets>,
+    /// `/sw.js` for this build, made once (`shell::worker`).
+    pub service_worker: Arc<str>,
     pub leptos: LeptosOptions,
 }
 

@@ -133,6 +133,31 @@ async fn renders_are_bounded_per_client_and_per_replica() {
 /// `/docs/{file}`: the project's docs, which the board's legend links, as plain text that
 /// public caches may keep; only the listed names exist, so no path reaches another file.
 #[tokio::test]
+async fn the_service_worker_keeps_the_shell_the_pages_link() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let r = srv.http.get(srv.url("/sw.js")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(r.headers()["cache-control"], "no-cache", "a new build's worker is found at the next page load");
+    let worker = r.text().await.unwrap();
+    // The files the pages link are the ones it keeps: a page and its script of one build.
+    let page = srv.http.get(srv.url("/")).send().await.unwrap().text().await.unwrap();
+    let linked = |prefix: &str, suffix: &str| {
+        let start = page.find(prefix).unwrap_or_else(|| panic!("the page links {prefix}"));
+        let end = start + page[start..].find(suffix).unwrap() + suffix.len();
+        page[start..end].to_owned()
+    };
+    let (script, stylesheet) = (linked("/pkg/", ".js"), linked("/main", ".css"));
+    let wasm = script.replace(".js", "_bg.wasm");
+    for file in [&script, &wasm, &stylesheet] {
+        assert!(worker.contains(&format!("\"{file}\"")), "the worker keeps {file}");
+    }
+    assert!(!worker.contains("__VERSION__") && !worker.contains("__SHELL__"), "filled in");
+    let r = srv.http.post(srv.url("/sw.js")).send().await.unwrap();
+    assert_eq!(r.status(), 405, "read-only");
+}
+
+#[tokio::test]
 async fn docs_are_the_listed_files_as_plain_text_and_nothing_else() {
     let srv = TestServer::start(Backend::Sqlite).await;
     let r = srv.http.get(srv.url("/docs/patterns.md")).send().await.unwrap();

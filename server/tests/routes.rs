@@ -340,6 +340,15 @@ const ROUTES: &[Row] = &[
     },
     Row {
         method: "GET",
+        path: "/sw.js",
+        gate: Gate::Anyone,
+        rate: "none: no I/O",
+        body: NONE,
+        cost: "a copy of the worker made at startup (about 3 KB)",
+        held_by: "pages.rs the_service_worker_keeps_the_shell_the_pages_link",
+    },
+    Row {
+        method: "GET",
         path: "/healthz",
         gate: Gate::Anyone,
         rate: "none: no I/O",

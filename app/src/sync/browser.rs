@@ -50,6 +50,10 @@ pub fn start(client: BoardClient, cursors: bool) -> Rc<std::cell::RefCell<Option
             *slot.borrow_mut() = Some(Mesh::start(client).await);
         });
     }
+    if cursors {
+        // The board page: its shell is kept for opening it offline.
+        super::shell::keep();
+    }
     let local = Local::new(client.storage_failure);
     let browser = Browser { mesh: mesh.clone(), keep_outbox: cursors, tabs: Default::default(), local };
     // The fault lab stands between the engine and the browser: idle, it passes everything.

@@ -354,10 +354,18 @@ impl<P: Platform> Engine<P> {
         }
         // Earlier pages sent these (or tried to): sending them again is a resend.
         self.sent = self.outbox.iter().map(|p| p.key.clone()).collect();
-        if let Some(kept) = local.board.filter(|kept| kept.state.seq > self.client.state.with_untracked(|s| s.seq)) {
+        // Newer than the page's board, or as new while there is no network (the page came
+        // from the service worker's cache): the browser's copy is what is shown.
+        let (page_seq, offline) = (self.client.state.with_untracked(|s| s.seq), !self.platform.online());
+        let newer = |kept: &super::platform::Kept| kept.state.seq > page_seq || (offline && kept.state.seq == page_seq);
+        if let Some(kept) = local.board.filter(newer) {
             self.epoch = kept.epoch;
             self.client.local_copy.set(Some(LocalShown { seq: kept.state.seq, saved_at: kept.saved_at }));
             self.client.state.set(Arc::new(kept.state));
+        } else {
+            // The page's own board is the browser's next copy.
+            let state = self.client.state.get_untracked();
+            self.platform.save_board(&self.client.board_id(), &state, self.epoch.as_deref());
         }
         // Commands the board shown already holds are no longer pending.
         self.outbox.settle(self.client.state.with_untracked(|s| s.seq));

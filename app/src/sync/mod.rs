@@ -32,6 +32,7 @@
 //! * `local`, `local_store` (browser only): the browser's durable copy of the board and
 //!   the outbox (IndexedDB): read at start, written as the engine goes, memory (and a
 //!   notice) when the browser keeps nothing.
+//! * `shell` (browser only): registers the service worker that keeps the app's shell.
 //! * `tabs` (browser only): the browser's other tabs of the board: the channel the shared
 //!   outbox's changes cross on, and the Web Lock that elects the tab that sends.
 //! * `identity`, `mesh` (browser only): who this tab is on the presence list (kept in
@@ -61,6 +62,8 @@ mod local_store;
 pub mod mesh;
 pub mod outbox;
 pub mod platform;
+#[cfg(feature = "hydrate")]
+mod shell;
 #[cfg(feature = "hydrate")]
 mod tabs;
 pub mod undo;
