@@ -167,3 +167,43 @@ test('a browser closed offline starts again offline: the board renders from its 
     fs.rmSync(profile, { recursive: true, force: true });
   }
 });
+
+test('changes queued more than a day ago wait for the person: send one, discard the other', async ({
+  browser,
+  request,
+}) => {
+  const board = await createBoard(request, 'Long absence');
+  const context = await browser.newContext();
+  // The page's clock can be moved on (a laptop asleep for a day, offline, its tab open).
+  await context.addInitScript(() => {
+    const real = Date.now.bind(Date);
+    Date.now = () => real() + Number(localStorage.getItem('e2e-clock-ahead-ms') ?? 0);
+  });
+  const page = await open(context, board, 'push-ops', 'sse');
+  await context.setOffline(true);
+  await expect(root(page)).toHaveAttribute('data-connection', 'offline');
+  await addTodo(page, 'still wanted');
+  await addTodo(page, 'no longer wanted');
+  await expect(root(page)).toHaveAttribute('data-pending-count', '2');
+  await page.evaluate(() => localStorage.setItem('e2e-clock-ahead-ms', String(25 * 3_600_000)));
+
+  // Back a day later: nothing goes by itself; the page lists both with what each would do.
+  await context.setOffline(false);
+  await expect(root(page)).toHaveAttribute('data-connection', 'live');
+  const list = page.locator('[data-overdue]');
+  await expect(list).toHaveAttribute('data-overdue', '2');
+  await expect(list.locator('li').first()).toContainText('made 25 hours ago');
+  await expect(list.locator('li').first()).toContainText('if sent now: added “still wanted”');
+  await expect(root(page)).toHaveAttribute('data-pending-count', '2');
+  expect((await state(request, board)).todos).toEqual([]);
+
+  await list.locator('li').first().locator('[data-overdue-send]').click();
+  await expect(list).toHaveAttribute('data-overdue', '1');
+  await list.locator('li').first().locator('[data-overdue-discard]').click();
+  await expect(page.locator('[data-overdue]')).toHaveCount(0);
+  await expect(root(page)).toHaveAttribute('data-pending-count', '0');
+  expect((await state(request, board)).todos.map((t) => t.title)).toEqual(['still wanted']);
+  await expect.poll(() => storedCommands(page, board)).toBe(0);
+  await expectConverged(request, board, [page]);
+  await context.close();
+});
