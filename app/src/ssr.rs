@@ -46,3 +46,9 @@ pub type SharedCommands = Arc<dyn Commands>;
 /// (without it, `/main.css`).
 #[derive(Clone, Debug)]
 pub struct Stylesheet(pub Arc<str>);
+
+/// How long (seconds) a change queued in a browser may wait and still be sent by itself
+/// (`OUTBOX_MAX_AGE`, never more than `IDEMPOTENCY_TTL`: an older command's key may be
+/// forgotten, and sending it again could apply it twice). The shell says it in a `meta`.
+#[derive(Clone, Copy, Debug)]
+pub struct OutboxMaxAge(pub u64);

@@ -1,6 +1,6 @@
 //! Optimistic updates, exactly: what the page shows is the **confirmed** board (the seq the
 //! engine has applied) with the **pending** commands re-applied on top, in the order they
-//! were sent, by the same `decide` and `evolve` the server runs ([`execute`]). Pure: the
+//! were sent, by the same `decide` and `evolve` the server runs. Pure: the
 //! engine owns an [`Outbox`] and asks it for [`Shown`] whenever either side changes.
 //!
 //! A pending command leaves the outbox in exactly two ways:
@@ -33,7 +33,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{execute, BoardState, Command, Id, Op};
+use crate::domain::decide::decide;
+use crate::domain::evolve::evolve;
+use crate::domain::{apply, BoardState, Command, Event, Id, Op};
 
 /// A command the page sent (or will send) that the confirmed board does not contain yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,32 +284,43 @@ impl Outbox {
                 conflicts: Vec::new(),
             };
         }
+        // One copy of the board, each command decided and applied to it in place: the page
+        // recomputes this on every change while a thousand commands may wait (offline), so
+        // no copy or diff of the whole board per command.
         let mut state = (**confirmed).clone();
         let mut pending_todos = BTreeSet::new();
         let mut provisional = BTreeSet::new();
         let mut conflicts = Vec::new();
         for p in &self.pending {
-            match execute(&state, &p.command) {
-                Ok(done) => {
-                    for op in &done.ops {
-                        match op {
-                            Op::PutTodo { todo } => {
-                                pending_todos.insert(todo.id);
-                                if matches!(p.command, Command::AddTodo { .. }) {
-                                    provisional.insert(todo.id);
-                                }
-                            }
-                            Op::DeleteTodo { id } => {
-                                pending_todos.remove(id);
-                                provisional.remove(id);
-                            }
-                            _ => {}
-                        }
-                    }
-                    state = done.state;
+            let event = match decide(&state, &p.command) {
+                Ok(event) => event,
+                Err(_) => {
+                    conflicts.push(p.key.clone());
+                    continue;
                 }
-                Err(_) => conflicts.push(p.key.clone()),
+            };
+            match (&event, event.todo_id()) {
+                (Event::TodoDeleted { id }, _) => {
+                    pending_todos.remove(id);
+                    provisional.remove(id);
+                }
+                (_, Some(id)) => {
+                    pending_todos.insert(id);
+                    if matches!(p.command, Command::AddTodo { .. }) {
+                        provisional.insert(id);
+                    }
+                }
+                // A sprint's change (completing one sends its unfinished todos back): the
+                // todos it changed, from the ops, as the server would send them.
+                (_, None) => {
+                    let done = apply(&state, event.clone());
+                    pending_todos.extend(done.ops.iter().filter_map(|op| match op {
+                        Op::PutTodo { todo } => Some(todo.id),
+                        _ => None,
+                    }));
+                }
             }
+            evolve(&mut state, &event);
         }
         // Pending changes have no seq: the page's seq is the one it applied.
         state.seq = confirmed.seq;
@@ -337,7 +350,7 @@ pub fn subject(command: &Command) -> Option<Id> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::TodoStatus;
+    use crate::domain::{execute, TodoStatus};
 
     fn add(title: &str) -> Command {
         Command::AddTodo { title: title.into(), sprint_id: None }

@@ -25,34 +25,17 @@
 // loopback only.
 
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { kb, launchChromium, ms, startServer, stats, stopServer, target } from './support.mjs';
+import { boardOfTodos, deadline, kb, launchChromium, ms, parseOptions, post, startServer, stats, stopServer, within } from './support.mjs';
 
 const usage = `usage: node e2e/bench/history.mjs [--todos N] [--changes N] [--steps N] [--port P] [--server BIN] [--site DIR]`;
 
 function options(argv) {
-  const o = {
+  const o = parseOptions(argv, {
     todos: 4000,
     changes: 10_000,
     steps: 100,
     port: 3391,
-    server: path.join(target, 'release', 'server'),
-    site: path.join(target, 'site'),
-  };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [name, value] = [argv[i], argv[i + 1]];
-    if (value === undefined) throw new Error(usage);
-    switch (name) {
-      case '--todos': o.todos = Number(value); break;
-      case '--changes': o.changes = Number(value); break;
-      case '--steps': o.steps = Number(value); break;
-      case '--port': o.port = Number(value); break;
-      case '--server': o.server = path.resolve(value); break;
-      case '--site': o.site = path.resolve(value); break;
-      default: throw new Error(usage);
-    }
-  }
-  const within = (v, lo, hi) => Number.isInteger(v) && v >= lo && v <= hi;
+  }, usage);
   if (!within(o.todos, 10, 5000)) throw new Error('--todos: 10 to 5000');
   if (!within(o.changes, o.todos + 10, 20_000)) throw new Error('--changes: more than --todos, at most 20000');
   if (!within(o.steps, 1, 500)) throw new Error('--steps: 1 to 500');
@@ -60,38 +43,11 @@ function options(argv) {
   return o;
 }
 
-const DEADLINE_MS = 15 * 60_000;
-const started = Date.now();
-function checkDeadline() {
-  if (Date.now() - started > DEADLINE_MS) throw new Error('deadline: 15 minutes');
-}
-
-async function post(base, board, command) {
-  const r = await fetch(`${base}/api/boards/${board}/commands`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'board-actor': 'bench' },
-    body: JSON.stringify(command),
-  });
-  if (r.status !== 200) throw new Error(`${JSON.stringify(command)} answered ${r.status}: ${await r.text()}`);
-  return r.json();
-}
+const checkDeadline = deadline(15);
 
 /** A board of `todos` todos and a log of `changes` changes. */
 async function fill(base, o) {
-  const created = await fetch(`${base}/api/boards`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'History bench', visibility: 'public' }),
-  });
-  const board = (await created.json()).id;
-  for (let i = 0; i < o.todos; i += 8) {
-    checkDeadline();
-    const batch = [];
-    for (let k = i; k < Math.min(o.todos, i + 8); k++) {
-      batch.push(post(base, board, { type: 'add_todo', title: `todo number ${k} of the history board` }));
-    }
-    await Promise.all(batch);
-  }
+  const board = await boardOfTodos(base, 'History bench', o.todos, checkDeadline);
   const ids = (await (await fetch(`${base}/api/boards/${board}`)).json()).todos.map((t) => t.id);
   let seq = o.todos;
   for (let i = 0; seq < o.changes; i++) {

@@ -96,3 +96,59 @@ export const stats = (xs) => {
 };
 export const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
 export const ms = (n) => `${n.toFixed(0)} ms`;
+
+/** `POST`s `command` to `board` as the actor `bench`; its answer, or an error. */
+export async function post(base, board, command) {
+  const r = await fetch(`${base}/api/boards/${board}/commands`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'board-actor': 'bench' },
+    body: JSON.stringify(command),
+  });
+  if (r.status !== 200) throw new Error(`${JSON.stringify(command)} answered ${r.status}: ${await r.text()}`);
+  return r.json();
+}
+
+/** A new public board named `name` with `todos` todos (8 commands at a time); its id.
+ * `checkDeadline` is called between batches. */
+export async function boardOfTodos(base, name, todos, checkDeadline) {
+  const created = await fetch(`${base}/api/boards`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, visibility: 'public' }),
+  });
+  const board = (await created.json()).id;
+  for (let i = 0; i < todos; i += 8) {
+    checkDeadline();
+    const batch = [];
+    for (let k = i; k < Math.min(todos, i + 8); k++) {
+      batch.push(post(base, board, { type: 'add_todo', title: `todo number ${k} of the ${name}` }));
+    }
+    await Promise.all(batch);
+  }
+  return board;
+}
+
+/** `--name value` pairs over `defaults` (numbers stay numbers; `--server` and `--site` are
+ * paths), with the release server and the built site as the defaults' binary and site.
+ * Throws `usage` on an unknown name or a missing value. */
+export function parseOptions(argv, defaults, usage) {
+  const o = { server: path.join(target, 'release', 'server'), site: path.join(target, 'site'), ...defaults };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    const name = flag?.startsWith('--') ? flag.slice(2) : undefined;
+    if (value === undefined || name === undefined || !(name in o)) throw new Error(usage);
+    o[name] = typeof o[name] === 'number' ? Number(value) : path.resolve(value);
+  }
+  return o;
+}
+
+/** Is `v` an integer from `lo` to `hi`? */
+export const within = (v, lo, hi) => Number.isInteger(v) && v >= lo && v <= hi;
+
+/** A check that throws once `minutes` have passed since it was made. */
+export function deadline(minutes) {
+  const started = Date.now();
+  return () => {
+    if (Date.now() - started > minutes * 60_000) throw new Error(`deadline: ${minutes} minutes`);
+  };
+}

@@ -141,6 +141,13 @@ pub struct Config {
     #[arg(long, env = "IDEMPOTENCY_TTL", default_value_t = 24 * 60 * 60)]
     pub idempotency_ttl: u64,
 
+    /// Seconds a change queued in a browser (offline) may wait and still be sent by
+    /// itself; an older one waits for the person to send or discard it
+    /// (docs/local-first.md). Never more than IDEMPOTENCY_TTL is used: past it the
+    /// server may have forgotten the command's key.
+    #[arg(long, env = "OUTBOX_MAX_AGE", default_value_t = 24 * 60 * 60, value_parser = clap::value_parser!(u64).range(60..))]
+    pub outbox_max_age: u64,
+
     /// STUN and TURN servers for the page's WebRTC cursors: the `iceServers` of an
     /// `RTCConfiguration`, as JSON (`[{"urls":"stun:stun.example.org:3478"}]`). Browsers on
     /// one machine or network need none; across NATs they need STUN, and TURN where

@@ -181,6 +181,7 @@ pub async fn build_state(
         max_connections: serve::fit_connections(config.max_connections, webhooks::LEASED_AT_ONCE as usize),
         header_timeout: Duration::from_secs(config.header_timeout.max(1)),
         idempotency_ttl: Duration::from_secs(config.idempotency_ttl),
+        outbox_max_age: Duration::from_secs(config.outbox_max_age.min(config.idempotency_ttl)),
         metrics: metrics_handle(),
         service_worker: shell::worker(&assets).into(),
         assets: Arc::new(assets),

@@ -68,6 +68,7 @@ pub fn router(app: AppState) -> Router {
     let commands: SharedCommands = Arc::new(app.clone());
     // The stylesheet's fingerprinted address, which the shell links on every page.
     let stylesheet = app::ssr::Stylesheet(app.assets.stylesheet.as_str().into());
+    let outbox_max_age = app::ssr::OutboxMaxAge(app.outbox_max_age.as_secs());
     let not_found = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
         {
             let stylesheet = stylesheet.clone();
@@ -84,6 +85,7 @@ pub fn router(app: AppState) -> Router {
                 provide_context(page_data.clone());
                 provide_context(commands.clone());
                 provide_context(stylesheet.clone());
+                provide_context(outbox_max_age);
                 // A fresh nonce per page: the hydration script carries it, the CSP names it.
                 leptos::nonce::provide_nonce();
             },

@@ -89,6 +89,9 @@ pub struct Shared {
     pub header_timeout: Duration,
     /// How long a stored Idempotency-Key answer is kept.
     pub idempotency_ttl: Duration,
+    /// How long a change queued in a browser goes by itself (`OUTBOX_MAX_AGE`, at most
+    /// `idempotency_ttl`): the pages say it to their engines.
+    pub outbox_max_age: Duration,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// The site's files and their fingerprinted names, as they were at startup.

@@ -158,6 +158,25 @@ async fn the_service_worker_keeps_the_shell_the_pages_link() {
 }
 
 #[tokio::test]
+async fn pages_say_how_long_a_queued_change_goes_by_itself_never_past_the_keys_memory() {
+    let meta = |page: &str| {
+        let at = page.find(r#"<meta name="outbox-max-age" content=""#).expect("the page says it");
+        page[at..].split('"').nth(3).unwrap().to_owned()
+    };
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let page = srv.http.get(srv.url("/")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(meta(&page), "86400", "a day by default");
+    // Longer than the server keeps Idempotency-Keys: a resent command could apply twice.
+    let srv = TestServer::start_with(Backend::Sqlite, |config| {
+        config.outbox_max_age = 7 * 86_400;
+        config.idempotency_ttl = 3_600;
+    })
+    .await;
+    let page = srv.http.get(srv.url("/")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(meta(&page), "3600");
+}
+
+#[tokio::test]
 async fn docs_are_the_listed_files_as_plain_text_and_nothing_else() {
     let srv = TestServer::start(Backend::Sqlite).await;
     let r = srv.http.get(srv.url("/docs/patterns.md")).send().await.unwrap();

@@ -335,7 +335,7 @@ const ROUTES: &[Row] = &[
         gate: Gate::Anyone,
         rate: "none: no I/O",
         body: NONE,
-        cost: "a copy of one of ten docs compiled in (the largest 37 KB); any other name is a 404",
+        cost: "a copy of one of twelve docs compiled in (the largest 43 KB); any other name is a 404",
         held_by: "pages.rs docs_are_the_listed_files_as_plain_text_and_nothing_else",
     },
     Row {

@@ -42,6 +42,9 @@ pub fn start(client: BoardClient, cursors: bool) -> Rc<std::cell::RefCell<Option
     let (me, secret) = super::identity::load();
     leave_when_unloaded(client, me.client.clone(), secret.clone());
     client.claim.set_value(Some(secret));
+    if let Some(seconds) = outbox_max_age() {
+        client.max_age_ms.set_value(seconds.saturating_mul(1000));
+    }
     client.me.set(Some(me));
     let mesh: Rc<std::cell::RefCell<Option<Rc<Mesh>>>> = Rc::default();
     if cursors {
@@ -60,6 +63,14 @@ pub fn start(client: BoardClient, cursors: bool) -> Rc<std::cell::RefCell<Option
     let platform = super::lab::Faulty::new(browser, client.open_lab());
     leptos::task::spawn_local(super::engine::start(client, platform));
     mesh
+}
+
+/// How long a queued change may wait and go by itself, as the server's page says
+/// (`<meta name="outbox-max-age">`, seconds).
+fn outbox_max_age() -> Option<i64> {
+    let document = web_sys::window()?.document()?;
+    let meta = document.query_selector("meta[name=outbox-max-age]").ok()??;
+    meta.get_attribute("content")?.parse().ok()
 }
 
 /// Says `POST /leave` as the page goes (closed, reloaded, navigated away), so the tab

@@ -69,6 +69,9 @@ use board_core::step::{step, Step};
 /// How many times a command is posted in a row before it waits in the outbox for the next
 /// connection to open.
 const POST_ATTEMPTS: usize = 6;
+/// An outbox of more than this many commands is shown at most every `SHOW_BIG_OUTBOX_MS`.
+const BIG_OUTBOX: usize = 50;
+const SHOW_BIG_OUTBOX_MS: i64 = 100;
 /// Pulls after pokes wait up to this long, so that many clients poked at once spread out
 /// and pokes arriving meanwhile share one pull.
 const PULL_SPREAD_MS: f64 = 50.0;
@@ -137,13 +140,17 @@ async fn run<P: Platform>(client: BoardClient, platform: P, sender: Inbox, input
         away: Away::default(),
         sends: false,
         last_made: 0,
+        outbox_shown_at: 0,
+        outbox_show_due: false,
+        outbox_changed: false,
+        confirmed: client.state.get_untracked(),
     };
     // What earlier pages of the board left in this browser: the commands pending in its
     // tabs, and the board as they last had it.
     let local = engine.platform.load_local(&board).await;
     engine.restore(local);
     // A reload: what this tab's previous page had seen, against the board as it is now.
-    let seq = engine.client.state.with_untracked(|s| s.seq);
+    let seq = engine.confirmed.seq;
     if let Some(seen) = engine.platform.load_seen(&board).filter(|seen| *seen < seq) {
         engine.client.missed.set(Some(Missed { from: seen, to: seq, count: seq - seen }));
     }
@@ -213,6 +220,15 @@ struct Engine<P: Platform> {
     /// When this tab made its last command: each next one is stamped later, so the
     /// shared outbox keeps every tab's commands in the order they were made.
     last_made: i64,
+    /// When the page was last handed the outbox, whether a newer one waits to be, and
+    /// whether the outbox changed since.
+    outbox_shown_at: i64,
+    outbox_show_due: bool,
+    outbox_changed: bool,
+    /// The board as this engine has applied it (the confirmed board): the page's
+    /// `client.state` is this, handed over by `publish_view` (at once, unless a big
+    /// outbox makes that dear).
+    confirmed: Arc<board_core::domain::BoardState>,
 }
 
 impl<P: Platform> Engine<P> {
@@ -280,6 +296,11 @@ impl<P: Platform> Engine<P> {
             Input::Signal(signal) => self.signal(signal),
             Input::Shared(change) => self.shared(change),
             Input::Lead => self.lead(),
+            Input::ShowOutbox => {
+                if self.outbox_show_due {
+                    self.show_outbox();
+                }
+            }
             Input::Approve(key) => {
                 if let Some(pending) = self.outbox.get(&key).filter(|p| p.seq.is_none()) {
                     let pending = Pending { approved: true, ..pending.clone() };
@@ -356,19 +377,20 @@ impl<P: Platform> Engine<P> {
         self.sent = self.outbox.iter().map(|p| p.key.clone()).collect();
         // Newer than the page's board, or as new while there is no network (the page came
         // from the service worker's cache): the browser's copy is what is shown.
-        let (page_seq, offline) = (self.client.state.with_untracked(|s| s.seq), !self.platform.online());
+        let (page_seq, offline) = (self.confirmed.seq, !self.platform.online());
         let newer = |kept: &super::platform::Kept| kept.state.seq > page_seq || (offline && kept.state.seq == page_seq);
         if let Some(kept) = local.board.filter(newer) {
             self.epoch = kept.epoch;
             self.client.local_copy.set(Some(LocalShown { seq: kept.state.seq, saved_at: kept.saved_at }));
-            self.client.state.set(Arc::new(kept.state));
+            self.confirmed = Arc::new(kept.state);
+            self.client.state.set(self.confirmed.clone());
         } else {
             // The page's own board is the browser's next copy.
-            let state = self.client.state.get_untracked();
+            let state = self.confirmed.clone();
             self.platform.save_board(&self.client.board_id(), &state, self.epoch.as_deref());
         }
         // Commands the board shown already holds are no longer pending.
-        self.outbox.settle(self.client.state.with_untracked(|s| s.seq));
+        self.outbox.settle(self.confirmed.seq);
         self.publish_outbox(true);
     }
 
@@ -382,7 +404,7 @@ impl<P: Platform> Engine<P> {
 
     /// Where this client is: the seq it holds, in the epoch it knows.
     fn position(&self) -> Position {
-        Position { seq: self.client.state.with_untracked(|s| s.seq), epoch: self.epoch.clone() }
+        Position { seq: self.confirmed.seq, epoch: self.epoch.clone() }
     }
 
     fn saw_epoch(&mut self, epoch: &str) {
@@ -560,7 +582,7 @@ impl<P: Platform> Engine<P> {
         // and drops it once the board applied that seq.
         self.keyed(&frame);
         let pattern = self.client.pattern.get_untracked();
-        let mut state = self.client.state.get_untracked();
+        let mut state = self.confirmed.clone();
         match step(Arc::make_mut(&mut state), pattern, &frame) {
             Ok(Step::Applied) => {
                 self.confirm(state);
@@ -588,10 +610,10 @@ impl<P: Platform> Engine<P> {
                     Frame::Heartbeat { head } => Some(*head),
                     _ => frame.seq(),
                 };
-                let before = self.client.state.with_untracked(|s| s.seq);
+                let before = self.confirmed.seq;
                 self.pull(told.max(newest)).await;
                 // The change this poke told of is on the page once its pull is.
-                if self.client.state.with_untracked(|s| s.seq) > before {
+                if self.confirmed.seq > before {
                     self.applied_at(frame.at());
                 }
             }
@@ -648,7 +670,7 @@ impl<P: Platform> Engine<P> {
             self.metered(cost);
             match answer {
                 Ok(page) => {
-                    let mut state = self.client.state.get_untracked();
+                    let mut state = self.confirmed.clone();
                     // Each frame read from the log is listed under the request that read it.
                     let now = self.platform.now_ms();
                     self.client.wire.update(|w| {
@@ -696,7 +718,7 @@ impl<P: Platform> Engine<P> {
             self.metered(cost.map(|cost| Exchange { kind: "pull", ..cost }));
             match answer {
                 Ok(state) => {
-                    if state.seq > self.client.state.get_untracked().seq {
+                    if state.seq > self.confirmed.seq {
                         self.confirm(state);
                     }
                     return;
@@ -843,7 +865,7 @@ impl<P: Platform> Engine<P> {
                 return self.cancel_held(todo);
             }
         }
-        let board = self.client.state.get_untracked();
+        let board = self.confirmed.clone();
         match self.undos.ask(direction, &board, self.outbox.is_empty()) {
             Ok(Some(command)) => {
                 self.client.undo_blocked.set(None);
@@ -893,14 +915,22 @@ impl<P: Platform> Engine<P> {
         self.show_overdue();
         let (now, max_age) = (self.platform.now_ms(), self.client.max_age_ms.get_value());
         let epoch = self.epoch.clone();
+        // Those on their way already are skipped here, in one pass: a thousand commands up
+        // a socket must not cost a thousand searches per answer.
+        let on_the_wire: std::collections::HashSet<&str> = self.in_flight.iter().map(|(_, k)| k.as_str()).collect();
         let waiting: Vec<String> = self
             .outbox
             .iter()
             .filter(|p| p.seq.is_none())
             .take_while(|p| outbox::may_go(p, now, max_age, epoch.as_deref()))
+            .filter(|p| !on_the_wire.contains(p.key.as_str()))
             .map(|p| p.key.clone())
             .collect();
         for key in waiting {
+            // One POST at a time: the rest wait for its answer.
+            if self.posting.is_some() {
+                break;
+            }
             self.dispatch(&key);
         }
     }
@@ -911,9 +941,7 @@ impl<P: Platform> Engine<P> {
         let (now, max_age) = (self.platform.now_ms(), self.client.max_age_ms.get_value());
         let any = self.outbox.iter().any(|p| p.overdue(now, max_age, self.epoch.as_deref()).is_some());
         let listed = match any {
-            true => self.client.state.with_untracked(|confirmed| {
-                outbox::overdue(&self.outbox, confirmed, now, max_age, self.epoch.as_deref())
-            }),
+            true => outbox::overdue(&self.outbox, &self.confirmed, now, max_age, self.epoch.as_deref()),
             false => Vec::new(),
         };
         if self.client.overdue.with_untracked(|shown| *shown != listed) {
@@ -978,7 +1006,7 @@ impl<P: Platform> Engine<P> {
                 self.undos.committed(key, step);
                 self.client.undo.set(self.undos.shown());
                 self.outbox.committed(key, seq);
-                self.outbox.settle(self.client.state.with_untracked(|s| s.seq));
+                self.outbox.settle(self.confirmed.seq);
                 // The next command in line, if it waited for this one.
                 self.flush();
             }
@@ -1018,7 +1046,7 @@ impl<P: Platform> Engine<P> {
     fn confirm(&mut self, state: impl Into<Arc<board_core::domain::BoardState>>) {
         let state = state.into();
         // The seqs it moved over, less this tab's own commits among them: others' changes.
-        let before = self.client.state.with_untracked(|s| s.seq);
+        let before = self.confirmed.seq;
         let ours = self.outbox.iter().filter(|p| p.seq.is_some_and(|seq| seq > before && seq <= state.seq)).count();
         let others = state.seq.saturating_sub(before).saturating_sub(ours as u64);
         if others > 0 {
@@ -1029,7 +1057,8 @@ impl<P: Platform> Engine<P> {
         }
         let settled = self.outbox.settle(state.seq);
         self.platform.save_board(&self.client.board_id(), &state, self.epoch.as_deref());
-        self.client.state.set(state);
+        self.confirmed = state;
+        self.publish_view();
         if settled > 0 {
             self.publish_outbox(true);
             self.undo_if_due();
@@ -1061,12 +1090,46 @@ impl<P: Platform> Engine<P> {
     /// Shows the outbox on the page (and keeps it in storage when `save`).
     fn publish_outbox(&mut self, save: bool) {
         // Settled and refused commands are no longer anyone's resend.
-        let outbox = &self.outbox;
-        self.sent.retain(|key| outbox.iter().any(|p| &p.key == key));
+        let keys: std::collections::HashSet<&str> = self.outbox.iter().map(|p| p.key.as_str()).collect();
+        self.sent.retain(|key| keys.contains(key.as_str()));
         if save {
             self.platform.save_outbox(&self.client.board_id(), &self.outbox);
         }
-        self.client.outbox.set(self.outbox.clone());
+        self.outbox_changed = true;
+        self.publish_view();
+    }
+
+    /// Hands the confirmed board and the outbox to the page. The page recomputes the
+    /// board it shows from every pending command each time: with a big outbox (a thousand
+    /// commands queued offline, going out one answer at a time) that is done at most every
+    /// `SHOW_BIG_OUTBOX_MS`, with the newest of both then.
+    fn publish_view(&mut self) {
+        let now = self.platform.now_ms();
+        if self.outbox.len() > BIG_OUTBOX && now - self.outbox_shown_at < SHOW_BIG_OUTBOX_MS {
+            if !self.outbox_show_due {
+                self.outbox_show_due = true;
+                let (platform, sender) = (self.platform.clone(), self.sender.clone());
+                let wait = (SHOW_BIG_OUTBOX_MS - (now - self.outbox_shown_at)).max(0) as u32;
+                self.platform.spawn(async move {
+                    platform.sleep(wait).await;
+                    let _ = sender.unbounded_send(Input::ShowOutbox);
+                });
+            }
+            return;
+        }
+        self.show_outbox();
+    }
+
+    /// Hands the page what changed of the confirmed board and the outbox.
+    fn show_outbox(&mut self) {
+        self.outbox_show_due = false;
+        self.outbox_shown_at = self.platform.now_ms();
+        if !self.client.state.with_untracked(|shown| Arc::ptr_eq(shown, &self.confirmed)) {
+            self.client.state.set(self.confirmed.clone());
+        }
+        if std::mem::take(&mut self.outbox_changed) {
+            self.client.outbox.set(self.outbox.clone());
+        }
     }
 
     /// A signal or relayed cursor: up the WebSocket if that is the open connection, else

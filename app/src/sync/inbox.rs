@@ -42,6 +42,8 @@ pub enum Input {
     Shared(super::outbox::Shared),
     /// This tab became the one that sends the shared outbox (it got the leader lock).
     Lead,
+    /// A big outbox's turn to be shown on the page again (see `engine::publish_outbox`).
+    ShowOutbox,
     /// The person chose to send an overdue command (its key) all the same...
     Approve(String),
     /// ... or to discard it.

@@ -68,6 +68,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = use_context::<crate::ssr::Stylesheet>().map_or_else(|| "/main.css".into(), |s| s.0.to_string());
     #[cfg(not(feature = "ssr"))]
     let stylesheet = String::from("/main.css");
+    // Read by the browser's engine as it starts (`sync::browser`).
+    #[cfg(feature = "ssr")]
+    let outbox_max_age = use_context::<crate::ssr::OutboxMaxAge>().map(|age| age.0.to_string());
+    #[cfg(not(feature = "ssr"))]
+    let outbox_max_age: Option<String> = None;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -81,6 +86,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="referrer" content="same-origin"/>
                 <link rel="icon" href="data:,"/>
                 <link rel="stylesheet" id="main" href=stylesheet/>
+                {outbox_max_age.map(|seconds| view! { <meta name="outbox-max-age" content=seconds/> })}
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
