@@ -195,13 +195,6 @@ impl Outbox {
         self.find(key).and_then(|p| p.hold_until.take()).is_some()
     }
 
-    /// Every hold is over (the page that could undo them is gone: a reload).
-    pub fn release_all(&mut self) {
-        for pending in &mut self.pending {
-            pending.hold_until = None;
-        }
-    }
-
     /// Undoes the held command about `todo`: it leaves the outbox unsent. Returns the keys
     /// that left: none if there was none (its hold ended: it went).
     pub fn undo(&mut self, todo: Id) -> Vec<String> {
