@@ -198,6 +198,10 @@ pub struct SocketCommand {
     /// The sender's presence name, recorded with the change (as `Board-Actor` over HTTP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// A W3C `traceparent` the command's spans continue (as the HTTP header of that name):
+    /// the change's data frames then carry its trace id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
     pub command: crate::domain::Command,
 }
 
@@ -310,4 +314,54 @@ pub struct ServerLab {
     pub delay_notices_ms: u32,
     /// How much longer the database stays paused, in milliseconds (0: it is not).
     pub database_paused_ms: u64,
+}
+
+/// One span of a traced change, as the inspector's waterfall draws it
+/// (`GET /api/boards/{board}/traces/{trace}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hop {
+    /// `command`, `commit`, `publish board`, `receive board`, `process board` (a replica's
+    /// fan-out batch) or `apply` (a tab's report).
+    pub name: String,
+    /// The replica that made it (for an apply: the one whose fan-out the tab received from).
+    pub replica: String,
+    /// Unix milliseconds, with fractions; each by its own machine's clock.
+    pub start: f64,
+    pub end: f64,
+    /// The span's id and its parent's (16 hex digits each).
+    pub span: String,
+    pub parent: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// A fan-out batch: how many subscribers on its replica it was handed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribers: Option<u64>,
+    /// Why the span failed (a refused command: the status it was answered with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// An apply: the transport and pattern the tab received the change by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+}
+
+/// The hops of one traced change this replica knows, earliest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TraceHops {
+    pub trace: String,
+    pub hops: Vec<Hop>,
+}
+
+/// A tab's report that it applied a traced change
+/// (`POST /api/boards/{board}/traces/{trace}/apply`): the last hop of the change's trace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Applied {
+    pub seq: u64,
+    /// The replica whose stream brought the frame (its `hello` named it).
+    pub replica: String,
+    /// When the frame arrived and when the board showed it: Unix ms, the tab's clock.
+    pub received: f64,
+    pub applied: f64,
+    pub transport: crate::protocol::Transport,
+    pub pattern: crate::patterns::PatternKind,
 }

@@ -148,6 +148,31 @@ pub struct Config {
     #[arg(long, env = "OUTBOX_MAX_AGE", default_value_t = 24 * 60 * 60, value_parser = clap::value_parser!(u64).range(60..))]
     pub outbox_max_age: u64,
 
+    /// Where spans go: an OTLP/HTTP collector's base URL (`/v1/traces` is appended;
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL=http/json` sends JSON instead of protobuf). Unset: no
+    /// exporter (docs/observability.md).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+
+    /// How spans are encoded for the collector: `http/protobuf` (the default) or `http/json`.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", default_value = "http/protobuf", value_parser = ["http/protobuf", "http/json"])]
+    pub otel_exporter_otlp_protocol: String,
+
+    /// The fraction (0 to 1) of commands that come without a `traceparent` whose changes
+    /// are traced. Default: 0.01 with an exporter, 0 without. A command that brings one
+    /// follows its sampled flag.
+    #[arg(long, env = "TRACE_SAMPLE", value_parser = parse_fraction)]
+    pub trace_sample: Option<f64>,
+
+    /// Boards whose every change is traced (comma-separated ids), whatever TRACE_SAMPLE says.
+    #[arg(long, env = "TRACE_BOARDS", value_delimiter = ',')]
+    pub trace_boards: Vec<String>,
+
+    /// A tracer made in code rather than from the settings above (the tests' in-memory
+    /// exporter); `None` in a served process.
+    #[arg(skip)]
+    pub tracer: Option<crate::telemetry::MakeTracer>,
+
     /// STUN and TURN servers for the page's WebRTC cursors: the `iceServers` of an
     /// `RTCConfiguration`, as JSON (`[{"urls":"stun:stun.example.org:3478"}]`). Browsers on
     /// one machine or network need none; across NATs they need STUN, and TURN where
@@ -287,6 +312,16 @@ impl Config {
         self.page_renders.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() / 2)).max(1)
     }
 
+    /// What the tracing settings say.
+    pub fn tracing(&self) -> crate::telemetry::Settings {
+        crate::telemetry::Settings {
+            sample: self.trace_sample,
+            boards: self.trace_boards.iter().map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()).collect(),
+            otlp_endpoint: self.otel_exporter_otlp_endpoint.clone().filter(|url| !url.trim().is_empty()),
+            otlp_json: self.otel_exporter_otlp_protocol == "http/json",
+        }
+    }
+
     /// The replica id: the configured one, or one derived from host and port.
     pub fn replica(&self, local: SocketAddr) -> String {
         self.replica_id.clone().unwrap_or_else(|| {
@@ -303,6 +338,14 @@ impl Config {
         // Many servers share a test process: each gets its own metrics port.
         config.metrics_bind = "127.0.0.1:0".into();
         config
+    }
+}
+
+/// A fraction from 0 to 1 (`TRACE_SAMPLE`).
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("`{text}` is not a fraction from 0 to 1")),
     }
 }
 

@@ -211,8 +211,7 @@ impl Freshness {
     /// A commit on this replica: its board becomes the cached one (so a client poked about
     /// seq N can pull N), and the notice for its subscribers links to it.
     pub fn committed(&self, board: &str, committed: &Committed) -> LiveChange {
-        let snapshot =
-            Arc::new(Snapshot::new(committed.state.clone(), committed.record.at, committed.record.key.clone()));
+        let snapshot = Arc::new(Snapshot::after(committed.state.clone(), &committed.record));
         self.offer(board, snapshot.clone());
         LiveChange::new(board.to_owned(), committed.record.clone(), &snapshot)
     }
@@ -283,7 +282,7 @@ impl Freshness {
                 let mut state = (*before.state).clone();
                 op::apply(&mut state, &record.ops);
                 state.seq = record.seq;
-                let snapshot = Snapshot::new(Arc::new(state), record.at, record.key.clone());
+                let snapshot = Snapshot::after(Arc::new(state), &record);
                 let newest = self.offer(&board, Arc::new(snapshot));
                 // A newer one may have won the race into the cache: it is not this change's.
                 Some(newest).filter(|snapshot| snapshot.seq() == record.seq)

@@ -33,6 +33,8 @@
 //!   once at startup), its files sent as the build compressed them, cached for good.
 //! * [`shell`]: `/sw.js`, the service worker that keeps this build's app shell and the
 //!   pages last seen, so a board opens with no network and renders the browser's copy.
+//! * [`telemetry`]: traces: the spans of one change, from its command through the bus to
+//!   every replica's fan-out, exported over OTLP when a collector is named.
 //! * [`lab`]: the fault lab, server side (`FAULTS=1`): drop or delay this replica's change
 //!   notices, pause its database, so that a learner can watch the protocol recover
 //!   (`GET`/`POST /api/lab`, in [`rest`]).
@@ -70,6 +72,7 @@ pub mod shell;
 pub mod state;
 pub mod store;
 pub mod stream;
+pub mod telemetry;
 pub mod transports;
 pub mod turn;
 pub mod webhooks;
@@ -121,11 +124,20 @@ pub async fn build_state(
     let presence = Arc::new(Presence::new(config.max_tabs_per_ip));
     // FAULTS=1 lets `POST /api/lab` break this replica on purpose; otherwise it never acts.
     let lab = Arc::new(lab::Lab::new(config.faults, config.lab_token()?.as_deref()));
+    let system = telemetry::system(config.bus_url());
+    let telemetry = match &config.tracer {
+        Some(make) => (make.0)(replica.clone(), system),
+        None => telemetry::Telemetry::from_settings(&config.tracing(), replica.clone(), system)?,
+    };
     // BROKER_URL makes this process one replica of a cluster; without it, one process.
     let broker: Arc<dyn Broker> = match config.bus_url() {
         Some(url) => {
             let bus = broker::connect(url).await?;
-            let others = Arc::new(FromOthers { freshness: freshness.clone(), presence: presence.clone() });
+            let others = Arc::new(FromOthers {
+                freshness: freshness.clone(),
+                presence: presence.clone(),
+                telemetry: telemetry.clone(),
+            });
             let relay: Arc<dyn Broker> =
                 Arc::new(Relay::start(bus, replica.clone(), others, lab.clone(), &background, closing.clone()));
             // A bus can lose notices: sweep the heads until the server closes.
@@ -135,6 +147,10 @@ pub async fn build_state(
         None => Arc::new(Relay::alone(lab.clone())),
     };
     presence.attach(broker.clone());
+    // The hops this replica records go to the others, for their tabs' waterfalls.
+    if config.bus_url().is_some() {
+        background.spawn(share_hops(telemetry.recent().share(), broker.clone(), closing.clone()));
+    }
     let webhooks = Arc::new(webhooks::Webhooks::new(
         store.clone(),
         replica.clone(),
@@ -146,6 +162,7 @@ pub async fn build_state(
         Arc::new(webhooks::guard::SystemDns),
     ));
     background.spawn(presence.clone().keep_ticking(closing.clone()));
+    background.spawn(telemetry.clone().keep_ending_batches(closing.clone()));
     // The hydration script loads `/pkg/{output_name}.js` and `/pkg/{output_name}_bg.wasm`:
     // the bundle's fingerprinted name, from the site's manifest.
     let leptos = LeptosOptions::builder()
@@ -162,6 +179,7 @@ pub async fn build_state(
         presence,
         webhooks,
         lab,
+        telemetry,
         ice_servers: config.ice_servers.as_str().into(),
         turn: match (&config.turn_secret, config.turn_urls.is_empty()) {
             (Some(secret), false) => Some(turn::Turn::new(config.turn_urls.clone(), secret.clone(), config.turn_ttl)),
@@ -197,15 +215,31 @@ pub async fn build_state(
 struct FromOthers {
     freshness: Arc<Freshness>,
     presence: Arc<Presence>,
+    /// A traced change's receive and fan-out spans on this replica.
+    telemetry: Arc<telemetry::Telemetry>,
 }
 
 impl broker::Listener for FromOthers {
-    fn heard(&self, board: String, record: board_core::patterns::ChangeRecord) -> live::LiveChange {
-        self.freshness.heard(board, record)
+    fn heard(
+        &self,
+        board: String,
+        record: board_core::patterns::ChangeRecord,
+        traceparent: Option<&str>,
+    ) -> live::LiveChange {
+        let arrived = std::time::SystemTime::now();
+        let traced = traceparent
+            .and_then(telemetry::context::parse)
+            .and_then(|publish| self.telemetry.received(&board, record.seq, publish, arrived));
+        self.freshness.heard(board, record).traced(traced)
     }
 
-    fn ephemeral(&self, board: &str, replica: &str, message: serde_json::Value) {
-        self.presence.heard(board, replica, message);
+    fn ephemeral(&self, board: &str, replica: &str, mut message: serde_json::Value) {
+        // A trace's hop (`share_hops`) is the waterfall's; everything else is presence's.
+        match message.get_mut(TRACE_HOP).map(serde_json::Value::take).map(serde_json::from_value) {
+            Some(Ok(hop)) => self.telemetry.recent().heard(board, hop),
+            Some(Err(err)) => tracing::warn!(%replica, error = %err, "ignoring a trace hop that does not parse"),
+            None => self.presence.heard(board, replica, message),
+        }
     }
 
     fn reconnected(&self) {
@@ -215,6 +249,25 @@ impl broker::Listener for FromOthers {
 
     fn head(&self, board: &str, head: u64) {
         self.freshness.saw_head(board, head);
+    }
+}
+
+/// The field of an ephemeral message between replicas that carries a trace's hop.
+const TRACE_HOP: &str = "trace_hop";
+
+/// Tells the other replicas each hop recorded here, until the server closes.
+async fn share_hops(
+    mut hops: tokio::sync::mpsc::Receiver<(String, telemetry::recent::SharedHop)>,
+    broker: Arc<dyn Broker>,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let hop = tokio::select! {
+            hop = hops.recv() => hop,
+            _ = closing.wait_for(|closing| *closing) => None,
+        };
+        let Some((board, hop)) = hop else { return };
+        broker.publish_ephemeral(&board, serde_json::json!({ TRACE_HOP: hop })).await;
     }
 }
 
@@ -268,7 +321,7 @@ pub async fn serve(
     // give the state another resolver first).
     background.spawn(app.webhooks.clone().keep_delivering(app.closing.clone()));
     background.spawn(metrics_upkeep(app.metrics.clone(), app.closing.clone()));
-    let store = app.store.clone();
+    let (store, app_telemetry) = (app.store.clone(), app.telemetry.clone());
     let served = serve::serve(listener, router::router(app), max_connections, header_timeout, closing).await;
     drop(ended);
     background.close();
@@ -276,6 +329,9 @@ pub async fn serve(
         tracing::warn!(running = background.len(), "background tasks still running after the drain");
     }
     store.close().await;
+    // The exporter sends what it still holds (a blocking call: off the runtime's threads).
+    let telemetry = app_telemetry;
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     served
 }
 

@@ -32,6 +32,10 @@ pub struct LiveChange {
     after: Weak<Snapshot>,
     /// The encoded frame of each delta pattern, filled on first use.
     frames: [OnceLock<Bytes>; PatternKind::ALL.len()],
+    /// The change's spans on this replica, when its trace is recorded (`telemetry`): the
+    /// fan-out counts the subscribers it hands the change to, each counts itself as it
+    /// takes it, and the batch's span ends with the last.
+    pub traced: Option<crate::telemetry::Traced>,
 }
 
 impl LiveChange {
@@ -41,11 +45,16 @@ impl LiveChange {
 
     pub fn with_snapshot(board: String, record: ChangeRecord, after: Option<&Arc<Snapshot>>) -> Self {
         let after = after.map(Arc::downgrade).unwrap_or_default();
-        LiveChange { board, record, after, frames: Default::default() }
+        LiveChange { board, record, after, frames: Default::default(), traced: None }
     }
 
     pub fn seq(&self) -> u64 {
         self.record.seq
+    }
+
+    /// The same change, delivered under `traced`'s spans.
+    pub fn traced(self, traced: Option<crate::telemetry::Traced>) -> Self {
+        LiveChange { traced, ..self }
     }
 
     /// This change's frame in `pattern`, encoded at most once. A pattern whose frame is
@@ -76,13 +85,20 @@ pub struct Snapshot {
     /// The Idempotency-Key of the command that made `state.seq`, when known: the frames
     /// that bring a client here carry it, as the change's own frames do.
     key: Option<String>,
+    /// The trace id of that command, when it was traced (see `ChangeRecord::trace`).
+    trace: Option<String>,
     json: OnceLock<Bytes>,
     frames: [OnceLock<Bytes>; PatternKind::ALL.len()],
 }
 
 impl Snapshot {
     pub fn new(state: Arc<BoardState>, at: i64, key: Option<String>) -> Self {
-        Snapshot { state, at, key, json: OnceLock::new(), frames: Default::default() }
+        Snapshot { state, at, key, trace: None, json: OnceLock::new(), frames: Default::default() }
+    }
+
+    /// The board right after `change`: its frames carry the change's key and trace id.
+    pub fn after(state: Arc<BoardState>, change: &ChangeRecord) -> Self {
+        Snapshot { trace: change.trace.clone(), ..Snapshot::new(state, change.at, change.key.clone()) }
     }
 
     pub fn seq(&self) -> u64 {
@@ -109,7 +125,7 @@ impl Snapshot {
             .get_or_init(|| {
                 metrics::counter!("board_frames_encoded_total", "pattern" => pattern.as_str()).increment(1);
                 let frame = pattern.snapshot_frame(&self.state, self.at).expect("a self-contained pattern");
-                let frame = frame.keyed(self.key.clone());
+                let frame = frame.tagged(self.key.clone(), self.trace.clone());
                 Bytes::from(frame.to_json())
             })
             .clone()

@@ -19,7 +19,9 @@ use app::ssr::{SharedCommands, SharedPageData};
 use crate::access::{origin, share};
 use crate::error::AppError;
 use crate::limits::MAX_BODY_BYTES;
-use crate::rest::{boards, changes, commands, docs, health, history, lab, server_fns, signals, snapshots, webhooks};
+use crate::rest::{
+    boards, changes, commands, docs, health, history, lab, server_fns, signals, snapshots, traces, webhooks,
+};
 use crate::state::AppState;
 use crate::transports::{self, long_poll, poll, sse, ws};
 
@@ -37,6 +39,8 @@ pub fn router(app: AppState) -> Router {
         .route("/api/boards/{board}/snapshots/{seq}", get(snapshots::get))
         .route("/api/boards/{board}/history", get(history::at))
         .route("/api/boards/{board}/todos/{id}/history", get(history::todo))
+        .route("/api/boards/{board}/traces/{trace}", get(traces::get))
+        .route("/api/boards/{board}/traces/{trace}/apply", post(traces::apply))
         .route("/api/boards/{board}/signal", post(signals::signal))
         .route("/api/boards/{board}/leave", post(signals::leave))
         .route("/api/boards/{board}/webhooks", get(webhooks::list).post(webhooks::create))

@@ -27,7 +27,7 @@ pub async fn seed_demo(app: &AppState, configured_key: Option<&str>) -> Result<(
     if app.store.create_board(&demo).await? {
         let script = board_core::domain::demo::script();
         for command in &script {
-            commands::run(app, DEMO_BOARD, command, Envelope::default()).await?;
+            commands::run(app, DEMO_BOARD, command, Envelope::default(), None).await?;
         }
         tracing::info!("seeded the demo board");
         if configured_key.is_none() {

@@ -57,6 +57,8 @@ pub struct Shared {
     pub freshness: Arc<Freshness>,
     /// Who is on each board, and the messages between tabs: ephemeral, never in the log.
     pub presence: Arc<crate::presence::Presence>,
+    /// This replica's tracer: the spans of traced changes (`telemetry`).
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
     /// Delivers the log to webhooks (this replica's share of them).
     pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// The fault lab (`FAULTS=1`): what `/api/lab` reports and sets. The broker's local
@@ -135,9 +137,18 @@ impl AppState {
 
     /// After a commit: cache the new state first (so a client poked about seq N can pull
     /// N), then announce the change.
-    pub async fn publish(&self, board: &str, committed: &Committed) {
-        let change = self.freshness.committed(board, committed);
+    pub async fn publish(&self, board: &str, committed: &Committed, trace: Option<&crate::telemetry::CommandTrace>) {
+        // Under the publish span: this replica's delivery (its receive and fan-out) and the
+        // bus's envelope descend from it.
+        let publish = trace.map(|trace| trace.publish(board, committed.record.seq));
+        let traced = publish.as_ref().and_then(|span| {
+            use opentelemetry::trace::Span as _;
+            let now = std::time::SystemTime::now();
+            self.telemetry.received(board, committed.record.seq, span.span_context().clone(), now)
+        });
+        let change = self.freshness.committed(board, committed).traced(traced);
         self.broker.publish(Arc::new(change)).await;
+        drop(publish);
         // Webhooks delivered here need not wait for the next poll.
         self.webhooks.committed();
     }

@@ -44,7 +44,7 @@ struct Heard {
 }
 
 impl Listener for Heard {
-    fn heard(&self, board: String, record: ChangeRecord) -> LiveChange {
+    fn heard(&self, board: String, record: ChangeRecord, _traceparent: Option<&str>) -> LiveChange {
         LiveChange::with_snapshot(board, record, None)
     }
 

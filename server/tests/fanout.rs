@@ -51,7 +51,7 @@ async fn a_lagging_subscriber_is_repaired_from_the_log() {
     assert!(tokio::time::timeout(Duration::from_millis(100), stream.next()).await.is_err());
     let total = server::broker::CHANNEL_CAPACITY * 3;
     for i in 0..total {
-        commands::run(&app, "b", &add(i), Default::default()).await.unwrap();
+        commands::run(&app, "b", &add(i), Default::default(), None).await.unwrap();
     }
     let mut seqs = Vec::new();
     while seqs.len() < total {
@@ -85,7 +85,7 @@ async fn a_change_is_encoded_once_for_all_subscribers() {
             .unwrap_or(0.0)
     };
     let before = encoded();
-    commands::run(&app, "b", &add(0), Default::default()).await.unwrap();
+    commands::run(&app, "b", &add(0), Default::default(), None).await.unwrap();
     let mut payloads = Vec::new();
     for s in &mut streams {
         payloads.push(s.next().await.unwrap().json);

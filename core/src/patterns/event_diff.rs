@@ -17,6 +17,7 @@ impl Pattern for EventDiff {
             event: change.event.clone(),
             diff: change.diff.clone(),
             key: change.key.clone(),
+            trace: change.trace.clone(),
         })
     }
 

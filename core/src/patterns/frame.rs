@@ -66,6 +66,11 @@ pub enum Frame {
         /// (see `ChangeRecord::key`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// The trace id of the change (32 hex digits) when its command was traced (it came
+        /// with a W3C `traceparent`, or the server sampled it): the tab can then find the
+        /// change's spans and report when it applied it (see `ChangeRecord::trace`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<String>,
     },
     State {
         seq: u64,
@@ -75,6 +80,11 @@ pub enum Frame {
         /// (see `ChangeRecord::key`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// The trace id of the change (32 hex digits) when its command was traced (it came
+        /// with a W3C `traceparent`, or the server sampled it): the tab can then find the
+        /// change's spans and report when it applied it (see `ChangeRecord::trace`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<String>,
     },
     Ops {
         seq: u64,
@@ -84,6 +94,11 @@ pub enum Frame {
         /// (see `ChangeRecord::key`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// The trace id of the change (32 hex digits) when its command was traced (it came
+        /// with a W3C `traceparent`, or the server sampled it): the tab can then find the
+        /// change's spans and report when it applied it (see `ChangeRecord::trace`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<String>,
     },
     Event {
         seq: u64,
@@ -93,6 +108,11 @@ pub enum Frame {
         /// (see `ChangeRecord::key`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// The trace id of the change (32 hex digits) when its command was traced (it came
+        /// with a W3C `traceparent`, or the server sampled it): the tab can then find the
+        /// change's spans and report when it applied it (see `ChangeRecord::trace`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<String>,
     },
     EventDiff {
         seq: u64,
@@ -103,6 +123,11 @@ pub enum Frame {
         /// (see `ChangeRecord::key`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// The trace id of the change (32 hex digits) when its command was traced (it came
+        /// with a W3C `traceparent`, or the server sampled it): the tab can then find the
+        /// change's spans and report when it applied it (see `ChangeRecord::trace`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<String>,
     },
 }
 
@@ -116,11 +141,13 @@ impl Frame {
     /// and an optimistic page would show it twice.)
     pub fn header(&self) -> Option<DataHeader<'_>> {
         match self {
-            Frame::Poke { seq, at, key }
-            | Frame::State { seq, at, key, .. }
-            | Frame::Ops { seq, at, key, .. }
-            | Frame::Event { seq, at, key, .. }
-            | Frame::EventDiff { seq, at, key, .. } => Some(DataHeader { seq: *seq, at: *at, key: key.as_deref() }),
+            Frame::Poke { seq, at, key, trace }
+            | Frame::State { seq, at, key, trace, .. }
+            | Frame::Ops { seq, at, key, trace, .. }
+            | Frame::Event { seq, at, key, trace, .. }
+            | Frame::EventDiff { seq, at, key, trace, .. } => {
+                Some(DataHeader { seq: *seq, at: *at, key: key.as_deref(), trace: trace.as_deref() })
+            }
             Frame::Hello { .. }
             | Frame::Heartbeat { .. }
             | Frame::Reset { .. }
@@ -148,15 +175,27 @@ impl Frame {
         self.header().and_then(|h| h.key)
     }
 
+    /// The trace id of the change behind a data frame, when it was traced.
+    pub fn trace(&self) -> Option<&str> {
+        self.header().and_then(|h| h.trace)
+    }
+
     /// The same frame carrying `key` (a data frame; any other is returned as it is).
     /// Exhaustive for the same reason as [`Frame::header`].
-    pub fn keyed(mut self, new: Option<String>) -> Frame {
+    pub fn keyed(self, new: Option<String>) -> Frame {
+        let trace = self.trace().map(str::to_owned);
+        self.tagged(new, trace)
+    }
+
+    /// The same frame carrying the key and the trace id of the command behind it (a data
+    /// frame; any other is returned as it is).
+    pub fn tagged(mut self, new_key: Option<String>, new_trace: Option<String>) -> Frame {
         match &mut self {
-            Frame::Poke { key, .. }
-            | Frame::State { key, .. }
-            | Frame::Ops { key, .. }
-            | Frame::Event { key, .. }
-            | Frame::EventDiff { key, .. } => *key = new,
+            Frame::Poke { key, trace, .. }
+            | Frame::State { key, trace, .. }
+            | Frame::Ops { key, trace, .. }
+            | Frame::Event { key, trace, .. }
+            | Frame::EventDiff { key, trace, .. } => (*key, *trace) = (new_key, new_trace),
             Frame::Hello { .. }
             | Frame::Heartbeat { .. }
             | Frame::Reset { .. }
@@ -202,14 +241,16 @@ impl Frame {
 }
 
 /// What every data frame carries besides its pattern's payload ([`Frame::header`]). On the
-/// wire these are fields of the frame itself (`"seq"`, `"at"`, `"key"`), where they always
-/// were; this is how the code reads them, whatever the pattern.
+/// wire these are fields of the frame itself (`"seq"`, `"at"`, `"key"`, `"trace"`), where
+/// they always were; this is how the code reads them, whatever the pattern.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DataHeader<'a> {
     pub seq: u64,
     /// Commit time, Unix milliseconds.
     pub at: i64,
     pub key: Option<&'a str>,
+    /// The change's trace id, when its command was traced.
+    pub trace: Option<&'a str>,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -52,6 +52,11 @@ pub struct ChangeRecord {
     /// carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The trace id of the command (32 hex digits), when it was traced: the change's data
+    /// frames carry it, so the tab that applies one can say when (the last hop of the
+    /// change's trace). Never stored: a change read back from the log has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 impl ChangeRecord {
@@ -65,6 +70,7 @@ impl ChangeRecord {
             diff: done.diff.clone(),
             key: None,
             actor: None,
+            trace: None,
         }
     }
 
@@ -171,7 +177,10 @@ impl PatternKind {
     /// `push-state`) built from `after`, the board right after it.
     pub fn frame_for(self, change: &ChangeRecord, after: &BoardState) -> Frame {
         self.encode(change)
-            .or_else(|| self.snapshot_frame(after, change.at).map(|frame| frame.keyed(change.key.clone())))
+            .or_else(|| {
+                self.snapshot_frame(after, change.at)
+                    .map(|frame| frame.tagged(change.key.clone(), change.trace.clone()))
+            })
             .expect("every pattern encodes a change or frames the board after it")
     }
 

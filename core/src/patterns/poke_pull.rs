@@ -12,11 +12,11 @@ impl Pattern for PokePull {
     const SELF_CONTAINED: bool = true;
 
     fn encode(change: &ChangeRecord) -> Option<Frame> {
-        Some(Frame::Poke { seq: change.seq, at: change.at, key: change.key.clone() })
+        Some(Frame::Poke { seq: change.seq, at: change.at, key: change.key.clone(), trace: change.trace.clone() })
     }
 
     fn snapshot_frame(state: &BoardState, at: i64) -> Option<Frame> {
-        Some(Frame::Poke { seq: state.seq, at, key: None })
+        Some(Frame::Poke { seq: state.seq, at, key: None, trace: None })
     }
 
     fn apply_data(_state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {

@@ -13,7 +13,13 @@ impl Pattern for PushEvents {
     const SELF_CONTAINED: bool = false;
 
     fn encode(change: &ChangeRecord) -> Option<Frame> {
-        Some(Frame::Event { seq: change.seq, at: change.at, event: change.event.clone(), key: change.key.clone() })
+        Some(Frame::Event {
+            seq: change.seq,
+            at: change.at,
+            event: change.event.clone(),
+            key: change.key.clone(),
+            trace: change.trace.clone(),
+        })
     }
 
     fn snapshot_frame(_state: &BoardState, _at: i64) -> Option<Frame> {

@@ -12,7 +12,13 @@ impl Pattern for PushOps {
     const SELF_CONTAINED: bool = false;
 
     fn encode(change: &ChangeRecord) -> Option<Frame> {
-        Some(Frame::Ops { seq: change.seq, at: change.at, ops: change.ops.clone(), key: change.key.clone() })
+        Some(Frame::Ops {
+            seq: change.seq,
+            at: change.at,
+            ops: change.ops.clone(),
+            key: change.key.clone(),
+            trace: change.trace.clone(),
+        })
     }
 
     fn snapshot_frame(_state: &BoardState, _at: i64) -> Option<Frame> {

@@ -16,7 +16,7 @@ impl Pattern for PushState {
     }
 
     fn snapshot_frame(state: &BoardState, at: i64) -> Option<Frame> {
-        Some(Frame::State { seq: state.seq, at, state: state.clone(), key: None })
+        Some(Frame::State { seq: state.seq, at, state: state.clone(), key: None, trace: None })
     }
 
     fn apply_data(state: &mut BoardState, frame: &Frame) -> Result<Applied, ApplyError> {

@@ -49,7 +49,13 @@ impl Subscription {
     /// The next notice; `Lagged` when this subscriber fell more than the channel's capacity
     /// behind (it repairs from the log).
     pub async fn recv(&mut self) -> Result<Notice, broadcast::error::RecvError> {
-        self.receiver.as_mut().expect("a live subscription has its receiver").recv().await
+        let notice = self.receiver.as_mut().expect("a live subscription has its receiver").recv().await;
+        if let Ok(Notice::Change(change)) = &notice {
+            if let Some(traced) = &change.traced {
+                traced.taken();
+            }
+        }
+        notice
     }
 }
 
@@ -110,10 +116,31 @@ impl Drop for DelayLine {
 
 /// Hands a notice to a board's channel, if it has one here.
 fn send(boards: &mut HashMap<String, broadcast::Sender<Notice>>, board: &str, notice: Notice) {
-    if let Some(sender) = boards.get(board) {
-        if sender.send(notice).is_err() {
+    // A traced change's fan-out batch counts whom it was handed to (see `Subscription::recv`).
+    let traced = match &notice {
+        Notice::Change(change) if change.traced.is_some() => Some(change.clone()),
+        _ => None,
+    };
+    let handed = match boards.get(board).map(|sender| sender.send(notice)) {
+        Some(Ok(subscribers)) => subscribers,
+        Some(Err(_)) => {
             // Nobody listens to this board any more: forget its channel.
             boards.remove(board);
+            0
+        }
+        None => 0,
+    };
+    if let Some(traced) = traced.as_ref().and_then(|change| change.traced.as_ref()) {
+        traced.handed(handed);
+    }
+}
+
+/// A traced change that reaches no subscriber here (none follows its board, or the lab
+/// dropped it): its fan-out batch ends empty.
+fn handed_to_none(notice: &Notice) {
+    if let Notice::Change(change) = notice {
+        if let Some(traced) = &change.traced {
+            traced.handed(0);
         }
     }
 }
@@ -130,13 +157,17 @@ impl Fanout {
     pub fn deliver(&self, board: &str, notice: Notice) {
         let mut boards = self.boards.lock().expect("fan-out lock");
         if !boards.contains_key(board) {
+            handed_to_none(&notice);
             return;
         }
         // A head is never dropped, nor given a delay of its own: it is how subscribers repair.
         let delay = match &notice {
             Notice::Change(change) => match self.filter.pass(board, change.seq()) {
                 Some(delay) => delay,
-                None => return,
+                None => {
+                    handed_to_none(&notice);
+                    return;
+                }
             },
             Notice::Head(_) => std::time::Duration::ZERO,
         };

@@ -147,8 +147,9 @@ pub const CHANNEL_CAPACITY: usize = 64;
 /// supplies it (the server passes its `Freshness`), so the broker needs no store or cache.
 pub trait Listener: Send + Sync + 'static {
     /// A change committed on another replica: the notice for this replica's subscribers
-    /// (with the board after it, when the listener can tell).
-    fn heard(&self, board: String, record: ChangeRecord) -> LiveChange;
+    /// (with the board after it, when the listener can tell). `traceparent`: the trace
+    /// context its publisher sent with it, if any (opaque to the broker).
+    fn heard(&self, board: String, record: ChangeRecord, traceparent: Option<&str>) -> LiveChange;
     /// Another replica published an ephemeral message about a board this one follows.
     fn ephemeral(&self, board: &str, replica: &str, message: serde_json::Value);
     /// The connection to the other replicas came (back) up: whatever was published while

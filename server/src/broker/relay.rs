@@ -63,6 +63,10 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 pub struct Envelope {
     pub replica: String,
     pub board: String,
+    /// The W3C `traceparent` of a traced change's publish: the other replicas' spans of its
+    /// delivery descend from it (`telemetry`). Opaque here, like ephemeral messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
     #[serde(flatten)]
     pub body: Body,
 }
@@ -170,14 +174,15 @@ impl Broker for Relay {
         self.local.deliver(&change.board, Notice::Change(change.clone()));
         // If this fails, other replicas notice through their head sweep; nothing is lost.
         if let Some(link) = &self.link {
-            link.send(&change.board, Body::Record(Box::new(change.record.clone()))).await;
+            let traceparent = change.traced.as_ref().map(|traced| traced.traceparent());
+            link.send(&change.board, Body::Record(Box::new(change.record.clone())), traceparent).await;
         }
     }
 
     /// A replica on its own has nobody to tell.
     async fn publish_ephemeral(&self, board: &str, message: serde_json::Value) {
         if let Some(link) = &self.link {
-            link.send(board, Body::Ephemeral(message)).await;
+            link.send(board, Body::Ephemeral(message), None).await;
         }
     }
 
@@ -249,12 +254,12 @@ impl Broker for Relay {
 impl Link {
     /// Publishes on the board's channel, at most once; what is too long for the bus goes
     /// shorter (a record as its seq) or not at all (an ephemeral message), counted.
-    async fn send(&self, board: &str, body: Body) {
+    async fn send(&self, board: &str, body: Body, traceparent: Option<String>) {
         let seq = match &body {
             Body::Record(record) => Some(record.seq),
             _ => None,
         };
-        let envelope = Envelope { replica: self.replica.to_string(), board: board.to_owned(), body };
+        let envelope = Envelope { replica: self.replica.to_string(), board: board.to_owned(), traceparent, body };
         let mut text = serde_json::to_string(&envelope).expect("envelopes serialise");
         if text.len() > self.bus.max_message_bytes() {
             let kind = if seq.is_some() { "change" } else { "ephemeral" };
@@ -263,7 +268,7 @@ impl Link {
                 tracing::warn!(%board, bytes = text.len(), bus = self.bus.name(), "an ephemeral message too long for the bus is not sent");
                 return;
             };
-            let head = Envelope { body: Body::Head(seq), ..envelope };
+            let head = Envelope { body: Body::Head(seq), traceparent: None, ..envelope };
             text = serde_json::to_string(&head).expect("envelopes serialise");
         }
         if let Err(err) = self.bus.publish(board, text).await {
@@ -328,15 +333,15 @@ impl Link {
         metrics::counter!("board_bus_messages_received_total", "kind" => kind).increment(1);
         match parsed {
             Ok(envelope) if *envelope.replica == *self.replica => {}
-            Ok(Envelope { board, body: Body::Record(record), .. }) => {
-                let change = listener.heard(board.clone(), *record);
+            Ok(Envelope { board, body: Body::Record(record), traceparent, .. }) => {
+                let change = listener.heard(board.clone(), *record, traceparent.as_deref());
                 self.local.deliver(&board, Notice::Change(Arc::new(change)));
             }
             Ok(Envelope { board, body: Body::Head(head), .. }) => {
                 listener.head(&board, head);
                 self.local.deliver(&board, Notice::Head(head));
             }
-            Ok(Envelope { board, replica, body: Body::Ephemeral(message) }) => {
+            Ok(Envelope { board, replica, body: Body::Ephemeral(message), .. }) => {
                 listener.ephemeral(&board, &replica, message);
             }
             Err(err) => tracing::warn!(error = %err, "ignoring a message that does not parse"),
@@ -511,7 +516,7 @@ mod tests {
     }
 
     impl Listener for Heard {
-        fn heard(&self, board: String, record: ChangeRecord) -> LiveChange {
+        fn heard(&self, board: String, record: ChangeRecord, _traceparent: Option<&str>) -> LiveChange {
             self.changes.fetch_add(1, Ordering::SeqCst);
             LiveChange::with_snapshot(board, record, None)
         }

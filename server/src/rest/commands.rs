@@ -14,7 +14,7 @@ use super::extract::JsonBody;
 use crate::access::Writer;
 use crate::error::AppError;
 use crate::limits::ClientIp;
-use crate::service::commands::{self, bad_key};
+use crate::service::commands::{self, bad_key, Via};
 use crate::state::AppState;
 use crate::store::Envelope;
 
@@ -30,7 +30,10 @@ pub async fn post(
         None => None,
     };
     let actor = headers.get("board-actor").map(actor).transpose()?;
-    commands::execute(&app, &grant, ip, &command, Envelope { key, actor: actor.as_deref() }).await.map(Json)
+    // Not valid text: no trace context, as W3C says of any `traceparent` that does not parse.
+    let traceparent = headers.get("traceparent").and_then(|value| value.to_str().ok());
+    let via = Via { transport: "http", traceparent };
+    commands::execute(&app, &grant, ip, &command, Envelope { key, actor: actor.as_deref() }, via).await.map(Json)
 }
 
 /// `Board-Actor`: the sender's presence name, percent-encoded UTF-8 (a header carries

@@ -9,6 +9,7 @@
 //! * [`snapshots`]: the board at one seq, at an immutable (cacheable) URL.
 //! * [`signals`]: presence's requests: a signal or relayed cursor between tabs, a tab leaving.
 //! * [`server_fns`]: the command service as Leptos server functions (`/api/fn/...`).
+//! * [`traces`]: a traced change's hops for the waterfall, and a tab's report of its apply.
 //! * [`webhooks`]: register, list, remove and replay webhooks; their delivery log.
 //! * [`lab`]: the fault lab's faults on this replica (`FAULTS=1`), read and set.
 //! * [`docs`]: the project's docs as plain text (`/docs/{file}`), for the page's legend.
@@ -25,4 +26,5 @@ pub mod lab;
 pub mod server_fns;
 pub mod signals;
 pub mod snapshots;
+pub mod traces;
 pub mod webhooks;

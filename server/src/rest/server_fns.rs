@@ -37,7 +37,9 @@ impl Commands for AppState {
             let ClientIp(ip) =
                 ClientIp::from_request_parts(&mut request.clone(), self).await.unwrap_or_else(|never| match never {});
             let envelope = Envelope { key: idempotency_key.as_deref(), actor: None };
-            commands::execute(self, &grant, ip, &command, envelope).await
+            let traceparent = request.headers.get("traceparent").and_then(|value| value.to_str().ok());
+            let via = commands::Via { transport: "server-fn", traceparent };
+            commands::execute(self, &grant, ip, &command, envelope, via).await
         }
         .await;
         result.map_err(|err| {

@@ -13,6 +13,7 @@ use crate::access::{Grant, Role};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{Cached, CommitError, Envelope, Outcome, Write};
+use crate::telemetry::CommandTrace;
 
 /// Idempotency keys longer than this are refused: they are stored per board.
 const MAX_KEY_LEN: usize = 200;
@@ -26,14 +27,31 @@ pub async fn execute(
     ip: IpAddr,
     command: &Command,
     envelope: Envelope<'_>,
+    via: Via<'_>,
 ) -> Result<CommandAnswer, AppError> {
-    if grant.role < Role::Write {
-        return Err(AppError::Forbidden("this key can read the board but not change it".into()));
+    let trace = app.telemetry.command(&grant.board, command.kind(), via.transport, via.traceparent);
+    let answer = async {
+        if grant.role < Role::Write {
+            return Err(AppError::Forbidden("this key can read the board but not change it".into()));
+        }
+        app.limits.command(ip)?;
+        let actor = envelope.actor.map(actor).transpose()?;
+        let envelope = Envelope { key: envelope.key.map(idempotency_key).transpose()?, actor: actor.as_deref() };
+        run(app, &grant.board, command, envelope, Some(&trace)).await
     }
-    app.limits.command(ip)?;
-    let actor = envelope.actor.map(actor).transpose()?;
-    let envelope = Envelope { key: envelope.key.map(idempotency_key).transpose()?, actor: actor.as_deref() };
-    run(app, &grant.board, command, envelope).await
+    .await;
+    if let Err(err) = &answer {
+        trace.refused(err.status().as_u16(), &err.to_string());
+    }
+    answer
+}
+
+/// How a command came in: the way (`board.transport` of its span) and the W3C
+/// `traceparent` it brought, if any (its trace continues the sender's).
+#[derive(Clone, Copy, Debug)]
+pub struct Via<'a> {
+    pub transport: &'static str,
+    pub traceparent: Option<&'a str>,
 }
 
 /// The one rule for an actor, whichever way it came (`Board-Actor`, a field beside a
@@ -74,25 +92,31 @@ pub async fn run(
     board: &str,
     command: &Command,
     envelope: Envelope<'_>,
+    trace: Option<&CommandTrace>,
 ) -> Result<CommandAnswer, AppError> {
-    match commit(app, board, command, envelope).await {
+    match commit(app, board, command, envelope, trace).await {
         Err(CommitError::Domain(DomainError::NoRoom { sprint_id })) => {
             respace(app, board, sprint_id, cached(app, board)).await?;
-            answer(app, board, commit(app, board, command, envelope).await).await
+            answer(app, board, commit(app, board, command, envelope, trace).await, trace).await
         }
-        outcome => answer(app, board, outcome).await,
+        outcome => answer(app, board, outcome, trace).await,
     }
 }
 
-/// One attempt at the command, counted and timed.
+/// One attempt at the command, counted and timed (and traced: the commit's span).
 async fn commit(
     app: &AppState,
     board: &str,
     command: &Command,
     envelope: Envelope<'_>,
+    trace: Option<&CommandTrace>,
 ) -> Result<Outcome, CommitError> {
     let started = std::time::Instant::now();
+    let span = trace.map(|trace| trace.commit(board));
     let outcome = app.store.commit(board, Write::Command(command.clone()), envelope, cached(app, board)).await;
+    if let (Some(trace), Some(span), Ok(Outcome::Committed(committed))) = (trace, span, &outcome) {
+        trace.committed(span, committed.record.seq);
+    }
     let label = match &outcome {
         Ok(Outcome::Committed(_)) => "committed",
         Ok(Outcome::Replayed(_)) => "replayed",
@@ -105,10 +129,17 @@ async fn commit(
 }
 
 /// What the client is answered, once the change (if any) is announced.
-async fn answer(app: &AppState, board: &str, outcome: Result<Outcome, CommitError>) -> Result<CommandAnswer, AppError> {
+async fn answer(
+    app: &AppState,
+    board: &str,
+    outcome: Result<Outcome, CommitError>,
+    trace: Option<&CommandTrace>,
+) -> Result<CommandAnswer, AppError> {
     match outcome {
-        Ok(Outcome::Committed(committed)) => {
-            app.publish(board, &committed).await;
+        Ok(Outcome::Committed(mut committed)) => {
+            // Its data frames carry the trace id, when there is one to follow.
+            committed.record.trace = trace.and_then(CommandTrace::frames_id);
+            app.publish(board, &committed, trace).await;
             if let Some(sprint_id) = committed.respace {
                 let after = committed.state.clone();
                 let cached: Cached = Box::new(move |seq| (after.seq == seq).then(|| after.clone()));
@@ -139,7 +170,7 @@ async fn respace(
     match app.store.commit(board, Write::Respace { sprint_id }, Envelope::default(), cached).await {
         Ok(Outcome::Committed(committed)) => {
             metrics::counter!("board_respaces_total").increment(1);
-            app.publish(board, &committed).await;
+            app.publish(board, &committed, None).await;
             Ok(())
         }
         Ok(Outcome::Replayed(_)) => unreachable!("a re-spacing carries no Idempotency-Key"),

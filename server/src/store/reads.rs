@@ -106,6 +106,8 @@ impl Store {
                     diff: rows::json(r, "diff")?,
                     key: r.try_get("command_key")?,
                     actor: r.try_get("actor")?,
+                    // Only live frames carry a trace: the log keeps none.
+                    trace: None,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;

@@ -212,7 +212,7 @@ impl Webhooks {
             let seq = state.seq;
             let frame = match webhook.pattern.snapshot_frame(&state, at) {
                 Some(frame) => frame,
-                None => Frame::Poke { seq, at, key: None },
+                None => Frame::Poke { seq, at, key: None, trace: None },
             };
             return Ok(Some(Next::Frame { seq, json: frame.to_json() }));
         }

@@ -64,7 +64,8 @@ impl Peer {
         };
         let request_id = message.request_id.clone();
         let envelope = Envelope { key: message.idempotency_key.as_deref(), actor: message.actor.as_deref() };
-        match commands::execute(&self.app, &self.grant, self.ip, &message.command, envelope).await {
+        let via = commands::Via { transport: "websocket", traceparent: message.traceparent.as_deref() };
+        match commands::execute(&self.app, &self.grant, self.ip, &message.command, envelope, via).await {
             Ok(answer) => Frame::Ack { request_id, seq: answer.seq, id: answer.id, step: answer.step },
             Err(err) => {
                 // The one log line an HTTP error gets from `log_errors`.
