@@ -71,6 +71,10 @@ struct World {
     posted: Vec<String>,
     /// `POST /signal` calls.
     signals_posted: Vec<Signal>,
+    /// The `traceparent` of each command posted.
+    traceparents: Vec<Option<String>>,
+    /// `POST /traces/{trace}/apply` calls: the trace and the report.
+    applies_reported: Vec<(String, board_core::api::Applied)>,
     /// Letters handed to the platform's peer mesh.
     letters: Vec<Frame>,
     /// `GET /snapshots/{seq}` calls: the seq each asked for.
@@ -224,6 +228,7 @@ impl Platform for Fake {
 
     async fn command(&self, board: &str, outgoing: &Outgoing) -> Metered<CommandAnswer> {
         self.0.borrow_mut().actors.push(outgoing.actor.clone());
+        self.0.borrow_mut().traceparents.push(outgoing.traceparent.clone());
         self.0.borrow_mut().attempts.push((self.1.id, outgoing.key.clone()));
         let answer = self.answer_command(board, &outgoing.command, &outgoing.key);
         let delay = self.0.borrow().answer_delay_ms;
@@ -257,6 +262,11 @@ impl Platform for Fake {
         self.0.borrow_mut().signals_posted.push(signal.clone());
         metered("signal", Ok(()))
     }
+    async fn report_applied(&self, _board: &str, trace: &str, report: &board_core::api::Applied) -> Metered<()> {
+        self.0.borrow_mut().applies_reported.push((trace.to_owned(), report.clone()));
+        metered("trace", Ok(()))
+    }
+
     fn letter(&self, frame: Frame) {
         self.0.borrow_mut().letters.push(frame);
     }
@@ -1519,6 +1529,49 @@ async fn a_page_opened_with_an_older_board_shows_the_browsers_copy_until_it_is_l
         let saved = fake.0.borrow().stored_board.clone().unwrap();
         assert_eq!((saved.state.seq, saved.state.todos.len()), (3, 3));
         assert!(page.outbox.get_untracked().is_empty() && fake.0.borrow().stored_outbox.is_empty());
+    })
+    .await;
+}
+
+/// A traced tab's commands carry a sampled `traceparent` named by their key; an untraced
+/// tab's carry none. A frame that names a trace is listed with when it arrived and was
+/// applied, marked as this browser's own when its key is its trace, and reported to the
+/// server; a frame without one is neither.
+#[tokio::test(start_paused = true)]
+async fn a_traced_tab_sends_its_trace_and_reports_each_traced_apply() {
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        client.send(add_todo("untraced"));
+        settle().await;
+        client.traced.set(true);
+        client.send(add_todo("traced"));
+        settle().await;
+        let traceparents = fake.0.borrow().traceparents.clone();
+        let posted = fake.0.borrow().posted.clone();
+        assert_eq!(traceparents.len(), 2);
+        assert_eq!(traceparents[0], None, "an untraced tab sends no trace context");
+        assert_eq!(traceparents[1], Some(format!("00-{}-{}-01", posted[1], &posted[1][16..])));
+
+        // The server's frames: the first change untraced, the second with its trace id.
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, 1), 100));
+        let frame = fake.frame(PatternKind::PushOps, 2);
+        let key = frame.key().map(str::to_owned);
+        let traced = frame.tagged(key, Some(posted[1].clone()));
+        fake.report(0, LinkEvent::Frame(traced, 140));
+        settle().await;
+        assert_eq!(client.state.get_untracked().seq, 2);
+        let traces = client.traces.get_untracked();
+        let seen: Vec<_> = traces.iter().collect();
+        assert_eq!(seen.len(), 1, "only the traced change is listed");
+        assert_eq!((seen[0].trace.as_str(), seen[0].seq, seen[0].mine), (posted[1].as_str(), 2, true));
+        assert!(seen[0].received <= seen[0].applied);
+        let reports = fake.0.borrow().applies_reported.clone();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].0, posted[1]);
+        assert_eq!(
+            (reports[0].1.seq, reports[0].1.transport, reports[0].1.pattern),
+            (2, Transport::Sse, PatternKind::PushOps)
+        );
     })
     .await;
 }

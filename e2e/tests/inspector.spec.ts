@@ -7,8 +7,8 @@
 import { test, expect, Page, BrowserContext } from '@playwright/test';
 import { createBoard, command, expectConverged, HYDRATION_MS } from './helpers';
 
-/** The sync engine's requests: state, snapshots, the log, commands, polls, signals. */
-const SYNC = /\/api\/boards\/[^/?]+(\/(snapshots\/\d+|changes|commands|poll|long-poll|signal))?(\?|$)/;
+/** The sync engine's requests: state, snapshots, the log, commands, polls, signals, trace reports. */
+const SYNC = /\/api\/boards\/[^/?]+(\/(snapshots\/\d+|changes|commands|poll|long-poll|signal|traces\/[0-9a-f]{32}\/apply))?(\?|$)/;
 
 type Meter = { recording: boolean; bytes: number; requests: number; headers: number; items: string[] };
 

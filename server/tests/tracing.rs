@@ -163,8 +163,8 @@ async fn one_command_two_replicas(bus: Option<&str>, system: &str) {
     assert_eq!(r.status(), 204);
     let hops = hops_within(&a, &board, TRACE, 8).await;
     let apply = hops.iter().find(|h| h.name == "apply").expect("a knows the apply too");
-    let batch_b = hops.iter().find(|h| h.name == "process board" && h.replica == "replica-b").unwrap();
-    assert_eq!(apply.parent, batch_b.span, "under the fan-out that brought the frame");
+    let receive_b = hops.iter().find(|h| h.name == "receive board" && h.replica == "replica-b").unwrap();
+    assert_eq!(apply.parent, receive_b.span, "under the replica that brought the frame");
     assert_eq!(apply.via.as_deref(), Some("ws · event-diff"));
     assert!((apply.end - apply.start - 2.0).abs() < 0.01, "the tab's own times: {apply:?}");
     a.stop().await;
@@ -379,7 +379,7 @@ async fn the_waterfalls_routes_refuse_what_they_cannot_use() {
     assert_eq!(apply(wrong).await.unwrap().status(), 400);
     let mut elsewhere = report(now - 2.0, now);
     elsewhere["replica"] = json!("replica-z");
-    assert_eq!(apply(elsewhere).await.unwrap().status(), 404, "no fan-out of that replica");
+    assert_eq!(apply(elsewhere).await.unwrap().status(), 404, "no receive on that replica");
     for n in 0..16 {
         assert_eq!(apply(report(now - 2.0, now)).await.unwrap().status(), 204, "apply {n}");
     }

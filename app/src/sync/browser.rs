@@ -110,6 +110,10 @@ impl Platform for Browser {
         http::signal(board, signal).await
     }
 
+    async fn report_applied(&self, board: &str, trace: &str, report: &board_core::api::Applied) -> Metered<()> {
+        http::report_applied(board, trace, report).await
+    }
+
     fn letter(&self, frame: Frame) {
         let mesh = self.mesh.borrow().clone();
         if let Some(mesh) = mesh {

@@ -149,6 +149,10 @@ pub struct BoardClient {
     pub running: RwSignal<bool>,
     /// The replica that serves the stream (from `hello`).
     pub replica: RwSignal<String>,
+    /// The person traces this tab: its commands carry a sampled `traceparent`.
+    pub traced: RwSignal<bool>,
+    /// The traced changes this tab applied, newest first (the inspector's waterfalls).
+    pub traces: RwSignal<super::trace::Traces>,
     /// May this browser change the board (it holds the write key, or the board is
     /// public)? Read-only viewers get no editing controls.
     pub can_write: RwSignal<bool>,
@@ -232,6 +236,8 @@ impl BoardClient {
             notice: RwSignal::new(None),
             running: RwSignal::new(false),
             replica: RwSignal::new(replica),
+            traced: RwSignal::new(false),
+            traces: RwSignal::new(Default::default()),
             can_write: RwSignal::new(can_write),
             can_admin: RwSignal::new(false),
             me: RwSignal::new(None),

@@ -578,6 +578,8 @@ impl<P: Platform> Engine<P> {
             Frame::Signal { .. } | Frame::Cursor { .. } => return self.platform.letter(frame),
             _ => {}
         }
+        // A change of this browser's: its command is in the outbox until the board applies it.
+        let mine = frame.key().is_some_and(|key| self.outbox.get(key).is_some());
         // Our own command's change, perhaps before its answer: the outbox learns its seq,
         // and drops it once the board applied that seq.
         self.keyed(&frame);
@@ -587,6 +589,7 @@ impl<P: Platform> Engine<P> {
             Ok(Step::Applied) => {
                 self.confirm(state);
                 self.applied_at(frame.at());
+                self.traced_apply(&frame, now, mine);
             }
             Ok(Step::Skip) => {}
             Ok(Step::Backfill { since }) => {
@@ -615,6 +618,7 @@ impl<P: Platform> Engine<P> {
                 // The change this poke told of is on the page once its pull is.
                 if self.confirmed.seq > before {
                     self.applied_at(frame.at());
+                    self.traced_apply(&frame, now, mine);
                 }
             }
             Ok(Step::Snapshot) => {
@@ -970,7 +974,8 @@ impl<P: Platform> Engine<P> {
         let request_id = format!("{:08x}", self.random_u64() as u32);
         // The actor: this tab's presence name, kept with the change for history.
         let actor = self.client.me.with_untracked(|me| me.as_ref().map(|me| me.name.clone()));
-        let outgoing = Outgoing { key: key.to_owned(), command, actor };
+        let traceparent = self.client.traced.get_untracked().then(|| super::trace::traceparent(key)).flatten();
+        let outgoing = Outgoing { key: key.to_owned(), command, actor, traceparent };
         if self.link.as_ref().is_some_and(|link| link.send_command(&request_id, &outgoing)) {
             self.in_flight.push((request_id, key.to_owned()));
         } else {
@@ -1079,6 +1084,44 @@ impl<P: Platform> Engine<P> {
             let now = self.platform.now_ms();
             self.client.wire.update(|w| w.latency(now - at));
         }
+    }
+
+    /// A traced change is on the page: the inspector lists it with when it arrived
+    /// (`received`, Unix ms) and now, and whether this browser made it (`mine`), and the
+    /// server is told (the trace's last hop).
+    fn traced_apply(&self, frame: &Frame, received: i64, mine: bool) {
+        let (Some(trace), Some(seq)) = (frame.trace(), frame.seq()) else { return };
+        let (transport, pattern) = (self.client.transport.get_untracked(), self.client.pattern.get_untracked());
+        let seen = super::trace::Seen {
+            trace: trace.to_owned(),
+            seq,
+            received: received as f64,
+            applied: self.platform.now_ms() as f64,
+            mine,
+            replica: self.client.replica.get_untracked(),
+            via: format!("{transport} · {pattern}"),
+        };
+        let report = board_core::api::Applied {
+            seq,
+            replica: seen.replica.clone(),
+            received: seen.received,
+            applied: seen.applied,
+            transport,
+            pattern,
+        };
+        self.client.traces.update(|traces| traces.push(seen));
+        let (platform, board, trace, wire) =
+            (self.platform.clone(), self.client.board_id(), trace.to_owned(), self.client.wire);
+        self.platform.spawn(async move {
+            let Metered { answer, cost } = platform.report_applied(&board, &trace, &report).await;
+            if let Some(cost) = cost {
+                let at = platform.now_ms();
+                wire.update(|w| w.exchange(at, cost));
+            }
+            if let Err(err) = answer {
+                leptos::logging::warn!("the apply of a traced change was not recorded: {}", err.message());
+            }
+        });
     }
 
     /// Adds a line to the inspector's timeline.

@@ -96,6 +96,9 @@ pub async fn command(board: &str, outgoing: &Outgoing) -> Metered<CommandAnswer>
         // A header is ASCII: the name goes percent-encoded, as the server expects.
         request = request.header("Board-Actor", &String::from(js_sys::encode_uri_component(actor)));
     }
+    if let Some(traceparent) = &outgoing.traceparent {
+        request = request.header("traceparent", traceparent);
+    }
     let request = request.body(body.clone());
     metered("command", request, body.len(), Answered::parse).await
 }
@@ -150,6 +153,25 @@ pub async fn frames(
 }
 
 /// `POST /signal`: a signal or relayed cursor for other tabs.
+/// `POST /traces/{trace}/apply`: this tab's last hop of a traced change.
+pub async fn report_applied(board: &str, trace: &str, report: &board_core::api::Applied) -> Metered<()> {
+    let body = serde_json::to_string(report).expect("reports serialise");
+    let request = Request::post(&format!("/api/boards/{board}/traces/{trace}/apply"))
+        .header("Content-Type", "application/json")
+        .body(body.clone());
+    metered("trace", request, body.len(), |answered| match answered.status {
+        200..=299 => Ok(()),
+        _ => answered.parse::<serde_json::Value>().map(|_| ()),
+    })
+    .await
+}
+
+/// `GET /traces/{trace}`: the hops of a traced change this tab's replica knows (the
+/// inspector's waterfall; not the engine's traffic, so not metered).
+pub async fn trace_hops(board: &str, trace: &str) -> Result<board_core::api::TraceHops, HttpError> {
+    decode(Request::get(&format!("/api/boards/{board}/traces/{trace}")).send().await.map_err(network)?).await
+}
+
 pub async fn signal(board: &str, signal: &Signal) -> Metered<()> {
     let body = serde_json::to_string(signal).expect("signals serialise");
     let request = Request::post(&format!("/api/boards/{board}/signal"))

@@ -453,6 +453,13 @@ impl<P: Platform> Platform for Faulty<P> {
         }
     }
 
+    async fn report_applied(&self, board: &str, trace: &str, report: &board_core::api::Applied) -> Metered<()> {
+        match self.bench.request().await {
+            Ok(()) => self.bench.platform.report_applied(board, trace, report).await,
+            Err(cut) => Metered { answer: Err(cut), cost: None },
+        }
+    }
+
     fn letter(&self, frame: Frame) {
         self.bench.platform.letter(frame);
     }

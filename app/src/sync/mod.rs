@@ -27,6 +27,8 @@
 //! * [`history`]: the time-travel view's window of the log, fetched and replayed through
 //!   the shared reducer.
 //! * [`wire`]: the wire inspector's record of received frames.
+//! * [`trace`]: the `traceparent` a traced tab's commands carry, and the traced changes it
+//!   applied (the waterfall's last hops, reported to the server).
 //! * `browser`, `http`, `link` (browser only): the platform of a real page: the REST calls
 //!   and the four transports as links that report [`platform::LinkEvent`]s.
 //! * `local`, `local_store` (browser only): the browser's durable copy of the board and
@@ -66,6 +68,7 @@ pub mod platform;
 mod shell;
 #[cfg(feature = "hydrate")]
 mod tabs;
+pub mod trace;
 pub mod undo;
 pub mod wire;
 

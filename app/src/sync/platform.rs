@@ -53,6 +53,8 @@ pub struct Outgoing {
     pub key: String,
     pub command: Command,
     pub actor: Option<String>,
+    /// The W3C trace context, when the person traces this tab (`trace::traceparent`).
+    pub traceparent: Option<String>,
 }
 
 /// An open connection to the server.
@@ -146,6 +148,8 @@ pub trait Platform: 'static {
     async fn command(&self, board: &str, outgoing: &Outgoing) -> Metered<CommandAnswer>;
     /// `POST /signal`: a signal or relayed cursor for other tabs.
     async fn signal(&self, board: &str, signal: &Signal) -> Metered<()>;
+    /// `POST /traces/{trace}/apply`: when this tab received and applied a traced change.
+    async fn report_applied(&self, board: &str, trace: &str, report: &board_core::api::Applied) -> Metered<()>;
     /// A signal or relayed cursor for this tab: the page's peer mesh takes it.
     fn letter(&self, frame: Frame);
     async fn sleep(&self, ms: u32);

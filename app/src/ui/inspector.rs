@@ -10,6 +10,7 @@
 
 use leptos::prelude::*;
 
+use super::waterfall::Traces;
 use crate::sync::wire::{clock, Note, WireEntry};
 use crate::sync::BoardClient;
 
@@ -76,6 +77,7 @@ pub fn WireInspector(client: BoardClient, open: bool) -> impl IntoView {
                     {move || wire.with(|w| w.notes.iter().map(note_row).collect_view())}
                 </tbody>
             </table>
+            <Traces client/>
             <details class="terms" data-wire-terms="">
                 <summary>"What the words mean"</summary>
                 <dl>

@@ -22,7 +22,8 @@
 //! * [`announcer`]: the live region that tells a screen reader of connection changes and
 //!   (together, every two seconds) of changes by others.
 //! * [`inspector`]: the wire inspector (what this client received, and the timeline of
-//!   faults and recovery steps).
+//!   faults and recovery steps); [`waterfall`]: its traces (trace this tab, and one
+//!   change's hops from the command to this screen).
 //! * [`lab`]: the fault lab's controls (this tab's faults, the replica's, the compare
 //!   page's presets).
 //! * [`one_line_form`]: the input-and-button form the add and create forms share.
@@ -52,6 +53,7 @@ pub mod presence;
 pub mod refusals;
 pub mod todo_card;
 pub mod undo;
+pub mod waterfall;
 pub mod webhooks;
 
 use leptos::prelude::*;

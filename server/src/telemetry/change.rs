@@ -268,7 +268,7 @@ pub const APPLIES: usize = 16;
 /// Why a tab's report of an apply was not recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum Unrecorded {
-    #[error("no recent trace of this board has that id and that replica's fan-out")]
+    #[error("no recent trace of this board has that id and that replica's receive")]
     Unknown,
     #[error("this trace holds as many applies as it keeps ({APPLIES})")]
     Full,
@@ -279,9 +279,9 @@ pub enum Unrecorded {
 impl Telemetry {
     /// A tab applied the traced change `trace` of `board`, which `report.replica` fanned out
     /// to it: its `apply` span (from receipt to applied, the tab's clock), under that
-    /// replica's fan-out batch.
+    /// replica's receive.
     pub fn applied(&self, board: &str, trace: &str, report: &board_core::api::Applied) -> Result<(), Unrecorded> {
-        let (batch, applies) = self.recent.batch(board, trace, &report.replica).ok_or(Unrecorded::Unknown)?;
+        let (receive, applies) = self.recent.received(board, trace, &report.replica).ok_or(Unrecorded::Unknown)?;
         if applies >= APPLIES {
             return Err(Unrecorded::Full);
         }
@@ -291,7 +291,7 @@ impl Telemetry {
             return Err(Unrecorded::Times);
         }
         let at = |ms: f64| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(ms / 1000.0);
-        let parent = Context::new().with_remote_span_context(batch);
+        let parent = Context::new().with_remote_span_context(receive);
         let mut span = self
             .tracer
             .span_builder("apply")

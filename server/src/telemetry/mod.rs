@@ -10,8 +10,10 @@
 //! ├─ commit                 INTERNAL  the store's write transaction
 //! └─ publish {board}        PRODUCER  handing the change to this replica and the bus
 //!    ├─ receive {board}     CONSUMER  on each replica, the origin too (parent: the publish)
-//!    │  └─ process {board}  CONSUMER  the replica's fan-out batch: from the notice to the
-//!    │                                last local subscriber taking it; links the publish
+//!    │  ├─ process {board}  CONSUMER  the replica's fan-out batch: from the notice to the
+//!    │  │                             last local subscriber taking it; links the publish
+//!    │  └─ apply            CONSUMER  a tab's report: from the frame's arrival to the page
+//!    │                                showing it (the tab's clock)
 //!    └─ receive … (another replica)
 //! ```
 //!

@@ -72,13 +72,14 @@ impl Recent {
         hops
     }
 
-    /// The span context of the fan-out batch `replica` made for `trace` on `board`: the
-    /// parent of a tab's reported apply. With how many applies the trace holds already.
-    pub fn batch(&self, board: &str, trace: &str, replica: &str) -> Option<(SpanContext, usize)> {
+    /// The span context of `replica`'s receive of `trace` on `board`: the parent of a tab's
+    /// reported apply (the receive, not the fan-out batch: a batch's span ends with its last
+    /// subscriber, perhaps after this tab's report). With how many applies the trace holds.
+    pub fn received(&self, board: &str, trace: &str, replica: &str) -> Option<(SpanContext, usize)> {
         let kept = self.kept.lock().expect("recent traces");
         let hops = kept.traces.get(trace)?;
         let (_, batch) =
-            hops.iter().find(|(of, h)| of == board && h.replica == replica && h.name == "process board")?;
+            hops.iter().find(|(of, h)| of == board && h.replica == replica && h.name == "receive board")?;
         let context = SpanContext::new(
             TraceId::from_hex(trace).ok()?,
             SpanId::from_hex(&batch.span).ok()?,

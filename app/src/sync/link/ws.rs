@@ -77,7 +77,7 @@ impl Link for WsLink {
             request_id: Some(request_id.to_owned()),
             idempotency_key: Some(outgoing.key.clone()),
             actor: outgoing.actor.clone(),
-            traceparent: None,
+            traceparent: outgoing.traceparent.clone(),
             command: outgoing.command.clone(),
         };
         let text = serde_json::to_string(&message).expect("commands serialise");
