@@ -424,3 +424,41 @@ async fn the_waterfalls_routes_refuse_what_they_cannot_use() {
     assert_eq!(r.status(), 404, "no key, no report");
     srv.stop().await;
 }
+
+/// The worked investigation of docs/observability.md: a replica that holds its change
+/// notices back (the fault lab's delay, here 600 ms) shows in the waterfall as that
+/// replica's fan-out batch taking the time, every hop before it quick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_change_shows_which_hop_took_the_time() {
+    let srv = TestServer::start_with(common::Backend::Sqlite, |config| config.faults = true).await;
+    let board = srv.create_board("late").await;
+    let _sub = srv.subscribe(&board, Transport::Sse, PatternKind::PushOps, 0).await;
+    let r = srv
+        .http
+        .post(srv.url(&format!("/api/lab?board={board}")))
+        .bearer_auth(srv.owner(&board))
+        .json(&json!({"delay_notices_ms": 600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = srv
+        .http
+        .post(srv.url(&format!("/api/boards/{board}/commands")))
+        .header("traceparent", traceparent(TRACE, true))
+        .json(&json!({"type": "add_todo", "title": "late"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let hops = hops_within(&srv, &board, TRACE, 5).await;
+    let took = |name: &str| {
+        let hop = hops.iter().find(|h| h.name == name).unwrap_or_else(|| panic!("{name} in {hops:#?}"));
+        hop.end - hop.start
+    };
+    assert!(took("process board") >= 590.0, "the fan-out held the notice: {hops:#?}");
+    for quick in ["commit", "publish board", "receive board"] {
+        assert!(took(quick) < 300.0, "{quick} was not the slow hop: {hops:#?}");
+    }
+    srv.stop().await;
+}

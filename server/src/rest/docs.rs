@@ -12,11 +12,12 @@ use axum::response::{IntoResponse, Response};
 use crate::error::AppError;
 
 /// Every doc the server serves, by file name.
-const DOCS: [(&str, &str); 12] = [
+const DOCS: [(&str, &str); 13] = [
     ("architecture.md", include_str!("../../../docs/architecture.md")),
     ("history.md", include_str!("../../../docs/history.md")),
     ("leptos.md", include_str!("../../../docs/leptos.md")),
     ("local-first.md", include_str!("../../../docs/local-first.md")),
+    ("observability.md", include_str!("../../../docs/observability.md")),
     ("optimistic.md", include_str!("../../../docs/optimistic.md")),
     ("patterns.md", include_str!("../../../docs/patterns.md")),
     ("performance.md", include_str!("../../../docs/performance.md")),
