@@ -79,9 +79,40 @@ struct Args {
     /// Where the JSON results and SVG charts go (default: docs/performance/).
     #[arg(long)]
     out: Option<std::path::PathBuf>,
+    /// Tracing on the server (docs/observability.md): `off`, today's server (no exporter,
+    /// nothing sampled); `sample`, an OTLP exporter and `TRACE_SAMPLE=0.01`; `all`, an
+    /// exporter and every command of the board traced (a sampled `traceparent`), as a board
+    /// in `TRACE_BOARDS` or a traced tab is. The exporter sends to a sink in this process.
+    #[arg(long, value_enum, default_value = "off")]
+    trace: Tracing,
     // `cargo bench` passes `--bench` to every bench binary; accept and ignore it.
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, clap::ValueEnum)]
+enum Tracing {
+    Off,
+    Sample,
+    All,
+}
+
+/// An OTLP/HTTP collector that takes every export and keeps only its size.
+async fn otlp_sink() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let received = std::sync::Arc::new(AtomicU64::new(0));
+    let counted = received.clone();
+    let sink = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            counted.fetch_add(body.len() as u64, Ordering::Relaxed);
+            async { "{}" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, sink).await.unwrap() });
+    (endpoint, received)
 }
 
 /// What one transport's run measured.
@@ -113,11 +144,18 @@ async fn main() {
         args.pattern,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    let (endpoint, exported) = otlp_sink().await;
+    let settings: Vec<(&str, &str)> = match args.trace {
+        Tracing::Off => Vec::new(),
+        Tracing::Sample => vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()), ("TRACE_SAMPLE", "0.01")],
+        Tracing::All => vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()), ("TRACE_SAMPLE", "0")],
+    };
+    println!("tracing: {:?}", args.trace);
     let mut runs = Vec::new();
     for &transport in &args.transports {
         // A fresh server per transport, so one run's heap growth is not the next one's
         // free memory.
-        let server = Server::start().await;
+        let server = Server::start_with(&settings).await;
         let run = tokio::time::timeout(Duration::from_secs(120), run(&server, &args, transport))
             .await
             .unwrap_or_else(|_| panic!("{transport}: not done within 120 s"));
@@ -168,6 +206,12 @@ async fn main() {
     println!("per frame (a change delivered to one client): the server's CPU time (user + system, /proc/PID/stat, 10 ms ticks; the commands included; on loopback the kernel's share includes the receiving side of TCP), in user space alone; the TCP data segments (on loopback, one per write) and payload bytes the server sent on its open connections (ss -ti)");
 
     write_results(&args, &runs);
+    if args.trace != Tracing::Off {
+        // The exporter sends every 5 s: wait for the last batch.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let bytes = exported.load(std::sync::atomic::Ordering::Relaxed);
+        println!("spans exported to the collector: {:.1} KiB of OTLP protobuf", bytes as f64 / 1024.0);
+    }
 
     let tabs = args.presence_clients.unwrap_or(args.clients.min(1000));
     if tabs > 0 {
@@ -332,12 +376,13 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
     for i in 0..args.changes {
         pace.tick().await;
         let at = Instant::now();
-        let r = http
+        let mut request = http
             .post(format!("{}/api/boards/{board}/commands", server.base))
-            .json(&json!({"type": "add_todo", "title": format!("change {i}")}))
-            .send()
-            .await
-            .expect("the server answers");
+            .json(&json!({"type": "add_todo", "title": format!("change {i}")}));
+        if args.trace == Tracing::All {
+            request = request.header("traceparent", format!("00-{:032x}-{:016x}-01", i + 1, i + 1));
+        }
+        let r = request.send().await.expect("the server answers");
         assert_eq!(r.status(), 200, "a command is refused");
         let seq = r.json::<serde_json::Value>().await.unwrap()["seq"].as_u64().unwrap();
         sent[seq as usize] = at;

@@ -226,6 +226,15 @@ pub struct Config {
     #[arg(long, env = "LAB_TOKEN", value_parser = parse_token)]
     pub lab_token: Option<String>,
 
+    /// The operator's console (`/api/admin/...`): the token it takes as a bearer, at least
+    /// 16 characters. Unset: the console does not exist (`404`).
+    #[arg(long, env = "ADMIN_TOKEN", value_parser = parse_token)]
+    pub admin_token: Option<String>,
+
+    /// A file that holds `ADMIN_TOKEN`, read at start.
+    #[arg(long, env = "ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
     /// A file that holds `LAB_TOKEN` (a Docker secret, say), read at start.
     #[arg(long, env = "LAB_TOKEN_FILE")]
     pub lab_token_file: Option<PathBuf>,
@@ -287,6 +296,15 @@ impl Config {
     /// The bus between replicas: `BROKER_URL`, or else `REDIS_URL`; `None`: one replica.
     pub fn bus_url(&self) -> Option<&str> {
         self.broker_url.as_deref().or(self.redis_url.as_deref()).filter(|url| !url.trim().is_empty())
+    }
+
+    /// `ADMIN_TOKEN`, or what `ADMIN_TOKEN_FILE` holds.
+    pub fn admin_token(&self) -> Result<Option<String>, String> {
+        match (&self.admin_token, &self.admin_token_file) {
+            (Some(token), _) => Ok(Some(token.clone())),
+            (None, Some(path)) => read_secret(path, parse_token).map(Some),
+            (None, None) => Ok(None),
+        }
     }
 
     /// `LAB_TOKEN`, or what `LAB_TOKEN_FILE` holds.

@@ -27,6 +27,10 @@ pub enum AppError {
     /// answer, so that a board's existence is not revealed.
     #[error("{0}")]
     NotFound(String),
+    /// The operator's console without its token (`admin`): answered with
+    /// `WWW-Authenticate: Bearer`.
+    #[error("{0}")]
+    Unauthorized(String),
     /// `expected_version` did not match: the answer carries the todo as it is now.
     #[error("{message}")]
     Conflict { message: String, current: Box<Todo> },
@@ -75,6 +79,7 @@ impl AppError {
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Conflict { .. } | AppError::InUse(_) => StatusCode::CONFLICT,
             AppError::Gone(_) | AppError::BeforeHistory { .. } => StatusCode::GONE,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -135,6 +140,12 @@ impl IntoResponse for AppError {
             // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.max(1).into());
+        }
+        if matches!(self, AppError::Unauthorized(_)) {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"console\""),
+            );
         }
         // For `log_errors`: the error travels with its response to the edge of the router.
         response.extensions_mut().insert(std::sync::Arc::new(self));

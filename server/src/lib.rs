@@ -25,6 +25,8 @@
 //!   tabs, relayed cursors (never stored, no seq; between replicas through the broker);
 //!   [`turn`]: the short-lived TURN credentials the page's WebRTC mesh gets.
 //! * [`access`]: the one gate every path goes through (board keys, roles, revocation).
+//! * [`admin`]: the operator's console (`ADMIN_TOKEN`): this replica's open streams, and
+//!   ending them.
 //! * [`webhooks`]: other servers as subscribers of the log: a saved position, a lease per
 //!   webhook, signed deliveries in order, retries, no SSRF.
 //! * [`page_data`]: what the pages read while rendering; [`pages`]: what rendering one may
@@ -49,6 +51,7 @@
 #![recursion_limit = "256"]
 
 pub mod access;
+pub mod admin;
 pub mod assets;
 pub mod broker;
 pub mod caching;
@@ -180,6 +183,8 @@ pub async fn build_state(
         webhooks,
         lab,
         telemetry,
+        connections: Default::default(),
+        admin_token: config.admin_token()?.as_deref().map(admin::Token::new),
         ice_servers: config.ice_servers.as_str().into(),
         turn: match (&config.turn_secret, config.turn_urls.is_empty()) {
             (Some(secret), false) => Some(turn::Turn::new(config.turn_urls.clone(), secret.clone(), config.turn_ttl)),

@@ -59,6 +59,10 @@ pub struct Shared {
     pub presence: Arc<crate::presence::Presence>,
     /// This replica's tracer: the spans of traced changes (`telemetry`).
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    /// This replica's open streams, for the operator's console (`admin`).
+    pub connections: Arc<crate::admin::connections::Connections>,
+    /// `ADMIN_TOKEN`'s digest; `None`: the console is off.
+    pub admin_token: Option<crate::admin::Token>,
     /// Delivers the log to webhooks (this replica's share of them).
     pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// The fault lab (`FAULTS=1`): what `/api/lab` reports and sets. The broker's local

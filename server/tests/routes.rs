@@ -26,6 +26,8 @@ enum Gate {
     /// `FAULTS=1`, then the board's write key for its faults and `LAB_TOKEN` for the
     /// database (`lab`).
     Lab,
+    /// `ADMIN_TOKEN` as a bearer (`admin`); without the setting, the route does not exist.
+    Operator,
 }
 
 /// One route and what bounds it.
@@ -202,6 +204,33 @@ const ROUTES: &[Row] = &[
         cost: "one snapshot (the board, up to its 4 MiB of text) and fewer than SNAPSHOT_EVERY (1,000) events \
                replayed; at most 500 changes after it",
         held_by: "history.rs history_reads_are_bounded_gated_and_limited",
+    },
+    Row {
+        method: "GET",
+        path: "/api/admin/connections",
+        gate: Gate::Operator,
+        rate: "none of its own: the operator's",
+        body: NONE,
+        cost: "a walk of this replica's open streams (MAX_CONNECTIONS at most), 500 of them listed",
+        held_by: "admin.rs the_operator_sees_every_open_stream_and_ends_one_or_a_boards",
+    },
+    Row {
+        method: "POST",
+        path: "/api/admin/connections/{id}/disconnect",
+        gate: Gate::Operator,
+        rate: "none of its own: the operator's",
+        body: NONE,
+        cost: "one lookup; the stream ends",
+        held_by: "admin.rs the_operator_sees_every_open_stream_and_ends_one_or_a_boards",
+    },
+    Row {
+        method: "POST",
+        path: "/api/admin/boards/{board}/end",
+        gate: Gate::Operator,
+        rate: "none of its own: the operator's",
+        body: NONE,
+        cost: "a walk of this replica's open streams; the board's end",
+        held_by: "admin.rs the_operator_sees_every_open_stream_and_ends_one_or_a_boards",
     },
     Row {
         method: "GET",

@@ -136,6 +136,7 @@ impl StreamParams {
         // seen, once it takes part (names itself or a rev).
         let wants = Wants::on(transport, self.presence, self.presence.is_some() || self.identity.is_some());
         let client = self.identity.as_ref().map(|identity| identity.client.clone());
+        let named = self.identity.as_ref().map(|identity| (identity.client.clone(), identity.name.clone()));
         let tab = self.identity.map(|identity| TabInfo {
             identity,
             pattern: self.pattern,
@@ -145,7 +146,18 @@ impl StreamParams {
         });
         let here =
             app.presence.enter(&grant.board, tab, Stay::on(transport, self.every), ip, self.secret.as_deref()).await?;
-        Ok(Subscription { app, grant, slot, pattern: self.pattern, from: self.from, client, here, wants })
+        Ok(Subscription {
+            app,
+            grant,
+            slot,
+            transport,
+            pattern: self.pattern,
+            from: self.from,
+            client,
+            named,
+            here,
+            wants,
+        })
     }
 }
 
@@ -158,11 +170,14 @@ pub struct Subscription<'a> {
     grant: &'a Grant,
     /// One of the client's `MAX_STREAMS_PER_IP`, held while the stream lives (`None`: a poll).
     slot: Option<Slot>,
+    transport: Transport,
     pattern: PatternKind,
     /// Where the client is; `None` when it named no seq.
     from: Option<Position>,
     /// The tab this is, if it named itself: what it may sign its signals as.
     client: Option<String>,
+    /// Its id and name, for the operator's console.
+    named: Option<(String, String)>,
     /// This tab on the board's presence list, and its letters.
     here: Here,
     /// The presence lists the client wants.
@@ -186,11 +201,16 @@ impl Subscription<'_> {
     /// slot while it lives, and ends with a `revoked` frame when the grant's key stops
     /// working. Returns the head it opened at, too.
     pub async fn frames(self) -> Result<(u64, Frames), AppError> {
-        let Subscription { app, grant, slot, pattern, from, here, wants, client: _ } = self;
+        let Subscription { app, grant, slot, transport, pattern, from, here, wants, named, client: _ } = self;
         let (head, frames) = stream::open(app, &grant.board, &grant.epoch, pattern, from).await?;
         let frames = alongside(frames, Box::pin(here.frames(wants)));
-        let frames = access::until_revoked(app, grant, frames).map(move |frame| {
-            let _held = &slot;
+        // Listed on the operator's console while it lives (a poll holds nothing open), and
+        // ended from there when asked: the stream simply ends, and the client reconnects.
+        let listed =
+            (transport != Transport::Poll).then(|| app.connections.register(&grant.board, transport, pattern, named));
+        let ended = listed.as_ref().map(|(_, token)| token.clone()).unwrap_or_default();
+        let frames = access::until_revoked(app, grant, frames).take_until(ended.cancelled_owned()).map(move |frame| {
+            let _held = (&slot, &listed);
             frame
         });
         Ok((head, Box::pin(frames)))
