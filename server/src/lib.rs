@@ -184,7 +184,7 @@ pub async fn build_state(
         lab,
         telemetry,
         connections: Default::default(),
-        admin_token: config.admin_token()?.as_deref().map(admin::Token::new),
+        admin_token: config.admin_token()?.as_deref().map(admin::token::Token::new),
         ice_servers: config.ice_servers.as_str().into(),
         turn: match (&config.turn_secret, config.turn_urls.is_empty()) {
             (Some(secret), false) => Some(turn::Turn::new(config.turn_urls.clone(), secret.clone(), config.turn_ttl)),

@@ -62,7 +62,7 @@ pub struct Shared {
     /// This replica's open streams, for the operator's console (`admin`).
     pub connections: Arc<crate::admin::connections::Connections>,
     /// `ADMIN_TOKEN`'s digest; `None`: the console is off.
-    pub admin_token: Option<crate::admin::Token>,
+    pub admin_token: Option<crate::admin::token::Token>,
     /// Delivers the log to webhooks (this replica's share of them).
     pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// The fault lab (`FAULTS=1`): what `/api/lab` reports and sets. The broker's local

@@ -24,6 +24,20 @@ fn traceparent(trace: &str, sampled: bool) -> String {
     format!("00-{trace}-{CALLER}-0{}", u8::from(sampled))
 }
 
+/// `POST .../commands` on `srv` with `body`, under a sampled `traceparent` of `trace`;
+/// returns the status.
+async fn traced_command(srv: &TestServer, board: &str, trace: &str, body: serde_json::Value) -> u16 {
+    srv.http
+        .post(srv.url(&format!("/api/boards/{board}/commands")))
+        .header("traceparent", traceparent(trace, true))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Replicas `a` and `b` on `bus` (a fresh Postgres database is their store), both
 /// exporting to `spans`, sampling nothing that comes without a `traceparent`.
 async fn traced_pair(bus: Option<&str>, spans: &InMemorySpanExporter) -> (TestServer, TestServer) {
@@ -93,15 +107,7 @@ async fn one_command_two_replicas(bus: Option<&str>, system: &str) {
     let board = a.create_board("traced").await;
     let mut on_a = a.subscribe(&board, Transport::Sse, PatternKind::PushOps, 0).await;
     let mut on_b = b.subscribe(&board, Transport::Ws, PatternKind::EventDiff, 0).await;
-    let response = a
-        .http
-        .post(a.url(&format!("/api/boards/{board}/commands")))
-        .header("traceparent", traceparent(TRACE, true))
-        .json(&json!({"type": "add_todo", "title": "followed"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(traced_command(&a, &board, TRACE, json!({"type": "add_todo", "title": "followed"})).await, 200);
     for sub in [&mut on_a, &mut on_b] {
         let frame = next_change(sub, 0).await;
         assert_eq!(frame.trace(), Some(TRACE), "every data frame of the change names its trace: {frame:?}");
@@ -307,15 +313,7 @@ async fn spans_are_exported_over_otlp_to_a_collector() {
     })
     .await;
     let board = srv.create_board("exported").await;
-    let response = srv
-        .http
-        .post(srv.url(&format!("/api/boards/{board}/commands")))
-        .header("traceparent", traceparent(TRACE, true))
-        .json(&json!({"type": "add_todo", "title": "sent on"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(traced_command(&srv, &board, TRACE, json!({"type": "add_todo", "title": "sent on"})).await, 200);
     // The batch exporter sends every 5 s (OTEL_BSP_SCHEDULE_DELAY's default).
     let mut waited = 0;
     while !bodies.lock().unwrap().iter().any(|body| body.contains("process board")) && waited < 150 {
@@ -350,15 +348,7 @@ async fn the_waterfalls_routes_refuse_what_they_cannot_use() {
     let board = srv.create_board("refusals").await;
     let other = srv.create_board("other").await;
     let _sub = srv.subscribe(&board, Transport::Sse, PatternKind::PushOps, 0).await;
-    let r = srv
-        .http
-        .post(srv.url(&format!("/api/boards/{board}/commands")))
-        .header("traceparent", traceparent(TRACE, true))
-        .json(&json!({"type": "add_todo", "title": "watched"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(traced_command(&srv, &board, TRACE, json!({"type": "add_todo", "title": "watched"})).await, 200);
     hops_within(&srv, &board, TRACE, 5).await;
     let get = |board: &str, trace: &str| srv.http.get(srv.url(&format!("/api/boards/{board}/traces/{trace}"))).send();
     assert_eq!(get(&board, "nonsense").await.unwrap().status(), 400);
@@ -442,15 +432,7 @@ async fn a_late_change_shows_which_hop_took_the_time() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let r = srv
-        .http
-        .post(srv.url(&format!("/api/boards/{board}/commands")))
-        .header("traceparent", traceparent(TRACE, true))
-        .json(&json!({"type": "add_todo", "title": "late"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(traced_command(&srv, &board, TRACE, json!({"type": "add_todo", "title": "late"})).await, 200);
     let hops = hops_within(&srv, &board, TRACE, 5).await;
     let took = |name: &str| {
         let hop = hops.iter().find(|h| h.name == name).unwrap_or_else(|| panic!("{name} in {hops:#?}"));

@@ -4,34 +4,22 @@
 //! * [`connections`]: this replica's open streams, by transport and pattern and by board;
 //!   one ended, or every stream of a board.
 //! * [`api`]: the routes (`/api/admin/...`).
+//! * [`token`]: `ADMIN_TOKEN`, kept as its digest.
 //!
 //! The token is compared as a SHA-256 digest (the time a comparison takes says nothing
 //! about the token), and must be at least 16 characters (`config`).
 
 pub mod api;
 pub mod connections;
+pub mod token;
+
+pub use token::Token;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
 use crate::state::AppState;
-
-/// The digest of `ADMIN_TOKEN`, kept instead of the token.
-#[derive(Clone)]
-pub struct Token([u8; 32]);
-
-impl Token {
-    pub fn new(token: &str) -> Token {
-        Token(Sha256::digest(token.as_bytes()).into())
-    }
-
-    fn opens(&self, presented: &str) -> bool {
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        digest == self.0
-    }
-}
 
 /// An extractor: the request is the operator's (`Authorization: Bearer <ADMIN_TOKEN>`).
 /// `404` when the console is off (as if it did not exist), `401` for anyone else.
