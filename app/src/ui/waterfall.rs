@@ -183,9 +183,9 @@ fn rows(hops: &[Hop], seen: Option<&Seen>) -> Vec<Row> {
 
 /// When the waterfall asks again by itself after it is shown (ms): the fan-out batches end
 /// as their last subscriber takes the change, other replicas' hops come over the bus, and a
-/// batch a subscriber never took ends within 5 s (`telemetry::change`).
+/// batch a subscriber never took ends 5 to 6 s after it began (`telemetry::change`).
 #[cfg(feature = "hydrate")]
-const ASK_AGAIN_MS: [u32; 4] = [0, 400, 1500, 5500];
+const ASK_AGAIN_MS: [u32; 5] = [0, 400, 1500, 3500, 6500];
 
 #[cfg(feature = "hydrate")]
 fn fetch_hops(board: String, trace: String, hops: RwSignal<Option<Result<Vec<Hop>, String>>>) {

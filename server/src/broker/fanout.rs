@@ -61,6 +61,21 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        // What it was handed and never took counts as taken: a traced change's fan-out batch
+        // ends with its last subscriber, and one that left is not coming back for it.
+        if let Some(receiver) = self.receiver.as_mut() {
+            loop {
+                match receiver.try_recv() {
+                    Ok(Notice::Change(change)) => {
+                        if let Some(traced) = &change.traced {
+                            traced.taken();
+                        }
+                    }
+                    Ok(Notice::Head(_)) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                    Err(_) => break,
+                }
+            }
+        }
         drop(self.receiver.take());
         // Under the lock, so a subscriber joining now either counts here or makes a new channel.
         let mut boards = self.boards.lock().expect("fan-out lock");
