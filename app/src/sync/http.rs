@@ -152,18 +152,10 @@ pub async fn frames(
     .await
 }
 
-/// `POST /signal`: a signal or relayed cursor for other tabs.
 /// `POST /traces/{trace}/apply`: this tab's last hop of a traced change.
 pub async fn report_applied(board: &str, trace: &str, report: &board_core::api::Applied) -> Metered<()> {
     let body = serde_json::to_string(report).expect("reports serialise");
-    let request = Request::post(&format!("/api/boards/{board}/traces/{trace}/apply"))
-        .header("Content-Type", "application/json")
-        .body(body.clone());
-    metered("trace", request, body.len(), |answered| match answered.status {
-        200..=299 => Ok(()),
-        _ => answered.parse::<serde_json::Value>().map(|_| ()),
-    })
-    .await
+    post_for_nothing("trace", &format!("/api/boards/{board}/traces/{trace}/apply"), body).await
 }
 
 /// `GET /traces/{trace}`: the hops of a traced change this tab's replica knows (the
@@ -172,12 +164,17 @@ pub async fn trace_hops(board: &str, trace: &str) -> Result<board_core::api::Tra
     decode(Request::get(&format!("/api/boards/{board}/traces/{trace}")).send().await.map_err(network)?).await
 }
 
+/// `POST /signal`: a signal or relayed cursor for other tabs.
 pub async fn signal(board: &str, signal: &Signal) -> Metered<()> {
     let body = serde_json::to_string(signal).expect("signals serialise");
-    let request = Request::post(&format!("/api/boards/{board}/signal"))
-        .header("Content-Type", "application/json")
-        .body(body.clone());
-    metered("signal", request, body.len(), |answered| match answered.status {
+    post_for_nothing("signal", &format!("/api/boards/{board}/signal"), body).await
+}
+
+/// `POST url` with a JSON `body` whose success has nothing to say (any 2xx), metered as
+/// `kind`; a refusal carries the server's error.
+async fn post_for_nothing(kind: &'static str, url: &str, body: String) -> Metered<()> {
+    let request = Request::post(url).header("Content-Type", "application/json").body(body.clone());
+    metered(kind, request, body.len(), |answered| match answered.status {
         200..=299 => Ok(()),
         _ => answered.parse::<serde_json::Value>().map(|_| ()),
     })

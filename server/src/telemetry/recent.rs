@@ -78,11 +78,11 @@ impl Recent {
     pub fn received(&self, board: &str, trace: &str, replica: &str) -> Option<(SpanContext, usize)> {
         let kept = self.kept.lock().expect("recent traces");
         let hops = kept.traces.get(trace)?;
-        let (_, batch) =
+        let (_, receive) =
             hops.iter().find(|(of, h)| of == board && h.replica == replica && h.name == "receive board")?;
         let context = SpanContext::new(
             TraceId::from_hex(trace).ok()?,
-            SpanId::from_hex(&batch.span).ok()?,
+            SpanId::from_hex(&receive.span).ok()?,
             TraceFlags::SAMPLED,
             false,
             TraceState::default(),
