@@ -18,6 +18,8 @@ pub trait PageData: Send + Sync + 'static {
     async fn board(&self, id: &str, request: &http::HeaderMap) -> Result<Option<(BoardState, Viewer)>, String>;
     /// This replica's id, shown in the page footer.
     fn replica(&self) -> String;
+    /// Whether the operator's console is on, and this browser signed in to it (its cookie).
+    fn console(&self, request: &http::HeaderMap) -> board_core::console::Access;
 }
 
 /// The context value the server provides.

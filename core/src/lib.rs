@@ -12,6 +12,8 @@
 //! * [`protocol`]: the names of the protocol (patterns and transports) and their parsing.
 //! * [`api`]: the JSON shapes of the REST API, the WebSocket's messages and the headers'
 //!   names, decoded by the browser too.
+//! * [`console`]: the operator's console as it travels (each replica's report, the
+//!   cluster view the console page shows).
 //! * [`presence`]: ephemeral state (who is here, signals between tabs, relayed cursors):
 //!   never in the change log.
 //! * [`step`]: what one received frame means for a client's state (apply, skip, backfill,
@@ -23,6 +25,7 @@
 
 pub mod api;
 pub mod backoff;
+pub mod console;
 pub mod domain;
 pub mod optimistic;
 pub mod patterns;

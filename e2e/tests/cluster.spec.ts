@@ -79,6 +79,17 @@ class Cluster {
     await this.api?.dispose();
   }
 
+  /** The operator's console token: scripts/cluster keeps the one it made; an external
+   * cluster's comes in E2E_ADMIN_TOKEN. */
+  adminToken(): string {
+    if (external) {
+      const token = process.env.E2E_ADMIN_TOKEN;
+      if (!token) throw new Error('E2E_CLUSTER_URL needs E2E_ADMIN_TOKEN, the cluster\'s ADMIN_TOKEN');
+      return token;
+    }
+    return fs.readFileSync(path.join(this.dir, 'admin-token'), 'utf8').trim();
+  }
+
   /** Starts a replica that was taken away, as it was (same id, same address). */
   startReplica(replica: string): Promise<void> {
     if (!external) {
@@ -382,5 +393,61 @@ test.describe('affinity off', () => {
   }) => {
     test.setTimeout(120_000);
     await survivesAReplicaGoing(cluster, browser, true);
+  });
+});
+
+// The operator's console on a cluster: signed in through its form, it lists every replica
+// (their reports over the bus) and a tab's stream by the tab's presence id; disconnecting
+// that stream from the console makes the tab reconnect (its stream is listed again, under a
+// new connection id) and it keeps converging.
+test.describe("the operator's console", () => {
+  const cluster = new Cluster('none', Number(process.env.E2E_CLUSTER_PORT ?? 8091) + 80);
+  test.beforeAll(() => cluster.start());
+  test.afterAll(() => cluster.stop());
+
+  test('lists every replica and a tab, and a tab disconnected from it reconnects', async ({ browser }) => {
+    const operator = await browser.newContext({ baseURL: cluster.base, viewport: { width: 390, height: 844 } });
+    const desk = await operator.newPage();
+    await desk.goto('/admin');
+    await desk.locator('input[name="token"]').fill(cluster.adminToken());
+    await desk.locator('[data-admin-sign-in] button[type="submit"]').click();
+    await expect(desk.locator('[data-admin-live]')).toHaveAttribute('data-admin-live', 'live', { timeout: 20_000 });
+    // Three replicas behind nginx; the console is served by one and hears the others.
+    await expect(desk.locator('[data-admin-replica]')).toHaveCount(3, { timeout: 15_000 });
+    // Usable on a phone: nothing wider than the screen but the tables' own scrollers.
+    const wide = await desk.evaluate(() => document.documentElement.scrollWidth);
+    expect(wide, 'the page fits a 390 px screen').toBeLessThanOrEqual(390);
+
+    const board = await createBoard(cluster.api, 'watched by the operator');
+    const tab = await open(await browser.newContext({ baseURL: cluster.base }), board, 'push-ops', 'sse');
+    const client = await tab.locator('[data-board-seq]').getAttribute('data-client');
+    expect(client).toBeTruthy();
+    const row = desk.locator(`[data-admin-client="${client}"]`);
+    await expect(row).toHaveCount(1, { timeout: 15_000 });
+    const before = await row.getAttribute('data-admin-connection');
+    const replica = await row.locator('xpath=ancestor::*[@data-admin-replica]').getAttribute('data-admin-replica');
+
+    await row.locator('[data-admin-disconnect]').click();
+    await expect(desk.locator('[data-admin-message]')).toContainText('Disconnected');
+    // The tab comes back: its stream is listed again, as a new connection.
+    await expect
+      .poll(
+        async () => {
+          const rows = desk.locator(`[data-admin-client="${client}"]`);
+          if ((await rows.count()) !== 1) return 'not listed';
+          const now = await rows.getAttribute('data-admin-connection');
+          const on = await rows.locator('xpath=ancestor::*[@data-admin-replica]').getAttribute('data-admin-replica');
+          return now !== before || on !== replica ? 'reconnected' : 'the old stream';
+        },
+        { timeout: 20_000 },
+      )
+      .toBe('reconnected');
+    await expect(tab.locator('[data-board-seq]')).toHaveAttribute('data-conn', 'live', { timeout: 15_000 });
+    const added = await cluster.api.post(`/api/boards/${board}/commands`, {
+      data: { type: 'add_todo', title: 'after the disconnect' },
+    });
+    expect(added.status()).toBe(200);
+    await expect(tab.locator('[data-todo-id]')).toHaveCount(1);
+    await operator.close();
   });
 });

@@ -128,6 +128,8 @@ pub async fn build_state(
     // FAULTS=1 lets `POST /api/lab` break this replica on purpose; otherwise it never acts.
     let lab = Arc::new(lab::Lab::new(config.faults, config.lab_token()?.as_deref()));
     let system = telemetry::system(config.bus_url());
+    let connections = Arc::new(admin::connections::Connections::default());
+    let cluster = Arc::new(admin::cluster::Cluster::new(replica.clone(), system, connections.clone()));
     let telemetry = match &config.tracer {
         Some(make) => (make.0)(replica.clone(), system),
         None => telemetry::Telemetry::from_settings(&config.tracing(), replica.clone(), system)?,
@@ -140,6 +142,7 @@ pub async fn build_state(
                 freshness: freshness.clone(),
                 presence: presence.clone(),
                 telemetry: telemetry.clone(),
+                cluster: cluster.clone(),
             });
             let relay: Arc<dyn Broker> =
                 Arc::new(Relay::start(bus, replica.clone(), others, lab.clone(), &background, closing.clone()));
@@ -183,7 +186,8 @@ pub async fn build_state(
         webhooks,
         lab,
         telemetry,
-        connections: Default::default(),
+        connections,
+        cluster,
         admin_token: config.admin_token()?.as_deref().map(admin::token::Token::new),
         ice_servers: config.ice_servers.as_str().into(),
         turn: match (&config.turn_secret, config.turn_urls.is_empty()) {
@@ -222,6 +226,8 @@ struct FromOthers {
     presence: Arc<Presence>,
     /// A traced change's receive and fan-out spans on this replica.
     telemetry: Arc<telemetry::Telemetry>,
+    /// What the replicas say on the cluster's channel (the console's reports and actions).
+    cluster: Arc<admin::cluster::Cluster>,
 }
 
 impl broker::Listener for FromOthers {
@@ -239,6 +245,9 @@ impl broker::Listener for FromOthers {
     }
 
     fn ephemeral(&self, board: &str, replica: &str, mut message: serde_json::Value) {
+        if board == broker::CLUSTER {
+            return self.cluster.heard(replica, message);
+        }
         // A trace's hop (`share_hops`) is the waterfall's; everything else is presence's.
         match message.get_mut(TRACE_HOP).map(serde_json::Value::take).map(serde_json::from_value) {
             Some(Ok(hop)) => self.telemetry.recent().heard(board, hop),
@@ -273,6 +282,21 @@ async fn share_hops(
         };
         let Some((board, hop)) = hop else { return };
         broker.publish_ephemeral(&board, serde_json::json!({ TRACE_HOP: hop })).await;
+    }
+}
+
+/// Reports this replica to the console (and the other replicas) every
+/// `admin::cluster::REPORT_EVERY` until the server closes, the first at once.
+async fn keep_reporting(app: AppState) {
+    let mut closing = app.closing.clone();
+    let mut tick = tokio::time::interval(admin::cluster::REPORT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = closing.wait_for(|closing| *closing) => return,
+        }
+        app.cluster.report(app.broker.as_ref(), &app.metrics.render()).await;
     }
 }
 
@@ -326,6 +350,8 @@ pub async fn serve(
     // give the state another resolver first).
     background.spawn(app.webhooks.clone().keep_delivering(app.closing.clone()));
     background.spawn(metrics_upkeep(app.metrics.clone(), app.closing.clone()));
+    // This replica's report to the console, every few seconds (and to the others, over the bus).
+    background.spawn(keep_reporting(app.clone()));
     let (store, app_telemetry) = (app.store.clone(), app.telemetry.clone());
     let served = serve::serve(listener, router::router(app), max_connections, header_timeout, closing).await;
     drop(ended);

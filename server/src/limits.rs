@@ -51,6 +51,9 @@ pub struct Limits {
     /// asks once per window of changes while its slider moves, and once per todo history
     /// it opens: `HISTORY_PER_MINUTE`.
     history: DefaultKeyedRateLimiter<IpAddr>,
+    /// Per client IP: sign-ins to the operator's console ([`LOGINS_PER_MINUTE`]), right or
+    /// wrong: guessing the token is slow, and a flood is refused before any comparison.
+    logins: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 /// The largest request body accepted, in bytes (the contract's 64 KiB); a WebSocket
@@ -68,6 +71,8 @@ pub const CURSORS_PER_SECOND: u32 = 30;
 /// behind one address in a megabyte or two; fifty made-up tabs cannot push a gigabyte in.
 pub const SIGNAL_KIB_PER_SECOND: u32 = 1024;
 pub const SIGNAL_BURST_KIB: u32 = 4096;
+/// Console sign-ins per client IP a minute: an operator signs in once a day.
+pub const LOGINS_PER_MINUTE: u32 = 10;
 /// `GET /api/ice-servers` per client IP a minute (a page asks once as it starts).
 pub const ICE_SERVERS_PER_MINUTE: u32 = 60;
 
@@ -85,6 +90,7 @@ impl Limits {
             cursors: RateLimiter::keyed(Quota::per_second(NonZeroU32::new(CURSORS_PER_SECOND).expect("positive"))),
             ice: RateLimiter::keyed(per_minute(ICE_SERVERS_PER_MINUTE)),
             history: RateLimiter::keyed(per_minute(config.history_per_minute)),
+            logins: RateLimiter::keyed(per_minute(LOGINS_PER_MINUTE)),
             signal_kib: RateLimiter::keyed(
                 Quota::per_second(NonZeroU32::new(SIGNAL_KIB_PER_SECOND).expect("positive"))
                     .allow_burst(NonZeroU32::new(SIGNAL_BURST_KIB).expect("positive")),
@@ -133,6 +139,11 @@ impl Limits {
         }
     }
 
+    /// One console sign-in attempt from client `ip`.
+    pub fn login(&self, ip: IpAddr) -> Result<(), AppError> {
+        take(&self.logins, ip, Limit::Logins)
+    }
+
     /// One history read for client `ip`.
     pub fn history(&self, ip: IpAddr) -> Result<(), AppError> {
         take(&self.history, ip, Limit::History)
@@ -169,6 +180,7 @@ impl Limits {
         self.signal_kib.retain_recent();
         self.ice.retain_recent();
         self.history.retain_recent();
+        self.logins.retain_recent();
         self.commands.shrink_to_fit();
         self.boards.shrink_to_fit();
         self.signals.shrink_to_fit();
@@ -244,6 +256,7 @@ enum Limit {
     Signals,
     Cursors,
     History,
+    Logins,
 }
 
 impl Limit {
@@ -256,6 +269,7 @@ impl Limit {
             Limit::Signals => "signals",
             Limit::Cursors => "cursors",
             Limit::History => "history_reads",
+            Limit::Logins => "console_logins",
         }
     }
 

@@ -2,14 +2,19 @@
 
 use clap::Parser;
 use tokio::net::TcpListener;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 use server::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), server::BoxError> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+    // The log as configured, and the console's ring of recent warnings and errors.
+    tracing_subscriber::registry()
+        .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with(tracing_subscriber::fmt::layer())
+        .with(server::admin::errors::Keep)
         .init();
     let config = Config::parse();
     let listener = TcpListener::bind(config.bind).await?;

@@ -33,6 +33,15 @@ impl PageData for AppState {
     fn replica(&self) -> String {
         self.replica.to_string()
     }
+
+    fn console(&self, request: &http::HeaderMap) -> board_core::console::Access {
+        use board_core::console::Access;
+        match &self.admin_token {
+            None => Access::Off,
+            Some(token) if crate::admin::session::signed_in(token, request) => Access::SignedIn,
+            Some(_) => Access::SignedOut,
+        }
+    }
 }
 
 /// What a page may show of a failure: the same words an API client would get, never the

@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use app::ssr::{SharedCommands, SharedPageData};
 
 use crate::access::{origin, share};
+use crate::admin;
 use crate::error::AppError;
 use crate::limits::MAX_BODY_BYTES;
 use crate::rest::{
@@ -39,9 +40,14 @@ pub fn router(app: AppState) -> Router {
         .route("/api/boards/{board}/snapshots/{seq}", get(snapshots::get))
         .route("/api/boards/{board}/history", get(history::at))
         .route("/api/boards/{board}/todos/{id}/history", get(history::todo))
-        .route("/api/admin/connections", get(crate::admin::api::connections))
-        .route("/api/admin/connections/{id}/disconnect", post(crate::admin::api::disconnect))
-        .route("/api/admin/boards/{board}/end", post(crate::admin::api::end_board))
+        .route("/api/admin/cluster", get(admin::api::cluster))
+        .route("/api/admin/stream", get(admin::api::stream))
+        .route("/api/admin/connections", get(admin::api::connections))
+        .route("/api/admin/connections/{id}/disconnect", post(admin::api::disconnect))
+        .route("/api/admin/replicas/{replica}/connections/{id}/disconnect", post(admin::api::disconnect_on))
+        .route("/api/admin/boards/{board}/end", post(admin::api::end_board))
+        .route("/api/admin/webhooks/{id}/pause", post(admin::api::pause_webhook))
+        .route("/api/admin/webhooks/{id}/resume", post(admin::api::resume_webhook))
         .route("/api/boards/{board}/traces/{trace}", get(traces::get))
         .route("/api/boards/{board}/traces/{trace}/apply", post(traces::apply))
         .route("/api/boards/{board}/signal", post(signals::signal))
@@ -61,6 +67,9 @@ pub fn router(app: AppState) -> Router {
         // Anything else under /api is a JSON 404, never the HTML app.
         .route("/api/{*rest}", any(|| async { AppError::NotFound("no such API route".into()) }))
         .route("/boards", post(boards::create_from_form))
+        // The console's sign-in form (the page is `/admin`, with the other pages).
+        .route("/admin/login", post(admin::session::login))
+        .route("/admin/logout", post(admin::session::logout))
         // The project's docs as plain text, which the page's legend links to.
         .route("/docs/{file}", get(docs::get))
         .route("/sw.js", get(crate::shell::get))

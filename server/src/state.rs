@@ -61,6 +61,9 @@ pub struct Shared {
     pub telemetry: Arc<crate::telemetry::Telemetry>,
     /// This replica's open streams, for the operator's console (`admin`).
     pub connections: Arc<crate::admin::connections::Connections>,
+    /// The cluster as this replica hears it (every replica's report) and this replica's
+    /// own next report, for the console (`admin::cluster`).
+    pub cluster: Arc<crate::admin::cluster::Cluster>,
     /// `ADMIN_TOKEN`'s digest; `None`: the console is off.
     pub admin_token: Option<crate::admin::token::Token>,
     /// Delivers the log to webhooks (this replica's share of them).
@@ -153,6 +156,8 @@ impl AppState {
         let change = self.freshness.committed(board, committed).traced(traced);
         self.broker.publish(Arc::new(change)).await;
         drop(publish);
+        // The board's write rate, in this replica's next report to the console.
+        self.cluster.wrote(board);
         // Webhooks delivered here need not wait for the next poll.
         self.webhooks.committed();
     }

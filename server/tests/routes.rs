@@ -26,7 +26,8 @@ enum Gate {
     /// `FAULTS=1`, then the board's write key for its faults and `LAB_TOKEN` for the
     /// database (`lab`).
     Lab,
-    /// `ADMIN_TOKEN` as a bearer (`admin`); without the setting, the route does not exist.
+    /// `ADMIN_TOKEN` as a bearer, or the console's sign-in cookie (`admin`); without the
+    /// setting, the route does not exist.
     Operator,
 }
 
@@ -229,8 +230,53 @@ const ROUTES: &[Row] = &[
         gate: Gate::Operator,
         rate: "none of its own: the operator's",
         body: NONE,
-        cost: "a walk of this replica's open streams; the board's end",
-        held_by: "admin.rs the_operator_sees_every_open_stream_and_ends_one_or_a_boards",
+        cost: "a walk of this replica's open streams, and of every other replica's when the bus brings it",
+        held_by: "admin.rs the_console_of_either_replica_shows_both_and_acts_on_either",
+    },
+    Row {
+        method: "GET",
+        path: "/api/admin/cluster",
+        gate: Gate::Operator,
+        rate: "none of its own: the view is built at most once a second, whoever asks",
+        body: NONE,
+        cost: "every replica's report (64 at most, 6,000 bytes each) and one query: 20 webhooks",
+        held_by: "admin.rs the_console_of_either_replica_shows_both_and_acts_on_either",
+    },
+    Row {
+        method: "GET",
+        path: "/api/admin/stream",
+        gate: Gate::Operator,
+        rate: "WATCHING 8 consoles at once per replica (429)",
+        body: NONE,
+        cost: "the view every 2 s, shared by every console watching",
+        held_by: "admin.rs signing_in_sets_a_cookie_that_opens_the_console_and_nothing_else",
+    },
+    Row {
+        method: "POST",
+        path: "/api/admin/replicas/{replica}/connections/{id}/disconnect",
+        gate: Gate::Operator,
+        rate: "none of its own: the operator's",
+        body: NONE,
+        cost: "one lookup here, or one bus message",
+        held_by: "admin.rs the_console_of_either_replica_shows_both_and_acts_on_either",
+    },
+    Row {
+        method: "POST",
+        path: "/api/admin/webhooks/{id}/pause",
+        gate: Gate::Operator,
+        rate: "none of its own: the operator's",
+        body: NONE,
+        cost: "one row",
+        held_by: "admin.rs the_operator_pauses_and_resumes_a_webhook_with_a_backlog",
+    },
+    Row {
+        method: "POST",
+        path: "/api/admin/webhooks/{id}/resume",
+        gate: Gate::Operator,
+        rate: "none of its own: the operator's",
+        body: NONE,
+        cost: "one row, and a delivery",
+        held_by: "admin.rs the_operator_pauses_and_resumes_a_webhook_with_a_backlog",
     },
     Row {
         method: "GET",
@@ -411,6 +457,33 @@ const ROUTES: &[Row] = &[
         body: NONE,
         cost: "a database ping and a broker ping",
         held_by: "api.rs health_and_replica_header",
+    },
+    Row {
+        method: "GET",
+        path: "/admin",
+        gate: Gate::Operator,
+        rate: "render slots, as /",
+        body: NONE,
+        cost: "a page without data: the sign-in form, or the console's frame (its data comes over its stream)",
+        held_by: "admin.rs signing_in_sets_a_cookie_that_opens_the_console_and_nothing_else",
+    },
+    Row {
+        method: "POST",
+        path: "/admin/login",
+        gate: Gate::Anyone,
+        rate: "LOGINS_PER_MINUTE 10 per client (429), before the token is compared",
+        body: "64 KiB form",
+        cost: "one SHA-256 and one HMAC",
+        held_by: "admin.rs signing_in_sets_a_cookie_that_opens_the_console_and_nothing_else",
+    },
+    Row {
+        method: "POST",
+        path: "/admin/logout",
+        gate: Gate::Anyone,
+        rate: "none of its own: it only clears a cookie",
+        body: NONE,
+        cost: "nothing",
+        held_by: "admin.rs signing_in_sets_a_cookie_that_opens_the_console_and_nothing_else",
     },
     Row {
         method: "POST",

@@ -118,6 +118,24 @@ pub async fn boards() -> Result<Vec<BoardSummary>, HttpError> {
     decode(Request::get("/api/boards").send().await.map_err(network)?).await
 }
 
+/// What the operator's console API answers this browser (its cookie): `200` signed in,
+/// `401` not, `404` off; `None` when there was no answer.
+pub async fn console_status() -> Option<u16> {
+    Request::get("/api/admin/cluster").send().await.ok().map(|answer| answer.status())
+}
+
+/// One of the console's actions (`POST url`, no body): `Ok` with the status for a `2xx`,
+/// or the server's refusal.
+pub async fn console_action(url: &str) -> Result<u16, HttpError> {
+    let answer = Request::post(url).send().await.map_err(network)?;
+    let status = answer.status();
+    if (200..300).contains(&status) {
+        return Ok(status);
+    }
+    let body = answer.text().await.unwrap_or_default();
+    Answered { status, body }.parse::<serde_json::Value>().map(|_| status)
+}
+
 pub async fn create_board(name: &str) -> Result<BoardCreated, HttpError> {
     let body = CreateBoard { name: name.to_owned(), visibility: None };
     let request = Request::post("/api/boards").json(&body).map_err(network)?;

@@ -41,6 +41,32 @@ pub fn boards() -> impl Future<Output = BoardsResult> + Send + 'static {
     }
 }
 
+/// Whether this browser may see the operator's console: on the server, from its cookie;
+/// in the browser, from what the console's API answers it.
+pub fn console() -> impl Future<Output = board_core::console::Access> + Send + 'static {
+    use board_core::console::Access;
+    #[cfg(feature = "ssr")]
+    {
+        let data = leptos::prelude::use_context::<crate::ssr::SharedPageData>();
+        let headers = request_headers();
+        async move { data.map_or(Access::Off, |data| data.console(&headers)) }
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        send_wrapper::SendWrapper::new(async move {
+            match crate::sync::http::console_status().await {
+                Some(200) => Access::SignedIn,
+                Some(401) => Access::SignedOut,
+                _ => Access::Off,
+            }
+        })
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    async {
+        Access::Off
+    }
+}
+
 /// The replica that rendered the page (empty in the browser: `hello` tells it there).
 pub fn replica() -> String {
     #[cfg(feature = "ssr")]

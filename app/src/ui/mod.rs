@@ -4,6 +4,7 @@
 //! * [`home`]: `/`, the board list and the form that creates a board.
 //! * [`board_page`]: `/boards/{board}?pattern=&transport=`: loads the board, starts the client.
 //! * [`compare`]: `/boards/{board}/compare`, several clients of one board side by side.
+//! * [`console`]: `/admin`, the operator's console (the cluster live; behind `ADMIN_TOKEN`).
 //! * [`board`]: the kanban: header, columns, the forms that send commands.
 //! * [`todo_card`]: one todo with its controls (none until a new todo has its id), its
 //!   editor and the choice a lost rename offers.
@@ -37,6 +38,7 @@ pub mod board_page;
 pub mod card_history;
 pub mod compare;
 pub mod connection;
+pub mod console;
 pub mod cursors;
 pub mod data;
 pub mod drag;
@@ -140,6 +142,8 @@ pub fn App() -> impl IntoView {
                     // or a bad pattern can still set the status code (404, 400).
                     <Route path=path!("/boards/:id") view=board_page::BoardPage ssr=SsrMode::Async/>
                     <Route path=path!("/boards/:id/compare") view=compare::ComparePage ssr=SsrMode::Async/>
+                    // The operator's console: `404` unless the server has `ADMIN_TOKEN`.
+                    <Route path=path!("/admin") view=console::ConsolePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -13,29 +13,12 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+pub use board_core::console::Connection;
 use board_core::patterns::PatternKind;
 use board_core::protocol::Transport;
 
 /// The most connections one listing names.
 pub const LISTED: usize = 500;
-
-/// One open stream, as listed.
-#[derive(Clone, Debug, Serialize)]
-pub struct Connection {
-    /// This replica's number for it: what the console's Disconnect names.
-    pub id: u64,
-    pub board: String,
-    pub transport: Transport,
-    pub pattern: PatternKind,
-    /// The tab's id on the presence list, when it named itself.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client: Option<String>,
-    /// The name it goes by there.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// When it opened, Unix ms.
-    pub opened: i64,
-}
 
 /// What a listing says.
 #[derive(Clone, Debug, Serialize)]
@@ -100,7 +83,26 @@ impl Connections {
         open.values().filter(|(c, _)| c.board == board).map(|(_, token)| token.cancel()).count()
     }
 
+    /// The newest `n` streams, newest first, and how many there are by way and by board:
+    /// what this replica's report to the console says.
+    pub fn newest(&self, n: usize) -> Listing {
+        let mut listing = self.listing(|connections| {
+            connections.sort_by_key(|c| std::cmp::Reverse(c.id));
+            connections.truncate(n);
+        });
+        listing.connections.shrink_to_fit();
+        listing
+    }
+
+    /// The oldest [`LISTED`] streams, and the counts of all.
     pub fn list(&self) -> Listing {
+        self.listing(|connections| {
+            connections.sort_by_key(|c| c.id);
+            connections.truncate(LISTED);
+        })
+    }
+
+    fn listing(&self, pick: impl FnOnce(&mut Vec<Connection>)) -> Listing {
         let open = self.open.lock().expect("connections");
         let mut by_way = BTreeMap::new();
         let mut by_board = BTreeMap::new();
@@ -109,8 +111,7 @@ impl Connections {
             *by_board.entry(c.board.clone()).or_default() += 1;
         }
         let mut connections: Vec<Connection> = open.values().map(|(c, _)| c.clone()).collect();
-        connections.sort_by_key(|c| c.id);
-        connections.truncate(LISTED);
+        pick(&mut connections);
         Listing { by_way, by_board, connections, total: open.len() }
     }
 }
@@ -137,5 +138,9 @@ mod tests {
         drop(a);
         assert_eq!(registry.list().total, 2, "a dropped stream leaves");
         assert!(!registry.disconnect(999));
+        let (_d, _) = registry.register("b3", Transport::Sse, PatternKind::PokePull, None);
+        let newest = registry.newest(1);
+        assert_eq!((newest.total, newest.connections.len()), (3, 1));
+        assert_eq!(newest.connections[0].board, "b3", "the newest first");
     }
 }

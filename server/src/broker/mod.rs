@@ -54,6 +54,12 @@ pub enum Notice {
     Head(u64),
 }
 
+/// The channel every replica follows while it is connected to the others, whatever
+/// boards it serves: the replicas' own talk (the operator's console: each replica's
+/// report, the console's actions; see `admin::cluster`), sent and heard as ephemeral
+/// messages. No board is called this (`~` is in no board's id).
+pub const CLUSTER: &str = "~cluster";
+
 /// What becomes of a change notice on its way to this replica's subscribers of a board.
 /// Asked once per change notice of a board followed here (heads always pass: they are how
 /// subscribers repair).

@@ -13,7 +13,8 @@
 //! * **following**: the first stream of a board here follows its channel and waits (up to
 //!   [`FOLLOW_WAIT`]) for the bus to confirm, so whatever commits after
 //!   [`Broker::subscribe`] returns is heard; every [`PRUNE_EVERY`] the channels of boards
-//!   nobody here follows any more are unfollowed. One lock orders every follow and
+//!   nobody here follows any more are unfollowed; the cluster's own channel
+//!   ([`CLUSTER`]) is followed always. One lock orders every follow and
 //!   unfollow, so a board cannot be unfollowed under a stream that has just joined it;
 //! * **the link's life**: one listening connection, reopened with jittered backoff when it
 //!   drops, following every board served here again; each reconnect is told to the
@@ -40,7 +41,7 @@ use board_core::patterns::ChangeRecord;
 
 use super::bus::{Bus, Channels, Listening};
 use super::fanout::Fanout;
-use super::{Broker, Listener, Notice, NoticeFilter, Subscription};
+use super::{Broker, Listener, Notice, NoticeFilter, Subscription, CLUSTER};
 use crate::live::LiveChange;
 
 /// How often each replica unfollows the channels of boards nobody here follows.
@@ -310,10 +311,10 @@ impl Link {
     async fn connect(&self) -> Result<futures::stream::BoxStream<'static, String>, crate::BoxError> {
         let Listening { mut channels, messages } = self.bus.listen().await?;
         let mut following = self.following.lock().await;
-        let boards: Vec<String> = self.local.boards();
-        if !boards.is_empty() {
-            channels.follow(&boards).await?;
-        }
+        // The cluster's own channel too, always (see `CLUSTER`).
+        let mut boards: Vec<String> = self.local.boards();
+        boards.push(CLUSTER.to_owned());
+        channels.follow(&boards).await?;
         *following = Following { channels: Some(channels), boards: boards.into_iter().collect() };
         self.listening.store(true, Ordering::SeqCst);
         Ok(messages)
@@ -371,7 +372,7 @@ impl Link {
     /// Unfollows the boards nobody on this replica follows any more.
     async fn unfollow_idle(&self) {
         let mut following = self.following.lock().await;
-        let served: HashSet<String> = self.local.boards().into_iter().collect();
+        let served: HashSet<String> = self.local.boards().into_iter().chain([CLUSTER.to_owned()]).collect();
         let idle: Vec<String> = following.boards.difference(&served).cloned().collect();
         if idle.is_empty() {
             return;

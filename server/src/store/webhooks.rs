@@ -34,6 +34,9 @@ pub enum WebhookStatus {
     /// The receiver answered `410 Gone` (or the log no longer reaches its position): no
     /// more attempts until it is replayed.
     Disabled,
+    /// The operator paused it from the console: no attempts until resumed (or replayed);
+    /// its position is kept, so nothing is skipped.
+    Paused,
 }
 
 impl WebhookStatus {
@@ -42,6 +45,7 @@ impl WebhookStatus {
             WebhookStatus::Active => "active",
             WebhookStatus::Failing => "failing",
             WebhookStatus::Disabled => "disabled",
+            WebhookStatus::Paused => "paused",
         }
     }
 
@@ -50,6 +54,7 @@ impl WebhookStatus {
             "active" => Ok(WebhookStatus::Active),
             "failing" => Ok(WebhookStatus::Failing),
             "disabled" => Ok(WebhookStatus::Disabled),
+            "paused" => Ok(WebhookStatus::Paused),
             other => Err(super::rows::corrupt(format!("webhook status `{other}`"))),
         }
     }
@@ -238,6 +243,54 @@ impl Store {
         row.as_ref().map(webhook).transpose()
     }
 
+    /// Pauses a webhook (the operator's console): no attempt is made until it is resumed,
+    /// and its lease is dropped, so an attempt under way is not recorded (its change is
+    /// sent again on resume, under the same `webhook-id`). `None`: no such webhook.
+    pub async fn pause_webhook(&self, id: &str) -> Result<Option<WebhookRow>, sqlx::Error> {
+        let row = sqlx::query(concat!(
+            "UPDATE webhooks SET status = 'paused', lease_owner = NULL, lease_until = 0 WHERE id = $1 RETURNING ",
+            columns!()
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(webhook).transpose()
+    }
+
+    /// Resumes a paused webhook from its position, at once. `None`: no such webhook; a
+    /// webhook that was not paused is returned unchanged.
+    pub async fn resume_webhook(&self, id: &str) -> Result<Option<WebhookRow>, sqlx::Error> {
+        sqlx::query(
+            "UPDATE webhooks SET status = 'active', failures = 0, next_attempt_at = 0 \
+             WHERE id = $1 AND status = 'paused'",
+        )
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM webhooks WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(webhook).transpose()
+    }
+
+    /// The webhooks with something wrong or waiting, the largest backlog first, at most
+    /// `limit`: behind their board's head, or not active. One query over every webhook
+    /// (the console asks at most once per report interval, however many consoles are open).
+    pub async fn webhook_backlogs(&self, limit: i64) -> Result<Vec<(WebhookRow, u64)>, sqlx::Error> {
+        let rows = sqlx::query(concat!(
+            "SELECT backlog, ",
+            columns!(),
+            " FROM (SELECT w.*, b.seq - w.delivered_seq AS backlog FROM webhooks w \
+               JOIN boards b ON b.id = w.board_id) AS listed \
+             WHERE backlog > 0 OR status <> 'active' ORDER BY backlog DESC, id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|row| Ok((webhook(row)?, row.try_get::<i64, _>("backlog")?.max(0) as u64))).collect()
+    }
+
     /// The newest `limit` attempts of a webhook's delivery log, newest first.
     pub async fn deliveries(&self, id: &str, limit: i64) -> Result<Vec<DeliveryRow>, sqlx::Error> {
         let rows = sqlx::query(
@@ -280,7 +333,7 @@ impl Store {
         let now = now_ms();
         let rows = sqlx::query(concat!(
             "UPDATE webhooks SET lease_owner = $1, lease_until = $2 \
-             WHERE (lease_owner IS NULL OR lease_until < $3) AND status <> 'disabled' \
+             WHERE (lease_owner IS NULL OR lease_until < $3) AND status NOT IN ('disabled', 'paused') \
              AND next_attempt_at <= $3 AND id IN ( \
                  SELECT id FROM ( \
                      SELECT w.id, w.next_attempt_at, \
@@ -288,7 +341,8 @@ impl Store {
                          (SELECT COUNT(*) FROM webhooks l WHERE l.board_id = w.board_id \
                              AND l.lease_owner IS NOT NULL AND l.lease_until >= $3) AS leased \
                      FROM webhooks w JOIN boards b ON b.id = w.board_id \
-                     WHERE w.status <> 'disabled' AND w.next_attempt_at <= $3 AND w.delivered_seq < b.seq \
+                     WHERE w.status NOT IN ('disabled', 'paused') AND w.next_attempt_at <= $3 \
+                     AND w.delivered_seq < b.seq \
                      AND (w.lease_owner IS NULL OR w.lease_until < $3) \
                  ) due WHERE n + leased <= $5 \
                  ORDER BY next_attempt_at, id LIMIT $4) \
@@ -383,7 +437,8 @@ impl Store {
                failures = CASE WHEN $1 THEN 0 ELSE failures + 1 END, \
                lease_owner = CASE WHEN $1 THEN lease_owner ELSE NULL END, \
                lease_until = CASE WHEN $1 THEN lease_until ELSE 0 END, \
-               status = $4, last_error = $5, next_attempt_at = $6 \
+               status = CASE WHEN status = 'paused' THEN status ELSE $4 END, \
+               last_error = $5, next_attempt_at = $6 \
              WHERE id = $7",
         )
         .bind(delivered)
