@@ -9,6 +9,7 @@ import * as path from 'path';
 const root = path.resolve(__dirname, '..');
 const target = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
 const port = Number(process.env.E2E_PORT ?? 3100);
+const otlpPort = Number(process.env.E2E_OTLP_PORT ?? 3198);
 const external = process.env.E2E_BASE_URL;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'board-e2e-'));
 
@@ -41,28 +42,46 @@ export default defineConfig({
   },
   webServer: external
     ? undefined
-    : {
-        command: path.join(target, 'debug', 'server'),
-        cwd: root,
-        url: `http://127.0.0.1:${port}/readyz`,
-        reuseExistingServer: false,
-        timeout: 60_000,
-        stdout: 'ignore',
-        stderr: 'pipe',
-        env: {
-          DATABASE_URL: `sqlite://${dataDir}/e2e.db`,
-          BIND: `127.0.0.1:${port}`,
-          LEPTOS_SITE_ROOT: path.join(target, 'site'),
-          REPLICA_ID: 'e2e',
-          // E2E_RUST_LOG=debug shows the server's own account of a failing run.
-          RUST_LOG: process.env.E2E_RUST_LOG ?? 'warn',
-          // Every browser of the suite comes from 127.0.0.1, and contexts live until the
-          // suite ends: one address holds more streams than a person would.
-          MAX_STREAMS_PER_IP: '2000',
-          MAX_TABS_PER_IP: '2000',
-          METRICS_BIND: 'off',
-          // webhooks.spec.ts runs its receiver on this loopback port.
-          WEBHOOK_ALLOW: `127.0.0.1:${process.env.E2E_HOOK_PORT ?? 3199}`,
+    : [
+        {
+          // The server exports its spans here (support/otlp-receiver.mjs): tracing.spec.ts
+          // asks what arrived.
+          command: `node ${path.join(__dirname, 'support', 'otlp-receiver.mjs')}`,
+          url: `http://127.0.0.1:${otlpPort}/healthz`,
+          reuseExistingServer: false,
+          timeout: 10_000,
+          stdout: 'ignore',
+          stderr: 'pipe',
+          env: { E2E_OTLP_PORT: String(otlpPort) },
         },
-      },
+        {
+          command: path.join(target, 'debug', 'server'),
+          cwd: root,
+          url: `http://127.0.0.1:${port}/readyz`,
+          reuseExistingServer: false,
+          timeout: 60_000,
+          stdout: 'ignore',
+          stderr: 'pipe',
+          env: {
+            DATABASE_URL: `sqlite://${dataDir}/e2e.db`,
+            BIND: `127.0.0.1:${port}`,
+            LEPTOS_SITE_ROOT: path.join(target, 'site'),
+            REPLICA_ID: 'e2e',
+            // E2E_RUST_LOG=debug shows the server's own account of a failing run.
+            RUST_LOG: process.env.E2E_RUST_LOG ?? 'warn',
+            // Every browser of the suite comes from 127.0.0.1, and contexts live until the
+            // suite ends: one address holds more streams than a person would.
+            MAX_STREAMS_PER_IP: '2000',
+            MAX_TABS_PER_IP: '2000',
+            METRICS_BIND: 'off',
+            // webhooks.spec.ts runs its receiver on this loopback port.
+            WEBHOOK_ALLOW: `127.0.0.1:${process.env.E2E_HOOK_PORT ?? 3199}`,
+            // Spans go to the receiver above, as JSON; only traced tabs' changes are traced
+            // (no sampling of everyone's, which would put trace ids in every test's frames).
+            OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`,
+            OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+            TRACE_SAMPLE: '0',
+          },
+        },
+      ],
 });

@@ -34,6 +34,9 @@ async function audit(page: Page, what: string) {
 
 for (const scheme of ['light', 'dark'] as const) {
   test(`axe finds nothing on home, board and compare (${scheme})`, async ({ browser, request }) => {
+    // Three full audits, three hydrations and a second browser: about 30 s on two quiet
+    // cores, and past the default 60 s on a loaded machine (a CI run timed out mid-audit).
+    test.setTimeout(150_000);
     const board = await createBoard(request, `Axe ${scheme}`);
     await command(request, board, { type: 'add_todo', title: 'Write the plan' });
     await command(request, board, { type: 'add_todo', title: 'Check contrast' });

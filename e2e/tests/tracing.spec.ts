@@ -1,7 +1,8 @@
 // Tracing in the page: a tab traced from its inspector sends its changes with a W3C
 // traceparent; the waterfall of such a change shows every hop, from the command the server
 // received to this page applying it, in the tab that made it and in another that received
-// it (which reports its apply, so the first tab sees that too).
+// it (which reports its apply, so the first tab sees that too); and the server exported the
+// trace's spans over OTLP (to a receiver of our own: support/otlp-receiver.mjs).
 import { test, expect, Page } from '@playwright/test';
 import { addTodo, createBoard, open } from './helpers';
 
@@ -64,9 +65,30 @@ test('the waterfall of a traced change shows every hop, in the tab that made it 
     }, { timeout: 10_000 })
     .toBe(2);
   await expect(mine.waterfall.locator('tr[data-hop="apply"]').filter({ hasText: 'sse · event-diff' })).toHaveCount(1);
+
+  // The same trace reached the server's exporter: the receiver of our own (OTLP/HTTP JSON)
+  // holds its spans, the command's first, each applied reported (the exporter sends every 5 s).
+  await expect
+    .poll(
+      async () => {
+        const spans: { name: string }[] = await (await request.get(`${otlpReceiver()}/traces/${mine.trace}`)).json();
+        return [...new Set(spans.map((s) => s.name))].sort();
+      },
+      { timeout: 20_000 },
+    )
+    .toEqual(['apply', 'command', 'commit', 'process board', 'publish board', 'receive board']);
   await context.close();
   await elsewhere.close();
 });
+
+/** Where the server under test exports its spans: playwright.config.ts starts the receiver;
+ * a server started elsewhere (E2E_BASE_URL) names its receiver in E2E_OTLP_URL. */
+function otlpReceiver(): string {
+  if (!process.env.E2E_BASE_URL) return `http://127.0.0.1:${process.env.E2E_OTLP_PORT ?? 3198}`;
+  const url = process.env.E2E_OTLP_URL;
+  if (!url) throw new Error('E2E_BASE_URL needs E2E_OTLP_URL: the OTLP/HTTP JSON receiver its server exports to');
+  return url;
+}
 
 test('an untraced tab sends no trace context and its changes carry none', async ({ browser, request }) => {
   const board = await createBoard(request, 'untraced');

@@ -110,19 +110,21 @@ async fn the_operator_sees_every_open_stream_and_ends_one_or_a_boards() {
     assert!(ended.is_ok(), "the tab's stream ended");
     until_listed(&srv, 1).await;
 
-    // End every stream of the other board: the socket closes.
+    // End every stream of the other board: the socket closes, saying why (4000: the
+    // client reconnects).
     let r = srv.http.post(srv.url(&format!("/api/admin/boards/{other}/end"))).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["ended"], 1);
     let closed = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match ws.next().await {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Close(frame))) => break frame.map(|f| (u16::from(f.code), f.reason.to_string())),
+                None | Some(Err(_)) => break None,
                 Some(Ok(_)) => continue,
             }
         }
     })
     .await;
-    assert!(closed.is_ok(), "the socket closed");
+    assert_eq!(closed.expect("the socket closed"), Some((4000, "ended by the operator".to_owned())));
     until_listed(&srv, 0).await;
 
     // They may come straight back: ending is not banning.

@@ -32,6 +32,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::{FutureExt, Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use board_core::api::Position;
 use board_core::patterns::PatternKind;
@@ -199,8 +200,10 @@ impl Subscription<'_> {
     /// Opens the board's stream: the change log's frames with the board's presence beside
     /// them (the lists the client wants, and the tab's letters). Holds the client's stream
     /// slot while it lives, and ends with a `revoked` frame when the grant's key stops
-    /// working. Returns the head it opened at, too.
-    pub async fn frames(self) -> Result<(u64, Frames), AppError> {
+    /// working. Returns the head it opened at, too, and the token the operator's console
+    /// cancels to end it (cancelled: the stream ended because the operator said so, which
+    /// a WebSocket tells its peer with its own close code).
+    pub async fn frames(self) -> Result<(u64, Frames, CancellationToken), AppError> {
         let Subscription { app, grant, slot, transport, pattern, from, here, wants, named, client: _ } = self;
         let (head, frames) = stream::open(app, &grant.board, &grant.epoch, pattern, from).await?;
         let frames = alongside(frames, Box::pin(here.frames(wants)));
@@ -209,11 +212,12 @@ impl Subscription<'_> {
         let listed =
             (transport != Transport::Poll).then(|| app.connections.register(&grant.board, transport, pattern, named));
         let ended = listed.as_ref().map(|(_, token)| token.clone()).unwrap_or_default();
-        let frames = access::until_revoked(app, grant, frames).take_until(ended.cancelled_owned()).map(move |frame| {
-            let _held = (&slot, &listed);
-            frame
-        });
-        Ok((head, Box::pin(frames)))
+        let frames =
+            access::until_revoked(app, grant, frames).take_until(ended.clone().cancelled_owned()).map(move |frame| {
+                let _held = (&slot, &listed);
+                frame
+            });
+        Ok((head, Box::pin(frames), ended))
     }
 
     /// Takes one batch of the stream (poll and long-poll): waits up to `hold` for the first
@@ -224,7 +228,7 @@ impl Subscription<'_> {
         let from = self.from.get_or_insert_with(Position::default);
         let behind = from.seq;
         let revoked = AppError::no_board(&self.grant.board);
-        let (mut head, mut frames) = self.frames().await?;
+        let (mut head, mut frames, _) = self.frames().await?;
         // A client behind the head waits for its changes; ephemeral frames ride along.
         let at_head = behind >= head;
         let mut out = Vec::new();

@@ -51,7 +51,7 @@ pub async fn handler(
     }
     // A revoked key's stream sends the `revoked` frame and ends; the browser's automatic
     // reconnect then gets 404.
-    let (_head, frames) = params.open(&app, &grant, Transport::Sse, ip).await?.frames().await?;
+    let (_head, frames, _) = params.open(&app, &grant, Transport::Sse, ip).await?.frames().await?;
     // A client that stops reading is cut off after SEND_TIMEOUT instead of held.
     let frames = bounded(frames, "sse");
     metrics::counter!("board_stream_opened_total", "transport" => Transport::Sse.as_str(), "pattern" => pattern.as_str()).increment(1);

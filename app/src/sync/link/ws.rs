@@ -35,6 +35,8 @@ pub fn open(path: &str, report: Report) -> Option<WsLink> {
         })
     };
     // `close` follows every `error`, so one handler covers both. 4403: the key was revoked.
+    // Any other code (4000: the operator's console ended the stream) is a dropped link,
+    // and the engine reconnects.
     let on_close = {
         let report = report.clone();
         Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {

@@ -27,6 +27,9 @@ pub struct Peer {
     /// The tab the socket was opened as (`client=C`): the only one its signals may be
     /// signed as. `None`: a socket that only watches.
     pub me: Option<String>,
+    /// Cancelled when the operator's console ended the socket's stream: it closes with
+    /// [`super::session::CLOSE_ENDED`], not as a failure.
+    pub ended: tokio_util::sync::CancellationToken,
 }
 
 impl Peer {

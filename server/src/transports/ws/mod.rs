@@ -55,9 +55,9 @@ pub async fn handler(
     // Opened before the upgrade, so a bad board, pattern or key is a plain HTTP refusal.
     let subscription = params.open(&app, &grant, Transport::Ws, ip).await?;
     let me = subscription.client().map(str::to_owned);
-    let (_head, frames) = subscription.frames().await?;
+    let (_head, frames, ended) = subscription.frames().await?;
     metrics::counter!("board_stream_opened_total", "transport" => Transport::Ws.as_str(), "pattern" => pattern.as_str()).increment(1);
-    let peer = Peer { app, grant, ip, me };
+    let peer = Peer { app, grant, ip, me, ended };
     Ok(ws
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)

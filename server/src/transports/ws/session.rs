@@ -17,8 +17,9 @@
 //!
 //! Close codes (RFC 6455): 1000 after the peer's close, 1002 protocol error, 1007 a text
 //! message that is not UTF-8, 1009 message too big, 1011 the stream failed, 1012 the server
-//! is restarting (clients reconnect), 1013 too slow to keep up; 4403 (application range) the
-//! key the socket was opened with was revoked.
+//! is restarting (clients reconnect), 1013 too slow to keep up; in the application's range,
+//! 4000 the operator's console ended the stream (clients reconnect) and 4403 the key the
+//! socket was opened with was revoked (they do not).
 
 use std::time::Duration;
 
@@ -40,6 +41,8 @@ pub const PING_WHEN_QUIET: Duration = Duration::from_secs(3);
 pub const DEAD_AFTER: Duration = Duration::from_secs(7);
 /// The close code when the socket's key is revoked (the 4000s are the application's).
 pub const CLOSE_REVOKED: u16 = 4403;
+/// The close code when the operator's console ended the stream: the client reconnects.
+pub const CLOSE_ENDED: u16 = 4000;
 /// At most this many bytes of frames share one write.
 const BATCH_BYTES: usize = 64 * 1024;
 
@@ -61,7 +64,7 @@ enum Inbound {
 }
 
 /// Runs the session until the peer leaves, breaks the rules or falls silent, the board's
-/// stream ends (shutdown, a failed read) or the key is revoked; then closes the socket
+/// stream ends (shutdown, the operator, a failed read) or the key is revoked; then closes the socket
 /// with the code that says which.
 pub async fn run(mut socket: impl Socket, mut frames: Frames, peer: Peer) {
     let me = peer.me.as_deref();
@@ -88,6 +91,7 @@ pub async fn run(mut socket: impl Socket, mut frames: Frames, peer: Peer) {
                 }
                 // The stream ends on shutdown (go elsewhere) or when the log cannot be read.
                 None if *peer.app.closing.borrow() => break Some((close_code::RESTART, "server restarting")),
+                None if peer.ended.is_cancelled() => break Some((CLOSE_ENDED, "ended by the operator")),
                 None => break Some((close_code::ERROR, "stream failed")),
             },
             heard = socket.next() => {

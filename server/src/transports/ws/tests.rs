@@ -119,7 +119,7 @@ const IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// The demo board's peer, with the role the keys presented give.
 async fn peer(app: &AppState, presented: &Presented) -> Peer {
     let grant = access::authorize(app, "demo", presented, Role::Read).await.unwrap();
-    Peer { app: app.clone(), grant, ip: IP, me: None }
+    Peer { app: app.clone(), grant, ip: IP, me: None, ended: Default::default() }
 }
 
 /// A board stream that never sends anything.
@@ -227,7 +227,7 @@ async fn a_read_key_socket_may_watch_but_not_command() {
     let mut headers = axum::http::HeaderMap::new();
     headers.insert("authorization", format!("Bearer {}", created.keys.read).parse().unwrap());
     let grant = access::authorize(&app, &created.id, &Presented::from_headers(&headers), Role::Read).await.unwrap();
-    let peer = Peer { app: app.clone(), grant, ip: IP, me: None };
+    let peer = Peer { app: app.clone(), grant, ip: IP, me: None, ended: Default::default() };
     let (socket, mut test) = pipe();
     let _session = tokio::spawn(session::run(socket, quiet(), peer));
 
@@ -274,6 +274,17 @@ async fn a_message_over_the_limit_closes_with_1009_and_bad_text_with_1007() {
         assert_eq!(test.close_code().await, code);
         session.await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_stream_the_operator_ended_closes_with_4000() {
+    let (app, _close, _dir) = server().await;
+    let peer = peer(&app, &Presented::default()).await;
+    peer.ended.cancel();
+    let (socket, mut test) = pipe();
+    let session = tokio::spawn(session::run(socket, Box::pin(futures::stream::empty()), peer));
+    assert_eq!(test.close_code().await, session::CLOSE_ENDED);
+    session.await.unwrap();
 }
 
 #[tokio::test]
