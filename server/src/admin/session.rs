@@ -38,16 +38,17 @@ fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn mac_of(token: &Token, expires: u64) -> String {
+/// The MAC of a sign-in that lasts until `expires`, before it is finished or verified.
+fn mac_of(token: &Token, expires: u64) -> hmac::Hmac<sha2::Sha256> {
     let mut mac = token.mac();
     mac.update(b"console session until ");
     mac.update(expires.to_string().as_bytes());
-    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    mac
 }
 
 /// A cookie value that lasts until `expires` (Unix seconds).
 pub fn issue(token: &Token, expires: u64) -> String {
-    format!("{expires}.{}", mac_of(token, expires))
+    format!("{expires}.{}", URL_SAFE_NO_PAD.encode(mac_of(token, expires).finalize().into_bytes()))
 }
 
 /// Does `value` sign in, now? (Its MAC is compared by `verify_slice`, in constant time.)
@@ -59,10 +60,7 @@ pub fn valid(token: &Token, value: &str) -> bool {
     if expires <= now_secs() {
         return false;
     }
-    let mut mac = token.mac();
-    mac.update(b"console session until ");
-    mac.update(expires.to_string().as_bytes());
-    mac.verify_slice(&presented).is_ok()
+    mac_of(token, expires).verify_slice(&presented).is_ok()
 }
 
 /// The console cookie a request carries, if any.
