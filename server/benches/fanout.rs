@@ -15,7 +15,10 @@
 //! It also prints, per delivered change, the server's CPU time (from `/proc`) and the TCP
 //! segments and bytes it sent (from the kernel's socket statistics): how close each
 //! transport comes to one `write` per frame per connection, and what a frame weighs on
-//! the wire.
+//! the wire. Beside them, measured in the same run: the floor (`support/floor.rs`: one
+//! bare write of a 144-byte frame to each of as many loopback connections, at the same
+//! pace), each transport's CPU per frame as a multiple of it, and the server's system
+//! calls that write per frame (`support/syscalls.rs`, counted by `perf`).
 //!
 //! Every client must end at seq M having received each change once and in order (for the
 //! self-contained patterns, poke-pull and push-state, the newest frame may stand for several);
@@ -41,6 +44,10 @@ mod chart;
 mod child;
 #[path = "support/clients.rs"]
 mod clients;
+#[path = "support/floor.rs"]
+mod floor;
+#[path = "support/syscalls.rs"]
+mod syscalls;
 use child::Server;
 use clients::{check, sse_data, Client, Hold};
 use futures::StreamExt;
@@ -85,6 +92,9 @@ struct Args {
     /// in `TRACE_BOARDS` or a traced tab is. The exporter sends to a sink in this process.
     #[arg(long, value_enum, default_value = "off")]
     trace: Tracing,
+    /// Internal: run as the floor's writer child (`support/floor.rs`).
+    #[arg(long, hide = true)]
+    floor_writer: Option<String>,
     // `cargo bench` passes `--bench` to every bench binary; accept and ignore it.
     #[arg(long, hide = true)]
     bench: bool,
@@ -115,6 +125,9 @@ async fn otlp_sink() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
     (endpoint, received)
 }
 
+/// The floor's frame: a WebSocket `push-events` frame's size on the wire.
+const FLOOR_BYTES: u64 = 144;
+
 /// What one transport's run measured.
 struct Run {
     transport: Transport,
@@ -130,11 +143,19 @@ struct Run {
     cpu: (Duration, Duration),
     /// What the server sent meanwhile on its open connections (kernel TCP statistics).
     written: child::Written,
+    /// The server's system calls that write, meanwhile (`Err`: why they were not counted).
+    write_calls: Result<syscalls::WriteCalls, String>,
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let args = Args::parse();
+    if let Some(spec) = &args.floor_writer {
+        return floor::writer_main(spec);
+    }
+    tokio::runtime::Runtime::new().unwrap().block_on(bench(args));
+}
+
+async fn bench(args: Args) {
     println!(
         "fan-out: {} clients per transport (connecting in waves of {}), {} changes every {} ms, pattern {}; clients and server share this machine's {} cores",
         args.clients,
@@ -205,7 +226,40 @@ async fn main() {
     println!("latency: from sending the command to a client's receipt; rss/client: server VmRSS growth with the clients connected, divided by their number");
     println!("per frame (a change delivered to one client): the server's CPU time (user + system, /proc/PID/stat, 10 ms ticks; the commands included; on loopback the kernel's share includes the receiving side of TCP), in user space alone; the TCP data segments (on loopback, one per write) and payload bytes the server sent on its open connections (ss -ti)");
 
-    write_results(&args, &runs);
+    // The floor in the same run: the same connections and pace, one bare write each.
+    let floor = floor::Floor { clients: args.clients, frames: args.changes, pace_ms: args.pace_ms, bytes: FLOOR_BYTES };
+    let (floor_us, floor_user, floor_system) = floor.per_write(floor::measure(floor, floor::Shape::Loop).await);
+    println!();
+    println!(
+        "the floor (benches/floor.rs, this run): {} loopback connections, {} writes of {FLOOR_BYTES} bytes each, one task writing in turn: {floor_us:.2} µs CPU per write ({floor_user:.2} user, {floor_system:.2} system)",
+        args.clients, args.changes
+    );
+    println!(
+        "{:<10} {:>10} {:>14} {:>13}  calls (write, writev, sendto, sendmsg)",
+        "transport", "cpu/frame", "against floor", "writes/frame"
+    );
+    for run in &runs {
+        let delivered = run.latencies.len().max(1) as f64;
+        let cpu = (run.cpu.0 + run.cpu.1).as_secs_f64() * 1e6 / delivered;
+        let (per_frame, calls) = match &run.write_calls {
+            Ok(calls) => (
+                format!("{:.3}", calls.total() as f64 / delivered),
+                calls.by_call.iter().map(|(_, n)| n.to_string()).collect::<Vec<_>>().join(", "),
+            ),
+            Err(why) => ("-".to_owned(), format!("not counted: {why}")),
+        };
+        println!(
+            "{:<10} {:>10} {:>14} {:>13}  {}",
+            run.transport.as_str(),
+            format!("{cpu:.2} µs"),
+            format!("{:.2}×", cpu / floor_us),
+            per_frame,
+            calls
+        );
+    }
+    println!("writes/frame: the server's system calls that write (any socket, the commands' answers and the database's files included), per delivered frame, counted by perf over the same phase as the CPU time");
+
+    write_results(&args, &runs, floor_us);
     if args.trace != Tracing::Off {
         // The exporter sends every 5 s: wait for the last batch.
         tokio::time::sleep(Duration::from_secs(6)).await;
@@ -369,6 +423,7 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
     let rss_connected = server.rss();
 
     // Commit the changes at a steady pace, remembering when each was sent.
+    let counting = syscalls::count(server.pid());
     let (cpu_before, written_before) = (server.cpu_split(), server.written());
     let http = reqwest::Client::new();
     let mut sent = vec![Instant::now(); args.changes as usize + 1];
@@ -392,6 +447,7 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
         done_rx.recv().await.expect("every client gets everything");
     }
     let (cpu_after, written) = (server.cpu_split(), server.written() - written_before);
+    let write_calls = counting.and_then(syscalls::Counting::stop);
     release_tx.send(true).unwrap();
     let mut latencies = Vec::new();
     let (mut frames, mut bytes) = (0, 0);
@@ -414,6 +470,7 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
         bytes,
         cpu: (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1),
         written,
+        write_calls,
     }
 }
 
@@ -423,7 +480,7 @@ fn ms(d: Duration) -> String {
 
 /// `fanout.json`, `fanout-latency.svg` (the share of deliveries within each latency, per
 /// transport) and `fanout-memory.svg` (the server's RSS as clients connect).
-fn write_results(args: &Args, runs: &[Run]) {
+fn write_results(args: &Args, runs: &[Run], floor_us: f64) {
     let out = chart::out_dir(args.out.as_deref());
     let cdf = |run: &Run| {
         let mut sorted = run.latencies.clone();
@@ -450,13 +507,15 @@ fn write_results(args: &Args, runs: &[Run]) {
                 "user_us_per_frame": run.cpu.0.as_secs_f64() * 1e6 / delivered,
                 "segments_per_frame": run.written.segments as f64 / delivered,
                 "wire_bytes_per_frame": run.written.bytes as f64 / delivered,
+                "against_floor": (run.cpu.0 + run.cpu.1).as_secs_f64() * 1e6 / delivered / floor_us,
+                "write_calls_per_frame": run.write_calls.as_ref().ok().map(|calls| calls.total() as f64 / delivered),
             })
         })
         .collect();
     chart::write_json(
         &out,
         "fanout",
-        &json!({"clients": args.clients, "changes": args.changes, "pace_ms": args.pace_ms, "pattern": args.pattern.as_str(), "runs": results}),
+        &json!({"clients": args.clients, "changes": args.changes, "pace_ms": args.pace_ms, "pattern": args.pattern.as_str(), "floor_us_per_write": floor_us, "runs": results}),
     );
     chart::write_svg(
         &out,

@@ -66,6 +66,11 @@ impl Server {
     }
 
     /// Resident memory in bytes, from `/proc/PID/status`.
+    /// The server's process id (for `/proc` and `perf`).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     pub fn rss(&self) -> u64 {
         rss_of(self.pid)
     }
