@@ -147,6 +147,23 @@ struct Run {
     write_calls: Result<syscalls::WriteCalls, String>,
 }
 
+impl Run {
+    /// Data frames delivered (a change reaching one client): what "per frame" divides by.
+    fn delivered(&self) -> f64 {
+        self.latencies.len().max(1) as f64
+    }
+
+    /// The server's CPU time (user + system) per delivered frame, in µs.
+    fn cpu_us_per_frame(&self) -> f64 {
+        (self.cpu.0 + self.cpu.1).as_secs_f64() * 1e6 / self.delivered()
+    }
+
+    /// The server's system calls that write, per delivered frame, when they were counted.
+    fn write_calls_per_frame(&self) -> Option<f64> {
+        self.write_calls.as_ref().ok().map(|calls| calls.total() as f64 / self.delivered())
+    }
+}
+
 fn main() {
     let args = Args::parse();
     if let Some(spec) = &args.floor_writer {
@@ -203,8 +220,7 @@ async fn bench(args: Args) {
         let mut sorted = run.latencies.clone();
         sorted.sort();
         let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
-        // Per delivered data frame (a change reaching one client).
-        let delivered = run.latencies.len().max(1) as f64;
+        let delivered = run.delivered();
         println!(
             "{:<10} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>8} {:>13} {:>9} {:>10} {:>11} {:>12}",
             run.transport.as_str(),
@@ -216,7 +232,7 @@ async fn bench(args: Args) {
             ms(*sorted.last().unwrap()),
             run.frames,
             run.bytes / args.clients,
-            format!("{:.2} µs", (run.cpu.0 + run.cpu.1).as_secs_f64() * 1e6 / delivered),
+            format!("{:.2} µs", run.cpu_us_per_frame()),
             format!("{:.2} µs", run.cpu.0.as_secs_f64() * 1e6 / delivered),
             format!("{:.2}", run.written.segments as f64 / delivered),
             format!("{:.0}", run.written.bytes as f64 / delivered),
@@ -239,14 +255,11 @@ async fn bench(args: Args) {
         "transport", "cpu/frame", "against floor", "writes/frame"
     );
     for run in &runs {
-        let delivered = run.latencies.len().max(1) as f64;
-        let cpu = (run.cpu.0 + run.cpu.1).as_secs_f64() * 1e6 / delivered;
-        let (per_frame, calls) = match &run.write_calls {
-            Ok(calls) => (
-                format!("{:.3}", calls.total() as f64 / delivered),
-                calls.by_call.iter().map(|(_, n)| n.to_string()).collect::<Vec<_>>().join(", "),
-            ),
-            Err(why) => ("-".to_owned(), format!("not counted: {why}")),
+        let cpu = run.cpu_us_per_frame();
+        let per_frame = run.write_calls_per_frame().map_or("-".to_owned(), |n| format!("{n:.3}"));
+        let calls = match &run.write_calls {
+            Ok(calls) => calls.by_call.iter().map(|(_, n)| n.to_string()).collect::<Vec<_>>().join(", "),
+            Err(why) => format!("not counted: {why}"),
         };
         println!(
             "{:<10} {:>10} {:>14} {:>13}  {}",
@@ -423,7 +436,7 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
     let rss_connected = server.rss();
 
     // Commit the changes at a steady pace, remembering when each was sent.
-    let counting = syscalls::count(server.pid());
+    let counting = syscalls::count(server.pid()).await;
     let (cpu_before, written_before) = (server.cpu_split(), server.written());
     let http = reqwest::Client::new();
     let mut sent = vec![Instant::now(); args.changes as usize + 1];
@@ -496,19 +509,19 @@ fn write_results(args: &Args, runs: &[Run], floor_us: f64) {
     let results: Vec<_> = runs
         .iter()
         .map(|run| {
-            let delivered = run.latencies.len().max(1) as f64;
+            let delivered = run.delivered();
             json!({
                 "transport": run.transport.as_str(),
                 "connect_ms": run.connect.as_secs_f64() * 1e3,
                 "rss_per_client_bytes": run.rss_per_client,
                 "memory": run.memory,
                 "latency_ms_by_percentile": cdf(run).iter().map(|(ms, pct)| json!([pct, ms])).collect::<Vec<_>>(),
-                "cpu_us_per_frame": (run.cpu.0 + run.cpu.1).as_secs_f64() * 1e6 / delivered,
+                "cpu_us_per_frame": run.cpu_us_per_frame(),
                 "user_us_per_frame": run.cpu.0.as_secs_f64() * 1e6 / delivered,
                 "segments_per_frame": run.written.segments as f64 / delivered,
                 "wire_bytes_per_frame": run.written.bytes as f64 / delivered,
-                "against_floor": (run.cpu.0 + run.cpu.1).as_secs_f64() * 1e6 / delivered / floor_us,
-                "write_calls_per_frame": run.write_calls.as_ref().ok().map(|calls| calls.total() as f64 / delivered),
+                "against_floor": run.cpu_us_per_frame() / floor_us,
+                "write_calls_per_frame": run.write_calls_per_frame(),
             })
         })
         .collect();

@@ -37,7 +37,7 @@ impl WriteCalls {
 }
 
 /// Starts counting `pid`'s write calls (all its threads).
-pub fn count(pid: u32) -> Result<Counting, String> {
+pub async fn count(pid: u32) -> Result<Counting, String> {
     let out = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
     let events: Vec<String> = CALLS.iter().map(|call| format!("syscalls:sys_enter_{call}")).collect();
     let perf = Command::new("perf")
@@ -48,7 +48,7 @@ pub fn count(pid: u32) -> Result<Counting, String> {
         .spawn()
         .map_err(|e| format!("perf does not run ({e}): install linux-perf"))?;
     // perf opens its counters within milliseconds; the phase must not start before.
-    std::thread::sleep(Duration::from_millis(300));
+    tokio::time::sleep(Duration::from_millis(300)).await;
     Ok(Counting { perf, out })
 }
 
