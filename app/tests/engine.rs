@@ -20,6 +20,7 @@ use app::sync::connection::Connection;
 use app::sync::lab::{Fault, Faulty};
 use app::sync::platform::{
     Exchange, HttpError, Kept, Link, LinkEvent, LocalCopy, Metered, Opening, Outgoing, Platform, Report, Shared,
+    Sharing,
 };
 use app::sync::wire::NoteStep;
 use app::sync::{BoardClient, Conn};
@@ -482,6 +483,34 @@ where
         settle().await;
         assert_eq!(fake.links(), 1, "the engine connects at once");
         test(client, fake).await;
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_relayed_stream_is_told_and_its_frames_cost_this_tab_nothing_until_the_next_connection() {
+    with_engine(PatternKind::PushOps, Transport::Sse, |client, fake| async move {
+        fake.report(0, LinkEvent::Opened);
+        fake.add("own");
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, 1), 100));
+        fake.report(0, LinkEvent::Sharing(Sharing::Relayed));
+        fake.add("relayed");
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, 2), 100));
+        // The same frame again (the follower's own poll brought it too): the seq rule skips it.
+        fake.report(0, LinkEvent::Frame(fake.frame(PatternKind::PushOps, 2), 100));
+        settle().await;
+        assert_eq!(client.sharing.get_untracked(), Sharing::Relayed);
+        assert_eq!(client.state.get_untracked().seq, 2);
+        let wire = client.wire.get_untracked();
+        assert_eq!(wire.bytes, 100, "only the tab's own stream frame crossed its connection");
+        assert_eq!(wire.recent.iter().filter(|e| e.carried).count(), 2);
+
+        // A new connection starts as the tab's own until its link says otherwise.
+        fake.report(0, LinkEvent::Failed);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        settle().await;
+        assert_eq!(fake.links(), 2);
+        assert_eq!(client.sharing.get_untracked(), Sharing::Own);
     })
     .await;
 }

@@ -103,6 +103,16 @@ pub struct Config {
     #[arg(long, env = "BOARDS_PER_MINUTE", default_value_t = 120)]
     pub boards_per_minute: u32,
 
+    /// A PEM certificate chain: with `TLS_KEY`, the server speaks TLS itself, offering
+    /// HTTP/2 and HTTP/1.1 (ALPN), so a browser's streams to it share one connection.
+    /// Unset: plain HTTP (a proxy in front may terminate TLS instead).
+    #[arg(long, env = "TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of `TLS_CERT`.
+    #[arg(long, env = "TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Open connections on this replica; beyond it new ones are answered `503`.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 20_000)]
     pub max_connections: usize,

@@ -5,7 +5,7 @@
 //!
 //! * [`config`]: settings from the environment or the command line.
 //! * [`serve`]: the accept loop (connection limit under the open-file limit, peer address,
-//!   drain); [`connection`]: one connection's time limits (a first request, no idle
+//!   drain, TLS when [`tls`] is set up); [`connection`]: one connection's time limits (a first request, no idle
 //!   stretch), whatever its protocol; [`limits`]: per-client limits (streams, command and
 //!   board-creation rates).
 //! * [`router`]: every route; [`rest`] holds the REST handlers (the JSON shapes they speak
@@ -76,6 +76,7 @@ pub mod state;
 pub mod store;
 pub mod stream;
 pub mod telemetry;
+pub mod tls;
 pub mod transports;
 pub mod turn;
 pub mod webhooks;
@@ -202,9 +203,14 @@ pub async fn build_state(
             config.public_origin.as_deref(),
             &config.allowed_origins,
             local,
+            config.tls_cert.is_some(),
         )),
         limits: Arc::new(limits::Limits::new(config)),
         renders: pages::Renders::new(config.page_renders(), config.page_renders_per_ip),
+        tls: match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+            _ => None,
+        },
         max_connections: serve::fit_connections(config.max_connections, webhooks::LEASED_AT_ONCE as usize),
         header_timeout: Duration::from_secs(config.header_timeout.max(1)),
         idempotency_ttl: Duration::from_secs(config.idempotency_ttl),
@@ -343,7 +349,7 @@ pub async fn serve(
         }
         let _ = close.send(true);
     });
-    let (max_connections, header_timeout) = (app.max_connections, app.header_timeout);
+    let (max_connections, header_timeout, tls) = (app.max_connections, app.header_timeout, app.tls.clone());
     // Limits and idempotency keys are swept in the background while the server runs.
     background.spawn(upkeep(app.clone()));
     // Webhooks are delivered while it runs (here, not in `build_state`, so that a test may
@@ -353,7 +359,7 @@ pub async fn serve(
     // This replica's report to the console, every few seconds (and to the others, over the bus).
     background.spawn(keep_reporting(app.clone()));
     let (store, app_telemetry) = (app.store.clone(), app.telemetry.clone());
-    let served = serve::serve(listener, router::router(app), max_connections, header_timeout, closing).await;
+    let served = serve::serve(listener, router::router(app), tls, max_connections, header_timeout, closing).await;
     drop(ended);
     background.close();
     if tokio::time::timeout(serve::DRAIN, background.wait()).await.is_err() {

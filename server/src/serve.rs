@@ -13,6 +13,8 @@
 //!   client that sends its request headers one byte every few seconds (slowloris), or
 //!   nothing at all, or half an HTTP/2 preface, is disconnected, not given a task for
 //!   ever. Request bodies get the same limit per read (in `router`).
+//! * **TLS** when it is set up ([`crate::tls`]): the handshake runs in the connection's
+//!   own task, within `HEADER_TIMEOUT`, and ALPN decides HTTP/2 or HTTP/1.1.
 //! * **The peer address** on every request (`ConnectInfo`), for the per-client limits.
 //! * **Dead peers found by the kernel** ([`find_dead_peers`]): a client whose network
 //!   vanished (a laptop shut, a cable pulled, a phone out of range) sends no FIN, and an SSE
@@ -34,6 +36,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tower::Layer;
 
 use crate::connection::{self, Activity, Track};
@@ -103,10 +106,12 @@ pub fn fit_connections(configured: usize, webhook_sockets: usize) -> usize {
     fitted
 }
 
-/// Serves `router` on `listener` until `closing` turns true, then drains.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `closing` turns
+/// true, then drains.
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
+    tls: Option<TlsAcceptor>,
     max_connections: usize,
     header_timeout: Duration,
     closing: tokio::sync::watch::Receiver<bool>,
@@ -114,6 +119,8 @@ pub async fn serve(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
     builder.http2().timer(TokioTimer::new());
+    // Shared by every connection's task, which borrows it for as long as it runs.
+    let builder = Arc::new(builder);
     let max_connections = max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let connections = Arc::new(Semaphore::new(max_connections));
     let mut stop = closing.clone();
@@ -136,22 +143,29 @@ pub async fn serve(
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             metrics::counter!("board_connections_refused_total").increment(1);
-            tokio::spawn(refuse(stream));
+            // Over TLS a plain-text 503 would be garbage to the client: closing says as much.
+            if tls.is_none() {
+                tokio::spawn(refuse(stream));
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
         if let Err(err) = find_dead_peers(&stream) {
             tracing::debug!(error = %err, "could not set TCP keepalive");
         }
-        let activity = Activity::new();
-        let service = Track::new(Extension(ConnectInfo(peer)).layer(router.clone()), activity.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let closing = closing.clone();
+        let (builder, router, tls, closing) = (builder.clone(), router.clone(), tls.clone(), closing.clone());
         tokio::spawn(async move {
             metrics::gauge!("board_connections").increment(1.0);
-            connection::drive(connection, |c| c.graceful_shutdown(), activity, header_timeout, closing).await;
+            match tls {
+                None => drive(&builder, stream, router, peer, header_timeout, closing).await,
+                // A client that does not finish its handshake in time is dropped, as one
+                // that does not send its headers is.
+                Some(tls) => match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => drive(&builder, stream, router, peer, header_timeout, closing).await,
+                    Ok(Err(err)) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                },
+            }
             metrics::gauge!("board_connections").decrement(1.0);
             drop(permit);
         });
@@ -163,6 +177,23 @@ pub async fn serve(
         tracing::warn!("requests still open after {DRAIN:?}; exiting anyway");
     }
     Ok(())
+}
+
+/// Serves one connection (plain or TLS) until it ends, within its time limits.
+async fn drive<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    router: axum::Router,
+    peer: SocketAddr,
+    header_timeout: Duration,
+    closing: tokio::sync::watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Activity::new();
+    let service = Track::new(Extension(ConnectInfo(peer)).layer(router), activity.clone());
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+    connection::drive(connection, |c| c.graceful_shutdown(), activity, header_timeout, closing).await;
 }
 
 /// A connection beyond the limit: read what the client sent (briefly, so that closing does

@@ -92,6 +92,8 @@ pub struct Shared {
     pub limits: Arc<crate::limits::Limits>,
     /// Pages this replica renders at once (`PAGE_RENDERS`).
     pub renders: Arc<crate::pages::Renders>,
+    /// TLS on the listener (`TLS_CERT`, `TLS_KEY`), with HTTP/2 by ALPN; `None`: plain HTTP.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Connections this replica accepts at once (`MAX_CONNECTIONS`).
     pub max_connections: usize,
     /// How long a client may take to send its headers, or each read of its body.

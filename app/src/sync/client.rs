@@ -129,6 +129,9 @@ pub struct BoardClient {
     /// remote change nor the card moving to another column loses what was typed.
     pub drafts: RwSignal<BTreeMap<Id, Draft>>,
     pub conn: RwSignal<Conn>,
+    /// How the stream reaches this tab: its own connection, or (HTTP/1.1, many tabs)
+    /// another tab's relay. Kept by the engine from what the link says.
+    pub sharing: RwSignal<super::platform::Sharing>,
     /// Does the browser say it has a network (`navigator.onLine`, its `online` and
     /// `offline` events)? Kept by the engine.
     pub online: RwSignal<bool>,
@@ -226,6 +229,7 @@ impl BoardClient {
             refusals: RwSignal::new(Vec::new()),
             drafts: RwSignal::new(BTreeMap::new()),
             conn: RwSignal::new(Conn::Connecting),
+            sharing: RwSignal::new(super::platform::Sharing::Own),
             online: RwSignal::new(true),
             trouble: RwSignal::new(None),
             remote_changes: RwSignal::new(0),

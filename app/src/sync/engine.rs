@@ -347,6 +347,7 @@ impl<P: Platform> Engine<P> {
             LinkEvent::AtHead(head) => self.at_head(head),
             LinkEvent::Failed => self.failed(),
             LinkEvent::Revoked => self.revoked(),
+            LinkEvent::Sharing(sharing) => self.client.sharing.set(sharing),
         }
     }
 
@@ -426,6 +427,7 @@ impl<P: Platform> Engine<P> {
         self.generation += 1;
         self.retry_at = None;
         self.client.conn.set(Conn::Connecting);
+        self.client.sharing.set(super::platform::Sharing::Own);
         let generation = self.generation;
         let sender = self.sender.clone();
         let report: Report = Rc::new(move |event| {
@@ -540,8 +542,10 @@ impl<P: Platform> Engine<P> {
 
     async fn frame(&mut self, frame: Frame, bytes: usize) {
         let now = self.platform.now_ms();
-        // A poll's frames came inside its answer, which was counted whole.
-        let carried = matches!(self.client.transport.get_untracked(), Transport::Poll | Transport::LongPoll);
+        // A poll's frames came inside its answer, which was counted whole; a relayed frame
+        // crossed another tab's connection, not this one's.
+        let carried = matches!(self.client.transport.get_untracked(), Transport::Poll | Transport::LongPoll)
+            || self.client.sharing.get_untracked() != super::platform::Sharing::Own;
         self.client.wire.update(|w| w.record(entry(&frame, bytes, now, carried)));
         match &frame {
             Frame::Hello { replica, epoch, head, .. } => {

@@ -38,6 +38,33 @@ pub enum LinkEvent {
     Failed,
     /// The server says this page's key no longer opens the board.
     Revoked,
+    /// How the stream reaches this tab, when the browser's connections are few (a link
+    /// that never says is `Own`).
+    Sharing(Sharing),
+}
+
+/// How a tab's stream reaches it. Over HTTP/1.1 a browser holds six connections to an
+/// origin, so beyond a few streams a tab borrows another tab's (`link::shared`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sharing {
+    /// Its own connection.
+    Own,
+    /// Another tab of this browser streams the board and relays each frame; this tab
+    /// also asks the server now and then itself.
+    Relayed,
+    /// No connection is free and no tab relays the board: the tab asks the server every
+    /// few seconds, and opens its own stream as soon as one is free.
+    Waiting,
+}
+
+impl Sharing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sharing::Own => "own",
+            Sharing::Relayed => "relayed",
+            Sharing::Waiting => "waiting",
+        }
+    }
 }
 
 /// How a link reports: a callback from the engine, tagged with the connection it is for.

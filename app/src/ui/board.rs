@@ -177,6 +177,7 @@ pub fn BoardView(
             data-hydrated=move || client.running.get().to_string()
             data-conn=move || client.conn.get().as_str()
             data-connection=move || connection.get().as_str()
+            data-stream=move || client.sharing.get().as_str()
             data-fingerprint=client.fingerprint
             data-pending-count=waiting
             data-sends-outbox=move || client.sends.get().to_string()

@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 
+use crate::sync::platform::Sharing;
 use crate::sync::{BoardClient, Connection};
 
 /// How often a countdown moves.
@@ -50,9 +51,31 @@ pub fn ConnectionStatus(client: BoardClient, connection: Memo<Connection>) -> im
         >
             {words}
         </span>
+        {move || sharing_words(connection.get(), client.sharing.get()).map(|(words, title)| view! {
+            <span class="conn-sharing" data-stream-words="" title=title>{words}</span>
+        })}
         {move || connection.get().can_retry().then(|| view! {
             <button class="link try-now" data-try-now="" on:click=move |_| client.retry_now()>"try now"</button>
         })}
+    }
+}
+
+/// What the page adds while live when the stream is not the tab's own: a person who sees
+/// changes arrive a few seconds late knows why, and how it ends.
+fn sharing_words(connection: Connection, sharing: Sharing) -> Option<(&'static str, &'static str)> {
+    if connection != Connection::Live {
+        return None;
+    }
+    match sharing {
+        Sharing::Own => None,
+        Sharing::Relayed => Some((
+            "via another tab",
+            "this browser's connections to the server are all in use, so another tab of it passes this board's changes on",
+        )),
+        Sharing::Waiting => Some((
+            "checking every 5 s",
+            "this browser's connections to the server are all in use: this tab asks every 5 seconds, and streams as soon as one is free",
+        )),
     }
 }
 

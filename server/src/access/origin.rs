@@ -36,13 +36,14 @@ pub struct Origins {
 
 impl Origins {
     /// `public`: `PUBLIC_ORIGIN` (unset: `http://127.0.0.1:PORT`, `http://localhost:PORT`
-    /// and `http://[::1]:PORT` for the port the server listens on); `extra`:
-    /// `ALLOWED_ORIGINS`.
-    pub fn new(public: Option<&str>, extra: &[String], local: SocketAddr) -> Self {
+    /// and `http://[::1]:PORT` for the port the server listens on, `https` when it serves
+    /// TLS itself); `extra`: `ALLOWED_ORIGINS`.
+    pub fn new(public: Option<&str>, extra: &[String], local: SocketAddr, tls: bool) -> Self {
+        let scheme = if tls { "https" } else { "http" };
         let own: Vec<String> = match public {
             Some(origin) => vec![normalise(origin)],
             None => {
-                ["127.0.0.1", "localhost", "[::1]"].iter().map(|h| format!("http://{h}:{}", local.port())).collect()
+                ["127.0.0.1", "localhost", "[::1]"].iter().map(|h| format!("{scheme}://{h}:{}", local.port())).collect()
             }
         };
         let secure = own.iter().any(|o| o.starts_with("https://"));
@@ -142,7 +143,7 @@ mod tests {
 
     fn origins(public: Option<&str>, extra: &[&str]) -> Origins {
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        Origins::new(public, &extra, "127.0.0.1:3000".parse().unwrap())
+        Origins::new(public, &extra, "127.0.0.1:3000".parse().unwrap(), false)
     }
 
     #[test]
@@ -167,6 +168,15 @@ mod tests {
         assert!(o.serves_host("lan-box:8080"));
         assert!(o.serves_host("localhost:8080") && o.serves_host("127.0.0.1") && o.serves_host("[::1]:3000"));
         assert!(!o.serves_host("rebound.attacker.example"));
+        assert!(o.secure());
+    }
+
+    #[test]
+    fn a_server_speaking_tls_itself_is_its_https_origins_and_sets_secure_cookies() {
+        let o = Origins::new(None, &[], "127.0.0.1:3443".parse().unwrap(), true);
+        assert!(o.allows_origin("https://127.0.0.1:3443"));
+        assert!(o.allows_origin("https://localhost:3443"));
+        assert!(!o.allows_origin("http://127.0.0.1:3443"), "a page over plain http is another origin");
         assert!(o.secure());
     }
 }

@@ -138,7 +138,16 @@ impl TestServer {
     ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let local = listener.local_addr().unwrap();
-        let base = format!("http://{local}");
+        // A server speaking TLS (`TLS_CERT`) is reached by a name its certificate holds,
+        // by a client that trusts that certificate.
+        let base = match &config.tls_cert {
+            Some(_) => format!("https://localhost:{}", local.port()),
+            None => format!("http://{local}"),
+        };
+        let trusted = config
+            .tls_cert
+            .as_ref()
+            .map(|path| reqwest::Certificate::from_pem(&std::fs::read(path).expect("the test certificate")).unwrap());
         let (close, closing) = tokio::sync::watch::channel(false);
         let mut app = server::build_state(&config, local, closing).await.expect("the server starts");
         let lossy = std::sync::Arc::new(super::lossy::Lossy::new(app.broker.clone()));
@@ -153,11 +162,12 @@ impl TestServer {
         });
         // Idle connections are dropped before the server's header timeout (10 s) closes them
         // (hyper times the wait for the next request too), so none is closed under a request.
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .pool_idle_timeout(Duration::from_secs(5))
-            .build()
-            .unwrap();
+        let mut http =
+            reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_idle_timeout(Duration::from_secs(5));
+        if let Some(trusted) = trusted {
+            http = http.add_root_certificate(trusted);
+        }
+        let http = http.build().unwrap();
         // Ready once /healthz answers (migrations and seeding happen before serving).
         for _ in 0..200 {
             if let Ok(r) = http.get(format!("{base}/healthz")).send().await {

@@ -29,7 +29,11 @@ impl SseReader {
     /// Sends `request` (a `GET .../sse` of any server, a replica in its own process too)
     /// and reads its stream.
     pub async fn open(request: reqwest::RequestBuilder) -> SseReader {
-        let r = request.send().await.unwrap();
+        SseReader::from_response(request.send().await.unwrap())
+    }
+
+    /// Reads the stream of an answer already received (a test that looks at its headers first).
+    pub fn from_response(r: reqwest::Response) -> SseReader {
         assert_eq!(r.status(), 200);
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
         SseReader { body: Box::pin(r.bytes_stream()), buf: String::new() }

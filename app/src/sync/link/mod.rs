@@ -1,9 +1,11 @@
 //! The browser's side of the four transports, one small file each with the same shape:
 //! `open(…, report)` starts the connection and returns a [`Link`]; everything it learns
 //! goes to `report` as a [`LinkEvent`] (opened, a frame, failed, revoked). A link knows
-//! nothing of the engine: it neither applies a frame nor decides about gaps.
+//! nothing of the engine: it neither applies a frame nor decides about gaps. [`shared`]
+//! keeps a browser's streams within its connections to the origin.
 
 mod requests;
+mod shared;
 mod sse;
 mod ws;
 
@@ -11,8 +13,18 @@ use crate::sync::platform::{Link, LinkEvent, Opening, Report};
 use board_core::patterns::Frame;
 use board_core::protocol::Transport;
 
-/// Opens `opening.transport`; `None` when the browser refuses to even start it.
+/// Opens `opening.transport`; `None` when the browser refuses to even start it. A stream
+/// that holds one of the browser's few HTTP/1.1 connections goes through [`shared`], which
+/// may borrow another tab's instead.
 pub fn open(opening: Opening, report: Report) -> Option<Box<dyn Link>> {
+    if shared::applies(opening.transport) {
+        return Some(Box::new(shared::open(opening, report)));
+    }
+    direct(opening, report)
+}
+
+/// Opens `opening.transport` itself, whatever other tabs hold.
+fn direct(opening: Opening, report: Report) -> Option<Box<dyn Link>> {
     let Opening { board, transport, pattern, from, .. } = &opening;
     // The epoch rides in the URL: an `EventSource` repeats it when it reconnects; so does
     // who this tab is, for the presence list.

@@ -42,6 +42,12 @@ impl Link for RequestLink {
 }
 
 pub fn open(opening: Opening, report: Report) -> RequestLink {
+    open_after(opening, report, None)
+}
+
+/// As [`open`]; `after`, when given, is a seq the tab reached some other way (another
+/// tab's relay, `shared`): each request starts after it, so no frame is fetched again.
+pub fn open_after(opening: Opening, report: Report, after: Option<Rc<Cell<u64>>>) -> RequestLink {
     let stopped = Rc::new(Cell::new(false));
     let flag = stopped.clone();
     let who = opening.identity_query(super::encode);
@@ -53,6 +59,9 @@ pub fn open(opening: Opening, report: Report) -> RequestLink {
         // The rev of the presence list we hold: the server sends a list only when it differs.
         let mut presence: Option<u64> = None;
         while !flag.get() {
+            if let Some(after) = &after {
+                from.seq = from.seq.max(after.get());
+            }
             // A long-poll's first request is not held: its answer says we are connected.
             let hold = (transport == Transport::LongPoll).then_some(if requests == 0 { 0 } else { HOLD_SECS });
             // Who we are, the list we hold, and (short poll) how often we ask, so that the
