@@ -2,6 +2,7 @@
 // The server under test is the debug binary that `scripts/test` builds, on its own port
 // with a fresh SQLite database; set E2E_BASE_URL to test a server you started yourself.
 import { defineConfig } from '@playwright/test';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -12,6 +13,18 @@ const port = Number(process.env.E2E_PORT ?? 3100);
 const otlpPort = Number(process.env.E2E_OTLP_PORT ?? 3198);
 const external = process.env.E2E_BASE_URL;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'board-e2e-'));
+// A second server speaks TLS itself (HTTP/2 by ALPN) with a certificate made here for
+// `localhost`: tabs.spec.ts opens many tabs over it. Its own port and database.
+const tlsPort = Number(process.env.E2E_TLS_PORT ?? 3143);
+const tlsCert = path.join(dataDir, 'localhost.pem');
+const tlsKey = path.join(dataDir, 'localhost-key.pem');
+if (!external) {
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
+    '-keyout', tlsKey, '-out', tlsCert,
+  ], { stdio: 'ignore' });
+}
 
 export default defineConfig({
   testDir: './tests',
@@ -81,6 +94,28 @@ export default defineConfig({
             OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`,
             OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
             TRACE_SAMPLE: '0',
+          },
+        },
+        {
+          command: path.join(target, 'debug', 'server'),
+          cwd: root,
+          url: `https://localhost:${tlsPort}/readyz`,
+          ignoreHTTPSErrors: true,
+          reuseExistingServer: false,
+          timeout: 60_000,
+          stdout: 'ignore',
+          stderr: 'pipe',
+          env: {
+            DATABASE_URL: `sqlite://${dataDir}/e2e-tls.db`,
+            BIND: `127.0.0.1:${tlsPort}`,
+            TLS_CERT: tlsCert,
+            TLS_KEY: tlsKey,
+            LEPTOS_SITE_ROOT: path.join(target, 'site'),
+            REPLICA_ID: 'e2e-tls',
+            RUST_LOG: process.env.E2E_RUST_LOG ?? 'warn',
+            MAX_STREAMS_PER_IP: '2000',
+            MAX_TABS_PER_IP: '2000',
+            METRICS_BIND: 'off',
           },
         },
       ],

@@ -89,3 +89,23 @@ test('a page of another board is not held up either: the budget counts the brows
     .poll(async () => (await streams(pages.slice(1))).filter((s) => s === 'own').length, { timeout: 15_000 })
     .toBe(STREAMS);
 });
+
+test(`over HTTP/2 (the server's own TLS) ${TABS} tabs each stream for themselves on one connection`, async ({
+  browser,
+}) => {
+  test.setTimeout(300_000);
+  // playwright.config.ts starts this server with a certificate it made for localhost.
+  const base = `https://localhost:${process.env.E2E_TLS_PORT ?? 3143}`;
+  const context = await browser.newContext({ baseURL: base, ignoreHTTPSErrors: true });
+  const board = await createBoard(context.request, 'Many tabs over HTTP/2');
+  const pages: Page[] = [];
+  for (let i = 0; i < TABS; i++) pages.push(await open(context, board, 'event-diff', 'sse'));
+  const protocol = await pages[TABS - 1].evaluate(
+    () => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol,
+  );
+  expect(protocol).toBe('h2');
+  // No budget: one connection carries every stream, so every tab has its own.
+  expect(await streams(pages)).toEqual(Array(TABS).fill('own'));
+  await command(context.request, board, { type: 'add_todo', title: 'over HTTP/2' });
+  await expectConverged(context.request, board, pages);
+});
