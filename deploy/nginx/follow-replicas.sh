@@ -45,6 +45,9 @@ render() {
   echo "}"
 }
 
+# TLS with HTTP/2 on 8443 beside plain HTTP on 8080 (a certificate made here once).
+sh /etc/nginx/board/tls.sh /etc/nginx/tls 8443
+
 current=$(addresses)
 render "$current" > "$conf"
 echo "follow-replicas: $host is [ $current], affinity $affinity"

@@ -39,8 +39,12 @@ class Cluster {
   private restarted: ChildProcess[] = [];
   private dir = fs.mkdtempSync(path.join(os.tmpdir(), 'board-e2e-cluster-'));
 
+  /** The same cluster through nginx's TLS listener (HTTP/2). */
+  tlsBase: string;
+
   constructor(private affinity: Affinity, private port: number) {
     this.base = external ?? `http://127.0.0.1:${port}`;
+    this.tlsBase = (external ? process.env.E2E_CLUSTER_TLS_URL : undefined) ?? `https://localhost:${port + 1}`;
   }
 
   async start() {
@@ -54,6 +58,7 @@ class Cluster {
           SERVER_BIN: path.join(target, 'debug', 'server'),
           LEPTOS_SITE_ROOT: path.join(target, 'site'),
           CLUSTER_PORT: String(this.port),
+          CLUSTER_TLS_PORT: String(this.port + 1),
           CLUSTER_BASE_PORT: String(this.port + 10),
           CLUSTER_DIR: this.dir,
           AFFINITY: this.affinity,
@@ -373,6 +378,30 @@ test.describe('affinity on', () => {
     await expectConverged(api, board, [page, other], last);
     const lab = await (await api.get(`/api/lab?board=${board}`)).json();
     expect([lab.replica, lab.drop_notices]).toEqual([owner, 0]);
+  });
+
+  test('through nginx over HTTP/2, eight tabs of one browser on SSE each stream on one connection and converge', async ({
+    browser,
+  }) => {
+    test.setTimeout(180_000);
+    const context = await browser.newContext({ baseURL: cluster.tlsBase, ignoreHTTPSErrors: true });
+    const board = await createBoard(context.request, 'Tabs over HTTP/2');
+    const pages: Page[] = [];
+    // Eight: over HTTP/1.1 the seventh would wait behind six streams (or, since
+    // link::shared, follow another tab); over HTTP/2 none needs to.
+    for (let i = 0; i < 8; i++) pages.push(await open(context, board, 'push-ops', 'sse'));
+    const protocol = await pages[7].evaluate(
+      () => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol,
+    );
+    expect(protocol).toBe('h2');
+    const streams = await Promise.all(pages.map((p) => p.locator('[data-board-seq]').getAttribute('data-stream')));
+    expect(streams).toEqual(Array(8).fill('own'));
+    const added = await context.request.post(`/api/boards/${board}/commands`, {
+      data: { type: 'add_todo', title: 'through nginx over HTTP/2' },
+    });
+    expect(added.status()).toBe(200);
+    await expectConverged(context.request, board, pages, (await added.json()).seq);
+    await context.close();
   });
 
   test('a board\'s browsers share one replica; when it goes away they move and converge', async ({

@@ -88,6 +88,11 @@ impl Cluster {
             .env("SERVER_BIN", env!("CARGO_BIN_EXE_server"))
             .env("CLUSTER_DIR", dir.path())
             .env("CLUSTER_PORT", port.to_string())
+            // nginx's TLS listener, which the benchmark does not use: a port no other run holds.
+            .env(
+                "CLUSTER_TLS_PORT",
+                std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string(),
+            )
             .env("CLUSTER_BASE_PORT", first.to_string())
             .env("AFFINITY", options.affinity)
             .env("NGINX_WORKER_CONNECTIONS", options.nginx_connections.to_string())
