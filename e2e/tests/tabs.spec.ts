@@ -109,3 +109,19 @@ test(`over HTTP/2 (the server's own TLS) ${TABS} tabs each stream for themselves
   await command(context.request, board, { type: 'add_todo', title: 'over HTTP/2' });
   await expectConverged(context.request, board, pages);
 });
+
+test(`${TABS} tabs on WebSocket in one browser each keep a socket of their own and stay live`, async ({
+  browser,
+  request,
+}) => {
+  // WebSockets are not in the browser's six HTTP/1.1 connections (Chromium pools them
+  // apart), so link::shared leaves them alone: every tab has its own socket.
+  test.setTimeout(300_000);
+  const board = await createBoard(request, 'Many socket tabs');
+  const context = await browser.newContext();
+  const pages: Page[] = [];
+  for (let i = 0; i < TABS; i++) pages.push(await open(context, board, 'push-ops', 'ws'));
+  expect(await streams(pages)).toEqual(Array(TABS).fill('own'));
+  await command(request, board, { type: 'add_todo', title: 'to every socket' });
+  await expectConverged(request, board, pages);
+});
