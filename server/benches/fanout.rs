@@ -92,6 +92,11 @@ struct Args {
     /// in `TRACE_BOARDS` or a traced tab is. The exporter sends to a sink in this process.
     #[arg(long, value_enum, default_value = "off")]
     trace: Tracing,
+    /// The server speaks TLS itself (`TLS_CERT`, a certificate made here) and the clients
+    /// share HTTP/2 connections, a hundred streams each, as a browser's tabs share one:
+    /// what a stream costs multiplexed (SSE, long-poll, poll; not WebSocket).
+    #[arg(long)]
+    tls: bool,
     /// Internal: run as the floor's writer child (`support/floor.rs`).
     #[arg(long, hide = true)]
     floor_writer: Option<String>,
@@ -124,6 +129,9 @@ async fn otlp_sink() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
     tokio::spawn(async move { axum::serve(listener, sink).await.unwrap() });
     (endpoint, received)
 }
+
+/// Over `--tls`, how many clients' streams share one HTTP/2 connection.
+const STREAMS_PER_CONNECTION: usize = 100;
 
 /// The floor's frame: a WebSocket `push-events` frame's size on the wire.
 const FLOOR_BYTES: u64 = 144;
@@ -189,11 +197,19 @@ async fn bench(args: Args) {
         Tracing::All => vec![("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()), ("TRACE_SAMPLE", "0")],
     };
     println!("tracing: {:?}", args.trace);
+    println!(
+        "connections: {}",
+        match args.tls {
+            true => "TLS with HTTP/2, a hundred clients' streams to a connection (as a browser's tabs share one)",
+            false => "each client its own (HTTP/1.1, or a WebSocket)",
+        }
+    );
     let mut runs = Vec::new();
     for &transport in &args.transports {
         // A fresh server per transport, so one run's heap growth is not the next one's
         // free memory.
-        let server = Server::start_with(&settings).await;
+        assert!(!(args.tls && transport == Transport::Ws), "--tls measures SSE, long-poll and poll, not WebSocket");
+        let server = Server::start_as(&settings, args.tls).await;
         let run = tokio::time::timeout(Duration::from_secs(120), run(&server, &args, transport))
             .await
             .unwrap_or_else(|_| panic!("{transport}: not done within 120 s"));
@@ -330,10 +346,10 @@ async fn presence(server: &Server, tabs: u64) -> PresenceRun {
     let mut clients = Vec::new();
     for i in 0..tabs {
         let url = format!("{}/api/boards/{board}/sse?client=c{i}&person=p{i}&name=Tab%20{i}", server.base);
-        let (joined, mut leave) = (joined_tx.clone(), leave_rx.clone());
+        let (joined, mut leave, http) = (joined_tx.clone(), leave_rx.clone(), server.client());
         clients.push(tokio::spawn(async move {
             let (mut frames, mut bytes, mut largest) = (0u64, 0u64, 0usize);
-            let mut events = sse_data(reqwest::get(url).await.expect("SSE connects"));
+            let mut events = sse_data(http.get(url).send().await.expect("SSE connects"));
             let mut told = false;
             loop {
                 let next = tokio::select! {
@@ -369,8 +385,9 @@ async fn presence(server: &Server, tabs: u64) -> PresenceRun {
     let joined = started.elapsed();
     let cpu_joined = server.cpu();
 
-    let mut watching =
-        sse_data(reqwest::get(format!("{}/api/boards/{board}/sse", server.base)).await.expect("SSE connects"));
+    let mut watching = sse_data(
+        server.client().get(format!("{}/api/boards/{board}/sse", server.base)).send().await.expect("SSE connects"),
+    );
     let leaving = Instant::now();
     leave_tx.send(true).unwrap();
     let (mut frames, mut bytes, mut largest, mut cut_off) = (0, 0, 0, 0);
@@ -417,12 +434,20 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
     // and the server's memory is sampled between waves (memory against connections).
     let mut memory = vec![(0, rss_before)];
     let mut connected = 0;
+    let mut shared = server.client();
     while connected < args.clients {
         let wave = args.wave.min(args.clients - connected);
         for _ in 0..wave {
             let (board, pattern, target) = (board.clone(), args.pattern, args.changes);
             let hold = Hold { done: done_tx.clone(), release: release_rx.clone() };
-            let client = Client { base: server.base.clone(), board, pattern, target, hold, puller: None };
+            // Over TLS, a hundred streams to a connection (the server allows 200 at once).
+            let http = args.tls.then(|| {
+                if clients.len() % STREAMS_PER_CONNECTION == 0 {
+                    shared = server.client();
+                }
+                shared.clone()
+            });
+            let client = Client { base: server.base.clone(), board, pattern, target, hold, puller: None, http };
             let (ready, poll_every) = (ready_tx.clone(), Duration::from_millis(args.poll_ms));
             clients.push(tokio::spawn(async move { client.follow(transport, ready, poll_every).await }));
         }
@@ -438,7 +463,7 @@ async fn run(server: &Server, args: &Args, transport: Transport) -> Run {
     // Commit the changes at a steady pace, remembering when each was sent.
     let counting = syscalls::count(server.pid()).await;
     let (cpu_before, written_before) = (server.cpu_split(), server.written());
-    let http = reqwest::Client::new();
+    let http = server.http.clone();
     let mut sent = vec![Instant::now(); args.changes as usize + 1];
     let mut pace = tokio::time::interval(Duration::from_millis(args.pace_ms.max(1)));
     for i in 0..args.changes {
@@ -528,7 +553,7 @@ fn write_results(args: &Args, runs: &[Run], floor_us: f64) {
     chart::write_json(
         &out,
         "fanout",
-        &json!({"clients": args.clients, "changes": args.changes, "pace_ms": args.pace_ms, "pattern": args.pattern.as_str(), "floor_us_per_write": floor_us, "runs": results}),
+        &json!({"clients": args.clients, "changes": args.changes, "pace_ms": args.pace_ms, "pattern": args.pattern.as_str(), "tls_http2": args.tls, "floor_us_per_write": floor_us, "runs": results}),
     );
     chart::write_svg(
         &out,

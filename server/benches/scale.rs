@@ -339,6 +339,7 @@ async fn celebrity_run(
             target: changes,
             hold: Hold { done: done_tx.clone(), release: release_rx.clone() },
             puller: puller.clone(),
+            http: None,
         };
         let ready = ready_tx.clone();
         tasks.push(tokio::spawn(client.follow(transport, ready, Duration::from_secs(1))));
@@ -825,6 +826,7 @@ async fn affinity_run(
                 target: changes,
                 hold: Hold { done: done_tx.clone(), release: release_rx.clone() },
                 puller: None,
+                http: None,
             };
             let ready = ready_tx.clone();
             tasks.push((transport, tokio::spawn(client.follow(transport, ready, Duration::from_secs(1)))));

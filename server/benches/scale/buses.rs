@@ -106,6 +106,7 @@ async fn run(bus: &str, commits: u64, pace: Duration, outage: u64) -> serde_json
                 target: total,
                 hold: Hold { done: done_tx.clone(), release: release_rx.clone() },
                 puller: None,
+                http: None,
             };
             tokio::spawn(client.follow(Transport::Sse, ready_tx.clone(), Duration::from_secs(1)))
         })

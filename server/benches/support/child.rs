@@ -13,8 +13,12 @@ use tokio::process::{Child, Command};
 
 /// The server under test, a child process that dies with the benchmark.
 pub struct Server {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://localhost:PORT` when it speaks TLS.
     pub base: String,
+    /// A client of this server (one that trusts its certificate, over TLS).
+    pub http: reqwest::Client,
+    /// The certificate it serves (PEM), when it speaks TLS.
+    certificate: Option<Vec<u8>>,
     pid: u32,
     _child: Child,
     _dir: tempfile::TempDir,
@@ -28,11 +32,28 @@ impl Server {
     /// With more settings (environment variables). `BENCH_SERVER` names another server
     /// binary to measure (an older build, say); by default, this build's.
     pub async fn start_with(settings: &[(&str, &str)]) -> Server {
+        Server::start_as(settings, false).await
+    }
+
+    /// As `start_with`; with `tls`, the server speaks TLS itself (`TLS_CERT`, `TLS_KEY`:
+    /// HTTP/2 by ALPN) with a certificate for `localhost` made here.
+    pub async fn start_as(settings: &[(&str, &str)], tls: bool) -> Server {
         let binary = std::env::var("BENCH_SERVER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_server").to_owned());
         let dir = tempfile::tempdir().unwrap();
         // A free port: bind, note it, let it go (the server binds it a moment later).
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(binary)
+        let certificate = tls.then(|| {
+            let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+            std::fs::write(dir.path().join("key.pem"), made.key_pair.serialize_pem()).unwrap();
+            let pem = made.cert.pem().into_bytes();
+            std::fs::write(dir.path().join("cert.pem"), &pem).unwrap();
+            pem
+        });
+        let mut command = Command::new(binary);
+        if tls {
+            command.env("TLS_CERT", dir.path().join("cert.pem")).env("TLS_KEY", dir.path().join("key.pem"));
+        }
+        let child = command
             .env("DATABASE_URL", format!("sqlite://{}/bench.db", dir.path().display()))
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("REPLICA_ID", "bench")
@@ -51,18 +72,36 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .expect("the server binary starts");
-        let base = format!("http://127.0.0.1:{port}");
+        let base = match tls {
+            true => format!("https://localhost:{port}"),
+            false => format!("http://127.0.0.1:{port}"),
+        };
+        let http = client_of(certificate.as_deref());
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !reqwest::get(format!("{base}/healthz")).await.is_ok_and(|r| r.status().is_success()) {
+        while !http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
             assert!(Instant::now() < deadline, "the server did not become healthy in 30 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let pid = child.id().expect("a running child");
-        Server { base, pid, _child: child, _dir: dir }
+        Server { base, http, certificate, pid, _child: child, _dir: dir }
+    }
+
+    /// A new client of this server, with connections of its own (over TLS, HTTP/2: one
+    /// connection that carries every request and stream it makes, as a browser's does).
+    pub fn client(&self) -> reqwest::Client {
+        client_of(self.certificate.as_deref())
     }
 
     pub async fn create_board(&self, name: &str) -> String {
-        create_board(&self.base, name).await
+        let r = self
+            .http
+            .post(format!("{}/api/boards", self.base))
+            .json(&json!({ "name": name, "visibility": "public" }))
+            .send()
+            .await
+            .expect("the board is created");
+        assert_eq!(r.status(), 201);
+        r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
     }
 
     /// Resident memory in bytes, from `/proc/PID/status`.
@@ -94,6 +133,15 @@ impl Server {
     pub fn cpu_split(&self) -> (Duration, Duration) {
         cpu_of(self.pid)
     }
+}
+
+/// A client that trusts `certificate` (PEM), if any.
+fn client_of(certificate: Option<&[u8]>) -> reqwest::Client {
+    let mut client = reqwest::Client::builder();
+    if let Some(pem) = certificate {
+        client = client.add_root_certificate(reqwest::Certificate::from_pem(pem).expect("the certificate made here"));
+    }
+    client.build().expect("a client")
 }
 
 /// Creates a public board on the server (or nginx) at `base`; returns its id.

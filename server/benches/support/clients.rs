@@ -45,6 +45,9 @@ pub struct Client {
     pub hold: Hold,
     /// Pulls the poked seqs (poke-pull only); `None`: the pokes' seqs are enough.
     pub puller: Option<Arc<Puller>>,
+    /// The client its requests go through, shared with others (over HTTP/2, their streams
+    /// share its connection, as a browser's tabs do); `None`: a connection of its own.
+    pub http: Option<reqwest::Client>,
 }
 
 /// A client that has everything says so, and keeps its connection until released.
@@ -90,7 +93,8 @@ impl Client {
     }
 
     async fn sse(&self, got: &mut Received, ready: Ready) -> Connection {
-        let mut events = sse_data(reqwest::get(self.url(Transport::Sse, "since=0")).await.expect("SSE connects"));
+        let http = self.http.clone().unwrap_or_default();
+        let mut events = sse_data(http.get(self.url(Transport::Sse, "since=0")).send().await.expect("SSE connects"));
         let mut ready = Some(ready);
         while got.last() < self.target {
             let data = events.next().await.expect("the stream stays open");
@@ -126,7 +130,7 @@ impl Client {
         ready: Ready,
         poll_every: Duration,
     ) -> Connection {
-        let http = reqwest::Client::new();
+        let http = self.http.clone().unwrap_or_default();
         let mut ready = Some(ready);
         while got.last() < self.target {
             // The first request is answered at once (`timeout=0`): connected.
