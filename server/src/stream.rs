@@ -60,6 +60,9 @@ pub struct Outgoing {
     /// Ephemeral (presence, a signal, a cursor): no seq, and it moves no client along the
     /// log, but a poll or long-poll answers for it.
     pub ephemeral: bool,
+    /// A `heartbeat`: one every `HEARTBEAT_SECS` (SSE sends its keep-alive comment with it,
+    /// so that no stream needs a timer of its own).
+    pub heartbeat: bool,
 }
 
 impl Outgoing {
@@ -72,12 +75,12 @@ impl Outgoing {
     }
 
     fn data(seq: Option<u64>, json: Bytes) -> Self {
-        Outgoing { seq, json, revoked: false, ephemeral: false }
+        Outgoing { seq, json, revoked: false, ephemeral: false, heartbeat: false }
     }
 
     /// A presence, signal or cursor frame (see `presence`).
     pub fn ephemeral(json: Bytes) -> Self {
-        Outgoing { seq: None, json, revoked: false, ephemeral: true }
+        Outgoing { seq: None, json, revoked: false, ephemeral: true, heartbeat: false }
     }
 
     /// The last frame of a stream whose key was revoked.
@@ -183,7 +186,7 @@ pub async fn open(
                             match Box::pin(app.freshness.recent_head(&board)).await {
                                 Ok(Some(head)) => {
                                     // A cached head may be older than what this stream sent.
-                                    yield Outgoing::control(Frame::Heartbeat { head: head.max(last) });
+                                    yield Outgoing { heartbeat: true, ..Outgoing::control(Frame::Heartbeat { head: head.max(last) }) };
                                     if head > last {
                                         Repair::Heartbeat.count();
                                         break;

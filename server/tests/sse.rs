@@ -85,6 +85,33 @@ async fn heartbeats_carry_the_head(backend: Backend) {
     srv.stop().await;
 }
 
+/// Proxies close a stream that says nothing: each heartbeat comes after a keep-alive
+/// comment, every `HEARTBEAT_SECS`, whether changes flow or not.
+#[tokio::test]
+async fn a_keep_alive_comment_comes_with_every_heartbeat() {
+    use futures::StreamExt;
+    let srv = TestServer::start_with(Backend::Sqlite, |c| c.heartbeat_secs = 1).await;
+    let board = srv.create_board("kept alive").await;
+    let answer = srv.http.get(srv.url(&format!("/api/boards/{board}/sse?pattern=push-ops"))).send().await.unwrap();
+    let mut body = answer.bytes_stream();
+    let mut text = String::new();
+    let heartbeats = |text: &str| text.matches("data: {\"kind\":\"heartbeat\"").count();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while heartbeats(&text) < 2 {
+            text.push_str(std::str::from_utf8(&body.next().await.unwrap().unwrap()).unwrap());
+            // A change between the two heartbeats: they keep coming while the stream is busy.
+            if heartbeats(&text) == 1 && !text.contains("\"kind\":\"ops\"") {
+                srv.ok(&board, json!({"type": "add_todo", "title": "busy"})).await;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "two heartbeats within 10 s: {text}");
+    assert_eq!(text.matches(":keep-alive\n\ndata: {\"kind\":\"heartbeat\"").count(), 2, "{text}");
+    assert_eq!(text.matches(":keep-alive").count(), 2, "a comment with each heartbeat, no other: {text}");
+    srv.stop().await;
+}
+
 async fn every_pattern_streams_to_the_same_board(backend: Backend) {
     let srv = TestServer::start(backend).await;
     let board = srv.create_board("patterns").await;

@@ -1,7 +1,9 @@
 //! Server-Sent Events: one `data:` event per frame, `id:` set to the seq so that a browser
 //! (or any SSE client) resumes with `Last-Event-ID` after a reconnect; the epoch is in the
-//! URL (`&epoch=E`), which the browser repeats. Keep-alive comments
-//! every heartbeat interval stop proxies from closing an idle stream.
+//! URL (`&epoch=E`), which the browser repeats. A keep-alive comment goes out with each
+//! `heartbeat` frame (every `HEARTBEAT_SECS`), so proxies keep an idle stream open; riding
+//! on the heartbeat, it needs no timer per stream (a timeout around every frame cost a
+//! timer armed and cancelled per delivery).
 //!
 //! The events are written here ([`events`]) rather than by axum's `Sse`, which copies
 //! each event's data into a buffer of its own: a frame is encoded once and shared by every
@@ -10,7 +12,6 @@
 //! its shared bytes between the event's header and its end; a small one, in one piece.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -55,7 +56,7 @@ pub async fn handler(
     // A client that stops reading is cut off after SEND_TIMEOUT instead of held.
     let frames = bounded(frames, "sse");
     metrics::counter!("board_stream_opened_total", "transport" => Transport::Sse.as_str(), "pattern" => pattern.as_str()).increment(1);
-    let mut response = Body::from_stream(events(frames, app.heartbeat)).into_response();
+    let mut response = Body::from_stream(events(frames)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -69,26 +70,18 @@ pub async fn handler(
 const SHARED_FROM_BYTES: usize = 4096;
 
 /// The event stream's bytes: each frame as `id: N` (when it has a seq) and `data: <json>`,
-/// and a `:keep-alive` comment after each `keep_alive` without a frame.
+/// a heartbeat preceded by a `:keep-alive` comment.
 fn events(
     frames: impl Stream<Item = Outgoing> + Send + 'static,
-    keep_alive: Duration,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     async_stream::stream! {
         let mut frames = std::pin::pin!(frames);
-        loop {
-            let out = match tokio::time::timeout(keep_alive, frames.next()).await {
-                Ok(Some(out)) => out,
-                Ok(None) => return,
-                Err(_) => {
-                    yield Ok(Bytes::from_static(b":keep-alive\n\n"));
-                    continue;
-                }
-            };
+        while let Some(out) = frames.next().await {
             // Frames are JSON: valid UTF-8, and never a raw line break.
-            let head = match out.seq {
-                Some(seq) => format!("id: {seq}\ndata: "),
-                None => "data: ".to_owned(),
+            let head = match (out.heartbeat, out.seq) {
+                (true, _) => ":keep-alive\n\ndata: ".to_owned(),
+                (false, Some(seq)) => format!("id: {seq}\ndata: "),
+                (false, None) => "data: ".to_owned(),
             };
             if out.json.len() < SHARED_FROM_BYTES {
                 let mut event = Vec::with_capacity(head.len() + out.json.len() + 2);
