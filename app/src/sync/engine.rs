@@ -55,7 +55,7 @@ use super::client::LocalShown;
 use super::connection::{Conn, Trouble};
 use super::inbox::{Answered, Inbox, Input};
 use super::outbox::{self, Shared};
-use super::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Outgoing, Platform, Report};
+use super::platform::{Exchange, HttpError, Link, LinkEvent, Metered, Opening, Outgoing, Platform, Report, Sharing};
 use super::undo::{Direction, Undos};
 use super::wire::{NoteStep, WireEntry};
 use board_core::api::Position;
@@ -427,7 +427,7 @@ impl<P: Platform> Engine<P> {
         self.generation += 1;
         self.retry_at = None;
         self.client.conn.set(Conn::Connecting);
-        self.client.sharing.set(super::platform::Sharing::Own);
+        self.client.sharing.set(Sharing::Own);
         let generation = self.generation;
         let sender = self.sender.clone();
         let report: Report = Rc::new(move |event| {
@@ -545,7 +545,7 @@ impl<P: Platform> Engine<P> {
         // A poll's frames came inside its answer, which was counted whole; a relayed frame
         // crossed another tab's connection, not this one's.
         let carried = matches!(self.client.transport.get_untracked(), Transport::Poll | Transport::LongPoll)
-            || self.client.sharing.get_untracked() != super::platform::Sharing::Own;
+            || self.client.sharing.get_untracked() != Sharing::Own;
         self.client.wire.update(|w| w.record(entry(&frame, bytes, now, carried)));
         match &frame {
             Frame::Hello { replica, epoch, head, .. } => {

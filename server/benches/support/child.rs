@@ -42,17 +42,16 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         // A free port: bind, note it, let it go (the server binds it a moment later).
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let mut command = Command::new(binary);
         let certificate = tls.then(|| {
             let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-            std::fs::write(dir.path().join("key.pem"), made.key_pair.serialize_pem()).unwrap();
+            std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
             let pem = made.cert.pem().into_bytes();
-            std::fs::write(dir.path().join("cert.pem"), &pem).unwrap();
+            std::fs::write(&cert, &pem).unwrap();
+            command.env("TLS_CERT", &cert).env("TLS_KEY", &key);
             pem
         });
-        let mut command = Command::new(binary);
-        if tls {
-            command.env("TLS_CERT", dir.path().join("cert.pem")).env("TLS_KEY", dir.path().join("key.pem"));
-        }
         let child = command
             .env("DATABASE_URL", format!("sqlite://{}/bench.db", dir.path().display()))
             .env("BIND", format!("127.0.0.1:{port}"))
@@ -93,23 +92,15 @@ impl Server {
     }
 
     pub async fn create_board(&self, name: &str) -> String {
-        let r = self
-            .http
-            .post(format!("{}/api/boards", self.base))
-            .json(&json!({ "name": name, "visibility": "public" }))
-            .send()
-            .await
-            .expect("the board is created");
-        assert_eq!(r.status(), 201);
-        r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+        create_board_with(&self.http, &self.base, name).await
     }
 
-    /// Resident memory in bytes, from `/proc/PID/status`.
     /// The server's process id (for `/proc` and `perf`).
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
+    /// Resident memory in bytes, from `/proc/PID/status`.
     pub fn rss(&self) -> u64 {
         rss_of(self.pid)
     }
@@ -146,7 +137,12 @@ fn client_of(certificate: Option<&[u8]>) -> reqwest::Client {
 
 /// Creates a public board on the server (or nginx) at `base`; returns its id.
 pub async fn create_board(base: &str, name: &str) -> String {
-    let r = reqwest::Client::new()
+    create_board_with(&reqwest::Client::new(), base, name).await
+}
+
+/// As [`create_board`], through `http` (a client that trusts the server's certificate).
+async fn create_board_with(http: &reqwest::Client, base: &str, name: &str) -> String {
+    let r = http
         .post(format!("{base}/api/boards"))
         .json(&json!({ "name": name, "visibility": "public" }))
         .send()

@@ -117,7 +117,7 @@ struct Budget {
     head: Cell<u64>,
     mode: RefCell<Mode>,
     /// This tab is the one that relays (it holds the relay lock while it streams).
-    relaying: Rc<Cell<bool>>,
+    relaying: Cell<bool>,
     /// Following: the seq the relay brought the tab to, so its polls start after it.
     relayed: Rc<Cell<u64>>,
     /// Following: when the relay was last heard (Unix ms; 0: never).
@@ -156,7 +156,7 @@ pub fn open(opening: Opening, report: Report) -> SharedLink {
         opening,
         report,
         mode: RefCell::new(Mode::Starting),
-        relaying: Rc::default(),
+        relaying: Cell::new(false),
         relayed: Rc::default(),
         heard_at: Cell::new(0.0),
         sharing: Cell::new(None),
@@ -218,19 +218,15 @@ impl Budget {
             return (self.report)(LinkEvent::Failed);
         };
         let relay = {
-            let relaying = self.relaying.clone();
             let this = Rc::downgrade(self);
             let name = format!("board-stream-relay:{}:{}", self.opening.board, self.opening.pattern);
             tabs::hold(
                 &name,
                 Rc::new(move || {
-                    relaying.set(true);
-                    // Followers that asked before there was a relay hear of it now.
                     if let Some(this) = this.upgrade() {
-                        this.post(&Relay::Frame {
-                            frame: Frame::Heartbeat { head: this.head.get() },
-                            epoch: this.epoch(),
-                        });
+                        this.relaying.set(true);
+                        // Followers that asked before there was a relay hear of it now.
+                        this.relay_head();
                     }
                 }),
             )
@@ -261,21 +257,21 @@ impl Budget {
                 return;
             }
             match &event {
-                LinkEvent::Frame(frame, _) => this.saw(frame),
+                LinkEvent::Frame(frame, _) => {
+                    this.saw(frame);
+                    if board_wide(frame) && this.relays() {
+                        this.relay(frame.clone());
+                    }
+                }
                 LinkEvent::Epoch(epoch) => this.at.borrow_mut().epoch = Some(epoch.clone()),
                 // A long-poll's answer names the head: followers hear it as a heartbeat.
                 LinkEvent::AtHead(head) => {
                     this.head.set(this.head.get().max(*head));
-                    if this.relaying.get() && this.is_own() {
-                        this.post(&Relay::Frame { frame: Frame::Heartbeat { head: *head }, epoch: this.epoch() });
+                    if this.relays() {
+                        this.relay_head();
                     }
                 }
                 _ => {}
-            }
-            if let LinkEvent::Frame(frame, _) = &event {
-                if this.relaying.get() && this.is_own() && board_wide(frame) {
-                    this.post(&Relay::Frame { frame: frame.clone(), epoch: this.epoch() });
-                }
             }
             (this.report)(event);
         })
@@ -302,8 +298,19 @@ impl Budget {
         }
     }
 
-    fn is_own(&self) -> bool {
-        matches!(*self.mode.borrow(), Mode::Own { .. })
+    /// Does this tab relay its stream to the followers now?
+    fn relays(&self) -> bool {
+        self.relaying.get() && matches!(*self.mode.borrow(), Mode::Own { .. })
+    }
+
+    /// Tells the followers a frame, with the epoch its seq counts in.
+    fn relay(&self, frame: Frame) {
+        self.post(&Relay::Frame { frame, epoch: self.epoch() });
+    }
+
+    /// Tells the followers the head this tab knows (a heartbeat).
+    fn relay_head(&self) {
+        self.relay(Frame::Heartbeat { head: self.head.get() });
     }
 
     fn epoch(&self) -> Option<String> {
@@ -345,9 +352,7 @@ impl Budget {
             return;
         }
         match relay {
-            Relay::Ask if self.relaying.get() && self.is_own() => {
-                self.post(&Relay::Frame { frame: Frame::Heartbeat { head: self.head.get() }, epoch: self.epoch() })
-            }
+            Relay::Ask if self.relays() => self.relay_head(),
             Relay::Frame { frame, epoch } if matches!(*self.mode.borrow(), Mode::Following { .. }) => {
                 self.heard_at.set(now());
                 self.tell(Sharing::Relayed);
